@@ -1,0 +1,111 @@
+/**
+ * The vocabulary shared by the pure core and the shell: what a reconcile reads (a snapshot), and what it decides
+ * (a plan). The Kubernetes object shapes are client-node's generated models, imported as types only: the core never
+ * calls the client. Timestamps are `Date`, as client-node deserialises them.
+ */
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+
+export type { V1DaemonSet as DaemonSet, V1Node as Node, V1Pod as Pod };
+
+/** Why a node does or does not get a daemon pod (upstream `NodeShouldRunDaemonPod`, with a reason). */
+export interface Eligibility {
+  /** A new daemon pod should be created on this node. */
+  shouldRun: boolean;
+  /** An existing daemon pod may stay (false evicts it). */
+  shouldContinueRunning: boolean;
+  /** Null when eligible; otherwise names the blocking nodeName, selector term or taint. */
+  reason: string | null;
+}
+
+/** One node as a reconcile sees it. `node` is null when the Node object no longer exists. */
+export interface NodeState {
+  name: string;
+  node: V1Node | null;
+  /** Every pod targeting this node (bound via spec.nodeName, or unbound via the required matchFields affinity). */
+  pods: V1Pod[];
+}
+
+/** Failed-pod backoff, kept in the cluster (one Lease per DaemonSet and node) so it survives invocations. */
+export interface BackoffState {
+  /** When the last failed pod was deleted. */
+  lastDeletion: Date;
+  /** How long to wait after lastDeletion before deleting the next failed pod. */
+  delaySeconds: number;
+  /** DaemonSet generation the backoff belongs to (upstream keys it by observedGeneration); a new one resets it. */
+  generation: number;
+}
+
+export interface Snapshot {
+  daemonSets: V1DaemonSet[];
+  nodes: NodeState[];
+  /** Keyed by `backoffKey(ds, nodeName)`; absent means no backoff. */
+  backoffs: ReadonlyMap<string, BackoffState>;
+}
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+export type EventType = 'Normal' | 'Warning';
+
+/** A Kubernetes Event to record on a DaemonSet, as upstream records them (reason strings are upstream's). */
+export interface EventToRecord {
+  daemonSet: ObjectRef;
+  type: EventType;
+  reason:
+    | 'SuccessfulCreate'
+    | 'FailedCreate'
+    | 'SuccessfulDelete'
+    | 'FailedDelete'
+    | 'FailedDaemonPod'
+    | 'SucceededDaemonPod'
+    | 'SelectingAll';
+  message: string;
+}
+
+/** One write. Each is idempotent or guarded by a precondition, so any of them may be retried or duplicated. */
+export type Action =
+  | { kind: 'create'; daemonSet: ObjectRef; nodeName: string; pod: V1Pod; why: string }
+  | { kind: 'delete'; daemonSet: ObjectRef; nodeName: string; pod: ObjectRef; why: string }
+  | { kind: 'adopt'; daemonSet: ObjectRef; pod: ObjectRef }
+  | { kind: 'release'; daemonSet: ObjectRef; pod: ObjectRef }
+  | { kind: 'recordBackoff'; daemonSet: ObjectRef; nodeName: string; state: BackoffState };
+
+/** What one reconcile decided. The shell applies `actions`, then records `events` for those that succeeded. */
+export interface Plan {
+  actions: Action[];
+  /** Events that do not depend on a write's outcome (SelectingAll, FailedDaemonPod, ...). */
+  events: EventToRecord[];
+  /** Ask to be called again after this long (failed-pod backoff). Undefined: nothing pending. */
+  requeueAfterSeconds?: number;
+  /** Per (DaemonSet, node): what was decided and why, for logs and the explain view. */
+  decisions: Decision[];
+}
+
+export interface Decision {
+  daemonSet: string; // namespace/name
+  nodeName: string;
+  eligibility: Eligibility;
+  summary: string;
+}
+
+export interface PlanOptions {
+  /** Upstream's failed-pod backoff: first delay and cap. */
+  failedPodBackoff: { initialSeconds: number; maxSeconds: number };
+}
+
+export const defaultPlanOptions: PlanOptions = {
+  failedPodBackoff: { initialSeconds: 1, maxSeconds: 15 * 60 },
+};
+
+/** Labels and annotations daemonless reads or writes. Upstream's names where upstream has one. */
+export const labels = {
+  revisionHash: 'controller-revision-hash',
+  templateGeneration: 'pod-template-generation',
+} as const;
+
+export const annotations = {
+  templateGeneration: 'deprecated.daemonset.template.generation',
+} as const;

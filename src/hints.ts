@@ -1,0 +1,46 @@
+/**
+ * A hint names what to reconcile. Every intake format (watch events, AdmissionReview, audit EventList, CloudEvents)
+ * is reduced to hints; the reconciler then reloads the real state from the API server, so a hint may be stale,
+ * duplicated or reordered without harm.
+ */
+export type Hint =
+  /** Reconcile this node for every DaemonSet (a Node or Pod changed; the node may no longer exist). */
+  | { kind: 'node'; name: string }
+  /** Reconcile every node for this DaemonSet (it was created or changed). */
+  | { kind: 'daemonSet'; namespace: string; name: string }
+  /** Reconcile every DaemonSet on every node (the scheduled resync). */
+  | { kind: 'resync' };
+
+export function hintKey(hint: Hint): string {
+  switch (hint.kind) {
+    case 'node':
+      return `node/${hint.name}`;
+    case 'daemonSet':
+      return `ds/${hint.namespace}/${hint.name}`;
+    case 'resync':
+      return 'resync';
+  }
+}
+
+/** Drops duplicates, keeping first-seen order. A resync subsumes everything else. */
+export function dedupeHints(hints: readonly Hint[]): Hint[] {
+  if (hints.some((h) => h.kind === 'resync')) return [{ kind: 'resync' }];
+  const seen = new Map<string, Hint>();
+  for (const hint of hints) if (!seen.has(hintKey(hint))) seen.set(hintKey(hint), hint);
+  return [...seen.values()];
+}
+
+/** What handling a batch of hints did, for the HTTP response and logs. */
+export interface HandleResult {
+  hints: number;
+  created: number;
+  deleted: number;
+  apiRequests: number;
+  /** Seconds until a pending backoff expires, if any. */
+  requeueAfterSeconds?: number;
+}
+
+/** The port the HTTP layer calls. Implemented by src/reconcile.ts; faked in HTTP tests. */
+export interface HintHandler {
+  handle(hints: readonly Hint[], signal?: AbortSignal): Promise<HandleResult>;
+}
