@@ -68,7 +68,18 @@ export interface EventToRecord {
 /** One write. Each is idempotent or guarded by a precondition, so any of them may be retried or duplicated. */
 export type Action =
   | { kind: 'create'; daemonSet: ObjectRef; nodeName: string; pod: V1Pod; why: string }
-  | { kind: 'delete'; daemonSet: ObjectRef; nodeName: string; pod: ObjectRef; why: string }
+  | {
+      kind: 'delete';
+      daemonSet: ObjectRef;
+      nodeName: string;
+      pod: ObjectRef;
+      why: string;
+      /**
+       * 0 for a pod bound to a Node that no longer exists: no kubelet will ever confirm a graceful deletion (PodGC
+       * force-deletes such pods too). Undefined: the pod's own grace period.
+       */
+      gracePeriodSeconds?: number;
+    }
   | { kind: 'adopt'; daemonSet: ObjectRef; pod: ObjectRef }
   | { kind: 'release'; daemonSet: ObjectRef; pod: ObjectRef }
   | { kind: 'recordBackoff'; daemonSet: ObjectRef; nodeName: string; state: BackoffState };
@@ -82,6 +93,26 @@ export interface Plan {
   requeueAfterSeconds?: number;
   /** Per (DaemonSet, node): what was decided and why, for logs and the explain view. */
   decisions: Decision[];
+}
+
+/**
+ * How one write ended, as the shell reports it to `eventForAction`:
+ * - `succeeded`: the write took effect;
+ * - `unchanged`: someone already did it (AlreadyExists on a deterministic create, NotFound on delete) or upstream
+ *   stays silent about it (create refused because the namespace is terminating): no event;
+ * - `failed`: any other error, with its message.
+ */
+export type ActionOutcome = { kind: 'succeeded' } | { kind: 'unchanged' } | { kind: 'failed'; message: string };
+
+/** The seven counters of a DaemonSet's status (upstream `updateDaemonSetStatus`); see core/status.ts. */
+export interface StatusCounters {
+  desiredNumberScheduled: number;
+  currentNumberScheduled: number;
+  numberMisscheduled: number;
+  numberReady: number;
+  numberAvailable: number;
+  updatedNumberScheduled: number;
+  numberUnavailable: number;
 }
 
 export interface Decision {

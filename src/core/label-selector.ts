@@ -1,0 +1,121 @@
+/**
+ * Label requirements and `metav1.LabelSelector` evaluation, shared by the DaemonSet selector (claiming pods) and node
+ * affinity (matching node labels). Ports the matching rules of apimachinery `labels.Requirement.Matches` and
+ * `metav1.LabelSelectorAsSelector`; an invalid requirement never matches, so a predicate never throws.
+ */
+import type { V1LabelSelector } from '@kubernetes/client-node';
+
+export type Labels = Readonly<Record<string, string>> | undefined;
+
+/** One requirement: a label selector's matchExpressions entry or a node selector's matchExpressions entry. */
+export interface LabelRequirement {
+  key: string;
+  operator: string;
+  values?: readonly string[] | undefined;
+}
+
+/** Go's `strconv.ParseInt(s, 10, 64)`: optional sign, decimal digits, within int64. Undefined when it does not parse. */
+export function parseInt64(value: string): bigint | undefined {
+  if (!/^[+-]?[0-9]+$/.test(value)) return undefined;
+  const n = BigInt(value);
+  if (n > 9223372036854775807n || n < -9223372036854775808n) return undefined;
+  return n;
+}
+
+/**
+ * Null when the requirement is well-formed, otherwise why not (apimachinery `labels.NewRequirement` rules: In/NotIn need
+ * values, Exists/DoesNotExist take none, Gt/Lt take exactly one integer). `numeric` allows Gt/Lt (node selectors only).
+ */
+export function requirementError(req: LabelRequirement, numeric: boolean): string | null {
+  const values = req.values ?? [];
+  if (!req.key) return 'key must not be empty';
+  switch (req.operator) {
+    case 'In':
+    case 'NotIn':
+      return values.length === 0 ? `operator ${req.operator} needs at least one value` : null;
+    case 'Exists':
+    case 'DoesNotExist':
+      return values.length !== 0 ? `operator ${req.operator} takes no values` : null;
+    case 'Gt':
+    case 'Lt':
+      if (!numeric) return `operator ${req.operator} is not supported here`;
+      if (values.length !== 1) return `operator ${req.operator} needs exactly one value`;
+      return parseInt64(values[0] ?? '') === undefined ? `value ${JSON.stringify(values[0])} is not an integer` : null;
+    default:
+      return `operator ${JSON.stringify(req.operator)} is not supported`;
+  }
+}
+
+/** Whether `labels` satisfy a requirement already known to be well-formed (apimachinery `Requirement.Matches`). */
+export function requirementMatches(req: LabelRequirement, labels: Labels): boolean {
+  const has = labels !== undefined && Object.hasOwn(labels, req.key);
+  const value = has ? labels[req.key] : undefined;
+  const values = req.values ?? [];
+  switch (req.operator) {
+    case 'In':
+      return value !== undefined && values.includes(value);
+    case 'NotIn':
+      return value === undefined || !values.includes(value);
+    case 'Exists':
+      return has;
+    case 'DoesNotExist':
+      return !has;
+    case 'Gt':
+    case 'Lt': {
+      if (value === undefined) return false;
+      const actual = parseInt64(value);
+      const bound = parseInt64(values[0] ?? '');
+      if (actual === undefined || bound === undefined) return false;
+      return req.operator === 'Gt' ? actual > bound : actual < bound;
+    }
+    default:
+      return false;
+  }
+}
+
+/** `key In [a, b]`, `key Exists`: how requirements appear in reasons. */
+export function describeRequirement(req: LabelRequirement): string {
+  const values = req.values ?? [];
+  if (req.operator === 'Exists' || req.operator === 'DoesNotExist') return `${req.key} ${req.operator}`;
+  if (req.operator === 'Gt' || req.operator === 'Lt') return `${req.key} ${req.operator} ${values.join(', ')}`;
+  return `${req.key} ${req.operator} [${values.join(', ')}]`;
+}
+
+/** A selector with neither matchLabels nor matchExpressions: upstream's `selector.Empty()`, refused with SelectingAll. */
+export function isEmptySelector(selector: V1LabelSelector | undefined): boolean {
+  if (selector === undefined) return false;
+  return Object.keys(selector.matchLabels ?? {}).length === 0 && (selector.matchExpressions ?? []).length === 0;
+}
+
+/** Null when the selector is usable, otherwise why not (`metav1.LabelSelectorAsSelector` errors). */
+export function selectorError(selector: V1LabelSelector | undefined): string | null {
+  if (selector === undefined) return 'selector is missing';
+  for (const req of selector.matchExpressions ?? []) {
+    const err = requirementError(req, false);
+    if (err !== null) return `${describeRequirement(req)}: ${err}`;
+  }
+  return null;
+}
+
+/**
+ * Whether a DaemonSet selector selects an object with these labels. Stricter than `metav1.LabelSelectorAsSelector` on
+ * purpose: a missing, empty or invalid selector selects nothing here (the plan refuses the empty one with SelectingAll,
+ * and the API server rejects invalid ones), so no code path can claim every pod of a namespace by accident.
+ */
+export function selectorMatches(selector: V1LabelSelector | undefined, labels: Labels): boolean {
+  if (selector === undefined || isEmptySelector(selector) || selectorError(selector) !== null) return false;
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels === undefined || !Object.hasOwn(labels, key) || labels[key] !== value) return false;
+  }
+  return (selector.matchExpressions ?? []).every((req) => requirementMatches(req, labels));
+}
+
+/** `app=fluentd,tier In [a]`: a selector as a readable string. */
+export function describeSelector(selector: V1LabelSelector | undefined): string {
+  if (selector === undefined) return '<none>';
+  const parts = [
+    ...Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(selector.matchExpressions ?? []).map(describeRequirement),
+  ];
+  return parts.length === 0 ? '{}' : parts.join(',');
+}

@@ -1,0 +1,72 @@
+/**
+ * DaemonSet status counters: upstream `updateDaemonSetStatus` / `storeDaemonSetStatus`
+ * (pkg/controller/daemon/daemon_controller.go), over the nodes given. A node whose Node object is gone (`node: null`)
+ * is not in upstream's node list and counts for nothing.
+ */
+import type { V1DaemonSet, V1DaemonSetStatus } from '@kubernetes/client-node';
+import { claimPodsOnNode } from './claim.ts';
+import { nodeShouldRunDaemonPod } from './eligibility.ts';
+import type { NodeState, StatusCounters } from './model.ts';
+import { templateGeneration } from './pod-template.ts';
+import { compareDaemonPods, isPodAvailable, isPodReady, isPodUpdated } from './pods.ts';
+
+/**
+ * Per node with `shouldRun`: desired; with at least one pod (an unbound pod aimed at it counts): current; its first pod
+ * in upstream's order (possibly failed or terminating) decides ready, available (minReadySeconds against `now`) and
+ * updated (revision hash or template generation). A node without `shouldRun` but with pods is misscheduled, even when
+ * only a NoSchedule taint keeps new pods off it (upstream's known quirk, kept).
+ */
+export function computeStatus(ds: V1DaemonSet, nodes: readonly NodeState[], hash: string, now: Date): StatusCounters {
+  const counters: StatusCounters = {
+    desiredNumberScheduled: 0,
+    currentNumberScheduled: 0,
+    numberMisscheduled: 0,
+    numberReady: 0,
+    numberAvailable: 0,
+    updatedNumberScheduled: 0,
+    numberUnavailable: 0,
+  };
+  const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
+  const generation = templateGeneration(ds);
+  for (const nodeState of nodes) {
+    if (nodeState.node === null) continue;
+    const { shouldRun } = nodeShouldRunDaemonPod(nodeState.node, ds);
+    const pods = claimPodsOnNode(ds, nodeState).owned;
+    if (!shouldRun) {
+      if (pods.length > 0) counters.numberMisscheduled++;
+      continue;
+    }
+    counters.desiredNumberScheduled++;
+    const first = [...pods].sort(compareDaemonPods)[0];
+    if (first === undefined) continue;
+    counters.currentNumberScheduled++;
+    if (isPodReady(first)) {
+      counters.numberReady++;
+      if (isPodAvailable(first, minReadySeconds, now)) counters.numberAvailable++;
+    }
+    if (isPodUpdated(first, hash, generation)) counters.updatedNumberScheduled++;
+  }
+  counters.numberUnavailable = counters.desiredNumberScheduled - counters.numberAvailable;
+  return counters;
+}
+
+const counterNames = [
+  'desiredNumberScheduled',
+  'currentNumberScheduled',
+  'numberMisscheduled',
+  'numberReady',
+  'numberAvailable',
+  'updatedNumberScheduled',
+  'numberUnavailable',
+] as const satisfies ReadonlyArray<keyof StatusCounters>;
+
+/** Upstream skips the status write when all seven counters are unchanged and observedGeneration ≥ generation. */
+export function statusNeedsUpdate(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number): boolean {
+  if ((old?.observedGeneration ?? 0) < generation) return true;
+  return counterNames.some((name) => (old?.[name] ?? 0) !== next[name]);
+}
+
+/** The status to write: the counters, `observedGeneration`, and what the controller does not own kept as it was. */
+export function nextStatus(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number): V1DaemonSetStatus {
+  return { ...old, ...next, observedGeneration: generation };
+}
