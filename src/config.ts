@@ -12,6 +12,10 @@ export const ConfigSchema = z.object({
   /** Local server port (npm start). */
   PORT: intFrom(8787, 1),
   HOST: z.string().default('127.0.0.1'),
+  /** Local HTTPS listener for admission webhooks (the API server calls only https URLs); off unless both files are set. */
+  HTTPS_PORT: intFrom(8788, 1),
+  TLS_CERT_FILE: z.string().min(1).optional(),
+  TLS_KEY_FILE: z.string().min(1).optional(),
   /** Optional shared bearer token every event route requires. Never logged. */
   BEARER_TOKEN: z.string().min(16, 'BEARER_TOKEN must be at least 16 characters').optional(),
   /** Optional secret path segment for the admission route (the API server cannot send credentials to webhooks). */

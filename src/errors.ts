@@ -33,11 +33,10 @@ export class NotFoundError extends DaemonlessError {
 export class ConflictError extends DaemonlessError {
   override name = 'ConflictError';
   override readonly status = 409;
-  constructor(
-    message: string,
-    readonly reason: 'AlreadyExists' | 'Conflict',
-  ) {
+  readonly reason: 'AlreadyExists' | 'Conflict';
+  constructor(message: string, reason: 'AlreadyExists' | 'Conflict') {
     super(message);
+    this.reason = reason;
   }
 }
 
@@ -45,11 +44,10 @@ export class ConflictError extends DaemonlessError {
 export class RejectedError extends DaemonlessError {
   override name = 'RejectedError';
   override readonly status = 502;
-  constructor(
-    message: string,
-    readonly apiStatus: number,
-  ) {
+  readonly apiStatus: number;
+  constructor(message: string, apiStatus: number) {
     super(message);
+    this.apiStatus = apiStatus;
   }
 }
 
@@ -60,11 +58,10 @@ export class RejectedError extends DaemonlessError {
 export class TransientError extends DaemonlessError {
   override name = 'TransientError';
   override readonly status = 503;
-  constructor(
-    message: string,
-    readonly retryAfterSeconds?: number,
-  ) {
+  readonly retryAfterSeconds: number | undefined;
+  constructor(message: string, retryAfterSeconds?: number) {
     super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 

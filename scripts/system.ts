@@ -1,0 +1,166 @@
+/**
+ * The whole local system: the control plane with event delivery wired to the functions, the functions server
+ * (`npm start`), and the node simulator. Used by `npm run up` / `npm run down`, `npm run demo`, the integration tests'
+ * global setup and the benchmarks.
+ *
+ * Delivery: the API server's audit webhook posts batched EventLists to the functions (default), and/or a
+ * ValidatingWebhookConfiguration sends AdmissionReviews to the functions' HTTPS listener. Both are the API server's
+ * own mechanisms; nothing here watches and forwards.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { down as clusterDown, up as clusterUp } from '../devcluster/controlplane.ts';
+import { localPaths, repoRoot } from '../devcluster/paths.ts';
+
+export type Delivery = 'audit' | 'admission' | 'both';
+
+export interface SystemOptions {
+  delivery?: Delivery;
+  /** Functions' HTTP port (audit, watch, resync); HTTPS (admission) is port + 1. */
+  port?: number;
+  upstreamDaemonset?: boolean;
+  kcmQps?: number;
+  kcmBurst?: number;
+  /** Extra environment for the functions server (e.g. LOG_LEVEL). */
+  functionsEnv?: Record<string, string>;
+  log?: (line: string) => void;
+}
+
+export interface System {
+  kubeconfig: string;
+  reconcilerKubeconfig: string;
+  functionsUrl: string;
+  functionsLog: string;
+  token: string;
+}
+
+const WEBHOOK_NAME = 'daemonless-events';
+const paths = () => localPaths();
+const functionsPidFile = () => join(paths().run, 'functions.pid');
+
+/** A bearer token shared by the audit webhook kubeconfig and the functions; created once, kept 0600. */
+function token(): string {
+  const file = join(paths().root, 'functions.token');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(paths().root, { recursive: true });
+  const value = randomBytes(24).toString('base64url');
+  writeFileSync(file, value, { mode: 0o600 });
+  return value;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function functionsPid(): number | undefined {
+  try {
+    const pid = Number(readFileSync(functionsPidFile(), 'utf8'));
+    return Number.isInteger(pid) && alive(pid) ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(`${url}/healthz`);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > end) throw new Error(`functions server did not answer ${url}/healthz within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function startSystem(options: SystemOptions = {}): Promise<System> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const delivery = options.delivery ?? 'audit';
+  const port = options.port ?? 8787;
+  const secret = token();
+  const functionsUrl = `http://127.0.0.1:${port}`;
+  const p = paths();
+
+  await clusterUp({
+    upstreamDaemonset: options.upstreamDaemonset,
+    kcmQps: options.kcmQps,
+    kcmBurst: options.kcmBurst,
+    auditWebhook: delivery === 'admission' ? undefined : { url: `${functionsUrl}/events/audit`, token: secret },
+    log,
+  });
+
+  const functionsLog = join(p.logs, 'functions.log');
+  if (functionsPid() === undefined) {
+    mkdirSync(p.run, { recursive: true });
+    mkdirSync(p.logs, { recursive: true });
+    const out = openSync(functionsLog, 'a');
+    const child = spawn(process.execPath, [join(repoRoot, 'src', 'local', 'serve.ts')], {
+      cwd: repoRoot,
+      detached: true,
+      stdio: ['ignore', out, out],
+      env: {
+        ...process.env,
+        KUBECONFIG: p.reconcilerKubeconfig,
+        PORT: String(port),
+        HTTPS_PORT: String(port + 1),
+        TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
+        TLS_KEY_FILE: join(p.pki, 'webhook.key'),
+        BEARER_TOKEN: secret,
+        ...options.functionsEnv,
+      },
+    });
+    closeSync(out);
+    child.unref();
+    writeFileSync(functionsPidFile(), String(child.pid));
+    log(`functions: started (pid ${child.pid}), ${functionsUrl}, log ${functionsLog}`);
+  }
+  await waitHealthy(functionsUrl, 20_000);
+
+  const kc = new KubeConfig();
+  kc.loadFromFile(p.kubeconfig);
+  await registerAdmission(kc, delivery === 'audit' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
+  return { kubeconfig: p.kubeconfig, reconcilerKubeconfig: p.reconcilerKubeconfig, functionsUrl, functionsLog, token: secret };
+}
+
+/** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */
+async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
+  const api = kc.makeApiClient(AdmissionregistrationV1Api);
+  try {
+    await api.deleteValidatingWebhookConfiguration({ name: WEBHOOK_NAME });
+  } catch {
+    // absent
+  }
+  if (!url) return;
+  const caBundle = readFileSync(join(paths().pki, 'ca.crt')).toString('base64');
+  const manifest = readFileSync(join(repoRoot, 'infra', 'admission-webhook.json'), 'utf8')
+    .replaceAll('${URL}', url)
+    .replaceAll('${CA_BUNDLE}', caBundle);
+  await api.createValidatingWebhookConfiguration({ body: JSON.parse(manifest) });
+}
+
+export async function stopSystem(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<void> {
+  const pid = functionsPid();
+  if (pid !== undefined) {
+    process.kill(pid, 'SIGTERM');
+    const end = Date.now() + 10_000;
+    while (alive(pid) && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) process.kill(pid, 'SIGKILL');
+    log(`functions: stopped (pid ${pid})`);
+  }
+  rmSync(functionsPidFile(), { force: true });
+  await clusterDown({ log });
+}
+
+export function isSystemUp(): boolean {
+  return functionsPid() !== undefined;
+}

@@ -1,0 +1,41 @@
+/**
+ * `npm run up [-- --nodes N] [--delivery audit|admission|both] [--upstream-daemonset]`: the whole local system
+ * (control plane with event delivery wired to the functions, the functions, the node simulator), left running for
+ * people to explore with `npm run kubectl` and `npm run nodes`. `npm run down` stops all of it.
+ */
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { addNodes } from '../devcluster/simulator/nodes.ts';
+import { startSystem, type Delivery } from './system.ts';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '0' },
+    delivery: { type: 'string', default: 'audit' },
+    'upstream-daemonset': { type: 'boolean', default: false },
+  },
+});
+const nodes = Number(values.nodes);
+const delivery = values.delivery as Delivery;
+if (!Number.isInteger(nodes) || nodes < 0 || !['audit', 'admission', 'both'].includes(delivery)) {
+  process.stderr.write('usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--upstream-daemonset]\n');
+  process.exit(2);
+}
+const system = await startSystem({ delivery, upstreamDaemonset: values['upstream-daemonset'] });
+if (nodes > 0) {
+  const kc = new KubeConfig();
+  kc.loadFromFile(system.kubeconfig);
+  const names = await addNodes(kc, nodes);
+  process.stdout.write(`nodes: ${names.join(' ')}\n`);
+}
+process.stdout.write(
+  [
+    'daemonless is up.',
+    `  functions:  ${system.functionsUrl}   (log: ${system.functionsLog})`,
+    `  kubeconfig: ${system.kubeconfig}`,
+    '  try:        npm run kubectl -- apply -f test/fixtures/fluentd-elasticsearch.yaml',
+    '              npm run nodes -- add 3 ; npm run kubectl -- get pods -A -o wide',
+    '  stop:       npm run down',
+    '',
+  ].join('\n'),
+);

@@ -1,0 +1,327 @@
+/**
+ * The Kubernetes port: every read and write a reconcile makes, and nothing else. `createCluster` is the only
+ * implementation (client-node against a real API server); unit tests of the shell pass a recording fake of the
+ * `Cluster` interface instead (like upstream's fakePodControl).
+ *
+ * Each call counts as one API request (lists count each page), retries transient failures within the invocation's
+ * deadline, and maps errors to src/errors.ts.
+ */
+import { createHash } from 'node:crypto';
+import {
+  AppsV1Api,
+  CoordinationV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  ServerConfiguration,
+  createConfiguration,
+  setHeaderOptions,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  type V1DaemonSet,
+  type V1DaemonSetStatus,
+  type V1Lease,
+  type V1Node,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { ConflictError, NotFoundError } from '../errors.ts';
+import type { BackoffState, EventToRecord, ObjectRef } from '../core/model.ts';
+import { mapApiError } from './errors.ts';
+import { withRetry } from './retry.ts';
+
+export interface Cluster {
+  getNode(name: string): Promise<V1Node | null>;
+  listNodes(): Promise<V1Node[]>;
+  getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet | null>;
+  listDaemonSets(): Promise<V1DaemonSet[]>;
+  /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces. */
+  listPodsOnNode(nodeName: string): Promise<V1Pod[]>;
+  /** Pods not yet bound to any node, all namespaces. */
+  listUnscheduledPods(): Promise<V1Pod[]>;
+  /** Pods in one namespace (or all, when undefined), optionally by label selector. */
+  listPods(namespace?: string, labelSelector?: string): Promise<V1Pod[]>;
+  getBackoff(daemonSet: ObjectRef, nodeName: string): Promise<BackoffState | undefined>;
+
+  /** Idempotent: an existing pod of the same (deterministic) name counts as success. */
+  createPod(pod: V1Pod): Promise<'created' | 'exists'>;
+  /** Guarded by a UID precondition: a pod that is gone, or was replaced by a same-named one, is left alone. */
+  deletePod(pod: ObjectRef, gracePeriodSeconds?: number): Promise<'deleted' | 'gone'>;
+  adoptPod(daemonSet: ObjectRef, pod: ObjectRef): Promise<'done' | 'gone'>;
+  releasePod(daemonSet: ObjectRef, pod: ObjectRef): Promise<'done' | 'gone'>;
+  writeBackoff(daemonSet: ObjectRef, nodeName: string, state: BackoffState): Promise<void>;
+  /** Best effort: an Event that cannot be written is logged by the caller, never fails a reconcile. */
+  recordEvent(event: EventToRecord, now: Date): Promise<void>;
+  /** Writes status with the resourceVersion it was computed from; a conflict surfaces as ConflictError. */
+  updateDaemonSetStatus(daemonSet: V1DaemonSet, status: V1DaemonSetStatus): Promise<void>;
+
+  /** API requests made through this port so far. */
+  requestCount(): number;
+}
+
+/** Process-wide API clients, built once per cold start. */
+export interface ApiClients {
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  coordination: CoordinationV1Api;
+  /** Every API request of the process, for metrics; per-invocation counts come from `Cluster.requestCount()`. */
+  counter: { requests: number };
+}
+
+/**
+ * Builds the API clients. client-node creates a new undici Agent (a new TLS connection) for every request; the
+ * middleware keeps the first one and reuses it, so requests share keep-alive connections. It also bounds every
+ * request with a timeout.
+ */
+export function createApiClients(kc: KubeConfig, options: { requestTimeoutMs: number }): ApiClients {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const counter = { requests: 0 };
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+  const middleware: { pre(c: RequestContext): Promise<RequestContext>; post(c: ResponseContext): Promise<ResponseContext> } = {
+    pre: async (context: RequestContext) => {
+      counter.requests += 1;
+      if (dispatcher === undefined) dispatcher = context.getDispatcher();
+      else context.setDispatcher(dispatcher);
+      context.setSignal(AbortSignal.timeout(options.requestTimeoutMs));
+      context.setHeaderParam('User-Agent', 'daemonless');
+      return context;
+    },
+    post: async (context: ResponseContext) => context,
+  };
+  const configuration = createConfiguration({
+    baseServer: new ServerConfiguration(cluster.server, {}),
+    authMethods: { default: kc },
+    promiseMiddleware: [middleware],
+  });
+  return {
+    core: new CoreV1Api(configuration),
+    apps: new AppsV1Api(configuration),
+    coordination: new CoordinationV1Api(configuration),
+    counter,
+  };
+}
+
+export interface CallOptions {
+  /** Epoch ms after which transient failures are no longer retried. */
+  deadline: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+const PAGE = 500;
+const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+
+/** Lease holding the failed-pod backoff of one (DaemonSet, node). Deterministic, within name limits. */
+export function backoffLeaseName(daemonSet: ObjectRef, nodeName: string): string {
+  const digest = createHash('sha256').update(`${daemonSet.uid}/${nodeName}`).digest('hex').slice(0, 16);
+  return `daemonless-backoff-${digest}`;
+}
+
+const GENERATION_ANNOTATION = 'daemonless.dev/backoff-generation';
+
+export function createCluster(clients: ApiClients, options: CallOptions): Cluster {
+  const { core, apps, coordination } = clients;
+  // Per invocation: the local server runs several invocations at once over the same clients.
+  let requests = 0;
+  const retry = {
+    deadline: options.deadline,
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+    random: options.random ?? Math.random,
+  };
+  const call = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    withRetry(async () => {
+      requests += 1;
+      try {
+        return await fn();
+      } catch (error) {
+        throw mapApiError(error, what);
+      }
+    }, retry);
+  const orNull = async <T>(promise: Promise<T>): Promise<T | null> => {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof NotFoundError) return null;
+      throw error;
+    }
+  };
+  /** Follows `continue` tokens; a list restarts from scratch when its token expired (410, retried by `call`). */
+  async function listAll<T>(what: string, page: (cont?: string) => Promise<{ items: T[]; metadata?: { _continue?: string } }>): Promise<T[]> {
+    return call(what, async () => {
+      const items: T[] = [];
+      let cont: string | undefined;
+      do {
+        if (cont) requests += 1;
+        const result = await page(cont);
+        items.push(...result.items);
+        cont = result.metadata?._continue || undefined;
+      } while (cont);
+      return items;
+    });
+  }
+  const ownerPatch = (daemonSet: ObjectRef, pod: ObjectRef, remove: boolean) => ({
+    metadata: {
+      // The UID in the patch is a precondition: it fails if the pod was replaced by a same-named one.
+      uid: pod.uid,
+      ownerReferences: remove
+        ? [{ $patch: 'delete', uid: daemonSet.uid }]
+        : [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'DaemonSet',
+              name: daemonSet.name,
+              uid: daemonSet.uid,
+              controller: true,
+              blockOwnerDeletion: true,
+            },
+          ],
+    },
+  });
+  async function patchOwner(daemonSet: ObjectRef, pod: ObjectRef, remove: boolean): Promise<'done' | 'gone'> {
+    try {
+      await call(`${remove ? 'release' : 'adopt'} pod ${pod.namespace}/${pod.name}`, () =>
+        core.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: ownerPatch(daemonSet, pod, remove) }, strategic),
+      );
+      return 'done';
+    } catch (error) {
+      if (error instanceof NotFoundError) return 'gone';
+      // A UID mismatch is a 409/422-style precondition failure: the pod we decided about is no longer there.
+      if (error instanceof ConflictError) return 'gone';
+      throw error;
+    }
+  }
+
+  return {
+    getNode: (name) => orNull(call(`get node ${name}`, () => core.readNode({ name }))),
+    listNodes: () => listAll('list nodes', (cont) => core.listNode({ limit: PAGE, _continue: cont })),
+    getDaemonSet: (namespace, name) =>
+      orNull(call(`get daemonset ${namespace}/${name}`, () => apps.readNamespacedDaemonSet({ namespace, name }))),
+    listDaemonSets: () =>
+      listAll('list daemonsets', (cont) => apps.listDaemonSetForAllNamespaces({ limit: PAGE, _continue: cont })),
+    listPodsOnNode: (nodeName) =>
+      listAll(`list pods on ${nodeName}`, (cont) =>
+        core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${nodeName}`, limit: PAGE, _continue: cont }),
+      ),
+    listUnscheduledPods: () =>
+      listAll('list unscheduled pods', (cont) =>
+        core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName=', limit: PAGE, _continue: cont }),
+      ),
+    listPods: (namespace, labelSelector) =>
+      listAll(`list pods${namespace ? ` in ${namespace}` : ''}`, (cont) =>
+        namespace
+          ? core.listNamespacedPod({ namespace, labelSelector, limit: PAGE, _continue: cont })
+          : core.listPodForAllNamespaces({ labelSelector, limit: PAGE, _continue: cont }),
+      ),
+    async getBackoff(daemonSet, nodeName) {
+      const name = backoffLeaseName(daemonSet, nodeName);
+      const lease = await orNull(
+        call(`get lease ${daemonSet.namespace}/${name}`, () => coordination.readNamespacedLease({ name, namespace: daemonSet.namespace })),
+      );
+      return lease ? backoffFromLease(lease) : undefined;
+    },
+
+    async createPod(pod) {
+      const namespace = pod.metadata?.namespace ?? 'default';
+      try {
+        await call(`create pod ${namespace}/${pod.metadata?.name}`, () => core.createNamespacedPod({ namespace, body: pod }));
+        return 'created';
+      } catch (error) {
+        if (error instanceof ConflictError && error.reason === 'AlreadyExists') return 'exists';
+        throw error;
+      }
+    },
+    async deletePod(pod, gracePeriodSeconds) {
+      try {
+        await call(`delete pod ${pod.namespace}/${pod.name}`, () =>
+          core.deleteNamespacedPod({
+            name: pod.name,
+            namespace: pod.namespace,
+            body: { preconditions: { uid: pod.uid }, ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }) },
+          }),
+        );
+        return 'deleted';
+      } catch (error) {
+        // 404: already gone. 409: the UID precondition failed, so the pod we decided about is gone too.
+        if (error instanceof NotFoundError || error instanceof ConflictError) return 'gone';
+        throw error;
+      }
+    },
+    adoptPod: (daemonSet, pod) => patchOwner(daemonSet, pod, false),
+    releasePod: (daemonSet, pod) => patchOwner(daemonSet, pod, true),
+    async writeBackoff(daemonSet, nodeName, state) {
+      const name = backoffLeaseName(daemonSet, nodeName);
+      const body: V1Lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name,
+          namespace: daemonSet.namespace,
+          annotations: { [GENERATION_ANNOTATION]: String(state.generation), 'daemonless.dev/node': nodeName },
+          // Garbage-collected with its DaemonSet.
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: daemonSet.name, uid: daemonSet.uid }],
+        },
+        spec: {
+          holderIdentity: `${daemonSet.namespace}/${daemonSet.name}/${nodeName}`,
+          acquireTime: state.lastDeletion,
+          leaseDurationSeconds: Math.max(1, Math.round(state.delaySeconds)),
+        },
+      };
+      // Last writer wins: two invocations deleting the same failed pod compute the same state.
+      await call(`write lease ${daemonSet.namespace}/${name}`, async () => {
+        try {
+          await coordination.replaceNamespacedLease({ name, namespace: daemonSet.namespace, body });
+        } catch (error) {
+          const mapped = mapApiError(error, 'replace lease');
+          if (!(mapped instanceof NotFoundError)) throw error;
+          await coordination.createNamespacedLease({ namespace: daemonSet.namespace, body });
+        }
+      });
+    },
+    async recordEvent(event, now) {
+      const { daemonSet } = event;
+      await call(`record event ${event.reason}`, () =>
+        core.createNamespacedEvent({
+          namespace: daemonSet.namespace,
+          body: {
+            metadata: { generateName: `${daemonSet.name}.`, namespace: daemonSet.namespace },
+            involvedObject: {
+              apiVersion: 'apps/v1',
+              kind: 'DaemonSet',
+              name: daemonSet.name,
+              namespace: daemonSet.namespace,
+              uid: daemonSet.uid,
+            },
+            reason: event.reason,
+            message: event.message,
+            type: event.type,
+            source: { component: 'daemonset-controller' },
+            reportingComponent: 'daemonless',
+            reportingInstance: 'daemonless',
+            firstTimestamp: now,
+            lastTimestamp: now,
+            count: 1,
+          },
+        }),
+      );
+    },
+    async updateDaemonSetStatus(daemonSet, status) {
+      const namespace = daemonSet.metadata?.namespace ?? 'default';
+      const name = daemonSet.metadata?.name ?? '';
+      await call(`update status of daemonset ${namespace}/${name}`, () =>
+        apps.replaceNamespacedDaemonSetStatus({ namespace, name, body: { ...daemonSet, status } }),
+      );
+    },
+
+    requestCount: () => requests,
+  };
+}
+
+function backoffFromLease(lease: V1Lease): BackoffState | undefined {
+  const acquired = lease.spec?.acquireTime;
+  const delay = lease.spec?.leaseDurationSeconds;
+  const generation = Number(lease.metadata?.annotations?.[GENERATION_ANNOTATION]);
+  if (!acquired || !delay || !Number.isFinite(generation)) return undefined;
+  return { lastDeletion: new Date(acquired), delaySeconds: delay, generation };
+}

@@ -1,0 +1,62 @@
+/**
+ * `npm start`: the same app the Lambda functions run, served by @hono/node-server. HTTP on PORT for the audit
+ * webhook, watch events, CloudEvents and resync; HTTPS on HTTPS_PORT (when TLS_CERT_FILE/TLS_KEY_FILE are set) for
+ * admission webhooks, which the API server only calls over https. Work deferred by the admission route runs in the
+ * background of this long-lived process, and failed-pod backoffs are re-queued with timers.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
+import { serve } from '@hono/node-server';
+import { loadConfig } from '../config.ts';
+import { createApp } from '../http/app.ts';
+import { createLogger } from '../log.ts';
+import { createHandler, withRequeue } from '../wiring.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const env = { ...process.env };
+// Without KUBECONFIG, use the local control plane's when it is up.
+const localKubeconfig = join(process.env.DAEMONLESS_LOCAL_DIR ?? join(root, '.local'), 'kubeconfig');
+if (!env.KUBECONFIG && existsSync(localKubeconfig)) env.KUBECONFIG = localKubeconfig;
+
+const config = loadConfig(env);
+const log = createLogger(config.LOG_LEVEL);
+const handler = withRequeue(createHandler(config, log), log);
+const pending = new Set<Promise<void>>();
+const app = createApp({
+  handler,
+  config,
+  log,
+  defer: (task) => {
+    const p = task()
+      .catch((error: unknown) => log.error('deferred work failed', { error: String(error) }))
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  },
+});
+
+const servers = [serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })];
+if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {
+  servers.push(
+    serve({
+      fetch: app.fetch,
+      port: config.HTTPS_PORT,
+      hostname: config.HOST,
+      createServer: createHttpsServer,
+      serverOptions: { cert: readFileSync(config.TLS_CERT_FILE), key: readFileSync(config.TLS_KEY_FILE) },
+    }),
+  );
+}
+log.info('listening', {
+  http: `http://${config.HOST}:${config.PORT}`,
+  https: config.TLS_CERT_FILE ? `https://${config.HOST}:${config.HTTPS_PORT}` : undefined,
+  kubeconfig: config.KUBECONFIG ?? '(default)',
+});
+
+const stop = async () => {
+  for (const s of servers) s.close();
+  await Promise.allSettled([...pending]);
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);

@@ -1,0 +1,323 @@
+/**
+ * The one place that joins the pure core and the Kubernetes port: the TypeScript counterpart of upstream's
+ * `syncDaemonSet`, cut down to the nodes a batch of hints names.
+ *
+ *   hints ──► read a snapshot (only what the decision needs) ──► core plan (pure) ──► apply writes ──► events, status
+ *
+ * Nothing survives the call: no informer, no cache, no expectations. Writes are idempotent (deterministic pod names,
+ * UID preconditions), so concurrent or repeated calls converge on the same state.
+ */
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Cluster } from './k8s/cluster.ts';
+import { settleAll } from './k8s/pool.ts';
+import { isTransient, RejectedError } from './errors.ts';
+import { dedupeHints, type HandleResult, type Hint, type HintHandler } from './hints.ts';
+import type { Logger } from './log.ts';
+import type { Action, ActionOutcome, BackoffState, EventToRecord, NodeState, ObjectRef, Plan, PlanOptions, Snapshot } from './core/model.ts';
+import { nodeShouldRunDaemonPod } from './core/eligibility.ts';
+import { getTargetNodeName } from './core/pod-template.ts';
+import { backoffKey, eventForAction, planSnapshot } from './core/plan.ts';
+import { computeStatus, nextStatus, statusNeedsUpdate } from './core/status.ts';
+import { revisionHash } from './core/hash.ts';
+
+export interface ReconcilerOptions {
+  plan: PlanOptions;
+  /** Writes in flight at once. */
+  writeConcurrency: number;
+  /** Milliseconds one `handle` call may take, retries included. */
+  timeBudgetMs: number;
+  /** More hinted nodes than this: one cluster-wide read instead of per-node reads. */
+  wideReadThreshold: number;
+  /** Individual Events recorded per (DaemonSet, reason) in one call; the rest are summarised in one Event. */
+  eventsPerReason: number;
+}
+
+export interface ReconcilerDeps {
+  /** A Cluster port for one call, whose transient retries stop at `deadline` (epoch ms). */
+  cluster: (deadline: number) => Cluster;
+  now: () => Date;
+  log: Logger;
+  options: ReconcilerOptions;
+}
+
+export function createReconciler(deps: ReconcilerDeps): HintHandler {
+  return {
+    async handle(rawHints) {
+      const hints = dedupeHints(rawHints);
+      const started = deps.now();
+      const cluster = deps.cluster(started.getTime() + deps.options.timeBudgetMs);
+      const tally: Tally = { created: 0, deleted: 0, requeue: undefined };
+
+      if (hints.some((h) => h.kind === 'resync')) {
+        await reconcileDaemonSets(deps, cluster, await cluster.listDaemonSets(), tally, { listAllPods: true });
+      } else {
+        const dsHints = hints.filter((h): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet');
+        const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
+        if (dsHints.length > 0) {
+          const found = await Promise.all(dsHints.map((h) => cluster.getDaemonSet(h.namespace, h.name)));
+          const live = found.filter((ds): ds is V1DaemonSet => ds !== null);
+          await reconcileDaemonSets(deps, cluster, live, tally, { listAllPods: false });
+        }
+        if (nodeHints.length > 0) {
+          await reconcileNodes(deps, cluster, nodeHints.map((h) => h.name), tally);
+        }
+      }
+
+      const result: HandleResult = {
+        hints: hints.length,
+        created: tally.created,
+        deleted: tally.deleted,
+        apiRequests: cluster.requestCount(),
+      };
+      if (tally.requeue !== undefined) result.requeueAfterSeconds = tally.requeue;
+      deps.log.info('reconciled', { ...result, ms: deps.now().getTime() - started.getTime() });
+      return result;
+    },
+  };
+}
+
+interface Tally {
+  created: number;
+  deleted: number;
+  requeue: number | undefined;
+}
+
+/**
+ * DaemonSet-wide: every node for the given DaemonSets, from one node list and one pod list per namespace (or one
+ * cluster-wide pod list for a resync), then status. Two reads however many nodes there are.
+ */
+async function reconcileDaemonSets(
+  deps: ReconcilerDeps,
+  cluster: Cluster,
+  daemonSets: V1DaemonSet[],
+  tally: Tally,
+  how: { listAllPods: boolean },
+): Promise<void> {
+  if (daemonSets.length === 0) return;
+  const namespaces = [...new Set(daemonSets.map((ds) => ds.metadata?.namespace ?? 'default'))];
+  const [nodes, podLists] = await Promise.all([
+    cluster.listNodes(),
+    how.listAllPods ? Promise.all([cluster.listPods()]) : Promise.all(namespaces.map((ns) => cluster.listPods(ns))),
+  ]);
+  const states = nodeStates(nodes, podLists.flat(), undefined);
+  const snapshot = await withBackoffs(cluster, daemonSets, states);
+  const plan = planSnapshot(snapshot, deps.now(), deps.options.plan);
+  await apply(deps, cluster, plan, tally);
+  await updateStatuses(deps, cluster, daemonSets, states);
+}
+
+/**
+ * Node-scoped: the named nodes for every DaemonSet. Few nodes: per node a GET and a pod list by `spec.nodeName`,
+ * plus one DaemonSet list (3 reads for one node). Many nodes (a burst of joins): one node list and one pod list.
+ * Unbound pods aimed at a node are read only when something may have to be deleted there (the node is gone, or a
+ * DaemonSet no longer tolerates it): creating needs no such read, since a pending pod of ours has the same
+ * deterministic name and the create answers AlreadyExists.
+ */
+async function reconcileNodes(deps: ReconcilerDeps, cluster: Cluster, names: string[], tally: Tally): Promise<void> {
+  const wanted = new Set(names);
+  let states: NodeState[];
+  let daemonSets: V1DaemonSet[];
+  if (names.length > deps.options.wideReadThreshold) {
+    const [nodes, pods, dsList] = await Promise.all([cluster.listNodes(), cluster.listPods(), cluster.listDaemonSets()]);
+    daemonSets = dsList;
+    states = nodeStates(nodes, pods, wanted);
+  } else {
+    const [dsList, perNode] = await Promise.all([
+      cluster.listDaemonSets(),
+      Promise.all(names.map(async (name) => ({ name, node: await cluster.getNode(name), pods: await cluster.listPodsOnNode(name) }))),
+    ]);
+    daemonSets = dsList;
+    states = perNode;
+    const active = dsList.filter((ds) => !ds.metadata?.deletionTimestamp);
+    const mayDelete = (s: NodeState) =>
+      s.node === null || active.some((ds) => s.node !== null && !nodeShouldRunDaemonPod(s.node, ds).shouldContinueRunning);
+    if (active.length > 0 && states.some(mayDelete)) {
+      const unscheduled = await cluster.listUnscheduledPods();
+      for (const pod of unscheduled) {
+        const target = getTargetNodeName(pod);
+        const state = target === undefined ? undefined : states.find((s) => s.name === target);
+        if (state) state.pods.push(pod);
+      }
+    }
+  }
+  if (daemonSets.length === 0) return;
+  const snapshot = await withBackoffs(cluster, daemonSets, states);
+  const plan = planSnapshot(snapshot, deps.now(), deps.options.plan);
+  await apply(deps, cluster, plan, tally);
+}
+
+/** Groups pods by target node. Nodes named by pods but absent from the list are deleted nodes (`node: null`). */
+function nodeStates(nodes: V1Node[], pods: V1Pod[], only: Set<string> | undefined): NodeState[] {
+  const byName = new Map<string, NodeState>();
+  for (const node of nodes) {
+    const name = node.metadata?.name ?? '';
+    if (!only || only.has(name)) byName.set(name, { name, node, pods: [] });
+  }
+  for (const pod of pods) {
+    const target = getTargetNodeName(pod);
+    if (target === undefined || (only && !only.has(target))) continue;
+    let state = byName.get(target);
+    if (!state) {
+      state = { name: target, node: null, pods: [] };
+      byName.set(target, state);
+    }
+    state.pods.push(pod);
+  }
+  if (only) for (const name of only) if (!byName.has(name)) byName.set(name, { name, node: null, pods: [] });
+  return [...byName.values()];
+}
+
+const refOf = (ds: V1DaemonSet): ObjectRef => ({
+  namespace: ds.metadata?.namespace ?? 'default',
+  name: ds.metadata?.name ?? '',
+  uid: ds.metadata?.uid ?? '',
+});
+
+/** Reads the failed-pod backoff only where a DaemonSet has a Failed pod: the rare path costs the reads. */
+async function withBackoffs(cluster: Cluster, daemonSets: V1DaemonSet[], nodes: NodeState[]): Promise<Snapshot> {
+  const wanted: { ds: V1DaemonSet; node: string }[] = [];
+  for (const ds of daemonSets) {
+    const uid = ds.metadata?.uid;
+    for (const state of nodes) {
+      const failed = state.pods.some(
+        (p) => p.status?.phase === 'Failed' && p.metadata?.ownerReferences?.some((o) => o.controller && o.uid === uid),
+      );
+      if (failed) wanted.push({ ds, node: state.name });
+    }
+  }
+  const backoffs = new Map<string, BackoffState>();
+  await Promise.all(
+    wanted.map(async ({ ds, node }) => {
+      const state = await cluster.getBackoff(refOf(ds), node);
+      if (state) backoffs.set(backoffKey(ds, node), state);
+    }),
+  );
+  return { daemonSets, nodes, backoffs };
+}
+
+
+/**
+ * Applies a plan. Backoff records first (so a crash after a delete cannot skip the backoff), then ownership changes,
+ * then deletes, then creates in slow-start batches of 1, 2, 4, ... like upstream's syncNodes: a batch with a
+ * non-transient failure (quota, admission) stops the remaining creates instead of hammering the API server.
+ */
+async function apply(deps: ReconcilerDeps, cluster: Cluster, plan: Plan, tally: Tally): Promise<void> {
+  const { writeConcurrency } = deps.options;
+  const now = deps.now();
+  const events: EventToRecord[] = [...plan.events];
+  const errors: unknown[] = [];
+  const run = async (actions: Action[]): Promise<void> => {
+    const settled = await settleAll(actions, writeConcurrency, (a) => execute(cluster, a));
+    settled.forEach((s, i) => {
+      const action = actions[i] as Action;
+      let outcome: ActionOutcome;
+      if (s.status === 'fulfilled') {
+        outcome = s.value === 'done' ? { kind: 'succeeded' } : { kind: 'unchanged' };
+        if (s.value === 'done' && action.kind === 'create') tally.created += 1;
+        if (s.value === 'done' && action.kind === 'delete') tally.deleted += 1;
+      } else {
+        const message = s.reason instanceof Error ? s.reason.message : String(s.reason);
+        outcome = { kind: 'failed', message };
+        errors.push(s.reason);
+        deps.log.warn('write failed', { action: describe(action), error: message });
+      }
+      const event = eventForAction(action, outcome);
+      if (event) events.push(event);
+    });
+  };
+  const of = (kind: Action['kind']) => plan.actions.filter((a) => a.kind === kind);
+  await run(of('recordBackoff'));
+  await run([...of('adopt'), ...of('release')]);
+  await run(of('delete'));
+  const creates = of('create');
+  for (let size = 1, offset = 0; offset < creates.length; offset += size, size *= 2) {
+    const failedBefore = errors.length;
+    await run(creates.slice(offset, offset + size));
+    const hard = errors.slice(failedBefore).some((e) => !isTransient(e));
+    if (hard && offset + size < creates.length) {
+      deps.log.warn('skipping remaining creates after a rejected batch', { skipped: creates.length - offset - size });
+      break;
+    }
+  }
+  if (plan.requeueAfterSeconds !== undefined) {
+    tally.requeue = Math.min(tally.requeue ?? Infinity, plan.requeueAfterSeconds);
+  }
+  await recordEvents(deps, cluster, events, now);
+  // A transient failure is re-thrown so the sender redelivers; the writes that did succeed stay done (idempotent).
+  const transient = errors.find(isTransient);
+  if (transient) throw transient;
+  const rejected = errors.find((e) => e instanceof RejectedError);
+  if (rejected && errors.length === plan.actions.length) throw rejected;
+}
+
+async function execute(cluster: Cluster, action: Action): Promise<'done' | 'noop'> {
+  switch (action.kind) {
+    case 'create':
+      return (await cluster.createPod(action.pod)) === 'created' ? 'done' : 'noop';
+    case 'delete':
+      return (await cluster.deletePod(action.pod, action.gracePeriodSeconds)) === 'deleted' ? 'done' : 'noop';
+    case 'adopt':
+      return (await cluster.adoptPod(action.daemonSet, action.pod)) === 'done' ? 'done' : 'noop';
+    case 'release':
+      return (await cluster.releasePod(action.daemonSet, action.pod)) === 'done' ? 'done' : 'noop';
+    case 'recordBackoff':
+      await cluster.writeBackoff(action.daemonSet, action.nodeName, action.state);
+      return 'done';
+  }
+}
+
+function describe(action: Action): string {
+  switch (action.kind) {
+    case 'create':
+      return `create ${action.pod.metadata?.namespace}/${action.pod.metadata?.name} on ${action.nodeName}`;
+    case 'delete':
+      return `delete ${action.pod.namespace}/${action.pod.name} on ${action.nodeName}`;
+    case 'adopt':
+    case 'release':
+      return `${action.kind} ${action.pod.namespace}/${action.pod.name}`;
+    case 'recordBackoff':
+      return `backoff ${action.daemonSet.namespace}/${action.daemonSet.name} on ${action.nodeName}`;
+  }
+}
+
+/**
+ * Records Events best effort. Like upstream's event broadcaster, which stops recording after a burst per object, at
+ * most `eventsPerReason` individual Events per (DaemonSet, reason) are written; the rest become one summary Event, so
+ * a 1,000-node rollout does not double its API writes.
+ */
+async function recordEvents(deps: ReconcilerDeps, cluster: Cluster, events: EventToRecord[], now: Date): Promise<void> {
+  const groups = new Map<string, EventToRecord[]>();
+  for (const e of events) {
+    const key = `${e.daemonSet.uid}/${e.reason}`;
+    groups.set(key, [...(groups.get(key) ?? []), e]);
+  }
+  const toWrite: EventToRecord[] = [];
+  for (const group of groups.values()) {
+    const limit = deps.options.eventsPerReason;
+    toWrite.push(...group.slice(0, limit));
+    if (group.length > limit) {
+      const first = group[0] as EventToRecord;
+      toWrite.push({ ...first, message: `${group.length - limit} more like: ${first.message}` });
+    }
+  }
+  const settled = await settleAll(toWrite, deps.options.writeConcurrency, (e) => cluster.recordEvent(e, now));
+  const failed = settled.filter((s) => s.status === 'rejected').length;
+  if (failed > 0) deps.log.warn('events not recorded', { failed });
+}
+
+/** DaemonSet status, from the snapshot the plan was made from (as upstream: the next event brings it up to date). */
+async function updateStatuses(deps: ReconcilerDeps, cluster: Cluster, daemonSets: V1DaemonSet[], nodes: NodeState[]): Promise<void> {
+  await Promise.all(
+    daemonSets.map(async (ds) => {
+      if (ds.metadata?.deletionTimestamp) return;
+      const next = computeStatus(ds, nodes, revisionHash(ds), deps.now());
+      if (!statusNeedsUpdate(ds.status, next, ds.metadata?.generation ?? 0)) return;
+      try {
+        await cluster.updateDaemonSetStatus(ds, nextStatus(ds.status, next, ds.metadata?.generation ?? 0));
+      } catch (error) {
+        // A conflict means someone else wrote first; the next event recomputes. Never fails the reconcile.
+        deps.log.warn('status not written', { daemonSet: `${ds.metadata?.namespace}/${ds.metadata?.name}`, error: String((error as Error).message) });
+      }
+    }),
+  );
+}

@@ -1,0 +1,77 @@
+/**
+ * Builds the real dependencies once per process (a Lambda cold start or `npm start`): kubeconfig, API clients,
+ * logger, the reconciler. Entry points call this; tests build their own deps.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Config } from './config.ts';
+import { defaultPlanOptions } from './core/model.ts';
+import { hintKey, type Hint, type HintHandler } from './hints.ts';
+import { createApiClients, createCluster } from './k8s/cluster.ts';
+import { createLogger, type Logger } from './log.ts';
+import { createReconciler } from './reconcile.ts';
+import type { AppDeps } from './http/app.ts';
+
+export function loadKubeConfig(config: Config): KubeConfig {
+  const kc = new KubeConfig();
+  if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+export function createHandler(config: Config, log: Logger, kc: KubeConfig = loadKubeConfig(config)): HintHandler {
+  const clients = createApiClients(kc, { requestTimeoutMs: Math.min(10_000, config.TIME_BUDGET_MS) });
+  return createReconciler({
+    cluster: (deadline) => createCluster(clients, { deadline }),
+    now: () => new Date(),
+    log,
+    options: {
+      plan: defaultPlanOptions,
+      writeConcurrency: config.WRITE_CONCURRENCY,
+      timeBudgetMs: config.TIME_BUDGET_MS,
+      wideReadThreshold: config.WIDE_READ_THRESHOLD,
+      eventsPerReason: 5,
+    },
+  });
+}
+
+/**
+ * For long-lived local servers: re-handles hints when a result asks for it (failed-pod backoff expiring). One timer
+ * per hint; a later request replaces it. On Lambda there is no process to hold timers; the scheduled resync covers it.
+ */
+export function withRequeue(inner: HintHandler, log: Logger): HintHandler {
+  const timers = new Map<string, NodeJS.Timeout>();
+  const handler: HintHandler = {
+    async handle(hints, signal) {
+      const result = await inner.handle(hints, signal);
+      if (result.requeueAfterSeconds !== undefined) {
+        const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);
+        for (const hint of hints) schedule(hint, delayMs);
+      }
+      return result;
+    },
+  };
+  function schedule(hint: Hint, delayMs: number): void {
+    const key = hintKey(hint);
+    clearTimeout(timers.get(key));
+    const timer = setTimeout(() => {
+      timers.delete(key);
+      handler.handle([hint]).catch((error: unknown) => log.warn('requeued reconcile failed', { hint: key, error: String(error) }));
+    }, delayMs);
+    timer.unref();
+    timers.set(key, timer);
+  }
+  return handler;
+}
+
+/** Dependencies for Lambda: no background work survives the response (see docs/adr/0001-admission-on-lambda.md). */
+export async function createDeps(config: Config): Promise<AppDeps> {
+  const log = createLogger(config.LOG_LEVEL);
+  return {
+    handler: createHandler(config, log),
+    config,
+    log,
+    defer: (task) => {
+      void task().catch((error: unknown) => log.error('deferred work failed', { error: String(error) }));
+    },
+  };
+}
