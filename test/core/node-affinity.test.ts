@@ -10,7 +10,7 @@ const required = (...terms: V1NodeSelectorTerm[]): V1Affinity => ({
 const expr = (key: string, operator: string, values?: string[]) => ({ matchExpressions: [{ key, operator, values }] });
 
 describe('nodeSelector', () => {
-  it.each([
+  it.each<{ name: string; selector: Record<string, string> | undefined; match: boolean }>([
     { name: 'no selector matches', selector: undefined, match: true },
     { name: 'every key equal', selector: { zone: 'a', disktype: 'ssd' }, match: true },
     { name: 'value differs', selector: { zone: 'b' }, match: false },

@@ -1,0 +1,258 @@
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { revisionHash } from '../../src/core/hash.ts';
+import { defaultPlanOptions, type Action, type BackoffState, type NodeState, type Plan } from '../../src/core/model.ts';
+import { newDaemonPod } from '../../src/core/pod-template.ts';
+import { backoffKey, eventForAction, planNode, planSnapshot } from '../../src/core/plan.ts';
+import { at, deletedNodeState, newDaemonSet, newDaemonSetPod, newNode, newPod, nodeState, T0, taint } from '../support/builders.ts';
+
+/** What a plan does, in the shape of upstream's `expectSyncDaemonSets(creates, deletes, events)`. */
+function outline(plan: Plan) {
+  const of = <K extends Action['kind']>(kind: K) => plan.actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
+  return {
+    creates: of('create').map((a) => a.nodeName),
+    deletes: of('delete').map((a) => (a.gracePeriodSeconds === undefined ? a.pod.name : `${a.pod.name} (force)`)),
+    adopts: of('adopt').map((a) => a.pod.name),
+    releases: of('release').map((a) => a.pod.name),
+    backoff: of('recordBackoff').map((a) => a.state.delaySeconds),
+    events: plan.events.map((e) => `${e.type} ${e.reason}`),
+    requeueAfterSeconds: plan.requeueAfterSeconds,
+  };
+}
+type Outline = ReturnType<typeof outline>;
+const nothing: Outline = { creates: [], deletes: [], adopts: [], releases: [], backoff: [], events: [], requeueAfterSeconds: undefined };
+
+const ds = newDaemonSet('fluentd');
+const pod = (name: string, overrides: Parameters<typeof newDaemonSetPod>[2] = {}) =>
+  newDaemonSetPod(ds, 'node-1', { ...overrides, metadata: { name, uid: `uid-${name}`, ...overrides.metadata } });
+const failed = (name: string) => pod(name, { status: { phase: 'Failed', conditions: [] } });
+const backoff = (lastDeletion: Date, delaySeconds: number, generation = 1): BackoffState => ({ lastDeletion, delaySeconds, generation });
+
+interface Row {
+  name: string;
+  ds?: V1DaemonSet;
+  state: NodeState;
+  backoff?: BackoffState;
+  want: Partial<Outline>;
+}
+
+const rows: Row[] = [
+  // Creation
+  { name: 'eligible node without a pod: create one', state: nodeState('node-1'), want: { creates: ['node-1'] } },
+  { name: 'one running pod: nothing to do', state: nodeState('node-1', [pod('a')]), want: {} },
+  // An unbound pod aimed at the node by affinity already counts: no second create while the scheduler binds it.
+  { name: 'unbound pod waiting for the scheduler counts', state: nodeState('node-1', [pod('a', { spec: { nodeName: undefined }, status: { phase: 'Pending' } })]), want: {} },
+  { name: 'pods aimed at other nodes are not this node’s', state: nodeState('node-1', [newDaemonSetPod(ds, 'node-2')]), want: { creates: ['node-1'] } },
+
+  // Duplicates
+  {
+    // Scheduled pods sort before unbound ones even when younger; then older first.
+    name: 'duplicates: keep the oldest scheduled pod, delete the rest',
+    state: nodeState('node-1', [
+      pod('unbound-oldest', { metadata: { creationTimestamp: at(-100) }, spec: { nodeName: undefined } }),
+      pod('bound-newer', { metadata: { creationTimestamp: at(10) } }),
+      pod('bound-old', { metadata: { creationTimestamp: at(0) } }),
+    ]),
+    want: { deletes: ['bound-newer', 'unbound-oldest'] },
+  },
+  { name: 'duplicates with equal timestamps: lower name kept', state: nodeState('node-1', [pod('b'), pod('a'), pod('c')]), want: { deletes: ['b', 'c'] } },
+
+  // Failed pods and the backoff
+  { name: 'failed pod, no backoff yet: delete it, back off 1 s', state: nodeState('node-1', [failed('f')]), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  { name: 'failed pod inside the backoff: wait and requeue for the rest', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-0.25), 1), want: { requeueAfterSeconds: 0.75 } },
+  { name: 'failed pod after the backoff: delete it, delay doubles', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-2), 1), want: { deletes: ['f'], backoff: [2], events: ['Warning FailedDaemonPod'] } },
+  { name: 'delay doubling reaches the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-601), 600), want: { deletes: ['f'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
+  { name: 'delay stays at the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-901), 900), want: { deletes: ['f'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
+  // Upstream's flowcontrol.Backoff forgets an entry untouched for more than 2 × max: the delay starts over.
+  { name: 'backoff untouched for over 30 min starts over', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1801), 900), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  // A new DaemonSet generation resets the backoff, even inside the old window.
+  { name: 'new generation resets the backoff', ds: newDaemonSet('fluentd', { metadata: { generation: 2 } }), state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1), 600, 1), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  // The first deletion starts a backoff that the second failed pod then waits for (upstream deletes one per pass).
+  { name: 'two failed pods: one deleted, the other waits', state: nodeState('node-1', [failed('f1'), failed('f2')]), want: { deletes: ['f1'], backoff: [1], events: ['Warning FailedDaemonPod'], requeueAfterSeconds: 1 } },
+  { name: 'failed and running pod: failed deleted, running kept', state: nodeState('node-1', [failed('f'), pod('r')]), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+
+  // Succeeded pods
+  { name: 'succeeded pod: deleted at once, no backoff', state: nodeState('node-1', [pod('s', { status: { phase: 'Succeeded' } })]), backoff: backoff(at(0), 900), want: { deletes: ['s'], events: ['Normal SucceededDaemonPod'] } },
+
+  // Terminating pods
+  // A terminating pod still "exists": nothing is created until it is gone (no surge), and it is not deleted again.
+  { name: 'only a terminating pod: no create, no delete', state: nodeState('node-1', [pod('t', { metadata: { deletionTimestamp: at(-5) } })]), want: {} },
+  { name: 'terminating pod not counted as a duplicate', state: nodeState('node-1', [pod('t', { metadata: { deletionTimestamp: at(-5) } }), pod('r')]), want: {} },
+  // A Failed pod that is being deleted is dropped altogether, so the node counts as empty.
+  { name: 'failed pod being deleted: dropped, replacement created', state: nodeState('node-1', [pod('f', { metadata: { deletionTimestamp: at(-5) }, status: { phase: 'Failed' } })]), want: { creates: ['node-1'] } },
+
+  // Node gone
+  {
+    // Deviation from upstream (PodGC after 40 s for bound pods): all go at once, bound ones force-deleted.
+    name: 'node deleted: bound and unbound pods deleted',
+    state: deletedNodeState('node-1', [pod('bound'), pod('unbound', { spec: { nodeName: undefined } })]),
+    want: { deletes: ['bound (force)', 'unbound'] },
+  },
+  {
+    // No kubelet can confirm a graceful deletion on a vanished node, so a terminating bound pod is force-deleted;
+    // an unbound terminating pod needs nothing more.
+    name: 'node deleted: terminating bound pod forced, terminating unbound left',
+    state: deletedNodeState('node-1', [pod('bound', { metadata: { deletionTimestamp: at(-5) } }), pod('unbound', { metadata: { deletionTimestamp: at(-5) }, spec: { nodeName: undefined } })]),
+    want: { deletes: ['bound (force)'] },
+  },
+  { name: 'node deleted, no pods: nothing', state: deletedNodeState('node-1'), want: {} },
+
+  // Node no longer qualifies
+  {
+    name: 'nodeSelector no longer matches: delete all pods not terminating',
+    ds: newDaemonSet('fluentd', { spec: { template: { spec: { nodeSelector: { role: 'logs' } } } } }),
+    state: nodeState('node-1', [pod('a'), pod('b', { status: { phase: 'Failed' } }), pod('t', { metadata: { deletionTimestamp: at(-5) } })]),
+    want: { deletes: ['a', 'b'] },
+  },
+  { name: 'untolerated NoExecute taint: pod deleted', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoExecute')] } }), [pod('a')]), want: { deletes: ['a'] } },
+  { name: 'untolerated NoSchedule taint: existing pod kept', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [pod('a')]), want: {} },
+  { name: 'untolerated NoSchedule taint, no pod: nothing created', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } })), want: {} },
+  // shouldContinueRunning still handles failed pods and duplicates on a NoSchedule node.
+  {
+    name: 'untolerated NoSchedule taint: failed pod still deleted',
+    state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [failed('f')]),
+    want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] },
+  },
+
+  // Ownership
+  { name: 'orphan matching the selector: adopted, no create', state: nodeState('node-1', [pod('orphan', { metadata: { ownerReferences: undefined } })]), want: { adopts: ['orphan'] } },
+  {
+    name: 'pod owned by another controller: ignored, ours created',
+    state: nodeState('node-1', [pod('foreign', { metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'x', uid: 'other', controller: true }] } })]),
+    want: { creates: ['node-1'] },
+  },
+  // Once released the pod is no longer ours, so the node has none and gets a fresh one.
+  { name: 'owned pod whose labels no longer match: released, replaced', state: nodeState('node-1', [pod('relabelled', { metadata: { labels: { app: 'debug' } } })]), want: { releases: ['relabelled'], creates: ['node-1'] } },
+
+  // Early exits
+  { name: 'DaemonSet being deleted: nothing', ds: newDaemonSet('fluentd', { metadata: { deletionTimestamp: at(-1) } }), state: nodeState('node-1', [pod('a'), pod('b')]), want: {} },
+  { name: 'empty selector: nothing', ds: newDaemonSet('fluentd', { spec: { selector: { matchLabels: undefined } } }), state: nodeState('node-1'), want: {} },
+];
+
+describe('planNode', () => {
+  it.each(rows)('$name', ({ ds: d = ds, state, backoff: b, want }) => {
+    const plan = planNode(d, state, b, T0, defaultPlanOptions);
+    expect(outline(plan)).toEqual({ ...nothing, ...want });
+    expect(plan.decisions).toHaveLength(1);
+  });
+
+  it('creates exactly the pod newDaemonPod builds for the current revision', () => {
+    const plan = planNode(ds, nodeState('node-1'), undefined, T0);
+    expect(plan.actions).toEqual([
+      {
+        kind: 'create',
+        daemonSet: { namespace: 'default', name: 'fluentd', uid: 'ds-uid-fluentd' },
+        nodeName: 'node-1',
+        pod: newDaemonPod(ds, 'node-1', revisionHash(ds)),
+        why: 'node node-1 has no daemon pod',
+      },
+    ]);
+  });
+
+  it('records the backoff before deleting the failed pod, with the DaemonSet generation', () => {
+    const d = newDaemonSet('fluentd', { metadata: { generation: 4 } });
+    const plan = planNode(d, nodeState('node-1', [newDaemonSetPod(d, 'node-1', { status: { phase: 'Failed' } })]), undefined, T0);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['recordBackoff', 'delete']);
+    expect(plan.actions[0]).toMatchObject({ state: { lastDeletion: T0, delaySeconds: 1, generation: 4 } });
+  });
+
+  it('says why, in the action, the event and the decision', () => {
+    const f = failed('f');
+    const plan = planNode(ds, nodeState('node-1', [f]), undefined, T0);
+    expect(plan.actions.find((a) => a.kind === 'delete')).toMatchObject({ why: 'pod failed', pod: { name: 'f', uid: 'uid-f' } });
+    expect(plan.events[0]?.message).toBe('Found failed daemon pod default/f on node node-1, will try to kill it');
+    expect(plan.decisions[0]).toMatchObject({ daemonSet: 'default/fluentd', nodeName: 'node-1', eligibility: { shouldRun: true } });
+    expect(plan.decisions[0]?.summary).toContain('delete f (pod failed)');
+  });
+
+  it('names the blocking taint when the node no longer qualifies', () => {
+    const state = nodeState(newNode('node-1', { spec: { taints: [taint('node.kubernetes.io/foo', 'NoExecute', 'bar')] } }), [pod('a')]);
+    const plan = planNode(ds, state, undefined, T0);
+    expect(plan.actions[0]).toMatchObject({ why: 'node no longer qualifies: taint node.kubernetes.io/foo=bar:NoExecute is not tolerated' });
+  });
+
+  it('honours configured backoff options', () => {
+    const options = { failedPodBackoff: { initialSeconds: 10, maxSeconds: 15 } };
+    expect(outline(planNode(ds, nodeState('node-1', [failed('f')]), undefined, T0, options)).backoff).toEqual([10]);
+    expect(outline(planNode(ds, nodeState('node-1', [failed('f')]), backoff(at(-11), 10), T0, options)).backoff).toEqual([15]);
+  });
+});
+
+describe('planSnapshot', () => {
+  const nodes = [nodeState('node-b'), nodeState('node-a', [newDaemonSetPod(ds, 'node-a')])];
+
+  it('plans every DaemonSet on every node, in a deterministic order', () => {
+    const other = newDaemonSet('aaa');
+    const plan = planSnapshot({ daemonSets: [ds, other], nodes, backoffs: new Map() }, T0);
+    expect(plan.decisions.map((d) => `${d.daemonSet}@${d.nodeName}`)).toEqual([
+      'default/aaa@node-a',
+      'default/aaa@node-b',
+      'default/fluentd@node-a',
+      'default/fluentd@node-b',
+    ]);
+    expect(plan.actions.map((a) => (a.kind === 'create' ? `${a.daemonSet.name}@${a.nodeName}` : a.kind))).toEqual([
+      'aaa@node-a',
+      'aaa@node-b',
+      'fluentd@node-b',
+    ]);
+  });
+
+  it('skips DaemonSets being deleted (left to the garbage collector)', () => {
+    const deleting = newDaemonSet('fluentd', { metadata: { deletionTimestamp: T0 } });
+    expect(planSnapshot({ daemonSets: [deleting], nodes, backoffs: new Map() }, T0)).toEqual({ actions: [], events: [], decisions: [] });
+  });
+
+  it('refuses an empty selector with a Warning SelectingAll and nothing else', () => {
+    const all = newDaemonSet('fluentd', { spec: { selector: { matchLabels: undefined } } });
+    const plan = planSnapshot({ daemonSets: [all], nodes, backoffs: new Map() }, T0);
+    expect(plan.actions).toEqual([]);
+    expect(plan.events).toEqual([
+      {
+        daemonSet: { namespace: 'default', name: 'fluentd', uid: 'ds-uid-fluentd' },
+        type: 'Warning',
+        reason: 'SelectingAll',
+        message: 'This daemon set is selecting all pods. A non-empty selector is required.',
+      },
+    ]);
+  });
+
+  it('uses each node’s backoff and requeues after the soonest one', () => {
+    const failedOn = (node: string) => newDaemonSetPod(ds, node, { status: { phase: 'Failed' } });
+    const backoffs = new Map([
+      [backoffKey(ds, 'node-a'), backoff(at(-1), 8)],
+      [backoffKey(ds, 'node-b'), backoff(at(-1), 4)],
+    ]);
+    const plan = planSnapshot(
+      { daemonSets: [ds], nodes: [nodeState('node-a', [failedOn('node-a')]), nodeState('node-b', [failedOn('node-b')])], backoffs },
+      T0,
+    );
+    expect(plan.actions).toEqual([]);
+    expect(plan.requeueAfterSeconds).toBe(3);
+  });
+
+  it('keys backoffs by DaemonSet UID and node', () => {
+    expect(backoffKey(ds, 'node-1')).toBe('ds-uid-fluentd/node-1');
+  });
+});
+
+describe('eventForAction', () => {
+  const dsRef = { namespace: 'default', name: 'fluentd', uid: 'ds-uid-fluentd' };
+  const create: Action = { kind: 'create', daemonSet: dsRef, nodeName: 'n', pod: newPod('fluentd-abc'), why: '' };
+  const del: Action = { kind: 'delete', daemonSet: dsRef, nodeName: 'n', pod: { namespace: 'default', name: 'fluentd-abc', uid: 'u' }, why: '' };
+  const adopt: Action = { kind: 'adopt', daemonSet: dsRef, pod: { namespace: 'default', name: 'p', uid: 'u' } };
+  it.each([
+    { name: 'create succeeded', action: create, outcome: { kind: 'succeeded' as const }, want: 'Normal SuccessfulCreate: Created pod: fluentd-abc' },
+    { name: 'create failed', action: create, outcome: { kind: 'failed' as const, message: 'pods "x" is forbidden' }, want: 'Warning FailedCreate: Error creating: pods "x" is forbidden' },
+    // Another invocation created it (and records the event): say nothing, as for an unobservable duplicate.
+    { name: 'create found it already there', action: create, outcome: { kind: 'unchanged' as const }, want: null },
+    { name: 'delete succeeded', action: del, outcome: { kind: 'succeeded' as const }, want: 'Normal SuccessfulDelete: Deleted pod: fluentd-abc' },
+    { name: 'delete failed', action: del, outcome: { kind: 'failed' as const, message: 'timeout' }, want: 'Warning FailedDelete: Error deleting: timeout' },
+    // Upstream records nothing when the pod is already gone.
+    { name: 'delete found it gone', action: del, outcome: { kind: 'unchanged' as const }, want: null },
+    { name: 'adopt records nothing', action: adopt, outcome: { kind: 'succeeded' as const }, want: null },
+  ])('$name', ({ action, outcome, want }) => {
+    const event = eventForAction(action, outcome);
+    expect(event === null ? null : `${event.type} ${event.reason}: ${event.message}`).toBe(want);
+    if (event) expect(event.daemonSet).toEqual(dsRef);
+  });
+});
