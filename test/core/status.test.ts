@@ -1,0 +1,118 @@
+import type { V1DaemonSetStatus } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { revisionHash } from '../../src/core/hash.ts';
+import type { NodeState, StatusCounters } from '../../src/core/model.ts';
+import { computeStatus, nextStatus, statusNeedsUpdate } from '../../src/core/status.ts';
+import { at, deletedNodeState, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
+
+const ds = newDaemonSet('fluentd');
+const hash = revisionHash(ds);
+const on = (node: string, overrides: Parameters<typeof newDaemonSetPod>[2] = {}) => newDaemonSetPod(ds, node, overrides);
+const zero: StatusCounters = {
+  desiredNumberScheduled: 0,
+  currentNumberScheduled: 0,
+  numberMisscheduled: 0,
+  numberReady: 0,
+  numberAvailable: 0,
+  updatedNumberScheduled: 0,
+  numberUnavailable: 0,
+};
+const noSchedule = (name: string) => newNode(name, { spec: { taints: [taint('maint', 'NoSchedule')] } });
+const elsewhere = (name: string) => newNode(name, { metadata: { labels: { role: 'other' } } });
+
+describe('computeStatus', () => {
+  const rows: Array<{ name: string; ds?: typeof ds; nodes: NodeState[]; want: Partial<StatusCounters> }> = [
+    { name: 'no nodes', nodes: [], want: {} },
+    { name: 'eligible node without a pod: desired, unavailable', nodes: [nodeState('n1')], want: { desiredNumberScheduled: 1, numberUnavailable: 1 } },
+    {
+      name: 'ready, updated pod: counted everywhere',
+      nodes: [nodeState('n1', [on('n1')])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1 },
+    },
+    // An unbound pod aimed at the node by affinity counts as scheduled there.
+    {
+      name: 'unbound pod aimed at the node counts as current',
+      nodes: [nodeState('n1', [on('n1', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, updatedNumberScheduled: 1, numberUnavailable: 1 },
+    },
+    {
+      name: 'not ready pod',
+      nodes: [nodeState('n1', [on('n1', { status: { conditions: [readyCondition(T0, 'False')] } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, updatedNumberScheduled: 1, numberUnavailable: 1 },
+    },
+    // `misscheduled` uses shouldRun, so a pod kept on a NoSchedule-tainted node counts (upstream's quirk, #21714).
+    { name: 'pod on a NoSchedule-tainted node: misscheduled', nodes: [nodeState(noSchedule('n1'), [on('n1')])], want: { numberMisscheduled: 1 } },
+    { name: 'pod on a node the selector excludes: misscheduled', ds: newDaemonSet('fluentd', { spec: { template: { spec: { nodeSelector: { role: 'logs' } } } } }), nodes: [nodeState(elsewhere('n1'), [newDaemonSetPod(newDaemonSet('fluentd', { spec: { template: { spec: { nodeSelector: { role: 'logs' } } } } }), 'n1')])], want: { numberMisscheduled: 1 } },
+    { name: 'ineligible node without pods: nothing', nodes: [nodeState(noSchedule('n1'))], want: {} },
+    // A Node that no longer exists is not in upstream's node list.
+    { name: 'deleted node: not counted', nodes: [deletedNodeState('n1', [on('n1')])], want: {} },
+    {
+      // The first pod in upstream's order decides, even a failed one.
+      name: 'older failed pod shadows a younger ready one',
+      nodes: [nodeState('n1', [on('n1', { metadata: { name: 'young', creationTimestamp: at(5) } }), on('n1', { metadata: { name: 'old', creationTimestamp: at(-5) }, status: { phase: 'Failed', conditions: [] } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, updatedNumberScheduled: 1, numberUnavailable: 1 },
+    },
+    {
+      name: 'old revision pod: not updated',
+      nodes: [nodeState('n1', [on('n1', { metadata: { labels: { app: 'fluentd', 'controller-revision-hash': 'old', 'pod-template-generation': '0' } } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1 },
+    },
+    // Backward compatibility: the template generation label alone makes a pod updated.
+    {
+      name: 'template generation label alone: updated',
+      nodes: [nodeState('n1', [on('n1', { metadata: { labels: { app: 'fluentd', 'controller-revision-hash': 'old', 'pod-template-generation': '1' } } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1 },
+    },
+    {
+      name: 'mixed: 3 eligible (1 ready, 1 empty, 1 not ready) and 1 misscheduled',
+      nodes: [
+        nodeState('n1', [on('n1')]),
+        nodeState('n2'),
+        nodeState('n3', [on('n3', { status: { conditions: [readyCondition(T0, 'False')] } })]),
+        nodeState(noSchedule('n4'), [on('n4')]),
+      ],
+      want: { desiredNumberScheduled: 3, currentNumberScheduled: 2, numberMisscheduled: 1, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 2, numberUnavailable: 2 },
+    },
+  ];
+  it.each(rows)('$name', ({ ds: d = ds, nodes, want }) => {
+    expect(computeStatus(d, nodes, revisionHash(d), T0)).toEqual({ ...zero, ...want });
+  });
+
+  // Available = Ready for strictly more than minReadySeconds before now.
+  it.each([
+    { name: 'minReadySeconds 0: ready is available', minReadySeconds: 0, readySince: at(0), available: 1 },
+    { name: 'ready for less than minReadySeconds', minReadySeconds: 10, readySince: at(-5), available: 0 },
+    { name: 'ready for exactly minReadySeconds: not yet', minReadySeconds: 10, readySince: at(-10), available: 0 },
+    { name: 'ready for longer than minReadySeconds', minReadySeconds: 10, readySince: at(-11), available: 1 },
+  ])('$name', ({ minReadySeconds, readySince, available }) => {
+    const d = newDaemonSet('fluentd', { spec: { minReadySeconds } });
+    const status = computeStatus(d, [nodeState('n1', [newDaemonSetPod(d, 'n1', { status: { conditions: [readyCondition(readySince)] } })])], revisionHash(d), T0);
+    expect(status).toMatchObject({ numberReady: 1, numberAvailable: available, numberUnavailable: 1 - available });
+  });
+
+  it('uses the hash it is given', () => {
+    expect(computeStatus(ds, [nodeState('n1', [on('n1')])], 'another', T0).updatedNumberScheduled).toBe(1); // via generation label
+    const noGeneration = newDaemonSet('fluentd', { metadata: { annotations: { 'deprecated.daemonset.template.generation': undefined } } });
+    expect(computeStatus(noGeneration, [nodeState('n1', [on('n1')])], 'another', T0).updatedNumberScheduled).toBe(0);
+    expect(computeStatus(noGeneration, [nodeState('n1', [on('n1')])], hash, T0).updatedNumberScheduled).toBe(1);
+  });
+});
+
+describe('statusNeedsUpdate', () => {
+  const counters: StatusCounters = { ...zero, desiredNumberScheduled: 2, currentNumberScheduled: 2, numberReady: 2, numberAvailable: 2, updatedNumberScheduled: 2 };
+  const stored: V1DaemonSetStatus = { ...counters, observedGeneration: 3 };
+  it.each([
+    { name: 'same counters, observedGeneration current: skip', old: stored, generation: 3, want: false },
+    { name: 'same counters, observedGeneration ahead: skip', old: stored, generation: 2, want: false },
+    { name: 'same counters, observedGeneration behind: write', old: stored, generation: 4, want: true },
+    { name: 'a counter changed: write', old: { ...stored, numberReady: 1 }, generation: 3, want: true },
+    // Optional counters absent in the stored status read as 0.
+    { name: 'absent optional counters read as 0', old: { ...stored, numberUnavailable: undefined }, generation: 3, want: false },
+    { name: 'no status yet: write', old: undefined, generation: 1, want: true },
+  ])('$name', ({ old, generation, want }) => expect(statusNeedsUpdate(old, counters, generation)).toBe(want));
+
+  it('nextStatus keeps collisionCount and conditions, sets observedGeneration', () => {
+    const old: V1DaemonSetStatus = { ...stored, collisionCount: 2, conditions: [] };
+    expect(nextStatus(old, counters, 4)).toEqual({ ...counters, collisionCount: 2, conditions: [], observedGeneration: 4 });
+  });
+});
