@@ -121,7 +121,7 @@ export function planNode(
     const parts = plan.actions.map((a) => {
       switch (a.kind) {
         case 'create':
-          return `create ${a.pod.metadata?.name}`;
+          return `create ${a.pod.metadata?.name} (${a.why})`;
         case 'delete':
           return `delete ${a.pod.name} (${a.why})`;
         case 'adopt':
