@@ -1,0 +1,9 @@
+// Lambda: POST /events/admission[/:secret]. Answers at once; the hints go to an asynchronous invocation of this same
+// function, which reconciles once the change is stored (docs/adr/0001-admission-on-lambda.md).
+import { loadConfig } from '../src/config.ts';
+import { createHttpLambdaHandler } from '../src/http/lambda.ts';
+import { createDeps } from '../src/wiring.ts';
+
+export const handler = createHttpLambdaHandler(() => createDeps(loadConfig(process.env)), {
+  deferTo: { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME },
+});

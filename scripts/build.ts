@@ -1,0 +1,123 @@
+/**
+ * `npm run build`: bundles each `functions/<name>.ts` into `dist/<name>/index.mjs` (one self-contained ESM file per
+ * Lambda function, handler `index.handler`) and packs it as `dist/<name>.zip`, the artifact serverless.yml deploys.
+ * Prints the raw, gzip and zip size of each bundle.
+ *
+ * The banner gives the ESM bundle a `require`: client-node's CommonJS dependencies require() Node builtins, which
+ * esbuild's ESM output cannot do on its own ("Dynamic require of "stream" is not supported"). The import is aliased so
+ * it cannot collide with a `createRequire` import inside the bundle.
+ *
+ * `@aws-sdk/*` stays external: the nodejs22.x runtime provides it, and only the admission function loads it (see
+ * src/http/lambda.ts).
+ */
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = join(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const functionsDir = join(root, 'functions');
+
+const names = readdirSync(functionsDir)
+  .filter((file) => file.endsWith('.ts'))
+  .map((file) => basename(file, '.ts'))
+  .sort();
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+const started = performance.now();
+await build({
+  entryPoints: Object.fromEntries(names.map((name) => [`${name}/index`, join(functionsDir, `${name}.ts`)])),
+  outdir: dist,
+  outExtension: { '.js': '.mjs' },
+  bundle: true,
+  platform: 'node',
+  target: 'node22',
+  format: 'esm',
+  minify: true,
+  sourcemap: 'external',
+  external: ['@aws-sdk/*'],
+  banner: {
+    js: "import { createRequire as __daemonlessCreateRequire } from 'module'; const require = __daemonlessCreateRequire(import.meta.url);",
+  },
+  logLevel: 'warning',
+});
+const buildMs = performance.now() - started;
+
+const rows = names.map((name) => {
+  const code = readFileSync(join(dist, name, 'index.mjs'));
+  const zip = zipFiles([{ name: 'index.mjs', data: code }]);
+  writeFileSync(join(dist, `${name}.zip`), zip);
+  return { name, raw: code.length, gzip: gzipSync(code, { level: 9 }).length, zip: zip.length };
+});
+
+const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`.padStart(10);
+console.log(`built ${names.length} functions in ${Math.round(buildMs)} ms → dist/`);
+console.log(`${'function'.padEnd(14)}${'raw'.padStart(10)}${'gzip'.padStart(10)}${'zip'.padStart(10)}`);
+for (const row of rows) console.log(`${row.name.padEnd(14)}${kb(row.raw)}${kb(row.gzip)}${kb(row.zip)}`);
+
+/**
+ * A minimal, reproducible zip (deflate, fixed 1980-01-01 timestamps, mode 0644): enough for a Lambda artifact without
+ * adding a dependency.
+ */
+function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  const dosTime = 0;
+  const dosDate = (0 << 9) | (1 << 5) | 1;
+  for (const file of files) {
+    const name = Buffer.from(file.name, 'utf8');
+    const compressed = deflateRawSync(file.data, { level: 9 });
+    const crc = crc32(file.data);
+
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4); // version needed
+    local.writeUInt16LE(0x0800, 6); // flags: UTF-8 names
+    local.writeUInt16LE(8, 8); // deflate
+    local.writeUInt16LE(dosTime, 10);
+    local.writeUInt16LE(dosDate, 12);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(compressed.length, 18);
+    local.writeUInt32LE(file.data.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(0, 28);
+    locals.push(local, name, compressed);
+
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, 2.0
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(0x0800, 8);
+    central.writeUInt16LE(8, 10);
+    central.writeUInt16LE(dosTime, 12);
+    central.writeUInt16LE(dosDate, 14);
+    central.writeUInt32LE(crc, 16);
+    central.writeUInt32LE(compressed.length, 20);
+    central.writeUInt32LE(file.data.length, 24);
+    central.writeUInt16LE(name.length, 28);
+    central.writeUInt16LE(0, 30); // extra
+    central.writeUInt16LE(0, 32); // comment
+    central.writeUInt16LE(0, 34); // disk
+    central.writeUInt16LE(0, 36); // internal attributes
+    central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // regular file, rw-r--r--
+    central.writeUInt32LE(offset, 42);
+    centrals.push(central, name);
+
+    offset += local.length + name.length + compressed.length;
+  }
+  const centralSize = centrals.reduce((sum, b) => sum + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(0, 4);
+  end.writeUInt16LE(0, 6);
+  end.writeUInt16LE(files.length, 8);
+  end.writeUInt16LE(files.length, 10);
+  end.writeUInt32LE(centralSize, 12);
+  end.writeUInt32LE(offset, 16);
+  end.writeUInt16LE(0, 20);
+  return Buffer.concat([...locals, ...centrals, end]);
+}

@@ -1,0 +1,213 @@
+/**
+ * The HTTP intake: every input format becomes `Hint[]`, handed to `deps.handler`. The app never talks to Kubernetes.
+ *
+ *   POST /events/watch                 watch events, one or NDJSON                    bearer token
+ *   POST /events/audit                 audit.k8s.io/v1 EventList                      bearer token
+ *   POST /events/cloudevents           Knative ApiServerSource CloudEvents            bearer token
+ *   POST /resync                       everything                                     bearer token
+ *   POST /events/admission[/:secret]   AdmissionReview; answered at once, reconciled after the change is stored
+ *   GET  /healthz
+ *
+ * Answers: 200 with the HandleResult when hints were handled; 202 `{accepted: 0, ignored}` when the input was valid
+ * but asked for nothing; 400 `{error, issues: [{path, message}]}` when it was not (nothing is handled then); 401, 404,
+ * 413; and the handler's typed errors mapped in `onError` (503 with Retry-After for transient ones).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Config } from '../config.ts';
+import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, UnauthorizedError } from '../errors.ts';
+import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { serializeError, type Logger } from '../log.ts';
+import { requireBearer, secretsEqual } from './auth.ts';
+import type { Defer } from './defer.ts';
+import type { Intake } from './hints-from-object.ts';
+import { InvalidInputError, parseAt, parseJson } from './invalid-input.ts';
+import { allowed, intakeAdmission } from './intake/admission.ts';
+import { intakeAudit } from './intake/audit.ts';
+import { intakeCloudEvents } from './intake/cloudevents.ts';
+import { intakeWatch } from './intake/watch.ts';
+import { AdmissionReviewSchema } from './schemas.ts';
+
+export interface AppDeps {
+  handler: HintHandler;
+  config: Config;
+  log: Logger;
+  /** Runs admission work after the response is sent (see ./defer.ts). */
+  defer: Defer;
+}
+
+type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number };
+export type App = Hono<{ Variables: Variables }>;
+
+/**
+ * How long an admission request may wait for its deferred work to be handed over (a no-op locally; an asynchronous
+ * Lambda invoke, typically tens of milliseconds, on Lambda). Past this the request is answered anyway: the API
+ * server's request must never be delayed for long, and the scheduled resync catches what is lost.
+ */
+export const deferHandOffBoundMs = 1_000;
+
+export function createApp(deps: AppDeps): App {
+  const { config, log } = deps;
+  const app: App = new Hono<{ Variables: Variables }>();
+
+  app.use('*', requestLog(log));
+
+  const named =
+    (route: string) =>
+    async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
+      c.set('route', route);
+      await next();
+    };
+  const bearer = requireBearer(config.BEARER_TOKEN);
+  const limit = bodyLimit({
+    maxSize: config.BODY_LIMIT_BYTES,
+    onError: () => {
+      throw new PayloadTooLargeError(`request body exceeds ${config.BODY_LIMIT_BYTES} bytes`);
+    },
+  });
+
+  /** Hands the intake's hints to the handler and answers 200, or 202 when there is nothing to do. */
+  const respond = async (c: Context<{ Variables: Variables }>, intake: Intake): Promise<Response> => {
+    const hints = dedupeHints(intake.hints);
+    c.set('hints', hints);
+    c.set('ignored', intake.ignored.length);
+    const summary = {
+      ignored: groupReasons(intake.ignored),
+      ...(intake.skipped > 0 ? { skipped: intake.skipped } : {}),
+    };
+    if (hints.length === 0) return c.json({ accepted: 0, ...summary }, 202);
+    const result = await deps.handler.handle(hints);
+    c.set('result', result);
+    return c.json({ accepted: hints.length, ...result, ...summary }, 200);
+  };
+
+  app.get('/healthz', named('healthz'), (c) => c.json({ ok: true }));
+
+  app.post('/events/watch', named('watch'), bearer, limit, async (c) => respond(c, intakeWatch(await c.req.text())));
+
+  app.post('/events/audit', named('audit'), bearer, limit, async (c) =>
+    respond(c, intakeAudit(parseJson(await c.req.text(), 'audit EventList'))),
+  );
+
+  app.post('/events/cloudevents', named('cloudevents'), bearer, limit, async (c) =>
+    respond(c, intakeCloudEvents(c.req.raw.headers, await c.req.text())),
+  );
+
+  app.post('/resync', named('resync'), bearer, async (c) =>
+    respond(c, { hints: [{ kind: 'resync' }], ignored: [], skipped: 0 }),
+  );
+
+  // Admission: the path secret (when configured) is the only protection; a wrong one looks like any unknown path.
+  const secret = config.ADMISSION_PATH_SECRET;
+  const admissionGate =
+    (withSecret: boolean) =>
+    async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
+      const given = withSecret ? c.req.param('secret') : undefined;
+      const ok = secret === undefined ? given === undefined : given !== undefined && secretsEqual(given, secret);
+      if (!ok) throw new NotFoundError('not found');
+      await next();
+    };
+  const admission = async (c: Context<{ Variables: Variables }>): Promise<Response> => {
+    // Only a body that is not an AdmissionReview at all is refused (400); from here on the answer is allowed:true.
+    const review = parseAt(AdmissionReviewSchema, parseJson(await c.req.text(), 'AdmissionReview'), [], 'AdmissionReview');
+    try {
+      const intake = intakeAdmission(review);
+      const hints = dedupeHints(intake.hints);
+      c.set('hints', hints);
+      c.set('ignored', intake.ignored.length);
+      if (hints.length > 0) await handOff(hints);
+    } catch (error) {
+      log.warn('admission request not reconciled', {
+        uid: review.request.uid,
+        error: error instanceof InvalidInputError ? { message: error.message, issues: error.issues } : serializeError(error),
+      });
+    }
+    return c.json(allowed(review), 200);
+  };
+  /** Defers settle-then-handle; waits at most `deferHandOffBoundMs` for the hand-over itself. */
+  const handOff = async (hints: Hint[]): Promise<void> => {
+    const delayMs = config.ADMISSION_SETTLE_MS;
+    const task = async (): Promise<void> => {
+      try {
+        await sleep(delayMs);
+        const result = await deps.handler.handle(hints);
+        log.info('deferred admission hints handled', { hints: summarizeHints(hints), result });
+      } catch (error) {
+        log.error('deferred admission hints failed', { hints: summarizeHints(hints), error: serializeError(error) });
+      }
+    };
+    const bound = new AbortController();
+    const outcome = await Promise.race([
+      Promise.resolve()
+        .then(() => deps.defer(task, { hints, delayMs }))
+        .then(() => 'handed over' as const),
+      sleep(deferHandOffBoundMs, 'timed out' as const, { signal: bound.signal, ref: false }),
+    ]).finally(() => bound.abort());
+    if (outcome === 'timed out') log.warn('admission hand-over timed out', { hints: summarizeHints(hints) });
+  };
+  app.post('/events/admission', named('admission'), admissionGate(false), limit, admission);
+  app.post('/events/admission/:secret', named('admission'), admissionGate(true), limit, admission);
+
+  app.notFound((c) => c.json({ error: 'not found' }, 404));
+  app.onError((error, c) => errorResponse(error, c));
+
+  return app;
+}
+
+/** The one place errors become HTTP. Messages are shown only below 500. */
+export function errorResponse(error: Error, c: Context): Response {
+  if (error instanceof InvalidInputError) return c.json({ error: error.message, issues: error.issues }, 400);
+  if (error instanceof DaemonlessError) {
+    const status = error.status as ContentfulStatusCode;
+    if (error instanceof TransientError && error.retryAfterSeconds !== undefined) {
+      c.header('Retry-After', String(Math.max(0, Math.ceil(error.retryAfterSeconds))));
+    }
+    if (error instanceof UnauthorizedError) c.header('WWW-Authenticate', 'Bearer');
+    return c.json({ error: status < 500 ? error.message : genericMessage(status) }, status);
+  }
+  if (error instanceof HTTPException) return error.getResponse();
+  return c.json({ error: genericMessage(500) }, 500);
+}
+
+function genericMessage(status: number): string {
+  if (status === 503) return 'temporarily unavailable, retry later';
+  if (status === 502) return 'the Kubernetes API refused the change';
+  return 'internal error';
+}
+
+/** One JSON line per request: route, hints, result, duration. Never headers (the bearer token is one). */
+function requestLog(log: Logger) {
+  return async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
+    const started = performance.now();
+    await next();
+    const status = c.res.status;
+    const hints = c.get('hints');
+    const fields = {
+      method: c.req.method,
+      route: c.get('route') ?? 'none',
+      status,
+      durationMs: Math.round((performance.now() - started) * 10) / 10,
+      ...(hints ? { hints: summarizeHints(hints) } : {}),
+      ...(c.get('ignored') ? { ignored: c.get('ignored') } : {}),
+      ...(c.get('result') ? { result: c.get('result') } : {}),
+      ...(c.error ? { error: status >= 500 ? serializeError(c.error) : { name: c.error.name, message: c.error.message } } : {}),
+    };
+    if (status >= 500) log.error('request', fields);
+    else if (status >= 400) log.warn('request', fields);
+    else log.info('request', fields);
+  };
+}
+
+function summarizeHints(hints: readonly Hint[]): { count: number; keys: string[] } {
+  const shown = 20;
+  return { count: hints.length, keys: hints.slice(0, shown).map(hintKey) };
+}
+
+function groupReasons(reasons: readonly string[]): { reason: string; count: number }[] {
+  const counts = new Map<string, number>();
+  for (const reason of reasons) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  return [...counts].map(([reason, count]) => ({ reason, count }));
+}

@@ -1,0 +1,86 @@
+/**
+ * The mapping rules, written once: a changed Kubernetes object (or a reference to one) becomes a hint, or is ignored
+ * with a reason. Every intake format reduces its input to `(KubeObject, Operation)` and calls `hintFromObject`.
+ */
+import type { Hint } from '../hints.ts';
+import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
+
+export type Operation = 'create' | 'update' | 'delete';
+
+export type Mapped = { hint: Hint } | { ignored: string };
+
+export const reasons = {
+  podWithoutNode: 'pod targets no node',
+  daemonSetDeleted: 'left to the garbage collector (ownerReferences)',
+  daemonSetWithoutNamespace: 'DaemonSet names no namespace',
+  unhandledKind: (obj: { apiVersion: string; kind: string }) => `${obj.apiVersion} ${obj.kind} is not handled`,
+} as const;
+
+export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
+  const { apiVersion, kind, metadata } = obj;
+  if (apiVersion === 'v1' && kind === 'Node') {
+    // Any operation, deletes included: a deleted node's daemon pods must go.
+    return { hint: { kind: 'node', name: metadata.name } };
+  }
+  if (apiVersion === 'v1' && kind === 'Pod') {
+    const node = podTargetNode(obj.podSpec);
+    return node === null ? { ignored: reasons.podWithoutNode } : { hint: { kind: 'node', name: node } };
+  }
+  if (apiVersion === 'v1' && kind === 'Binding') {
+    // The scheduler binding a pod (pods/binding): the pod now runs on the target node.
+    const target = obj.bindingTarget;
+    if (!target || (target.kind !== undefined && target.kind !== 'Node')) return { ignored: reasons.podWithoutNode };
+    return { hint: { kind: 'node', name: target.name } };
+  }
+  if (apiVersion === 'apps/v1' && kind === 'DaemonSet') {
+    if (operation === 'delete') return { ignored: reasons.daemonSetDeleted };
+    if (!metadata.namespace) return { ignored: reasons.daemonSetWithoutNamespace };
+    return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: metadata.name } };
+  }
+  return { ignored: reasons.unhandledKind(obj) };
+}
+
+/**
+ * The node a pod targets: `spec.nodeName` once bound, else the node named by its required node affinity
+ * (`matchFields metadata.name In [node]`, which is how DaemonSet pods are pinned before kube-scheduler binds them).
+ * Null when there is no single such node.
+ */
+export function podTargetNode(spec: PodSpecFields | null | undefined): string | null {
+  if (spec?.nodeName) return spec.nodeName;
+  const terms = spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms ?? [];
+  const named = new Set<string>();
+  for (const term of terms) {
+    for (const field of term.matchFields ?? []) {
+      const values = field.values ?? [];
+      if (field.key === 'metadata.name' && field.operator === 'In' && values.length === 1 && values[0]) {
+        named.add(values[0]);
+      }
+    }
+  }
+  return named.size === 1 ? [...named][0]! : null;
+}
+
+/**
+ * A reference carries no spec, so it goes through the same rules as a bare object: a Node or DaemonSet maps by name;
+ * a Pod names no node and is ignored.
+ */
+export function objectFromReference(ref: ObjectReference): KubeObject {
+  return { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
+}
+
+/** Hints and ignore reasons gathered from one request. */
+export interface Intake {
+  hints: Hint[];
+  ignored: string[];
+  /** Input items skipped silently (audit events for resources or stages daemonless does not use). */
+  skipped: number;
+}
+
+export function emptyIntake(): Intake {
+  return { hints: [], ignored: [], skipped: 0 };
+}
+
+export function addMapped(intake: Intake, mapped: Mapped): void {
+  if ('hint' in mapped) intake.hints.push(mapped.hint);
+  else intake.ignored.push(mapped.ignored);
+}

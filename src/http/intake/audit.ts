@@ -1,0 +1,109 @@
+/**
+ * Audit `EventList` batches from the audit webhook backend. Only completed, successful writes to the resources below
+ * matter; every other event (other resources, read verbs, earlier stages, failed requests) is skipped silently and
+ * counted, because an audit policy typically sends far more than daemonless needs.
+ *
+ * What each event yields, by `objectRef`:
+ *  - nodes, nodes/status, pods, pods/status, daemonsets: `responseObject` (the stored object, level RequestResponse)
+ *    for create/update/patch and, when the response is the deleted object itself, delete; otherwise the objectRef
+ *    (resource, namespace, name), which names a Node or DaemonSet but not a pod's node.
+ *  - pods/binding: the response is a Status, so the Binding in `requestObject` names the node.
+ *  - deletecollection: the items of the returned list.
+ */
+import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
+import { parseAt, type PathSegment } from '../invalid-input.ts';
+import * as z from 'zod';
+import { AuditEventListSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
+
+interface Resource {
+  apiVersion: string;
+  kind: string;
+  subresources: ReadonlySet<string | undefined>;
+}
+
+/** Keyed by `<apiGroup>/<resource>` (the core group is empty). `daemonsets/status` is written by us: not a trigger. */
+const resources: ReadonlyMap<string, Resource> = new Map([
+  ['/nodes', { apiVersion: 'v1', kind: 'Node', subresources: new Set([undefined, 'status']) }],
+  ['/pods', { apiVersion: 'v1', kind: 'Pod', subresources: new Set([undefined, 'status', 'binding']) }],
+  ['apps/daemonsets', { apiVersion: 'apps/v1', kind: 'DaemonSet', subresources: new Set([undefined]) }],
+]);
+
+const operations: Record<string, Operation | undefined> = {
+  create: 'create',
+  update: 'update',
+  patch: 'update',
+  delete: 'delete',
+  deletecollection: 'delete',
+};
+
+const NamedRefSchema = z.looseObject({ name: z.string().min(1) });
+const ListSchema = z.looseObject({ items: z.array(z.unknown()).nullish() });
+
+export function intakeAudit(body: unknown): Intake {
+  const list = parseAt(AuditEventListSchema, body, [], 'audit EventList');
+  const intake = emptyIntake();
+  (list.items ?? []).forEach((event, index) => intakeEvent(intake, event, ['items', index]));
+  return intake;
+}
+
+function intakeEvent(intake: Intake, event: AuditEvent, at: PathSegment[]): void {
+  const code = event.responseStatus?.code;
+  const ref = event.objectRef;
+  const resource = ref && resources.get(`${ref.apiGroup ?? ''}/${ref.resource ?? ''}`);
+  const operation = operations[event.verb];
+  if (
+    event.stage !== 'ResponseComplete' ||
+    code === undefined ||
+    code < 200 ||
+    code > 299 ||
+    !ref ||
+    !resource ||
+    !resource.subresources.has(ref.subresource || undefined) ||
+    !operation
+  ) {
+    intake.skipped += 1;
+    return;
+  }
+
+  if (ref.subresource === 'binding') {
+    if (event.requestObject === undefined || event.requestObject === null) {
+      intake.ignored.push('pods/binding without requestObject (audit level Request or higher is needed)');
+      return;
+    }
+    const binding = parseAt(KubeObjectSchema, event.requestObject, [...at, 'requestObject'], 'audit event');
+    addMapped(intake, hintFromObject(binding, operation));
+    return;
+  }
+
+  if (event.verb === 'deletecollection') {
+    const response = ListSchema.safeParse(event.responseObject);
+    if (!response.success || !response.data.items) {
+      intake.ignored.push('deletecollection without the deleted list (audit level RequestResponse is needed)');
+      return;
+    }
+    response.data.items.forEach((item, i) => {
+      const object = parseAt(KubeObjectSchema, item, [...at, 'responseObject', 'items', i], 'audit event');
+      addMapped(intake, hintFromObject(object, operation));
+    });
+    return;
+  }
+
+  // The stored object, when the response is one (a delete often answers with a Status instead).
+  if (isObjectOfKind(event.responseObject, resource.kind)) {
+    const object = parseAt(KubeObjectSchema, event.responseObject, [...at, 'responseObject'], 'audit event');
+    addMapped(intake, hintFromObject(object, operation));
+    return;
+  }
+
+  const named = parseAt(NamedRefSchema, ref, [...at, 'objectRef'], 'audit event');
+  const object = {
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    metadata: { name: named.name, namespace: ref.namespace },
+  };
+  addMapped(intake, hintFromObject(object, operation));
+}
+
+function isObjectOfKind(value: unknown, kind: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === kind;
+}

@@ -1,0 +1,103 @@
+/**
+ * CloudEvents from a Knative ApiServerSource, in binary mode (its default: `ce-*` headers, the body is `data`),
+ * structured mode (`application/cloudevents+json`) or batch mode (`application/cloudevents-batch+json`).
+ *
+ * Types `dev.knative.apiserver.resource.{add,update,delete}` carry the whole object (Resource mode); types
+ * `dev.knative.apiserver.ref.{add,update,delete}` carry an ObjectReference (Reference mode, Knative's default), which
+ * names a Node or a DaemonSet but not a pod's node. Hand-parsed with zod: no cloudevents package.
+ */
+import * as z from 'zod';
+import { addMapped, emptyIntake, hintFromObject, objectFromReference, type Intake, type Operation } from '../hints-from-object.ts';
+import { InvalidInputError, issuesOf, parseAt, parseJson, type PathSegment } from '../invalid-input.ts';
+import { CloudEventSchema, KubeObjectSchema, ObjectReferenceSchema, type CloudEvent } from '../schemas.ts';
+
+const operations: Record<string, Operation | undefined> = { add: 'create', update: 'update', delete: 'delete' };
+
+const typePattern = /^dev\.knative\.apiserver\.(resource|ref)\.(add|update|delete)$/;
+
+/** Attributes read from `ce-` headers in binary mode; any other `ce-` header is an extension and is not needed. */
+const binaryAttributes = ['specversion', 'id', 'source', 'type', 'subject', 'time'] as const;
+
+export function intakeCloudEvents(headers: Headers, body: string): Intake {
+  const intake = emptyIntake();
+  for (const { event, at } of cloudEvents(headers, body)) intakeEvent(intake, event, at);
+  return intake;
+}
+
+function intakeEvent(intake: Intake, event: CloudEvent, at: PathSegment[]): void {
+  const match = typePattern.exec(event.type);
+  if (!match) {
+    intake.ignored.push(`CloudEvent type ${event.type} is not handled`);
+    return;
+  }
+  const [, mode, verb] = match;
+  const operation = operations[verb!]!;
+  const data = eventData(event, at);
+  if (mode === 'ref') {
+    const ref = parseAt(ObjectReferenceSchema, data, [...at, 'data'], 'CloudEvent');
+    addMapped(intake, hintFromObject(objectFromReference(ref), operation));
+  } else {
+    const object = parseAt(KubeObjectSchema, data, [...at, 'data'], 'CloudEvent');
+    addMapped(intake, hintFromObject(object, operation));
+  }
+}
+
+function eventData(event: CloudEvent, at: PathSegment[]): unknown {
+  if (event.data_base64 === undefined) return event.data;
+  const text = Buffer.from(event.data_base64, 'base64').toString('utf8');
+  return parseJson(text, 'CloudEvent data_base64', [...at, 'data_base64']);
+}
+
+function cloudEvents(headers: Headers, body: string): { event: CloudEvent; at: PathSegment[] }[] {
+  const mediaType = (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mediaType === 'application/cloudevents+json') {
+    return [{ event: parseAt(CloudEventSchema, parseJson(body, 'CloudEvent'), [], 'CloudEvent'), at: [] }];
+  }
+  if (mediaType === 'application/cloudevents-batch+json') {
+    const batch = parseAt(z.array(z.unknown()), parseJson(body, 'CloudEvent batch'), [], 'CloudEvent batch');
+    return batch.map((value, index) => ({
+      event: parseAt(CloudEventSchema, value, [index], 'CloudEvent'),
+      at: [index],
+    }));
+  }
+  return [{ event: binaryEvent(headers, body, mediaType), at: [] }];
+}
+
+/** Binary mode: every attribute is a `ce-<name>` header (percent-encoded), the body is the data. */
+function binaryEvent(headers: Headers, body: string, mediaType: string): CloudEvent {
+  if (!headers.has('ce-specversion')) {
+    throw new InvalidInputError('not a CloudEvent', [
+      {
+        path: 'headers.ce-specversion',
+        message: 'missing; send ce-* headers (binary mode) or Content-Type application/cloudevents+json',
+      },
+    ]);
+  }
+  const attributes: Record<string, unknown> = {};
+  for (const name of binaryAttributes) {
+    const value = headers.get(`ce-${name}`);
+    if (value !== null) attributes[name] = decodeHeaderValue(value);
+  }
+  if (mediaType) attributes['datacontenttype'] = mediaType;
+  const isJson = mediaType === '' || /^application\/([\w.-]+\+)?json$/.test(mediaType);
+  if (body.trim() !== '') attributes['data'] = isJson ? parseJson(body, 'CloudEvent data', ['data']) : body;
+  const result = CloudEventSchema.safeParse(attributes);
+  if (result.success) return result.data;
+  // Name the header a problem came from, not the attribute.
+  const issues = issuesOf(result.error).map((issue) => {
+    const [head, ...rest] = issue.path.split('.');
+    const path = head === 'data' ? issue.path : ['headers', `ce-${head}`, ...rest].join('.');
+    return { ...issue, path };
+  });
+  throw new InvalidInputError('invalid CloudEvent', issues);
+}
+
+/** Header values are percent-encoded (space, `"`, `%`, non-printable); some senders also quote them. */
+function decodeHeaderValue(raw: string): string {
+  const unquoted = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
+  try {
+    return decodeURIComponent(unquoted);
+  } catch {
+    return unquoted;
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * Parsing at the edge: every failure becomes an `InvalidInputError` (400) naming the path of each problem inside the
+ * request, e.g. `items.0.objectRef.name`, so the sender can tell which event of a batch was wrong.
+ */
+import type * as z from 'zod';
+import { BadRequestError } from '../errors.ts';
+
+export interface InputIssue {
+  /** Dotted path inside the request body (or `headers.ce-type` for a header); empty for the body itself. */
+  path: string;
+  message: string;
+}
+
+export class InvalidInputError extends BadRequestError {
+  override name = 'InvalidInputError';
+  readonly issues: InputIssue[];
+
+  constructor(message: string, issues: InputIssue[]) {
+    super(message);
+    this.issues = issues;
+  }
+}
+
+export type PathSegment = string | number;
+
+export function issuesOf(error: z.ZodError, prefix: readonly PathSegment[] = []): InputIssue[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path].map(String).join('.'),
+    message: issue.message,
+  }));
+}
+
+/** Parses `value` with `schema`, or throws an `InvalidInputError` whose paths start with `prefix`. */
+export function parseAt<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix: readonly PathSegment[],
+  what: string,
+): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new InvalidInputError(`invalid ${what}`, issuesOf(result.error, prefix));
+}
+
+/** JSON.parse, with a 400 instead of a SyntaxError. */
+export function parseJson(text: string, what: string, prefix: readonly PathSegment[] = []): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new InvalidInputError(`invalid ${what}: not JSON`, [{ path: prefix.map(String).join('.'), message }]);
+  }
+}

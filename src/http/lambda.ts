@@ -1,0 +1,146 @@
+/**
+ * AWS Lambda entry helpers. `functions/*.ts` call these with a dependency factory (the real one is
+ * `createDeps(loadConfig(process.env))` from src/wiring.ts; tests pass fakes). The factory runs once per cold start;
+ * when it fails, the next invocation tries again.
+ *
+ * HTTP events (API Gateway v2 HTTP API, Lambda Function URL, and the other shapes `hono/aws-lambda` accepts) go
+ * through the same hono app as `npm start`. The admission function also accepts the asynchronous invocations it sends
+ * itself to reconcile after answering (docs/adr/0001-admission-on-lambda.md).
+ */
+import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
+import * as z from 'zod';
+import { dedupeHints, type HandleResult } from '../hints.ts';
+import { serializeError } from '../log.ts';
+import { createApp, type AppDeps } from './app.ts';
+import { createSelfInvokeDefer, deferredInvocationMarker, type AsyncInvoke, type Defer } from './defer.ts';
+import { HintSchema } from './schemas.ts';
+
+export type DepsFactory = () => AppDeps | Promise<AppDeps>;
+
+export interface HttpLambdaOptions {
+  /**
+   * Where admission work goes after the answer: an asynchronous invocation of this function (normally the function's
+   * own name, `AWS_LAMBDA_FUNCTION_NAME`). Unset: such work is dropped with a warning and left to the resync.
+   */
+  deferTo?: { functionName: string | undefined; invoke?: AsyncInvoke };
+}
+
+/** What the Lambda runtime passes as context; only the remaining time is read. */
+export type InvocationContext = Partial<Pick<LambdaContext, 'getRemainingTimeInMillis' | 'awsRequestId'>>;
+
+export const DeferredInvocationSchema = z.object({
+  daemonless: z.literal(deferredInvocationMarker),
+  hints: z.array(HintSchema).min(1),
+  notBefore: z.number(),
+});
+
+/** Deferred work never waits longer than this, whatever `notBefore` says (a bad clock must not burn the timeout). */
+const maxDeferredWaitMs = 10_000;
+
+export function createHttpLambdaHandler(init: DepsFactory, options: HttpLambdaOptions = {}) {
+  const ready = once(async () => {
+    const base = await init();
+    const deps: AppDeps = { ...base, defer: lambdaDefer(base, options) };
+    return { deps, handle: handle(createApp(deps)) };
+  });
+  return async (
+    event: LambdaEvent | z.input<typeof DeferredInvocationSchema>,
+    context?: LambdaContext,
+  ): Promise<APIGatewayProxyResult | HandleResult> => {
+    const { deps, handle } = await ready();
+    const deferred = DeferredInvocationSchema.safeParse(event);
+    if (deferred.success) return runDeferred(deps, deferred.data);
+    return handle(event as LambdaEvent, context);
+  };
+}
+
+/** The schedule: an EventBridge scheduled event (its contents do not matter) → reconcile everything. */
+export function createResyncLambdaHandler(init: DepsFactory) {
+  const ready = once(async () => init());
+  return async (_event: unknown, context?: InvocationContext): Promise<HandleResult> => {
+    const deps = await ready();
+    const started = performance.now();
+    // Stop a little before Lambda would kill the invocation, so the handler can report what it did.
+    const remaining = context?.getRemainingTimeInMillis?.();
+    const signal = remaining === undefined ? undefined : AbortSignal.timeout(Math.max(1_000, remaining - 2_000));
+    try {
+      const result = await deps.handler.handle([{ kind: 'resync' }], signal);
+      deps.log.info('resync', { result, durationMs: Math.round(performance.now() - started) });
+      return result;
+    } catch (error) {
+      deps.log.error('resync failed', { error: serializeError(error), durationMs: Math.round(performance.now() - started) });
+      throw error; // EventBridge retries failed asynchronous invocations.
+    }
+  };
+}
+
+async function runDeferred(deps: AppDeps, invocation: z.output<typeof DeferredInvocationSchema>): Promise<HandleResult> {
+  const wait = Math.min(maxDeferredWaitMs, Math.max(0, invocation.notBefore - Date.now()));
+  if (wait > 0) await sleep(wait);
+  const hints = dedupeHints(invocation.hints);
+  const started = performance.now();
+  try {
+    const result = await deps.handler.handle(hints);
+    deps.log.info('deferred hints handled', { hints: hints.length, result, durationMs: Math.round(performance.now() - started) });
+    return result;
+  } catch (error) {
+    deps.log.error('deferred hints failed', { hints: hints.length, error: serializeError(error) });
+    throw error; // Lambda retries failed asynchronous invocations (twice by default).
+  }
+}
+
+function lambdaDefer(deps: AppDeps, options: HttpLambdaOptions): Defer {
+  const functionName = options.deferTo?.functionName;
+  if (functionName) {
+    return createSelfInvokeDefer({ functionName, invoke: options.deferTo?.invoke ?? invokeWithRuntimeSdk });
+  }
+  // A background task would be frozen with the instance as soon as the answer is sent: say so instead.
+  return (_task, work) => {
+    deps.log.warn('deferred work dropped: no function to hand it to; the scheduled resync will catch up', {
+      hints: work.hints.length,
+    });
+  };
+}
+
+/** The minimal slice of `@aws-sdk/client-lambda` used here. */
+interface LambdaSdk {
+  LambdaClient: new (config: object) => { send(command: unknown): Promise<{ StatusCode?: number }> };
+  InvokeCommand: new (input: { FunctionName: string; InvocationType: 'Event'; Payload: Uint8Array }) => unknown;
+}
+
+let sdkClient: { sdk: LambdaSdk; client: InstanceType<LambdaSdk['LambdaClient']> } | undefined;
+
+/**
+ * `InvocationType: Event` through the AWS SDK v3 that the nodejs22.x runtime ships (on NODE_PATH, which only
+ * `require` honours, hence createRequire; the bundle marks `@aws-sdk/*` external). Not bundled: it is only loaded on
+ * Lambda, on the first admission request with hints.
+ */
+export const invokeWithRuntimeSdk: AsyncInvoke = async (functionName, payload) => {
+  if (!sdkClient) {
+    const loadFromRuntime = createRequire(import.meta.url);
+    const sdk = loadFromRuntime('@aws-sdk/client-lambda') as LambdaSdk;
+    sdkClient = { sdk, client: new sdk.LambdaClient({}) };
+  }
+  const { sdk, client } = sdkClient;
+  const command = new sdk.InvokeCommand({
+    FunctionName: functionName,
+    InvocationType: 'Event',
+    Payload: new TextEncoder().encode(payload),
+  });
+  const output = await client.send(command);
+  if (output.StatusCode !== 202) throw new Error(`asynchronous invoke of ${functionName} answered ${output.StatusCode}`);
+};
+
+/** Memoises an async factory; a rejection is not memoised, so a failed cold start is retried. */
+function once<T>(factory: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => {
+    pending ??= factory().catch((error: unknown) => {
+      pending = undefined;
+      throw error;
+    });
+    return pending;
+  };
+}

@@ -1,0 +1,165 @@
+import type { LambdaContext, LambdaEvent } from 'hono/aws-lambda';
+import { describe, expect, it } from 'vitest';
+import type { HandleResult, Hint } from '../../src/hints.ts';
+import type { AppDeps } from '../../src/http/app.ts';
+import { createSelfInvokeDefer } from '../../src/http/defer.ts';
+import { createHttpLambdaHandler, createResyncLambdaHandler } from '../../src/http/lambda.ts';
+import { fixture, recordingHandler, recordingLogger, testConfig } from '../http/support.ts';
+
+const env = {
+  BEARER_TOKEN: 'fixture-token-0123456789abcdef',
+  ADMISSION_PATH_SECRET: 'fixture-admission-secret-0123456789',
+  ADMISSION_SETTLE_MS: '300',
+};
+
+function fakeDeps(behaviour?: (hints: readonly Hint[]) => HandleResult) {
+  const { handler, calls } = recordingHandler(behaviour);
+  const logs = recordingLogger();
+  const deps: AppDeps = {
+    handler,
+    config: testConfig(env),
+    log: logs.log,
+    // What a local process would do; the Lambda helper must replace it.
+    defer: () => {
+      throw new Error('the Lambda helper must not use the local defer');
+    },
+  };
+  return { deps, calls, logs };
+}
+
+const context = { awsRequestId: 'r-1', getRemainingTimeInMillis: () => 20_000 } as unknown as LambdaContext;
+
+describe('HTTP functions on Lambda (hono/aws-lambda)', () => {
+  it('answers an API Gateway v2 HTTP API event', async () => {
+    const { deps, calls } = fakeDeps();
+    const handler = createHttpLambdaHandler(() => deps);
+    const result = await handler(fixture<LambdaEvent>('lambda-apigw-v2-watch.json'), context);
+    expect(result).toMatchObject({ statusCode: 200, isBase64Encoded: false });
+    expect(JSON.parse((result as { body: string }).body)).toMatchObject({ accepted: 1, hints: 1 });
+    expect(calls).toEqual([[{ kind: 'node', name: 'worker-11' }]]);
+  });
+
+  it('refuses an API Gateway v2 event with a wrong token', async () => {
+    const { deps, calls } = fakeDeps();
+    const event = fixture('lambda-apigw-v2-watch.json');
+    event.headers.authorization = 'Bearer nope-nope-nope-nope-nope';
+    const result = await createHttpLambdaHandler(() => deps)(event, context);
+    expect(result).toMatchObject({ statusCode: 401 });
+    expect(calls).toEqual([]);
+  });
+
+  it('answers a Function URL admission event at once and hands the hints to an asynchronous self-invoke', async () => {
+    const { deps, calls } = fakeDeps();
+    const invocations: { functionName: string; payload: any }[] = [];
+    const handler = createHttpLambdaHandler(() => deps, {
+      deferTo: {
+        functionName: 'daemonless-dev-admission',
+        invoke: async (functionName, payload) => {
+          invocations.push({ functionName, payload: JSON.parse(payload) });
+        },
+      },
+    });
+    const before = Date.now();
+    const result = await handler(fixture<LambdaEvent>('lambda-function-url-admission.json'), context);
+    expect(result).toMatchObject({ statusCode: 200 });
+    expect(JSON.parse((result as { body: string }).body)).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+    });
+    expect(calls).toEqual([]); // not reconciled before the object is stored
+    expect(invocations).toEqual([
+      {
+        functionName: 'daemonless-dev-admission',
+        payload: { daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'worker-7' }], notBefore: expect.any(Number) },
+      },
+    ]);
+    expect(invocations[0]!.payload.notBefore).toBeGreaterThanOrEqual(before + 300);
+  });
+
+  it('without a function to defer to, admission still answers and says the work was dropped', async () => {
+    const { deps, calls, logs } = fakeDeps();
+    const result = await createHttpLambdaHandler(() => deps)(fixture('lambda-function-url-admission.json'), context);
+    expect(result).toMatchObject({ statusCode: 200 });
+    expect(calls).toEqual([]);
+    expect(logs.entries().some((e) => e.level === 'warn' && e.msg.startsWith('deferred work dropped'))).toBe(true);
+  });
+
+  it('reconciles a deferred invocation once notBefore has passed', async () => {
+    const { deps, calls } = fakeDeps();
+    const handler = createHttpLambdaHandler(() => deps);
+    const notBefore = Date.now() + 30;
+    const result = await handler(
+      { daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'w1' }, { kind: 'node', name: 'w1' }], notBefore },
+      context,
+    );
+    expect(Date.now()).toBeGreaterThanOrEqual(notBefore);
+    expect(calls).toEqual([[{ kind: 'node', name: 'w1' }]]);
+    expect(result).toMatchObject({ hints: 1 });
+  });
+
+  it('a failing deferred invocation throws, so Lambda retries it', async () => {
+    const { deps } = fakeDeps(() => {
+      throw new Error('apiserver down');
+    });
+    const handler = createHttpLambdaHandler(() => deps);
+    await expect(
+      handler({ daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'w1' }], notBefore: 0 }, context),
+    ).rejects.toThrow('apiserver down');
+  });
+
+  it('builds dependencies once per cold start, and retries after a failed start', async () => {
+    const { deps } = fakeDeps();
+    let builds = 0;
+    const handler = createHttpLambdaHandler(async () => {
+      builds += 1;
+      if (builds === 1) throw new Error('kubeconfig unreadable');
+      return deps;
+    });
+    const event = fixture<LambdaEvent>('lambda-apigw-v2-watch.json');
+    await expect(handler(event, context)).rejects.toThrow('kubeconfig unreadable');
+    expect(await handler(event, context)).toMatchObject({ statusCode: 200 });
+    expect(await handler(event, context)).toMatchObject({ statusCode: 200 });
+    expect(builds).toBe(2);
+  });
+});
+
+describe('resync function (EventBridge schedule)', () => {
+  it('hands one resync hint to the handler, with a deadline before the Lambda timeout', async () => {
+    const { deps, calls } = fakeDeps();
+    let signal: AbortSignal | undefined;
+    deps.handler = {
+      async handle(hints, s) {
+        calls.push([...hints]);
+        signal = s;
+        return { hints: 1, created: 0, deleted: 0, apiRequests: 4 };
+      },
+    };
+    const result = await createResyncLambdaHandler(() => deps)(fixture('eventbridge-scheduled.json'), context);
+    expect(calls).toEqual([[{ kind: 'resync' }]]);
+    expect(result).toEqual({ hints: 1, created: 0, deleted: 0, apiRequests: 4 });
+    expect(signal?.aborted).toBe(false);
+  });
+
+  it('rethrows failures so the schedule’s retry applies', async () => {
+    const { deps } = fakeDeps(() => {
+      throw new Error('boom');
+    });
+    await expect(createResyncLambdaHandler(() => deps)({}, context)).rejects.toThrow('boom');
+  });
+});
+
+describe('createSelfInvokeDefer', () => {
+  it('sends the hints and the time they may be reconciled from', async () => {
+    const sent: string[] = [];
+    const defer = createSelfInvokeDefer({
+      functionName: 'f',
+      invoke: async (_name, payload) => {
+        sent.push(payload);
+      },
+      now: () => 1_000,
+    });
+    await defer(async () => {}, { hints: [{ kind: 'node', name: 'a' }], delayMs: 250 });
+    expect(JSON.parse(sent[0]!)).toEqual({ daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'a' }], notBefore: 1_250 });
+  });
+});

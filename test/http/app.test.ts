@@ -1,0 +1,591 @@
+import { describe, expect, it } from 'vitest';
+import { ConflictError, RejectedError, TransientError } from '../../src/errors.ts';
+import { createBackgroundDefer } from '../../src/http/defer.ts';
+import { reasons } from '../../src/http/hints-from-object.ts';
+import { fixture, fixtureText, json, postJson, testApp } from './support.ts';
+
+const token = 'test-token-0123456789abcdef';
+const bearer = { authorization: `Bearer ${token}` };
+const secret = 'admission-secret-0123456789';
+
+const node = (name: string) => ({ kind: 'node', name });
+const ds = (namespace: string, name: string) => ({ kind: 'daemonSet', namespace, name });
+
+describe('POST /events/watch', () => {
+  it('maps one watch event to a hint and answers with the HandleResult', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/watch', fixtureText('watch-node-added.json')));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('worker-8')]]);
+    expect(await json(res)).toEqual({ accepted: 1, hints: 1, created: 1, deleted: 0, apiRequests: 3, ignored: [] });
+  });
+
+  it('reads newline-delimited events in one batch, ignoring BOOKMARK', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/watch', fixtureText('watch-events.ndjson')));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([
+      [node('worker-1'), node('worker-2'), node('worker-3'), node('worker-4'), ds('kube-system', 'fluentd-elasticsearch')],
+    ]);
+    expect((await json(res)).ignored).toEqual([{ reason: 'watch BOOKMARK event carries no change', count: 1 }]);
+  });
+
+  it('reads one pretty-printed event spanning many lines', async () => {
+    const { app, calls } = testApp();
+    const pretty = JSON.stringify({ type: 'DELETED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } }, null, 2);
+    const res = await app.request(postJson('/events/watch', pretty));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('n1')]]);
+  });
+
+  it('dedupes hints from the same batch', async () => {
+    const { app, calls } = testApp();
+    const event = JSON.stringify({ type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } });
+    await app.request(postJson('/events/watch', `${event}\n${event}\n`));
+    expect(calls).toEqual([[node('n1')]]);
+  });
+
+  it('400 names the line and zod path of a bad event; nothing is handled', async () => {
+    const { app, calls } = testApp();
+    const good = JSON.stringify({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } });
+    const bad = JSON.stringify({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: {} } });
+    const res = await app.request(postJson('/events/watch', `${good}\n${bad}\n`));
+    expect(res.status).toBe(400);
+    const body = await json(res);
+    expect(body.error).toBe('invalid watch event');
+    expect(body.issues).toEqual([{ path: 'line.2.object.metadata.name', message: expect.stringContaining('expected string') }]);
+    expect(calls).toEqual([]);
+  });
+
+  it('400 for an unknown event type, naming `type`', async () => {
+    const { app } = testApp();
+    const res = await app.request(postJson('/events/watch', { type: 'CHANGED', object: {} }));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues[0].path).toBe('type');
+  });
+
+  it('400 for a body that is not JSON', async () => {
+    const { app } = testApp();
+    const res = await app.request(postJson('/events/watch', '{nope'));
+    expect(res.status).toBe(400);
+    expect((await json(res)).error).toBe('invalid watch event: not JSON');
+  });
+
+  it('202 with the reason for kinds that are not handled', async () => {
+    const { app, calls } = testApp();
+    const event = { type: 'ADDED', object: { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'd' } } };
+    const res = await app.request(postJson('/events/watch', event));
+    expect(res.status).toBe(202);
+    expect(await json(res)).toEqual({ accepted: 0, ignored: [{ reason: 'v1 Service is not handled', count: 1 }] });
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('POST /events/audit', () => {
+  it('takes completed 2xx writes: responseObject, objectRef for deletes, the Binding for pods/binding', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/audit', fixtureText('audit-eventlist.json')));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([
+      [
+        node('worker-1'), // nodes create: responseObject
+        node('worker-2'), // nodes/status patch: responseObject
+        node('worker-3'), // nodes delete: the response is a Status, so the objectRef
+        // pods create 409: skipped; pods/status patch (worker-1): a duplicate
+        node('worker-4'), // pods/binding: requestObject.target
+        ds('kube-system', 'fluentd-elasticsearch'), // daemonsets create
+        // daemonsets delete: ignored; RequestReceived and configmaps: skipped
+        node('worker-5'), // an unbound DaemonSet pod: its matchFields affinity
+      ],
+    ]);
+    const body = await json(res);
+    expect(body.ignored).toEqual([{ reason: reasons.daemonSetDeleted, count: 1 }]);
+    expect(body.skipped).toBe(3);
+  });
+
+  it('a pod deleted with its object in the response maps to its node', async () => {
+    const { app, calls } = testApp();
+    const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' }, spec: { nodeName: 'w9' } };
+    const list = auditList([auditEvent({ verb: 'delete', objectRef: { resource: 'pods', namespace: 'ns', name: 'p' }, responseObject: pod })]);
+    expect((await app.request(postJson('/events/audit', list))).status).toBe(200);
+    expect(calls).toEqual([[node('w9')]]);
+  });
+
+  it('pods/binding without requestObject is ignored with a reason', async () => {
+    const { app } = testApp();
+    const list = auditList([
+      auditEvent({ verb: 'create', objectRef: { resource: 'pods', namespace: 'ns', name: 'p', subresource: 'binding' } }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(202);
+    expect((await json(res)).ignored[0].reason).toMatch(/^pods\/binding without requestObject/);
+  });
+
+  it('only skipped events: 202 with the count', async () => {
+    const { app, calls } = testApp();
+    const list = auditList([
+      auditEvent({ verb: 'get', objectRef: { resource: 'nodes', name: 'n' } }),
+      auditEvent({ verb: 'update', objectRef: { resource: 'secrets', namespace: 'd', name: 's' } }),
+      auditEvent({ verb: 'update', objectRef: { resource: 'daemonsets', apiGroup: 'apps', namespace: 'd', name: 'x', subresource: 'status' } }),
+      auditEvent({ verb: 'patch', objectRef: { resource: 'nodes', name: 'n' }, code: 422 }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(202);
+    expect(await json(res)).toEqual({ accepted: 0, ignored: [], skipped: 4 });
+    expect(calls).toEqual([]);
+  });
+
+  it('400 names items.N.objectRef.name when a delete names nothing', async () => {
+    const { app, calls } = testApp();
+    const list = auditList([
+      auditEvent({ verb: 'delete', objectRef: { resource: 'nodes', name: 'fine' } }),
+      auditEvent({ verb: 'delete', objectRef: { resource: 'nodes' } }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues).toEqual([{ path: 'items.1.objectRef.name', message: expect.any(String) }]);
+    expect(calls).toEqual([]);
+  });
+
+  it('400 for something that is not an EventList', async () => {
+    const { app } = testApp();
+    const res = await app.request(postJson('/events/audit', { apiVersion: 'audit.k8s.io/v1', kind: 'Event' }));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues[0].path).toBe('kind');
+  });
+});
+
+describe('POST /events/cloudevents', () => {
+  it('binary mode, Resource mode: the object in the body', async () => {
+    const { app, calls } = testApp();
+    const { headers, body } = fixture('knative-binary-node-update.json');
+    const res = await app.request(postJson('/events/cloudevents', body, headers));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('worker-9')]]);
+  });
+
+  it('binary mode, Reference mode: an ObjectReference naming a node', async () => {
+    const { app, calls } = testApp();
+    const { headers, body } = fixture('knative-binary-ref-node-delete.json');
+    const res = await app.request(postJson('/events/cloudevents', body, headers));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('worker-10')]]);
+  });
+
+  it('structured mode (application/cloudevents+json)', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(
+      postJson('/events/cloudevents', fixtureText('knative-structured-pod-add.json'), {
+        'content-type': 'application/cloudevents+json; charset=utf-8',
+      }),
+    );
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('worker-6')]]);
+  });
+
+  it('batch mode, with data_base64', async () => {
+    const { app, calls } = testApp();
+    const first = fixture('knative-structured-pod-add.json');
+    const ref = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd', namespace: 'kube-system' };
+    const second = {
+      ...first,
+      id: 'x',
+      type: 'dev.knative.apiserver.ref.update',
+      data: undefined,
+      data_base64: Buffer.from(JSON.stringify(ref)).toString('base64'),
+    };
+    const res = await app.request(
+      postJson('/events/cloudevents', [first, second], { 'content-type': 'application/cloudevents-batch+json' }),
+    );
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('worker-6'), ds('kube-system', 'fluentd')]]);
+  });
+
+  it('a pod reference names no node: 202 with the reason', async () => {
+    const { app } = testApp();
+    const { headers } = fixture('knative-binary-ref-node-delete.json');
+    const res = await app.request(
+      postJson('/events/cloudevents', { kind: 'Pod', name: 'p', namespace: 'ns', apiVersion: 'v1' }, headers),
+    );
+    expect(res.status).toBe(202);
+    expect((await json(res)).ignored).toEqual([{ reason: reasons.podWithoutNode, count: 1 }]);
+  });
+
+  it('other event types: 202 with the reason', async () => {
+    const { app } = testApp();
+    const { headers, body } = fixture('knative-binary-node-update.json');
+    const res = await app.request(postJson('/events/cloudevents', body, { ...headers, 'ce-type': 'dev.knative.sources.ping' }));
+    expect(res.status).toBe(202);
+    expect((await json(res)).ignored[0].reason).toBe('CloudEvent type dev.knative.sources.ping is not handled');
+  });
+
+  it('percent-encoded and quoted header values are decoded', async () => {
+    const { app } = testApp();
+    const { headers, body } = fixture('knative-binary-node-update.json');
+    const res = await app.request(
+      postJson('/events/cloudevents', body, { ...headers, 'ce-type': '"dev.knative.apiserver.resource%2Eupdate"' }),
+    );
+    expect(res.status).toBe(200);
+  });
+
+  it('400 names the missing header in binary mode', async () => {
+    const { app } = testApp();
+    const { headers, body } = fixture('knative-binary-node-update.json');
+    const { 'ce-type': _dropped, ...rest } = headers;
+    const res = await app.request(postJson('/events/cloudevents', body, rest));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues[0].path).toBe('headers.ce-type');
+  });
+
+  it('400 when the request is no CloudEvent at all', async () => {
+    const { app } = testApp();
+    const res = await app.request(postJson('/events/cloudevents', { hello: 'world' }));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues[0].path).toBe('headers.ce-specversion');
+  });
+
+  it('400 names the data path of a bad object', async () => {
+    const { app, calls } = testApp();
+    const { headers, body } = fixture('knative-binary-node-update.json');
+    const res = await app.request(postJson('/events/cloudevents', { ...body, metadata: {} }, headers));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues[0].path).toBe('data.metadata.name');
+    expect(calls).toEqual([]);
+  });
+});
+
+describe('POST /events/admission', () => {
+  it('answers allowed:true with the echoed uid, then reconciles the node being created', async () => {
+    const { app, calls, deferred } = testApp();
+    const review = fixture('admission-node-create.json');
+    const res = await app.request(postJson('/events/admission?timeout=10s', review));
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
+    });
+    expect(deferred).toEqual([{ hints: [node('worker-7')], delayMs: 0 }]);
+    expect(calls).toEqual([[node('worker-7')]]);
+  });
+
+  it('DELETE carries only oldObject: the deleted pod’s node', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/admission', fixture('admission-pod-delete.json')));
+    expect((await json(res)).response).toEqual({ uid: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f', allowed: true });
+    expect(calls).toEqual([[node('worker-2')]]);
+  });
+
+  it('a DaemonSet created without metadata.namespace takes the request’s namespace', async () => {
+    const { app, calls } = testApp();
+    const review = admissionReview({
+      operation: 'CREATE',
+      namespace: 'team-a',
+      object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' } },
+    });
+    await app.request(postJson('/events/admission', review));
+    expect(calls).toEqual([[ds('team-a', 'agent')]]);
+  });
+
+  it('still allowed:true when the handler throws (the error is logged)', async () => {
+    const { app, logs } = testApp({
+      behaviour: () => {
+        throw new TransientError('apiserver is down');
+      },
+    });
+    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(res.status).toBe(200);
+    expect((await json(res)).response.allowed).toBe(true);
+    expect(logs.entries().some((e) => e.msg === 'deferred admission hints failed')).toBe(true);
+  });
+
+  it('still allowed:true when handing over fails', async () => {
+    const { app } = testApp({
+      defer: () => {
+        throw new Error('cannot defer');
+      },
+    });
+    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(res.status).toBe(200);
+    expect((await json(res)).response.allowed).toBe(true);
+  });
+
+  it('answers within the hand-over bound even when handing over hangs', async () => {
+    const { app } = testApp({ defer: () => new Promise<void>(() => {}) });
+    const started = performance.now();
+    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(res.status).toBe(200);
+    expect(performance.now() - started).toBeLessThan(1_500);
+  });
+
+  it('still allowed:true when the object is unreadable; nothing is reconciled', async () => {
+    const { app, calls, logs } = testApp();
+    const review = admissionReview({
+      operation: 'CREATE',
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' }, spec: { nodeName: 7 } },
+    });
+    const res = await app.request(postJson('/events/admission', review));
+    expect(res.status).toBe(200);
+    expect((await json(res)).response).toEqual({ uid: 'u-1', allowed: true });
+    expect(calls).toEqual([]);
+    const warning = logs.entries().find((e) => e.msg === 'admission request not reconciled');
+    expect(warning.error.issues[0].path).toBe('request.object.spec.nodeName');
+  });
+
+  it('dryRun: allowed, no hints', async () => {
+    const { app, calls, deferred } = testApp();
+    const review = fixture('admission-node-create.json');
+    review.request.dryRun = true;
+    const res = await app.request(postJson('/events/admission', review));
+    expect((await json(res)).response.allowed).toBe(true);
+    expect(deferred).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('waits ADMISSION_SETTLE_MS after answering before reconciling (background defer)', async () => {
+    const background = createBackgroundDefer(testApp().logs.log);
+    const { app, calls } = testApp({ env: { ADMISSION_SETTLE_MS: '50' }, defer: background.defer });
+    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([]); // answered before the object is stored
+    await background.drain();
+    expect(calls).toEqual([[node('worker-7')]]);
+  });
+
+  it('400 only when the body is not an AdmissionReview at all', async () => {
+    const { app } = testApp();
+    const res = await app.request(postJson('/events/admission', { apiVersion: 'v1', kind: 'Pod' }));
+    expect(res.status).toBe(400);
+  });
+
+  it('v1beta1 reviews are answered in v1beta1', async () => {
+    const { app } = testApp();
+    const review = { ...fixture('admission-node-create.json'), apiVersion: 'admission.k8s.io/v1beta1' };
+    expect((await json(await app.request(postJson('/events/admission', review)))).apiVersion).toBe(
+      'admission.k8s.io/v1beta1',
+    );
+  });
+
+  describe('with ADMISSION_PATH_SECRET', () => {
+    const env = { ADMISSION_PATH_SECRET: secret, BEARER_TOKEN: token };
+
+    it.each([
+      ['the bare path', '/events/admission'],
+      ['a wrong secret', '/events/admission/wrong-secret-0123456789'],
+      ['a secret prefix', `/events/admission/${secret.slice(0, -1)}`],
+    ])('404 for %s', async (_name, path) => {
+      const { app, calls } = testApp({ env });
+      const res = await app.request(postJson(path, fixture('admission-node-create.json')));
+      expect(res.status).toBe(404);
+      expect(calls).toEqual([]);
+    });
+
+    // The API server cannot send credentials to webhooks, so the bearer token does not apply here.
+    it('200 on the secret path, with the API server’s ?timeout and without a bearer token', async () => {
+      const { app, calls, logs } = testApp({ env });
+      const res = await app.request(postJson(`/events/admission/${secret}?timeout=10s`, fixture('admission-node-create.json')));
+      expect(res.status).toBe(200);
+      expect(calls).toEqual([[node('worker-7')]]);
+      expect(logs.lines.join('\n')).not.toContain(secret);
+    });
+  });
+
+  it('without ADMISSION_PATH_SECRET a secret path is unknown', async () => {
+    const { app } = testApp();
+    const res = await app.request(postJson(`/events/admission/${secret}`, fixture('admission-node-create.json')));
+    expect(res.status).toBe(404);
+  });
+});
+
+describe('POST /resync and GET /healthz', () => {
+  it('resync hands over one resync hint', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request('/resync', { method: 'POST' });
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[{ kind: 'resync' }]]);
+  });
+
+  it('healthz answers without touching the handler, even with a token configured', async () => {
+    const { app, calls } = testApp({ env: { BEARER_TOKEN: token } });
+    const res = await app.request('/healthz');
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ ok: true });
+    expect(calls).toEqual([]);
+  });
+
+  it('unknown paths: 404', async () => {
+    const { app } = testApp();
+    expect((await app.request('/nope')).status).toBe(404);
+  });
+});
+
+describe('bearer token', () => {
+  const env = { BEARER_TOKEN: token };
+  const routes: [string, () => Request][] = [
+    ['watch', () => postJson('/events/watch', fixtureText('watch-node-added.json'))],
+    ['audit', () => postJson('/events/audit', fixtureText('audit-eventlist.json'))],
+    ['cloudevents', () => postJson('/events/cloudevents', fixture('knative-binary-node-update.json').body, fixture('knative-binary-node-update.json').headers)],
+    ['resync', () => postJson('/resync', '')],
+  ];
+  const withAuth = (req: Request, value: string | undefined): Request => {
+    const headers = new Headers(req.headers);
+    if (value === undefined) headers.delete('authorization');
+    else headers.set('authorization', value);
+    return new Request(req, { headers });
+  };
+
+  describe.each(routes)('%s', (_route, make) => {
+    it.each([
+      ['missing', undefined],
+      ['wrong', 'Bearer wrong-token-0123456789abcdef'],
+      ['a prefix of the right one', `Bearer ${token.slice(0, -1)}`],
+      ['another scheme', `Basic ${token}`],
+    ])('401 when the token is %s; nothing is handled', async (_name, value) => {
+      const { app, calls } = testApp({ env });
+      const res = await app.request(withAuth(make(), value));
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toBe('Bearer');
+      expect(calls).toEqual([]);
+    });
+
+    it('200 with the right token, which is never logged', async () => {
+      const { app, logs } = testApp({ env });
+      const res = await app.request(withAuth(make(), `Bearer ${token}`));
+      expect(res.status).toBe(200);
+      expect(logs.lines.join('\n')).not.toContain(token);
+    });
+  });
+});
+
+describe('body limit', () => {
+  const env = { BODY_LIMIT_BYTES: '1024' };
+  const big = JSON.stringify({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n'.repeat(2000) } } });
+
+  it('413 for a streamed body over the limit', async () => {
+    const { app, calls } = testApp({ env });
+    const res = await app.request(postJson('/events/watch', big));
+    expect(res.status).toBe(413);
+    expect((await json(res)).error).toBe('request body exceeds 1024 bytes');
+    expect(calls).toEqual([]);
+  });
+
+  it('413 from Content-Length alone', async () => {
+    const { app } = testApp({ env });
+    const res = await app.request(postJson('/events/audit', big, { 'content-length': String(big.length) }));
+    expect(res.status).toBe(413);
+  });
+
+  it('applies to admission too', async () => {
+    const { app } = testApp({ env });
+    const res = await app.request(postJson('/events/admission', big));
+    expect(res.status).toBe(413);
+  });
+});
+
+describe('errors from the handler, mapped once', () => {
+  const watchNode = () => postJson('/events/watch', fixtureText('watch-node-added.json'));
+
+  it('TransientError → 503 with Retry-After, message not exposed', async () => {
+    const { app } = testApp({
+      behaviour: () => {
+        throw new TransientError('etcd leader lost at 10.0.0.3', 7);
+      },
+    });
+    const res = await app.request(watchNode());
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('7');
+    const text = await res.text();
+    expect(text).not.toContain('10.0.0.3');
+    expect(JSON.parse(text)).toEqual({ error: 'temporarily unavailable, retry later' });
+  });
+
+  it('TransientError without a known delay → 503 without Retry-After', async () => {
+    const { app } = testApp({
+      behaviour: () => {
+        throw new TransientError('timeout');
+      },
+    });
+    const res = await app.request(watchNode());
+    expect(res.status).toBe(503);
+    expect(res.headers.has('retry-after')).toBe(false);
+  });
+
+  it('a 4xx typed error shows its message', async () => {
+    const { app } = testApp({
+      behaviour: () => {
+        throw new ConflictError('pod fluentd-x already exists', 'AlreadyExists');
+      },
+    });
+    const res = await app.request(watchNode());
+    expect(res.status).toBe(409);
+    expect(await json(res)).toEqual({ error: 'pod fluentd-x already exists' });
+  });
+
+  it('RejectedError → 502, message not exposed', async () => {
+    const { app } = testApp({
+      behaviour: () => {
+        throw new RejectedError('forbidden: system:serviceaccount:x cannot create pods', 403);
+      },
+    });
+    const res = await app.request(watchNode());
+    expect(res.status).toBe(502);
+    expect(await res.text()).not.toContain('serviceaccount');
+  });
+
+  it('an unknown error → 500, generic, logged with its message', async () => {
+    const { app, logs } = testApp({
+      behaviour: () => {
+        throw new Error('secret internals');
+      },
+    });
+    const res = await app.request(watchNode());
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toContain('secret internals');
+    expect(JSON.parse(text)).toEqual({ error: 'internal error' });
+    const line = logs.entries().find((e) => e.msg === 'request');
+    expect(line).toMatchObject({ level: 'error', status: 500, error: { message: 'secret internals' } });
+  });
+});
+
+describe('request log', () => {
+  it('one JSON line per request: route, status, hints, result, duration', async () => {
+    const { app, logs } = testApp();
+    await app.request(postJson('/events/watch', fixtureText('watch-node-added.json')));
+    const requests = logs.entries().filter((e) => e.msg === 'request');
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({
+      level: 'info',
+      method: 'POST',
+      route: 'watch',
+      status: 200,
+      hints: { count: 1, keys: ['node/worker-8'] },
+      result: { hints: 1, created: 1, deleted: 0, apiRequests: 3 },
+      durationMs: expect.any(Number),
+    });
+  });
+});
+
+function auditList(items: object[]) {
+  return { apiVersion: 'audit.k8s.io/v1', kind: 'EventList', metadata: {}, items };
+}
+
+function auditEvent(e: { verb: string; objectRef: object; code?: number; responseObject?: object; requestObject?: object }) {
+  return {
+    level: 'RequestResponse',
+    stage: 'ResponseComplete',
+    verb: e.verb,
+    objectRef: { apiVersion: 'v1', ...e.objectRef },
+    responseStatus: { metadata: {}, code: e.code ?? 200 },
+    ...(e.responseObject ? { responseObject: e.responseObject } : {}),
+    ...(e.requestObject ? { requestObject: e.requestObject } : {}),
+  };
+}
+
+function admissionReview(request: { operation: string; object?: object; oldObject?: object; namespace?: string }) {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'u-1', object: null, oldObject: null, ...request },
+  };
+}

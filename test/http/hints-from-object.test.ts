@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { hintFromObject, podTargetNode, reasons, type Operation } from '../../src/http/hints-from-object.ts';
+import { KubeObjectSchema } from '../../src/http/schemas.ts';
+
+const node = (name: string) => ({ apiVersion: 'v1', kind: 'Node', metadata: { name } });
+const pod = (spec: object | undefined) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: 'p', namespace: 'kube-system' },
+  ...(spec ? { spec } : {}),
+});
+const pinnedTo = (...names: string[][]) => ({
+  affinity: {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: names.map((values) => ({
+          matchFields: [{ key: 'metadata.name', operator: 'In', values }],
+        })),
+      },
+    },
+  },
+});
+const daemonSet = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'fluentd', namespace: 'kube-system' } };
+
+describe('hintFromObject: one row per mapping rule', () => {
+  it.each<[string, unknown, Operation, unknown]>([
+    ['node created → that node', node('w1'), 'create', { hint: { kind: 'node', name: 'w1' } }],
+    ['node updated → that node', node('w1'), 'update', { hint: { kind: 'node', name: 'w1' } }],
+    // A deleted node's daemon pods must be removed: deletes are hints too.
+    ['node deleted → that node', node('w1'), 'delete', { hint: { kind: 'node', name: 'w1' } }],
+    ['bound pod → its spec.nodeName', pod({ nodeName: 'w2' }), 'update', { hint: { kind: 'node', name: 'w2' } }],
+    ['bound pod deleted → its node', pod({ nodeName: 'w2' }), 'delete', { hint: { kind: 'node', name: 'w2' } }],
+    // DaemonSet pods are created unbound, pinned by affinity, and bound by kube-scheduler later.
+    ['unbound pod pinned by matchFields → that node', pod(pinnedTo(['w3'])), 'create', { hint: { kind: 'node', name: 'w3' } }],
+    ['nodeName wins over affinity', pod({ nodeName: 'w4', ...pinnedTo(['w3']) }), 'update', { hint: { kind: 'node', name: 'w4' } }],
+    ['terms agreeing on one node → that node', pod(pinnedTo(['w3'], ['w3'])), 'create', { hint: { kind: 'node', name: 'w3' } }],
+    ['pod without spec → ignored', pod(undefined), 'create', { ignored: reasons.podWithoutNode }],
+    ['pod with no target → ignored', pod({ containers: [] }), 'create', { ignored: reasons.podWithoutNode }],
+    ['matchFields with two values names no single node', pod(pinnedTo(['a', 'b'])), 'create', { ignored: reasons.podWithoutNode }],
+    ['terms naming different nodes name no single node', pod(pinnedTo(['a'], ['b'])), 'create', { ignored: reasons.podWithoutNode }],
+    [
+      'binding → its target node',
+      { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'p', namespace: 'ns' }, target: { kind: 'Node', name: 'w5' } },
+      'create',
+      { hint: { kind: 'node', name: 'w5' } },
+    ],
+    ['DaemonSet created → that DaemonSet', daemonSet, 'create', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } }],
+    ['DaemonSet updated → that DaemonSet', daemonSet, 'update', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } }],
+    ['DaemonSet deleted → left to the garbage collector', daemonSet, 'delete', { ignored: reasons.daemonSetDeleted }],
+    [
+      'DaemonSet of another API version → not handled',
+      { ...daemonSet, apiVersion: 'extensions/v1beta1' },
+      'create',
+      { ignored: 'extensions/v1beta1 DaemonSet is not handled' },
+    ],
+    [
+      'other kinds → not handled, with the reason',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'd' } },
+      'update',
+      { ignored: 'v1 ConfigMap is not handled' },
+    ],
+  ])('%s', (_name, raw, operation, expected) => {
+    expect(hintFromObject(KubeObjectSchema.parse(raw), operation)).toEqual(expected);
+  });
+});
+
+describe('KubeObjectSchema', () => {
+  it('validates the pod fields it reads, naming the path', () => {
+    const result = KubeObjectSchema.safeParse(pod({ nodeName: 42 }));
+    expect(result.success).toBe(false);
+    expect(result.error?.issues[0]?.path).toEqual(['spec', 'nodeName']);
+  });
+
+  it('does not validate pod fields on other kinds', () => {
+    const odd = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: { nodeName: 42 } };
+    expect(KubeObjectSchema.safeParse(odd).success).toBe(true);
+  });
+
+  it('requires metadata.name', () => {
+    const result = KubeObjectSchema.safeParse({ apiVersion: 'v1', kind: 'Node', metadata: {} });
+    expect(result.error?.issues[0]?.path).toEqual(['metadata', 'name']);
+  });
+});
+
+describe('podTargetNode', () => {
+  it('ignores matchFields on other keys or operators', () => {
+    const spec = {
+      affinity: {
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'NotIn', values: ['x'] }] }],
+          },
+        },
+      },
+    };
+    expect(podTargetNode(spec)).toBeNull();
+  });
+});
