@@ -1,0 +1,52 @@
+/** Bounded concurrency: at most `limit` tasks in flight, the rest queued in arrival order. */
+export interface Limiter {
+  run<T>(task: () => Promise<T>): Promise<T>;
+  /** Tasks running plus queued. */
+  readonly pending: number;
+  /** Resolves once nothing is running or queued. */
+  idle(): Promise<void>;
+}
+
+export function createLimiter(limit: number): Limiter {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  let waiters: (() => void)[] = [];
+
+  const next = () => {
+    active--;
+    const start = queue.shift();
+    if (start) start();
+    else if (active === 0) {
+      for (const w of waiters) w();
+      waiters = [];
+    }
+  };
+
+  return {
+    run<T>(task: () => Promise<T>): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const start = () => {
+          active++;
+          task().then(resolve, reject).finally(next);
+        };
+        if (active < limit) start();
+        else queue.push(start);
+      });
+    },
+    get pending() {
+      return active + queue.length;
+    },
+    idle() {
+      return active === 0 && queue.length === 0 ? Promise.resolve() : new Promise((r) => waiters.push(r));
+    },
+  };
+}
+
+/** Maps with at most `limit` calls in flight; results in input order. Rejects with the first error after all settle. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const limiter = createLimiter(limit);
+  const settled = await Promise.allSettled(items.map((item, i) => limiter.run(() => fn(item, i))));
+  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+}

@@ -1,0 +1,402 @@
+/**
+ * The background kubelet stand-in for every node labelled sim.daemonless.dev/simulated=true, whoever registered it:
+ * - renews each node's Lease in kube-node-lease, spread over the interval, so the node lifecycle controller keeps
+ *   the node healthy;
+ * - keeps the Ready condition as wished (True unless `nodes not-ready` set the annotation) and removes the
+ *   not-ready/unreachable taints from a Ready node at once instead of waiting for the controller;
+ * - reports pods bound to its nodes Running and Ready after a delay (or stuck in ImagePullBackOff for broken
+ *   images), and completes their graceful deletion.
+ * All decisions are the pure functions of node-object.ts / pod-status.ts; this file is the I/O and timers.
+ */
+import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import { clientsFor, describe, isRetryable, mergePatch, statusOf, strategicMergePatch } from './client.ts';
+import { createLimiter } from './limiter.ts';
+import { leaseFor, microTime, renewalDelay } from './lease.ts';
+import { startListWatch, type WatchEventType } from './list-watch.ts';
+import { silentLogger, type Logger } from './log.ts';
+import { hostIPOf, planNode, readyCondition, wantsReady } from './node-object.ts';
+import { planPod, podStatusFor } from './pod-status.ts';
+import { NODE_LEASE_NAMESPACE, SIMULATED_LABEL } from './well-known.ts';
+
+export interface SimulatorOptions {
+  readyDelayMs: number;
+  deleteDelayMs: number;
+  /** Pods with a container image matching this never start. */
+  broken: RegExp;
+  leaseIntervalMs: number;
+  leaseDurationSeconds: number;
+  /** API requests in flight at once. */
+  concurrency: number;
+  /** 0: no summary lines. */
+  summaryIntervalMs: number;
+  log: Logger;
+}
+
+export const defaultSimulatorOptions: SimulatorOptions = {
+  readyDelayMs: 500,
+  deleteDelayMs: 200,
+  broken: /:unready$/,
+  leaseIntervalMs: 15_000,
+  leaseDurationSeconds: 60,
+  concurrency: 16,
+  summaryIntervalMs: 60_000,
+  log: silentLogger,
+};
+
+/** Counts since start. */
+export interface SimulatorStats {
+  nodes: number;
+  pods: number;
+  leaseRenewals: number;
+  leaseCreates: number;
+  nodeWrites: number;
+  podStatusWrites: number;
+  podDeletes: number;
+  conflicts: number;
+  errors: number;
+}
+
+export interface Simulator {
+  stats(): SimulatorStats;
+  /** Stops watches and timers and waits for requests in flight. */
+  stop(): Promise<void>;
+}
+
+interface PodTimer {
+  action: 'sync' | 'delete';
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Starts the simulator and resolves once both watches (simulated nodes, bound pods) have listed, so a caller can
+ * add nodes and pods right after and know they will be seen.
+ */
+export async function startSimulator(kc: KubeConfig, overrides: Partial<SimulatorOptions> = {}): Promise<Simulator> {
+  const options: SimulatorOptions = { ...defaultSimulatorOptions, ...overrides };
+  const { log } = options;
+  const clients = clientsFor(kc);
+  const { core, coordination } = clients;
+  const limiter = createLimiter(options.concurrency);
+  let stopped = false;
+
+  const stats: SimulatorStats = {
+    nodes: 0,
+    pods: 0,
+    leaseRenewals: 0,
+    leaseCreates: 0,
+    nodeWrites: 0,
+    podStatusWrites: 0,
+    podDeletes: 0,
+    conflicts: 0,
+    errors: 0,
+  };
+
+  const nodes = new Map<string, V1Node>();
+  const pods = new Map<string, V1Pod>(); // by UID: every bound pod, ours or not yet known to be ours
+  const podsOnNode = new Map<string, Set<string>>();
+  const podTimers = new Map<string, PodTimer>();
+  const podBusy = new Set<string>();
+  const podDirty = new Set<string>();
+  const nodeBusy = new Set<string>();
+  const nodeDirty = new Set<string>();
+  const leases = new Map<string, { timer: NodeJS.Timeout; renewals: number }>();
+
+  // ---- nodes ------------------------------------------------------------------------------------------------
+
+  const onNode = (type: WatchEventType, node: V1Node) => {
+    const name = node.metadata?.name;
+    if (!name) return;
+    if (type === 'DELETED') {
+      forgetNode(name);
+      return;
+    }
+    const previous = nodes.get(name);
+    nodes.set(name, node);
+    if (!leases.has(name)) scheduleLease(name, 0);
+    evaluateNode(name);
+    // Pods seen before their node, or a node back from not-ready: their status may be due now.
+    if (!previous || wantsReady(previous) !== wantsReady(node)) {
+      for (const uid of podsOnNode.get(name) ?? []) evaluatePod(uid);
+    }
+  };
+
+  const forgetNode = (name: string) => {
+    nodes.delete(name);
+    const lease = leases.get(name);
+    if (lease) clearTimeout(lease.timer);
+    leases.delete(name);
+    // Its pods are left to the pod garbage collector, as when a real node goes away.
+    for (const uid of podsOnNode.get(name) ?? []) cancelPodTimer(uid);
+  };
+
+  const evaluateNode = (name: string) => {
+    if (stopped) return;
+    if (nodeBusy.has(name)) {
+      nodeDirty.add(name);
+      return;
+    }
+    const node = nodes.get(name);
+    if (!node) return;
+    const plan = planNode(node);
+    if (plan.ready === undefined && plan.taints === undefined) return;
+    nodeBusy.add(name);
+    void limiter
+      .run(async () => {
+        if (plan.ready !== undefined) {
+          const body = { status: { conditions: [readyCondition(plan.ready, new Date().toISOString())] } };
+          await core.patchNodeStatus({ name, body }, strategicMergePatch);
+          stats.nodeWrites++;
+          log.debug(`node ${name}: Ready=${plan.ready ? 'True' : 'False'}`);
+        }
+        if (plan.taints !== undefined) {
+          // spec.taints is replaced whole; the resourceVersion guards taints added meanwhile by someone else.
+          const body = {
+            metadata: { resourceVersion: node.metadata?.resourceVersion },
+            spec: { taints: plan.taints.length > 0 ? plan.taints : null },
+          };
+          await core.patchNode({ name, body }, mergePatch);
+          stats.nodeWrites++;
+          log.debug(`node ${name}: removed not-ready taints`);
+        }
+      })
+      .catch((error: unknown) => {
+        // 409: a newer version exists; its watch event re-evaluates the node. 404: deleted meanwhile.
+        if (statusOf(error) === 409) stats.conflicts++;
+        else if (statusOf(error) !== 404) {
+          stats.errors++;
+          log.warn(`node ${name}: ${describe(error)}`);
+          if (isRetryable(error)) nodeDirty.add(name);
+        }
+      })
+      .finally(() => {
+        nodeBusy.delete(name);
+        if (nodeDirty.delete(name)) setTimeout(() => evaluateNode(name), 100).unref();
+      });
+  };
+
+  // ---- leases -----------------------------------------------------------------------------------------------
+
+  const scheduleLease = (name: string, renewals: number, delayMs = renewalDelay(options.leaseIntervalMs, renewals, Math.random())) => {
+    if (stopped) return;
+    const timer = setTimeout(() => void renewLease(name, renewals), delayMs);
+    leases.set(name, { timer, renewals });
+  };
+
+  const renewLease = async (name: string, renewals: number) => {
+    const node = nodes.get(name);
+    if (!node || stopped) return;
+    let ok = true;
+    await limiter
+      .run(async () => {
+        try {
+          const body = { spec: { renewTime: microTime(new Date()), holderIdentity: name } };
+          await coordination.patchNamespacedLease({ name, namespace: NODE_LEASE_NAMESPACE, body }, mergePatch);
+          stats.leaseRenewals++;
+        } catch (error) {
+          if (statusOf(error) !== 404) throw error;
+          const lease = leaseFor({ name, uid: node.metadata?.uid ?? '' }, options.leaseDurationSeconds, new Date());
+          await coordination.createNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, body: lease });
+          stats.leaseCreates++;
+          log.debug(`node ${name}: created lease`);
+        }
+      })
+      .catch((error: unknown) => {
+        ok = false;
+        stats.errors++;
+        log.warn(`lease ${name}: ${describe(error)}`);
+      });
+    if (!nodes.has(name)) return;
+    // On failure retry sooner than a full interval, still leaving the API server room to recover.
+    if (ok) scheduleLease(name, renewals + 1);
+    else scheduleLease(name, renewals, Math.max(1000, Math.floor(options.leaseIntervalMs / 4)));
+  };
+
+  // ---- pods -------------------------------------------------------------------------------------------------
+
+  const index = (pod: V1Pod) => {
+    const uid = pod.metadata?.uid;
+    const nodeName = pod.spec?.nodeName;
+    if (!uid || !nodeName) return;
+    pods.set(uid, pod);
+    let set = podsOnNode.get(nodeName);
+    if (!set) podsOnNode.set(nodeName, (set = new Set()));
+    set.add(uid);
+  };
+
+  const unindex = (uid: string) => {
+    const pod = pods.get(uid);
+    pods.delete(uid);
+    const nodeName = pod?.spec?.nodeName;
+    if (!nodeName) return;
+    const set = podsOnNode.get(nodeName);
+    set?.delete(uid);
+    if (set?.size === 0) podsOnNode.delete(nodeName);
+  };
+
+  const onPod = (type: WatchEventType, pod: V1Pod) => {
+    const uid = pod.metadata?.uid;
+    if (!uid) return;
+    if (type === 'DELETED') {
+      cancelPodTimer(uid);
+      unindex(uid);
+      return;
+    }
+    index(pod);
+    evaluatePod(uid);
+  };
+
+  const cancelPodTimer = (uid: string) => {
+    const pending = podTimers.get(uid);
+    if (pending) clearTimeout(pending.timer);
+    podTimers.delete(uid);
+  };
+
+  const actionFor = (uid: string) => {
+    const pod = pods.get(uid);
+    const node = pod?.spec?.nodeName ? nodes.get(pod.spec.nodeName) : undefined;
+    if (!pod || !node) return undefined;
+    return { pod, node, action: planPod(pod, { nodeWantsReady: wantsReady(node), broken: options.broken }) };
+  };
+
+  const evaluatePod = (uid: string, delayOverrideMs?: number) => {
+    if (stopped) return;
+    if (podBusy.has(uid)) {
+      podDirty.add(uid);
+      return;
+    }
+    const planned = actionFor(uid);
+    const pending = podTimers.get(uid);
+    if (!planned || planned.action === 'none') {
+      cancelPodTimer(uid);
+      return;
+    }
+    // A timer already set for the same action reads the latest pod when it fires.
+    if (pending?.action === planned.action && delayOverrideMs === undefined) return;
+    cancelPodTimer(uid);
+    const delay = delayOverrideMs ?? (planned.action === 'delete' ? options.deleteDelayMs : options.readyDelayMs);
+    const timer = setTimeout(() => firePod(uid), delay);
+    podTimers.set(uid, { action: planned.action, timer });
+  };
+
+  const firePod = (uid: string) => {
+    podTimers.delete(uid);
+    if (stopped) return;
+    const planned = actionFor(uid);
+    if (!planned || planned.action === 'none') return;
+    const { pod, node, action } = planned;
+    const name = pod.metadata?.name ?? '';
+    const namespace = pod.metadata?.namespace ?? '';
+    let retryMs: number | undefined;
+    podBusy.add(uid);
+    void limiter
+      .run(async () => {
+        if (action === 'delete') {
+          // UID precondition: never delete a newer pod that took the same name.
+          await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
+          stats.podDeletes++;
+          log.debug(`pod ${namespace}/${name}: deletion completed`);
+          return;
+        }
+        const status = podStatusFor(pod, { broken: options.broken, now: new Date().toISOString(), hostIP: hostIPOf(node) ?? '' });
+        // Guarded by resourceVersion so a concurrent `fail-pod` (or any newer write) is never overwritten.
+        const body = { metadata: { resourceVersion: pod.metadata?.resourceVersion }, status };
+        await core.patchNamespacedPodStatus({ name, namespace, body }, mergePatch);
+        stats.podStatusWrites++;
+        log.debug(`pod ${namespace}/${name} on ${node.metadata?.name}: ${status.phase === 'Running' ? 'Running and Ready' : 'Pending, ImagePullBackOff'}`);
+      })
+      .catch((error: unknown) => {
+        const code = statusOf(error);
+        if (code === 404 || (action === 'delete' && code === 409)) return; // gone, or a different pod now
+        if (code === 409) {
+          // Our copy was stale; the newer version arrives by watch. Look again shortly in case it already has.
+          stats.conflicts++;
+          retryMs = 100;
+          return;
+        }
+        stats.errors++;
+        log.warn(`pod ${namespace}/${name}: ${action}: ${describe(error)}`);
+        if (isRetryable(error)) retryMs = 1000;
+      })
+      .finally(() => {
+        podBusy.delete(uid);
+        if (retryMs !== undefined) {
+          podDirty.delete(uid);
+          evaluatePod(uid, retryMs);
+        } else if (podDirty.delete(uid)) evaluatePod(uid, 0);
+      });
+  };
+
+  // ---- watches ----------------------------------------------------------------------------------------------
+
+  const nodeWatch = startListWatch<V1Node>({
+    kc: clients.kc,
+    name: 'nodes',
+    path: '/api/v1/nodes',
+    labelSelector: `${SIMULATED_LABEL}=true`,
+    list: () => core.listNode({ labelSelector: `${SIMULATED_LABEL}=true` }),
+    onList: (items) => {
+      const present = new Set(items.map((n) => n.metadata?.name));
+      for (const name of [...nodes.keys()]) if (!present.has(name)) forgetNode(name);
+      for (const node of items) onNode('MODIFIED', node);
+    },
+    onEvent: onNode,
+    log,
+  });
+
+  const podWatch = startListWatch<V1Pod>({
+    kc: clients.kc,
+    name: 'pods',
+    path: '/api/v1/pods',
+    fieldSelector: 'spec.nodeName!=',
+    list: () => core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName!=' }),
+    onList: (items) => {
+      const present = new Set(items.map((p) => p.metadata?.uid));
+      for (const uid of [...pods.keys()]) {
+        if (!present.has(uid)) {
+          cancelPodTimer(uid);
+          unindex(uid);
+        }
+      }
+      for (const pod of items) onPod('MODIFIED', pod);
+    },
+    onEvent: onPod,
+    log,
+  });
+
+  let previous = { ...stats };
+  const summary =
+    options.summaryIntervalMs > 0
+      ? setInterval(() => {
+          const ours = [...pods.values()].filter((p) => p.spec?.nodeName && nodes.has(p.spec.nodeName));
+          const running = ours.filter((p) => p.status?.phase === 'Running').length;
+          const d = (k: keyof SimulatorStats) => stats[k] - previous[k];
+          log.info(
+            `summary: ${nodes.size} nodes, ${ours.length} pods (${running} running); last ${Math.round(options.summaryIntervalMs / 1000)} s: ` +
+              `${d('leaseRenewals')} lease renewals, ${d('leaseCreates')} leases created, ${d('podStatusWrites')} pod status writes, ` +
+              `${d('podDeletes')} deletions, ${d('nodeWrites')} node writes, ${d('conflicts')} conflicts, ${d('errors')} errors; ` +
+              `${limiter.pending} requests queued`,
+          );
+          previous = { ...stats };
+        }, options.summaryIntervalMs)
+      : undefined;
+  summary?.unref();
+
+  await Promise.all([nodeWatch.synced, podWatch.synced]);
+  log.info(`simulator started: ${nodes.size} simulated nodes, ${pods.size} bound pods`);
+
+  return {
+    stats: () => ({ ...stats, nodes: nodes.size, pods: [...pods.values()].filter((p) => nodes.has(p.spec?.nodeName ?? '')).length }),
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      nodeWatch.stop();
+      podWatch.stop();
+      if (summary) clearInterval(summary);
+      for (const { timer } of leases.values()) clearTimeout(timer);
+      for (const { timer } of podTimers.values()) clearTimeout(timer);
+      leases.clear();
+      podTimers.clear();
+      await limiter.idle();
+    },
+  };
+}
