@@ -38,6 +38,11 @@ export interface System {
 }
 
 const WEBHOOK_NAME = 'daemonless-events';
+
+/** The functions' HTTP port: DAEMONLESS_FUNCTIONS_PORT or 8787 (HTTPS is the next port). */
+export function functionsPort(): number {
+  return Number(process.env.DAEMONLESS_FUNCTIONS_PORT ?? 8787);
+}
 const paths = () => localPaths();
 const functionsPidFile = () => join(paths().run, 'functions.pid');
 
@@ -86,7 +91,7 @@ async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const delivery = options.delivery ?? 'audit';
-  const port = options.port ?? 8787;
+  const port = options.port ?? functionsPort();
   const secret = token();
   const functionsUrl = `http://127.0.0.1:${port}`;
   const p = paths();
@@ -95,7 +100,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     upstreamDaemonset: options.upstreamDaemonset,
     kcmQps: options.kcmQps,
     kcmBurst: options.kcmBurst,
-    auditWebhook: delivery === 'admission' ? undefined : { url: `${functionsUrl}/events/audit`, token: secret },
+    // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).
+    auditWebhook: delivery === 'admission' ? undefined : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
     log,
   });
 

@@ -111,6 +111,7 @@ export interface CallOptions {
 
 const PAGE = 500;
 const strategic = setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch);
+const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** Lease holding the failed-pod backoff of one (DaemonSet, node). Deterministic, within name limits. */
 export function backoffLeaseName(daemonSet: ObjectRef, nodeName: string): string {
@@ -119,6 +120,7 @@ export function backoffLeaseName(daemonSet: ObjectRef, nodeName: string): string
 }
 
 const GENERATION_ANNOTATION = 'daemonless.dev/backoff-generation';
+const LAST_DELETION_ANNOTATION = 'daemonless.dev/last-deletion';
 
 export function createCluster(clients: ApiClients, options: CallOptions): Cluster {
   const { core, apps, coordination } = clients;
@@ -258,22 +260,27 @@ export function createCluster(clients: ApiClients, options: CallOptions): Cluste
         metadata: {
           name,
           namespace: daemonSet.namespace,
-          annotations: { [GENERATION_ANNOTATION]: String(state.generation), 'daemonless.dev/node': nodeName },
+          annotations: {
+            [GENERATION_ANNOTATION]: String(state.generation),
+            // In an annotation, not spec.acquireTime: MicroTime wants 6 fractional digits, client-node sends 3.
+            [LAST_DELETION_ANNOTATION]: state.lastDeletion.toISOString(),
+            'daemonless.dev/node': nodeName,
+          },
           // Garbage-collected with its DaemonSet.
           ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: daemonSet.name, uid: daemonSet.uid }],
         },
         spec: {
           holderIdentity: `${daemonSet.namespace}/${daemonSet.name}/${nodeName}`,
-          acquireTime: state.lastDeletion,
           leaseDurationSeconds: Math.max(1, Math.round(state.delaySeconds)),
         },
       };
       // Last writer wins: two invocations deleting the same failed pod compute the same state.
       await call(`write lease ${daemonSet.namespace}/${name}`, async () => {
         try {
-          await coordination.replaceNamespacedLease({ name, namespace: daemonSet.namespace, body });
+          // A merge patch needs no resourceVersion; the Lease is created on first use.
+          await coordination.patchNamespacedLease({ name, namespace: daemonSet.namespace, body }, mergePatch);
         } catch (error) {
-          const mapped = mapApiError(error, 'replace lease');
+          const mapped = mapApiError(error, 'patch lease');
           if (!(mapped instanceof NotFoundError)) throw error;
           await coordination.createNamespacedLease({ namespace: daemonSet.namespace, body });
         }
@@ -319,9 +326,10 @@ export function createCluster(clients: ApiClients, options: CallOptions): Cluste
 }
 
 function backoffFromLease(lease: V1Lease): BackoffState | undefined {
-  const acquired = lease.spec?.acquireTime;
+  const acquired = lease.metadata?.annotations?.[LAST_DELETION_ANNOTATION];
   const delay = lease.spec?.leaseDurationSeconds;
   const generation = Number(lease.metadata?.annotations?.[GENERATION_ANNOTATION]);
-  if (!acquired || !delay || !Number.isFinite(generation)) return undefined;
-  return { lastDeletion: new Date(acquired), delaySeconds: delay, generation };
+  const lastDeletion = acquired ? new Date(acquired) : undefined;
+  if (!lastDeletion || Number.isNaN(lastDeletion.getTime()) || !delay || !Number.isFinite(generation)) return undefined;
+  return { lastDeletion, delaySeconds: delay, generation };
 }

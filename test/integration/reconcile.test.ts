@@ -1,0 +1,193 @@
+/**
+ * Reconciliation end to end on the real control plane: the API server delivers audit events to the functions server
+ * (started by the global setup), which reconciles with the least-privilege identity. Nothing here calls the
+ * reconciler directly except where a test injects duplicate deliveries on purpose.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { addNodes, addTaint, deleteNode, failPod, setLabels } from '../../devcluster/simulator/nodes.ts';
+import { localPaths } from '../../devcluster/paths.ts';
+import { functionsPort } from '../../scripts/system.ts';
+import { adminClient, createNamespace, deleteNamespace, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
+import { RUN_LABEL, podsByNode, testDaemonSet, waitConverged } from '../support/daemon.ts';
+
+const admin = adminClient();
+const { core, apps, kc } = admin;
+const functionsUrl = `http://127.0.0.1:${functionsPort()}`;
+const token = () => readFileSync(join(localPaths().root, 'functions.token'), 'utf8').trim();
+
+describe('the reference DaemonSet (fluentd-elasticsearch, unchanged)', () => {
+  const fixture = loadFixture('fluentd-elasticsearch.yaml')[0] as V1DaemonSet;
+  const namespace = fixture.metadata!.namespace!;
+  const name = fixture.metadata!.name!;
+  const selector = 'name=fluentd-elasticsearch';
+  let nodes: string[] = [];
+
+  beforeAll(async () => {
+    nodes = await addNodes(kc, 3);
+    await apps.createNamespacedDaemonSet({ namespace, body: fixture });
+  });
+
+  afterAll(async () => {
+    await apps.deleteNamespacedDaemonSet({ namespace, name }).catch(() => undefined);
+    for (const node of nodes) await deleteNode(kc, node);
+  });
+
+  it('gets one Ready pod on every node, and its status says so', async () => {
+    const all = (await core.listNode()).items.map((n) => n.metadata!.name!);
+    const pods = await waitConverged(core, namespace, selector, all, 30_000);
+    for (const node of nodes) expect(pods.get(node)?.spec?.nodeName).toBe(node);
+    // The pod carries upstream's labels and controllerRef, and is bound by kube-scheduler, not by us.
+    const pod = pods.get(nodes[0]!)!;
+    expect(pod.metadata?.labels?.['controller-revision-hash']).toMatch(/^[a-z0-9]+$/);
+    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'DaemonSet', name, controller: true, blockOwnerDeletion: true });
+    expect(pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([
+      { matchFields: [{ key: 'metadata.name', operator: 'In', values: [nodes[0]] }] },
+    ]);
+  });
+
+  it('records SuccessfulCreate Events on the DaemonSet', async () => {
+    const events = await waitFor('SuccessfulCreate events', async () => {
+      const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+      return list.items.filter((e) => e.reason === 'SuccessfulCreate').length > 0 ? list.items : false;
+    });
+    expect(events.some((e) => e.message?.startsWith('Created pod: fluentd-elasticsearch-'))).toBe(true);
+  });
+
+  it('deleted DaemonSet → its pods are removed by the garbage collector', async () => {
+    await apps.deleteNamespacedDaemonSet({ namespace, name });
+    await waitFor('no fluentd pods left', async () => (await core.listNamespacedPod({ namespace, labelSelector: selector })).items.length === 0, {
+      timeoutMs: 30_000,
+    });
+  });
+});
+
+describe('node lifecycle and eligibility', () => {
+  let namespace = '';
+  const run = uniqueName('run');
+  const name = 'agent';
+  const selector = `app=${name}`;
+  const nodes: string[] = [];
+
+  beforeAll(async () => {
+    namespace = await createNamespace(core);
+    nodes.push(...(await addNodes(kc, 2, { labels: { [RUN_LABEL]: run } })));
+    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await waitConverged(core, namespace, selector, nodes);
+  });
+
+  afterAll(async () => {
+    await deleteNamespace(core, namespace);
+    for (const node of nodes) await deleteNode(kc, node);
+  });
+
+  it('node added → it gets a pod', async () => {
+    const [added] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: run } });
+    nodes.push(added!);
+    await waitConverged(core, namespace, selector, nodes);
+  });
+
+  it('node deleted → its pod is removed at once', async () => {
+    const gone = nodes.pop()!;
+    await deleteNode(kc, gone);
+    await waitConverged(core, namespace, selector, nodes);
+  });
+
+  it('node loses the selected label → its pod is removed; label back → a pod again', async () => {
+    const node = nodes[1]!;
+    await setLabels(kc, node, { [RUN_LABEL]: null });
+    await waitConverged(core, namespace, selector, [nodes[0]!]);
+    await setLabels(kc, node, { [RUN_LABEL]: run });
+    await waitConverged(core, namespace, selector, nodes);
+  });
+
+  it('NoSchedule taint on a running node keeps its pod; a node registered with it gets none', async () => {
+    const before = await waitConverged(core, namespace, selector, nodes);
+    await addTaint(kc, nodes[0]!, { key: 'example.com/maintenance', value: 'soon', effect: 'NoSchedule' });
+    const [tainted] = await addNodes(kc, 1, {
+      labels: { [RUN_LABEL]: run },
+      taints: [{ key: 'example.com/maintenance', value: 'soon', effect: 'NoSchedule' }],
+    });
+    // Give the events time to arrive and be acted on; the state must not change.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const after = await waitConverged(core, namespace, selector, nodes);
+    expect(after.get(nodes[0]!)?.metadata?.uid).toBe(before.get(nodes[0]!)?.metadata?.uid);
+    expect((await podsByNode(core, namespace, selector)).get(tainted!)).toBeUndefined();
+    await deleteNode(kc, tainted!);
+  });
+
+  it('NoExecute taint → the pod is evicted', async () => {
+    await addTaint(kc, nodes[1]!, { key: 'example.com/broken', effect: 'NoExecute' });
+    await waitConverged(core, namespace, selector, [nodes[0]!]);
+  });
+});
+
+describe('failures and duplicates', () => {
+  let namespace = '';
+  const run = uniqueName('run');
+  const name = 'agent';
+  const selector = `app=${name}`;
+  let nodes: string[] = [];
+
+  beforeAll(async () => {
+    namespace = await createNamespace(core);
+    nodes = await addNodes(kc, 2, { labels: { [RUN_LABEL]: run } });
+    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await waitConverged(core, namespace, selector, nodes);
+  });
+
+  afterAll(async () => {
+    await deleteNamespace(core, namespace);
+    for (const node of nodes) await deleteNode(kc, node);
+  });
+
+  it('failed pod → deleted and replaced (backoff recorded in a Lease)', async () => {
+    const before = await waitConverged(core, namespace, selector, nodes);
+    const failed = before.get(nodes[0]!)!;
+    await failPod(kc, namespace, failed.metadata!.name!);
+    const after = await waitConverged(core, namespace, selector, nodes, 30_000);
+    expect(after.get(nodes[0]!)?.metadata?.uid).not.toBe(failed.metadata?.uid);
+    const leases = await admin.coordination.listNamespacedLease({ namespace });
+    expect(leases.items.some((l) => l.metadata?.name?.startsWith('daemonless-backoff-'))).toBe(true);
+    const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+    expect(events.items.some((e) => e.reason === 'FailedDaemonPod')).toBe(true);
+
+    // It fails again at once: now the 1 s backoff holds the delete back, the timer re-queues it, and the delay doubles.
+    const second = after.get(nodes[0]!)!;
+    await failPod(kc, namespace, second.metadata!.name!);
+    const failedAt = Date.now();
+    const third = await waitConverged(core, namespace, selector, nodes, 30_000);
+    expect(third.get(nodes[0]!)?.metadata?.uid).not.toBe(second.metadata?.uid);
+    const lease = (await admin.coordination.listNamespacedLease({ namespace })).items.find((l) =>
+      l.metadata?.name?.startsWith('daemonless-backoff-'),
+    );
+    expect(lease?.spec?.leaseDurationSeconds).toBe(2);
+    expect(Date.now() - failedAt).toBeGreaterThan(0);
+  });
+
+  it('the same event delivered 20 times at once → exactly one pod', async () => {
+    // A fresh node the DaemonSet selects; the API server's own delivery races with the 20 copies.
+    const [node] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: run } });
+    nodes.push(node!);
+    const event = JSON.stringify({ type: 'ADDED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: node } } });
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${functionsUrl}/events/watch`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token()}` },
+          body: event,
+        }),
+      ),
+    );
+    expect(responses.map((r) => r.status).every((s) => s === 200)).toBe(true);
+    await waitConverged(core, namespace, selector, nodes);
+    // Stays at one: no duplicate shows up later, none was created and deleted.
+    await new Promise((r) => setTimeout(r, 2_000));
+    const pods = (await podsByNode(core, namespace, selector)).get(node!) ?? [];
+    expect(pods).toHaveLength(1);
+    const creates = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},reason=SuccessfulCreate` });
+    expect(creates.items.filter((e) => e.message?.includes(pods[0]!.metadata!.name!))).toHaveLength(1);
+  });
+});
