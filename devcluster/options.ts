@@ -8,9 +8,15 @@ import { z } from 'zod';
 import { defaultAuditPolicyFile } from './paths.ts';
 
 export interface AuditWebhook {
-  /** Where kube-apiserver POSTs `audit.k8s.io/v1` EventLists, e.g. `http://127.0.0.1:8787/events/audit`. */
+  /**
+   * Where kube-apiserver POSTs `audit.k8s.io/v1` EventLists, e.g. `https://127.0.0.1:8788/events/audit`. An https
+   * server must present a certificate signed by the cluster CA, such as `<localDir>/pki/webhook.crt`.
+   */
   readonly url: string;
-  /** Sent as `Authorization: Bearer <token>`. Never logged, never stored outside the 0600 audit kubeconfig. */
+  /**
+   * Sent as `Authorization: Bearer <token>`; requires an https URL (client-go sends credentials over TLS only). Never
+   * logged, never stored outside the 0600 audit kubeconfig.
+   */
   readonly token?: string;
 }
 
@@ -110,6 +116,14 @@ export function normalizeOptions(options: UpOptions): NormalizedOptions {
     const url = z.url({ protocol: /^https?$/ }).safeParse(options.auditWebhook.url);
     if (!url.success) throw new OptionsError(`auditWebhook.url must be an http(s) URL, got ${options.auditWebhook.url}`);
     const token = options.auditWebhook.token;
+    // client-go (clientcmd) attaches credentials only to TLS connections: with an http:// server the API server would
+    // silently send no Authorization header, and a receiver that checks it would refuse every batch.
+    if (token !== undefined && url.data.startsWith('http:')) {
+      throw new OptionsError(
+        'auditWebhook: the API server sends the bearer token only over https; use an https:// URL served with ' +
+          '<localDir>/pki/webhook.crt (signed by the cluster CA, which the audit kubeconfig trusts), or drop the token',
+      );
+    }
     auditWebhook = { url: url.data, tokenSha256: token === undefined ? null : sha256(token) };
     auditPolicyFile = options.auditPolicyFile ?? defaultAuditPolicyFile;
     try {
