@@ -26,20 +26,26 @@ function positiveNumber(flag: string, value: string | undefined): number | undef
   return n;
 }
 
+const cliOptions = {
+  'upstream-daemonset': { type: 'boolean' },
+  'kcm-qps': { type: 'string' },
+  'kcm-burst': { type: 'string' },
+  'audit-webhook': { type: 'string' },
+  'audit-token': { type: 'string' },
+  'no-simulator': { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function parseCommandLine(argv: string[]) {
+  try {
+    return parseArgs({ args: argv, allowPositionals: true, options: cliOptions });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'upstream-daemonset': { type: 'boolean' },
-      'kcm-qps': { type: 'string' },
-      'kcm-burst': { type: 'string' },
-      'audit-webhook': { type: 'string' },
-      'audit-token': { type: 'string' },
-      'no-simulator': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  const { values, positionals } = parseCommandLine(argv);
   const [command, ...rest] = positionals;
   if (values.help) {
     console.log(usage);
@@ -48,8 +54,10 @@ async function main(argv: string[]): Promise<number> {
   if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
   switch (command) {
     case 'up': {
+      if (values['audit-token'] !== undefined && values['audit-webhook'] === undefined) {
+        throw new UsageError('--audit-token needs --audit-webhook');
+      }
       const token = values['audit-token'] ?? process.env['DAEMONLESS_AUDIT_TOKEN'];
-      if (token !== undefined && values['audit-webhook'] === undefined) throw new UsageError('--audit-token needs --audit-webhook');
       const info = await up({
         upstreamDaemonset: values['upstream-daemonset'] ?? false,
         kcmQps: positiveNumber('--kcm-qps', values['kcm-qps']),
@@ -83,6 +91,6 @@ try {
 } catch (error) {
   const e = error as Error;
   console.error(`${e.name}: ${e.message}`);
-  if (e instanceof UsageError || e.name === 'TypeError' /* parseArgs' unknown-option errors */) console.error(usage);
+  if (e instanceof UsageError) console.error(usage);
   process.exitCode = e instanceof UsageError ? 2 : 1;
 }

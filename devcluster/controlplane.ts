@@ -38,7 +38,7 @@ import {
 } from './options.ts';
 import { type LocalPaths, localPaths, rbacFile, repoRoot, simulatorEntry } from './paths.ts';
 import { type CertFiles, type Pki, ensurePki, pkiLayout } from './pki.ts';
-import { type Daemon, assertPortFree, isOurProcess, readPidFile, spawnDaemon, stopProcess } from './processes.ts';
+import { type Daemon, assertPortFree, isOurProcess, readPidFile, spawnDaemon, stopProcess, waitReaped } from './processes.ts';
 import { type ClusterState, type ComponentState, StateError, readState, writeState } from './state.ts';
 
 export type { AuditWebhook, NormalizedOptions, Ports, UpOptions } from './options.ts';
@@ -217,6 +217,7 @@ export async function down(options: LocalDirOptions = {}): Promise<void> {
   const targets = componentTargets(paths, state);
   // The simulator first (it writes through the API server), then the API server's clients, then the API server, then
   // its storage. Components of one stage stop concurrently.
+  const stopped: number[] = [];
   const stages: ComponentName[][] = [['simulator'], ['kube-controller-manager', 'kube-scheduler'], ['kube-apiserver'], ['etcd']];
   for (const stage of stages) {
     await Promise.all(
@@ -225,10 +226,14 @@ export async function down(options: LocalDirOptions = {}): Promise<void> {
         if (!target) return;
         const t0 = performance.now();
         const outcome = await stopProcess(target.pid, target.identity, target.stopGraceMs);
-        if (outcome !== 'not-running') log(`stopped ${name} (pid ${target.pid}, ${outcome}) in ${secondsSince(t0)} s`);
+        if (outcome !== 'not-running') {
+          stopped.push(target.pid);
+          log(`stopped ${name} (pid ${target.pid}, ${outcome}) in ${secondsSince(t0)} s`);
+        }
       }),
     );
   }
+  await waitReaped(stopped);
   for (const path of [paths.run, paths.etcdData, paths.config, paths.state, paths.kubeconfig, paths.reconcilerKubeconfig]) {
     rmSync(path, { recursive: true, force: true });
   }

@@ -126,11 +126,17 @@ async function waitGone(pid: number, identity: readonly string[], timeoutMs: num
     if (Date.now() > deadline) return false;
     await sleep(100);
   }
-  // Exited. Its parent (init, once the `up` process is gone) reaps it a moment later; give it that moment so that a
-  // `pgrep` right after `down` does not list a <defunct> entry. Bounded: reaping is not ours to do.
-  const reapDeadline = Date.now() + 2_000;
-  while (hasProc && existsSync(`/proc/${pid}`) && Date.now() < reapDeadline) await sleep(50);
   return true;
+}
+
+/**
+ * After `stopProcess`, an exited daemon stays a <defunct> entry until its parent reaps it — init, once the process
+ * that ran `up` is gone, and some inits (this machine's included) reap only every second or two. Waiting for that
+ * (bounded: reaping is not ours to do) means a `pgrep` right after `down` lists nothing.
+ */
+export async function waitReaped(pids: readonly number[], timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (hasProc && pids.some((pid) => existsSync(`/proc/${pid}`)) && Date.now() < deadline) await sleep(50);
 }
 
 /** Fails with a clear message when something already listens on the port, instead of a component crashing later. */
