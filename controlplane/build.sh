@@ -37,7 +37,9 @@ flags=(-trimpath -ldflags=-s\ -w)
 # Builds go to a temporary folder and are moved in only when complete, so an interrupted build never leaves a
 # half-written binary that a later run would take for a cached one.
 tmp="$(mktemp -d "${cache_root}/.build.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
+beat=""
+# Also stops the heartbeat below when the build fails (set -e exits before the explicit kill).
+trap '[[ -n "$beat" ]] && kill "$beat" 2>/dev/null; rm -rf "$tmp"' EXIT
 echo "controlplane: go mod download (k8s ${k8s_version}, etcd ${etcd_version}) ..." >&2
 go mod download
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -50,6 +52,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
   beat=$!
   go build "${flags[@]}" -o "$tmp/" "${pkgs[@]}"
   kill "$beat" 2>/dev/null || true
+  beat=""
 fi
 if [[ $need_etcd -eq 1 ]]; then
   echo "controlplane: building etcd ..." >&2

@@ -9,14 +9,14 @@
  * feet. A second control plane costs about 10 s and leaves the shared one untouched.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterInfo, down, up } from '../../devcluster/controlplane.ts';
+import { type ClusterInfo, down, status, up } from '../../devcluster/controlplane.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { ensurePki } from '../../devcluster/pki.ts';
 import { type Clients, clientsFor, freePorts, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
@@ -227,5 +227,28 @@ describe('a private control plane with an audit webhook and a validating webhook
     expect(new Set(auditBatches.map((b) => b.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
     // Like admission, the API server appends its client timeout to the configured URL.
     for (const batch of auditBatches) expect(batch.url).toMatch(/^\/events\/audit\?timeout=\d+s$/);
+  });
+
+  it('stops everything it started on down, and says so in status', async () => {
+    const before = await status({ localDir, log: () => {} });
+    expect(before.running).toBe(true);
+    expect(before.components.map((c) => c.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+
+    await down({ localDir, log: (line) => upLog.push(line) });
+    const after = await status({ localDir, log: () => {} });
+    expect(after.running).toBe(false);
+    expect(after.components).toEqual([]);
+    // No process anywhere on the machine still refers to this cluster's folder.
+    const leftovers = readdirSync('/proc')
+      .filter((entry) => /^\d+$/.test(entry))
+      .flatMap((pid) => {
+        try {
+          const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+          return cmdline.includes(localDir) ? [`${pid} ${cmdline}`] : [];
+        } catch {
+          return []; // exited meanwhile
+        }
+      });
+    expect(leftovers).toEqual([]);
   });
 });
