@@ -38,6 +38,11 @@ export interface HandleResult {
   apiRequests: number;
   /** Seconds until a pending backoff expires, if any. */
   requeueAfterSeconds?: number;
+  /**
+   * DaemonSet-wide passes this call asks for (status, rollout steps) after node-scoped work. A long-lived server
+   * debounces them; a Lambda runs them at the end of the same invocation (see src/follow-up.ts).
+   */
+  followUp?: Hint[];
 }
 
 /** The port the HTTP layer calls. Implemented by src/reconcile.ts; faked in HTTP tests. */

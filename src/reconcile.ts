@@ -46,7 +46,7 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
       const hints = dedupeHints(rawHints);
       const started = deps.now();
       const cluster = deps.cluster(started.getTime() + deps.options.timeBudgetMs);
-      const tally: Tally = { created: 0, deleted: 0, requeue: undefined };
+      const tally: Tally = { created: 0, deleted: 0, requeue: undefined, followUp: new Map() };
 
       if (hints.some((h) => h.kind === 'resync')) {
         await reconcileDaemonSets(deps, cluster, await cluster.listDaemonSets(), tally, { listAllPods: true });
@@ -70,6 +70,7 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
         apiRequests: cluster.requestCount(),
       };
       if (tally.requeue !== undefined) result.requeueAfterSeconds = tally.requeue;
+      if (tally.followUp.size > 0) result.followUp = [...tally.followUp.values()];
       deps.log.info('reconciled', { ...result, ms: deps.now().getTime() - started.getTime() });
       return result;
     },
@@ -80,6 +81,7 @@ interface Tally {
   created: number;
   deleted: number;
   requeue: number | undefined;
+  followUp: Map<string, Hint>;
 }
 
 /**
@@ -144,6 +146,25 @@ async function reconcileNodes(deps: ReconcilerDeps, cluster: Cluster, names: str
   const snapshot = await withBackoffs(cluster, daemonSets, states);
   const plan = planSnapshot(snapshot, deps.now(), deps.options.plan);
   await apply(deps, cluster, plan, tally);
+  // Status (and rollout progress) need every node of a DaemonSet: ask for a DaemonSet-wide pass for each DaemonSet
+  // these nodes count in, rather than reading the whole cluster on every node event.
+  for (const ds of countedOn(daemonSets, states)) {
+    const hint: Hint = { kind: 'daemonSet', namespace: ds.metadata?.namespace ?? 'default', name: ds.metadata?.name ?? '' };
+    tally.followUp.set(`${hint.namespace}/${hint.name}`, hint);
+  }
+}
+
+/** DaemonSets whose status these nodes contribute to: they should run there, or have a pod there. */
+function countedOn(daemonSets: V1DaemonSet[], states: NodeState[]): V1DaemonSet[] {
+  return daemonSets.filter((ds) => {
+    if (ds.metadata?.deletionTimestamp) return false;
+    const uid = ds.metadata?.uid;
+    return states.some(
+      (s) =>
+        s.pods.some((p) => p.metadata?.ownerReferences?.some((o) => o.controller && o.uid === uid)) ||
+        (s.node !== null && nodeShouldRunDaemonPod(s.node, ds).shouldRun),
+    );
+  });
 }
 
 /** Groups pods by target node. Nodes named by pods but absent from the list are deleted nodes (`node: null`). */

@@ -5,7 +5,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from './config.ts';
 import { defaultPlanOptions } from './core/model.ts';
-import { hintKey, type Hint, type HintHandler } from './hints.ts';
+import type { HintHandler } from './hints.ts';
+import { withInlineFollowUps } from './follow-up.ts';
 import { createApiClients, createCluster } from './k8s/cluster.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createReconciler } from './reconcile.ts';
@@ -34,40 +35,11 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
   });
 }
 
-/**
- * For long-lived local servers: re-handles hints when a result asks for it (failed-pod backoff expiring). One timer
- * per hint; a later request replaces it. On Lambda there is no process to hold timers; the scheduled resync covers it.
- */
-export function withRequeue(inner: HintHandler, log: Logger): HintHandler {
-  const timers = new Map<string, NodeJS.Timeout>();
-  const handler: HintHandler = {
-    async handle(hints, signal) {
-      const result = await inner.handle(hints, signal);
-      if (result.requeueAfterSeconds !== undefined) {
-        const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);
-        for (const hint of hints) schedule(hint, delayMs);
-      }
-      return result;
-    },
-  };
-  function schedule(hint: Hint, delayMs: number): void {
-    const key = hintKey(hint);
-    clearTimeout(timers.get(key));
-    const timer = setTimeout(() => {
-      timers.delete(key);
-      handler.handle([hint]).catch((error: unknown) => log.warn('requeued reconcile failed', { hint: key, error: String(error) }));
-    }, delayMs);
-    timer.unref();
-    timers.set(key, timer);
-  }
-  return handler;
-}
-
 /** Dependencies for Lambda: no background work survives the response (see docs/adr/0001-admission-on-lambda.md). */
 export async function createDeps(config: Config): Promise<AppDeps> {
   const log = createLogger(config.LOG_LEVEL);
   return {
-    handler: createHandler(config, log),
+    handler: withInlineFollowUps(createHandler(config, log)),
     config,
     log,
     defer: (task) => {

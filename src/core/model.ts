@@ -84,6 +84,9 @@ export type Action =
   | { kind: 'release'; daemonSet: ObjectRef; pod: ObjectRef }
   | { kind: 'recordBackoff'; daemonSet: ObjectRef; nodeName: string; state: BackoffState };
 
+export type CreateAction = Extract<Action, { kind: 'create' }>;
+export type DeleteAction = Extract<Action, { kind: 'delete' }>;
+
 /** What one reconcile decided. The shell applies `actions`, then records `events` for those that succeeded. */
 export interface Plan {
   actions: Action[];

@@ -10,6 +10,7 @@ import { revisionHash } from './hash.ts';
 import { isEmptySelector, selectorError } from './label-selector.ts';
 import {
   defaultPlanOptions,
+  labels,
   type Action,
   type ActionOutcome,
   type BackoffState,
@@ -22,7 +23,8 @@ import {
   type Snapshot,
 } from './model.ts';
 import { newDaemonPod } from './pod-template.ts';
-import { compareDaemonPods, isBeingDeleted, podRef } from './pods.ts';
+import { compareDaemonPods, isBeingDeleted, isPodAvailable, isPodReady, podRef, timeOf } from './pods.ts';
+import { allowsSurge } from './rollout.ts';
 
 export function daemonSetRef(ds: V1DaemonSet): ObjectRef {
   return { namespace: ds.metadata?.namespace ?? '', name: ds.metadata?.name ?? '', uid: ds.metadata?.uid ?? '' };
@@ -79,8 +81,8 @@ export function backoffRemainingSeconds(state: BackoffState | undefined, now: Da
 }
 
 /**
- * One DaemonSet on one node (upstream `podsShouldBeOnNode`, without surge: `AllowsSurge` is taken as false; the surge
- * branch of §3 belongs where marked below). `backoff` is the stored state for `backoffKey(ds, nodeState.name)`.
+ * One DaemonSet on one node (upstream `podsShouldBeOnNode`, with its surge branch when `allowsSurge(ds)`: RollingUpdate
+ * with a positive maxSurge). `backoff` is the stored state for `backoffKey(ds, nodeState.name)`.
  * `hash` defaults to `revisionHash(ds)`; pass it when planning many nodes.
  */
 export function planNode(
@@ -199,13 +201,24 @@ export function planNode(
     if (recorded !== undefined) plan.actions.push({ kind: 'recordBackoff', daemonSet: dsRef, nodeName, state: recorded });
     for (const d of deletes) d();
 
-    // Without surge (OnDelete, or RollingUpdate with maxSurge 0): keep the first running pod, delete the rest. No pod is
-    // created while only terminating or failed pods remain; creation waits for them to be gone.
-    // Surge (a later issue) branches here: create at once when nothing runs, keep one new and one old pod.
-    const allowsSurge = false;
-    if (!allowsSurge && running.length > 1) {
-      const [keep, ...extra] = [...running].sort(compareDaemonPods);
-      for (const pod of extra) deletePod(pod, `duplicate: ${keep?.metadata?.name} is kept`);
+    if (!allowsSurge(ds)) {
+      // Without surge (OnDelete, or RollingUpdate with maxSurge 0): keep the first running pod, delete the rest. No pod
+      // is created while only terminating or failed pods remain; creation waits for them to be gone.
+      if (running.length > 1) {
+        const [keep, ...extra] = [...running].sort(compareDaemonPods);
+        for (const pod of extra) deletePod(pod, `duplicate: ${keep?.metadata?.name} is kept`);
+      }
+    } else if (running.length === 0) {
+      // Surge: the node must always have a pod that is not going away, so create one at once even while a terminating
+      // (or failed, or succeeded) pod is still there. Pitfall: pod names are deterministic per (DaemonSet UID, node,
+      // revision hash), so if the pod still there is of the same revision, this create answers AlreadyExists (outcome
+      // `unchanged`) until that pod is gone; its DELETED event triggers the reconcile that creates the replacement.
+      if (shouldRun) {
+        const pod = newDaemonPod(ds, nodeName, hash);
+        plan.actions.push({ kind: 'create', daemonSet: dsRef, nodeName, pod, why: `surge: no running daemon pod on node ${nodeName}` });
+      }
+    } else if (running.length > 1) {
+      planSurgePods(ds, running, hash, now, deletePod, plan);
     }
     if (shouldRun === false) notes.push(`existing pods stay (${eligibility.reason})`);
   } else if (exists) {
@@ -216,6 +229,54 @@ export function planNode(
     notes.push(`not eligible (${eligibility.reason})`);
   }
   return decide(eligibility, summarize());
+}
+
+/**
+ * The surge branch of upstream `podsShouldBeOnNode` for two or more running pods: in upstream's order, keep the first
+ * pod whose `controller-revision-hash` is `hash` ("new"; unlike `isPodUpdated`, the template generation does not count
+ * here, as upstream) and the first with any other hash ("old"), delete every other pod. If both are kept, the old one
+ * goes when it is not Ready, or when the new one is Available (minReadySeconds against `now`); otherwise both stay,
+ * and when the new pod is Ready but not yet Available the plan asks to be called again once it is (+1 s, as upstream's
+ * requeue after a pod turns Ready).
+ */
+function planSurgePods(
+  ds: V1DaemonSet,
+  running: readonly V1Pod[],
+  hash: string,
+  now: Date,
+  deletePod: (pod: V1Pod, why: string) => void,
+  plan: Plan,
+): void {
+  let oldestNew: V1Pod | undefined;
+  let oldestOld: V1Pod | undefined;
+  const extra: V1Pod[] = [];
+  for (const pod of [...running].sort(compareDaemonPods)) {
+    const isNew = hasRevisionHash(pod, hash);
+    if (isNew && oldestNew === undefined) oldestNew = pod;
+    else if (!isNew && oldestOld === undefined) oldestOld = pod;
+    else extra.push(pod);
+  }
+  for (const pod of extra) {
+    const isNew = hasRevisionHash(pod, hash);
+    deletePod(pod, `surge: duplicate ${isNew ? 'new' : 'old'} pod, ${(isNew ? oldestNew : oldestOld)?.metadata?.name} is kept`);
+  }
+  if (oldestNew === undefined || oldestOld === undefined) return;
+  const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
+  if (!isPodReady(oldestOld)) {
+    deletePod(oldestOld, `surge: old pod is not ready, new pod ${oldestNew.metadata?.name} replaces it`);
+  } else if (isPodAvailable(oldestNew, minReadySeconds, now)) {
+    deletePod(oldestOld, `surge: new pod ${oldestNew.metadata?.name} is available, old pod replaced`);
+  } else if (isPodReady(oldestNew)) {
+    const readySince = timeOf(oldestNew.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
+    if (Number.isFinite(readySince)) {
+      const wait = Math.max(0, (readySince + minReadySeconds * 1000 - now.getTime()) / 1000) + 1;
+      plan.requeueAfterSeconds = Math.min(plan.requeueAfterSeconds ?? Number.POSITIVE_INFINITY, wait);
+    }
+  }
+}
+
+function hasRevisionHash(pod: V1Pod, hash: string): boolean {
+  return pod.metadata?.labels?.[labels.revisionHash] === hash;
 }
 
 /**

@@ -70,3 +70,53 @@ export function statusNeedsUpdate(old: V1DaemonSetStatus | undefined, next: Stat
 export function nextStatus(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number): V1DaemonSetStatus {
   return { ...old, ...next, observedGeneration: generation };
 }
+
+/**
+ * Upstream `updateDaemonSetStatus`'s last line of defence against clock skew: with minReadySeconds, while some Ready
+ * pods are not yet Available, look again after minReadySeconds. Undefined when nothing is waiting.
+ */
+export function statusRequeueAfterSeconds(ds: V1DaemonSet, counters: StatusCounters): number | undefined {
+  const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
+  return minReadySeconds > 0 && counters.numberReady !== counters.numberAvailable ? minReadySeconds : undefined;
+}
+
+/** Where a rollout stands, as `kubectl rollout status daemonset/NAME` reports it. */
+export interface RolloutStatus {
+  /** kubectl would exit 0. */
+  done: boolean;
+  /** kubectl's line (without the trailing newline). */
+  message: string;
+  /** False for OnDelete (and unknown types): kubectl refuses to watch those. */
+  supported: boolean;
+}
+
+/**
+ * kubectl's `DaemonSetStatusViewer`: only for RollingUpdate (the default when the type is missing); done when
+ * `observedGeneration ≥ generation`, `updatedNumberScheduled ≥ desiredNumberScheduled` and
+ * `numberAvailable ≥ desiredNumberScheduled`. Missing counters read as 0.
+ */
+export function rolloutStatus(ds: V1DaemonSet, status: V1DaemonSetStatus | undefined = ds.status): RolloutStatus {
+  const name = ds.metadata?.name ?? '';
+  const type = ds.spec?.updateStrategy?.type || 'RollingUpdate';
+  if (type !== 'RollingUpdate') {
+    return { done: false, supported: false, message: 'rollout status is only available for RollingUpdate strategy type' };
+  }
+  const desired = status?.desiredNumberScheduled ?? 0;
+  const updated = status?.updatedNumberScheduled ?? 0;
+  const available = status?.numberAvailable ?? 0;
+  if ((ds.metadata?.generation ?? 0) > (status?.observedGeneration ?? 0)) {
+    return { done: false, supported: true, message: 'Waiting for daemon set spec update to be observed...' };
+  }
+  if (updated < desired) {
+    return { done: false, supported: true, message: `Waiting for daemon set "${name}" rollout to finish: ${updated} out of ${desired} new pods have been updated...` };
+  }
+  if (available < desired) {
+    return { done: false, supported: true, message: `Waiting for daemon set "${name}" rollout to finish: ${available} of ${desired} updated pods are available...` };
+  }
+  return { done: true, supported: true, message: `daemon set "${name}" successfully rolled out` };
+}
+
+/** `kubectl rollout status` would report the rollout done (RollingUpdate only; OnDelete is never "complete"). */
+export function rolloutComplete(ds: V1DaemonSet, status: V1DaemonSetStatus | undefined = ds.status): boolean {
+  return rolloutStatus(ds, status).done;
+}

@@ -11,7 +11,8 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createLogger } from '../log.ts';
-import { createHandler, withRequeue } from '../wiring.ts';
+import { withTimers } from '../follow-up.ts';
+import { createHandler } from '../wiring.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const env = { ...process.env };
@@ -21,7 +22,7 @@ if (!env.KUBECONFIG && existsSync(localKubeconfig)) env.KUBECONFIG = localKubeco
 
 const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL);
-const handler = withRequeue(createHandler(config, log), log);
+const handler = withTimers(createHandler(config, log), log, { followUpDelayMs: config.FOLLOW_UP_DELAY_MS });
 const pending = new Set<Promise<void>>();
 const app = createApp({
   handler,

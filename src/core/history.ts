@@ -1,0 +1,238 @@
+/**
+ * Revision history (ControllerRevisions) as a pure plan: upstream `constructHistory`, `controlledHistories`,
+ * `dedupCurHistories`, `snapshot`, `getPatch`, `Match` and `cleanupHistory` (pkg/controller/daemon/update.go).
+ * Nothing here writes; `planHistory` says which revisions to adopt, release, label, create, update and delete, and
+ * which pods to relabel, and the shell does it.
+ */
+import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { claimPods, controllerRefOf } from './claim.ts';
+import { canonicalJson } from './hash.ts';
+import { selectorMatches } from './label-selector.ts';
+import { labels, type ObjectRef } from './model.ts';
+import { controllerRefFor, getTargetNodeName } from './pod-template.ts';
+import { isBeingDeleted, podRef } from './pods.ts';
+
+/** A ControllerRevision name is a DNS subdomain. */
+export const MAX_REVISION_NAME_LENGTH = 253;
+
+/** Upstream's default `spec.revisionHistoryLimit`. */
+export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
+
+/**
+ * Upstream `getPatch`: what a revision stores, `{"spec":{"template":{…template, "$patch":"replace"}}}`, a strategic
+ * merge patch that restores the template (what `kubectl rollout undo` applies). Returned as an object; it is compared
+ * through `canonicalJson`, so key order and absent/null members do not matter (upstream compares bytes of Go's sorted
+ * JSON, which is the same up to those).
+ */
+export function revisionData(ds: V1DaemonSet): { spec: { template: Record<string, unknown> } } {
+  return { spec: { template: { ...structuredClone(ds.spec?.template ?? {}), $patch: 'replace' } } };
+}
+
+/** Upstream `Match`: the revision stores exactly this DaemonSet's template. */
+export function revisionMatches(revision: V1ControllerRevision, ds: V1DaemonSet): boolean {
+  return canonicalJson(revision.data ?? null) === canonicalJson(revisionData(ds));
+}
+
+/**
+ * `<DaemonSet name>-<hash>`, as upstream, with the DaemonSet name cut (and any trailing `-`/`.` removed) so the whole
+ * stays a DNS subdomain of at most 253 characters. The `controller-revision-hash` label carries the hash itself.
+ */
+export function revisionName(ds: V1DaemonSet, hash: string): string {
+  const prefix = (ds.metadata?.name ?? 'daemon').slice(0, MAX_REVISION_NAME_LENGTH - hash.length - 1).replace(/[-.]+$/, '');
+  return `${prefix}-${hash}`;
+}
+
+/**
+ * Upstream `snapshot`'s object: labels = template labels + `controller-revision-hash`, annotations copied from the
+ * DaemonSet, the DaemonSet as controller (same reference as its pods), `data = revisionData(ds)`, `revision`.
+ */
+export function newRevision(ds: V1DaemonSet, hash: string, revision: number): V1ControllerRevision {
+  const metadata: NonNullable<V1ControllerRevision['metadata']> = {
+    name: revisionName(ds, hash),
+    namespace: ds.metadata?.namespace ?? 'default',
+    labels: { ...ds.spec?.template?.metadata?.labels, [labels.revisionHash]: hash },
+    ownerReferences: [controllerRefFor(ds)],
+  };
+  const dsAnnotations = ds.metadata?.annotations;
+  if (dsAnnotations && Object.keys(dsAnnotations).length > 0) metadata.annotations = { ...dsAnnotations };
+  return { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata, data: revisionData(ds), revision };
+}
+
+/** The hash a revision stands for: its `controller-revision-hash` label, or its name when unlabelled (upstream). */
+export function revisionHashOf(revision: V1ControllerRevision): string {
+  return revision.metadata?.labels?.[labels.revisionHash] ?? revision.metadata?.name ?? '';
+}
+
+function revisionRef(revision: V1ControllerRevision): ObjectRef {
+  return { namespace: revision.metadata?.namespace ?? '', name: revision.metadata?.name ?? '', uid: revision.metadata?.uid ?? '' };
+}
+
+export interface RevisionClaim {
+  /** Revisions the DaemonSet controls after the claim, adopted ones included. */
+  owned: V1ControllerRevision[];
+  /** Orphans matching the selector: the shell patches the controllerRef in. */
+  adopt: V1ControllerRevision[];
+  /** Controlled but no longer matching the selector: the shell removes the ownerReference. Not in `owned`. */
+  release: V1ControllerRevision[];
+}
+
+/**
+ * Upstream `controlledHistories` (`ClaimControllerRevisions`): the same rules as for pods (`claimPods`): controlled
+ * and selected: owned; controlled, not selected: released unless the DaemonSet is being deleted; orphan, selected,
+ * neither being deleted: adopted; anything else ignored. Only revisions in the DaemonSet's namespace count.
+ */
+export function claimRevisions(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): RevisionClaim {
+  const claim: RevisionClaim = { owned: [], adopt: [], release: [] };
+  const uid = ds.metadata?.uid;
+  const dsDeleting = isBeingDeleted(ds);
+  const namespace = ds.metadata?.namespace ?? '';
+  for (const revision of revisions) {
+    if ((revision.metadata?.namespace ?? '') !== namespace) continue;
+    const matches = selectorMatches(ds.spec?.selector, revision.metadata?.labels);
+    const ref = controllerRefOf(revision);
+    if (ref !== undefined) {
+      if (uid === undefined || ref.uid !== uid) continue;
+      if (matches) claim.owned.push(revision);
+      else if (!dsDeleting) claim.release.push(revision);
+      continue;
+    }
+    if (dsDeleting || !matches || isBeingDeleted(revision)) continue;
+    claim.adopt.push(revision);
+    claim.owned.push(revision);
+  }
+  return claim;
+}
+
+export interface HistoryPlan {
+  /** Orphan revisions to adopt (patch the controllerRef in, guarded by their UID). */
+  adopt: ObjectRef[];
+  /** Revisions to release (remove this DaemonSet's ownerReference). */
+  release: ObjectRef[];
+  /** Revisions without a `controller-revision-hash` label: set it to the revision's own name (upstream). */
+  labelRevisions: string[];
+  /** The existing revision that matches the template (after deduplication); undefined when one must be created. */
+  current?: V1ControllerRevision;
+  /** The revision to create when none matches, with `revision = max(old) + 1`. */
+  toCreate?: V1ControllerRevision;
+  /** The current revision's number is below max(old) + 1 (a rollback to an earlier template): raise it. */
+  toUpdateRevision?: { name: string; revision: number };
+  /**
+   * Several revisions match (`dedupCurHistories`): `keep` is the one kept (highest revision, the later on a tie);
+   * first every DaemonSet pod in `relabelPods` gets `controller-revision-hash: keepHash` (merge patch; upstream relabels
+   * all of them, genuinely old pods included), then the revisions in `deleteNames` are deleted. Empty lists otherwise.
+   */
+  dedup: { keep?: string; keepHash?: string; deleteNames: string[]; relabelPods: ObjectRef[] };
+  /** `cleanupHistory`: old revisions to delete, oldest first. */
+  cleanup: string[];
+  /** The revisions that are not current (upstream's `old`), ascending by revision. */
+  old: V1ControllerRevision[];
+  /**
+   * The revision hash for this sync, for every pod created, the rolling update and the status: the current
+   * revision's label (which may differ from `revisionHash(ds)`: e.g. a revision kept from before a collisionCount
+   * change), else the hash the new revision is created with.
+   */
+  hash: string;
+}
+
+function compareRevisions(a: V1ControllerRevision, b: V1ControllerRevision): number {
+  if (a.revision !== b.revision) return a.revision - b.revision;
+  const an = a.metadata?.name ?? '';
+  const bn = b.metadata?.name ?? '';
+  return an < bn ? -1 : an > bn ? 1 : 0;
+}
+
+/**
+ * Upstream `constructHistory` followed by `cleanupHistory`, for one DaemonSet, as a plan:
+ *
+ * 1. claim the revisions (adopt/release as for pods); unlabelled revisions get the hash label = their name;
+ * 2. split into current (data equal to `revisionData(ds)`, upstream `Match`; the hash label alone is not enough, since
+ *    a hash collision has the same name and label by definition) and old;
+ * 3. no current: create `newRevision(ds, hash, max(old) + 1)`; if the create answers AlreadyExists, see
+ *    `collisionOutcome`;
+ * 4. several current: keep the highest revision (on a tie the later in `revisions`), relabel pods, delete the others;
+ * 5. current.revision < max(old) + 1: raise it to max(old) + 1 (rollback);
+ * 6. cleanup: with `revisionHistoryLimit` (default 10), delete `len(old) - limit` old revisions in ascending revision
+ *    order (then name, for determinism), skipping any whose hash is still the label of a DaemonSet pod (terminal and
+ *    terminating pods included, as upstream).
+ *
+ * `revisions` are the namespace's ControllerRevisions; `pods` the namespace's pods (claimed here with `claimPods`);
+ * `hash` is `revisionHash(ds)`. A DaemonSet being deleted gets an empty plan (upstream's early exit).
+ */
+export function planHistory(
+  ds: V1DaemonSet,
+  revisions: readonly V1ControllerRevision[],
+  pods: readonly V1Pod[],
+  hash: string,
+): HistoryPlan {
+  const plan: HistoryPlan = { adopt: [], release: [], labelRevisions: [], dedup: { deleteNames: [], relabelPods: [] }, cleanup: [], old: [], hash };
+  if (isBeingDeleted(ds)) return plan;
+
+  const claim = claimRevisions(ds, revisions);
+  plan.adopt = claim.adopt.map(revisionRef);
+  plan.release = claim.release.map(revisionRef);
+  const currents: V1ControllerRevision[] = [];
+  for (const revision of claim.owned) {
+    if (revision.metadata?.labels?.[labels.revisionHash] === undefined) plan.labelRevisions.push(revision.metadata?.name ?? '');
+    if (revisionMatches(revision, ds)) currents.push(revision);
+    else plan.old.push(revision);
+  }
+  plan.old.sort(compareRevisions);
+  const nextRevision = plan.old.reduce((max, r) => Math.max(max, r.revision), 0) + 1;
+
+  const owned = claimPods(ds, pods).owned;
+  if (currents.length === 0) {
+    plan.toCreate = newRevision(ds, hash, nextRevision);
+  } else {
+    let keep = currents[0] as V1ControllerRevision;
+    for (const revision of currents) if (revision.revision >= keep.revision) keep = revision;
+    const keepHash = revisionHashOf(keep);
+    plan.current = keep;
+    plan.hash = keepHash;
+    if (currents.length > 1) {
+      plan.dedup = {
+        keep: keep.metadata?.name ?? '',
+        keepHash,
+        deleteNames: currents.filter((r) => r !== keep).map((r) => r.metadata?.name ?? ''),
+        relabelPods: owned.filter((pod) => pod.metadata?.labels?.[labels.revisionHash] !== keepHash).map(podRef),
+      };
+    }
+    if (keep.revision < nextRevision) plan.toUpdateRevision = { name: keep.metadata?.name ?? '', revision: nextRevision };
+  }
+
+  const limit = ds.spec?.revisionHistoryLimit ?? DEFAULT_REVISION_HISTORY_LIMIT;
+  let toKill = plan.old.length - limit;
+  if (toKill > 0) {
+    // The pods' labels as read, before any dedup relabelling: upstream reads its cache, which may or may not show
+    // the relabelling yet; reading them before keeps every revision a pod carried, the conservative choice.
+    const liveHashes = new Set<string>();
+    for (const pod of owned) {
+      const podHash = pod.metadata?.labels?.[labels.revisionHash];
+      if (getTargetNodeName(pod) !== undefined && podHash) liveHashes.add(podHash);
+    }
+    for (const revision of plan.old) {
+      if (toKill <= 0) break;
+      if (liveHashes.has(revisionHashOf(revision))) continue;
+      plan.cleanup.push(revision.metadata?.name ?? '');
+      toKill--;
+    }
+  }
+  return plan;
+}
+
+/** What to do when creating `toCreate` answered AlreadyExists and a GET returned `existing` (upstream `snapshot`). */
+export type CollisionOutcome =
+  /** It stores this template (another invocation created it): use it as the current revision, with its hash. */
+  | { kind: 'matches'; revision: V1ControllerRevision; hash: string }
+  /**
+   * A different template has this name: a hash collision. The shell re-reads the DaemonSet; if its
+   * `status.collisionCount` still equals `observedCollisionCount` it writes `collisionCount: nextCollisionCount`
+   * (UpdateStatus, resourceVersion-guarded), otherwise the count it hashed with was stale and it just retries. Either
+   * way this sync ends with an error; the next one hashes with the new count (`revisionHash`).
+   */
+  | { kind: 'collision'; observedCollisionCount: number; nextCollisionCount: number };
+
+export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet): CollisionOutcome {
+  if (revisionMatches(existing, ds)) return { kind: 'matches', revision: existing, hash: revisionHashOf(existing) };
+  const observed = ds.status?.collisionCount ?? 0;
+  return { kind: 'collision', observedCollisionCount: observed, nextCollisionCount: observed + 1 };
+}
