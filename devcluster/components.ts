@@ -182,7 +182,8 @@ export function simulator(ctx: Pick<ComponentContext, 'paths' | 'simulatorEntry'
     command: ctx.nodeBinary,
     args: [ctx.simulatorEntry],
     env: { ...process.env, KUBECONFIG: ctx.paths.kubeconfig, DAEMONLESS_LOCAL_DIR: ctx.paths.root },
-    identity: [ctx.simulatorEntry],
+    // Every cluster's simulator has the same command line; its environment says which cluster it belongs to.
+    identity: [ctx.simulatorEntry, `env:DAEMONLESS_LOCAL_DIR=${ctx.paths.root}`],
     stopGraceMs: 5_000,
   };
 }

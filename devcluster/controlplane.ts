@@ -333,7 +333,7 @@ function componentTargets(paths: LocalPaths, state: ClusterState | undefined): M
     const recorded = state?.components.find((c) => c.name === name);
     const pid = readPidFile(join(paths.run, `${name}.pid`)) ?? recorded?.pid;
     if (pid === undefined) continue;
-    const fallback = name === 'simulator' ? [simulatorEntry] : [name, paths.root + '/'];
+    const fallback = name === 'simulator' ? simulator({ paths, simulatorEntry, nodeBinary }).identity : [name, paths.root + '/'];
     targets.set(name, {
       pid,
       identity: recorded?.pid === pid ? recorded.identity : fallback,

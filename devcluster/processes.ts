@@ -71,6 +71,9 @@ export function readPidFile(file: string): number | undefined {
 
 const hasProc = existsSync('/proc/self/cmdline');
 
+/** An identity entry `env:NAME=value` is matched against the process's environment instead of its command line. */
+export const envPrefix = 'env:';
+
 /**
  * True when `pid` is alive (not a zombie) and its command line contains every string of `identity` (e.g. the binary
  * name and the cluster's local folder). Without /proc (not Linux) only liveness can be checked.
@@ -82,7 +85,11 @@ export function isOurProcess(pid: number, identity: readonly string[]): boolean 
     // Field 3, after the parenthesised command name (which may itself contain spaces or parentheses).
     if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return false;
     const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    return identity.every((part) => cmdline.includes(part));
+    const wantsEnv = identity.some((part) => part.startsWith(envPrefix));
+    const environ = wantsEnv ? readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0') : [];
+    return identity.every((part) =>
+      part.startsWith(envPrefix) ? environ.includes(part.slice(envPrefix.length)) : cmdline.includes(part),
+    );
   } catch {
     return false;
   }
