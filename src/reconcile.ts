@@ -10,7 +10,7 @@
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from './k8s/cluster.ts';
 import { settleAll } from './k8s/pool.ts';
-import { isTransient, RejectedError } from './errors.ts';
+import { isTransient } from './errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 import type { Action, ActionOutcome, BackoffState, EventToRecord, NodeState, ObjectRef, Plan, PlanOptions, Snapshot } from './core/model.ts';
@@ -265,10 +265,11 @@ async function apply(deps: ReconcilerDeps, cluster: Cluster, plan: Plan, tally: 
   }
   await recordEvents(deps, cluster, events, now);
   // A transient failure is re-thrown so the sender redelivers; the writes that did succeed stay done (idempotent).
+  // A rejected write (quota, admission, validation) is not: redelivering the same batch would fail the same way and
+  // hold up the sender's queue. It is recorded as a FailedCreate/FailedDelete Event and retried by the next event
+  // or the scheduled resync, as upstream retries a failed sync with backoff.
   const transient = errors.find(isTransient);
   if (transient) throw transient;
-  const rejected = errors.find((e) => e instanceof RejectedError);
-  if (rejected && errors.length === plan.actions.length) throw rejected;
 }
 
 async function execute(cluster: Cluster, action: Action): Promise<'done' | 'noop'> {

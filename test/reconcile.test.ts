@@ -1,0 +1,168 @@
+/**
+ * The shell (src/reconcile.ts) with a recording fake of the Cluster port: which reads each kind of hint costs, how
+ * plans are applied (order, slow start, errors), events, status and follow-ups. The decisions themselves are tested in
+ * test/core; the real API server is exercised in test/integration.
+ */
+import { describe, expect, it } from 'vitest';
+import { createReconciler, type ReconcilerOptions } from '../src/reconcile.ts';
+import { RejectedError, TransientError } from '../src/errors.ts';
+import { defaultPlanOptions } from '../src/core/model.ts';
+import { silentLogger } from '../src/log.ts';
+import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from './support/builders.ts';
+import { fakeCluster, podsAimedAt, type FakeState } from './support/fake-cluster.ts';
+
+const options: ReconcilerOptions = {
+  plan: defaultPlanOptions,
+  writeConcurrency: 4,
+  timeBudgetMs: 1_000,
+  wideReadThreshold: 3,
+  eventsPerReason: 2,
+};
+
+function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {
+  const cluster = fakeCluster(state);
+  const reconciler = createReconciler({ cluster: () => cluster, now: () => T0, log: silentLogger, options: { ...options, ...overrides } });
+  return { cluster, reconciler };
+}
+
+const ds = () => newDaemonSet('agent');
+
+describe('reads per hint', () => {
+  it.each([
+    // One node: GET node, LIST pods on it, LIST DaemonSets — the 3 reads of the design.
+    ['one node', 1, ['getNode', 'listPodsOnNode', 'listDaemonSets']],
+    ['three nodes (at the threshold): per-node reads', 3, ['getNode', 'listPodsOnNode', 'listDaemonSets']],
+    // Past the threshold one node list and one pod list serve the whole batch.
+    ['four nodes (past the threshold): one wide read', 4, ['listNodes', 'listPods', 'listDaemonSets']],
+  ])('%s', async (_name, count, expectedReads) => {
+    const nodes = Array.from({ length: count }, (_, i) => newNode(`n${i}`));
+    const d = ds();
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: nodes.map((n) => newDaemonSetPod(d, n.metadata!.name!)) });
+    await reconciler.handle(nodes.map((n) => ({ kind: 'node' as const, name: n.metadata!.name! })));
+    const reads = new Set(cluster.calls);
+    expect([...reads].sort()).toEqual([...new Set(expectedReads)].sort());
+  });
+
+  it('reads unscheduled pods only when something may be deleted there (node gone)', async () => {
+    const d = ds();
+    const pending = newDaemonSetPod(d, 'gone', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [pending] });
+    await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(cluster.calls).not.toContain('listUnscheduledPods');
+    await reconciler.handle([{ kind: 'node', name: 'gone' }]);
+    expect(cluster.calls).toContain('listUnscheduledPods');
+    expect(cluster.deleted.map((d) => d.pod.name)).toEqual([pending.metadata!.name]);
+  });
+
+  it('a DaemonSet hint reads the DaemonSet, the nodes and its namespace pods once, and writes status', async () => {
+    const d = ds();
+    const nodes = [newNode('n0'), newNode('n1')];
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [] });
+    const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.calls.filter((c) => !['createPod', 'recordEvent', 'updateDaemonSetStatus'].includes(c))).toEqual([
+      'getDaemonSet',
+      'listNodes',
+      'listPods',
+    ]);
+    expect(result.created).toBe(2);
+    expect(cluster.statuses).toHaveLength(1);
+    expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 2, observedGeneration: d.metadata?.generation ?? 0 });
+  });
+
+  it('a hint for a DaemonSet that no longer exists reads it and stops', async () => {
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [], pods: [] });
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'gone' }]);
+    expect(cluster.calls).toEqual(['getDaemonSet']);
+  });
+});
+
+describe('applying a plan', () => {
+  it('creates the missing pod, records SuccessfulCreate, asks for a DaemonSet-wide follow-up', async () => {
+    const d = ds();
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [] });
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(result).toMatchObject({ created: 1, deleted: 0, apiRequests: cluster.calls.length });
+    expect(cluster.events.map((e) => e.reason)).toEqual(['SuccessfulCreate']);
+    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+  });
+
+  it('a create answered AlreadyExists is success without an event (another invocation made it)', async () => {
+    const d = ds();
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [] };
+    const { cluster, reconciler } = setup(state);
+    // The same pod, created meanwhile by someone else but not in the list this call read.
+    cluster.createPod = async () => 'exists';
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(result.created).toBe(0);
+    expect(cluster.events).toEqual([]);
+  });
+
+  it('a transient failure is re-thrown after the other writes are done, so the sender redelivers', async () => {
+    const d = ds();
+    const nodes = [newNode('n0'), newNode('n1')];
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [] });
+    cluster.failOn('createPod', new TransientError('429 TooManyRequests'), 1);
+    await expect(reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }])).rejects.toBeInstanceOf(TransientError);
+    expect(cluster.created).toHaveLength(1);
+  });
+
+  it('slow start: a rejected first create stops the rest (1, then stop), like upstream syncNodes; no 5xx', async () => {
+    const d = ds();
+    const nodes = Array.from({ length: 6 }, (_, i) => newNode(`n${i}`));
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [] });
+    cluster.failOn('createPod', new RejectedError('403 exceeded quota', 403));
+    const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(result.created).toBe(0);
+    expect(cluster.calls.filter((c) => c === 'createPod')).toHaveLength(1);
+    expect(cluster.events.map((e) => e.reason)).toEqual(['FailedCreate']);
+  });
+
+  it('caps Events per DaemonSet and reason, summarising the rest in one', async () => {
+    const d = ds();
+    const nodes = Array.from({ length: 5 }, (_, i) => newNode(`n${i}`));
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [] });
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    const creates = cluster.events.filter((e) => e.reason === 'SuccessfulCreate');
+    expect(creates).toHaveLength(3);
+    expect(creates[2]!.message).toMatch(/^3 more like: Created pod: /);
+  });
+
+  it('a node deleted → its bound pod is force-deleted (grace 0): no kubelet will confirm', async () => {
+    const d = ds();
+    const bound = newDaemonSetPod(d, 'gone');
+    const state: FakeState = { nodes: [], daemonSets: [d], pods: [bound] };
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'node', name: 'gone' }]);
+    expect(cluster.deleted).toEqual([{ pod: expect.objectContaining({ name: bound.metadata!.name }), gracePeriodSeconds: 0 }]);
+    expect(podsAimedAt(state, 'gone')).toEqual([]);
+  });
+
+  it('a failed pod: the backoff is stored before the delete, and read back on the next failure', async () => {
+    const d = ds();
+    const failed = newDaemonSetPod(d, 'n0', { status: { phase: 'Failed', conditions: [] } });
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [failed] };
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    const writes = cluster.calls.filter((c) => ['writeBackoff', 'deletePod'].includes(c));
+    expect(writes).toEqual(['writeBackoff', 'deletePod']);
+    // Fails again within the 1 s backoff: no delete, a requeue instead.
+    state.pods = [newDaemonSetPod(d, 'n0', { metadata: { uid: 'second' }, status: { phase: 'Failed', conditions: [] } })];
+    const again = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(cluster.calls).toContain('getBackoff');
+    expect(again.deleted).toBe(0);
+    expect(again.requeueAfterSeconds).toBeGreaterThan(0);
+  });
+
+  it('a NoExecute taint deletes the pod; NoSchedule keeps it', async () => {
+    const d = ds();
+    const state: FakeState = {
+      nodes: [newNode('ns', { spec: { taints: [taint('x', 'NoSchedule')] } }), newNode('ne', { spec: { taints: [taint('x', 'NoExecute')] } })],
+      daemonSets: [d],
+      pods: [newDaemonSetPod(d, 'ns'), newDaemonSetPod(d, 'ne')],
+    };
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'node', name: 'ns' }, { kind: 'node', name: 'ne' }]);
+    expect(cluster.deleted.map((x) => x.pod.name)).toEqual([state.pods.length === 1 ? expect.stringContaining('agent') : '']);
+    expect(state.pods.map((p) => p.spec?.nodeName)).toEqual(['ns']);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * A recording fake of the `Cluster` port (src/k8s/cluster.ts), for unit tests of the shell only — like upstream's
+ * fakePodControl. It holds objects in arrays, answers reads from them, records every call, and can be told to fail a
+ * call. Integration tests and benchmarks never use it: they run against the real API server.
+ */
+import type { V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Cluster } from '../../src/k8s/cluster.ts';
+import type { BackoffState, EventToRecord, ObjectRef } from '../../src/core/model.ts';
+import { getTargetNodeName } from '../../src/core/pod-template.ts';
+
+export interface FakeState {
+  nodes: V1Node[];
+  daemonSets: V1DaemonSet[];
+  pods: V1Pod[];
+  backoffs?: Map<string, BackoffState>;
+}
+
+export interface FakeCluster extends Cluster {
+  calls: string[];
+  created: V1Pod[];
+  deleted: { pod: ObjectRef; gracePeriodSeconds: number | undefined }[];
+  events: EventToRecord[];
+  statuses: { name: string; status: V1DaemonSetStatus }[];
+  /** Make the named call (e.g. 'createPod') throw this error; `times` defaults to forever. */
+  failOn(call: keyof Cluster, error: unknown, times?: number): void;
+}
+
+export function fakeCluster(state: FakeState): FakeCluster {
+  const calls: string[] = [];
+  const failures = new Map<string, { error: unknown; times: number }>();
+  const record = (name: keyof Cluster): void => {
+    calls.push(name);
+    const failure = failures.get(name);
+    if (failure && failure.times > 0) {
+      failure.times -= 1;
+      throw failure.error;
+    }
+  };
+  const fake: FakeCluster = {
+    calls,
+    created: [],
+    deleted: [],
+    events: [],
+    statuses: [],
+    failOn(call, error, times = Infinity) {
+      failures.set(call, { error, times });
+    },
+    async getNode(name) {
+      record('getNode');
+      return state.nodes.find((n) => n.metadata?.name === name) ?? null;
+    },
+    async listNodes() {
+      record('listNodes');
+      return [...state.nodes];
+    },
+    async getDaemonSet(namespace, name) {
+      record('getDaemonSet');
+      return state.daemonSets.find((d) => d.metadata?.namespace === namespace && d.metadata?.name === name) ?? null;
+    },
+    async listDaemonSets() {
+      record('listDaemonSets');
+      return [...state.daemonSets];
+    },
+    async listPodsOnNode(nodeName) {
+      record('listPodsOnNode');
+      return state.pods.filter((p) => p.spec?.nodeName === nodeName);
+    },
+    async listUnscheduledPods() {
+      record('listUnscheduledPods');
+      return state.pods.filter((p) => !p.spec?.nodeName);
+    },
+    async listPods(namespace) {
+      record('listPods');
+      return state.pods.filter((p) => namespace === undefined || p.metadata?.namespace === namespace);
+    },
+    async getBackoff(daemonSet, nodeName) {
+      record('getBackoff');
+      return state.backoffs?.get(`${daemonSet.uid}/${nodeName}`);
+    },
+    async createPod(pod) {
+      record('createPod');
+      if (state.pods.some((p) => p.metadata?.name === pod.metadata?.name && p.metadata?.namespace === pod.metadata?.namespace)) return 'exists';
+      fake.created.push(pod);
+      state.pods.push({ ...pod, metadata: { ...pod.metadata, uid: `uid-${pod.metadata?.name}` } });
+      return 'created';
+    },
+    async deletePod(pod, gracePeriodSeconds) {
+      record('deletePod');
+      const index = state.pods.findIndex((p) => p.metadata?.uid === pod.uid);
+      if (index < 0) return 'gone';
+      state.pods.splice(index, 1);
+      fake.deleted.push({ pod, gracePeriodSeconds });
+      return 'deleted';
+    },
+    async adoptPod() {
+      record('adoptPod');
+      return 'done';
+    },
+    async releasePod() {
+      record('releasePod');
+      return 'done';
+    },
+    async writeBackoff(daemonSet, nodeName, backoff) {
+      record('writeBackoff');
+      state.backoffs ??= new Map();
+      state.backoffs.set(`${daemonSet.uid}/${nodeName}`, backoff);
+    },
+    async recordEvent(event) {
+      record('recordEvent');
+      fake.events.push(event);
+    },
+    async updateDaemonSetStatus(ds, status) {
+      record('updateDaemonSetStatus');
+      fake.statuses.push({ name: `${ds.metadata?.namespace}/${ds.metadata?.name}`, status });
+    },
+    requestCount: () => calls.length,
+  };
+  return fake;
+}
+
+/** Pods of the fake aimed at `node`, bound or not. */
+export function podsAimedAt(state: FakeState, node: string): V1Pod[] {
+  return state.pods.filter((p) => getTargetNodeName(p) === node);
+}
