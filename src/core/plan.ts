@@ -23,8 +23,8 @@ import {
   type Snapshot,
 } from './model.ts';
 import { newDaemonPod } from './pod-template.ts';
-import { compareDaemonPods, isBeingDeleted, isPodAvailable, isPodReady, podRef, timeOf } from './pods.ts';
-import { allowsSurge } from './rollout.ts';
+import { compareDaemonPods, isBeingDeleted, isPodAvailable, isPodReady, podRef } from './pods.ts';
+import { allowsSurge, secondsUntilAvailable } from './rollout.ts';
 
 export function daemonSetRef(ds: V1DaemonSet): ObjectRef {
   return { namespace: ds.metadata?.namespace ?? '', name: ds.metadata?.name ?? '', uid: ds.metadata?.uid ?? '' };
@@ -266,12 +266,9 @@ function planSurgePods(
     deletePod(oldestOld, `surge: old pod is not ready, new pod ${oldestNew.metadata?.name} replaces it`);
   } else if (isPodAvailable(oldestNew, minReadySeconds, now)) {
     deletePod(oldestOld, `surge: new pod ${oldestNew.metadata?.name} is available, old pod replaced`);
-  } else if (isPodReady(oldestNew)) {
-    const readySince = timeOf(oldestNew.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
-    if (Number.isFinite(readySince)) {
-      const wait = Math.max(0, (readySince + minReadySeconds * 1000 - now.getTime()) / 1000) + 1;
-      plan.requeueAfterSeconds = Math.min(plan.requeueAfterSeconds ?? Number.POSITIVE_INFINITY, wait);
-    }
+  } else {
+    const wait = secondsUntilAvailable(oldestNew, minReadySeconds, now);
+    if (wait !== undefined) plan.requeueAfterSeconds = Math.min(plan.requeueAfterSeconds ?? Number.POSITIVE_INFINITY, wait);
   }
 }
 

@@ -175,8 +175,11 @@ function nodeEntries(ds: V1DaemonSet, nodes: readonly NodeState[]): NodeEntry[] 
   return entries.sort((a, b) => compareNames(a.name, b.name));
 }
 
-/** Seconds until a Ready, not yet Available pod becomes Available, + 1 s; undefined if it is not waiting for that. */
-function secondsUntilAvailable(pod: V1Pod, minReadySeconds: number, now: Date): number | undefined {
+/**
+ * Seconds until a Ready, not yet Available pod becomes Available, + 1 s (upstream requeues minReadySeconds + 1 s after
+ * a pod turns Ready); undefined when the pod is not waiting for that (not Ready, already Available, terminating).
+ */
+export function secondsUntilAvailable(pod: V1Pod, minReadySeconds: number, now: Date): number | undefined {
   if (minReadySeconds <= 0 || isBeingDeleted(pod) || !isPodReady(pod) || isPodAvailable(pod, minReadySeconds, now)) return undefined;
   const since = timeOf(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
   if (!Number.isFinite(since)) return undefined;

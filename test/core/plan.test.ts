@@ -4,7 +4,20 @@ import { revisionHash } from '../../src/core/hash.ts';
 import { defaultPlanOptions, type Action, type BackoffState, type NodeState, type Plan } from '../../src/core/model.ts';
 import { newDaemonPod } from '../../src/core/pod-template.ts';
 import { backoffKey, eventForAction, planNode, planSnapshot } from '../../src/core/plan.ts';
-import { at, deletedNodeState, newDaemonSet, newDaemonSetPod, newNode, newPod, nodeState, T0, taint } from '../support/builders.ts';
+import {
+  at,
+  deletedNodeState,
+  newDaemonSet,
+  newDaemonSetPod,
+  newNode,
+  newPod,
+  nodeState,
+  readyCondition,
+  T0,
+  taint,
+  updatedDaemonSet,
+  withRollingUpdate,
+} from '../support/builders.ts';
 
 /** What a plan does, in the shape of upstream's `expectSyncDaemonSets(creates, deletes, events)`. */
 function outline(plan: Plan) {
@@ -175,6 +188,72 @@ describe('planNode', () => {
     const options = { failedPodBackoff: { initialSeconds: 10, maxSeconds: 15 } };
     expect(outline(planNode(ds, nodeState('node-1', [failed('f')]), undefined, T0, options)).backoff).toEqual([10]);
     expect(outline(planNode(ds, nodeState('node-1', [failed('f')]), backoff(at(-11), 10), T0, options)).backoff).toEqual([15]);
+  });
+});
+
+describe('planNode with surge (RollingUpdate, maxSurge > 0)', () => {
+  // v1 → v2 is a template change; the surge DaemonSet is v2 with maxSurge 1, maxUnavailable 0, minReadySeconds 30.
+  const v1 = newDaemonSet('fluentd');
+  const v2 = withRollingUpdate(updatedDaemonSet(v1, 'registry.k8s.io/pause:3.11'), { maxSurge: 1, maxUnavailable: 0 }, 30);
+  const readyFor = (seconds: number) => ({ status: { phase: 'Running', conditions: [readyCondition(at(-seconds))] } });
+  const notReady = { status: { phase: 'Running', conditions: [readyCondition(at(-60), 'False')] } };
+  const named = (d: V1DaemonSet, name: string, overrides: Parameters<typeof newDaemonSetPod>[2] = {}) =>
+    newDaemonSetPod(d, 'node-1', { ...readyFor(3600), ...overrides, metadata: { name, uid: `uid-${name}`, ...overrides.metadata } });
+  const oldPod = (name: string, overrides: Parameters<typeof newDaemonSetPod>[2] = {}) => named(v1, name, overrides);
+  const newPod = (name: string, overrides: Parameters<typeof newDaemonSetPod>[2] = {}) => named(v2, name, overrides);
+  const terminating = { metadata: { deletionTimestamp: at(-5) } };
+
+  const surgeRows: Row[] = [
+    { name: 'no pod: create (as without surge)', state: nodeState('node-1'), want: { creates: ['node-1'] } },
+    // The difference with surge: a pod that is going away does not hold the replacement back.
+    { name: 'only a terminating pod: create at once', state: nodeState('node-1', [oldPod('t', terminating)]), want: { creates: ['node-1'] } },
+    { name: 'only a failed pod: delete it and create at once', state: nodeState('node-1', [oldPod('f', { status: { phase: 'Failed', conditions: [] } })]), want: { creates: ['node-1'], deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+    { name: 'only a terminating pod on a NoSchedule node: nothing (shouldRun is false)', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [oldPod('t', terminating)]), want: {} },
+    { name: 'one running old pod: nothing (the rolling update decides)', state: nodeState('node-1', [oldPod('old')]), want: {} },
+    { name: 'one running new pod: nothing', state: nodeState('node-1', [newPod('new')]), want: {} },
+    { name: 'old pod not ready: deleted, the new pod replaces it', state: nodeState('node-1', [oldPod('old', notReady), newPod('new', notReady)]), want: { deletes: ['old'] } },
+    { name: 'new pod available: old pod deleted', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(31))]), want: { deletes: ['old'] } },
+    { name: 'new pod not ready: both kept', state: nodeState('node-1', [oldPod('old'), newPod('new', notReady)]), want: {} },
+    // Available means Ready for more than minReadySeconds before now; until then both stay, and the plan asks to be
+    // called again when the new pod turns Available (+1 s).
+    { name: 'new pod Ready within minReadySeconds: both kept, requeue', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(10))]), want: { requeueAfterSeconds: 21 } },
+    { name: 'new pod Ready exactly minReadySeconds: not yet available', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(30))]), want: { requeueAfterSeconds: 1 } },
+    {
+      // Oldest first: new-a (older) and old-a are kept, the younger duplicates go; new-a is available, so old-a goes too.
+      name: 'several new and old pods: keep the oldest of each, delete the rest',
+      state: nodeState('node-1', [
+        newPod('new-b', { metadata: { creationTimestamp: at(20) } }),
+        oldPod('old-b', { metadata: { creationTimestamp: at(-10) } }),
+        newPod('new-a', { ...readyFor(60), metadata: { creationTimestamp: at(10) } }),
+        oldPod('old-a', { metadata: { creationTimestamp: at(-20) } }),
+      ]),
+      want: { deletes: ['old-b', 'new-b', 'old-a'] },
+    },
+    { name: 'two old pods, no new one: the younger deleted', state: nodeState('node-1', [oldPod('old-b', { metadata: { creationTimestamp: at(5) } }), oldPod('old-a')]), want: { deletes: ['old-b'] } },
+    {
+      // Unlike `isPodUpdated`, the surge branch looks at the revision hash only: a pod with the current template
+      // generation but another hash is old.
+      name: 'template generation label alone does not make a pod new here',
+      state: nodeState('node-1', [oldPod('gen-only', { metadata: { labels: { app: 'fluentd', 'controller-revision-hash': 'other', 'pod-template-generation': '2' } } }), newPod('new', readyFor(60))]),
+      want: { deletes: ['gen-only'] },
+    },
+    { name: 'terminating pods are not counted as running', state: nodeState('node-1', [oldPod('t', terminating), newPod('new', notReady)]), want: {} },
+  ];
+  it.each(surgeRows)('$name', ({ ds: d = v2, state, backoff: b, want }) => {
+    const plan = planNode(d, state, b, T0, defaultPlanOptions);
+    expect(outline(plan)).toEqual({ ...nothing, ...want });
+  });
+
+  it('without surge the same terminating pod blocks the create (maxSurge 0)', () => {
+    const noSurge = withRollingUpdate(v2, { maxSurge: 0, maxUnavailable: 1 });
+    expect(outline(planNode(noSurge, nodeState('node-1', [oldPod('t', terminating)]), undefined, T0))).toEqual(nothing);
+  });
+
+  it('says why', () => {
+    const plan = planNode(v2, nodeState('node-1', [oldPod('old', notReady), newPod('new', notReady)]), undefined, T0);
+    expect(plan.actions[0]).toMatchObject({ kind: 'delete', why: 'surge: old pod is not ready, new pod new replaces it' });
+    const created = planNode(v2, nodeState('node-1', [oldPod('t', terminating)]), undefined, T0);
+    expect(created.actions[0]).toMatchObject({ kind: 'create', why: 'surge: no running daemon pod on node node-1', pod: newDaemonPod(v2, 'node-1', revisionHash(v2)) });
   });
 });
 

@@ -3,9 +3,10 @@
  * sensible defaults plus a deep-partial `overrides` merged in (plain objects merge, arrays and Dates replace, an
  * explicit `undefined` removes the field). Deterministic: fixed UIDs and timestamps, no clock.
  */
-import type { V1DaemonSet, V1Node, V1Pod, V1PodCondition, V1Taint } from '@kubernetes/client-node';
+import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod, V1PodCondition, V1Taint } from '@kubernetes/client-node';
 import type { NodeState } from '../../src/core/model.ts';
 import { revisionHash } from '../../src/core/hash.ts';
+import { newRevision } from '../../src/core/history.ts';
 import { newDaemonPod } from '../../src/core/pod-template.ts';
 
 /** The fixed "now" of unit tests, and the default creationTimestamp. */
@@ -141,4 +142,53 @@ export function nodeState(node: V1Node | string, pods: V1Pod[] = []): NodeState 
 /** A NodeState whose Node object no longer exists, with the pods still aimed at it. */
 export function deletedNodeState(name: string, pods: V1Pod[] = []): NodeState {
   return { name, node: null, pods };
+}
+
+/**
+ * `ds` after a template change to `image`, as the API server leaves it: generation and the template-generation
+ * annotation bumped by one. Overrides apply last.
+ */
+export function updatedDaemonSet(ds: V1DaemonSet, image: string, overrides?: DeepPartial<V1DaemonSet>): V1DaemonSet {
+  const generation = (ds.metadata?.generation ?? 1) + 1;
+  const template = ds.spec?.template;
+  const containers = (template?.spec?.containers ?? []).map((c, i) => (i === 0 ? { ...c, image } : c));
+  return merge<V1DaemonSet>(
+    {
+      ...ds,
+      metadata: {
+        ...ds.metadata,
+        generation,
+        annotations: { ...ds.metadata?.annotations, 'deprecated.daemonset.template.generation': String(generation) },
+      },
+      spec: { ...ds.spec!, template: { ...template, spec: { ...template?.spec, containers } } },
+    },
+    overrides,
+  );
+}
+
+/** `ds` with RollingUpdate `maxSurge`/`maxUnavailable` (and optionally minReadySeconds). */
+export function withRollingUpdate(
+  ds: V1DaemonSet,
+  rollingUpdate: { maxSurge?: number | string; maxUnavailable?: number | string },
+  minReadySeconds?: number,
+): V1DaemonSet {
+  return merge<V1DaemonSet>(ds, {
+    spec: { updateStrategy: { type: 'RollingUpdate', rollingUpdate }, ...(minReadySeconds === undefined ? {} : { minReadySeconds }) },
+  });
+}
+
+/**
+ * The ControllerRevision `ds` stores (core `newRevision` with its current revision hash) as the API server returns it:
+ * a UID, creationTimestamp T0, and `data` as parsed JSON. Overrides apply last.
+ */
+export function newControllerRevision(ds: V1DaemonSet, revision: number, overrides?: DeepPartial<V1ControllerRevision>): V1ControllerRevision {
+  const rev = newRevision(ds, revisionHash(ds), revision);
+  return merge<V1ControllerRevision>(
+    {
+      ...rev,
+      metadata: { ...rev.metadata, uid: `rev-uid-${rev.metadata?.name}`, creationTimestamp: T0 },
+      data: JSON.parse(JSON.stringify(rev.data)),
+    },
+    overrides,
+  );
 }
