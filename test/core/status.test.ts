@@ -2,8 +2,8 @@ import type { V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState, StatusCounters } from '../../src/core/model.ts';
-import { computeStatus, nextStatus, statusNeedsUpdate } from '../../src/core/status.ts';
-import { at, deletedNodeState, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
+import { computeStatus, nextStatus, rolloutComplete, rolloutStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from '../../src/core/status.ts';
+import { at, deletedNodeState, merge, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
 
 const ds = newDaemonSet('fluentd');
 const hash = revisionHash(ds);
@@ -63,6 +63,24 @@ describe('computeStatus', () => {
       nodes: [nodeState('n1', [on('n1', { metadata: { labels: { app: 'fluentd', 'controller-revision-hash': 'old', 'pod-template-generation': '1' } } })])],
       want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1 },
     },
+    // A terminating pod is still on the node: current, and it decides while it is the first.
+    {
+      name: 'terminating pod still counts',
+      nodes: [nodeState('n1', [on('n1', { metadata: { deletionTimestamp: at(-1) } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1 },
+    },
+    // A terminal pod that is being deleted is dropped from the node's pods altogether.
+    {
+      name: 'failed pod being deleted: not counted',
+      nodes: [nodeState('n1', [on('n1', { metadata: { deletionTimestamp: at(-1) }, status: { phase: 'Failed', conditions: [] } })])],
+      want: { desiredNumberScheduled: 1, numberUnavailable: 1 },
+    },
+    // Surge: an old and a new pod on one node; the older (old) pod decides, so the node is not yet updated.
+    {
+      name: 'surge: old pod beside a new one decides',
+      nodes: [nodeState('n1', [on('n1', { metadata: { name: 'new', creationTimestamp: at(10) } }), on('n1', { metadata: { name: 'old', labels: { app: 'fluentd', 'controller-revision-hash': 'old', 'pod-template-generation': '0' } } })])],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1 },
+    },
     {
       name: 'mixed: 3 eligible (1 ready, 1 empty, 1 not ready) and 1 misscheduled',
       nodes: [
@@ -114,5 +132,52 @@ describe('statusNeedsUpdate', () => {
   it('nextStatus keeps collisionCount and conditions, sets observedGeneration', () => {
     const old: V1DaemonSetStatus = { ...stored, collisionCount: 2, conditions: [] };
     expect(nextStatus(old, counters, 4)).toEqual({ ...counters, collisionCount: 2, conditions: [], observedGeneration: 4 });
+  });
+});
+
+describe('rolloutStatus (kubectl rollout status)', () => {
+  const d = newDaemonSet('fluentd', { metadata: { generation: 3 } });
+  const done: V1DaemonSetStatus = { ...zero, desiredNumberScheduled: 3, currentNumberScheduled: 3, numberReady: 3, numberAvailable: 3, updatedNumberScheduled: 3, observedGeneration: 3 };
+  it.each([
+    { name: 'observed, all updated and available: done', ds: d, status: done, want: { done: true, message: 'daemon set "fluentd" successfully rolled out' } },
+    { name: 'observedGeneration ahead: done', ds: d, status: { ...done, observedGeneration: 4 }, want: { done: true } },
+    { name: 'generation not yet observed', ds: d, status: { ...done, observedGeneration: 2 }, want: { done: false, message: 'Waiting for daemon set spec update to be observed...' } },
+    {
+      name: 'not all updated',
+      ds: d,
+      status: { ...done, updatedNumberScheduled: 1 },
+      want: { done: false, message: 'Waiting for daemon set "fluentd" rollout to finish: 1 out of 3 new pods have been updated...' },
+    },
+    // Updated is checked before available.
+    {
+      name: 'all updated, not all available',
+      ds: d,
+      status: { ...done, numberAvailable: 2 },
+      want: { done: false, message: 'Waiting for daemon set "fluentd" rollout to finish: 2 of 3 updated pods are available...' },
+    },
+    { name: 'nothing desired: done', ds: d, status: { ...zero, observedGeneration: 3 }, want: { done: true } },
+    { name: 'no status yet', ds: d, status: undefined, want: { done: false, message: 'Waiting for daemon set spec update to be observed...' } },
+    { name: 'missing type means RollingUpdate', ds: merge(d, { spec: { updateStrategy: { type: undefined } } }), status: done, want: { done: true, supported: true } },
+    // kubectl refuses to watch OnDelete DaemonSets (it exits with an error): never complete here.
+    { name: 'OnDelete: unsupported, never done', ds: merge(d, { spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: undefined } } }), status: done, want: { done: false, supported: false } },
+  ])('$name', ({ ds, status, want }) => {
+    expect(rolloutStatus(ds, status)).toMatchObject(want);
+    expect(rolloutComplete(ds, status)).toBe(want.done);
+  });
+
+  it('reads ds.status by default', () => {
+    expect(rolloutComplete(merge(d, { status: done }))).toBe(true);
+    expect(rolloutComplete(merge(d, { status: { ...done, numberAvailable: 0 } }))).toBe(false);
+  });
+});
+
+describe('statusRequeueAfterSeconds', () => {
+  const counters = (numberReady: number, numberAvailable: number): StatusCounters => ({ ...zero, numberReady, numberAvailable });
+  it.each([
+    { name: 'minReadySeconds and ready pods not yet available: after minReadySeconds', minReadySeconds: 30, c: counters(3, 2), want: 30 },
+    { name: 'all ready pods available: nothing', minReadySeconds: 30, c: counters(3, 3), want: undefined },
+    { name: 'no minReadySeconds: nothing', minReadySeconds: 0, c: counters(3, 2), want: undefined },
+  ])('$name', ({ minReadySeconds, c, want }) => {
+    expect(statusRequeueAfterSeconds(newDaemonSet('fluentd', { spec: { minReadySeconds } }), c)).toBe(want);
   });
 });
