@@ -7,7 +7,7 @@
  * Nothing survives the call: no informer, no cache, no expectations. Writes are idempotent (deterministic pod names,
  * UID preconditions), so concurrent or repeated calls converge on the same state.
  */
-import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from './k8s/cluster.ts';
 import { settleAll } from './k8s/pool.ts';
 import { isTransient } from './errors.ts';
@@ -17,8 +17,13 @@ import type { Action, ActionOutcome, BackoffState, EventToRecord, NodeState, Obj
 import { nodeShouldRunDaemonPod } from './core/eligibility.ts';
 import { getTargetNodeName } from './core/pod-template.ts';
 import { backoffKey, eventForAction, planSnapshot } from './core/plan.ts';
-import { computeStatus, nextStatus, statusNeedsUpdate } from './core/status.ts';
-import { revisionHash } from './core/hash.ts';
+import { computeStatus, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from './core/status.ts';
+import { revisionHash, shortHash } from './core/hash.ts';
+import { collisionOutcome, planHistory, type HistoryPlan } from './core/history.ts';
+import { isRollingUpdate, planRollingUpdate } from './core/rollout.ts';
+import { isEmptySelector } from './core/label-selector.ts';
+import { controllerRefFor } from './core/pod-template.ts';
+import { labels } from './core/model.ts';
 
 export interface ReconcilerOptions {
   plan: PlanOptions;
@@ -36,6 +41,8 @@ export interface ReconcilerDeps {
   /** A Cluster port for one call, whose transient retries stop at `deadline` (epoch ms). */
   cluster: (deadline: number) => Cluster;
   now: () => Date;
+  /** A unique id per call (the rollout lock's holder). */
+  newId: () => string;
   log: Logger;
   options: ReconcilerOptions;
 }
@@ -96,16 +103,134 @@ async function reconcileDaemonSets(
   how: { listAllPods: boolean },
 ): Promise<void> {
   if (daemonSets.length === 0) return;
-  const namespaces = [...new Set(daemonSets.map((ds) => ds.metadata?.namespace ?? 'default'))];
-  const [nodes, podLists] = await Promise.all([
+  const namespaces = [...new Set(daemonSets.map(namespaceOf))];
+  const [nodes, podLists, revisionLists] = await Promise.all([
     cluster.listNodes(),
     how.listAllPods ? Promise.all([cluster.listPods()]) : Promise.all(namespaces.map((ns) => cluster.listPods(ns))),
+    how.listAllPods
+      ? Promise.all([cluster.listControllerRevisions()])
+      : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
   ]);
-  const states = nodeStates(nodes, podLists.flat(), undefined);
-  const snapshot = await withBackoffs(cluster, daemonSets, states);
+  const pods = podLists.flat();
+  const revisions = revisionLists.flat();
+  const states = nodeStates(nodes, pods, undefined);
+  const inNamespace = <T extends { metadata?: { namespace?: string } }>(items: T[], ns: string) =>
+    items.filter((i) => (i.metadata?.namespace ?? 'default') === ns);
+
+  // 1. History (upstream constructHistory): the current revision and its hash, before anything is created.
+  const histories = new Map<string, HistoryPlan>();
+  await Promise.all(
+    daemonSets.filter(syncable).map(async (ds) => {
+      const ns = namespaceOf(ds);
+      const history = await syncHistory(deps, cluster, ds, inNamespace(revisions, ns), inNamespace(pods, ns));
+      if (history) histories.set(ds.metadata?.uid ?? '', history);
+      // A hash collision bumped collisionCount: this DaemonSet is synced again with the new hash.
+      else tally.requeue = Math.min(tally.requeue ?? Infinity, 1);
+    }),
+  );
+  const ready = daemonSets.filter((ds) => !syncable(ds) || histories.has(ds.metadata?.uid ?? ''));
+
+  // 2. manage: create/delete per node.
+  const snapshot = await withBackoffs(cluster, ready, states);
   const plan = planSnapshot(snapshot, deps.now(), deps.options.plan);
   await apply(deps, cluster, plan, tally);
-  await updateStatuses(deps, cluster, daemonSets, states);
+
+  // 3. The rolling update, only for DaemonSets manage wrote nothing for (upstream: expectations still satisfied).
+  const wrote = new Set(plan.actions.filter((a) => a.kind === 'create' || a.kind === 'delete').map((a) => a.daemonSet.uid));
+  await Promise.all(
+    ready
+      .filter((ds) => histories.has(ds.metadata?.uid ?? '') && isRollingUpdate(ds) && !wrote.has(ds.metadata?.uid ?? ''))
+      .map((ds) => rolloutStep(deps, cluster, ds, nodes, histories.get(ds.metadata?.uid ?? '')!.hash, tally)),
+  );
+
+  // 4. cleanupHistory, then 5. status, from the snapshot this pass started with (the next event brings it up to date).
+  await Promise.all(
+    [...histories.entries()].flatMap(([uid, history]) => {
+      const ds = ready.find((d) => d.metadata?.uid === uid)!;
+      return history.cleanup.map((name) => cluster.deleteControllerRevision(namespaceOf(ds), name));
+    }),
+  );
+  await updateStatuses(deps, cluster, ready, states, histories, tally);
+}
+
+const namespaceOf = (obj: { metadata?: { namespace?: string } }): string => obj.metadata?.namespace ?? 'default';
+
+/** Neither being deleted (left to the garbage collector) nor selecting everything (refused with SelectingAll). */
+const syncable = (ds: V1DaemonSet): boolean => !ds.metadata?.deletionTimestamp && !isEmptySelector(ds.spec?.selector);
+
+/**
+ * Applies the history plan (src/core/history.ts) for one DaemonSet and returns it, or undefined when creating the
+ * current revision met a hash collision: then status.collisionCount is raised (guarded) and the DaemonSet is synced
+ * again, hashing with the new count.
+ */
+async function syncHistory(
+  deps: ReconcilerDeps,
+  cluster: Cluster,
+  ds: V1DaemonSet,
+  revisions: V1ControllerRevision[],
+  pods: V1Pod[],
+): Promise<HistoryPlan | undefined> {
+  const ns = namespaceOf(ds);
+  const plan = planHistory(ds, revisions, pods, revisionHash(ds));
+  await Promise.all([
+    ...plan.adopt.map((r) => cluster.patchControllerRevision(ns, r.name, { metadata: { ownerReferences: [controllerRefFor(ds)] } })),
+    // Revisions carry only their DaemonSet's reference, so releasing one clears the list.
+    ...plan.release.map((r) => cluster.patchControllerRevision(ns, r.name, { metadata: { ownerReferences: null } })),
+    ...plan.labelRevisions.map((name) => cluster.patchControllerRevision(ns, name, { metadata: { labels: { [labels.revisionHash]: name } } })),
+  ]);
+  if (plan.toCreate) {
+    const result = await cluster.createControllerRevision(plan.toCreate);
+    if (!result.created) {
+      const outcome = collisionOutcome(result.existing, ds);
+      if (outcome.kind === 'collision') {
+        deps.log.warn('revision hash collision', { daemonSet: `${ns}/${ds.metadata?.name}`, collisionCount: outcome.nextCollisionCount });
+        await cluster.bumpCollisionCount(ns, ds.metadata?.name ?? '', outcome.observedCollisionCount);
+        return undefined;
+      }
+      plan.hash = outcome.hash;
+    }
+  }
+  if (plan.dedup.keepHash) {
+    const keepHash = plan.dedup.keepHash;
+    await settleAll(plan.dedup.relabelPods, deps.options.writeConcurrency, (pod) => cluster.labelPod(pod, { [labels.revisionHash]: keepHash }));
+    await Promise.all(plan.dedup.deleteNames.map((name) => cluster.deleteControllerRevision(ns, name)));
+  }
+  if (plan.toUpdateRevision) {
+    await cluster.patchControllerRevision(ns, plan.toUpdateRevision.name, { revision: plan.toUpdateRevision.revision });
+  }
+  return plan;
+}
+
+/** How long a rollout step may hold its DaemonSet's lock; a crashed holder is passed over after this. */
+const ROLLOUT_LOCK_SECONDS = 15;
+
+/**
+ * One rolling-update step for one DaemonSet (src/core/rollout.ts), within the global maxUnavailable / maxSurge
+ * budget although many invocations run at once: the step runs under a per-DaemonSet Lease taken by compare-and-swap
+ * on its resourceVersion, and plans from pods read *after* taking it, so it sees every earlier step's deletes and
+ * creates. An invocation that does not get the lock skips the step; the holder's writes bring the next events.
+ * See docs/rollout.md.
+ */
+async function rolloutStep(deps: ReconcilerDeps, cluster: Cluster, ds: V1DaemonSet, nodes: V1Node[], hash: string, tally: Tally): Promise<void> {
+  const ns = namespaceOf(ds);
+  const ref = refOf(ds);
+  const lock = `daemonless-rollout-${shortHash(ref.uid)}`;
+  const holder = deps.newId();
+  if (!(await cluster.acquireLease(ns, lock, holder, ROLLOUT_LOCK_SECONDS, deps.now(), ref))) {
+    deps.log.debug('rollout step skipped: another invocation holds the lock', { daemonSet: `${ns}/${ref.name}` });
+    return;
+  }
+  try {
+    const fresh = await cluster.listPods(ns);
+    const step = planRollingUpdate(ds, nodeStates(nodes, fresh, undefined), hash, deps.now());
+    if (step.creates.length + step.deletes.length > 0) {
+      deps.log.info('rollout step', { daemonSet: `${ns}/${ref.name}`, summary: step.summary, creates: step.creates.length, deletes: step.deletes.length });
+    }
+    await apply(deps, cluster, { actions: [...step.creates, ...step.deletes], events: [], decisions: [] }, tally);
+    if (step.requeueAfterSeconds !== undefined) tally.requeue = Math.min(tally.requeue ?? Infinity, step.requeueAfterSeconds);
+  } finally {
+    await cluster.releaseLease(ns, lock, holder).catch((error: unknown) => deps.log.warn('rollout lock not released', { error: String(error) }));
+  }
 }
 
 /**
@@ -328,11 +453,23 @@ async function recordEvents(deps: ReconcilerDeps, cluster: Cluster, events: Even
 }
 
 /** DaemonSet status, from the snapshot the plan was made from (as upstream: the next event brings it up to date). */
-async function updateStatuses(deps: ReconcilerDeps, cluster: Cluster, daemonSets: V1DaemonSet[], nodes: NodeState[]): Promise<void> {
+async function updateStatuses(
+  deps: ReconcilerDeps,
+  cluster: Cluster,
+  daemonSets: V1DaemonSet[],
+  nodes: NodeState[],
+  histories: Map<string, HistoryPlan>,
+  tally: Tally,
+): Promise<void> {
   await Promise.all(
     daemonSets.map(async (ds) => {
-      if (ds.metadata?.deletionTimestamp) return;
-      const next = computeStatus(ds, nodes, revisionHash(ds), deps.now());
+      const history = histories.get(ds.metadata?.uid ?? '');
+      if (!history) return;
+      const now = deps.now();
+      const next = computeStatus(ds, nodes, history.hash, now);
+      // Upstream requeues while ready pods are waiting out minReadySeconds, so `available` catches up.
+      const wait = statusRequeueAfterSeconds(ds, next);
+      if (wait !== undefined) tally.requeue = Math.min(tally.requeue ?? Infinity, wait);
       if (!statusNeedsUpdate(ds.status, next, ds.metadata?.generation ?? 0)) return;
       try {
         await cluster.updateDaemonSetStatus(ds, nextStatus(ds.status, next, ds.metadata?.generation ?? 0));

@@ -2,6 +2,7 @@
  * Builds the real dependencies once per process (a Lambda cold start or `npm start`): kubeconfig, API clients,
  * logger, the reconciler. Entry points call this; tests build their own deps.
  */
+import { randomUUID } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Config } from './config.ts';
 import { defaultPlanOptions } from './core/model.ts';
@@ -24,6 +25,7 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
   return createReconciler({
     cluster: (deadline) => createCluster(clients, { deadline }),
     now: () => new Date(),
+    newId: () => randomUUID(),
     log,
     options: {
       plan: defaultPlanOptions,

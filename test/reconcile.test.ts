@@ -9,6 +9,7 @@ import { RejectedError, TransientError } from '../src/errors.ts';
 import { defaultPlanOptions } from '../src/core/model.ts';
 import { silentLogger } from '../src/log.ts';
 import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from './support/builders.ts';
+import { revisionHash } from '../src/core/hash.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from './support/fake-cluster.ts';
 
 const options: ReconcilerOptions = {
@@ -21,7 +22,8 @@ const options: ReconcilerOptions = {
 
 function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {
   const cluster = fakeCluster(state);
-  const reconciler = createReconciler({ cluster: () => cluster, now: () => T0, log: silentLogger, options: { ...options, ...overrides } });
+  let ids = 0;
+  const reconciler = createReconciler({ cluster: () => cluster, now: () => T0, newId: () => `id-${ids++}`, log: silentLogger, options: { ...options, ...overrides } });
   return { cluster, reconciler };
 }
 
@@ -54,16 +56,20 @@ describe('reads per hint', () => {
     expect(cluster.deleted.map((d) => d.pod.name)).toEqual([pending.metadata!.name]);
   });
 
-  it('a DaemonSet hint reads the DaemonSet, the nodes and its namespace pods once, and writes status', async () => {
+  it('a DaemonSet hint reads the DaemonSet, its nodes, pods and revisions once, creates the revision, writes status', async () => {
     const d = ds();
     const nodes = [newNode('n0'), newNode('n1')];
-    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [] });
+    const state: FakeState = { nodes, daemonSets: [d], pods: [] };
+    const { cluster, reconciler } = setup(state);
     const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.calls.filter((c) => !['createPod', 'recordEvent', 'updateDaemonSetStatus'].includes(c))).toEqual([
       'getDaemonSet',
       'listNodes',
       'listPods',
+      'listControllerRevisions',
+      'createControllerRevision',
     ]);
+    expect(state.revisions?.map((r) => r.metadata?.name)).toEqual([`agent-${revisionHash(d)}`]);
     expect(result.created).toBe(2);
     expect(cluster.statuses).toHaveLength(1);
     expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 2, observedGeneration: d.metadata?.generation ?? 0 });
@@ -164,5 +170,54 @@ describe('applying a plan', () => {
     await reconciler.handle([{ kind: 'node', name: 'ns' }, { kind: 'node', name: 'ne' }]);
     expect(cluster.deleted.map((x) => x.pod.name)).toEqual([state.pods.length === 1 ? expect.stringContaining('agent') : '']);
     expect(state.pods.map((p) => p.spec?.nodeName)).toEqual(['ns']);
+  });
+});
+
+describe('rolling update steps', () => {
+  /** Three nodes running the old template; the DaemonSet now has a new image. */
+  function rolled(strategy: object) {
+    const old = ds();
+    const pods = ['n0', 'n1', 'n2'].map((n) => newDaemonSetPod(old, n));
+    // As the API server does on a template change: generation and the template-generation annotation go up.
+    const next = newDaemonSet('agent', {
+      metadata: { generation: 2, annotations: { 'deprecated.daemonset.template.generation': '2' } },
+      spec: { updateStrategy: strategy, template: { spec: { containers: [{ name: 'main', image: 'registry.example/agent:2' }] } } },
+    });
+    return { state: { nodes: ['n0', 'n1', 'n2'].map((n) => newNode(n)), daemonSets: [next], pods } as FakeState, next };
+  }
+
+  it('deletes at most maxUnavailable old pods, under the DaemonSet lock, from pods read after taking it', async () => {
+    const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.deleted).toHaveLength(1);
+    const order = cluster.calls.filter((c) => ['acquireLease', 'listPods', 'deletePod', 'releaseLease'].includes(c));
+    expect(order).toEqual(['listPods', 'acquireLease', 'listPods', 'deletePod', 'releaseLease']);
+  });
+
+  it('skips the step when another invocation holds the lock', async () => {
+    const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    state.leases = new Map([[`default/daemonless-rollout-x`, { holder: 'other', until: Infinity }]]);
+    const { cluster, reconciler } = setup(state);
+    cluster.acquireLease = async () => false;
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.deleted).toHaveLength(0);
+  });
+
+  it('OnDelete: no rollout step, old pods stay', async () => {
+    const { state } = rolled({ type: 'OnDelete' });
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.calls).not.toContain('acquireLease');
+    expect(cluster.deleted).toHaveLength(0);
+  });
+
+  it('no step in a pass where manage wrote something (upstream: expectations not yet satisfied)', async () => {
+    const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 3 } });
+    state.nodes.push(newNode('n3'));
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.created).toHaveLength(1);
+    expect(cluster.calls).not.toContain('acquireLease');
   });
 });

@@ -18,6 +18,7 @@ import {
   type KubeConfig,
   type RequestContext,
   type ResponseContext,
+  type V1ControllerRevision,
   type V1DaemonSet,
   type V1DaemonSetStatus,
   type V1Lease,
@@ -53,6 +54,24 @@ export interface Cluster {
   recordEvent(event: EventToRecord, now: Date): Promise<void>;
   /** Writes status with the resourceVersion it was computed from; a conflict surfaces as ConflictError. */
   updateDaemonSetStatus(daemonSet: V1DaemonSet, status: V1DaemonSetStatus): Promise<void>;
+
+  /** ControllerRevisions in one namespace (or all, when undefined). */
+  listControllerRevisions(namespace?: string): Promise<V1ControllerRevision[]>;
+  /** Creates a revision; on AlreadyExists returns the existing one (the caller compares data: a hash collision). */
+  createControllerRevision(revision: V1ControllerRevision): Promise<{ created: true } | { created: false; existing: V1ControllerRevision }>;
+  /** JSON merge patch of a revision (ownership, hash label, revision number). */
+  patchControllerRevision(namespace: string, name: string, patch: object): Promise<'done' | 'gone'>;
+  deleteControllerRevision(namespace: string, name: string): Promise<'deleted' | 'gone'>;
+  /** Merge-patches pod labels, guarded by the pod UID. */
+  labelPod(pod: ObjectRef, labels: Record<string, string>): Promise<'done' | 'gone'>;
+  /** Writes status.collisionCount if the stored count is still `observed` (resourceVersion-guarded). */
+  bumpCollisionCount(namespace: string, name: string, observed: number): Promise<void>;
+  /**
+   * A short lock on a Lease (optimistic concurrency on its resourceVersion): true when `holder` now holds it for
+   * `ttlSeconds`. Used to keep concurrent invocations within one rollout budget.
+   */
+  acquireLease(namespace: string, name: string, holder: string, ttlSeconds: number, now: Date, owner: ObjectRef): Promise<boolean>;
+  releaseLease(namespace: string, name: string, holder: string): Promise<void>;
 
   /** API requests made through this port so far. */
   requestCount(): number;
@@ -121,6 +140,7 @@ export function backoffLeaseName(daemonSet: ObjectRef, nodeName: string): string
 
 const GENERATION_ANNOTATION = 'daemonless.dev/backoff-generation';
 const LAST_DELETION_ANNOTATION = 'daemonless.dev/last-deletion';
+const HELD_UNTIL_ANNOTATION = 'daemonless.dev/held-until';
 
 export function createCluster(clients: ApiClients, options: CallOptions): Cluster {
   const { core, apps, coordination } = clients;
@@ -319,6 +339,112 @@ export function createCluster(clients: ApiClients, options: CallOptions): Cluste
       await call(`update status of daemonset ${namespace}/${name}`, () =>
         apps.replaceNamespacedDaemonSetStatus({ namespace, name, body: { ...daemonSet, status } }),
       );
+    },
+
+    listControllerRevisions: (namespace) =>
+      listAll(`list controllerrevisions${namespace ? ` in ${namespace}` : ''}`, (cont) =>
+        namespace
+          ? apps.listNamespacedControllerRevision({ namespace, limit: PAGE, _continue: cont })
+          : apps.listControllerRevisionForAllNamespaces({ limit: PAGE, _continue: cont }),
+      ),
+    async createControllerRevision(revision) {
+      const namespace = revision.metadata?.namespace ?? 'default';
+      const name = revision.metadata?.name ?? '';
+      try {
+        await call(`create controllerrevision ${namespace}/${name}`, () => apps.createNamespacedControllerRevision({ namespace, body: revision }));
+        return { created: true };
+      } catch (error) {
+        if (!(error instanceof ConflictError && error.reason === 'AlreadyExists')) throw error;
+        const existing = await call(`get controllerrevision ${namespace}/${name}`, () => apps.readNamespacedControllerRevision({ namespace, name }));
+        return { created: false, existing };
+      }
+    },
+    async patchControllerRevision(namespace, name, patch) {
+      try {
+        await call(`patch controllerrevision ${namespace}/${name}`, () => apps.patchNamespacedControllerRevision({ namespace, name, body: patch }, mergePatch));
+        return 'done';
+      } catch (error) {
+        if (error instanceof NotFoundError) return 'gone';
+        throw error;
+      }
+    },
+    async deleteControllerRevision(namespace, name) {
+      try {
+        await call(`delete controllerrevision ${namespace}/${name}`, () => apps.deleteNamespacedControllerRevision({ namespace, name }));
+        return 'deleted';
+      } catch (error) {
+        if (error instanceof NotFoundError) return 'gone';
+        throw error;
+      }
+    },
+    async labelPod(pod, labels) {
+      try {
+        await call(`label pod ${pod.namespace}/${pod.name}`, () =>
+          core.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { uid: pod.uid, labels } } }, mergePatch),
+        );
+        return 'done';
+      } catch (error) {
+        if (error instanceof NotFoundError || error instanceof ConflictError) return 'gone';
+        throw error;
+      }
+    },
+    async bumpCollisionCount(namespace, name, observed) {
+      await call(`bump collisionCount of daemonset ${namespace}/${name}`, async () => {
+        const ds = await apps.readNamespacedDaemonSetStatus({ namespace, name });
+        // Stale: someone bumped it already; the next sync hashes with the new count.
+        if ((ds.status?.collisionCount ?? 0) !== observed) return;
+        const status = { ...(ds.status ?? { currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 }), collisionCount: observed + 1 };
+        await apps.replaceNamespacedDaemonSetStatus({ namespace, name, body: { ...ds, status } });
+      });
+    },
+    async acquireLease(namespace, name, holder, ttlSeconds, now, owner) {
+      const heldUntil = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+      const body = (resourceVersion?: string): V1Lease => ({
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name,
+          namespace,
+          ...(resourceVersion ? { resourceVersion } : {}),
+          annotations: { [HELD_UNTIL_ANNOTATION]: heldUntil },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: owner.name, uid: owner.uid }],
+        },
+        spec: { holderIdentity: holder, leaseDurationSeconds: ttlSeconds },
+      });
+      try {
+        const lease = await orNull(call(`get lease ${namespace}/${name}`, () => coordination.readNamespacedLease({ namespace, name })));
+        if (lease === null) {
+          await call(`create lease ${namespace}/${name}`, () => coordination.createNamespacedLease({ namespace, body: body() }));
+          return true;
+        }
+        const until = Date.parse(lease.metadata?.annotations?.[HELD_UNTIL_ANNOTATION] ?? '');
+        const free = !Number.isFinite(until) || until <= now.getTime() || lease.spec?.holderIdentity === holder;
+        if (!free) return false;
+        // The resourceVersion makes this a compare-and-swap: of two invocations that both saw it free, one wins.
+        await call(`take lease ${namespace}/${name}`, () =>
+          coordination.replaceNamespacedLease({ namespace, name, body: body(lease.metadata?.resourceVersion) }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConflictError) return false;
+        throw error;
+      }
+    },
+    async releaseLease(namespace, name, holder) {
+      try {
+        const lease = await call(`get lease ${namespace}/${name}`, () => coordination.readNamespacedLease({ namespace, name }));
+        if (lease.spec?.holderIdentity !== holder) return;
+        await call(`release lease ${namespace}/${name}`, () =>
+          coordination.replaceNamespacedLease({
+            namespace,
+            name,
+            body: { ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata?.annotations, [HELD_UNTIL_ANNOTATION]: new Date(0).toISOString() } } },
+          }),
+        );
+      } catch (error) {
+        // Not released: it expires after its TTL.
+        if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+      }
     },
 
     requestCount: () => requests,

@@ -3,7 +3,7 @@
  * fakePodControl. It holds objects in arrays, answers reads from them, records every call, and can be told to fail a
  * call. Integration tests and benchmarks never use it: they run against the real API server.
  */
-import type { V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from '../../src/k8s/cluster.ts';
 import type { BackoffState, EventToRecord, ObjectRef } from '../../src/core/model.ts';
 import { getTargetNodeName } from '../../src/core/pod-template.ts';
@@ -13,6 +13,9 @@ export interface FakeState {
   daemonSets: V1DaemonSet[];
   pods: V1Pod[];
   backoffs?: Map<string, BackoffState>;
+  revisions?: V1ControllerRevision[];
+  /** Lease name → holder and expiry (epoch ms), for the rollout lock. */
+  leases?: Map<string, { holder: string; until: number }>;
 }
 
 export interface FakeCluster extends Cluster {
@@ -112,6 +115,49 @@ export function fakeCluster(state: FakeState): FakeCluster {
     async updateDaemonSetStatus(ds, status) {
       record('updateDaemonSetStatus');
       fake.statuses.push({ name: `${ds.metadata?.namespace}/${ds.metadata?.name}`, status });
+    },
+    async listControllerRevisions(namespace) {
+      record('listControllerRevisions');
+      return (state.revisions ?? []).filter((r) => namespace === undefined || r.metadata?.namespace === namespace);
+    },
+    async createControllerRevision(revision) {
+      record('createControllerRevision');
+      state.revisions ??= [];
+      const existing = state.revisions.find((r) => r.metadata?.name === revision.metadata?.name);
+      if (existing) return { created: false, existing };
+      state.revisions.push(revision);
+      return { created: true };
+    },
+    async patchControllerRevision() {
+      record('patchControllerRevision');
+      return 'done';
+    },
+    async deleteControllerRevision(_namespace, name) {
+      record('deleteControllerRevision');
+      const before = state.revisions?.length ?? 0;
+      state.revisions = (state.revisions ?? []).filter((r) => r.metadata?.name !== name);
+      return state.revisions.length < before ? 'deleted' : 'gone';
+    },
+    async labelPod() {
+      record('labelPod');
+      return 'done';
+    },
+    async bumpCollisionCount() {
+      record('bumpCollisionCount');
+    },
+    async acquireLease(namespace, name, holder, ttlSeconds, now) {
+      record('acquireLease');
+      state.leases ??= new Map();
+      const key = `${namespace}/${name}`;
+      const lease = state.leases.get(key);
+      if (lease && lease.holder !== holder && lease.until > now.getTime()) return false;
+      state.leases.set(key, { holder, until: now.getTime() + ttlSeconds * 1000 });
+      return true;
+    },
+    async releaseLease(namespace, name, holder) {
+      record('releaseLease');
+      const key = `${namespace}/${name}`;
+      if (state.leases?.get(key)?.holder === holder) state.leases.delete(key);
     },
     requestCount: () => calls.length,
   };
