@@ -10,7 +10,7 @@
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from './k8s/cluster.ts';
 import { settleAll } from './k8s/pool.ts';
-import { isTransient } from './errors.ts';
+import { ConflictError, isTransient } from './errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 import type { Action, ActionOutcome, BackoffState, EventToRecord, NodeState, ObjectRef, Plan, PlanOptions, Snapshot } from './core/model.ts';
@@ -470,12 +470,22 @@ async function updateStatuses(
       // Upstream requeues while ready pods are waiting out minReadySeconds, so `available` catches up.
       const wait = statusRequeueAfterSeconds(ds, next);
       if (wait !== undefined) tally.requeue = Math.min(tally.requeue ?? Infinity, wait);
-      if (!statusNeedsUpdate(ds.status, next, ds.metadata?.generation ?? 0)) return;
-      try {
-        await cluster.updateDaemonSetStatus(ds, nextStatus(ds.status, next, ds.metadata?.generation ?? 0));
-      } catch (error) {
-        // A conflict means someone else wrote first; the next event recomputes. Never fails the reconcile.
-        deps.log.warn('status not written', { daemonSet: `${ds.metadata?.namespace}/${ds.metadata?.name}`, error: String((error as Error).message) });
+      // Written only when a counter changed or observedGeneration lags, with the resourceVersion it was read at; on a
+      // conflict (someone wrote the DaemonSet meanwhile) re-read it and try again, as upstream's storeDaemonSetStatus.
+      let current: V1DaemonSet | null = ds;
+      for (let attempt = 0; current && attempt < 3; attempt += 1) {
+        const generation = current.metadata?.generation ?? 0;
+        if (!statusNeedsUpdate(current.status, next, generation)) return;
+        try {
+          await cluster.updateDaemonSetStatus(current, nextStatus(current.status, next, generation));
+          return;
+        } catch (error) {
+          if (!(error instanceof ConflictError)) {
+            deps.log.warn('status not written', { daemonSet: `${namespaceOf(ds)}/${ds.metadata?.name}`, error: String((error as Error).message) });
+            return;
+          }
+          current = await cluster.getDaemonSet(namespaceOf(ds), ds.metadata?.name ?? '');
+        }
       }
     }),
   );

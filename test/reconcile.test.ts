@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createReconciler, type ReconcilerOptions } from '../src/reconcile.ts';
-import { RejectedError, TransientError } from '../src/errors.ts';
+import { ConflictError, RejectedError, TransientError } from '../src/errors.ts';
 import { defaultPlanOptions } from '../src/core/model.ts';
 import { silentLogger } from '../src/log.ts';
 import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from './support/builders.ts';
@@ -79,6 +79,26 @@ describe('reads per hint', () => {
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [], pods: [] });
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'gone' }]);
     expect(cluster.calls).toEqual(['getDaemonSet']);
+  });
+});
+
+describe('status', () => {
+  it('a status conflict is retried on a fresh read of the DaemonSet', async () => {
+    const d = ds();
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')] });
+    cluster.failOn('updateDaemonSetStatus', new ConflictError('409 Conflict: the object has been modified', 'Conflict'), 1);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.calls.filter((c) => c === 'updateDaemonSetStatus')).toHaveLength(2);
+    expect(cluster.calls.filter((c) => c === 'getDaemonSet')).toHaveLength(2);
+    expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 1, numberReady: 1, updatedNumberScheduled: 1 });
+  });
+
+  it('no write when nothing changed', async () => {
+    const d = ds();
+    d.status = { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1, numberUnavailable: 0, observedGeneration: 1 };
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')], revisions: [] });
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.calls).not.toContain('updateDaemonSetStatus');
   });
 });
 
