@@ -140,7 +140,7 @@ async function reconcileDaemonSets(
   await Promise.all(
     ready
       .filter((ds) => histories.has(ds.metadata?.uid ?? '') && isRollingUpdate(ds) && !wrote.has(ds.metadata?.uid ?? ''))
-      .map((ds) => rolloutStep(deps, cluster, ds, nodes, histories.get(ds.metadata?.uid ?? '')!.hash, tally)),
+      .map((ds) => rolloutStep(deps, cluster, ds, states, nodes, histories.get(ds.metadata?.uid ?? '')!.hash, tally)),
   );
 
   // 4. cleanupHistory, then 5. status, from the snapshot this pass started with (the next event brings it up to date).
@@ -211,9 +211,22 @@ const ROLLOUT_LOCK_SECONDS = 15;
  * creates. An invocation that does not get the lock skips the step; the holder's writes bring the next events.
  * See docs/rollout.md.
  */
-async function rolloutStep(deps: ReconcilerDeps, cluster: Cluster, ds: V1DaemonSet, nodes: V1Node[], hash: string, tally: Tally): Promise<void> {
+async function rolloutStep(
+  deps: ReconcilerDeps,
+  cluster: Cluster,
+  ds: V1DaemonSet,
+  snapshot: NodeState[],
+  nodes: V1Node[],
+  hash: string,
+  tally: Tally,
+): Promise<void> {
   const ns = namespaceOf(ds);
   const ref = refOf(ds);
+  // Most passes have no step to take (the rollout is done, or waits for a new pod to become available): they need
+  // neither the lock nor a fresh read. Writes already made by others only shrink what the snapshot shows as possible.
+  const preview = planRollingUpdate(ds, snapshot, hash, deps.now());
+  if (preview.requeueAfterSeconds !== undefined) tally.requeue = Math.min(tally.requeue ?? Infinity, preview.requeueAfterSeconds);
+  if (preview.creates.length + preview.deletes.length === 0) return;
   const lock = `daemonless-rollout-${shortHash(ref.uid)}`;
   const holder = deps.newId();
   if (!(await cluster.acquireLease(ns, lock, holder, ROLLOUT_LOCK_SECONDS, deps.now(), ref))) {

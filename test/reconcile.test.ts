@@ -215,6 +215,15 @@ describe('rolling update steps', () => {
     expect(order).toEqual(['listPods', 'acquireLease', 'listPods', 'deletePod', 'releaseLease']);
   });
 
+  it('takes no lock and makes no extra read when the snapshot shows no step to take', async () => {
+    const { state, next } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    state.pods = ['n0', 'n1', 'n2'].map((n) => newDaemonSetPod(next, n));
+    const { cluster, reconciler } = setup(state);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.calls).not.toContain('acquireLease');
+    expect(cluster.calls.filter((c) => c === 'listPods')).toHaveLength(1);
+  });
+
   it('skips the step when another invocation holds the lock', async () => {
     const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
     state.leases = new Map([[`default/daemonless-rollout-x`, { holder: 'other', until: Infinity }]]);
