@@ -9,6 +9,14 @@ const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).
 export const ConfigSchema = z.object({
   /** Path of a kubeconfig. Unset: in-cluster config, or the Lambda's own credentials (see docs/deploy.md). */
   KUBECONFIG: z.string().min(1).optional(),
+  /**
+   * Alternative to KUBECONFIG for functions (Lambda has no kubeconfig file): the API server URL, its CA (base64 PEM,
+   * as in a kubeconfig's certificate-authority-data) and a bearer token (e.g. a ServiceAccount token bound to the
+   * daemonless-reconciler ClusterRole). The token is never logged.
+   */
+  KUBE_SERVER: z.url({ protocol: /^https$/ }).optional(),
+  KUBE_CA_DATA: z.string().min(1).optional(),
+  KUBE_TOKEN: z.string().min(1).optional(),
   /** Local server port (npm start). */
   PORT: intFrom(8787, 1),
   HOST: z.string().default('127.0.0.1'),
@@ -37,9 +45,14 @@ export const ConfigSchema = z.object({
 
 export type Config = z.infer<typeof ConfigSchema>;
 
+const RefinedConfigSchema = ConfigSchema.refine((c) => !c.KUBE_SERVER || c.KUBE_TOKEN, {
+  message: 'KUBE_SERVER needs KUBE_TOKEN',
+  path: ['KUBE_TOKEN'],
+});
+
 /** Parses an environment (process.env at the edge, a literal in tests). Throws a readable error naming each field. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const result = ConfigSchema.safeParse(env);
+  const result = RefinedConfigSchema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration: ${problems}`);

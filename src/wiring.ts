@@ -13,9 +13,17 @@ import { createLogger, type Logger } from './log.ts';
 import { createReconciler } from './reconcile.ts';
 import type { AppDeps } from './http/app.ts';
 
+/** KUBE_SERVER + KUBE_TOKEN (functions), else KUBECONFIG, else client-node's default (in-cluster, ~/.kube/config). */
 export function loadKubeConfig(config: Config): KubeConfig {
   const kc = new KubeConfig();
-  if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
+  if (config.KUBE_SERVER && config.KUBE_TOKEN) {
+    kc.loadFromOptions({
+      clusters: [{ name: 'cluster', server: config.KUBE_SERVER, caData: config.KUBE_CA_DATA, skipTLSVerify: false }],
+      users: [{ name: 'daemonless', token: config.KUBE_TOKEN }],
+      contexts: [{ name: 'daemonless', cluster: 'cluster', user: 'daemonless' }],
+      currentContext: 'daemonless',
+    });
+  } else if (config.KUBECONFIG) kc.loadFromFile(config.KUBECONFIG);
   else kc.loadFromDefault();
   return kc;
 }
