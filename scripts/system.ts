@@ -139,7 +139,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 }
 
 /** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */
-async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
+export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
   try {
     await api.deleteValidatingWebhookConfiguration({ name: WEBHOOK_NAME });

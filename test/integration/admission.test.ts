@@ -1,0 +1,42 @@
+/**
+ * The admission path end to end: a ValidatingWebhookConfiguration sends real AdmissionReviews to the functions'
+ * HTTPS listener, which answers at once and reconciles after the change is stored (the EKS delivery path). The shared
+ * system also delivers audit events; the functions' log shows the admission route did its own reconcile.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
+import { localPaths } from '../../devcluster/paths.ts';
+import { functionsPort, registerAdmission } from '../../scripts/system.ts';
+import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
+import { RUN_LABEL, testDaemonSet, waitConverged } from '../support/daemon.ts';
+
+const { core, apps, kc } = adminClient();
+const log = `${localPaths().logs}/functions.log`;
+let namespace = '';
+const nodes: string[] = [];
+const run = uniqueName('adm');
+
+beforeAll(async () => {
+  namespace = await createNamespace(core);
+  await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, 'agent', run) });
+  await registerAdmission(kc, `https://127.0.0.1:${functionsPort() + 1}/events/admission`);
+});
+
+afterAll(async () => {
+  await registerAdmission(kc, undefined);
+  await deleteNamespace(core, namespace);
+  for (const node of nodes) await deleteNode(kc, node);
+});
+
+it('a node created → AdmissionReview → allowed at once → reconciled after it is stored → its pod', async () => {
+  const offset = statSync(log).size;
+  nodes.push(...(await addNodes(kc, 1, { labels: { [RUN_LABEL]: run } })));
+  await waitConverged(core, namespace, 'app=agent', nodes);
+  const handled = await waitFor('the admission route reconciling the new node', () => {
+    const lines = readFileSync(log).subarray(offset).toString().split('\n');
+    return lines.find((l) => l.includes('deferred admission hints handled') && l.includes(`node/${nodes[0]}`)) ?? false;
+  });
+  const entry = JSON.parse(handled) as { result: { apiRequests: number } };
+  expect(entry.result.apiRequests).toBeGreaterThan(0);
+});
