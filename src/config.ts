@@ -38,8 +38,8 @@ export const ConfigSchema = z.object({
   WIDE_READ_THRESHOLD: intFrom(8, 1),
   /** After answering an admission request, wait this long for the change to be persisted before reconciling. */
   ADMISSION_SETTLE_MS: intFrom(300, 0),
-  /** Debounce window of DaemonSet-wide follow-up passes (status, rollout steps) in a long-lived server. */
-  FOLLOW_UP_DELAY_MS: intFrom(500, 0),
+  /** Least time between two DaemonSet-wide follow-up passes (status, rollout steps) of one DaemonSet, long-lived server. */
+  FOLLOW_UP_INTERVAL_MS: intFrom(250, 0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

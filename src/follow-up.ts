@@ -2,8 +2,8 @@
  * What happens to the follow-up passes and re-queues a reconcile asks for (HandleResult.followUp /
  * requeueAfterSeconds). Two strategies, chosen by the entry point:
  *
- * - `withTimers` (a long-lived local server): follow-ups are debounced per hint, so a burst of node events costs one
- *   DaemonSet-wide pass per window rather than one per event; backoff re-queues are timers. Losing these timers (a
+ * - `withTimers` (a long-lived local server): follow-ups are coalesced and rate-limited per hint, so a burst of node
+ *   events costs one DaemonSet-wide pass per interval rather than one per event; backoff re-queues are timers. Losing these timers (a
  *   restart) loses nothing durable: the next event or the resync redoes the work.
  * - `withInlineFollowUps` (Lambda, where nothing runs after the response): follow-ups run at the end of the same
  *   invocation, once; backoff expiry is left to the next event or the scheduled resync.
@@ -12,33 +12,75 @@ import { hintKey, type HandleResult, type Hint, type HintHandler } from './hints
 import type { Logger } from './log.ts';
 
 export interface TimerOptions {
-  /** Debounce window of follow-up passes. */
-  followUpDelayMs: number;
+  /** Least time between the starts of two follow-up passes for the same hint (a rate limit, not a delay). */
+  followUpIntervalMs: number;
+  /** A follow-up starts this long after it is first asked for, so one pass covers a whole burst of deliveries. */
+  followUpDelayMs?: number;
 }
 
+/**
+ * Per hint: a follow-up asked for while none is pending starts after `followUpDelayMs` (or when the interval since the
+ * last start allows); asked for while one is pending, it is already covered; asked for while one is running, one more
+ * runs after it, since the running pass may have read the cluster before the change that asked. So a rollout step
+ * follows a pod turning Ready within milliseconds, while a burst costs one pass per interval.
+ */
 export function withTimers(inner: HintHandler, log: Logger, options: TimerOptions): HintHandler {
-  const timers = new Map<string, NodeJS.Timeout>();
-  const schedule = (hint: Hint, delayMs: number, replace: boolean): void => {
+  interface Slot {
+    timer?: NodeJS.Timeout;
+    running: boolean;
+    again: boolean;
+    lastStart: number;
+  }
+  const slots = new Map<string, Slot>();
+  const requeues = new Map<string, NodeJS.Timeout>();
+  const delay = options.followUpDelayMs ?? 20;
+
+  const run = (key: string, hint: Hint, slot: Slot): void => {
+    slot.timer = undefined;
+    slot.running = true;
+    slot.lastStart = Date.now();
+    handler
+      .handle([hint])
+      .catch((error: unknown) => log.warn('follow-up reconcile failed', { hint: key, error: String(error) }))
+      .finally(() => {
+        slot.running = false;
+        if (slot.again) {
+          slot.again = false;
+          followUp(hint);
+        }
+      });
+  };
+  const followUp = (hint: Hint): void => {
     const key = hintKey(hint);
-    if (timers.has(key)) {
-      if (!replace) return; // debounce: the pass already scheduled will see this change too
-      clearTimeout(timers.get(key));
+    const slot = slots.get(key) ?? { running: false, again: false, lastStart: 0 };
+    slots.set(key, slot);
+    if (slot.running) {
+      slot.again = true;
+      return;
     }
+    if (slot.timer) return;
+    const wait = Math.max(delay, slot.lastStart + options.followUpIntervalMs - Date.now());
+    slot.timer = setTimeout(() => run(key, hint, slot), wait);
+    slot.timer.unref();
+  };
+  const requeue = (hint: Hint, delayMs: number): void => {
+    const key = hintKey(hint);
+    clearTimeout(requeues.get(key));
     const timer = setTimeout(() => {
-      timers.delete(key);
-      handler.handle([hint]).catch((error: unknown) => log.warn('scheduled reconcile failed', { hint: key, error: String(error) }));
+      requeues.delete(key);
+      handler.handle([hint]).catch((error: unknown) => log.warn('requeued reconcile failed', { hint: key, error: String(error) }));
     }, delayMs);
     timer.unref();
-    timers.set(key, timer);
+    requeues.set(key, timer);
   };
   const handler: HintHandler = {
     async handle(hints, signal) {
       const result = await inner.handle(hints, signal);
       if (result.requeueAfterSeconds !== undefined) {
         const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);
-        for (const hint of hints) schedule(hint, delayMs, true);
+        for (const hint of hints) requeue(hint, delayMs);
       }
-      for (const hint of result.followUp ?? []) schedule(hint, options.followUpDelayMs, false);
+      for (const hint of result.followUp ?? []) followUp(hint);
       return result;
     },
   };

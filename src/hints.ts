@@ -40,7 +40,7 @@ export interface HandleResult {
   requeueAfterSeconds?: number;
   /**
    * DaemonSet-wide passes this call asks for (status, rollout steps) after node-scoped work. A long-lived server
-   * debounces them; a Lambda runs them at the end of the same invocation (see src/follow-up.ts).
+   * coalesces and rate-limits them; a Lambda runs them at the end of the same invocation (see src/follow-up.ts).
    */
   followUp?: Hint[];
 }

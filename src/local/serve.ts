@@ -22,7 +22,7 @@ if (!env.KUBECONFIG && existsSync(localKubeconfig)) env.KUBECONFIG = localKubeco
 
 const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL);
-const handler = withTimers(createHandler(config, log), log, { followUpDelayMs: config.FOLLOW_UP_DELAY_MS });
+const handler = withTimers(createHandler(config, log), log, { followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS });
 const pending = new Set<Promise<void>>();
 const app = createApp({
   handler,

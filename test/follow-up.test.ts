@@ -1,0 +1,67 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { withInlineFollowUps, withTimers } from '../src/follow-up.ts';
+import type { HandleResult, Hint, HintHandler } from '../src/hints.ts';
+import { silentLogger } from '../src/log.ts';
+
+const ds: Hint = { kind: 'daemonSet', namespace: 'ns', name: 'agent' };
+const node: Hint = { kind: 'node', name: 'n0' };
+
+/** A handler recording its calls: node hints ask for the DaemonSet follow-up; a follow-up takes `passMs`. */
+function recording(passMs = 0, extra: Partial<HandleResult> = {}) {
+  const calls: string[][] = [];
+  const inner: HintHandler = {
+    async handle(hints) {
+      calls.push(hints.map((h) => (h.kind === 'node' ? `node/${h.name}` : h.kind === 'daemonSet' ? `ds/${h.name}` : 'resync')));
+      if (hints[0]?.kind === 'daemonSet' && passMs > 0) await new Promise((r) => setTimeout(r, passMs));
+      const base: HandleResult = { hints: hints.length, created: 0, deleted: 0, apiRequests: 1 };
+      return hints[0]?.kind === 'node' ? { ...base, followUp: [ds], ...extra } : base;
+    },
+  };
+  return { inner, calls };
+}
+
+describe('withTimers (long-lived server)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('a burst of node events costs one follow-up pass, started within milliseconds', async () => {
+    const { inner, calls } = recording();
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
+    for (let i = 0; i < 10; i++) await handler.handle([node]);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(1);
+  });
+
+  it('asked again while a pass runs: one more pass after it, not before the interval', async () => {
+    const { inner, calls } = recording(100);
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
+    await handler.handle([node]);
+    await vi.advanceTimersByTimeAsync(30); // the first pass is running
+    await handler.handle([node]);
+    await handler.handle([node]);
+    await vi.advanceTimersByTimeAsync(150);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(200);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(2);
+  });
+
+  it('re-queues the hints after a backoff, once', async () => {
+    const { inner, calls } = recording(0, { requeueAfterSeconds: 1, followUp: [] });
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
+    await handler.handle([node]);
+    await handler.handle([node]); // replaces the timer rather than adding one
+    await vi.advanceTimersByTimeAsync(1_100);
+    expect(calls.filter((c) => c[0] === 'node/n0')).toHaveLength(3);
+  });
+});
+
+describe('withInlineFollowUps (Lambda)', () => {
+  it('runs the follow-up in the same invocation and adds up the results', async () => {
+    const { inner, calls } = recording();
+    const result = await withInlineFollowUps(inner).handle([node]);
+    expect(calls).toEqual([['node/n0'], ['ds/agent']]);
+    expect(result).toEqual({ hints: 2, created: 0, deleted: 0, apiRequests: 2 });
+  });
+});
