@@ -13,17 +13,26 @@ import { settleAll } from './k8s/pool.ts';
 import { ConflictError, isTransient } from './errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
-import type { Action, ActionOutcome, BackoffState, EventToRecord, NodeState, ObjectRef, Plan, PlanOptions, Snapshot } from './core/model.ts';
+import {
+  labels,
+  type Action,
+  type ActionOutcome,
+  type BackoffState,
+  type EventToRecord,
+  type NodeState,
+  type ObjectRef,
+  type Plan,
+  type PlanOptions,
+  type Snapshot,
+} from './core/model.ts';
 import { nodeShouldRunDaemonPod } from './core/eligibility.ts';
-import { getTargetNodeName } from './core/pod-template.ts';
+import { controllerRefFor, getTargetNodeName } from './core/pod-template.ts';
 import { backoffKey, eventForAction, planSnapshot } from './core/plan.ts';
 import { computeStatus, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from './core/status.ts';
 import { revisionHash, shortHash } from './core/hash.ts';
 import { collisionOutcome, planHistory, type HistoryPlan } from './core/history.ts';
 import { isRollingUpdate, planRollingUpdate } from './core/rollout.ts';
 import { isEmptySelector } from './core/label-selector.ts';
-import { controllerRefFor } from './core/pod-template.ts';
-import { labels } from './core/model.ts';
 
 export interface ReconcilerOptions {
   plan: PlanOptions;
@@ -92,8 +101,9 @@ interface Tally {
 }
 
 /**
- * DaemonSet-wide: every node for the given DaemonSets, from one node list and one pod list per namespace (or one
- * cluster-wide pod list for a resync), then status. Two reads however many nodes there are.
+ * DaemonSet-wide (upstream syncDaemonSet): history, manage on every node, a rollout step, history cleanup, status.
+ * Reads one node list, and one pod list and one ControllerRevision list per namespace (cluster-wide for a resync):
+ * three reads however many nodes there are, plus a lock and a fresh pod list when a rollout step is taken.
  */
 async function reconcileDaemonSets(
   deps: ReconcilerDeps,
