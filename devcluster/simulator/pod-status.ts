@@ -203,7 +203,8 @@ export function podStatusFor(pod: V1Pod, inputs: StatusInputs): PodStatusBody {
     (g) => existing.find((c) => c.type === g.conditionType)?.status === 'True',
   );
   const unreadyMessage = `containers with unready status: [${notReady.join(' ')}]`;
-  const podIP = podIPOf(pod, hostIP);
+  // A node without an InternalIP (not one of ours) gets no host IP rather than an invalid empty one.
+  const podIP = hostIP || !pod.spec?.hostNetwork ? podIPOf(pod, hostIP) : undefined;
   const incompleteInits = inits
     .slice(Math.max(firstBrokenInit, 0))
     .map((c) => c.name)
@@ -220,10 +221,8 @@ export function podStatusFor(pod: V1Pod, inputs: StatusInputs): PodStatusBody {
       condition(existing, 'Ready', containersReady && gatesOpen, now, containersReady ? 'ReadinessGatesNotReady' : 'ContainersNotReady', containersReady ? 'corresponding condition of pod readiness gate is not True' : unreadyMessage),
       condition(existing, 'PodScheduled', true, now),
     ],
-    hostIP,
-    hostIPs: [{ ip: hostIP }],
-    podIP,
-    podIPs: [{ ip: podIP }],
+    ...(hostIP ? { hostIP, hostIPs: [{ ip: hostIP }] } : {}),
+    ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
     startTime: pod.status?.startTime ?? now,
     ...(inits.length > 0 ? { initContainerStatuses: initStatuses } : {}),
     containerStatuses: appStatuses,

@@ -8,9 +8,10 @@
  *   images), and completes their graceful deletion.
  * All decisions are the pure functions of node-object.ts / pod-status.ts; this file is the I/O and timers.
  */
-import type { KubeConfig, V1Node, V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, type KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { clientsFor, describe, isRetryable, mergePatch, statusOf, strategicMergePatch } from './client.ts';
 import { createLimiter } from './limiter.ts';
+import { HttpStatusError, rawHttp } from './raw-http.ts';
 import { leaseFor, microTime, renewalDelay } from './lease.ts';
 import { startListWatch, type WatchEventType } from './list-watch.ts';
 import { silentLogger, type Logger } from './log.ts';
@@ -77,6 +78,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
   const clients = clientsFor(kc);
   const { core, coordination } = clients;
   const limiter = createLimiter(options.concurrency);
+  const raw = await rawHttp(clients.kc, options.concurrency);
   let stopped = false;
 
   const stats: SimulatorStats = {
@@ -99,7 +101,8 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
   const podDirty = new Set<string>();
   const nodeBusy = new Set<string>();
   const nodeDirty = new Set<string>();
-  const leases = new Map<string, { timer: NodeJS.Timeout; renewals: number }>();
+  /** Per node: when its Lease is next due (Infinity while a renewal is in flight) and how many renewals so far. */
+  const leases = new Map<string, { dueAt: number; renewals: number }>();
 
   // ---- nodes ------------------------------------------------------------------------------------------------
 
@@ -112,7 +115,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
     }
     const previous = nodes.get(name);
     nodes.set(name, node);
-    if (!leases.has(name)) scheduleLease(name, 0);
+    if (!leases.has(name)) scheduleLease(name, 0, Date.now());
     evaluateNode(name);
     // Pods seen before their node, or a node back from not-ready: their status may be due now.
     if (!previous || wantsReady(previous) !== wantsReady(node)) {
@@ -122,8 +125,6 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
 
   const forgetNode = (name: string) => {
     nodes.delete(name);
-    const lease = leases.get(name);
-    if (lease) clearTimeout(lease.timer);
     leases.delete(name);
     // Its pods are left to the pod garbage collector, as when a real node goes away.
     for (const uid of podsOnNode.get(name) ?? []) cancelPodTimer(uid);
@@ -176,11 +177,25 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
 
   // ---- leases -----------------------------------------------------------------------------------------------
 
-  const scheduleLease = (name: string, renewals: number, delayMs = renewalDelay(options.leaseIntervalMs, renewals, Math.random())) => {
-    if (stopped) return;
-    const timer = setTimeout(() => void renewLease(name, renewals), delayMs);
-    leases.set(name, { timer, renewals });
+  const scheduleLease = (name: string, renewals: number, now: number, delayMs = renewalDelay(options.leaseIntervalMs, renewals, Math.random())) => {
+    leases.set(name, { dueAt: now + delayMs, renewals });
   };
+
+  /*
+   * One timer for all Leases: each tick renews the ones that are due. On this VM every wake-up of the process costs
+   * more CPU than the request it serves (measured: ~0.8 ms CPU per renewal back to back, ~2.3 ms when each has its own
+   * wake-up), so per-node timers made 1,000 nodes cost twice as much. Due times stay spread over the interval
+   * (renewalDelay), so each tick carries about nodes × tick / interval renewals: spread, not bursts.
+   */
+  const tickMs = Math.max(100, Math.min(1000, Math.floor(options.leaseIntervalMs / 10)));
+  const leaseTick = setInterval(() => {
+    const now = Date.now();
+    for (const [name, lease] of leases) {
+      if (lease.dueAt > now) continue;
+      lease.dueAt = Infinity;
+      void renewLease(name, lease.renewals);
+    }
+  }, tickMs);
 
   const renewLease = async (name: string, renewals: number) => {
     const node = nodes.get(name);
@@ -188,14 +203,19 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
     let ok = true;
     await limiter
       .run(async () => {
-        try {
-          const body = { spec: { renewTime: microTime(new Date()), holderIdentity: name } };
-          await coordination.patchNamespacedLease({ name, namespace: NODE_LEASE_NAMESPACE, body }, mergePatch);
+        const body = { spec: { renewTime: microTime(new Date()), holderIdentity: name } };
+        const path = `/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases/${encodeURIComponent(name)}`;
+        const { status, text } = await raw.request('PATCH', path, body, PatchStrategy.MergePatch);
+        if (status >= 200 && status < 300) {
           stats.leaseRenewals++;
-        } catch (error) {
-          if (statusOf(error) !== 404) throw error;
+        } else {
+          if (status !== 404) throw new HttpStatusError(status, `PATCH lease: ${text.slice(0, 200)}`);
           const lease = leaseFor({ name, uid: node.metadata?.uid ?? '' }, options.leaseDurationSeconds, new Date());
-          await coordination.createNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, body: lease });
+          try {
+            await coordination.createNamespacedLease({ namespace: NODE_LEASE_NAMESPACE, body: lease });
+          } catch (error) {
+            if (statusOf(error) !== 409) throw error; // another simulator made it first: renewed next time
+          }
           stats.leaseCreates++;
           log.debug(`node ${name}: created lease`);
         }
@@ -205,10 +225,10 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
         stats.errors++;
         log.warn(`lease ${name}: ${describe(error)}`);
       });
-    if (!nodes.has(name)) return;
+    if (!nodes.has(name) || stopped) return;
     // On failure retry sooner than a full interval, still leaving the API server room to recover.
-    if (ok) scheduleLease(name, renewals + 1);
-    else scheduleLease(name, renewals, Math.max(1000, Math.floor(options.leaseIntervalMs / 4)));
+    if (ok) scheduleLease(name, renewals + 1, Date.now());
+    else scheduleLease(name, renewals, Date.now(), Math.max(1000, Math.floor(options.leaseIntervalMs / 4)));
   };
 
   // ---- pods -------------------------------------------------------------------------------------------------
@@ -392,11 +412,12 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
       nodeWatch.stop();
       podWatch.stop();
       if (summary) clearInterval(summary);
-      for (const { timer } of leases.values()) clearTimeout(timer);
+      clearInterval(leaseTick);
       for (const { timer } of podTimers.values()) clearTimeout(timer);
       leases.clear();
       podTimers.clear();
       await limiter.idle();
+      raw.close();
     },
   };
 }

@@ -170,3 +170,12 @@ describe('imageIDOf', () => {
     expect(imageIDOf(image)).toMatch(pattern);
   });
 });
+
+describe('podStatusFor without a node IP', () => {
+  it('omits host IPs instead of sending empty ones', () => {
+    const s = podStatusFor(pod({ hostNetwork: true }), { broken, now: NOW, hostIP: '' });
+    expect(s).not.toHaveProperty('hostIP');
+    expect(s).not.toHaveProperty('podIP');
+    expect(podStatusFor(pod(), { broken, now: NOW, hostIP: '' }).podIP).toMatch(/^10\./);
+  });
+});
