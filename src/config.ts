@@ -3,20 +3,39 @@
  * process.env.
  */
 import * as z from 'zod';
+import { AWS_REGION_PATTERN, EKS_CLUSTER_NAME_PATTERN } from './k8s/eks-token.ts';
 
 const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+/**
+ * An optional setting where an empty value means unset: serverless.yml writes `''` for a variable it has no value for
+ * (`${env:X, ''}`), and Lambda keeps it as an empty string.
+ */
+const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
 export const ConfigSchema = z.object({
   /** Path of a kubeconfig. Unset: in-cluster config, or the Lambda's own credentials (see docs/deploy.md). */
   KUBECONFIG: z.string().min(1).optional(),
   /**
    * Alternative to KUBECONFIG for functions (Lambda has no kubeconfig file): the API server URL, its CA (base64 PEM,
-   * as in a kubeconfig's certificate-authority-data) and a bearer token (e.g. a ServiceAccount token bound to the
-   * daemonless-reconciler ClusterRole). The token is never logged.
+   * as in a kubeconfig's certificate-authority-data) and either a bearer token (e.g. a ServiceAccount token bound to
+   * the daemonless-reconciler ClusterRole) or EKS_CLUSTER_NAME. Tokens are never logged.
    */
-  KUBE_SERVER: z.url({ protocol: /^https$/ }).optional(),
-  KUBE_CA_DATA: z.string().min(1).optional(),
-  KUBE_TOKEN: z.string().min(1).optional(),
+  KUBE_SERVER: unsetIfEmpty(z.url({ protocol: /^https$/ })),
+  KUBE_CA_DATA: unsetIfEmpty(z.string().min(1)),
+  KUBE_TOKEN: unsetIfEmpty(z.string().min(1)),
+  /**
+   * EKS IAM authentication instead of KUBE_TOKEN: every API request carries a token presigned for this cluster with
+   * the AWS credentials below (src/k8s/eks-token.ts). The identity is mapped to Kubernetes groups by an EKS access entry.
+   */
+  EKS_CLUSTER_NAME: unsetIfEmpty(z.string().regex(EKS_CLUSTER_NAME_PATTERN, 'not an EKS cluster name')),
+  /**
+   * Set by Lambda: the function's region, whose STS endpoint the EKS token is presigned for (deploy the functions in the
+   * cluster's region), and the credentials of its role. Read once: Lambda's do not change within an execution environment.
+   */
+  AWS_REGION: unsetIfEmpty(z.string()),
+  AWS_ACCESS_KEY_ID: unsetIfEmpty(z.string()),
+  AWS_SECRET_ACCESS_KEY: unsetIfEmpty(z.string()),
+  AWS_SESSION_TOKEN: unsetIfEmpty(z.string()),
   /** Local server port (npm start). */
   PORT: intFrom(8787, 1),
   HOST: z.string().default('127.0.0.1'),
@@ -45,9 +64,20 @@ export const ConfigSchema = z.object({
 
 export type Config = z.infer<typeof ConfigSchema>;
 
-const RefinedConfigSchema = ConfigSchema.refine((c) => !c.KUBE_SERVER || c.KUBE_TOKEN, {
-  message: 'KUBE_SERVER needs KUBE_TOKEN',
-  path: ['KUBE_TOKEN'],
+/** Settings that only make sense together. */
+const RefinedConfigSchema = ConfigSchema.superRefine((c, ctx) => {
+  const problem = (path: keyof Config, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (c.KUBE_SERVER && !c.KUBE_TOKEN && !c.EKS_CLUSTER_NAME) problem('KUBE_TOKEN', 'KUBE_SERVER needs KUBE_TOKEN or EKS_CLUSTER_NAME');
+  if (!c.EKS_CLUSTER_NAME) return;
+  if (c.KUBE_TOKEN) problem('KUBE_TOKEN', 'set KUBE_TOKEN or EKS_CLUSTER_NAME, not both');
+  if (!c.KUBE_SERVER) problem('KUBE_SERVER', 'EKS_CLUSTER_NAME needs KUBE_SERVER (the cluster endpoint)');
+  // EKS serves its endpoint with a certificate of the cluster's own CA, which no system trust store has.
+  if (!c.KUBE_CA_DATA) problem('KUBE_CA_DATA', 'EKS_CLUSTER_NAME needs KUBE_CA_DATA (the cluster CA)');
+  if (!c.AWS_REGION) problem('AWS_REGION', 'EKS_CLUSTER_NAME needs AWS_REGION');
+  // Checked only here: without EKS_CLUSTER_NAME the region is not ours to judge (local emulators set odd ones).
+  else if (!AWS_REGION_PATTERN.test(c.AWS_REGION)) problem('AWS_REGION', 'not an AWS region');
+  if (!c.AWS_ACCESS_KEY_ID) problem('AWS_ACCESS_KEY_ID', 'EKS_CLUSTER_NAME needs AWS credentials in the environment');
+  if (!c.AWS_SECRET_ACCESS_KEY) problem('AWS_SECRET_ACCESS_KEY', 'EKS_CLUSTER_NAME needs AWS credentials in the environment');
 });
 
 /** Parses an environment (process.env at the edge, a literal in tests). Throws a readable error naming each field. */

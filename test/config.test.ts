@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
-import { loadKubeConfig } from '../src/wiring.ts';
+import { TOKEN_PREFIX } from '../src/k8s/eks-token.ts';
+import { eksBearerToken, loadKubeConfig } from '../src/wiring.ts';
+
+/** What a Lambda function on EKS has: its region and role credentials (set by Lambda), the cluster from describe-cluster. */
+const eks = {
+  EKS_CLUSTER_NAME: 'prod',
+  KUBE_SERVER: 'https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com',
+  KUBE_CA_DATA: 'Y2E=',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE',
+  AWS_SECRET_ACCESS_KEY: 'secret-example',
+  AWS_SESSION_TOKEN: 'session-example',
+};
 
 describe('configuration', () => {
   it('has defaults for everything optional', () => {
@@ -11,7 +23,17 @@ describe('configuration', () => {
     ['a port that is not a number', { PORT: 'eighty' }, /PORT/],
     ['a short bearer token', { BEARER_TOKEN: 'short' }, /BEARER_TOKEN must be at least 16 characters/],
     ['an API server over plain http', { KUBE_SERVER: 'http://10.0.0.1', KUBE_TOKEN: 't' }, /KUBE_SERVER/],
-    ['a server without a token', { KUBE_SERVER: 'https://10.0.0.1' }, /KUBE_TOKEN: KUBE_SERVER needs KUBE_TOKEN/],
+    ['a server without a token', { KUBE_SERVER: 'https://10.0.0.1' }, /KUBE_TOKEN: KUBE_SERVER needs KUBE_TOKEN or EKS_CLUSTER_NAME/],
+    // serverless.yml writes '' for a value it has none for.
+    ['a server with an empty token', { KUBE_SERVER: 'https://10.0.0.1', KUBE_TOKEN: '' }, /KUBE_TOKEN: KUBE_SERVER needs KUBE_TOKEN or EKS_CLUSTER_NAME/],
+    ['EKS without the cluster endpoint', { ...eks, KUBE_SERVER: '' }, /KUBE_SERVER: EKS_CLUSTER_NAME needs KUBE_SERVER/],
+    // EKS serves a certificate of the cluster's own CA.
+    ['EKS without the cluster CA', { ...eks, KUBE_CA_DATA: undefined }, /KUBE_CA_DATA: EKS_CLUSTER_NAME needs KUBE_CA_DATA/],
+    ['EKS without a region', { ...eks, AWS_REGION: undefined }, /AWS_REGION: EKS_CLUSTER_NAME needs AWS_REGION/],
+    ['EKS without AWS credentials', { ...eks, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: '' }, /AWS_ACCESS_KEY_ID: .*; AWS_SECRET_ACCESS_KEY: EKS_CLUSTER_NAME needs AWS credentials/],
+    ['EKS and a static token at once', { ...eks, KUBE_TOKEN: 't' }, /KUBE_TOKEN: set KUBE_TOKEN or EKS_CLUSTER_NAME, not both/],
+    ['a cluster name EKS would not accept', { ...eks, EKS_CLUSTER_NAME: 'my cluster' }, /EKS_CLUSTER_NAME: not an EKS cluster name/],
+    ['a region that is not one', { ...eks, AWS_REGION: 'evil.example/x' }, /AWS_REGION: not an AWS region/],
     ['an unknown log level', { LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
   ])('refuses %s, naming the field', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
@@ -22,5 +44,35 @@ describe('configuration', () => {
     const kc = loadKubeConfig(config);
     expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://api.example:6443', caData: 'Y2E=' });
     expect(kc.getCurrentUser()).toMatchObject({ token: 'secret-token' });
+  });
+  it.each([
+    ['EKS_CLUSTER_NAME', { KUBE_SERVER: 'https://api.example:6443', KUBE_TOKEN: 't', EKS_CLUSTER_NAME: '' }, 'EKS_CLUSTER_NAME'],
+    ['KUBE_TOKEN', { ...eks, KUBE_TOKEN: '' }, 'KUBE_TOKEN'],
+    ['AWS_SESSION_TOKEN', { ...eks, AWS_SESSION_TOKEN: '' }, 'AWS_SESSION_TOKEN'],
+  ] as const)('treats an empty %s as unset (serverless.yml writes \'\' for a missing value)', (_name, env, key) => {
+    expect(loadConfig(env)[key]).toBeUndefined();
+  });
+
+  it('EKS_CLUSTER_NAME builds a cluster and a user without credentials, and a bearer token presigned for the cluster', () => {
+    const config = loadConfig(eks);
+    const kc = loadKubeConfig(config);
+    expect(kc.getCurrentCluster()).toMatchObject({ server: eks.KUBE_SERVER, caData: 'Y2E=', skipTLSVerify: false });
+    expect(kc.getCurrentUser()).toEqual({ name: 'daemonless' });
+
+    const token = eksBearerToken(config, () => new Date('2024-01-02T03:04:05Z'))?.();
+    expect(token?.startsWith(TOKEN_PREFIX)).toBe(true);
+    const url = new URL(Buffer.from(token!.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'));
+    expect(url.host).toBe('sts.us-east-1.amazonaws.com');
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({
+      'X-Amz-Credential': 'ASIAEXAMPLE/20240102/us-east-1/sts/aws4_request',
+      'X-Amz-Security-Token': 'session-example',
+      'X-Amz-SignedHeaders': 'host;x-k8s-aws-id',
+    });
+  });
+
+  it('without EKS_CLUSTER_NAME there is no EKS token, and the AWS settings are not judged', () => {
+    // A local AWS emulator's region is none of our business when EKS authentication is off.
+    const config = loadConfig({ KUBE_SERVER: 'https://api.example:6443', KUBE_TOKEN: 't', AWS_REGION: 'local' });
+    expect(eksBearerToken(config)).toBeUndefined();
   });
 });

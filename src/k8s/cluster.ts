@@ -89,9 +89,11 @@ export interface ApiClients {
 /**
  * Builds the API clients. client-node creates a new undici Agent (a new TLS connection) for every request; the
  * middleware keeps the first one and reuses it, so requests share keep-alive connections. It also bounds every
- * request with a timeout.
+ * request with a timeout, and sets `Authorization: Bearer <token>` from `bearerToken` when given (EKS IAM
+ * authentication: a token that expires, so it is asked for on every request; it runs after client-node applied the
+ * kubeconfig user's credentials, and replaces any Authorization header they set).
  */
-export function createApiClients(kc: KubeConfig, options: { requestTimeoutMs: number }): ApiClients {
+export function createApiClients(kc: KubeConfig, options: { requestTimeoutMs: number; bearerToken?: () => string }): ApiClients {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
   const counter = { requests: 0 };
@@ -103,6 +105,7 @@ export function createApiClients(kc: KubeConfig, options: { requestTimeoutMs: nu
       else context.setDispatcher(dispatcher);
       context.setSignal(AbortSignal.timeout(options.requestTimeoutMs));
       context.setHeaderParam('User-Agent', 'daemonless');
+      if (options.bearerToken) context.setHeaderParam('Authorization', `Bearer ${options.bearerToken()}`);
       return context;
     },
     post: async (context: ResponseContext) => context,

@@ -1,0 +1,80 @@
+/**
+ * createApiClients' `bearerToken` option, through client-node's real request path against a loopback HTTP server
+ * that records the Authorization header of each request (no cluster, no outside network).
+ */
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { KubeConfig, type User } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiClients } from '../../src/k8s/cluster.ts';
+
+let server: Server;
+let url: string;
+const seen: IncomingHttpHeaders[] = [];
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    seen.push(request.headers);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+function kubeConfig(user: User): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    // client-node refuses plain http unless TLS verification is off; there is no TLS on the loopback anyway.
+    clusters: [{ name: 'c', server: url, skipTLSVerify: true }],
+    users: [user],
+    contexts: [{ name: 'c', cluster: 'c', user: user.name }],
+    currentContext: 'c',
+  });
+  return kc;
+}
+
+async function authorizationOf(requests: number, kc: KubeConfig, bearerToken?: () => string): Promise<(string | undefined)[]> {
+  seen.length = 0;
+  const { core } = createApiClients(kc, { requestTimeoutMs: 5000, ...(bearerToken ? { bearerToken } : {}) });
+  for (let i = 0; i < requests; i += 1) await core.readNode({ name: 'n1' });
+  return seen.map((headers) => headers.authorization);
+}
+
+describe('createApiClients bearerToken', () => {
+  it('asks for a token on every request and sends it as the bearer (EKS: a user without credentials)', async () => {
+    let calls = 0;
+    const tokens = () => `k8s-aws-v1.token-${(calls += 1)}`;
+    expect(await authorizationOf(3, kubeConfig({ name: 'eks' }), tokens)).toEqual([
+      'Bearer k8s-aws-v1.token-1',
+      'Bearer k8s-aws-v1.token-2',
+      'Bearer k8s-aws-v1.token-3',
+    ]);
+  });
+
+  it("replaces the kubeconfig user's token: the middleware runs after client-node's authentication", async () => {
+    expect(await authorizationOf(1, kubeConfig({ name: 'static', token: 'static-token' }), () => 'fresh')).toEqual(['Bearer fresh']);
+  });
+
+  it("leaves client-node's authentication alone without the option", async () => {
+    expect(await authorizationOf(2, kubeConfig({ name: 'static', token: 'static-token' }))).toEqual(['Bearer static-token', 'Bearer static-token']);
+    expect(await authorizationOf(1, kubeConfig({ name: 'nobody' }))).toEqual([undefined]);
+  });
+
+  it('fails the request, without sending it, when no token can be made', async () => {
+    seen.length = 0;
+    const { core } = createApiClients(kubeConfig({ name: 'eks' }), {
+      requestTimeoutMs: 5000,
+      bearerToken: () => {
+        throw new Error('EKS authentication needs AWS credentials: AWS_ACCESS_KEY_ID not set');
+      },
+    });
+    await expect(core.readNode({ name: 'n1' })).rejects.toThrow(/AWS_ACCESS_KEY_ID not set/);
+    expect(seen).toEqual([]);
+  });
+});
