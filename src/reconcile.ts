@@ -367,47 +367,39 @@ async function withBackoffs(cluster: Cluster, daemonSets: V1DaemonSet[], nodes: 
 
 /**
  * Applies a plan. Backoff records first (so a crash after a delete cannot skip the backoff), then ownership changes,
- * then deletes, then creates in slow-start batches of 1, 2, 4, ... like upstream's syncNodes: a batch with a
- * non-transient failure (quota, admission) stops the remaining creates instead of hammering the API server.
+ * then deletes, then creates with slow start (see `slowStart`).
  */
 async function apply(deps: ReconcilerDeps, cluster: Cluster, plan: Plan, tally: Tally): Promise<void> {
   const { writeConcurrency } = deps.options;
   const now = deps.now();
   const events: EventToRecord[] = [...plan.events];
   const errors: unknown[] = [];
+  const record = (action: Action, settled: PromiseSettledResult<'done' | 'noop'>): void => {
+    let outcome: ActionOutcome;
+    if (settled.status === 'fulfilled') {
+      outcome = settled.value === 'done' ? { kind: 'succeeded' } : { kind: 'unchanged' };
+      if (settled.value === 'done' && action.kind === 'create') tally.created += 1;
+      if (settled.value === 'done' && action.kind === 'delete') tally.deleted += 1;
+    } else {
+      const message = settled.reason instanceof Error ? settled.reason.message : String(settled.reason);
+      outcome = { kind: 'failed', message };
+      errors.push(settled.reason);
+      deps.log.warn('write failed', { action: describe(action), error: message });
+    }
+    const event = eventForAction(action, outcome);
+    if (event) events.push(event);
+  };
   const run = async (actions: Action[]): Promise<void> => {
     const settled = await settleAll(actions, writeConcurrency, (a) => execute(cluster, a));
-    settled.forEach((s, i) => {
-      const action = actions[i] as Action;
-      let outcome: ActionOutcome;
-      if (s.status === 'fulfilled') {
-        outcome = s.value === 'done' ? { kind: 'succeeded' } : { kind: 'unchanged' };
-        if (s.value === 'done' && action.kind === 'create') tally.created += 1;
-        if (s.value === 'done' && action.kind === 'delete') tally.deleted += 1;
-      } else {
-        const message = s.reason instanceof Error ? s.reason.message : String(s.reason);
-        outcome = { kind: 'failed', message };
-        errors.push(s.reason);
-        deps.log.warn('write failed', { action: describe(action), error: message });
-      }
-      const event = eventForAction(action, outcome);
-      if (event) events.push(event);
-    });
+    settled.forEach((s, i) => record(actions[i] as Action, s));
   };
   const of = (kind: Action['kind']) => plan.actions.filter((a) => a.kind === kind);
   await run(of('recordBackoff'));
   await run([...of('adopt'), ...of('release')]);
   await run(of('delete'));
   const creates = of('create');
-  for (let size = 1, offset = 0; offset < creates.length; offset += size, size *= 2) {
-    const failedBefore = errors.length;
-    await run(creates.slice(offset, offset + size));
-    const hard = errors.slice(failedBefore).some((e) => !isTransient(e));
-    if (hard && offset + size < creates.length) {
-      deps.log.warn('skipping remaining creates after a rejected batch', { skipped: creates.length - offset - size });
-      break;
-    }
-  }
+  const skipped = await slowStart(creates, writeConcurrency, (a) => execute(cluster, a), record);
+  if (skipped > 0) deps.log.warn('skipping remaining creates after a rejected create', { skipped });
   if (plan.requeueAfterSeconds !== undefined) {
     tally.requeue = Math.min(tally.requeue ?? Infinity, plan.requeueAfterSeconds);
   }
@@ -418,6 +410,48 @@ async function apply(deps: ReconcilerDeps, cluster: Cluster, plan: Plan, tally: 
   // or the scheduled resync, as upstream retries a failed sync with backoff.
   const transient = errors.find(isTransient);
   if (transient) throw transient;
+}
+
+/**
+ * Upstream's syncNodes creates in batches of 1, 2, 4, ... and stops after a batch with an error, so a rejected create
+ * (quota, admission) is not repeated a thousand times. The same protection without the batch barriers: the number of
+ * creates in flight starts at 1 and grows by one per success (doubling per round trip, like TCP's slow start) up to
+ * `limit`; a non-transient failure stops launching more. Returns how many were never launched.
+ */
+export async function slowStart<T>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<'done' | 'noop'>,
+  done: (item: T, settled: PromiseSettledResult<'done' | 'noop'>) => void,
+): Promise<number> {
+  let window = 1;
+  let inFlight = 0;
+  let next = 0;
+  let stopped = false;
+  await new Promise<void>((resolve) => {
+    const launch = (): void => {
+      while (!stopped && inFlight < window && next < items.length) {
+        const item = items[next++] as T;
+        inFlight += 1;
+        task(item).then(
+          (value) => {
+            window = Math.min(limit, window + 1);
+            done(item, { status: 'fulfilled', value });
+          },
+          (reason: unknown) => {
+            if (!isTransient(reason)) stopped = true;
+            done(item, { status: 'rejected', reason });
+          },
+        ).finally(() => {
+          inFlight -= 1;
+          launch();
+        });
+      }
+      if (inFlight === 0) resolve();
+    };
+    launch();
+  });
+  return items.length - next;
 }
 
 async function execute(cluster: Cluster, action: Action): Promise<'done' | 'noop'> {

@@ -4,7 +4,7 @@
  * test/core; the real API server is exercised in test/integration.
  */
 import { describe, expect, it } from 'vitest';
-import { createReconciler, type ReconcilerOptions } from '../src/reconcile.ts';
+import { createReconciler, slowStart, type ReconcilerOptions } from '../src/reconcile.ts';
 import { ConflictError, RejectedError, TransientError } from '../src/errors.ts';
 import { defaultPlanOptions } from '../src/core/model.ts';
 import { silentLogger } from '../src/log.ts';
@@ -248,5 +248,39 @@ describe('rolling update steps', () => {
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.created).toHaveLength(1);
     expect(cluster.calls).not.toContain('acquireLease');
+  });
+});
+
+describe('slowStart', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 1));
+
+  it('starts with one in flight and grows by one per success, up to the limit', async () => {
+    let inFlight = 0;
+    const seen: number[] = [];
+    const skipped = await slowStart(Array.from({ length: 40 }, (_, i) => i), 8, async () => {
+      inFlight += 1;
+      seen.push(inFlight);
+      await tick();
+      inFlight -= 1;
+      return 'done';
+    }, () => {});
+    expect(skipped).toBe(0);
+    expect(seen[0]).toBe(1);
+    expect(Math.max(...seen)).toBe(8);
+  });
+
+  it('a rejected create stops launching more; a transient one does not', async () => {
+    const outcomes: string[] = [];
+    const rejectedAt3 = await slowStart([1, 2, 3, 4, 5, 6], 1, async (i) => {
+      if (i === 3) throw new RejectedError('403 quota', 403);
+      return 'done';
+    }, (i, s) => outcomes.push(`${i}:${s.status}`));
+    expect(outcomes).toEqual(['1:fulfilled', '2:fulfilled', '3:rejected']);
+    expect(rejectedAt3).toBe(3);
+    const transient = await slowStart([1, 2, 3], 1, async (i) => {
+      if (i === 1) throw new TransientError('429');
+      return 'done';
+    }, () => {});
+    expect(transient).toBe(0);
   });
 });
