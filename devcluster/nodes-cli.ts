@@ -8,7 +8,7 @@ import { formatNodeTable } from './simulator/node-table.ts';
 import {
   addNodes,
   addTaint,
-  deleteNode,
+  deleteNodes,
   failPod,
   listSimulatedNodes,
   podsByNode,
@@ -48,12 +48,11 @@ try {
       process.stdout.write(names.join('\n') + '\n');
       break;
     }
-    case 'delete':
-      for (const name of command.names) {
-        const existed = await deleteNode(kc, name);
-        process.stdout.write(`${name} ${existed ? 'deleted' : 'not found'}\n`);
-      }
+    case 'delete': {
+      const existed = new Set(await deleteNodes(kc, command.names));
+      process.stdout.write(command.names.map((name) => `${name} ${existed.has(name) ? 'deleted' : 'not found'}\n`).join(''));
       break;
+    }
     case 'ready':
       await setNodeReady(kc, command.name, command.ready);
       process.stdout.write(`${command.name} ${command.ready ? 'ready' : 'not ready'}\n`);

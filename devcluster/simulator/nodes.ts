@@ -65,6 +65,12 @@ export async function deleteNode(kc: KubeConfig, name: string): Promise<boolean>
   return existed;
 }
 
+/** Deletes many nodes, `concurrency` at a time; resolves with the names that existed. */
+export async function deleteNodes(kc: KubeConfig, names: readonly string[], concurrency = 24): Promise<string[]> {
+  const existed = await mapLimit(names, concurrency, (name) => deleteNode(kc, name));
+  return names.filter((_, i) => existed[i]);
+}
+
 /**
  * Flips the node's Ready condition and records the wish in an annotation so the simulator keeps it that way
  * (it restores Ready=True on nodes without the annotation). The node lifecycle controller reacts within its

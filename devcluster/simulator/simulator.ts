@@ -143,6 +143,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
     nodeBusy.add(name);
     void limiter
       .run(async () => {
+        if (stopped) return; // queued before stop(): drop it, so stop() returns promptly
         if (plan.ready !== undefined) {
           const body = { status: { conditions: [readyCondition(plan.ready, new Date().toISOString())] } };
           await core.patchNodeStatus({ name, body }, strategicMergePatch);
@@ -203,6 +204,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
     let ok = true;
     await limiter
       .run(async () => {
+        if (stopped) return; // queued before stop(): drop it, so stop() returns promptly
         const body = { spec: { renewTime: microTime(new Date()), holderIdentity: name } };
         const path = `/apis/coordination.k8s.io/v1/namespaces/${NODE_LEASE_NAMESPACE}/leases/${encodeURIComponent(name)}`;
         const { status, text } = await raw.request('PATCH', path, body, PatchStrategy.MergePatch);
@@ -310,6 +312,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
     podBusy.add(uid);
     void limiter
       .run(async () => {
+        if (stopped) return; // queued before stop(): drop it, so stop() returns promptly
         if (action === 'delete') {
           // UID precondition: never delete a newer pod that took the same name.
           await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
