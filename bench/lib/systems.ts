@@ -1,0 +1,88 @@
+/**
+ * The systems under test, each on a fresh control plane in the bench's own folder (etcd starts empty every time):
+ *
+ *   daemonless  scripts/system.ts startSystem(): control plane + simulator + our functions server, events delivered by
+ *               the API server's audit webhook; kube-controller-manager runs without its DaemonSet controller
+ *   upstream    devcluster up({ upstreamDaemonset: true }): kube-controller-manager with its DaemonSet controller at the
+ *               default client rate limit (QPS 20, burst 30); no audit webhook, no functions
+ *   raised      the same with --kube-api-qps/--kube-api-burst raised
+ *   plain       neither (only for the floor when no upstream system runs)
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { down, up } from '../../devcluster/controlplane.ts';
+import type { TlsOptions } from '../../devcluster/health.ts';
+import { localPaths } from '../../devcluster/paths.ts';
+import { functionsPort, startSystem, stopSystem } from '../../scripts/system.ts';
+import type { SystemName } from './args.ts';
+
+export type SystemKind = SystemName | 'plain';
+
+export interface RunningSystem {
+  kind: SystemKind;
+  /** Column header: "daemonless", "upstream QPS 20", ... */
+  label: string;
+  kc: KubeConfig;
+  server: string;
+  tls: TlsOptions;
+  /** daemonless only: the functions server's JSON-lines log. */
+  functionsLog?: string;
+  kcmQps?: number;
+  kcmBurst?: number;
+  upSeconds: number;
+}
+
+export const UPSTREAM_DEFAULT_QPS = 20;
+export const UPSTREAM_DEFAULT_BURST = 30;
+
+export async function startBenchSystem(
+  kind: SystemKind,
+  options: { qps?: number; burst?: number; log: (line: string) => void },
+): Promise<RunningSystem> {
+  const started = performance.now();
+  const paths = localPaths();
+  let functionsLog: string | undefined;
+  let label: string;
+  let kcmQps: number | undefined;
+  let kcmBurst: number | undefined;
+  if (kind === 'daemonless') {
+    const system = await startSystem({ port: functionsPort(), log: options.log, functionsEnv: { LOG_LEVEL: 'info' } });
+    functionsLog = system.functionsLog;
+    label = 'daemonless';
+  } else if (kind === 'plain') {
+    await up({ log: options.log });
+    label = 'plain (no DaemonSet controller)';
+  } else {
+    kcmQps = kind === 'raised' ? options.qps : undefined;
+    kcmBurst = kind === 'raised' ? options.burst : undefined;
+    await up({ upstreamDaemonset: true, kcmQps, kcmBurst, log: options.log });
+    label = `upstream QPS ${kcmQps ?? UPSTREAM_DEFAULT_QPS}/${kcmBurst ?? UPSTREAM_DEFAULT_BURST}`;
+  }
+  const kc = new KubeConfig();
+  kc.loadFromFile(paths.kubeconfig);
+  const server = kc.getCurrentCluster()?.server ?? '';
+  const tls: TlsOptions = {
+    ca: readFileSync(join(paths.pki, 'ca.crt')),
+    cert: readFileSync(join(paths.pki, 'admin.crt')),
+    key: readFileSync(join(paths.pki, 'admin.key')),
+  };
+  return {
+    kind,
+    label,
+    kc,
+    server,
+    tls,
+    ...(functionsLog ? { functionsLog } : {}),
+    ...(kcmQps !== undefined ? { kcmQps } : {}),
+    ...(kcmBurst !== undefined ? { kcmBurst } : {}),
+    upSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+/** Stops whatever runs in the bench's folder (functions server, then the control plane). Safe when nothing runs. */
+export async function stopBenchSystem(log: (line: string) => void): Promise<void> {
+  await stopSystem(log);
+  // stopSystem ends with the control plane's down(); a second down() is a no-op unless stopSystem failed half-way.
+  await down({ log });
+}

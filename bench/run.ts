@@ -1,0 +1,267 @@
+/**
+ * `npm run bench` — daemonless side by side with the upstream DaemonSet controller, on this machine, in one run.
+ * Options: bench/lib/args.ts. Method and latest numbers: docs/benchmarks.md.
+ *
+ * For each system (daemonless, upstream at its default client QPS, upstream with QPS raised to our request rate) a
+ * fresh control plane in the bench's own folder and ports (bench/lib/env.ts), then the shapes (b) join, (a) new
+ * DaemonSet, (c) rollout, then warm latency; the plain-client floor on the upstream control plane; then cold starts.
+ * Every cluster it starts is stopped again, on failure and on Ctrl-C too.
+ *
+ * Writes bench/results/<timestamp>.json and, for a complete run, bench/results/latest.md + latest.svg (N = 100) or
+ * latest-large.md + latest-large.svg (N = 1000); a partial run writes latest-partial.*. Prints the summary.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { applyBenchEnv } from './lib/env.ts';
+import { ArgsError, parseArgs, type BenchArgs, type SystemName } from './lib/args.ts';
+import { installFlowSchemas } from './lib/apf.ts';
+import { measureColdStarts } from './lib/coldstart.ts';
+import { costModel } from './lib/cost.ts';
+import { startObserver, type Observer } from './lib/observer.ts';
+import { markdown, svgChart, systemLine } from './lib/report.ts';
+import { checkTargets, type BenchResults, type SystemRun } from './lib/results.ts';
+import { NAMESPACE, floor, latency, shapeJoin, shapeNewDaemonSet, shapeRollout, type BenchContext, type ShapeResult } from './lib/shapes.ts';
+import { mean } from './lib/stats.ts';
+import { startBenchSystem, stopBenchSystem, type RunningSystem, type SystemKind } from './lib/systems.ts';
+import { isSystemUp } from '../scripts/system.ts';
+
+const env = applyBenchEnv();
+const started = performance.now();
+const startedAt = new Date();
+const stamp = () => `${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s`;
+const log = (line: string) => process.stderr.write(`[bench ${stamp()}] ${line}\n`);
+const quiet = (line: string) => {
+  if (/^(stopped|functions|control plane ready|starting|kube-apiserver ready|up failed)/.test(line)) log(`  ${line}`);
+};
+
+function parseOrExit(): BenchArgs {
+  try {
+    return parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof ArgsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+}
+const args = parseOrExit();
+
+const repo = join(import.meta.dirname, '..');
+const resultsDir = join(import.meta.dirname, 'results');
+const SETTLE_MS = 3_000;
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: stopping the bench's control plane`);
+    void stopBenchSystem(quiet).finally(() => process.exit(130));
+  });
+}
+
+const results: BenchResults = {
+  startedAt: startedAt.toISOString(),
+  finishedAt: '',
+  durationSeconds: 0,
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  args: { ...args, phases: [...args.phases] },
+  git: gitInfo(),
+  machine: { cpus: cpus().length, node: process.version, loadAverageAtStart: loadavg(), otherControlPlanes: otherApiServers() },
+  localDir: env.DAEMONLESS_LOCAL_DIR,
+  systems: [],
+  targets: [],
+  notes: [],
+};
+
+log(`N = ${args.nodes}, systems ${args.systems.join(', ')}, phases ${[...args.phases].join(', ')}; local dir ${env.DAEMONLESS_LOCAL_DIR}, API server port ${env.DAEMONLESS_APISERVER_PORT}`);
+if (results.git.dirtyProductFiles.length > 0) {
+  results.notes.push(`The product had uncommitted changes when measured: ${results.git.dirtyProductFiles.join(', ')}.`);
+}
+
+const clusterPhases = ['a', 'b', 'c', 'latency'].filter((p) => args.phases.has(p as never));
+const wantFloor = args.phases.has('floor');
+// The floor runs on an upstream control plane (its DaemonSet controller idle by then, no audit webhook to feed), or on
+// a plain one when no upstream system runs.
+const floorSystem: SystemKind = args.systems.includes('upstream') ? 'upstream' : args.systems.includes('raised') ? 'raised' : 'plain';
+
+try {
+  await stopBenchSystem(quiet); // leftovers of an interrupted run, in our own folder only
+  if (clusterPhases.length > 0 || wantFloor) {
+    for (const kind of args.systems) {
+      const floorHere = wantFloor && kind === floorSystem;
+      if (clusterPhases.length === 0 && !floorHere) continue;
+      const qps = raisedQps(kind);
+      await runSystem(kind, { qps, burst: qps * 2, clusterPhases, floorHere });
+    }
+    if (wantFloor && floorSystem === 'plain') await runSystem('plain', { qps: 0, burst: 0, clusterPhases: [], floorHere: true });
+  }
+  if (args.phases.has('cold')) {
+    log('cold start');
+    results.coldStart = await measureColdStarts(join(env.DAEMONLESS_LOCAL_DIR, 'cold-start'), args.coldReps, log);
+  }
+} catch (error) {
+  results.notes.push(`The run failed: ${String(error)}`);
+  log(`failed: ${(error as Error).stack ?? String(error)}`);
+  process.exitCode = 1;
+} finally {
+  await stopBenchSystem(quiet).catch((e: unknown) => log(`stopping failed: ${String(e)}`));
+}
+
+results.costModel = modelCost();
+results.targets = checkTargets(results);
+results.finishedAt = new Date().toISOString();
+results.durationSeconds = (performance.now() - started) / 1000;
+if (!args.large && args.nodes <= 100 && results.durationSeconds > 600) {
+  results.notes.push(`The run took ${Math.round(results.durationSeconds)} s, over the 10-minute budget of a default run.`);
+}
+writeOutputs();
+
+// ---------------------------------------------------------------------------------------------------------------
+
+async function runSystem(kind: SystemKind, how: { qps: number; burst: number; clusterPhases: string[]; floorHere: boolean }): Promise<void> {
+  const run: SystemRun = { kind, label: kind, loadAverageAtStart: loadavg(), shapes: [] };
+  if (kind !== 'plain') results.systems.push(run);
+  let system: RunningSystem | undefined;
+  let observer: Observer | undefined;
+  try {
+    log(`${kind}: starting a fresh control plane`);
+    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, log: quiet });
+    Object.assign(run, {
+      label: system.label,
+      upSeconds: system.upSeconds,
+      ...(system.kcmQps !== undefined ? { kcmQps: system.kcmQps, kcmBurst: system.kcmBurst } : {}),
+    });
+    log(`${system.label}: up in ${system.upSeconds.toFixed(1)} s`);
+    await installFlowSchemas(system.kc);
+    observer = await startObserver(system.kc, NAMESPACE);
+    const ctx: BenchContext = { system, observer, nodes: args.nodes, stallMs: args.stallSeconds * 1000, settleMs: SETTLE_MS, log };
+    /**
+     * The functions server is a detached process; seen once: it vanished mid-run without a word in its log (stopped
+     * from outside). A shape measured without it would be wrong, so say so, and bring it back for the next phase.
+     */
+    const functionsSurvived = async (phase: string): Promise<boolean> => {
+      if (kind !== 'daemonless' || isSystemUp()) return true;
+      const note = `daemonless: the functions server was gone after ${phase}; that phase's numbers are not valid, and it was restarted`;
+      results.notes.push(note);
+      log(note);
+      await startBenchSystem('daemonless', { log: quiet });
+      return false;
+    };
+    const measure = async (phase: string, shape: () => Promise<ShapeResult>) => {
+      const result = await shape();
+      if (!(await functionsSurvived(phase))) result.error = `functions server died during the measurement${result.error ? `; ${result.error}` : ''}`;
+      run.shapes.push(result);
+      log(`  ${systemLine(run)}`);
+    };
+    if (how.clusterPhases.includes('b')) {
+      log(`${system.label}: (b) ${args.nodes} nodes join under 3 DaemonSets`);
+      await measure('(b)', async () => (await shapeJoin(ctx)).result);
+    }
+    if (how.clusterPhases.includes('a')) {
+      log(`${system.label}: (a) new DaemonSet on ${Math.max(args.nodes, observer.nodes.size)} nodes`);
+      await measure('(a)', async () => (await shapeNewDaemonSet(ctx)).result);
+    }
+    if (how.clusterPhases.includes('c')) {
+      log(`${system.label}: (c) image rollout`);
+      await measure('(c)', () => shapeRollout(ctx));
+    }
+    if (how.clusterPhases.includes('latency') && kind !== 'raised') {
+      log(`${system.label}: latency, ${args.latencySamples} single node joins`);
+      run.latency = await latency(ctx, args.latencySamples);
+      if (!(await functionsSurvived('the latency phase'))) run.latency.missing = Math.max(run.latency.missing, 1);
+      const l = run.latency.createToPod;
+      log(`  node create → pod p50 ${l?.p50.toFixed(0)} ms, p95 ${l?.p95.toFixed(0)} ms, p99 ${l?.p99.toFixed(0)} ms (${run.latency.missing} missing)`);
+    }
+    if (how.floorHere) {
+      log(`${system.label}: plain-client floor`);
+      const f = await floor(ctx);
+      results.floor = { ...f, on: system.label };
+      log(`  floor: a ${f.seconds.a.toFixed(2)} s, b ${f.seconds.b.toFixed(2)} s, c ${f.seconds.c.toFixed(2)} s (${f.createsPerSecond.toFixed(0)} creates/s)`);
+    }
+  } catch (error) {
+    run.error = String(error);
+    results.notes.push(`${run.label}: ${String(error)}`);
+    log(`${run.label} failed: ${(error as Error).stack ?? String(error)}`);
+  } finally {
+    observer?.stop();
+    log(`${run.label}: stopping`);
+    await stopBenchSystem(quiet);
+  }
+}
+
+/** The raised run's QPS: --raised-qps, else daemonless's peak measured request rate (rounded up to 10, ≥ 50), else 200. */
+function raisedQps(kind: SystemName | 'plain'): number {
+  if (kind !== 'raised') return 0;
+  if (args.raisedQps !== undefined) return args.raisedQps;
+  const dl = results.systems.find((s) => s.kind === 'daemonless');
+  const rates = (dl?.shapes ?? [])
+    .filter((r) => r.status === 'converged' && r.seconds > 0 && r.window)
+    .map((r) => (r.window!.cost.byIdentity.daemonless.reads + r.window!.cost.byIdentity.daemonless.writes) / r.seconds);
+  if (rates.length === 0) return 200;
+  const qps = Math.max(50, Math.ceil(Math.max(...rates) / 10) * 10);
+  results.notes.push(`Raised QPS ${qps} (burst ${qps * 2}) = daemonless's peak request rate in this run (${Math.max(...rates).toFixed(0)} requests/s, rounded up).`);
+  return qps;
+}
+
+function modelCost() {
+  const dl = results.systems.find((s) => s.kind === 'daemonless')?.latency;
+  const audit = results.coldStart?.results.find((c) => c.name === 'audit');
+  const f = dl?.window?.functions;
+  if (!dl || !f || dl.samples === 0 || !audit) return undefined;
+  const warm = mean(f.auditDurationsMs.map((d) => Math.ceil(d)));
+  if (warm === undefined) return undefined;
+  return costModel({
+    invocationsPerNodeEvent: (f.requestsByRoute['audit'] ?? 0) / dl.samples,
+    warmDurationMs: warm,
+    coldStartMs: audit.inProcessMedianMs ?? audit.medianMs,
+    memoryMB: memorySize(),
+    ...(audit.maxRssMiB !== undefined ? { peakRssMiB: audit.maxRssMiB } : {}),
+  });
+}
+
+function memorySize(): number {
+  try {
+    const m = /^\s*memorySize:\s*(\d+)/m.exec(readFileSync(join(repo, 'serverless.yml'), 'utf8'));
+    return m ? Number(m[1]) : 256;
+  } catch {
+    return 256;
+  }
+}
+
+function gitInfo(): BenchResults['git'] {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repo, encoding: 'utf8' }).trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--', 'src', 'functions', 'scripts', 'devcluster', 'infra'], { cwd: repo, encoding: 'utf8' });
+    return { commit, dirtyProductFiles: status.split('\n').filter(Boolean).map((l) => l.slice(3)) };
+  } catch {
+    return { commit: 'unknown', dirtyProductFiles: [] };
+  }
+}
+
+/** kube-apiserver processes on this machine other than ours: they share the 2 cores. */
+function otherApiServers(): number {
+  let count = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmd.includes('kube-apiserver') && cmd.includes('--secure-port=') && !cmd.includes(`--secure-port=${env.DAEMONLESS_APISERVER_PORT}`)) count += 1;
+    } catch {
+      // gone
+    }
+  }
+  return count;
+}
+
+function writeOutputs(): void {
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  const name = args.complete ? (args.nodes >= 1000 ? 'latest-large' : 'latest') : 'latest-partial';
+  const md = markdown(results);
+  writeFileSync(join(resultsDir, `${name}.md`), md);
+  writeFileSync(join(resultsDir, `${name}.svg`), svgChart(results));
+  process.stdout.write(`${md}\n`);
+  log(`wrote ${file}, ${join(resultsDir, `${name}.md`)}, ${join(resultsDir, `${name}.svg`)} (${Math.round(results.durationSeconds)} s)`);
+}

@@ -1,0 +1,181 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { apiCost, type MetricsSnapshot } from '../lib/apf.ts';
+import { ArgsError, parseArgs } from '../lib/args.ts';
+import { costModel } from '../lib/cost.ts';
+import { progress, stages } from '../lib/observer.ts';
+import { diffBy, parseCounters } from '../lib/prom.ts';
+import { markdown, svgChart } from '../lib/report.ts';
+import { checkTargets, type BenchResults } from '../lib/results.ts';
+import { percentile, ratio, summarize } from '../lib/stats.ts';
+
+describe('parseArgs', () => {
+  it.each([
+    ['defaults', [], { nodes: 100, systems: ['daemonless', 'upstream', 'raised'], complete: true }],
+    ['large', ['--large'], { nodes: 1000, large: true, complete: true }],
+    ['nodes override', ['--nodes', '20'], { nodes: 20, complete: false }],
+    ['inline value', ['--nodes=30'], { nodes: 30 }],
+    ['only a system', ['--only', 'daemonless'], { systems: ['daemonless'], complete: false }],
+  ])('%s', (_name, argv, expected) => {
+    expect(parseArgs(argv)).toMatchObject(expected);
+  });
+
+  it('--only splits systems from phases; no phase named means all phases', () => {
+    const args = parseArgs(['--only', 'a,upstream']);
+    expect(args.systems).toEqual(['upstream']);
+    expect([...args.phases]).toEqual(['a']);
+    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'floor', 'cold']);
+  });
+
+  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']]])('rejects %j', (argv) => {
+    expect(() => parseArgs(argv)).toThrow(ArgsError);
+  });
+});
+
+describe('stats', () => {
+  it('interpolates percentiles between ranks', () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2.5);
+    expect(percentile([10], 99)).toBe(10);
+    expect(percentile([], 50)).toBeUndefined();
+    expect(summarize([3, 1, 2])).toMatchObject({ n: 3, p50: 2, min: 1, max: 3, mean: 2 });
+  });
+  it('ratio is undefined when a side is missing or zero', () => {
+    expect(ratio(1, 4)).toBe(0.25);
+    expect(ratio(undefined, 4)).toBeUndefined();
+    expect(ratio(1, 0)).toBeUndefined();
+  });
+});
+
+const exposition = (n: number, m: number) => `
+# HELP apiserver_request_total Counter of apiserver requests
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="201",component="apiserver",group="",resource="pods",scope="resource",subresource="",verb="POST",version="v1"} ${n}
+apiserver_request_total{code="200",component="apiserver",group="apps",resource="daemonsets",scope="resource",subresource="status",verb="PUT",version="v1"} 7
+apiserver_request_total{code="200",component="",group="",resource="",scope="",subresource="/healthz",verb="GET",version=""} 1
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="bench-daemonless-list",priority_level="global-default"} ${m}
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="bench-daemonless-create",priority_level="global-default"} ${n}
+apiserver_flowcontrol_dispatched_requests_total{flow_schema="exempt",priority_level="exempt"} 100
+apiserver_other_total{a="b"} 5
+`;
+
+describe('prometheus counters', () => {
+  it('parses only the named counters, with labels', () => {
+    const parsed = parseCounters(exposition(3, 2), ['apiserver_request_total']);
+    expect(parsed.get('apiserver_request_total')).toHaveLength(3);
+    expect(parsed.get('apiserver_request_total')?.[0]).toEqual({
+      labels: expect.objectContaining({ resource: 'pods', verb: 'POST', code: '201' }),
+      value: 3,
+    });
+  });
+  it('diffs by labels and drops unchanged rows', () => {
+    const before = parseCounters(exposition(3, 2), ['apiserver_request_total']).get('apiserver_request_total')!;
+    const after = parseCounters(exposition(10, 2), ['apiserver_request_total']).get('apiserver_request_total')!;
+    expect(diffBy(before, after, ['resource', 'verb'])).toEqual([{ labels: { resource: 'pods', verb: 'POST' }, value: 7 }]);
+  });
+  it('attributes requests to identities through the bench FlowSchemas', () => {
+    const snap = (n: number, m: number, at: number): MetricsSnapshot => {
+      const c = parseCounters(exposition(n, m), ['apiserver_request_total', 'apiserver_flowcontrol_dispatched_requests_total']);
+      return { at, requests: c.get('apiserver_request_total')!, dispatched: c.get('apiserver_flowcontrol_dispatched_requests_total')! };
+    };
+    const cost = apiCost(snap(3, 2, 0), snap(10, 5, 1000));
+    expect(cost.byIdentity.daemonless).toEqual({ reads: 3, writes: 7, byVerb: { list: 3, create: 7 } });
+    expect(cost.byIdentity['daemonset-controller']).toEqual({ reads: 0, writes: 0, byVerb: {} });
+    expect(cost.total).toBe(7);
+    expect(cost.byVerbResource).toEqual([{ verb: 'POST', resource: 'pods', requests: 7 }]);
+  });
+});
+
+const pod = (node: string, owner: string, opts: { ready?: boolean; image?: string; deleting?: boolean } = {}): V1Pod => ({
+  metadata: {
+    uid: `${node}-${owner}-${Math.random()}`,
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: owner, uid: owner, controller: true }],
+    ...(opts.deleting ? { deletionTimestamp: new Date() } : {}),
+  },
+  spec: { nodeName: node, containers: [{ name: 'c', image: opts.image ?? 'img:1' }] },
+  status: { conditions: [{ type: 'Ready', status: opts.ready === false ? 'False' : 'True' }] },
+});
+
+describe('progress (convergence condition)', () => {
+  const want = { daemonSets: [{ uid: 'ds1' }, { uid: 'ds2' }], nodes: ['n1', 'n2'] };
+  it.each([
+    ['every node has one Ready pod of each', [pod('n1', 'ds1'), pod('n1', 'ds2'), pod('n2', 'ds1'), pod('n2', 'ds2')], 2],
+    ['a pod missing', [pod('n1', 'ds1'), pod('n1', 'ds2'), pod('n2', 'ds1')], 1],
+    ['a pod not Ready', [pod('n1', 'ds1'), pod('n1', 'ds2', { ready: false }), pod('n2', 'ds1'), pod('n2', 'ds2')], 1],
+    // Exactly one: a terminating duplicate still counts against the node.
+    ['a terminating extra pod', [pod('n1', 'ds1'), pod('n1', 'ds1', { deleting: true }), pod('n1', 'ds2'), pod('n2', 'ds1'), pod('n2', 'ds2')], 1],
+    ['pods of other owners and nodes are ignored', [pod('n1', 'ds1'), pod('n1', 'ds2'), pod('n2', 'ds1'), pod('n2', 'ds2'), pod('n3', 'ds1'), pod('n1', 'x')], 2],
+  ])('%s', (_name, pods, satisfied) => {
+    expect(progress(pods, want)).toEqual({ satisfied, total: 2 });
+  });
+  it('checks the image when asked', () => {
+    const w = { daemonSets: [{ uid: 'ds1', image: 'img:2' }], nodes: ['n1', 'n2'] };
+    expect(progress([pod('n1', 'ds1', { image: 'img:2' }), pod('n2', 'ds1')], w)).toEqual({ satisfied: 1, total: 2 });
+  });
+});
+
+describe('stages', () => {
+  it('takes the last created, bound and Ready time of the new pods of the shape', () => {
+    const times = [
+      { ownerUid: 'ds1', image: 'img:2', seen: 1100, bound: 1300, ready: 1900 },
+      { ownerUid: 'ds1', image: 'img:2', seen: 1500, bound: 1600 },
+      { ownerUid: 'ds1', image: 'img:1', seen: 1200, bound: 5000, ready: 9000 }, // old image
+      { ownerUid: 'ds1', image: 'img:2', seen: 900, bound: 950, ready: 9999 }, // before the trigger
+      { ownerUid: 'other', image: 'img:2', seen: 1100, bound: 8000, ready: 8000 },
+    ];
+    expect(stages(times, 1000, [{ uid: 'ds1', image: 'img:2' }])).toEqual({ pods: 2, created: 0.5, bound: 0.6, ready: 0.9 });
+    expect(stages(times, 1000, [{ uid: 'nobody' }])).toBeUndefined();
+  });
+});
+
+describe('cost model', () => {
+  it('prices invocations per node event and the always-on alternatives', () => {
+    const m = costModel({ invocationsPerNodeEvent: 2, warmDurationMs: 100, coldStartMs: 200, memoryMB: 256 });
+    // 2 × ($0.20/M + 0.25 GB × 0.1 s × $0.0000133334) per event → per million
+    expect(m.lambdaWarmPerMillion).toBeCloseTo(2 * (0.2 + 0.25 * 0.1 * 0.0000133334 * 1e6), 6);
+    expect(m.lambdaAllColdPerMillion).toBeGreaterThan(m.lambdaWarmPerMillion);
+    expect(m.apiGatewayPerMillion).toBeCloseTo(2, 6);
+    expect(m.fargateMinTaskPerMonth).toBeCloseTo((0.25 * 0.03238 + 0.5 * 0.00356) * 730, 6);
+    expect(m.breakEvenNodeEventsPerMonthVsPod).toBeGreaterThan(0);
+  });
+});
+
+describe('reports', () => {
+  const shape = (s: 'a' | 'b' | 'c', seconds: number, status: 'converged' | 'stalled' = 'converged') => ({
+    shape: s,
+    nodes: 100,
+    daemonSets: s === 'b' ? 3 : 1,
+    status,
+    seconds,
+    satisfiedNodes: status === 'converged' ? 100 : 40,
+  });
+  const results: BenchResults = {
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:05:00.000Z',
+    durationSeconds: 300,
+    command: 'npm run bench',
+    args: { nodes: 100, large: false, systems: ['daemonless', 'upstream'], phases: ['a', 'b', 'c'], latencySamples: 30, coldReps: 15, raisedQps: undefined, stallSeconds: 20, complete: true },
+    git: { commit: '0123456789abcdef', dirtyProductFiles: [] },
+    machine: { cpus: 2, node: 'v22', loadAverageAtStart: [1, 1, 1], otherControlPlanes: 0 },
+    localDir: '/tmp/x',
+    systems: [
+      { kind: 'daemonless', label: 'daemonless', loadAverageAtStart: [1], shapes: [shape('a', 2), shape('b', 4), shape('c', 30, 'stalled')] },
+      { kind: 'upstream', label: 'upstream QPS 20/30', loadAverageAtStart: [1], shapes: [shape('a', 5), shape('b', 16), shape('c', 20)] },
+    ],
+    floor: { concurrency: 24, seconds: { a: 0.5, b: 1.5, c: 1 }, writes: { a: 100, b: 300, c: 200 }, createsPerSecond: 200, rolloutPacing: { rounds: 10, seconds: 7, perRoundMs: 700 }, on: 'upstream QPS 20/30' },
+    targets: [],
+    notes: [],
+  };
+  it('prints ratios against the baseline of the same run, and says when a shape did not converge', () => {
+    const md = markdown({ ...results, targets: checkTargets(results) });
+    expect(md).toContain('| (a) new DaemonSet on N nodes | 100 | 100 | 2.00 | 5.00 | – | 0.50 | 0.40× | – | 4.00× |');
+    expect(md).toContain('stalled 40/100 after 30.0');
+    expect(md).toContain('7.00 (paced; writes 1.00)');
+  });
+  it('draws one bar per system and the floor, a hatched bar for what did not converge', () => {
+    const svg = svgChart(results);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.match(/<rect x="190"/g)).toHaveLength(9);
+    expect(svg).toContain('url(#hatch)');
+    expect(svg).toContain('0.40× upstream');
+  });
+});
