@@ -89,9 +89,11 @@ export function apiserver(ctx: ComponentContext): ComponentSpec {
       ? [
           `--audit-policy-file=${options.auditPolicyFile}`,
           `--audit-webhook-config-file=${ctx.auditKubeconfig}`,
-          // Batches flushed at most 200 ms after the first event: events arrive "within a fraction of a second".
+          // Batches flushed at most 50 ms after the first event. Every step of a rollout waits for an event (a
+          // pod gone, a pod Ready), so this wait adds up: 200 ms made a 30-node rollout ~20 % slower. A burst still
+          // fills batches (up to 400 events) well before the wait ends.
           '--audit-webhook-mode=batch',
-          '--audit-webhook-batch-max-wait=200ms',
+          '--audit-webhook-batch-max-wait=50ms',
           // Upstream waits 10 s before the first retry; our receiver is local, so a restart of it is short.
           '--audit-webhook-initial-backoff=1s',
         ]
