@@ -26,6 +26,7 @@ import { NAMESPACE, floor, latency, shapeJoin, shapeNewDaemonSet, shapeRollout, 
 import { mean } from './lib/stats.ts';
 import { startBenchSystem, stopBenchSystem, type RunningSystem, type SystemKind } from './lib/systems.ts';
 import { isSystemUp } from '../scripts/system.ts';
+import { logOffset } from './lib/functions-log.ts';
 
 const env = applyBenchEnv();
 const started = performance.now();
@@ -136,7 +137,16 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
     log(`${system.label}: up in ${system.upSeconds.toFixed(1)} s`);
     await installFlowSchemas(system.kc);
     observer = await startObserver(system.kc, NAMESPACE);
-    const ctx: BenchContext = { system, observer, nodes: args.nodes, stallMs: args.stallSeconds * 1000, settleMs: SETTLE_MS, log };
+    const functionsLog = system.functionsLog;
+    const ctx: BenchContext = {
+      system,
+      observer,
+      nodes: args.nodes,
+      stallMs: args.stallSeconds * 1000,
+      settleMs: SETTLE_MS,
+      log,
+      ...(functionsLog ? { activity: () => logOffset(functionsLog) } : {}),
+    };
     /**
      * The functions server is a detached process; seen once: it vanished mid-run without a word in its log (stopped
      * from outside). A shape measured without it would be wrong, so say so, and bring it back for the next phase.
@@ -199,7 +209,10 @@ function raisedQps(kind: SystemName | 'plain'): number {
   const rates = (dl?.shapes ?? [])
     .filter((r) => r.status === 'converged' && r.seconds > 0 && r.window)
     .map((r) => (r.window!.cost.byIdentity.daemonless.reads + r.window!.cost.byIdentity.daemonless.writes) / r.seconds);
-  if (rates.length === 0) return 200;
+  if (rates.length === 0) {
+    results.notes.push('Raised QPS 200 (burst 400): the default, since daemonless converged in no shape to take its request rate from.');
+    return 200;
+  }
   const qps = Math.max(50, Math.ceil(Math.max(...rates) / 10) * 10);
   results.notes.push(`Raised QPS ${qps} (burst ${qps * 2}) = daemonless's peak request rate in this run (${Math.max(...rates).toFixed(0)} requests/s, rounded up).`);
   return qps;

@@ -218,17 +218,36 @@ export type WaitOutcome =
 export async function waitConverged(
   observer: Observer,
   want: () => Want,
-  options: { timeoutMs: number; stallMs: number; tickMs?: number },
+  options: {
+    timeoutMs: number;
+    stallMs: number;
+    tickMs?: number;
+    /**
+     * A counter that moves while the system under test is still working (daemonless: the size of the functions log).
+     * Without it, a system that pauses longer than stallMs between pod changes (seen at 1,000 nodes: invocations
+     * timing out, the audit webhook backing off) would be called stalled although it converged later.
+     */
+    activity?: () => number;
+  },
 ): Promise<WaitOutcome> {
   const started = performance.now();
   const tick = options.tickMs ?? 50;
+  let lastActivity = options.activity?.();
+  let lastActivityAt = started;
   for (;;) {
     const eventAt = observer.lastEventAt;
     const p = progress(observer.pods.values(), want());
     const now = performance.now();
+    if (options.activity) {
+      const a = options.activity();
+      if (a !== lastActivity) {
+        lastActivity = a;
+        lastActivityAt = now;
+      }
+    }
     if (p.total > 0 && p.satisfied === p.total) return { status: 'converged', at: Math.max(eventAt, started), progress: p };
     if (now - started > options.timeoutMs) return { status: 'timeout', at: now, progress: p };
-    if (now - Math.max(observer.lastPodEventAt, started) > options.stallMs) return { status: 'stalled', at: now, progress: p };
+    if (now - Math.max(observer.lastPodEventAt, lastActivityAt, started) > options.stallMs) return { status: 'stalled', at: now, progress: p };
     await sleep(tick);
   }
 }

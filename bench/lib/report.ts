@@ -1,5 +1,5 @@
 /** The human-readable outputs: a Markdown summary (also printed) and a hand-written SVG bar chart. Pure. */
-import { convergedSeconds, effectiveFloor, shapeOf, shapeTitles, type BenchResults, type SystemRun } from './results.ts';
+import { convergedSeconds, daemonlessOverloaded, effectiveFloor, shapeOf, shapeTitles, type BenchResults, type SystemRun } from './results.ts';
 import type { ShapeName, ShapeResult } from './shapes.ts';
 import { ratio } from './stats.ts';
 
@@ -194,6 +194,13 @@ export function markdown(results: BenchResults): string {
         'column starts at that moment (as seen in the same watch).',
     );
     out.push('');
+    if (daemonlessOverloaded(results)) {
+      out.push(
+        '**Caution:** daemonless did not converge in every shape of this run; its latency samples were taken while it was still working off ' +
+          'that backlog, so they describe an overloaded system, not a warm one.',
+      );
+      out.push('');
+    }
     out.push('| system | pods | node create → pod p50 / p95 / p99 | schedulable → pod p50 / p95 / p99 | node create → last pod p50 / p95 | missing |');
     out.push('|---|---:|---|---|---|---:|');
     for (const sys of latencyRuns) {
@@ -251,6 +258,13 @@ export function markdown(results: BenchResults): string {
         `${i.memoryMB} MB configured memory (serverless.yml${i.peakRssMiB ? `; peak RSS of a cold function ${i.peakRssMiB.toFixed(0)} MiB` : ''}). ` +
         'Durations come from a loaded 2-core machine with the API server on the same cores; Lambda arm64 will differ. Prices: us-east-1 list prices (bench/lib/cost.ts).',
     );
+    if (daemonlessOverloaded(results)) {
+      out.push('');
+      out.push(
+        '**Caution:** these inputs come from an overloaded daemonless (see above: shapes that did not converge, invocations timing out); the ' +
+          'model is only meaningful for a run where every shape converged.',
+      );
+    }
     out.push('');
     out.push('| item | USD |');
     out.push('|---|---:|');
@@ -315,7 +329,7 @@ export function svgChart(results: BenchResults): string {
   }
   const width = 900;
   const left = 190;
-  const right = 170;
+  const right = 210;
   const barH = 20;
   const gap = 6;
   const groupGap = 34;

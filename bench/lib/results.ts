@@ -84,14 +84,17 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     const vsUp = ratio(dl, up);
     const vsFloor = ratio(dl, fl);
     const at1000 = n >= 1000;
+    const dlRun = shapeOf(results, 'daemonless', shape);
+    const notConverged =
+      dlRun && dlRun.status !== 'converged' ? `daemonless did not converge (${dlRun.status}, ${dlRun.satisfiedNodes}/${dlRun.nodes} nodes) at N=${n}` : undefined;
     checks.push({
       target: `${shapeTitles[shape]}: ≤ 0.25× upstream at default QPS (target is for 1,000 nodes)`,
-      measured: `${fmt(vsUp)}× at N=${n}`,
+      measured: notConverged ?? `${fmt(vsUp)}× at N=${n}`,
       met: vsUp === undefined || !at1000 ? (dl === undefined && up !== undefined ? false : null) : vsUp <= 0.25,
     });
     checks.push({
       target: `${shapeTitles[shape]}: within 2× of the plain-client floor${shape === 'c' ? ' (for (c): the pacing bound)' : ''} (target is for 1,000 nodes)`,
-      measured: `${fmt(vsFloor)}× at N=${n}`,
+      measured: notConverged ?? `${fmt(vsFloor)}× at N=${n}`,
       met: vsFloor === undefined || !at1000 ? (dl === undefined && fl !== undefined ? false : null) : vsFloor <= 2,
     });
   }
@@ -125,4 +128,11 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
     }
   }
   return checks;
+}
+
+/** True when daemonless was not a healthy system in this run: a shape did not converge, or latency samples went missing. */
+export function daemonlessOverloaded(results: BenchResults): boolean {
+  const dl = results.systems.find((s) => s.kind === 'daemonless');
+  if (!dl) return false;
+  return dl.shapes.some((r) => r.status !== 'converged') || (dl.latency?.missing ?? 0) > 0;
 }

@@ -76,6 +76,8 @@ export interface BenchContext {
   stallMs: number;
   /** After convergence, how long trailing requests (status writes) are still counted. */
   settleMs: number;
+  /** See waitConverged: moves while the system under test is working. */
+  activity?: () => number;
   log: (line: string) => void;
 }
 
@@ -149,7 +151,7 @@ export async function shapeJoin(ctx: BenchContext): Promise<{ result: ShapeResul
     const outcome = await waitConverged(
       ctx.observer,
       () => ({ daemonSets: created.map((ds) => ({ uid: ds.metadata!.uid! })), nodes: names }),
-      { timeoutMs: 60_000 + ctx.nodes * 600, stallMs: ctx.stallMs },
+      { timeoutMs: 60_000 + ctx.nodes * 600, stallMs: ctx.stallMs, ...(ctx.activity ? { activity: ctx.activity } : {}) },
     );
     Object.assign(result, { status: outcome.status, seconds: secondsSince(t0, outcome.at), satisfiedNodes: outcome.progress.satisfied });
   } catch (error) {
@@ -182,6 +184,7 @@ export async function shapeNewDaemonSet(ctx: BenchContext): Promise<{ result: Sh
     const outcome = await waitConverged(ctx.observer, () => ({ daemonSets: [{ uid: uid! }], nodes }), {
       timeoutMs: 60_000 + ctx.nodes * 300,
       stallMs: ctx.stallMs,
+      ...(ctx.activity ? { activity: ctx.activity } : {}),
     });
     Object.assign(result, { status: outcome.status, seconds: secondsSince(t0, outcome.at), satisfiedNodes: outcome.progress.satisfied });
   } catch (error) {
@@ -209,6 +212,7 @@ export async function shapeRollout(ctx: BenchContext): Promise<ShapeResult> {
   const before = await waitConverged(ctx.observer, () => ({ daemonSets: [{ uid }], nodes }), {
     timeoutMs: 60_000 + ctx.nodes * 300,
     stallMs: ctx.stallMs,
+      ...(ctx.activity ? { activity: ctx.activity } : {}),
   });
   if (before.status !== 'converged') {
     result.error = `the DaemonSet did not converge before the rollout (${before.progress.satisfied}/${before.progress.total})`;
@@ -227,6 +231,7 @@ export async function shapeRollout(ctx: BenchContext): Promise<ShapeResult> {
     const outcome = await waitConverged(ctx.observer, () => ({ daemonSets: [{ uid, image: ROLLOUT_IMAGE }], nodes }), {
       timeoutMs: 60_000 + ctx.nodes * 600,
       stallMs: ctx.stallMs,
+      ...(ctx.activity ? { activity: ctx.activity } : {}),
     });
     Object.assign(result, { status: outcome.status, seconds: secondsSince(t0, outcome.at), satisfiedNodes: outcome.progress.satisfied });
   } catch (error) {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { apiCost, type MetricsSnapshot } from '../lib/apf.ts';
 import { ArgsError, parseArgs } from '../lib/args.ts';
 import { costModel } from '../lib/cost.ts';
-import { progress, stages } from '../lib/observer.ts';
+import { progress, stages, waitConverged, type Observer } from '../lib/observer.ts';
 import { diffBy, parseCounters } from '../lib/prom.ts';
 import { markdown, svgChart } from '../lib/report.ts';
 import { checkTargets, type BenchResults } from '../lib/results.ts';
@@ -110,6 +110,20 @@ describe('progress (convergence condition)', () => {
   it('checks the image when asked', () => {
     const w = { daemonSets: [{ uid: 'ds1', image: 'img:2' }], nodes: ['n1', 'n2'] };
     expect(progress([pod('n1', 'ds1', { image: 'img:2' }), pod('n2', 'ds1')], w)).toEqual({ satisfied: 1, total: 2 });
+  });
+});
+
+describe('waitConverged', () => {
+  const idle = { pods: new Map(), podTimes: new Map(), nodes: new Map(), lastEventAt: 0, lastPodEventAt: 0 } as unknown as Observer;
+  const want = () => ({ daemonSets: [{ uid: 'ds1' }], nodes: ['n1'] });
+  it('calls a quiet system stalled', async () => {
+    const outcome = await waitConverged(idle, want, { timeoutMs: 1_000, stallMs: 60, tickMs: 10 });
+    expect(outcome.status).toBe('stalled');
+  });
+  it('does not call a system stalled while it is still working; the timeout bounds the wait', async () => {
+    let work = 0;
+    const outcome = await waitConverged(idle, want, { timeoutMs: 200, stallMs: 60, tickMs: 10, activity: () => ++work });
+    expect(outcome.status).toBe('timeout');
   });
 });
 
