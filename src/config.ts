@@ -59,6 +59,10 @@ export const ConfigSchema = z.object({
   ADMISSION_SETTLE_MS: intFrom(300, 0),
   /** Least time between two DaemonSet-wide follow-up passes (status, rollout steps) of one DaemonSet, long-lived server. */
   FOLLOW_UP_INTERVAL_MS: intFrom(250, 0),
+  /** Reconciles at once in a long-lived server; deliveries arriving meanwhile are merged into the next one. */
+  MAX_CONCURRENT_RECONCILES: intFrom(2, 1),
+  /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */
+  RESYNC_INTERVAL_MS: intFrom(300_000, 0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 

@@ -8,6 +8,7 @@
  * - `withInlineFollowUps` (Lambda, where nothing runs after the response): follow-ups run at the end of the same
  *   invocation, once; backoff expiry is left to the next event or the scheduled resync.
  */
+import { isTransient } from './errors.ts';
 import { hintKey, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 
@@ -41,7 +42,11 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
     slot.lastStart = Date.now();
     handler
       .handle([hint])
-      .catch((error: unknown) => log.warn('follow-up reconcile failed', { hint: key, error: String(error) }))
+      .catch((error: unknown) => {
+        log.warn('follow-up reconcile failed', { hint: key, error: String(error) });
+        // Transient (API server overloaded, time budget spent): try again after the interval rather than drop it.
+        if (isTransient(error)) slot.again = true;
+      })
       .finally(() => {
         slot.running = false;
         if (slot.again) {
@@ -102,6 +107,48 @@ export function withInlineFollowUps(inner: HintHandler): HintHandler {
       const requeue = [first.requeueAfterSeconds, second.requeueAfterSeconds].filter((x) => x !== undefined);
       if (requeue.length > 0) merged.requeueAfterSeconds = Math.min(...requeue);
       return merged;
+    },
+  };
+}
+
+/**
+ * For a long-lived server: at most `concurrency` reconciles at once; hints that arrive meanwhile are merged into the
+ * next one. Every caller waits for the reconcile that includes its hints and gets its result (or its error, so a
+ * transient failure still answers 503 and the sender redelivers). Without this, a burst of deliveries (1,000 nodes
+ * joining) started one reconcile per delivery, each reading the cluster, until the API server timed out.
+ */
+export function withCoalescing(inner: HintHandler, options: { concurrency: number }): HintHandler {
+  interface Batch {
+    hints: Map<string, Hint>;
+    waiters: { resolve: (r: HandleResult) => void; reject: (e: unknown) => void }[];
+  }
+  let pending: Batch | undefined;
+  let running = 0;
+  const start = (): void => {
+    while (running < options.concurrency && pending) {
+      const batch = pending;
+      pending = undefined;
+      running += 1;
+      inner
+        .handle([...batch.hints.values()])
+        .then(
+          (result) => batch.waiters.forEach((w) => w.resolve(result)),
+          (error: unknown) => batch.waiters.forEach((w) => w.reject(error)),
+        )
+        .finally(() => {
+          running -= 1;
+          start();
+        });
+    }
+  };
+  return {
+    handle(hints) {
+      return new Promise<HandleResult>((resolve, reject) => {
+        pending ??= { hints: new Map(), waiters: [] };
+        for (const hint of hints) pending.hints.set(hintKey(hint), hint);
+        pending.waiters.push({ resolve, reject });
+        start();
+      });
     },
   };
 }

@@ -10,7 +10,7 @@
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from './k8s/cluster.ts';
 import { settleAll } from './k8s/pool.ts';
-import { ConflictError, isTransient } from './errors.ts';
+import { ConflictError, TransientError, isTransient } from './errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 import {
@@ -62,7 +62,9 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
       const hints = dedupeHints(rawHints);
       const started = deps.now();
       const cluster = deps.cluster(started.getTime() + deps.options.timeBudgetMs);
-      const tally: Tally = { created: 0, deleted: 0, requeue: undefined, followUp: new Map() };
+      // Writes stop being launched this long before the budget ends, leaving time to record Events and answer.
+      const writeDeadline = started.getTime() + deps.options.timeBudgetMs * 0.8;
+      const tally: Tally = { created: 0, deleted: 0, requeue: undefined, followUp: new Map(), writeDeadline, unfinished: false };
 
       if (hints.some((h) => h.kind === 'resync')) {
         await reconcileDaemonSets(deps, cluster, await cluster.listDaemonSets(), tally, { listAllPods: true });
@@ -87,6 +89,11 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
       };
       if (tally.requeue !== undefined) result.requeueAfterSeconds = tally.requeue;
       if (tally.followUp.size > 0) result.followUp = [...tally.followUp.values()];
+      if (tally.unfinished) {
+        // Everything written so far stays written (the next pass finds those pods); the sender redelivers the rest.
+        deps.log.warn('time budget exhausted before every create was launched', { ...result });
+        throw new TransientError(`time budget exhausted after ${result.created} creates; redeliver to continue`, 1);
+      }
       deps.log.info('reconciled', { ...result, ms: deps.now().getTime() - started.getTime() });
       return result;
     },
@@ -98,6 +105,10 @@ interface Tally {
   deleted: number;
   requeue: number | undefined;
   followUp: Map<string, Hint>;
+  /** Epoch ms after which no new create is launched. */
+  writeDeadline: number;
+  /** Creates were left undone for lack of time: the same hints must be handled again. */
+  unfinished: boolean;
 }
 
 /**
@@ -398,8 +409,9 @@ async function apply(deps: ReconcilerDeps, cluster: Cluster, plan: Plan, tally: 
   await run([...of('adopt'), ...of('release')]);
   await run(of('delete'));
   const creates = of('create');
-  const skipped = await slowStart(creates, writeConcurrency, (a) => execute(cluster, a), record);
-  if (skipped > 0) deps.log.warn('skipping remaining creates after a rejected create', { skipped });
+  const skipped = await slowStart(creates, writeConcurrency, (a) => execute(cluster, a), record, () => deps.now().getTime() < tally.writeDeadline);
+  if (skipped > 0 && deps.now().getTime() >= tally.writeDeadline) tally.unfinished = true;
+  else if (skipped > 0) deps.log.warn('skipping remaining creates after a rejected create', { skipped });
   if (plan.requeueAfterSeconds !== undefined) {
     tally.requeue = Math.min(tally.requeue ?? Infinity, plan.requeueAfterSeconds);
   }
@@ -416,13 +428,16 @@ async function apply(deps: ReconcilerDeps, cluster: Cluster, plan: Plan, tally: 
  * Upstream's syncNodes creates in batches of 1, 2, 4, ... and stops after a batch with an error, so a rejected create
  * (quota, admission) is not repeated a thousand times. The same protection without the batch barriers: the number of
  * creates in flight starts at 1 and grows by one per success (doubling per round trip, like TCP's slow start) up to
- * `limit`; a non-transient failure stops launching more. Returns how many were never launched.
+ * `limit`; a non-transient failure stops launching more, and so does `mayLaunch()` turning false. Returns how many
+ * were never launched.
  */
 export async function slowStart<T>(
   items: readonly T[],
   limit: number,
   task: (item: T) => Promise<'done' | 'noop'>,
   done: (item: T, settled: PromiseSettledResult<'done' | 'noop'>) => void,
+  /** Checked before each launch: false stops launching (the invocation's time budget). */
+  mayLaunch: () => boolean = () => true,
 ): Promise<number> {
   let window = 1;
   let inFlight = 0;
@@ -430,7 +445,7 @@ export async function slowStart<T>(
   let stopped = false;
   await new Promise<void>((resolve) => {
     const launch = (): void => {
-      while (!stopped && inFlight < window && next < items.length) {
+      while (!stopped && inFlight < window && next < items.length && mayLaunch()) {
         const item = items[next++] as T;
         inFlight += 1;
         task(item).then(

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { withInlineFollowUps, withTimers } from '../src/follow-up.ts';
+import { withCoalescing, withInlineFollowUps, withTimers } from '../src/follow-up.ts';
 import type { HandleResult, Hint, HintHandler } from '../src/hints.ts';
 import { silentLogger } from '../src/log.ts';
 
@@ -63,5 +63,39 @@ describe('withInlineFollowUps (Lambda)', () => {
     const result = await withInlineFollowUps(inner).handle([node]);
     expect(calls).toEqual([['node/n0'], ['ds/agent']]);
     expect(result).toEqual({ hints: 2, created: 0, deleted: 0, apiRequests: 2 });
+  });
+});
+
+describe('withCoalescing (long-lived server)', () => {
+  it('at most `concurrency` reconciles at once; hints arriving meanwhile are merged into the next', async () => {
+    const calls: number[] = [];
+    let release: () => void = () => {};
+    const inner: HintHandler = {
+      async handle(hints) {
+        calls.push(hints.length);
+        if (calls.length === 1) await new Promise<void>((r) => (release = r));
+        return { hints: hints.length, created: 0, deleted: 0, apiRequests: 1 };
+      },
+    };
+    const handler = withCoalescing(inner, { concurrency: 1 });
+    const first = handler.handle([node]);
+    const others = [1, 2, 3, 4].map((i) => handler.handle([{ kind: 'node', name: `n${i}` }, node]));
+    expect(calls).toEqual([1]);
+    release();
+    const results = await Promise.all([first, ...others]);
+    // One more reconcile carrying the 4 callers' hints, deduplicated: n1..n4 and n0.
+    expect(calls).toEqual([1, 5]);
+    expect(results.slice(1).every((r) => r.hints === 5)).toBe(true);
+  });
+
+  it('a failed reconcile fails every caller merged into it (each answers 503, each sender redelivers)', async () => {
+    const inner: HintHandler = {
+      async handle() {
+        throw new Error('boom');
+      },
+    };
+    const handler = withCoalescing(inner, { concurrency: 1 });
+    const outcomes = await Promise.allSettled([handler.handle([node]), handler.handle([ds])]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
   });
 });

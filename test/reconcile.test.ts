@@ -284,3 +284,28 @@ describe('slowStart', () => {
     expect(transient).toBe(0);
   });
 });
+
+describe('time budget', () => {
+  it('creates stop being launched when the budget is nearly spent; the call fails transiently so it is redelivered', async () => {
+    const d = ds();
+    const nodes = Array.from({ length: 10 }, (_, i) => newNode(`n${i}`));
+    const state: FakeState = { nodes, daemonSets: [d], pods: [] };
+    const cluster = fakeCluster(state);
+    let now = T0.getTime();
+    const createPod = cluster.createPod.bind(cluster);
+    // Each create takes 200 ms of a 1 s budget: after ~4 the 80 % mark is passed.
+    cluster.createPod = async (pod) => {
+      now += 200;
+      return createPod(pod);
+    };
+    const reconciler = createReconciler({ cluster: () => cluster, now: () => new Date(now), newId: () => 'id', log: silentLogger, options: { ...options, writeConcurrency: 1 } });
+    await expect(reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }])).rejects.toBeInstanceOf(TransientError);
+    expect(cluster.created.length).toBeGreaterThan(0);
+    expect(cluster.created.length).toBeLessThan(10);
+    // Redelivered: the pods made so far are found, the rest are created.
+    now = T0.getTime();
+    cluster.createPod = createPod;
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(state.pods).toHaveLength(10);
+  });
+});

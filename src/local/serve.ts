@@ -11,7 +11,7 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createLogger } from '../log.ts';
-import { withTimers } from '../follow-up.ts';
+import { withCoalescing, withTimers } from '../follow-up.ts';
 import { createHandler } from '../wiring.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -22,7 +22,17 @@ if (!env.KUBECONFIG && existsSync(localKubeconfig)) env.KUBECONFIG = localKubeco
 
 const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL);
-const handler = withTimers(createHandler(config, log), log, { followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS });
+const handler = withTimers(withCoalescing(createHandler(config, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
+  followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS,
+});
+// The scheduled resync (on Lambda: the `resync` function's schedule): heals whatever events were lost.
+const resync =
+  config.RESYNC_INTERVAL_MS > 0
+    ? setInterval(() => {
+        handler.handle([{ kind: 'resync' }]).catch((error: unknown) => log.warn('resync failed', { error: String(error) }));
+      }, config.RESYNC_INTERVAL_MS)
+    : undefined;
+resync?.unref();
 const pending = new Set<Promise<void>>();
 const app = createApp({
   handler,
@@ -54,10 +64,12 @@ log.info('listening', {
   kubeconfig: config.KUBECONFIG ?? '(default)',
 });
 
-const stop = async () => {
+const stop = async (signal: string) => {
+  log.info('stopping', { signal, pending: pending.size });
+  clearInterval(resync);
   for (const s of servers) s.close();
   await Promise.allSettled([...pending]);
   process.exit(0);
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));
