@@ -53,8 +53,11 @@ export const ConfigSchema = z.object({
   WRITE_CONCURRENCY: intFrom(32, 1),
   /** Time budget of one invocation; retries stop before it runs out, and the request answers 503. */
   TIME_BUDGET_MS: intFrom(25_000, 1000),
-  /** Hints touching more nodes than this are served from one cluster-wide read instead of per-node reads. */
-  WIDE_READ_THRESHOLD: intFrom(8, 1),
+  /**
+   * Hints touching more nodes than this are served from one cluster-wide read instead of per-node reads. Per-node reads
+   * are small and indexed; one LIST of every pod of a 1,000-node cluster is not (measured: docs/benchmarks.md).
+   */
+  WIDE_READ_THRESHOLD: intFrom(64, 1),
   /** After answering an admission request, wait this long for the change to be persisted before reconciling. */
   ADMISSION_SETTLE_MS: intFrom(300, 0),
   /** Least time between two DaemonSet-wide follow-up passes (status, rollout steps) of one DaemonSet, long-lived server. */

@@ -32,7 +32,7 @@ import { computeStatus, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds
 import { revisionHash, shortHash } from './core/hash.ts';
 import { collisionOutcome, planHistory, type HistoryPlan } from './core/history.ts';
 import { isRollingUpdate, planRollingUpdate } from './core/rollout.ts';
-import { isEmptySelector } from './core/label-selector.ts';
+import { isEmptySelector, selectorQuery } from './core/label-selector.ts';
 
 export interface ReconcilerOptions {
   plan: PlanOptions;
@@ -125,14 +125,23 @@ async function reconcileDaemonSets(
 ): Promise<void> {
   if (daemonSets.length === 0) return;
   const namespaces = [...new Set(daemonSets.map(namespaceOf))];
+  // A resync lists every pod (it also finds pods to release, whose labels no longer match). A hinted pass lists only
+  // the pods each DaemonSet's selector matches — its own and the orphans it may adopt — not the whole namespace.
+  const podReads = how.listAllPods
+    ? [cluster.listPods()]
+    : daemonSets.filter(syncable).flatMap((ds) => {
+        const query = selectorQuery(ds.spec?.selector);
+        return query === undefined ? [] : [cluster.listPods(namespaceOf(ds), query)];
+      });
   const [nodes, podLists, revisionLists] = await Promise.all([
     cluster.listNodes(),
-    how.listAllPods ? Promise.all([cluster.listPods()]) : Promise.all(namespaces.map((ns) => cluster.listPods(ns))),
+    Promise.all(podReads),
     how.listAllPods
       ? Promise.all([cluster.listControllerRevisions()])
       : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
   ]);
-  const pods = podLists.flat();
+  // Two selectors may match the same pod: keep one copy.
+  const pods = [...new Map(podLists.flat().map((p) => [p.metadata?.uid ?? `${p.metadata?.namespace}/${p.metadata?.name}`, p])).values()];
   const revisions = revisionLists.flat();
   const states = nodeStates(nodes, pods, undefined);
   const inNamespace = <T extends { metadata?: { namespace?: string } }>(items: T[], ns: string) =>
@@ -283,12 +292,19 @@ async function reconcileNodes(deps: ReconcilerDeps, cluster: Cluster, names: str
     daemonSets = dsList;
     states = nodeStates(nodes, pods, wanted);
   } else {
+    // Per-node reads are small (the API server serves `spec.nodeName` from an index); at most 16 nodes in flight.
     const [dsList, perNode] = await Promise.all([
       cluster.listDaemonSets(),
-      Promise.all(names.map(async (name) => ({ name, node: await cluster.getNode(name), pods: await cluster.listPodsOnNode(name) }))),
+      settleAll(names, 16, async (name) => {
+        const [node, pods] = await Promise.all([cluster.getNode(name), cluster.listPodsOnNode(name)]);
+        return { name, node, pods };
+      }),
     ]);
     daemonSets = dsList;
-    states = perNode;
+    states = perNode.map((r) => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    });
     const active = dsList.filter((ds) => !ds.metadata?.deletionTimestamp);
     const mayDelete = (s: NodeState) =>
       s.node === null || active.some((ds) => s.node !== null && !nodeShouldRunDaemonPod(s.node, ds).shouldContinueRunning);

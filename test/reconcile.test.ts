@@ -64,8 +64,8 @@ describe('reads per hint', () => {
     const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.calls.filter((c) => !['createPod', 'recordEvent', 'updateDaemonSetStatus'].includes(c))).toEqual([
       'getDaemonSet',
-      'listNodes',
       'listPods',
+      'listNodes',
       'listControllerRevisions',
       'createControllerRevision',
     ]);

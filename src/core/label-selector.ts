@@ -119,3 +119,29 @@ export function describeSelector(selector: V1LabelSelector | undefined): string 
   ];
   return parts.length === 0 ? '{}' : parts.join(',');
 }
+
+/**
+ * The selector in the API's `labelSelector` query syntax (`app=fluentd,tier in (a,b),!legacy`), for listing only the
+ * pods a DaemonSet could claim. Undefined when it selects nothing here (missing, empty or invalid, as
+ * `selectorMatches`): the caller must not list with it.
+ */
+export function selectorQuery(selector: V1LabelSelector | undefined): string | undefined {
+  if (selector === undefined || isEmptySelector(selector) || selectorError(selector) !== null) return undefined;
+  const parts = [
+    ...Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
+    ...(selector.matchExpressions ?? []).map((req) => {
+      const values = (req.values ?? []).join(',');
+      switch (req.operator) {
+        case 'In':
+          return `${req.key} in (${values})`;
+        case 'NotIn':
+          return `${req.key} notin (${values})`;
+        case 'Exists':
+          return req.key;
+        default:
+          return `!${req.key}`; // DoesNotExist; anything else was refused by selectorError
+      }
+    }),
+  ];
+  return parts.join(',');
+}

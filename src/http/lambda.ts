@@ -77,8 +77,9 @@ export function createResyncLambdaHandler(init: DepsFactory) {
 }
 
 async function runDeferred(deps: AppDeps, invocation: z.output<typeof DeferredInvocationSchema>): Promise<HandleResult> {
+  // A timer may fire a millisecond early against Date.now(): round the wait up.
   const wait = Math.min(maxDeferredWaitMs, Math.max(0, invocation.notBefore - Date.now()));
-  if (wait > 0) await sleep(wait);
+  if (wait > 0) await sleep(Math.ceil(wait) + 1);
   const hints = dedupeHints(invocation.hints);
   const started = performance.now();
   try {
