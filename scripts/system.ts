@@ -8,6 +8,7 @@
  * own mechanisms; nothing here watches and forwards.
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -74,6 +75,17 @@ function functionsPid(): number | undefined {
   }
 }
 
+/** Rejects with a clear message when a port is taken, instead of a server that dies and a health check that times out. */
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) =>
+      reject(new Error(`functions port ${port} is not free (${error.code ?? error.message}); set DAEMONLESS_FUNCTIONS_PORT`)),
+    );
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve()));
+  });
+}
+
 async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
@@ -96,6 +108,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const functionsUrl = `http://127.0.0.1:${port}`;
   const p = paths();
 
+  // Before anything starts: a taken port would otherwise surface as a functions server that dies at once.
+  if (functionsPid() === undefined) {
+    await assertPortFree(port);
+    await assertPortFree(port + 1);
+  }
   await clusterUp({
     upstreamDaemonset: options.upstreamDaemonset,
     kcmQps: options.kcmQps,
