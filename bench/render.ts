@@ -1,6 +1,6 @@
 /**
  * Re-renders the Markdown summary and the SVG chart from a results JSON (after a change to the report's layout, or to
- * look at an older run): `npm run bench:render -- bench/results/<timestamp>.json [name]`, where name defaults to latest
+ * look at an older run): `npm run bench:render -- bench/results/latest.json [name]`, where name defaults to latest
  * (N = 100) or latest-large (N = 1000). The numbers are the JSON's; nothing is measured.
  */
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -7,8 +7,8 @@
  * DaemonSet, (c) rollout, then warm latency; the plain-client floor on the upstream control plane; then cold starts.
  * Every cluster it starts is stopped again, on failure and on Ctrl-C too.
  *
- * Writes bench/results/<timestamp>.json and, for a complete run, bench/results/latest.md + latest.svg (N = 100) or
- * latest-large.md + latest-large.svg (N = 1000); a partial run writes latest-partial.*. Prints the summary.
+ * Writes, for a complete run, bench/results/latest.json + latest.md + latest.svg (N = 100) or latest-large.* (N = 1000);
+ * a partial run writes latest-partial.* (not kept in git). Prints the summary.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -25,7 +25,7 @@ import { checkTargets, type BenchResults, type SystemRun } from './lib/results.t
 import { NAMESPACE, floor, latency, shapeJoin, shapeNewDaemonSet, shapeRollout, type BenchContext, type ShapeResult } from './lib/shapes.ts';
 import { mean } from './lib/stats.ts';
 import { startBenchSystem, stopBenchSystem, type RunningSystem, type SystemKind } from './lib/systems.ts';
-import { isSystemUp } from '../scripts/system.ts';
+import { isSystemUp } from '../devcluster/system.ts';
 import { logOffset } from './lib/functions-log.ts';
 
 const env = applyBenchEnv();
@@ -269,9 +269,10 @@ function otherApiServers(): number {
 
 function writeOutputs(): void {
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${results.startedAt.replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+  // One raw result per kind of run is kept (git history has the older ones); timestamped copies only for partial runs.
   const name = args.complete ? (args.nodes >= 1000 ? 'latest-large' : 'latest') : 'latest-partial';
+  const file = join(resultsDir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const md = markdown(results);
   writeFileSync(join(resultsDir, `${name}.md`), md);
   writeFileSync(join(resultsDir, `${name}.svg`), svgChart(results));

@@ -1,5 +1,5 @@
 /**
- * Obtains the control-plane binaries through controlplane/build.sh: instant when they are cached, a Go build of
+ * Obtains the control-plane binaries through devcluster/go/controlplane/build.sh: instant when they are cached, a Go build of
  * several minutes otherwise. The script's progress (stderr) is streamed line by line; its stdout is the folder.
  */
 import { spawn } from 'node:child_process';
@@ -28,11 +28,11 @@ export async function obtainBinaries(log: (line: string) => void): Promise<strin
     child.once('error', reject);
     child.once('close', resolve);
   });
-  if (code !== 0) throw new BinariesError(`controlplane/build.sh exited with ${code}:\n${stderrTail.join('\n')}`);
+  if (code !== 0) throw new BinariesError(`devcluster/go/controlplane/build.sh exited with ${code}:\n${stderrTail.join('\n')}`);
   const binDir = stdout.trim().split('\n').at(-1) ?? '';
   const missing = requiredBinaries.filter((name) => !existsSync(join(binDir, name)));
   if (!binDir || missing.length > 0) {
-    throw new BinariesError(`controlplane/build.sh printed ${JSON.stringify(binDir)}, which lacks ${missing.join(', ')}`);
+    throw new BinariesError(`devcluster/go/controlplane/build.sh printed ${JSON.stringify(binDir)}, which lacks ${missing.join(', ')}`);
   }
   return binDir;
 }

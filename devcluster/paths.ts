@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 /** The repository root: this file sits in `<root>/devcluster/`. */
 export const repoRoot = resolve(import.meta.dirname, '..');
 
-export const buildScript = join(repoRoot, 'controlplane', 'build.sh');
+export const buildScript = join(repoRoot, 'devcluster', 'go', 'controlplane', 'build.sh');
 export const defaultAuditPolicyFile = join(repoRoot, 'infra', 'audit-policy.yaml');
 export const rbacFile = join(repoRoot, 'infra', 'rbac.yaml');
 export const simulatorEntry = join(repoRoot, 'devcluster', 'simulator', 'main.ts');

@@ -12,7 +12,7 @@ import { AppsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1DaemonSet, type V
 import { addNodes, addTaint, deleteNode, failPod } from '../devcluster/simulator/nodes.ts';
 import { repoRoot } from '../devcluster/paths.ts';
 import { nodeShouldRunDaemonPod } from '../src/core/eligibility.ts';
-import { startSystem, stopSystem } from './system.ts';
+import { startSystem, stopSystem } from '../devcluster/system.ts';
 
 const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false }, nodes: { type: 'string', default: '3' } } });
 const nodeCount = Number(values.nodes);

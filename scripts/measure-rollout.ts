@@ -9,7 +9,7 @@ import { AppsV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { addNodes, deleteNode } from '../devcluster/simulator/nodes.ts';
 import { RUN_LABEL, testDaemonSet, waitConverged } from '../test/support/daemon.ts';
 import { createNamespace, deleteNamespace, waitFor } from '../test/support/cluster.ts';
-import { isSystemUp, startSystem, stopSystem } from './system.ts';
+import { isSystemUp, startSystem, stopSystem } from '../devcluster/system.ts';
 
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '5' } } });
 const count = Number(values.nodes);

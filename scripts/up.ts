@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { addNodes } from '../devcluster/simulator/nodes.ts';
-import { startSystem, type Delivery } from './system.ts';
+import { startSystem, type Delivery } from '../devcluster/system.ts';
 
 const { values } = parseArgs({
   options: {

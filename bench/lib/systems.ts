@@ -1,7 +1,7 @@
 /**
  * The systems under test, each on a fresh control plane in the bench's own folder (etcd starts empty every time):
  *
- *   daemonless  scripts/system.ts startSystem(): control plane + simulator + our functions server, events delivered by
+ *   daemonless  devcluster/system.ts startSystem(): control plane + simulator + our functions server, events delivered by
  *               the API server's audit webhook; kube-controller-manager runs without its DaemonSet controller
  *   upstream    devcluster up({ upstreamDaemonset: true }): kube-controller-manager with its DaemonSet controller at the
  *               default client rate limit (QPS 20, burst 30); no audit webhook, no functions
@@ -14,7 +14,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { down, up } from '../../devcluster/controlplane.ts';
 import type { TlsOptions } from '../../devcluster/health.ts';
 import { localPaths } from '../../devcluster/paths.ts';
-import { functionsPort, startSystem, stopSystem } from '../../scripts/system.ts';
+import { functionsPort, startSystem, stopSystem } from '../../devcluster/system.ts';
 import type { SystemName } from './args.ts';
 
 export type SystemKind = SystemName | 'plain';

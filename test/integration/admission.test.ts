@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
-import { functionsPort, registerAdmission } from '../../scripts/system.ts';
+import { functionsPort, registerAdmission } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, testDaemonSet, waitConverged } from '../support/daemon.ts';
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { addNodes, addTaint, deleteNode, failPod, setLabels } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
-import { functionsPort } from '../../scripts/system.ts';
+import { functionsPort } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, podsByNode, testDaemonSet, waitConverged } from '../support/daemon.ts';
 import { nodeShouldRunDaemonPod } from '../../src/core/eligibility.ts';

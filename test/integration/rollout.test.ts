@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
-import { functionsPort } from '../../scripts/system.ts';
+import { functionsPort } from '../../devcluster/system.ts';
 import { computeStatus } from '../../src/core/status.ts';
 import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, isReady, testDaemonSet, waitConverged } from '../support/daemon.ts';

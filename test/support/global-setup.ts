@@ -3,7 +3,7 @@
  * simulator, functions with audit delivery), or reuses one that `npm run up` left running; stops it afterwards only
  * if it started it.
  */
-import { isSystemUp, startSystem, stopSystem } from '../../scripts/system.ts';
+import { isSystemUp, startSystem, stopSystem } from '../../devcluster/system.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const reused = isSystemUp();

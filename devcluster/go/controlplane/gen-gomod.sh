@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates controlplane/go.mod for one pinned Kubernetes release. k8s.io/kubernetes refers to its staging modules
+# Regenerates devcluster/go/controlplane/go.mod for one pinned Kubernetes release. k8s.io/kubernetes refers to its staging modules
 # through relative `replace` lines, which do not work from another module, so every one of them is re-pointed at the
 # published v0.X.Y module of the same release. The list is read from kubernetes' own go.mod, never typed by hand.
 set -euo pipefail

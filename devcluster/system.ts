@@ -13,8 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { down as clusterDown, up as clusterUp } from '../devcluster/controlplane.ts';
-import { localPaths, repoRoot } from '../devcluster/paths.ts';
+import { down as clusterDown, up as clusterUp } from './controlplane.ts';
+import { localPaths, repoRoot } from './paths.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
 
