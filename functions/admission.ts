@@ -4,6 +4,4 @@ import { loadConfig } from '../src/config.ts';
 import { createHttpLambdaHandler } from '../src/http/lambda.ts';
 import { createDeps } from '../src/wiring.ts';
 
-export const handler = createHttpLambdaHandler(() => createDeps(loadConfig(process.env)), {
-  deferTo: { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME },
-});
+export const handler = createHttpLambdaHandler(() => createDeps(loadConfig(process.env)), { deferToSelf: {} });

@@ -3,7 +3,7 @@
  * process.env.
  */
 import * as z from 'zod';
-import { AWS_REGION_PATTERN, EKS_CLUSTER_NAME_PATTERN } from './k8s/eks-token.ts';
+import { AWS_REGION_PATTERN, EKS_CLUSTER_NAME_PATTERN } from './aws-names.ts';
 
 const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 /**
@@ -36,6 +36,8 @@ export const ConfigSchema = z.object({
   AWS_ACCESS_KEY_ID: unsetIfEmpty(z.string()),
   AWS_SECRET_ACCESS_KEY: unsetIfEmpty(z.string()),
   AWS_SESSION_TOKEN: unsetIfEmpty(z.string()),
+  /** Set by Lambda: the function's own name (the admission function invokes itself asynchronously with it). */
+  AWS_LAMBDA_FUNCTION_NAME: unsetIfEmpty(z.string()),
   /** Local server port (npm start). */
   PORT: intFrom(8787, 1),
   HOST: z.string().default('127.0.0.1'),

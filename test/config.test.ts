@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.ts';
 import { TOKEN_PREFIX } from '../src/k8s/eks-token.ts';
-import { eksBearerToken, loadKubeConfig } from '../src/wiring.ts';
+import { eksBearerToken, loadKubeConfig } from '../src/k8s/kubeconfig.ts';
 
 /** What a Lambda function on EKS has: its region and role credentials (set by Lambda), the cluster from describe-cluster. */
 const eks = {

@@ -42,11 +42,4 @@ export function createLimiter(limit: number): Limiter {
   };
 }
 
-/** Maps with at most `limit` calls in flight; results in input order. Rejects with the first error after all settle. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const limiter = createLimiter(limit);
-  const settled = await Promise.allSettled(items.map((item, i) => limiter.run(() => fn(item, i))));
-  const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
-}
+export { mapLimit } from '../../src/concurrency.ts';

@@ -5,12 +5,13 @@
  * which pods to relabel, and the shell does it.
  */
 import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { claimPods, controllerRefOf } from './claim.ts';
-import { canonicalJson } from './hash.ts';
-import { selectorMatches } from './label-selector.ts';
+import { claimObjects, type Claim } from './claim.ts';
+import { goJson } from './go-json.ts';
+import { revisionHash } from './hash.ts';
 import { labels, type ObjectRef } from './model.ts';
 import { controllerRefFor, getTargetNodeName } from './pod-template.ts';
-import { isBeingDeleted, podRef } from './pods.ts';
+import { isBeingDeleted } from './pods.ts';
+import { compareStrings, namespaceOf, refOf } from './refs.ts';
 
 /** A ControllerRevision name is a DNS subdomain. */
 export const MAX_REVISION_NAME_LENGTH = 253;
@@ -19,18 +20,22 @@ export const MAX_REVISION_NAME_LENGTH = 253;
 export const DEFAULT_REVISION_HISTORY_LIMIT = 10;
 
 /**
- * Upstream `getPatch`: what a revision stores, `{"spec":{"template":{…template, "$patch":"replace"}}}`, a strategic
- * merge patch that restores the template (what `kubectl rollout undo` applies). Returned as an object; it is compared
- * through `canonicalJson`, so key order and absent/null members do not matter (upstream compares bytes of Go's sorted
- * JSON, which is the same up to those).
+ * Upstream `getPatch`: what a revision stores, `{"spec":{"template":{…template, "$patch":"replace"}}}` (a strategic
+ * merge patch that restores the template: what `kubectl rollout undo` applies), as the exact bytes Go writes
+ * (`goJson`). `ds` must be the DaemonSet as the API server serialises it (read as raw JSON): then these bytes equal
+ * upstream's, and upstream's `Match` (the controller's and the conformance suite's) finds our revisions, as we find
+ * the revisions upstream made.
  */
-export function revisionData(ds: V1DaemonSet): { spec: { template: Record<string, unknown> } } {
-  return { spec: { template: { ...structuredClone(ds.spec?.template ?? {}), $patch: 'replace' } } };
+export function revisionPatch(ds: V1DaemonSet): string {
+  return goJson({ spec: { template: { ...(ds.spec?.template ?? {}), $patch: 'replace' } } });
 }
 
-/** Upstream `Match`: the revision stores exactly this DaemonSet's template. */
+/**
+ * Upstream `Match`: the revision stores exactly this DaemonSet's template. The stored data is compared in its
+ * canonical form (keys sorted, Go's escaping), which for data written by Go or by `revisionPatch` is its bytes.
+ */
 export function revisionMatches(revision: V1ControllerRevision, ds: V1DaemonSet): boolean {
-  return canonicalJson(revision.data ?? null) === canonicalJson(revisionData(ds));
+  return revision.data !== undefined && goJson(revision.data) === revisionPatch(ds);
 }
 
 /**
@@ -44,7 +49,7 @@ export function revisionName(ds: V1DaemonSet, hash: string): string {
 
 /**
  * Upstream `snapshot`'s object: labels = template labels + `controller-revision-hash`, annotations copied from the
- * DaemonSet, the DaemonSet as controller (same reference as its pods), `data = revisionData(ds)`, `revision`.
+ * DaemonSet, the DaemonSet as controller (same reference as its pods), `data = revisionPatch(ds)`, `revision`.
  */
 export function newRevision(ds: V1DaemonSet, hash: string, revision: number): V1ControllerRevision {
   const metadata: NonNullable<V1ControllerRevision['metadata']> = {
@@ -55,7 +60,8 @@ export function newRevision(ds: V1DaemonSet, hash: string, revision: number): V1
   };
   const dsAnnotations = ds.metadata?.annotations;
   if (dsAnnotations && Object.keys(dsAnnotations).length > 0) metadata.annotations = { ...dsAnnotations };
-  return { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata, data: revisionData(ds), revision };
+  // `data` as parsed JSON; the Cluster port writes it back with goJson, which gives revisionPatch's bytes again.
+  return { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata, data: JSON.parse(revisionPatch(ds)) as object, revision };
 }
 
 /** The hash a revision stands for: its `controller-revision-hash` label, or its name when unlabelled (upstream). */
@@ -63,44 +69,12 @@ export function revisionHashOf(revision: V1ControllerRevision): string {
   return revision.metadata?.labels?.[labels.revisionHash] ?? revision.metadata?.name ?? '';
 }
 
-function revisionRef(revision: V1ControllerRevision): ObjectRef {
-  return { namespace: revision.metadata?.namespace ?? '', name: revision.metadata?.name ?? '', uid: revision.metadata?.uid ?? '' };
-}
-
-export interface RevisionClaim {
-  /** Revisions the DaemonSet controls after the claim, adopted ones included. */
-  owned: V1ControllerRevision[];
-  /** Orphans matching the selector: the shell patches the controllerRef in. */
-  adopt: V1ControllerRevision[];
-  /** Controlled but no longer matching the selector: the shell removes the ownerReference. Not in `owned`. */
-  release: V1ControllerRevision[];
-}
-
 /**
- * Upstream `controlledHistories` (`ClaimControllerRevisions`): the same rules as for pods (`claimPods`): controlled
- * and selected: owned; controlled, not selected: released unless the DaemonSet is being deleted; orphan, selected,
- * neither being deleted: adopted; anything else ignored. Only revisions in the DaemonSet's namespace count.
+ * Upstream `controlledHistories` (`ClaimControllerRevisions`): the same rules as for pods (`claimObjects`). Only
+ * revisions in the DaemonSet's namespace count.
  */
-export function claimRevisions(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): RevisionClaim {
-  const claim: RevisionClaim = { owned: [], adopt: [], release: [] };
-  const uid = ds.metadata?.uid;
-  const dsDeleting = isBeingDeleted(ds);
-  const namespace = ds.metadata?.namespace ?? '';
-  for (const revision of revisions) {
-    if ((revision.metadata?.namespace ?? '') !== namespace) continue;
-    const matches = selectorMatches(ds.spec?.selector, revision.metadata?.labels);
-    const ref = controllerRefOf(revision);
-    if (ref !== undefined) {
-      if (uid === undefined || ref.uid !== uid) continue;
-      if (matches) claim.owned.push(revision);
-      else if (!dsDeleting) claim.release.push(revision);
-      continue;
-    }
-    if (dsDeleting || !matches || isBeingDeleted(revision)) continue;
-    claim.adopt.push(revision);
-    claim.owned.push(revision);
-  }
-  return claim;
+export function claimRevisions(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): Claim<V1ControllerRevision> {
+  return claimObjects(ds, revisions);
 }
 
 export interface HistoryPlan {
@@ -136,16 +110,14 @@ export interface HistoryPlan {
 
 function compareRevisions(a: V1ControllerRevision, b: V1ControllerRevision): number {
   if (a.revision !== b.revision) return a.revision - b.revision;
-  const an = a.metadata?.name ?? '';
-  const bn = b.metadata?.name ?? '';
-  return an < bn ? -1 : an > bn ? 1 : 0;
+  return compareStrings(a.metadata?.name ?? '', b.metadata?.name ?? '');
 }
 
 /**
  * Upstream `constructHistory` followed by `cleanupHistory`, for one DaemonSet, as a plan:
  *
  * 1. claim the revisions (adopt/release as for pods); unlabelled revisions get the hash label = their name;
- * 2. split into current (data equal to `revisionData(ds)`, upstream `Match`; the hash label alone is not enough, since
+ * 2. split into current (data equal to `revisionPatch(ds)`, upstream `Match`; the hash label alone is not enough, since
  *    a hash collision has the same name and label by definition) and old;
  * 3. no current: create `newRevision(ds, hash, max(old) + 1)`; if the create answers AlreadyExists, see
  *    `collisionOutcome`;
@@ -168,8 +140,8 @@ export function planHistory(
   if (isBeingDeleted(ds)) return plan;
 
   const claim = claimRevisions(ds, revisions);
-  plan.adopt = claim.adopt.map(revisionRef);
-  plan.release = claim.release.map(revisionRef);
+  plan.adopt = claim.adopt.map(refOf);
+  plan.release = claim.release.map(refOf);
   const currents: V1ControllerRevision[] = [];
   for (const revision of claim.owned) {
     if (revision.metadata?.labels?.[labels.revisionHash] === undefined) plan.labelRevisions.push(revision.metadata?.name ?? '');
@@ -179,7 +151,7 @@ export function planHistory(
   plan.old.sort(compareRevisions);
   const nextRevision = plan.old.reduce((max, r) => Math.max(max, r.revision), 0) + 1;
 
-  const owned = claimPods(ds, pods).owned;
+  const owned = claimObjects(ds, pods).owned;
   if (currents.length === 0) {
     plan.toCreate = newRevision(ds, hash, nextRevision);
   } else {
@@ -193,7 +165,7 @@ export function planHistory(
         keep: keep.metadata?.name ?? '',
         keepHash,
         deleteNames: currents.filter((r) => r !== keep).map((r) => r.metadata?.name ?? ''),
-        relabelPods: owned.filter((pod) => pod.metadata?.labels?.[labels.revisionHash] !== keepHash).map(podRef),
+        relabelPods: owned.filter((pod) => pod.metadata?.labels?.[labels.revisionHash] !== keepHash).map(refOf),
       };
     }
     if (keep.revision < nextRevision) plan.toUpdateRevision = { name: keep.metadata?.name ?? '', revision: nextRevision };
@@ -235,4 +207,19 @@ export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet
   if (revisionMatches(existing, ds)) return { kind: 'matches', revision: existing, hash: revisionHashOf(existing) };
   const observed = ds.status?.collisionCount ?? 0;
   return { kind: 'collision', observedCollisionCount: observed, nextCollisionCount: observed + 1 };
+}
+
+/**
+ * The hash a pass that does not write history (the node-scoped one) uses for `ds`: the label of the revision that
+ * matches its template (the highest, when several do), as the DaemonSet-wide pass would find it; `revisionHash(ds)`
+ * when none matches yet (the DaemonSet-wide pass creates that revision with this very hash).
+ */
+export function currentRevisionHash(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): string {
+  return planHistory(ds, revisions, [], revisionHash(ds)).hash;
+}
+
+/** Revisions in the DaemonSet's namespace, for `planHistory` (which claims among them). */
+export function revisionsOf(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): V1ControllerRevision[] {
+  const ns = namespaceOf(ds);
+  return revisions.filter((r) => namespaceOf(r) === ns);
 }

@@ -3,7 +3,7 @@
  * (a plan). The Kubernetes object shapes are client-node's generated models, imported as types only: the core never
  * calls the client. Timestamps are `Date`, as client-node deserialises them.
  */
-import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Node, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 
 export type { V1DaemonSet as DaemonSet, V1Node as Node, V1Pod as Pod };
 
@@ -40,6 +40,12 @@ export interface Snapshot {
   nodes: NodeState[];
   /** Keyed by `backoffKey(ds, nodeName)`; absent means no backoff. */
   backoffs: ReadonlyMap<string, BackoffState>;
+  /**
+   * The revision hash of each DaemonSet for this pass, by UID: the label of the ControllerRevision that matches its
+   * template (see history.ts `currentRevisionHash`). One hash per pass, used by creates, the surge branch, the rolling
+   * update and the status alike. A DaemonSet missing here gets `revisionHash(ds)`.
+   */
+  hashes: ReadonlyMap<string, string>;
 }
 
 export interface ObjectRef {
@@ -80,7 +86,7 @@ export type Action =
        */
       gracePeriodSeconds?: number;
     }
-  | { kind: 'adopt'; daemonSet: ObjectRef; pod: ObjectRef }
+  | { kind: 'adopt'; daemonSet: ObjectRef; pod: ObjectRef; /** The controller reference to add. */ owner: V1OwnerReference }
   | { kind: 'release'; daemonSet: ObjectRef; pod: ObjectRef }
   | { kind: 'recordBackoff'; daemonSet: ObjectRef; nodeName: string; state: BackoffState };
 
@@ -105,7 +111,10 @@ export interface Plan {
  *   stays silent about it (create refused because the namespace is terminating): no event;
  * - `failed`: any other error, with its message.
  */
-export type ActionOutcome = { kind: 'succeeded' } | { kind: 'unchanged' } | { kind: 'failed'; message: string };
+export type ActionOutcome =
+  | { kind: 'succeeded'; /** The created pod's name when it differs from the planned one (see `freeDaemonPodName`). */ name?: string }
+  | { kind: 'unchanged' }
+  | { kind: 'failed'; message: string };
 
 /** The seven counters of a DaemonSet's status (upstream `updateDaemonSetStatus`); see core/status.ts. */
 export interface StatusCounters {

@@ -4,44 +4,28 @@
  * event; the shell applies the plan and calls `eventForAction` for each write's outcome.
  */
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { claimPodsOnNode } from './claim.ts';
+import { claimObjects, claimPodsOnNode, type Claimable } from './claim.ts';
+import { isSyncable } from './daemonset.ts';
 import { nodeShouldRunDaemonPod } from './eligibility.ts';
 import { revisionHash } from './hash.ts';
 import { isEmptySelector, selectorError } from './label-selector.ts';
 import {
   defaultPlanOptions,
-  labels,
   type Action,
-  type ActionOutcome,
   type BackoffState,
   type Eligibility,
-  type EventToRecord,
   type NodeState,
-  type ObjectRef,
   type Plan,
   type PlanOptions,
   type Snapshot,
 } from './model.ts';
-import { newDaemonPod } from './pod-template.ts';
-import { compareDaemonPods, isBeingDeleted, isPodAvailable, isPodReady, podRef } from './pods.ts';
-import { allowsSurge, secondsUntilAvailable } from './rollout.ts';
+import { controllerRefFor, freeDaemonPodName, newDaemonPod } from './pod-template.ts';
+import { compareDaemonPods, isBeingDeleted } from './pods.ts';
+import { compareStrings, keyOf, refOf } from './refs.ts';
+import { backoffKey, backoffRemainingSeconds, nextBackoff } from './backoff.ts';
+import { allowsSurge } from './budget.ts';
+import { planSurgePods } from './surge.ts';
 
-export function daemonSetRef(ds: V1DaemonSet): ObjectRef {
-  return { namespace: ds.metadata?.namespace ?? '', name: ds.metadata?.name ?? '', uid: ds.metadata?.uid ?? '' };
-}
-
-/** `namespace/name`. */
-export function daemonSetKey(ds: V1DaemonSet): string {
-  return `${ds.metadata?.namespace ?? ''}/${ds.metadata?.name ?? ''}`;
-}
-
-/**
- * Where the failed-pod backoff of (DaemonSet, node) is kept. Upstream keys it `uid/observedGeneration/node`; the
- * generation lives inside `BackoffState` instead, so a new generation resets the backoff without leaving stale keys.
- */
-export function backoffKey(ds: V1DaemonSet, nodeName: string): string {
-  return `${ds.metadata?.uid ?? ''}/${nodeName}`;
-}
 
 export function emptyPlan(): Plan {
   return { actions: [], events: [], decisions: [] };
@@ -62,25 +46,6 @@ export function mergePlans(plans: readonly Plan[]): Plan {
 }
 
 /**
- * Upstream's flowcontrol.Backoff as used for failed pods, as a pure step: the delay after this deletion is `initial` the
- * first time (or when the previous deletion is more than 2×max old, upstream's expiry), else double the previous delay,
- * capped at `max`. A state from another DaemonSet generation counts as none.
- */
-export function nextBackoff(previous: BackoffState | undefined, now: Date, generation: number, options: PlanOptions): BackoffState {
-  const { initialSeconds, maxSeconds } = options.failedPodBackoff;
-  const expired = previous === undefined || now.getTime() - previous.lastDeletion.getTime() > 2 * maxSeconds * 1000;
-  const delaySeconds = expired ? initialSeconds : Math.min(2 * previous.delaySeconds, maxSeconds);
-  return { lastDeletion: now, delaySeconds, generation };
-}
-
-/** Seconds left before the next failed pod may be deleted, or 0 when not in backoff. */
-export function backoffRemainingSeconds(state: BackoffState | undefined, now: Date): number {
-  if (state === undefined) return 0;
-  const until = state.lastDeletion.getTime() + state.delaySeconds * 1000;
-  return Math.max(0, (until - now.getTime()) / 1000);
-}
-
-/**
  * One DaemonSet on one node (upstream `podsShouldBeOnNode`, with its surge branch when `allowsSurge(ds)`: RollingUpdate
  * with a positive maxSurge). `backoff` is the stored state for `backoffKey(ds, nodeState.name)`.
  * `hash` defaults to `revisionHash(ds)`; pass it when planning many nodes.
@@ -94,10 +59,10 @@ export function planNode(
   hash: string = revisionHash(ds),
 ): Plan {
   const plan = emptyPlan();
-  const dsRef = daemonSetRef(ds);
+  const dsRef = refOf(ds);
   const nodeName = nodeState.name;
   const decide = (eligibility: Eligibility, summary: string): Plan => {
-    plan.decisions.push({ daemonSet: daemonSetKey(ds), nodeName, eligibility, summary });
+    plan.decisions.push({ daemonSet: keyOf(ds), nodeName, eligibility, summary });
     return plan;
   };
   const notPlanned: Eligibility = { shouldRun: false, shouldContinueRunning: false, reason: null };
@@ -109,15 +74,20 @@ export function planNode(
   if (invalid !== null) return decide(notPlanned, `invalid selector (${invalid}): nothing done`);
 
   const claim = claimPodsOnNode(ds, nodeState);
-  for (const pod of claim.adopt) plan.actions.push({ kind: 'adopt', daemonSet: dsRef, pod: podRef(pod) });
-  for (const pod of claim.release) plan.actions.push({ kind: 'release', daemonSet: dsRef, pod: podRef(pod) });
+  for (const pod of claim.adopt) plan.actions.push({ kind: 'adopt', daemonSet: dsRef, pod: refOf(pod), owner: controllerRefFor(ds) });
+  for (const pod of claim.release) plan.actions.push({ kind: 'release', daemonSet: dsRef, pod: refOf(pod) });
   const pods = claim.owned;
   const notes: string[] = [];
 
   const deletePod = (pod: V1Pod, why: string, gracePeriodSeconds?: number) => {
-    const action: Action = { kind: 'delete', daemonSet: dsRef, nodeName, pod: podRef(pod), why };
+    const action: Action = { kind: 'delete', daemonSet: dsRef, nodeName, pod: refOf(pod), why };
     if (gracePeriodSeconds !== undefined) action.gracePeriodSeconds = gracePeriodSeconds;
     plan.actions.push(action);
+  };
+  // Every pod aimed at the node, whoever owns it and whatever its state, may hold the plain name (freeDaemonPodName).
+  const createPod = (why: string) => {
+    const pod = newDaemonPod(ds, nodeName, hash, freeDaemonPodName(ds, nodeName, hash, nodeState.pods));
+    plan.actions.push({ kind: 'create', daemonSet: dsRef, nodeName, pod, why });
   };
   const summarize = () => {
     const parts = plan.actions.map((a) => {
@@ -157,17 +127,20 @@ export function planNode(
   const exists = pods.length > 0;
 
   if (shouldRun && !exists) {
-    const pod = newDaemonPod(ds, nodeName, hash);
-    plan.actions.push({ kind: 'create', daemonSet: dsRef, nodeName, pod, why: `node ${nodeName} has no daemon pod` });
+    createPod(`node ${nodeName} has no daemon pod`);
   } else if (shouldContinueRunning) {
     const generation = ds.metadata?.generation ?? 0;
     let state = backoff !== undefined && backoff.generation === generation ? backoff : undefined;
     let recorded: BackoffState | undefined;
     const deletes: Array<() => void> = [];
     const running: V1Pod[] = [];
+    let terminating = 0;
     for (const pod of pods) {
       const name = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
-      if (isBeingDeleted(pod)) continue; // neither counted nor replaced until it is gone
+      if (isBeingDeleted(pod)) {
+        terminating++; // neither counted nor replaced until it is gone
+        continue;
+      }
       if (pod.status?.phase === 'Failed') {
         // Kubelets may reject a pod over and over (upstream #65240): deleting failed pods is rate-limited per node.
         const remaining = backoffRemainingSeconds(state, now);
@@ -201,22 +174,25 @@ export function planNode(
     if (recorded !== undefined) plan.actions.push({ kind: 'recordBackoff', daemonSet: dsRef, nodeName, state: recorded });
     for (const d of deletes) d();
 
+    // Terminal pods deleted in this pass (not waiting out a backoff): once deleted they are terminal pods being deleted,
+    // which count for nothing, and upstream's next sync creates the replacement. It is created in this pass instead
+    // (after the delete), under another name than the pod it replaces: the same outcome without waiting for the
+    // delete's event, so a node is never left without its daemon for an event's round trip.
+    const replacedNow = deletes.length > 0 && deletes.length + running.length + terminating === pods.length;
+
     if (!allowsSurge(ds)) {
       // Without surge (OnDelete, or RollingUpdate with maxSurge 0): keep the first running pod, delete the rest. No pod
-      // is created while only terminating or failed pods remain; creation waits for them to be gone.
+      // is created while a running pod is terminating or a failed pod waits out its backoff; creation waits for them.
       if (running.length > 1) {
         const [keep, ...extra] = [...running].sort(compareDaemonPods);
         for (const pod of extra) deletePod(pod, `duplicate: ${keep?.metadata?.name} is kept`);
+      } else if (running.length === 0 && terminating === 0 && replacedNow && shouldRun) {
+        createPod(`replaces the terminal pod(s) deleted on node ${nodeName}`);
       }
     } else if (running.length === 0) {
       // Surge: the node must always have a pod that is not going away, so create one at once even while a terminating
-      // (or failed, or succeeded) pod is still there. Pitfall: pod names are deterministic per (DaemonSet UID, node,
-      // revision hash), so if the pod still there is of the same revision, this create answers AlreadyExists (outcome
-      // `unchanged`) until that pod is gone; its DELETED event triggers the reconcile that creates the replacement.
-      if (shouldRun) {
-        const pod = newDaemonPod(ds, nodeName, hash);
-        plan.actions.push({ kind: 'create', daemonSet: dsRef, nodeName, pod, why: `surge: no running daemon pod on node ${nodeName}` });
-      }
+      // (or failed, or succeeded) pod is still there; its name differs from theirs (freeDaemonPodName).
+      if (shouldRun) createPod(`surge: no running daemon pod on node ${nodeName}`);
     } else if (running.length > 1) {
       planSurgePods(ds, running, hash, now, deletePod, plan);
     }
@@ -231,49 +207,9 @@ export function planNode(
   return decide(eligibility, summarize());
 }
 
-/**
- * The surge branch of upstream `podsShouldBeOnNode` for two or more running pods: in upstream's order, keep the first
- * pod whose `controller-revision-hash` is `hash` ("new"; unlike `isPodUpdated`, the template generation does not count
- * here, as upstream) and the first with any other hash ("old"), delete every other pod. If both are kept, the old one
- * goes when it is not Ready, or when the new one is Available (minReadySeconds against `now`); otherwise both stay,
- * and when the new pod is Ready but not yet Available the plan asks to be called again once it is (+1 s, as upstream's
- * requeue after a pod turns Ready).
- */
-function planSurgePods(
-  ds: V1DaemonSet,
-  running: readonly V1Pod[],
-  hash: string,
-  now: Date,
-  deletePod: (pod: V1Pod, why: string) => void,
-  plan: Plan,
-): void {
-  let oldestNew: V1Pod | undefined;
-  let oldestOld: V1Pod | undefined;
-  const extra: V1Pod[] = [];
-  for (const pod of [...running].sort(compareDaemonPods)) {
-    const isNew = hasRevisionHash(pod, hash);
-    if (isNew && oldestNew === undefined) oldestNew = pod;
-    else if (!isNew && oldestOld === undefined) oldestOld = pod;
-    else extra.push(pod);
-  }
-  for (const pod of extra) {
-    const isNew = hasRevisionHash(pod, hash);
-    deletePod(pod, `surge: duplicate ${isNew ? 'new' : 'old'} pod, ${(isNew ? oldestNew : oldestOld)?.metadata?.name} is kept`);
-  }
-  if (oldestNew === undefined || oldestOld === undefined) return;
-  const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
-  if (!isPodReady(oldestOld)) {
-    deletePod(oldestOld, `surge: old pod is not ready, new pod ${oldestNew.metadata?.name} replaces it`);
-  } else if (isPodAvailable(oldestNew, minReadySeconds, now)) {
-    deletePod(oldestOld, `surge: new pod ${oldestNew.metadata?.name} is available, old pod replaced`);
-  } else {
-    const wait = secondsUntilAvailable(oldestNew, minReadySeconds, now);
-    if (wait !== undefined) plan.requeueAfterSeconds = Math.min(plan.requeueAfterSeconds ?? Number.POSITIVE_INFINITY, wait);
-  }
-}
-
-function hasRevisionHash(pod: V1Pod, hash: string): boolean {
-  return pod.metadata?.labels?.[labels.revisionHash] === hash;
+/** The hash of `ds` for this pass (Snapshot.hashes), or `revisionHash(ds)` when the snapshot has none. */
+export function hashFor(snapshot: Pick<Snapshot, 'hashes'>, ds: V1DaemonSet): string {
+  return snapshot.hashes.get(ds.metadata?.uid ?? '') ?? revisionHash(ds);
 }
 
 /**
@@ -283,7 +219,7 @@ function hasRevisionHash(pod: V1Pod, hash: string): boolean {
  */
 export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions = defaultPlanOptions): Plan {
   const plans: Plan[] = [];
-  const daemonSets = [...snapshot.daemonSets].sort((a, b) => compareStrings(daemonSetKey(a), daemonSetKey(b)));
+  const daemonSets = [...snapshot.daemonSets].sort((a, b) => compareStrings(keyOf(a), keyOf(b)));
   const nodes = [...snapshot.nodes].sort((a, b) => compareStrings(a.name, b.name));
   for (const ds of daemonSets) {
     if (isBeingDeleted(ds)) continue;
@@ -292,7 +228,7 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
         ...emptyPlan(),
         events: [
           {
-            daemonSet: daemonSetRef(ds),
+            daemonSet: refOf(ds),
             type: 'Warning',
             reason: 'SelectingAll',
             message: 'This daemon set is selecting all pods. A non-empty selector is required.',
@@ -301,7 +237,7 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
       });
       continue;
     }
-    const hash = revisionHash(ds);
+    const hash = hashFor(snapshot, ds);
     for (const nodeState of nodes) {
       plans.push(planNode(ds, nodeState, snapshot.backoffs.get(backoffKey(ds, nodeState.name)), now, options, hash));
     }
@@ -309,28 +245,15 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
   return mergePlans(plans);
 }
 
-function compareStrings(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 /**
- * The Event to record once a write has ended, with upstream's reasons and messages (`RealPodControl`): SuccessfulCreate
- * "Created pod: NAME", FailedCreate "Error creating: ERR", SuccessfulDelete "Deleted pod: NAME", FailedDelete
- * "Error deleting: ERR". Null when upstream records nothing: adopt, release, backoff bookkeeping, and `unchanged`.
+ * Releases for pods known only by their metadata (a metadata-only list of the namespace): pods `ds` controls whose
+ * labels left its selector. The DaemonSet-wide pass reads pods by selector, which never returns these.
  */
-export function eventForAction(action: Action, outcome: ActionOutcome): EventToRecord | null {
-  if (outcome.kind === 'unchanged') return null;
-  const daemonSet = action.daemonSet;
-  switch (action.kind) {
-    case 'create':
-      return outcome.kind === 'succeeded'
-        ? { daemonSet, type: 'Normal', reason: 'SuccessfulCreate', message: `Created pod: ${action.pod.metadata?.name}` }
-        : { daemonSet, type: 'Warning', reason: 'FailedCreate', message: `Error creating: ${outcome.message}` };
-    case 'delete':
-      return outcome.kind === 'succeeded'
-        ? { daemonSet, type: 'Normal', reason: 'SuccessfulDelete', message: `Deleted pod: ${action.pod.name}` }
-        : { daemonSet, type: 'Warning', reason: 'FailedDelete', message: `Error deleting: ${outcome.message}` };
-    default:
-      return null;
-  }
+export function planReleases(ds: V1DaemonSet, pods: readonly Claimable[]): Plan {
+  const plan = emptyPlan();
+  if (!isSyncable(ds)) return plan;
+  const dsRef = refOf(ds);
+  for (const pod of claimObjects(ds, pods).release) plan.actions.push({ kind: 'release', daemonSet: dsRef, pod: refOf(pod) });
+  return plan;
 }

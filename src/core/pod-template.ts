@@ -12,28 +12,52 @@ import { addOrUpdateDaemonPodTolerations } from './tolerations.ts';
 export const MAX_POD_NAME_LENGTH = 63;
 
 /**
- * `<DaemonSet name, truncated>-<10-char hash of (DaemonSet UID, node, revision hash)>`, at most 63 characters.
+ * `<DaemonSet name, truncated>-<10-char hash of (DaemonSet UID, node, revision hash[, salt])>`, at most 63 characters.
  * The same DaemonSet, node and revision always give the same name, so concurrent or repeated invocations creating
  * "the" pod for a node collide on AlreadyExists instead of creating two pods. The UID (not the name) keeps a recreated
  * DaemonSet of the same name from adopting its predecessor's pods by name. The name is cut to 52 characters and any
- * trailing `-`/`.` removed, so the result stays a valid DNS name.
- * Consequence: a replacement for a pod that is still terminating (same node, same revision) gets the same name; its
- * create fails with AlreadyExists until the old pod is gone, and the pod's DELETED event triggers the reconcile that
- * creates it.
+ * trailing `-`/`.` removed, so the result stays a valid DNS name. `salt` (the UID of a pod already holding the plain
+ * name) gives the next name of the sequence: see `freeDaemonPodName`.
  */
-export function daemonPodName(ds: V1DaemonSet, nodeName: string, hash: string): string {
-  const suffix = shortHash(`${ds.metadata?.uid ?? ''}/${nodeName}/${hash}`);
+export function daemonPodName(ds: V1DaemonSet, nodeName: string, hash: string, salt?: string): string {
+  const suffix = shortHash(`${ds.metadata?.uid ?? ''}/${nodeName}/${hash}${salt === undefined ? '' : `/${salt}`}`);
   const prefix = (ds.metadata?.name ?? 'daemon')
     .slice(0, MAX_POD_NAME_LENGTH - suffix.length - 1)
     .replace(/[-.]+$/, '');
   return `${prefix}-${suffix}`;
 }
 
-/** `metav1.NewControllerRef(ds, apps/v1 DaemonSet)`. */
+/** Pods are compared by name and UID only (metadata-only reads suffice). */
+export interface NamedPod {
+  metadata?: { name?: string; uid?: string } | undefined;
+}
+
+/**
+ * The name a new pod for (ds, node, revision) gets: the plain deterministic name, unless a pod in `present` still
+ * holds it (a Failed pod kept by a finalizer, a terminating pod, a pod relabelled out of the selector); then the name
+ * salted with that pod's UID, and so on. Every invocation that sees the same blocking pod picks the same next name,
+ * so concurrent creates still collide on AlreadyExists, while a replacement never has to wait for its predecessor's
+ * name to be free (upstream, with generateName, creates it at once). A replacement also never reuses the name of the
+ * pod it replaces, which callers watching a pod by name (the conformance suite) rely on.
+ */
+export function freeDaemonPodName(ds: V1DaemonSet, nodeName: string, hash: string, present: readonly NamedPod[]): string {
+  let name = daemonPodName(ds, nodeName, hash);
+  for (let i = 0; i < 8; i++) {
+    const holder = present.find((p) => p.metadata?.name === name);
+    if (holder === undefined) return name;
+    name = daemonPodName(ds, nodeName, hash, holder.metadata?.uid ?? name);
+  }
+  return name;
+}
+
+/**
+ * `metav1.NewControllerRef(ds, <its kind>)`: the DaemonSet's own apiVersion and kind (apps/v1 DaemonSet unless the
+ * object says otherwise, e.g. a custom resource with the same spec).
+ */
 export function controllerRefFor(ds: V1DaemonSet): V1OwnerReference {
   return {
-    apiVersion: 'apps/v1',
-    kind: 'DaemonSet',
+    apiVersion: ds.apiVersion || 'apps/v1',
+    kind: ds.kind || 'DaemonSet',
     name: ds.metadata?.name ?? '',
     uid: ds.metadata?.uid ?? '',
     controller: true,
@@ -72,7 +96,7 @@ export function replaceNodeNameAffinity(affinity: V1Affinity | undefined, nodeNa
  * the pod, as upstream; a template that pins `spec.nodeName` keeps it (upstream does too, and eligibility only lets such
  * a template run on that very node).
  */
-export function newDaemonPod(ds: V1DaemonSet, nodeName: string, hash: string): V1Pod {
+export function newDaemonPod(ds: V1DaemonSet, nodeName: string, hash: string, name: string = daemonPodName(ds, nodeName, hash)): V1Pod {
   const template = ds.spec?.template;
   const spec = structuredClone(template?.spec ?? { containers: [] });
   const podLabels: Record<string, string> = { ...template?.metadata?.labels };
@@ -88,7 +112,7 @@ export function newDaemonPod(ds: V1DaemonSet, nodeName: string, hash: string): V
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: {
-      name: daemonPodName(ds, nodeName, hash),
+      name,
       namespace: ds.metadata?.namespace ?? 'default',
       labels: podLabels,
       ownerReferences: [controllerRefFor(ds)],
@@ -117,4 +141,28 @@ export function getTargetNodeName(pod: V1Pod): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * A create answered AlreadyExists and a read of that name found `existing` (null: it is gone again). Is it the very pod
+ * `planned` stands for — another invocation created it: nothing to do — or a pod that merely holds the name (a Failed
+ * pod kept by a finalizer, a terminating one, one relabelled out of the selector, another owner's)? Then the next name
+ * of the sequence, salted with the holder's UID (as `freeDaemonPodName` would have chosen had the pass seen it).
+ */
+export function resolveNameConflict(
+  planned: V1Pod,
+  daemonSet: { name: string; uid: string },
+  nodeName: string,
+  existing: V1Pod | null,
+): { kind: 'same' } | { kind: 'retry'; pod: V1Pod } {
+  if (existing === null) return { kind: 'retry', pod: planned };
+  const plannedLabels = planned.metadata?.labels ?? {};
+  const labelsKept = Object.entries(plannedLabels).every(([k, v]) => existing.metadata?.labels?.[k] === v);
+  const ours = existing.metadata?.ownerReferences?.some((o) => o.controller === true && o.uid === daemonSet.uid) ?? false;
+  const live = !existing.metadata?.deletionTimestamp && existing.status?.phase !== 'Failed' && existing.status?.phase !== 'Succeeded';
+  if (ours && labelsKept && live && getTargetNodeName(existing) === nodeName) return { kind: 'same' };
+  const hash = plannedLabels[labels.revisionHash] ?? '';
+  const ds = { metadata: { name: daemonSet.name, uid: daemonSet.uid } } as V1DaemonSet;
+  const name = daemonPodName(ds, nodeName, hash, existing.metadata?.uid ?? existing.metadata?.name ?? '');
+  return { kind: 'retry', pod: { ...planned, metadata: { ...planned.metadata, name } } };
 }

@@ -64,7 +64,3 @@ export function compareDaemonPods(a: V1Pod, b: V1Pod): number {
   const nb = b.metadata?.name ?? '';
   return na < nb ? -1 : na > nb ? 1 : 0;
 }
-
-export function podRef(pod: V1Pod): { namespace: string; name: string; uid: string } {
-  return { namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '', uid: pod.metadata?.uid ?? '' };
-}

@@ -1,7 +1,6 @@
 /**
  * The RollingUpdate strategy as a pure plan: upstream `rollingUpdate`, `updatedDesiredNodeCounts` and
- * `findUpdatedPodsOnNode` (pkg/controller/daemon/update.go), and `util.SurgeCount` / `UnavailableCount` /
- * `AllowsSurge` (pkg/controller/daemon/util/daemonset_util.go).
+ * `findUpdatedPodsOnNode` (pkg/controller/daemon/update.go); the budget arithmetic is in budget.ts.
  *
  * The budget is GLOBAL: `planRollingUpdate` must see every node and every pod of the DaemonSet, and its decisions are
  * only safe if no other invocation applies a rollout step for the same DaemonSet from another view at the same time
@@ -11,97 +10,16 @@
  * nodes get the budget first is random. Here nodes are walked in ascending name order (UTF-16 code units), so the
  * same snapshot always gives the same plan and concurrent invocations that see the same snapshot agree.
  */
-import type { IntOrString, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { updateBudget, updateStrategyType, type UpdateBudget } from './budget.ts';
 import { claimPodsOnNode } from './claim.ts';
 import { nodeShouldRunDaemonPod } from './eligibility.ts';
+import { isSyncable } from './daemonset.ts';
 import { isEmptySelector, selectorError } from './label-selector.ts';
-import type { CreateAction, DeleteAction, NodeState, ObjectRef } from './model.ts';
-import { newDaemonPod, templateGeneration } from './pod-template.ts';
-import { isBeingDeleted, isPodAvailable, isPodReady, isPodUpdated, podRef, timeOf } from './pods.ts';
-
-export type UpdateStrategyType = 'RollingUpdate' | 'OnDelete';
-
-/** `spec.updateStrategy.type`, with the API server's default (RollingUpdate) when missing or empty. */
-export function updateStrategyType(ds: V1DaemonSet): UpdateStrategyType | string {
-  const type = ds.spec?.updateStrategy?.type;
-  return type === undefined || type === null || type === '' ? 'RollingUpdate' : type;
-}
-
-/** True for RollingUpdate (the default); false for OnDelete and any unknown type (upstream does nothing for those). */
-export function isRollingUpdate(ds: V1DaemonSet): boolean {
-  return updateStrategyType(ds) === 'RollingUpdate';
-}
-
-/**
- * Upstream `intstr.GetScaledValueFromIntOrPercent`: an integer as is; a string must be `<int>%` and scales to
- * `p × total / 100`, rounded up (`roundUp`) or down. Returns a string explaining the problem for anything else.
- */
-export function scaledValue(value: IntOrString, total: number, roundUp: boolean): number | { invalid: string } {
-  if (typeof value === 'number') {
-    return Number.isInteger(value) ? value : { invalid: `${value} is not an integer` };
-  }
-  if (!value.endsWith('%')) return { invalid: `invalid value ${JSON.stringify(value)}: a string must be a percentage` };
-  const digits = value.slice(0, -1);
-  if (!/^[+-]?\d+$/.test(digits)) return { invalid: `invalid value ${JSON.stringify(value)}: not an integer percentage` };
-  const percent = Number.parseInt(digits, 10);
-  // Same float arithmetic as Go's `math.Ceil(float64(v) * float64(total) / 100)`.
-  const scaled = (percent * total) / 100;
-  return roundUp ? Math.ceil(scaled) : Math.floor(scaled);
-}
-
-export interface UpdateBudget {
-  /** Old pods that may be unavailable at once (maxSurge == 0 branch). */
-  maxUnavailable: number;
-  /** Extra new pods that may run next to available old ones (maxSurge > 0 branch). */
-  maxSurge: number;
-  /** Set when a value is neither an integer nor an integer percentage: upstream refuses to roll (an error), so do we. */
-  invalid?: string;
-}
-
-const DEFAULT_MAX_UNAVAILABLE: IntOrString = 1;
-const DEFAULT_MAX_SURGE: IntOrString = 0;
-
-/**
- * Upstream `SurgeCount`: 0 unless RollingUpdate; a missing `maxSurge` (or `rollingUpdate`) counts as 0; percentages
- * of `desired` rounded up.
- */
-export function surgeCount(ds: V1DaemonSet, desired: number): number | { invalid: string } {
-  if (!isRollingUpdate(ds)) return 0;
-  return scaledValue(ds.spec?.updateStrategy?.rollingUpdate?.maxSurge ?? DEFAULT_MAX_SURGE, desired, true);
-}
-
-/**
- * Upstream `UnavailableCount`: 0 unless RollingUpdate; percentages of `desired` rounded up. A missing `maxUnavailable`
- * (or `rollingUpdate`) takes the API server's default, 1 (upstream would fail on it; the API server never serves it).
- */
-export function unavailableCount(ds: V1DaemonSet, desired: number): number | { invalid: string } {
-  if (!isRollingUpdate(ds)) return 0;
-  return scaledValue(ds.spec?.updateStrategy?.rollingUpdate?.maxUnavailable ?? DEFAULT_MAX_UNAVAILABLE, desired, true);
-}
-
-/**
- * Upstream `updatedDesiredNodeCounts`, the arithmetic part: maxUnavailable and maxSurge resolved against `desired`
- * (the number of nodes that should run the pod), percentages rounded UP (unlike Deployments); when `desired > 0` and
- * both are 0 (an impossible configuration the API server would refuse), maxUnavailable becomes 1. OnDelete (and any
- * non-RollingUpdate type) has no budget: both 0.
- */
-export function updateBudget(ds: V1DaemonSet, desired: number): UpdateBudget {
-  const unavailable = unavailableCount(ds, desired);
-  const surge = surgeCount(ds, desired);
-  if (typeof unavailable !== 'number') return { maxUnavailable: 0, maxSurge: 0, invalid: `maxUnavailable: ${unavailable.invalid}` };
-  if (typeof surge !== 'number') return { maxUnavailable: 0, maxSurge: 0, invalid: `maxSurge: ${surge.invalid}` };
-  if (isRollingUpdate(ds) && desired > 0 && unavailable === 0 && surge === 0) return { maxUnavailable: 1, maxSurge: 0 };
-  return { maxUnavailable: unavailable, maxSurge: surge };
-}
-
-/**
- * Upstream `AllowsSurge`: `SurgeCount(ds, 1) > 0`, so any positive integer or percentage allows surge; OnDelete and
- * invalid values do not.
- */
-export function allowsSurge(ds: V1DaemonSet): boolean {
-  const surge = surgeCount(ds, 1);
-  return typeof surge === 'number' && surge > 0;
-}
+import type { CreateAction, DeleteAction, NodeState } from './model.ts';
+import { freeDaemonPodName, newDaemonPod, templateGeneration } from './pod-template.ts';
+import { isBeingDeleted, isPodAvailable, isPodReady, isPodUpdated, timeOf } from './pods.ts';
+import { compareStrings, refOf } from './refs.ts';
 
 /** What `findUpdatedPodsOnNode` found: at most one new and one old pod, or `ok: false` when there are more. */
 export type UpdatedPodsOnNode = { ok: true; newPod?: V1Pod; oldPod?: V1Pod } | { ok: false };
@@ -154,10 +72,8 @@ interface NodeEntry {
   /** The node object is gone: its bound pods can only be force-deleted (as `planNode` does). */
   gone: boolean;
   pods: V1Pod[];
-}
-
-function compareNames(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  /** Every pod aimed at the node, claimed or not, terminating or not: the names a new pod must not take. */
+  present: V1Pod[];
 }
 
 /**
@@ -170,9 +86,9 @@ function nodeEntries(ds: V1DaemonSet, nodes: readonly NodeState[]): NodeEntry[] 
   for (const nodeState of nodes) {
     const pods = claimPodsOnNode(ds, nodeState).owned;
     const shouldRun = nodeState.node !== null && nodeShouldRunDaemonPod(nodeState.node, ds).shouldRun;
-    if (shouldRun || pods.length > 0) entries.push({ name: nodeState.name, shouldRun, gone: nodeState.node === null, pods });
+    if (shouldRun || pods.length > 0) entries.push({ name: nodeState.name, shouldRun, gone: nodeState.node === null, pods, present: nodeState.pods });
   }
-  return entries.sort((a, b) => compareNames(a.name, b.name));
+  return entries.sort((a, b) => compareStrings(a.name, b.name));
 }
 
 /**
@@ -184,10 +100,6 @@ export function secondsUntilAvailable(pod: V1Pod, minReadySeconds: number, now: 
   const since = timeOf(pod.status?.conditions?.find((c) => c.type === 'Ready')?.lastTransitionTime);
   if (!Number.isFinite(since)) return undefined;
   return Math.max(0, (since + minReadySeconds * 1000 - now.getTime()) / 1000) + 1;
-}
-
-function dsRefOf(ds: V1DaemonSet): ObjectRef {
-  return { namespace: ds.metadata?.namespace ?? '', name: ds.metadata?.name ?? '', uid: ds.metadata?.uid ?? '' };
 }
 
 /**
@@ -208,7 +120,7 @@ function dsRefOf(ds: V1DaemonSet): ObjectRef {
  * per-node plan for this DaemonSet wrote nothing.
  */
 export function planRollingUpdate(ds: V1DaemonSet, nodes: readonly NodeState[], hash: string, now: Date): RollingUpdatePlan {
-  const entries = isBeingDeleted(ds) || isEmptySelector(ds.spec?.selector) || selectorError(ds.spec?.selector) !== null ? [] : nodeEntries(ds, nodes);
+  const entries = isSyncable(ds) ? nodeEntries(ds, nodes) : [];
   const desired = entries.filter((e) => e.shouldRun).length;
   const budget = updateBudget(ds, desired);
   const plan: RollingUpdatePlan = { creates: [], deletes: [], summary: '', budget, desired };
@@ -219,16 +131,22 @@ export function planRollingUpdate(ds: V1DaemonSet, nodes: readonly NodeState[], 
   if (type !== 'RollingUpdate') return { ...plan, summary: `update strategy ${type}: pods are replaced only when deleted` };
   if (budget.invalid !== undefined) return { ...plan, summary: `invalid rolling update (${budget.invalid}): no rollout` };
 
-  const dsRef = dsRefOf(ds);
+  const dsRef = refOf(ds);
   const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
   const generation = templateGeneration(ds);
   const available = (pod: V1Pod) => isPodAvailable(pod, minReadySeconds, now);
   const deletion = (entry: NodeEntry, pod: V1Pod, why: string): DeleteAction => {
-    const action: DeleteAction = { kind: 'delete', daemonSet: dsRef, nodeName: entry.name, pod: podRef(pod), why };
+    const action: DeleteAction = { kind: 'delete', daemonSet: dsRef, nodeName: entry.name, pod: refOf(pod), why };
     if (entry.gone && pod.spec?.nodeName) action.gracePeriodSeconds = 0;
     return action;
   };
-  const creation = (nodeName: string, why: string): CreateAction => ({ kind: 'create', daemonSet: dsRef, nodeName, pod: newDaemonPod(ds, nodeName, hash), why });
+  const creation = (entry: NodeEntry, why: string): CreateAction => ({
+    kind: 'create',
+    daemonSet: dsRef,
+    nodeName: entry.name,
+    pod: newDaemonPod(ds, entry.name, hash, freeDaemonPodName(ds, entry.name, hash, entry.present)),
+    why,
+  });
 
   for (const entry of entries) {
     for (const pod of entry.pods) {
@@ -318,10 +236,10 @@ export function planRollingUpdate(ds: V1DaemonSet, nodes: readonly NodeState[], 
   }
   const remainingSurge = Math.min(Math.max(maxSurge - numSurge, 0), candidateNewNodes.length);
   for (const entry of allowedNewNodes) {
-    plan.creates.push(creation(entry.name, 'rolling update (surge): old pod is not available, new pod created regardless of maxSurge'));
+    plan.creates.push(creation(entry, 'rolling update (surge): old pod is not available, new pod created regardless of maxSurge'));
   }
   for (const entry of candidateNewNodes.slice(0, remainingSurge)) {
-    plan.creates.push(creation(entry.name, `rolling update (surge): new pod next to the old one (maxSurge ${maxSurge}, surging ${numSurge})`));
+    plan.creates.push(creation(entry, `rolling update (surge): new pod next to the old one (maxSurge ${maxSurge}, surging ${numSurge})`));
   }
   plan.summary =
     `rolling update, maxSurge ${maxSurge} of ${desired}: ${numSurge} surging, ${numAvailable} available; ` +

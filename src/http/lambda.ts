@@ -17,14 +17,15 @@ import { createApp, type AppDeps } from './app.ts';
 import { createSelfInvokeDefer, deferredInvocationMarker, type AsyncInvoke, type Defer } from './defer.ts';
 import { HintSchema } from './schemas.ts';
 
-export type DepsFactory = () => AppDeps | Promise<AppDeps>;
+export type DepsFactory = () => Omit<AppDeps, 'defer'> | Promise<Omit<AppDeps, 'defer'>>;
 
 export interface HttpLambdaOptions {
   /**
-   * Where admission work goes after the answer: an asynchronous invocation of this function (normally the function's
-   * own name, `AWS_LAMBDA_FUNCTION_NAME`). Unset: such work is dropped with a warning and left to the resync.
+   * Admission work goes after the answer to an asynchronous invocation of this same function (its name is the
+   * configuration's AWS_LAMBDA_FUNCTION_NAME, which Lambda sets). Without it such work is dropped with a warning and
+   * left to the resync.
    */
-  deferTo?: { functionName: string | undefined; invoke?: AsyncInvoke };
+  deferToSelf?: { invoke?: AsyncInvoke };
 }
 
 /** What the Lambda runtime passes as context; only the remaining time is read. */
@@ -92,10 +93,10 @@ async function runDeferred(deps: AppDeps, invocation: z.output<typeof DeferredIn
   }
 }
 
-function lambdaDefer(deps: AppDeps, options: HttpLambdaOptions): Defer {
-  const functionName = options.deferTo?.functionName;
-  if (functionName) {
-    return createSelfInvokeDefer({ functionName, invoke: options.deferTo?.invoke ?? invokeWithRuntimeSdk });
+function lambdaDefer(deps: Omit<AppDeps, 'defer'>, options: HttpLambdaOptions): Defer {
+  const functionName = deps.config.AWS_LAMBDA_FUNCTION_NAME;
+  if (options.deferToSelf && functionName) {
+    return createSelfInvokeDefer({ functionName, invoke: options.deferToSelf.invoke ?? invokeWithRuntimeSdk });
   }
   // A background task would be frozen with the instance as soon as the answer is sent: say so instead.
   return (_task, work) => {

@@ -6,6 +6,7 @@
  * do not handle must not fail the batch because its object is shaped differently).
  */
 import * as z from 'zod';
+import { nodeNameError } from '../core/refs.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kubernetes objects
@@ -77,18 +78,41 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
     kind: obj.kind,
     metadata: { name: obj.metadata.name, namespace: obj.metadata.namespace },
   };
+  if (obj.apiVersion === 'v1' && obj.kind === 'Node') {
+    checkNodeName(ctx, obj, obj.metadata.name, ['metadata', 'name']);
+    return head;
+  }
   if (obj.apiVersion === 'v1' && obj.kind === 'Pod') {
     const pod = PodFieldsSchema.safeParse(obj);
     if (!pod.success) return fail(ctx, obj, pod.error);
-    return { ...head, podSpec: pod.data.spec };
+    const spec = pod.data.spec;
+    if (spec?.nodeName) checkNodeName(ctx, obj, spec.nodeName, ['spec', 'nodeName']);
+    spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms.forEach((term, t) =>
+      term.matchFields?.forEach((field, f) => {
+        if (field.key !== 'metadata.name') return;
+        const at = ['spec', 'affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms', t, 'matchFields', f, 'values'];
+        field.values?.forEach((value, v) => checkNodeName(ctx, obj, value, [...at, v]));
+      }),
+    );
+    return { ...head, podSpec: spec };
   }
   if (obj.apiVersion === 'v1' && obj.kind === 'Binding') {
     const binding = BindingFieldsSchema.safeParse(obj);
     if (!binding.success) return fail(ctx, obj, binding.error);
+    if (binding.data.target.kind === undefined || binding.data.target.kind === 'Node') checkNodeName(ctx, obj, binding.data.target.name, ['target', 'name']);
     return { ...head, bindingTarget: { kind: binding.data.target.kind, name: binding.data.target.name } };
   }
   return head;
 });
+
+/**
+ * Node names end up in field selectors (`spec.nodeName=<name>`), where a `,` or `=` would change the query: anything
+ * but a DNS-1123 subdomain is refused here, with the path of the field.
+ */
+function checkNodeName(ctx: z.core.$RefinementCtx, input: unknown, name: string, path: (string | number)[]): void {
+  const problem = nodeNameError(name);
+  if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a node name: ${problem}`, path, input });
+}
 
 function fail(ctx: z.core.$RefinementCtx, input: unknown, error: z.ZodError): never {
   for (const issue of error.issues) ctx.issues.push({ ...issue, input } as z.core.$ZodRawIssue);
@@ -96,12 +120,16 @@ function fail(ctx: z.core.$RefinementCtx, input: unknown, error: z.ZodError): ne
 }
 
 /** `corev1.ObjectReference`, the data of a Knative ApiServerSource event in Reference mode. */
-export const ObjectReferenceSchema = z.looseObject({
-  apiVersion: z.string().min(1),
-  kind: z.string().min(1),
-  name: z.string().min(1),
-  namespace: z.string().optional(),
-});
+export const ObjectReferenceSchema = z
+  .looseObject({
+    apiVersion: z.string().min(1),
+    kind: z.string().min(1),
+    name: z.string().min(1),
+    namespace: z.string().optional(),
+  })
+  .superRefine((ref, ctx) => {
+    if (ref.apiVersion === 'v1' && ref.kind === 'Node') checkNodeName(ctx, ref, ref.name, ['name']);
+  });
 
 export type ObjectReference = z.infer<typeof ObjectReferenceSchema>;
 

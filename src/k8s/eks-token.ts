@@ -12,6 +12,7 @@
  * The token is a credential: never log it, nor the URL.
  */
 import { createHash, createHmac } from 'node:crypto';
+import { AWS_REGION_PATTERN, EKS_CLUSTER_NAME_PATTERN } from '../aws-names.ts';
 import { DaemonlessError } from '../errors.ts';
 
 export interface AwsCredentials {
@@ -42,10 +43,6 @@ const SERVICE = 'sts';
 const CLUSTER_ID_HEADER = 'x-k8s-aws-id';
 /** SHA-256 of the empty body: a presigned GET signs it like any other request (not UNSIGNED-PAYLOAD). */
 const EMPTY_PAYLOAD_HASH = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
-/** EKS cluster names (CreateCluster): letters, digits, `-` and `_`, starting with a letter or digit, at most 100. */
-export const EKS_CLUSTER_NAME_PATTERN = /^[0-9A-Za-z][0-9A-Za-z_-]{0,99}$/;
-/** us-east-1, us-gov-west-1, cn-north-1, …: it becomes part of the STS host name. */
-export const AWS_REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 
 /**
  * The regional STS host. The China regions are in the aws-cn partition, whose endpoints end in `.amazonaws.com.cn`;

@@ -4,23 +4,17 @@
  * admission webhooks, which the API server only calls over https. Work deferred by the admission route runs in the
  * background of this long-lived process, and failed-pod backoffs are re-queued with timers.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { join } from 'node:path';
 import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
+import { createBackgroundDefer } from '../http/defer.ts';
 import { createLogger } from '../log.ts';
 import { withCoalescing, withTimers } from '../follow-up.ts';
 import { createHandler } from '../wiring.ts';
 
-const root = join(import.meta.dirname, '..', '..');
-const env = { ...process.env };
-// Without KUBECONFIG, use the local control plane's when it is up.
-const localKubeconfig = join(process.env.DAEMONLESS_LOCAL_DIR ?? join(root, '.local'), 'kubeconfig');
-if (!env.KUBECONFIG && existsSync(localKubeconfig)) env.KUBECONFIG = localKubeconfig;
-
-const config = loadConfig(env);
+const config = loadConfig(process.env);
 const log = createLogger(config.LOG_LEVEL);
 const handler = withTimers(withCoalescing(createHandler(config, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
   followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS,
@@ -33,18 +27,8 @@ const resync =
       }, config.RESYNC_INTERVAL_MS)
     : undefined;
 resync?.unref();
-const pending = new Set<Promise<void>>();
-const app = createApp({
-  handler,
-  config,
-  log,
-  defer: (task) => {
-    const p = task()
-      .catch((error: unknown) => log.error('deferred work failed', { error: String(error) }))
-      .finally(() => pending.delete(p));
-    pending.add(p);
-  },
-});
+const background = createBackgroundDefer(log);
+const app = createApp({ handler, config, log, defer: background.defer });
 
 const servers = [serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })];
 if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {
@@ -65,10 +49,10 @@ log.info('listening', {
 });
 
 const stop = async (signal: string) => {
-  log.info('stopping', { signal, pending: pending.size });
+  log.info('stopping', { signal, pending: background.pending });
   clearInterval(resync);
   for (const s of servers) s.close();
-  await Promise.allSettled([...pending]);
+  await background.drain();
   process.exit(0);
 };
 process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -1,6 +1,6 @@
 import type { V1DaemonSet, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { claimPods, claimPodsOnNode } from '../../src/core/claim.ts';
+import { claimObjects, claimPodsOnNode } from '../../src/core/claim.ts';
 import { isEmptySelector, selectorMatches } from '../../src/core/label-selector.ts';
 import { newDaemonSet, newDaemonSetPod, newPod, nodeState, T0 } from '../support/builders.ts';
 
@@ -9,7 +9,7 @@ const ownedBy = (uid: string, controller = true) => [
   { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'x', uid, controller },
 ];
 
-describe('claimPods', () => {
+describe('claimObjects (pods)', () => {
   const rows: Array<{ name: string; ds: V1DaemonSet; pod: V1Pod; want: 'owned' | 'adopt' | 'release' | 'ignored' }> = [
     { name: 'ours and selected: owned', ds, pod: newPod('p', { metadata: { labels: { app: 'fluentd' }, ownerReferences: ownedBy('ds-uid-fluentd') } }), want: 'owned' },
     { name: 'ours, labels no longer match: released', ds, pod: newPod('p', { metadata: { labels: { app: 'other' }, ownerReferences: ownedBy('ds-uid-fluentd') } }), want: 'release' },
@@ -38,7 +38,7 @@ describe('claimPods', () => {
     { name: 'empty selector selects nothing', ds: newDaemonSet('fluentd', { spec: { selector: { matchLabels: undefined } } }), pod: newPod('p', { metadata: { labels: { app: 'fluentd' } } }), want: 'ignored' },
   ];
   it.each(rows)('$name', ({ ds, pod, want }) => {
-    const claim = claimPods(ds, [pod]);
+    const claim = claimObjects(ds, [pod]);
     const got =
       claim.adopt.includes(pod) ? 'adopt' : claim.owned.includes(pod) ? 'owned' : claim.release.includes(pod) ? 'release' : 'ignored';
     expect(got).toBe(want);

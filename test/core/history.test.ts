@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
@@ -6,12 +8,14 @@ import {
   collisionOutcome,
   newRevision,
   planHistory,
-  revisionData,
+  revisionPatch,
   revisionMatches,
   revisionName,
   type HistoryPlan,
 } from '../../src/core/history.ts';
 import { at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, updatedDaemonSet, type DeepPartial } from '../support/builders.ts';
+
+const fixtures = join(import.meta.dirname, '..', 'fixtures', 'go-json');
 
 // Four successive templates of the same DaemonSet.
 const v1 = newDaemonSet('fluentd');
@@ -150,9 +154,8 @@ describe('revisions', () => {
     });
   });
 
-  it('revisionData: upstream getPatch shape, without touching the DaemonSet', () => {
-    const data = revisionData(v1);
-    expect(data).toEqual({
+  it('revisionPatch: upstream getPatch shape, without touching the DaemonSet', () => {
+    expect(JSON.parse(revisionPatch(v1))).toEqual({
       spec: {
         template: {
           metadata: { labels: { app: 'fluentd' } },
@@ -164,16 +167,28 @@ describe('revisions', () => {
     expect(v1.spec?.template).not.toHaveProperty('$patch');
   });
 
+  it("revisionPatch: the bytes Go's getPatch writes (test vector made by Go 1.26: test/fixtures/go-json/gen)", () => {
+    // Sorted keys at every level, null and empty members kept, Go's escaping of <, >, &, control characters,
+    // U+2028/U+2029, numbers in their shortest form.
+    const ds = JSON.parse(readFileSync(join(fixtures, 'daemonset.json'), 'utf8')) as V1DaemonSet;
+    expect(revisionPatch(ds)).toBe(readFileSync(join(fixtures, 'get-patch.txt'), 'utf8'));
+  });
+
+  const parsed = (ds: V1DaemonSet) => JSON.parse(revisionPatch(ds)) as object;
+  const asServed = merge(v1, { spec: { template: { metadata: { creationTimestamp: null as unknown as Date } } } });
   it.each([
-    { name: 'same template', data: revisionData(v1), want: true },
-    // What the API server returns: parsed JSON, keys in any order, Dates as strings, nulls for absent fields.
-    { name: 'after a JSON round trip', data: JSON.parse(JSON.stringify(revisionData(v1))), want: true },
-    { name: 'keys in another order, a null member', data: { spec: { template: { $patch: 'replace', spec: { containers: [{ image: 'registry.k8s.io/pause:3.10', name: 'main' }] }, metadata: { creationTimestamp: null, labels: { app: 'fluentd' } } } } }, want: true },
-    { name: 'another template', data: revisionData(v2), want: false },
-    { name: 'without $patch', data: { spec: { template: v1.spec?.template } }, want: false },
-    { name: 'no data', data: undefined, want: false },
-  ])('revisionMatches: $name', ({ data, want }) => {
-    expect(revisionMatches({ revision: 1, data }, v1)).toBe(want);
+    { name: 'same template', data: parsed(v1), ds: v1, want: true },
+    // What the API server returns: parsed JSON, keys in any order.
+    { name: 'keys in another order', data: { spec: { template: { $patch: 'replace', spec: { containers: [{ image: 'registry.k8s.io/pause:3.10', name: 'main' }] }, metadata: { labels: { app: 'fluentd' } } } } }, ds: v1, want: true },
+    // Upstream compares bytes: a member present as null is not the same as an absent one. The API server serialises a
+    // template with `creationTimestamp: null`, so a DaemonSet read as it is served matches such data.
+    { name: 'a null member the DaemonSet lacks', data: parsed(asServed), ds: v1, want: false },
+    { name: 'a null member, DaemonSet as served', data: parsed(asServed), ds: asServed, want: true },
+    { name: 'another template', data: parsed(v2), ds: v1, want: false },
+    { name: 'without $patch', data: { spec: { template: v1.spec?.template } }, ds: v1, want: false },
+    { name: 'no data', data: undefined, ds: v1, want: false },
+  ])('revisionMatches: $name', ({ data, ds, want }) => {
+    expect(revisionMatches({ revision: 1, data }, ds)).toBe(want);
   });
 
   it.each([

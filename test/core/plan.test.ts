@@ -1,9 +1,11 @@
-import type { V1DaemonSet } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import { defaultPlanOptions, type Action, type BackoffState, type NodeState, type Plan } from '../../src/core/model.ts';
 import { newDaemonPod } from '../../src/core/pod-template.ts';
-import { backoffKey, eventForAction, planNode, planSnapshot } from '../../src/core/plan.ts';
+import { eventForAction } from '../../src/core/events.ts';
+import { backoffKey } from '../../src/core/backoff.ts';
+import { planNode, planSnapshot } from '../../src/core/plan.ts';
 import {
   at,
   deletedNodeState,
@@ -17,6 +19,7 @@ import {
   taint,
   updatedDaemonSet,
   withRollingUpdate,
+  type DeepPartial,
 } from '../support/builders.ts';
 
 /** What a plan does, in the shape of upstream's `expectSyncDaemonSets(creates, deletes, events)`. */
@@ -70,22 +73,23 @@ const rows: Row[] = [
   },
   { name: 'duplicates with equal timestamps: lower name kept', state: nodeState('node-1', [pod('b'), pod('a'), pod('c')]), want: { deletes: ['b', 'c'] } },
 
-  // Failed pods and the backoff
-  { name: 'failed pod, no backoff yet: delete it, back off 1 s', state: nodeState('node-1', [failed('f')]), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  // Failed pods and the backoff. A terminal pod deleted now counts for nothing once deleted (upstream's next sync
+  // creates the replacement); the replacement is created in the same pass, after the delete.
+  { name: 'failed pod, no backoff yet: delete it, back off 1 s', state: nodeState('node-1', [failed('f')]), want: { deletes: ['f'], creates: ['node-1'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
   { name: 'failed pod inside the backoff: wait and requeue for the rest', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-0.25), 1), want: { requeueAfterSeconds: 0.75 } },
-  { name: 'failed pod after the backoff: delete it, delay doubles', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-2), 1), want: { deletes: ['f'], backoff: [2], events: ['Warning FailedDaemonPod'] } },
-  { name: 'delay doubling reaches the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-601), 600), want: { deletes: ['f'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
-  { name: 'delay stays at the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-901), 900), want: { deletes: ['f'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
+  { name: 'failed pod after the backoff: delete it, delay doubles', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-2), 1), want: { deletes: ['f'], creates: ['node-1'], backoff: [2], events: ['Warning FailedDaemonPod'] } },
+  { name: 'delay doubling reaches the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-601), 600), want: { deletes: ['f'], creates: ['node-1'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
+  { name: 'delay stays at the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-901), 900), want: { deletes: ['f'], creates: ['node-1'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
   // Upstream's flowcontrol.Backoff forgets an entry untouched for more than 2 × max: the delay starts over.
-  { name: 'backoff untouched for over 30 min starts over', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1801), 900), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  { name: 'backoff untouched for over 30 min starts over', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1801), 900), want: { deletes: ['f'], creates: ['node-1'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
   // A new DaemonSet generation resets the backoff, even inside the old window.
-  { name: 'new generation resets the backoff', ds: newDaemonSet('fluentd', { metadata: { generation: 2 } }), state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1), 600, 1), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  { name: 'new generation resets the backoff', ds: newDaemonSet('fluentd', { metadata: { generation: 2 } }), state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1), 600, 1), want: { deletes: ['f'], creates: ['node-1'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
   // The first deletion starts a backoff that the second failed pod then waits for (upstream deletes one per pass).
   { name: 'two failed pods: one deleted, the other waits', state: nodeState('node-1', [failed('f1'), failed('f2')]), want: { deletes: ['f1'], backoff: [1], events: ['Warning FailedDaemonPod'], requeueAfterSeconds: 1 } },
   { name: 'failed and running pod: failed deleted, running kept', state: nodeState('node-1', [failed('f'), pod('r')]), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
 
   // Succeeded pods
-  { name: 'succeeded pod: deleted at once, no backoff', state: nodeState('node-1', [pod('s', { status: { phase: 'Succeeded' } })]), backoff: backoff(at(0), 900), want: { deletes: ['s'], events: ['Normal SucceededDaemonPod'] } },
+  { name: 'succeeded pod: deleted at once, no backoff', state: nodeState('node-1', [pod('s', { status: { phase: 'Succeeded' } })]), backoff: backoff(at(0), 900), want: { deletes: ['s'], creates: ['node-1'], events: ['Normal SucceededDaemonPod'] } },
 
   // Terminating pods
   // A terminating pod still "exists": nothing is created until it is gone (no surge), and it is not deleted again.
@@ -165,8 +169,27 @@ describe('planNode', () => {
   it('records the backoff before deleting the failed pod, with the DaemonSet generation', () => {
     const d = newDaemonSet('fluentd', { metadata: { generation: 4 } });
     const plan = planNode(d, nodeState('node-1', [newDaemonSetPod(d, 'node-1', { status: { phase: 'Failed' } })]), undefined, T0);
-    expect(plan.actions.map((a) => a.kind)).toEqual(['recordBackoff', 'delete']);
+    expect(plan.actions.map((a) => a.kind)).toEqual(['recordBackoff', 'delete', 'create']);
     expect(plan.actions[0]).toMatchObject({ state: { lastDeletion: T0, delaySeconds: 1, generation: 4 } });
+  });
+
+  it.each([
+    ['a Failed pod deleted now', { status: { phase: 'Failed' } }],
+    ['a Failed pod kept by a finalizer', { metadata: { deletionTimestamp: at(-5), finalizers: ['example.com/keep'] }, status: { phase: 'Failed' } }],
+    ['a Succeeded pod', { status: { phase: 'Succeeded' } }],
+  ] as const)('the replacement of %s never takes its name, and every pass picks the same next name', (_name, overrides) => {
+    const old = newDaemonSetPod(ds, 'node-1', overrides as DeepPartial<V1Pod>);
+    const first = planNode(ds, nodeState('node-1', [old]), undefined, T0);
+    const again = planNode(ds, nodeState('node-1', [old]), undefined, T0);
+    const created = first.actions.find((a) => a.kind === 'create');
+    expect(created?.pod.metadata?.name).toMatch(/^fluentd-[a-z0-9]{10}$/);
+    expect(created?.pod.metadata?.name).not.toBe(old.metadata?.name);
+    expect(again.actions.find((a) => a.kind === 'create')?.pod.metadata?.name).toBe(created?.pod.metadata?.name);
+  });
+
+  it('a failed pod still in its backoff blocks the replacement (upstream: it still exists)', () => {
+    const plan = planNode(ds, nodeState('node-1', [failed('f')]), backoff(at(-0.5), 1), T0);
+    expect(plan.actions).toEqual([]);
   });
 
   it('says why, in the action, the event and the decision', () => {
@@ -262,7 +285,7 @@ describe('planSnapshot', () => {
 
   it('plans every DaemonSet on every node, in a deterministic order', () => {
     const other = newDaemonSet('aaa');
-    const plan = planSnapshot({ daemonSets: [ds, other], nodes, backoffs: new Map() }, T0);
+    const plan = planSnapshot({ daemonSets: [ds, other], nodes, backoffs: new Map(), hashes: new Map() }, T0);
     expect(plan.decisions.map((d) => `${d.daemonSet}@${d.nodeName}`)).toEqual([
       'default/aaa@node-a',
       'default/aaa@node-b',
@@ -278,12 +301,12 @@ describe('planSnapshot', () => {
 
   it('skips DaemonSets being deleted (left to the garbage collector)', () => {
     const deleting = newDaemonSet('fluentd', { metadata: { deletionTimestamp: T0 } });
-    expect(planSnapshot({ daemonSets: [deleting], nodes, backoffs: new Map() }, T0)).toEqual({ actions: [], events: [], decisions: [] });
+    expect(planSnapshot({ daemonSets: [deleting], nodes, backoffs: new Map(), hashes: new Map() }, T0)).toEqual({ actions: [], events: [], decisions: [] });
   });
 
   it('refuses an empty selector with a Warning SelectingAll and nothing else', () => {
     const all = newDaemonSet('fluentd', { spec: { selector: { matchLabels: undefined } } });
-    const plan = planSnapshot({ daemonSets: [all], nodes, backoffs: new Map() }, T0);
+    const plan = planSnapshot({ daemonSets: [all], nodes, backoffs: new Map(), hashes: new Map() }, T0);
     expect(plan.actions).toEqual([]);
     expect(plan.events).toEqual([
       {
@@ -302,7 +325,7 @@ describe('planSnapshot', () => {
       [backoffKey(ds, 'node-b'), backoff(at(-1), 4)],
     ]);
     const plan = planSnapshot(
-      { daemonSets: [ds], nodes: [nodeState('node-a', [failedOn('node-a')]), nodeState('node-b', [failedOn('node-b')])], backoffs },
+      { daemonSets: [ds], nodes: [nodeState('node-a', [failedOn('node-a')]), nodeState('node-b', [failedOn('node-b')])], backoffs, hashes: new Map() },
       T0,
     );
     expect(plan.actions).toEqual([]);
@@ -318,9 +341,11 @@ describe('eventForAction', () => {
   const dsRef = { namespace: 'default', name: 'fluentd', uid: 'ds-uid-fluentd' };
   const create: Action = { kind: 'create', daemonSet: dsRef, nodeName: 'n', pod: newPod('fluentd-abc'), why: '' };
   const del: Action = { kind: 'delete', daemonSet: dsRef, nodeName: 'n', pod: { namespace: 'default', name: 'fluentd-abc', uid: 'u' }, why: '' };
-  const adopt: Action = { kind: 'adopt', daemonSet: dsRef, pod: { namespace: 'default', name: 'p', uid: 'u' } };
+  const adopt: Action = { kind: 'adopt', daemonSet: dsRef, pod: { namespace: 'default', name: 'p', uid: 'u' }, owner: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd', uid: 'ds-uid-fluentd', controller: true } };
   it.each([
     { name: 'create succeeded', action: create, outcome: { kind: 'succeeded' as const }, want: 'Normal SuccessfulCreate: Created pod: fluentd-abc' },
+    // The planned name was held by another pod: the Event names the pod that was made.
+    { name: 'create succeeded under the next name', action: create, outcome: { kind: 'succeeded' as const, name: 'fluentd-xyz' }, want: 'Normal SuccessfulCreate: Created pod: fluentd-xyz' },
     { name: 'create failed', action: create, outcome: { kind: 'failed' as const, message: 'pods "x" is forbidden' }, want: 'Warning FailedCreate: Error creating: pods "x" is forbidden' },
     // Another invocation created it (and records the event): say nothing, as for an unobservable duplicate.
     { name: 'create found it already there', action: create, outcome: { kind: 'unchanged' as const }, want: null },

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState } from '../../src/core/model.ts';
 import { newDaemonPod } from '../../src/core/pod-template.ts';
-import { allowsSurge, findUpdatedPodsOnNode, planRollingUpdate, updateBudget, type RollingUpdatePlan } from '../../src/core/rollout.ts';
+import { allowsSurge, updateBudget } from '../../src/core/budget.ts';
+import { findUpdatedPodsOnNode, planRollingUpdate, type RollingUpdatePlan } from '../../src/core/rollout.ts';
 import {
   at,
   deletedNodeState,

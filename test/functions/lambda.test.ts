@@ -51,9 +51,8 @@ describe('HTTP functions on Lambda (hono/aws-lambda)', () => {
   it('answers a Function URL admission event at once and hands the hints to an asynchronous self-invoke', async () => {
     const { deps, calls } = fakeDeps();
     const invocations: { functionName: string; payload: any }[] = [];
-    const handler = createHttpLambdaHandler(() => deps, {
-      deferTo: {
-        functionName: 'daemonless-dev-admission',
+    const handler = createHttpLambdaHandler(() => ({ ...deps, config: { ...deps.config, AWS_LAMBDA_FUNCTION_NAME: 'daemonless-dev-admission' } }), {
+      deferToSelf: {
         invoke: async (functionName, payload) => {
           invocations.push({ functionName, payload: JSON.parse(payload) });
         },

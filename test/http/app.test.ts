@@ -57,6 +57,28 @@ describe('POST /events/watch', () => {
     expect(calls).toEqual([]);
   });
 
+  // Node names go into field selectors: `n0,spec.nodeName=n0` would read as another query (issue 12, item 9).
+  it.each([
+    ['a Node', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n0,spec.nodeName=n0' } }, 'object.metadata.name'],
+    ['a Pod bound to it', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'd' }, spec: { nodeName: 'N0' } }, 'object.spec.nodeName'],
+    [
+      'a Pod aimed at it by affinity',
+      {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'p', namespace: 'd' },
+        spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['a=b'] }] }] } } } },
+      },
+      'object.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.0.matchFields.0.values.0',
+    ],
+  ])('400 for %s with a name that is not a node name, naming the field; nothing is handled', async (_name, object, path) => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/watch', { type: 'ADDED', object }));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues).toEqual([{ path, message: expect.stringMatching(/^not a node name: /) }]);
+    expect(calls).toEqual([]);
+  });
+
   it('400 for an unknown event type, naming `type`', async () => {
     const { app } = testApp();
     const res = await app.request(postJson('/events/watch', { type: 'CHANGED', object: {} }));
@@ -144,6 +166,14 @@ describe('POST /events/audit', () => {
     const res = await app.request(postJson('/events/audit', list));
     expect(res.status).toBe(400);
     expect((await json(res)).issues).toEqual([{ path: 'items.1.objectRef.name', message: expect.any(String) }]);
+    expect(calls).toEqual([]);
+  });
+
+  it('400 names items.N.objectRef.name when a node event names something that is not a node name', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/audit', auditList([auditEvent({ verb: 'delete', objectRef: { resource: 'nodes', name: 'n0,spec.nodeName=n0' } })])));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues).toEqual([{ path: 'items.0.objectRef.name', message: expect.stringMatching(/^not a node name: /) }]);
     expect(calls).toEqual([]);
   });
 

@@ -214,8 +214,8 @@ describe('credentialsFromEnv', () => {
   });
 });
 
-it('src/k8s/eks-token.ts imports nothing but node:crypto and the error types (no AWS SDK in the bundle)', () => {
+it('src/k8s/eks-token.ts imports nothing but node:crypto, the name patterns and the error types (no AWS SDK in the bundle)', () => {
   const source = readFileSync(join(import.meta.dirname, '..', '..', 'src', 'k8s', 'eks-token.ts'), 'utf8');
   const imports = [...source.matchAll(/^import .* from '([^']+)';$/gm)].map((m) => m[1]);
-  expect(imports).toEqual(['node:crypto', '../errors.ts']);
+  expect(imports).toEqual(['node:crypto', '../aws-names.ts', '../errors.ts']);
 });

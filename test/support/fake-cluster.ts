@@ -5,6 +5,7 @@
  */
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from '../../src/k8s/cluster.ts';
+import { selectorMatches } from '../../src/core/label-selector.ts';
 import type { BackoffState, EventToRecord, ObjectRef } from '../../src/core/model.ts';
 import { getTargetNodeName } from '../../src/core/pod-template.ts';
 
@@ -14,7 +15,7 @@ export interface FakeState {
   pods: V1Pod[];
   backoffs?: Map<string, BackoffState>;
   revisions?: V1ControllerRevision[];
-  /** Lease name → holder and expiry (epoch ms), for the rollout lock. */
+  /** DaemonSet UID → holder and expiry (epoch ms), for the rollout lock. */
   leases?: Map<string, { holder: string; until: number }>;
 }
 
@@ -24,6 +25,8 @@ export interface FakeCluster extends Cluster {
   deleted: { pod: ObjectRef; gracePeriodSeconds: number | undefined }[];
   events: EventToRecord[];
   statuses: { name: string; status: V1DaemonSetStatus }[];
+  /** Ownership patches: `adopt|release <resource> <name>`. */
+  ownership: string[];
   /** Make the named call (e.g. 'createPod') throw this error; `times` defaults to forever. */
   failOn(call: keyof Cluster, error: unknown, times?: number): void;
 }
@@ -45,6 +48,7 @@ export function fakeCluster(state: FakeState): FakeCluster {
     deleted: [],
     events: [],
     statuses: [],
+    ownership: [],
     failOn(call, error, times = Infinity) {
       failures.set(call, { error, times });
     },
@@ -72,9 +76,17 @@ export function fakeCluster(state: FakeState): FakeCluster {
       record('listUnscheduledPods');
       return state.pods.filter((p) => !p.spec?.nodeName);
     },
-    async listPods(namespace) {
+    async listPods(namespace, labelSelector) {
       record('listPods');
-      return state.pods.filter((p) => namespace === undefined || p.metadata?.namespace === namespace);
+      return state.pods.filter((p) => (namespace === undefined || p.metadata?.namespace === namespace) && matchesQuery(labelSelector, p.metadata?.labels));
+    },
+    async listPodMetadata(namespace) {
+      record('listPodMetadata');
+      return state.pods.filter((p) => p.metadata?.namespace === namespace).map((p) => ({ metadata: p.metadata }));
+    },
+    async getPod(namespace, name) {
+      record('getPod');
+      return state.pods.find((p) => p.metadata?.namespace === namespace && p.metadata?.name === name) ?? null;
     },
     async getBackoff(daemonSet, nodeName) {
       record('getBackoff');
@@ -95,12 +107,14 @@ export function fakeCluster(state: FakeState): FakeCluster {
       fake.deleted.push({ pod, gracePeriodSeconds });
       return 'deleted';
     },
-    async adoptPod() {
-      record('adoptPod');
+    async adopt(resource, obj) {
+      record('adopt');
+      fake.ownership.push(`adopt ${resource} ${obj.name}`);
       return 'done';
     },
-    async releasePod() {
-      record('releasePod');
+    async release(resource, obj) {
+      record('release');
+      fake.ownership.push(`release ${resource} ${obj.name}`);
       return 'done';
     },
     async writeBackoff(daemonSet, nodeName, backoff) {
@@ -145,23 +159,28 @@ export function fakeCluster(state: FakeState): FakeCluster {
     async bumpCollisionCount() {
       record('bumpCollisionCount');
     },
-    async acquireLease(namespace, name, holder, ttlSeconds, now) {
-      record('acquireLease');
+    async acquireRolloutLock(daemonSet, holder, ttlSeconds, now) {
+      record('acquireRolloutLock');
       state.leases ??= new Map();
-      const key = `${namespace}/${name}`;
-      const lease = state.leases.get(key);
+      const lease = state.leases.get(daemonSet.uid);
       if (lease && lease.holder !== holder && lease.until > now.getTime()) return false;
-      state.leases.set(key, { holder, until: now.getTime() + ttlSeconds * 1000 });
+      state.leases.set(daemonSet.uid, { holder, until: now.getTime() + ttlSeconds * 1000 });
       return true;
     },
-    async releaseLease(namespace, name, holder) {
-      record('releaseLease');
-      const key = `${namespace}/${name}`;
-      if (state.leases?.get(key)?.holder === holder) state.leases.delete(key);
+    async releaseRolloutLock(daemonSet, holder) {
+      record('releaseRolloutLock');
+      if (state.leases?.get(daemonSet.uid)?.holder === holder) state.leases.delete(daemonSet.uid);
     },
     requestCount: () => calls.length,
   };
   return fake;
+}
+
+/** A label selector query as `selectorQuery` writes it (`k=v,k2=v2`): enough for the fake's selector lists. */
+function matchesQuery(query: string | undefined, labels: Record<string, string> | undefined): boolean {
+  if (query === undefined || query === '') return true;
+  const matchLabels = Object.fromEntries(query.split(',').map((term) => term.split('=') as [string, string]));
+  return selectorMatches({ matchLabels }, labels);
 }
 
 /** Pods of the fake aimed at `node`, bound or not. */

@@ -11,7 +11,8 @@
  *  - deletecollection: the items of the returned list.
  */
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
-import { parseAt, type PathSegment } from '../invalid-input.ts';
+import { nodeNameError } from '../../core/refs.ts';
+import { InvalidInputError, parseAt, type PathSegment } from '../invalid-input.ts';
 import * as z from 'zod';
 import { AuditEventListSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
 
@@ -96,6 +97,10 @@ function intakeEvent(intake: Intake, event: AuditEvent, at: PathSegment[]): void
   }
 
   const named = parseAt(NamedRefSchema, ref, [...at, 'objectRef'], 'audit event');
+  const invalidNode = resource.kind === 'Node' ? nodeNameError(named.name) : null;
+  if (invalidNode !== null) {
+    throw new InvalidInputError('invalid audit event', [{ path: [...at, 'objectRef', 'name'].join('.'), message: `not a node name: ${invalidNode}` }]);
+  }
   const object = {
     apiVersion: resource.apiVersion,
     kind: resource.kind,

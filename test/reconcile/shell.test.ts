@@ -1,16 +1,17 @@
 /**
- * The shell (src/reconcile.ts) with a recording fake of the Cluster port: which reads each kind of hint costs, how
+ * The shell (src/reconcile/) with a recording fake of the Cluster port: which reads each kind of hint costs, how
  * plans are applied (order, slow start, errors), events, status and follow-ups. The decisions themselves are tested in
  * test/core; the real API server is exercised in test/integration.
  */
 import { describe, expect, it } from 'vitest';
-import { createReconciler, slowStart, type ReconcilerOptions } from '../src/reconcile.ts';
-import { ConflictError, RejectedError, TransientError } from '../src/errors.ts';
-import { defaultPlanOptions } from '../src/core/model.ts';
-import { silentLogger } from '../src/log.ts';
-import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from './support/builders.ts';
-import { revisionHash } from '../src/core/hash.ts';
-import { fakeCluster, podsAimedAt, type FakeState } from './support/fake-cluster.ts';
+import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
+import { slowStart } from '../../src/concurrency.ts';
+import { ConflictError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
+import { defaultPlanOptions } from '../../src/core/model.ts';
+import { silentLogger } from '../../src/log.ts';
+import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
+import { revisionHash } from '../../src/core/hash.ts';
+import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
 
 const options: ReconcilerOptions = {
   plan: defaultPlanOptions,
@@ -31,11 +32,12 @@ const ds = () => newDaemonSet('agent');
 
 describe('reads per hint', () => {
   it.each([
-    // One node: GET node, LIST pods on it, LIST DaemonSets — the 3 reads of the design.
-    ['one node', 1, ['getNode', 'listPodsOnNode', 'listDaemonSets']],
-    ['three nodes (at the threshold): per-node reads', 3, ['getNode', 'listPodsOnNode', 'listDaemonSets']],
+    // One node: GET node, LIST pods on it, LIST pods not yet bound (a pending pod aimed at it counts), LIST
+    // DaemonSets, LIST ControllerRevisions of their namespace (the revision hash).
+    ['one node', 1, ['getNode', 'listPodsOnNode', 'listUnscheduledPods', 'listDaemonSets', 'listControllerRevisions']],
+    ['three nodes (at the threshold): per-node reads', 3, ['getNode', 'listPodsOnNode', 'listUnscheduledPods', 'listDaemonSets', 'listControllerRevisions']],
     // Past the threshold one node list and one pod list serve the whole batch.
-    ['four nodes (past the threshold): one wide read', 4, ['listNodes', 'listPods', 'listDaemonSets']],
+    ['four nodes (past the threshold): one wide read', 4, ['listNodes', 'listPods', 'listDaemonSets', 'listControllerRevisions']],
   ])('%s', async (_name, count, expectedReads) => {
     const nodes = Array.from({ length: count }, (_, i) => newNode(`n${i}`));
     const d = ds();
@@ -45,15 +47,14 @@ describe('reads per hint', () => {
     expect([...reads].sort()).toEqual([...new Set(expectedReads)].sort());
   });
 
-  it('reads unscheduled pods only when something may be deleted there (node gone)', async () => {
+  it('an unbound pod aimed at a node that is gone is deleted (it was read with the pods not yet bound)', async () => {
     const d = ds();
     const pending = newDaemonSetPod(d, 'gone', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [pending] });
-    await reconciler.handle([{ kind: 'node', name: 'n0' }]);
-    expect(cluster.calls).not.toContain('listUnscheduledPods');
     await reconciler.handle([{ kind: 'node', name: 'gone' }]);
-    expect(cluster.calls).toContain('listUnscheduledPods');
     expect(cluster.deleted.map((d) => d.pod.name)).toEqual([pending.metadata!.name]);
+    // Not a force-delete: an unbound pod has no kubelet to wait for anyway.
+    expect(cluster.deleted[0]!.gracePeriodSeconds).toBeUndefined();
   });
 
   it('a DaemonSet hint reads the DaemonSet, its nodes, pods and revisions once, creates the revision, writes status', async () => {
@@ -64,8 +65,9 @@ describe('reads per hint', () => {
     const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.calls.filter((c) => !['createPod', 'recordEvent', 'updateDaemonSetStatus'].includes(c))).toEqual([
       'getDaemonSet',
-      'listPods',
       'listNodes',
+      'listPods',
+      'listPodMetadata',
       'listControllerRevisions',
       'createControllerRevision',
     ]);
@@ -116,8 +118,11 @@ describe('applying a plan', () => {
     const d = ds();
     const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [] };
     const { cluster, reconciler } = setup(state);
-    // The same pod, created meanwhile by someone else but not in the list this call read.
-    cluster.createPod = async () => 'exists';
+    // The same pod, created meanwhile by another invocation but not in the list this call read.
+    cluster.createPod = async (pod) => {
+      state.pods.push({ ...pod, metadata: { ...pod.metadata, uid: 'made-by-another' }, spec: { ...pod.spec!, nodeName: 'n0' } });
+      return 'exists';
+    };
     const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     expect(result.created).toBe(0);
     expect(cluster.events).toEqual([]);
@@ -211,8 +216,8 @@ describe('rolling update steps', () => {
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.deleted).toHaveLength(1);
-    const order = cluster.calls.filter((c) => ['acquireLease', 'listPods', 'deletePod', 'releaseLease'].includes(c));
-    expect(order).toEqual(['listPods', 'acquireLease', 'listPods', 'deletePod', 'releaseLease']);
+    const order = cluster.calls.filter((c) => ['acquireRolloutLock', 'listPods', 'deletePod', 'releaseRolloutLock'].includes(c));
+    expect(order).toEqual(['listPods', 'acquireRolloutLock', 'listPods', 'deletePod', 'releaseRolloutLock']);
   });
 
   it('takes no lock and makes no extra read when the snapshot shows no step to take', async () => {
@@ -220,15 +225,14 @@ describe('rolling update steps', () => {
     state.pods = ['n0', 'n1', 'n2'].map((n) => newDaemonSetPod(next, n));
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
-    expect(cluster.calls).not.toContain('acquireLease');
+    expect(cluster.calls).not.toContain('acquireRolloutLock');
     expect(cluster.calls.filter((c) => c === 'listPods')).toHaveLength(1);
   });
 
   it('skips the step when another invocation holds the lock', async () => {
     const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
-    state.leases = new Map([[`default/daemonless-rollout-x`, { holder: 'other', until: Infinity }]]);
+    state.leases = new Map([['ds-uid-agent', { holder: 'other', until: Infinity }]]);
     const { cluster, reconciler } = setup(state);
-    cluster.acquireLease = async () => false;
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.deleted).toHaveLength(0);
   });
@@ -237,7 +241,7 @@ describe('rolling update steps', () => {
     const { state } = rolled({ type: 'OnDelete' });
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
-    expect(cluster.calls).not.toContain('acquireLease');
+    expect(cluster.calls).not.toContain('acquireRolloutLock');
     expect(cluster.deleted).toHaveLength(0);
   });
 
@@ -247,7 +251,7 @@ describe('rolling update steps', () => {
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.created).toHaveLength(1);
-    expect(cluster.calls).not.toContain('acquireLease');
+    expect(cluster.calls).not.toContain('acquireRolloutLock');
   });
 });
 
@@ -263,7 +267,7 @@ describe('slowStart', () => {
       await tick();
       inFlight -= 1;
       return 'done';
-    }, () => {});
+    }, () => {}, (e) => !isTransient(e));
     expect(skipped).toBe(0);
     expect(seen[0]).toBe(1);
     expect(Math.max(...seen)).toBe(8);
@@ -274,13 +278,13 @@ describe('slowStart', () => {
     const rejectedAt3 = await slowStart([1, 2, 3, 4, 5, 6], 1, async (i) => {
       if (i === 3) throw new RejectedError('403 quota', 403);
       return 'done';
-    }, (i, s) => outcomes.push(`${i}:${s.status}`));
+    }, (i, s) => outcomes.push(`${i}:${s.status}`), (e) => !isTransient(e));
     expect(outcomes).toEqual(['1:fulfilled', '2:fulfilled', '3:rejected']);
     expect(rejectedAt3).toBe(3);
     const transient = await slowStart([1, 2, 3], 1, async (i) => {
       if (i === 1) throw new TransientError('429');
       return 'done';
-    }, () => {});
+    }, () => {}, (e) => !isTransient(e));
     expect(transient).toBe(0);
   });
 });

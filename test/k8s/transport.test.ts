@@ -1,12 +1,12 @@
 /**
- * createApiClients' `bearerToken` option, through client-node's real request path against a loopback HTTP server
+ * createTransport's `bearerToken` option, through client-node's real request path against a loopback HTTP server
  * that records the Authorization header of each request (no cluster, no outside network).
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type User } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiClients } from '../../src/k8s/cluster.ts';
+import { createTransport } from '../../src/k8s/transport.ts';
 
 let server: Server;
 let url: string;
@@ -41,12 +41,12 @@ function kubeConfig(user: User): KubeConfig {
 
 async function authorizationOf(requests: number, kc: KubeConfig, bearerToken?: () => string): Promise<(string | undefined)[]> {
   seen.length = 0;
-  const { core } = createApiClients(kc, { requestTimeoutMs: 5000, ...(bearerToken ? { bearerToken } : {}) });
-  for (let i = 0; i < requests; i += 1) await core.readNode({ name: 'n1' });
+  const transport = createTransport(kc, { requestTimeoutMs: 5000, ...(bearerToken ? { bearerToken } : {}) });
+  for (let i = 0; i < requests; i += 1) await transport.send({ method: 'GET', path: 'api/v1/nodes/n1', what: 'get node n1' });
   return seen.map((headers) => headers.authorization);
 }
 
-describe('createApiClients bearerToken', () => {
+describe('createTransport bearerToken', () => {
   it('asks for a token on every request and sends it as the bearer (EKS: a user without credentials)', async () => {
     let calls = 0;
     const tokens = () => `k8s-aws-v1.token-${(calls += 1)}`;
@@ -68,13 +68,13 @@ describe('createApiClients bearerToken', () => {
 
   it('fails the request, without sending it, when no token can be made', async () => {
     seen.length = 0;
-    const { core } = createApiClients(kubeConfig({ name: 'eks' }), {
+    const transport = createTransport(kubeConfig({ name: 'eks' }), {
       requestTimeoutMs: 5000,
       bearerToken: () => {
         throw new Error('EKS authentication needs AWS credentials: AWS_ACCESS_KEY_ID not set');
       },
     });
-    await expect(core.readNode({ name: 'n1' })).rejects.toThrow(/AWS_ACCESS_KEY_ID not set/);
+    await expect(transport.send({ method: 'GET', path: 'api/v1/nodes/n1', what: 'get node n1' })).rejects.toThrow(/AWS_ACCESS_KEY_ID not set/);
     expect(seen).toEqual([]);
   });
 });

@@ -1,0 +1,98 @@
+/**
+ * The HTTP transport to the API server: raw JSON in and out, through client-node's own request path (its
+ * authentication from the kubeconfig, its TLS setup), without its generated models. The models drop every field they
+ * do not know (a newer PodSpec field, unknown data in a ControllerRevision) and their conversion was the largest CPU
+ * cost of a reconcile; raw JSON keeps every field as the API server serialises it, which the revision history needs
+ * byte for byte (src/core/history.ts `revisionPatch`).
+ *
+ * Process-wide: built once per cold start, shared by every invocation of the process.
+ */
+import { HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig } from '@kubernetes/client-node';
+import { mapHttpError, mapNetworkError } from './errors.ts';
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface Request {
+  method: Method;
+  /** Relative to the server, e.g. `api/v1/nodes`. */
+  path: string;
+  query?: Record<string, string | undefined>;
+  /** A JSON text (sent as is) or a value to serialise. */
+  body?: string | object;
+  /** Content-Type of the body; default `application/json`. */
+  contentType?: string;
+  /** Accept header; default `application/json`. */
+  accept?: string;
+  /** Names the call in errors, e.g. `create pod ns/name`. */
+  what: string;
+}
+
+export interface Transport {
+  /** Sends one request; resolves to the parsed JSON answer; rejects with the typed errors of src/errors.ts. */
+  send<T>(request: Request): Promise<T>;
+  /** Every request of the process, for metrics; per-invocation counts are the Cluster port's. */
+  readonly counter: { requests: number };
+}
+
+export interface TransportOptions {
+  requestTimeoutMs: number;
+  /**
+   * A bearer token asked for on every request (EKS IAM authentication: a token that expires). It replaces any
+   * Authorization header the kubeconfig user's credentials set.
+   */
+  bearerToken?: () => string;
+}
+
+const methods: Record<Method, HttpMethod> = {
+  GET: HttpMethod.GET,
+  POST: HttpMethod.POST,
+  PUT: HttpMethod.PUT,
+  PATCH: HttpMethod.PATCH,
+  DELETE: HttpMethod.DELETE,
+};
+
+/**
+ * client-node creates a new undici Agent (a new TLS connection) for every request; the first one is kept and reused,
+ * so requests share keep-alive connections. Every request is bounded by `requestTimeoutMs`.
+ */
+export function createTransport(kc: KubeConfig, options: TransportOptions): Transport {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  const base = cluster.server.endsWith('/') ? cluster.server : `${cluster.server}/`;
+  const http = new IsomorphicFetchHttpLibrary();
+  const counter = { requests: 0 };
+  let dispatcher: ReturnType<RequestContext['getDispatcher']>;
+
+  async function send<T>(request: Request): Promise<T> {
+    const url = new URL(request.path, base);
+    for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(key, value);
+    const context = new RequestContext(url.toString(), methods[request.method]);
+    context.setHeaderParam('Accept', request.accept ?? 'application/json');
+    context.setHeaderParam('User-Agent', 'daemonless');
+    if (request.body !== undefined) {
+      context.setHeaderParam('Content-Type', request.contentType ?? 'application/json');
+      context.setBody(typeof request.body === 'string' ? request.body : JSON.stringify(request.body));
+    }
+    await kc.applySecurityAuthentication(context);
+    if (options.bearerToken) context.setHeaderParam('Authorization', `Bearer ${options.bearerToken()}`);
+    if (dispatcher === undefined) dispatcher = context.getDispatcher();
+    else context.setDispatcher(dispatcher);
+    context.setSignal(AbortSignal.timeout(options.requestTimeoutMs));
+    counter.requests += 1;
+    let status: number;
+    let text: string;
+    let headers: Record<string, string>;
+    try {
+      const response = await http.send(context).toPromise();
+      status = response.httpStatusCode;
+      headers = response.headers;
+      text = await response.body.text();
+    } catch (error) {
+      throw mapNetworkError(error, request.what);
+    }
+    if (status >= 400) throw mapHttpError(status, text, headers, request.what);
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  return { send, counter };
+}

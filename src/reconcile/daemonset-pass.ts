@@ -1,0 +1,60 @@
+/**
+ * The DaemonSet-wide pass (upstream `syncDaemonSet`): history, manage on every node, a rollout step, history cleanup,
+ * status. A handful of reads however many nodes there are (read.ts), plus a lock and a fresh pod list when a rollout
+ * step is taken.
+ */
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { isSyncable } from '../core/daemonset.ts';
+import type { HistoryPlan } from '../core/history.ts';
+import { revisionsOf } from '../core/history.ts';
+import { mergePlans, planReleases, planSnapshot } from '../core/plan.ts';
+import { namespaceOf } from '../core/refs.ts';
+import { isRollingUpdate } from '../core/budget.ts';
+import { nodeStates } from '../core/snapshot.ts';
+import { apply } from './apply.ts';
+import { requeueAfter, type Pass } from './deps.ts';
+import { syncHistory } from './history.ts';
+import { readForDaemonSets, snapshotWithBackoffs } from './read.ts';
+import { rolloutStep } from './rollout-step.ts';
+import { updateStatus } from './status.ts';
+
+export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<void> {
+  if (daemonSets.length === 0) return;
+  const { cluster } = pass;
+  const read = await readForDaemonSets(pass, daemonSets, resync);
+  const states = nodeStates(read.nodes, read.pods);
+  const uid = (ds: V1DaemonSet) => ds.metadata?.uid ?? '';
+
+  // 1. History (upstream constructHistory): the current revision and its hash, before anything is created.
+  const histories = new Map<string, HistoryPlan>();
+  await Promise.all(
+    daemonSets.filter(isSyncable).map(async (ds) => {
+      const podsOfNamespace = read.pods.filter((p) => namespaceOf(p) === namespaceOf(ds));
+      const history = await syncHistory(pass, ds, revisionsOf(ds, read.revisions), podsOfNamespace);
+      if (history) histories.set(uid(ds), history);
+      // A hash collision bumped collisionCount: this DaemonSet is synced again with the new hash.
+      else requeueAfter(pass, 1);
+    }),
+  );
+  const ready = daemonSets.filter((ds) => !isSyncable(ds) || histories.has(uid(ds)));
+  const hashes = new Map([...histories].map(([id, history]) => [id, history.hash]));
+
+  // 2. manage: create/delete per node, and release owned pods that left the selector (known from their metadata).
+  const snapshot = await snapshotWithBackoffs(pass, ready, states, hashes);
+  const plan = mergePlans([planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan), ...ready.map((ds) => planReleases(ds, read.podMetadata))]);
+  await apply(pass, plan);
+
+  // 3. The rolling update, only for DaemonSets manage wrote nothing for (upstream: expectations still satisfied).
+  const wrote = new Set(plan.actions.filter((a) => a.kind === 'create' || a.kind === 'delete').map((a) => a.daemonSet.uid));
+  await Promise.all(
+    ready
+      .filter((ds) => histories.has(uid(ds)) && isRollingUpdate(ds) && !wrote.has(uid(ds)))
+      .map((ds) => rolloutStep(pass, ds, states, read.nodes, hashes.get(uid(ds)) as string)),
+  );
+
+  // 4. cleanupHistory, then 5. status, from the snapshot this pass started with (the next event brings it up to date).
+  await Promise.all(
+    ready.flatMap((ds) => (histories.get(uid(ds))?.cleanup ?? []).map((name) => cluster.deleteControllerRevision(namespaceOf(ds), name))),
+  );
+  await Promise.all(ready.filter((ds) => histories.has(uid(ds))).map((ds) => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string)));
+}

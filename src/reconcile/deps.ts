@@ -1,0 +1,73 @@
+/**
+ * What every part of the reconcile shell shares: its options, its dependencies, and the running record of one call
+ * (`Pass`): the Cluster port bound to the call's deadline, what was written, what is asked for next.
+ */
+import type { Cluster } from '../k8s/cluster.ts';
+import type { Hint } from '../hints.ts';
+import type { Logger } from '../log.ts';
+import type { PlanOptions } from '../core/model.ts';
+import { keyOf } from '../core/refs.ts';
+
+export interface ReconcilerOptions {
+  plan: PlanOptions;
+  /** Writes in flight at once. */
+  writeConcurrency: number;
+  /** Milliseconds one `handle` call may take, retries included. */
+  timeBudgetMs: number;
+  /** More hinted nodes than this: one cluster-wide read instead of per-node reads. */
+  wideReadThreshold: number;
+  /** Individual Events recorded per (DaemonSet, reason) in one call; the rest are summarised in one Event. */
+  eventsPerReason: number;
+}
+
+export interface ReconcilerDeps {
+  /** A Cluster port for one call, whose transient retries stop at `deadline` (epoch ms). */
+  cluster: (deadline: number) => Cluster;
+  now: () => Date;
+  /** A unique id per call (the rollout lock's holder). */
+  newId: () => string;
+  log: Logger;
+  options: ReconcilerOptions;
+}
+
+/** One `handle` call in progress. */
+export interface Pass {
+  readonly deps: ReconcilerDeps;
+  readonly cluster: Cluster;
+  created: number;
+  deleted: number;
+  /** Seconds after which the hints should be handled again (the soonest asked for). */
+  requeue: number | undefined;
+  /** DaemonSet-wide passes to run after this one, by `namespace/name`. */
+  followUp: Map<string, Hint>;
+  /** Epoch ms after which no new create is launched. */
+  readonly writeDeadline: number;
+  /** Creates were left undone for lack of time: the same hints must be handled again. */
+  unfinished: boolean;
+  /** Nodes this pass saw gone with a GET (404): their pods may be force-deleted without asking again. */
+  readonly confirmedGone: Set<string>;
+}
+
+export function newPass(deps: ReconcilerDeps, started: Date): Pass {
+  return {
+    deps,
+    cluster: deps.cluster(started.getTime() + deps.options.timeBudgetMs),
+    created: 0,
+    deleted: 0,
+    requeue: undefined,
+    followUp: new Map(),
+    // Writes stop being launched this long before the budget ends, leaving time to record Events and answer.
+    writeDeadline: started.getTime() + deps.options.timeBudgetMs * 0.8,
+    unfinished: false,
+    confirmedGone: new Set(),
+  };
+}
+
+export function requeueAfter(pass: Pass, seconds: number | undefined): void {
+  if (seconds !== undefined) pass.requeue = Math.min(pass.requeue ?? Infinity, seconds);
+}
+
+/** Asks for a DaemonSet-wide pass of `ds` after this one. */
+export function followUp(pass: Pass, ds: { metadata?: { name?: string; namespace?: string } }): void {
+  pass.followUp.set(keyOf(ds), { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '' });
+}

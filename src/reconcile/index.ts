@@ -1,0 +1,58 @@
+/**
+ * The shell that joins the pure core and the Kubernetes port: the TypeScript counterpart of upstream's
+ * `syncDaemonSet`, cut down to what a batch of hints names.
+ *
+ *   hints ──► read (only what the decision needs) ──► core plan (pure) ──► apply writes ──► Events, status
+ *
+ * Two modes: DaemonSet-wide (daemonset-pass.ts: a DaemonSet changed, a follow-up, the resync) and node-scoped
+ * (node-pass.ts: a node or a pod on it changed). Nothing survives the call: no informer, no cache, no expectations.
+ * Writes are idempotent (deterministic pod names, UID preconditions), so concurrent or repeated calls converge on the
+ * same state.
+ */
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { BadRequestError, TransientError } from '../errors.ts';
+import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { nodeNameError } from '../core/refs.ts';
+import { reconcileDaemonSets } from './daemonset-pass.ts';
+import { newPass, type ReconcilerDeps } from './deps.ts';
+import { reconcileNodes } from './node-pass.ts';
+
+export type { ReconcilerDeps, ReconcilerOptions } from './deps.ts';
+
+export function createReconciler(deps: ReconcilerDeps): HintHandler {
+  return {
+    async handle(rawHints) {
+      const hints = dedupeHints(rawHints);
+      for (const hint of hints) {
+        const problem = hint.kind === 'node' ? nodeNameError(hint.name) : null;
+        if (problem !== null) throw new BadRequestError(`node name ${JSON.stringify((hint as { name: string }).name)} ${problem}`);
+      }
+      const started = deps.now();
+      const pass = newPass(deps, started);
+      const { cluster } = pass;
+
+      if (hints.some((h) => h.kind === 'resync')) {
+        await reconcileDaemonSets(pass, await cluster.listDaemonSets(), true);
+      } else {
+        const dsHints = hints.filter((h): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet');
+        const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
+        if (dsHints.length > 0) {
+          const found = await Promise.all(dsHints.map((h) => cluster.getDaemonSet(h.namespace, h.name)));
+          await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false);
+        }
+        if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name));
+      }
+
+      const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };
+      if (pass.requeue !== undefined) result.requeueAfterSeconds = pass.requeue;
+      if (pass.followUp.size > 0) result.followUp = [...pass.followUp.values()];
+      if (pass.unfinished) {
+        // Everything written so far stays written (the next pass finds those pods); the sender redelivers the rest.
+        deps.log.warn('time budget exhausted before every create was launched', { ...result });
+        throw new TransientError(`time budget exhausted after ${result.created} creates; redeliver to continue`, 1);
+      }
+      deps.log.info('reconciled', { ...result, ms: deps.now().getTime() - started.getTime() });
+      return result;
+    },
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * What each kind of pass reads: only what its decisions need, in as few round trips as possible. Every list is a
+ * fresh (quorum) read: decisions about creating and deleting pods must not act on a stale view.
+ */
+import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { PodMetadata } from '../k8s/cluster.ts';
+import { mapLimit } from '../concurrency.ts';
+import { isSyncable } from '../core/daemonset.ts';
+import { currentRevisionHash, revisionsOf } from '../core/history.ts';
+import { selectorQuery } from '../core/label-selector.ts';
+import type { BackoffState, NodeState, Snapshot } from '../core/model.ts';
+import { backoffKey } from '../core/backoff.ts';
+import { getTargetNodeName } from '../core/pod-template.ts';
+import { namespaceOf, refOf } from '../core/refs.ts';
+import { backoffsToRead, countedOn, nodeStates, uniquePods } from '../core/snapshot.ts';
+import type { Pass } from './deps.ts';
+
+export interface DaemonSetRead {
+  nodes: V1Node[];
+  pods: V1Pod[];
+  /** Metadata of every pod in the DaemonSets' namespaces (hinted passes only): to release pods that left a selector. */
+  podMetadata: PodMetadata[];
+  revisions: V1ControllerRevision[];
+}
+
+/**
+ * For DaemonSet-wide passes: one node list; the pods each DaemonSet's selector matches (its own and the orphans it may
+ * adopt) plus the metadata of its namespace's pods (owned pods relabelled out of the selector); the namespace's
+ * ControllerRevisions. A resync lists every pod and revision of the cluster instead.
+ */
+export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<DaemonSetRead> {
+  const { cluster } = pass;
+  const syncable = daemonSets.filter(isSyncable);
+  const namespaces = [...new Set(syncable.map(namespaceOf))];
+  const [nodes, podLists, podMetadata, revisionLists] = await Promise.all([
+    cluster.listNodes(),
+    resync ? Promise.all([cluster.listPods()]) : Promise.all(syncable.map((ds) => cluster.listPods(namespaceOf(ds), selectorQuery(ds.spec?.selector)))),
+    resync ? Promise.resolve([]) : Promise.all(namespaces.map((ns) => cluster.listPodMetadata(ns))).then((l) => l.flat()),
+    resync ? Promise.all([cluster.listControllerRevisions()]) : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
+  ]);
+  return { nodes, pods: uniquePods(podLists.flat()), podMetadata, revisions: revisionLists.flat() };
+}
+
+export interface NodeRead {
+  daemonSets: V1DaemonSet[];
+  states: NodeState[];
+  /** The revision hash of each DaemonSet counting on these nodes, from its history (one hash per pass). */
+  hashes: Map<string, string>;
+}
+
+/**
+ * For node-scoped passes. Few nodes: per node a GET and a pod list by `spec.nodeName`, plus one list of the pods not
+ * yet bound anywhere (a pending pod aimed at a node counts there before it is created again) and one DaemonSet list,
+ * with the ControllerRevisions of the DaemonSets' namespaces (for the revision hash) as soon as that list is in.
+ * Many nodes (a burst of joins): one node list and one pod list instead of the per-node reads.
+ */
+export async function readForNodes(pass: Pass, names: string[]): Promise<NodeRead> {
+  const { cluster, deps } = pass;
+  const wanted = new Set(names);
+  // The revisions are read as soon as the DaemonSets are known, beside the node and pod reads.
+  const dsRead = cluster.listDaemonSets();
+  const revisionsRead = dsRead.then(async (list) => {
+    const namespaces = [...new Set(list.filter(isSyncable).map(namespaceOf))];
+    return (await Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns)))).flat();
+  });
+  let states: NodeState[];
+  if (names.length > deps.options.wideReadThreshold) {
+    const [nodes, pods] = await Promise.all([cluster.listNodes(), cluster.listPods()]);
+    states = nodeStates(nodes, pods, wanted);
+  } else {
+    // Per-node reads are small (the API server serves `spec.nodeName` from an index); at most 16 nodes in flight.
+    const [unscheduled, perNode] = await Promise.all([
+      cluster.listUnscheduledPods(),
+      mapLimit(names, 16, async (name) => {
+        const [node, pods] = await Promise.all([cluster.getNode(name), cluster.listPodsOnNode(name)]);
+        return { name, node, pods };
+      }),
+    ]);
+    states = perNode;
+    for (const state of states) {
+      if (state.node === null) pass.confirmedGone.add(state.name);
+      state.pods.push(...unscheduled.filter((pod) => getTargetNodeName(pod) === state.name));
+    }
+  }
+  const [daemonSets, revisions] = await Promise.all([dsRead, revisionsRead]);
+  const hashes = new Map(countedOn(daemonSets, states).map((ds) => [ds.metadata?.uid ?? '', currentRevisionHash(ds, revisionsOf(ds, revisions))]));
+  return { daemonSets, states, hashes };
+}
+
+/** The snapshot to plan with: reads the failed-pod backoff only where a DaemonSet has a Failed pod (the rare path). */
+export async function snapshotWithBackoffs(pass: Pass, daemonSets: V1DaemonSet[], states: NodeState[], hashes: Map<string, string>): Promise<Snapshot> {
+  const backoffs = new Map<string, BackoffState>();
+  await Promise.all(
+    backoffsToRead(daemonSets, states).map(async ({ ds, node }) => {
+      const state = await pass.cluster.getBackoff(refOf(ds), node);
+      if (state) backoffs.set(backoffKey(ds, node), state);
+    }),
+  );
+  return { daemonSets, nodes: states, backoffs, hashes };
+}

@@ -1,0 +1,44 @@
+/**
+ * DaemonSet status (upstream `updateDaemonSetStatus` / `storeDaemonSetStatus`): computed from the snapshot the pass
+ * planned with, for the generation it planned; written only when a counter changed or observedGeneration lags.
+ */
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { ConflictError } from '../errors.ts';
+import type { NodeState } from '../core/model.ts';
+import { keyOf, namespaceOf } from '../core/refs.ts';
+import { computeStatus, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from '../core/status.ts';
+import { followUp, requeueAfter, type Pass } from './deps.ts';
+
+/**
+ * Writes the status of `ds` with the resourceVersion it was read at. The counters and `observedGeneration` always
+ * belong together: both come from the DaemonSet this pass planned with. On a conflict the DaemonSet is re-read; if
+ * its generation is still the planned one, the same status is written on the new resourceVersion (as upstream
+ * retries); if the spec changed meanwhile, nothing is written and a fresh DaemonSet-wide pass is asked for, which
+ * computes counters for the new template.
+ */
+export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeState[], hash: string): Promise<void> {
+  const { deps, cluster } = pass;
+  const next = computeStatus(ds, states, hash, deps.now());
+  // Upstream requeues while ready pods are waiting out minReadySeconds, so `available` catches up.
+  requeueAfter(pass, statusRequeueAfterSeconds(ds, next));
+  const generation = ds.metadata?.generation ?? 0;
+  let current: V1DaemonSet | null = ds;
+  for (let attempt = 0; current && attempt < 3; attempt += 1) {
+    if (!statusNeedsUpdate(current.status, next, generation)) return;
+    try {
+      await cluster.updateDaemonSetStatus(current, nextStatus(current.status, next, generation));
+      return;
+    } catch (error) {
+      if (!(error instanceof ConflictError)) {
+        deps.log.warn('status not written', { daemonSet: keyOf(ds), error: String((error as Error).message) });
+        return;
+      }
+      current = await cluster.getDaemonSet(namespaceOf(ds), ds.metadata?.name ?? '');
+      if (current && (current.metadata?.generation ?? 0) !== generation) {
+        deps.log.info('status not written: the DaemonSet changed since it was read; a new pass computes it', { daemonSet: keyOf(ds) });
+        followUp(pass, ds);
+        return;
+      }
+    }
+  }
+}
