@@ -119,6 +119,9 @@ export function apiserver(ctx: ComponentContext): ComponentSpec {
       `--service-cluster-ip-range=${serviceClusterIpRange}`,
       // DaemonSets are the classic privileged workload (log shippers, CNI agents); kubeadm clusters allow it too.
       '--allow-privileged=true',
+      // An alpha PodSpec field (Container.httpGet.protocol) that client-node's generated models do not know: the
+      // integration suite proves such a template field reaches the pods and the revision history intact.
+      '--feature-gates=H2CContainerProbe=true',
       '--profiling=false',
       ...audit,
     ],

@@ -1,0 +1,142 @@
+/**
+ * Behaviour where daemonless used to differ from upstream's DaemonSet controller (issue 12), end to end on the real
+ * control plane with audit delivery. The pure decisions behind them have rows in test/core and test/reconcile.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { V1ControllerRevision, V1Pod } from '@kubernetes/client-node';
+import { mergePatch } from '../../devcluster/simulator/client.ts';
+import { addNodes, deleteNode, failPod } from '../../devcluster/simulator/nodes.ts';
+import { createTransport } from '../../src/k8s/transport.ts';
+import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
+import { RUN_LABEL, isReady, testDaemonSet, waitConverged } from '../support/daemon.ts';
+
+const { core, apps, kc } = adminClient();
+const MERGE = mergePatch;
+// client-node's typed clients drop fields their models lack, on the way out and back: raw JSON for those tests.
+const raw = createTransport(kc, { requestTimeoutMs: 10_000 });
+
+describe('upstream parity', () => {
+  const namespace = uniqueName('parity');
+  const run = uniqueName('run');
+  let nodes: string[] = [];
+
+  beforeAll(async () => {
+    await createNamespace(core, namespace);
+    nodes = await addNodes(kc, 2, { labels: { [RUN_LABEL]: run } });
+  });
+
+  afterAll(async () => {
+    // Finalizers the tests set would keep pods (and the namespace) forever.
+    for (const pod of (await core.listNamespacedPod({ namespace })).items) {
+      if (pod.metadata?.finalizers?.length) {
+        await core.patchNamespacedPod({ namespace, name: pod.metadata.name!, body: { metadata: { finalizers: null } } }, MERGE).catch(() => undefined);
+      }
+    }
+    await deleteNamespace(core, namespace);
+    for (const node of nodes) await deleteNode(kc, node);
+  });
+
+  const podsOf = async (app: string) => (await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` })).items;
+  const liveReadyOn = (pods: V1Pod[], node: string, except: string) =>
+    pods.find((p) => p.spec?.nodeName === node && p.metadata?.name !== except && !p.metadata?.deletionTimestamp && isReady(p));
+
+  it('a template field client-node does not model reaches the pods and the revision intact', async () => {
+    const name = uniqueName('rawfields');
+    const ds = testDaemonSet(namespace, name, run);
+    // `httpGet.protocol` is alpha in Kubernetes 1.37 (enabled on the local API server): client-node 2.0 has no field for it.
+    ds.spec!.template.spec!.containers[0]!.readinessProbe = { httpGet: { path: '/healthz', port: 8080, protocol: 'HTTP2' } as never };
+    await raw.send({ method: 'POST', path: `apis/apps/v1/namespaces/${namespace}/daemonsets`, body: ds, what: 'create daemonset' });
+    const served = await raw.send<{ spec: { template: { spec: { containers: { readinessProbe: { httpGet: { protocol?: string } } }[] } } } }>({
+      method: 'GET',
+      path: `apis/apps/v1/namespaces/${namespace}/daemonsets/${name}`,
+      what: 'get daemonset',
+    });
+    expect(served.spec.template.spec.containers[0]!.readinessProbe.httpGet.protocol).toBe('HTTP2'); // the API server keeps it
+    await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    type WithProbe = { spec: { containers: { readinessProbe: { httpGet: { protocol?: string } } }[] } };
+    const pods = await raw.send<{ items: WithProbe[] }>({ method: 'GET', path: `api/v1/namespaces/${namespace}/pods`, query: { labelSelector: `app=${name}` }, what: 'list pods' });
+    expect(pods.items).toHaveLength(nodes.length);
+    for (const pod of pods.items) expect(pod.spec.containers[0]!.readinessProbe.httpGet.protocol).toBe('HTTP2');
+    const revisions = await raw.send<{ items: { metadata: { name: string }; data: { spec: { template: WithProbe } } }[] }>({
+      method: 'GET',
+      path: `apis/apps/v1/namespaces/${namespace}/controllerrevisions`,
+      what: 'list revisions',
+    });
+    const ours = revisions.items.filter((r) => r.metadata.name.startsWith(`${name}-`));
+    expect(ours).toHaveLength(1);
+    expect(ours[0]!.data.spec.template.spec.containers[0]!.readinessProbe.httpGet.protocol).toBe('HTTP2');
+  });
+
+  it('a Failed pod kept by a finalizer is replaced within seconds, under another name', async () => {
+    const name = uniqueName('finalized');
+    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    const pods = await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    const victim = pods.get(nodes[0]!)!;
+    await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { finalizers: ['example.com/keep'] } } }, MERGE);
+    await failPod(kc, namespace, victim.metadata!.name!);
+    const replacement = await waitFor('a Ready replacement beside the Failed pod', async () => liveReadyOn(await podsOf(name), nodes[0]!, victim.metadata!.name!), { timeoutMs: 15_000 });
+    expect(replacement.metadata?.name).not.toBe(victim.metadata?.name);
+    // The Failed pod is still there (its finalizer holds it), being deleted.
+    const held = await core.readNamespacedPod({ namespace, name: victim.metadata!.name! });
+    expect(held.status?.phase).toBe('Failed');
+    expect(held.metadata?.deletionTimestamp).toBeDefined();
+  });
+
+  it('with surge, a terminating pod of the current revision does not hold up the new one', async () => {
+    const name = uniqueName('surge');
+    await apps.createNamespacedDaemonSet({
+      namespace,
+      body: testDaemonSet(namespace, name, run, { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }),
+    });
+    const pods = await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    const victim = pods.get(nodes[1]!)!;
+    await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { finalizers: ['example.com/keep'] } } }, MERGE);
+    await core.deleteNamespacedPod({ namespace, name: victim.metadata!.name! });
+    const replacement = await waitFor('a Ready pod beside the terminating one', async () => liveReadyOn(await podsOf(name), nodes[1]!, victim.metadata!.name!), { timeoutMs: 15_000 });
+    expect(replacement.metadata?.name).not.toBe(victim.metadata?.name);
+  });
+
+  it('a pod relabelled out of the selector is released and replaced within seconds', async () => {
+    const name = uniqueName('relabel');
+    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    const pods = await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    const victim = pods.get(nodes[0]!)!;
+    // As `kubectl label pod <pod> app=other --overwrite` does.
+    await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { labels: { app: 'other' } } } }, MERGE);
+    const released = await waitFor('the pod released', async () => {
+      const pod = await core.readNamespacedPod({ namespace, name: victim.metadata!.name! });
+      return (pod.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid) ? false : pod;
+    }, { timeoutMs: 15_000 });
+    expect(released.metadata?.deletionTimestamp).toBeUndefined(); // released, not deleted, as upstream
+    await waitConverged(core, namespace, `app=${name}`, nodes, 15_000);
+  });
+
+  it('releasing a ControllerRevision removes only its reference to the DaemonSet', async () => {
+    const name = uniqueName('revrelease');
+    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    const revision = await waitFor('the revision', async () =>
+      (await apps.listNamespacedControllerRevision({ namespace })).items.find((r) => r.metadata?.name?.startsWith(`${name}-`)),
+    );
+    const other = await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: `${name}-owner` } } });
+    const otherRef = { apiVersion: 'v1', kind: 'ConfigMap', name: other.metadata!.name!, uid: other.metadata!.uid! };
+    // A second (non-controller) owner, and labels that no longer match the DaemonSet's selector.
+    await apps.patchNamespacedControllerRevision(
+      {
+        namespace,
+        name: revision.metadata!.name!,
+        body: { metadata: { labels: { app: 'elsewhere' }, ownerReferences: [...revision.metadata!.ownerReferences!, otherRef] } },
+      },
+      MERGE,
+    );
+    // A DaemonSet-wide pass (any change to the DaemonSet brings one).
+    await apps.patchNamespacedDaemonSet({ namespace, name, body: { metadata: { annotations: { 'test.daemonless.dev/poke': '1' } } } }, MERGE);
+    const after = await waitFor('the revision released', async () => {
+      const r: V1ControllerRevision = await apps.readNamespacedControllerRevision({ namespace, name: revision.metadata!.name! });
+      return (r.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid) ? false : r;
+    }, { timeoutMs: 15_000 });
+    expect(after.metadata?.ownerReferences).toEqual([expect.objectContaining({ uid: otherRef.uid, kind: 'ConfigMap' })]);
+  });
+});
