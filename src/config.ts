@@ -62,8 +62,17 @@ export const ConfigSchema = z.object({
   WIDE_READ_THRESHOLD: intFrom(64, 1),
   /** After answering an admission request, wait this long for the change to be persisted before reconciling. */
   ADMISSION_SETTLE_MS: intFrom(300, 0),
-  /** Least time between two DaemonSet-wide follow-up passes (status, rollout steps) of one DaemonSet, long-lived server. */
+  /**
+   * Least time between two DaemonSet-wide follow-up passes (status, rollout steps) of one DaemonSet. A long-lived
+   * server keeps it in memory; the queue runtime in a Lease per DaemonSet, rounded up to whole seconds (SQS delays).
+   */
   FOLLOW_UP_INTERVAL_MS: intFrom(250, 0),
+  /**
+   * The queue runtime (docs/adr/0003-queue.md): the SQS queue URL. Set: the intake functions enqueue hints and answer
+   * at once, the `reconcile` function consumes them, follow-ups and re-queues are delayed messages. Unset: each
+   * function reconciles inline (the direct path).
+   */
+  QUEUE_URL: unsetIfEmpty(z.url()),
   /** Reconciles at once in a long-lived server; deliveries arriving meanwhile are merged into the next one. */
   MAX_CONCURRENT_RECONCILES: intFrom(2, 1),
   /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */

@@ -6,8 +6,11 @@
 export type Hint =
   /** Reconcile this node for every DaemonSet (a Node or Pod changed; the node may no longer exist). */
   | { kind: 'node'; name: string }
-  /** Reconcile every node for this DaemonSet (it was created or changed). */
-  | { kind: 'daemonSet'; namespace: string; name: string }
+  /**
+   * Reconcile every node for this DaemonSet (it was created or changed, or a node-scoped pass asks for a follow-up).
+   * `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
+   */
+  | { kind: 'daemonSet'; namespace: string; name: string; uid?: string }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
 
@@ -38,6 +41,8 @@ export interface HandleResult {
   apiRequests: number;
   /** Seconds until a pending backoff expires, if any. */
   requeueAfterSeconds?: number;
+  /** Hints handed to the queue instead of being reconciled here (the intake side of the queue runtime). */
+  queued?: number;
   /**
    * DaemonSet-wide passes this call asks for (status, rollout steps) after node-scoped work. A long-lived server
    * coalesces and rate-limits them; a Lambda runs them at the end of the same invocation (see src/follow-up.ts).

@@ -9,6 +9,7 @@
  */
 import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import * as z from 'zod';
 import { dedupeHints, type HandleResult } from '../hints.ts';
@@ -17,7 +18,9 @@ import { createApp, type AppDeps } from './app.ts';
 import { createSelfInvokeDefer, deferredInvocationMarker, type AsyncInvoke, type Defer } from './defer.ts';
 import { HintSchema } from './schemas.ts';
 
-export type DepsFactory = () => Omit<AppDeps, 'defer'> | Promise<Omit<AppDeps, 'defer'>>;
+/** Dependencies without `defer` get the Lambda one (a self-invocation, or a warning); with it (the queue) they keep theirs. */
+type LambdaDeps = Omit<AppDeps, 'defer'> & Partial<Pick<AppDeps, 'defer'>>;
+export type DepsFactory = () => LambdaDeps | Promise<LambdaDeps>;
 
 export interface HttpLambdaOptions {
   /**
@@ -43,7 +46,7 @@ const maxDeferredWaitMs = 10_000;
 export function createHttpLambdaHandler(init: DepsFactory, options: HttpLambdaOptions = {}) {
   const ready = once(async () => {
     const base = await init();
-    const deps: AppDeps = { ...base, defer: lambdaDefer(base, options) };
+    const deps: AppDeps = { ...base, defer: base.defer ?? lambdaDefer(base, options) };
     return { deps, handle: handle(createApp(deps)) };
   });
   return async (
@@ -134,6 +137,15 @@ export const invokeWithRuntimeSdk: AsyncInvoke = async (functionName, payload) =
   const output = await client.send(command);
   if (output.StatusCode !== 202) throw new Error(`asynchronous invoke of ${functionName} answered ${output.StatusCode}`);
 };
+
+/**
+ * The reconcile function (an SQS event source mapping with ReportBatchItemFailures): the consumer is built once per
+ * cold start; a batch that cannot be consumed at all (no consumer) fails whole, and SQS redelivers it.
+ */
+export function createSqsLambdaHandler(init: () => Promise<(event: SQSEvent) => Promise<SQSBatchResponse>>) {
+  const ready = once(init);
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => (await ready())(event);
+}
 
 /** Memoises an async factory; a rejection is not memoised, so a failed cold start is retried. */
 function once<T>(factory: () => Promise<T>): () => Promise<T> {

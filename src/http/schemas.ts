@@ -214,7 +214,7 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 // Hints, as carried by a deferred (asynchronous self-) invocation on Lambda. Mirrors src/hints.ts.
 
 export const HintSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('node'), name: z.string().min(1) }),
-  z.object({ kind: z.literal('daemonSet'), namespace: z.string().min(1), name: z.string().min(1) }),
+  z.object({ kind: z.literal('node'), name: z.string().refine((name) => nodeNameError(name) === null, 'not a node name') }),
+  z.object({ kind: z.literal('daemonSet'), namespace: z.string().min(1), name: z.string().min(1), uid: z.string().min(1).optional() }),
   z.object({ kind: z.literal('resync') }),
 ]);

@@ -12,7 +12,7 @@ import { goJson } from '../core/go-json.ts';
 import type { EventToRecord, ObjectRef } from '../core/model.ts';
 import { nodeNameError } from '../core/refs.ts';
 import { createLeaseProtocols, type LeaseProtocols } from './leases.ts';
-import { withRetry } from './retry.ts';
+import { withRetry, type RetryOptions } from './retry.ts';
 import type { Request, Transport } from './transport.ts';
 
 /** A pod as a metadata-only list gives it (PartialObjectMetadata): enough to claim or release, not to plan. */
@@ -107,16 +107,18 @@ function checkedNodeName(name: string): string {
   return name;
 }
 
-export function createCluster(transport: Transport, options: CallOptions): Cluster {
-  // Per invocation: a long-lived server runs several invocations at once over the same transport.
+/** Calls through the transport with retries until `options.deadline`, counted: shared by the port and the leases. */
+export function createCalls(transport: Transport, options: CallOptions): Calls & { count(): number; counted(): void; retry: RetryOptions } {
   let requests = 0;
-  const retry = {
+  const retry: RetryOptions = {
     deadline: options.deadline,
     now: options.now ?? Date.now,
     sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
     random: options.random ?? Math.random,
   };
-  const calls: Calls = {
+  const calls = {
+    retry,
+    count: () => requests,
     call: <T>(request: Request) =>
       withRetry(() => {
         requests += 1;
@@ -130,7 +132,18 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
         throw error;
       }
     },
+    /** Counts a request made outside `call` (list pages). */
+    counted: () => {
+      requests += 1;
+    },
   };
+  return calls;
+}
+
+export function createCluster(transport: Transport, options: CallOptions): Cluster {
+  // Per invocation: a long-lived server runs several invocations at once over the same transport.
+  const calls = createCalls(transport, options);
+  const { retry } = calls;
   const { call, orNull } = calls;
   /** Follows `continue` tokens; a list restarts from scratch when its token expired (410, retried). */
   const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string): Promise<T[]> =>
@@ -138,7 +151,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
       const items: T[] = [];
       let cont: string | undefined;
       do {
-        requests += 1;
+        calls.counted();
         const page = await transport.send<ListPage<T>>({ method: 'GET', path, query: { ...query, limit: PAGE, continue: cont }, what, ...(accept ? { accept } : {}) });
         items.push(...(page.items ?? []));
         cont = page.metadata?.continue || undefined;
@@ -276,6 +289,6 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
       unlessGone('deleted', call({ method: 'DELETE', path: revPath(namespace, name), what: `delete controllerrevision ${namespace}/${name}` })),
 
     ...createLeaseProtocols(calls),
-    requestCount: () => requests,
+    requestCount: calls.count,
   };
 }

@@ -23,7 +23,7 @@ export interface LeaseProtocols {
   releaseRolloutLock(daemonSet: ObjectRef, holder: string): Promise<void>;
 }
 
-export type LeasePurpose = 'backoff' | 'rollout';
+export type LeasePurpose = 'backoff' | 'rollout' | 'pass';
 
 /** `daemonless-<purpose>-<10-character hash of the key parts>`: deterministic, and far within name limits. */
 export function leaseName(purpose: LeasePurpose, ...key: string[]): string {
@@ -120,4 +120,69 @@ function backoffFromLease(lease: V1Lease): BackoffState | undefined {
   const lastDeletion = acquired ? new Date(acquired) : undefined;
   if (!lastDeletion || Number.isNaN(lastDeletion.getTime()) || !delay || !Number.isFinite(generation)) return undefined;
   return { lastDeletion, delaySeconds: delay, generation };
+}
+
+/**
+ * When the queue runtime schedules DaemonSet-wide passes (follow-ups, re-queues), one Lease per DaemonSet records the
+ * time of the latest pass scheduled, so that however many node events ask for one, at most one pass per
+ * `intervalMs` runs, and none is skipped that a change needs (a pass scheduled in the future reads the cluster after
+ * the change that asks). Compare-and-swap on the Lease's resourceVersion keeps concurrent invocations from both
+ * scheduling.
+ */
+export interface PassScheduler {
+  /**
+   * A pass of `daemonSet` is wanted at `atMs` (epoch ms, not before). Returns the delay in seconds after which the
+   * caller must enqueue it, or null when a pass already scheduled in [atMs, atMs + intervalMs] covers it.
+   */
+  schedule(daemonSet: { namespace: string; name: string; uid?: string }, atMs: number, intervalMs: number, now: number): Promise<number | null>;
+}
+
+const SCHEDULED_AT = 'daemonless.dev/pass-scheduled-at';
+
+/**
+ * When to schedule a pass wanted at `atMs`, given the one last scheduled at `scheduled` (NaN: none): null when that one
+ * is in [atMs, atMs + intervalMs] and covers it; else never before it is wanted and, after an earlier pass, not closer
+ * to it than `intervalMs`. A pass scheduled further in the future stays queued; the Lease then records the nearer
+ * one, by which the next requests are measured.
+ */
+export function nextPassAt(scheduled: number, atMs: number, intervalMs: number): number | null {
+  if (!Number.isFinite(scheduled)) return atMs;
+  if (scheduled >= atMs && scheduled <= atMs + intervalMs) return null;
+  return scheduled < atMs ? Math.max(atMs, scheduled + intervalMs) : atMs;
+}
+
+export function createPassScheduler({ call, orNull }: Calls): PassScheduler {
+  return {
+    async schedule(daemonSet, atMs, intervalMs, now) {
+      const { namespace } = daemonSet;
+      const name = leaseName('pass', namespace, daemonSet.name);
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const lease = await orNull<V1Lease>({ method: 'GET', path: leasePath(namespace, name), what: `get lease ${namespace}/${name}` });
+        const target = nextPassAt(Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? ''), atMs, intervalMs);
+        if (target === null) return null;
+        const body: V1Lease = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: {
+            name,
+            namespace,
+            ...(lease?.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
+            annotations: { [SCHEDULED_AT]: new Date(target).toISOString() },
+            ...(daemonSet.uid ? { ownerReferences: ownedBy({ namespace, name: daemonSet.name, uid: daemonSet.uid }) } : {}),
+          },
+          spec: { holderIdentity: `${namespace}/${daemonSet.name}` },
+        };
+        try {
+          if (lease === null) await call({ method: 'POST', path: leasePath(namespace), body, what: `create lease ${namespace}/${name}` });
+          else await call({ method: 'PUT', path: leasePath(namespace, name), body, what: `update lease ${namespace}/${name}` });
+          return Math.max(0, Math.ceil((target - now) / 1000));
+        } catch (error) {
+          // Someone scheduled meanwhile: look again (their pass may cover this one).
+          if (!(error instanceof ConflictError)) throw error;
+        }
+      }
+      // Twice beaten by other schedulers: enqueue anyway; an extra pass costs reads, never correctness.
+      return Math.max(0, Math.ceil((atMs - now) / 1000));
+    },
+  };
 }

@@ -68,6 +68,8 @@ export function requeueAfter(pass: Pass, seconds: number | undefined): void {
 }
 
 /** Asks for a DaemonSet-wide pass of `ds` after this one. */
-export function followUp(pass: Pass, ds: { metadata?: { name?: string; namespace?: string } }): void {
-  pass.followUp.set(keyOf(ds), { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '' });
+export function followUp(pass: Pass, ds: { metadata?: { name?: string; namespace?: string; uid?: string } }): void {
+  const hint: Hint = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '' };
+  if (ds.metadata?.uid) hint.uid = ds.metadata.uid;
+  pass.followUp.set(keyOf(ds), hint);
 }

@@ -111,7 +111,7 @@ describe('applying a plan', () => {
     const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     expect(result).toMatchObject({ created: 1, deleted: 0, apiRequests: cluster.calls.length });
     expect(cluster.events.map((e) => e.reason)).toEqual(['SuccessfulCreate']);
-    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent', uid: 'ds-uid-agent' }]);
   });
 
   it('a create answered AlreadyExists is success without an event (another invocation made it)', async () => {

@@ -1,0 +1,73 @@
+/**
+ * The queue runtime (docs/adr/0003-queue.md): intake functions enqueue hints instead of reconciling; the reconcile
+ * function consumes them in batches; follow-up passes and re-queues become delayed messages, DaemonSet-wide ones
+ * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
+ */
+import { isTransient, TransientError } from '../errors.ts';
+import type { HandleResult, Hint, HintHandler } from '../hints.ts';
+import type { PassScheduler } from '../k8s/leases.ts';
+import type { Logger } from '../log.ts';
+import type { HintQueue } from './port.ts';
+
+/** The intake side: hints go to the queue; the webhook is answered as soon as the queue has them. */
+export function enqueueingHandler(queue: HintQueue): HintHandler {
+  return {
+    async handle(hints) {
+      await queue.send(hints, 0);
+      return { hints: hints.length, created: 0, deleted: 0, apiRequests: 0, queued: hints.length };
+    },
+  };
+}
+
+export interface QueuedFollowUpOptions {
+  queue: HintQueue;
+  /** A scheduler whose API calls stop retrying at `deadline` (epoch ms). */
+  scheduler: (deadline: number) => PassScheduler;
+  /** Least time between two scheduled DaemonSet-wide passes of one DaemonSet (SQS delays have 1 s granularity). */
+  intervalMs: number;
+  now: () => number;
+  log: Logger;
+}
+
+/**
+ * After each reconcile: every DaemonSet-wide follow-up it asks for is scheduled (at most one per DaemonSet per
+ * interval, whatever the event rate), and a re-queue (failed-pod backoff expiry, minReadySeconds) becomes a message
+ * delayed to the second it is due, instead of waiting for the next event or the resync. A failure to schedule is
+ * transient: the batch is handled again, and the reconcile, being idempotent, does no harm twice.
+ */
+export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpOptions): HintHandler {
+  return {
+    async handle(hints, signal) {
+      const result = await inner.handle(hints, signal);
+      const now = options.now();
+      const scheduler = options.scheduler(now + 5_000);
+      const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
+        h.kind === 'daemonSet' ? [{ hint: h, at: now }] : [],
+      );
+      const others: Hint[] = [];
+      if (result.requeueAfterSeconds !== undefined) {
+        const at = now + result.requeueAfterSeconds * 1000;
+        for (const hint of hints) {
+          if (hint.kind === 'daemonSet') wanted.push({ hint, at });
+          else others.push(hint);
+        }
+      }
+      try {
+        await Promise.all([
+          ...wanted.map(async ({ hint, at }) => {
+            const delay = await scheduler.schedule(hint, at, options.intervalMs, now);
+            if (delay !== null) await options.queue.send([hint], delay);
+          }),
+          others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
+        ]);
+      } catch (error) {
+        options.log.warn('follow-ups not scheduled', { error: String(error) });
+        throw isTransient(error) ? error : new TransientError(`follow-ups not scheduled: ${String(error)}`);
+      }
+      // Scheduled here: nothing is left for the caller to run after the answer.
+      const out: HandleResult = { ...result };
+      delete out.followUp;
+      return out;
+    },
+  };
+}
