@@ -15,15 +15,8 @@ const env = {
 function fakeDeps(behaviour?: (hints: readonly Hint[]) => HandleResult) {
   const { handler, calls } = recordingHandler(behaviour);
   const logs = recordingLogger();
-  const deps: AppDeps = {
-    handler,
-    config: testConfig(env),
-    log: logs.log,
-    // What a local process would do; the Lambda helper must replace it.
-    defer: () => {
-      throw new Error('the Lambda helper must not use the local defer');
-    },
-  };
+  // Without a `defer` (the direct path), the Lambda helper supplies its own.
+  const deps: Omit<AppDeps, 'defer'> = { handler, config: testConfig(env), log: logs.log };
   return { deps, calls, logs };
 }
 
@@ -82,6 +75,22 @@ describe('HTTP functions on Lambda (hono/aws-lambda)', () => {
     expect(result).toMatchObject({ statusCode: 200 });
     expect(calls).toEqual([]);
     expect(logs.entries().some((e) => e.level === 'warn' && e.msg.startsWith('deferred work dropped'))).toBe(true);
+  });
+
+  it('with a queue, admission hands its hints to the queue (the deps bring their own defer) and never invokes itself', async () => {
+    const { deps, calls } = fakeDeps();
+    const queued: { hints: unknown; delayMs: number }[] = [];
+    const handler = createHttpLambdaHandler(() => ({ ...deps, defer: (_task, work) => void queued.push({ hints: work.hints, delayMs: work.delayMs }) }), {
+      deferToSelf: {
+        invoke: async () => {
+          throw new Error('no self-invocation with a queue');
+        },
+      },
+    });
+    const result = await handler(fixture<LambdaEvent>('lambda-function-url-admission.json'), context);
+    expect(result).toMatchObject({ statusCode: 200 });
+    expect(calls).toEqual([]);
+    expect(queued).toEqual([{ hints: [{ kind: 'node', name: 'worker-7' }], delayMs: 300 }]);
   });
 
   it('reconciles a deferred invocation once notBefore has passed', async () => {
