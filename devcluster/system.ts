@@ -13,8 +13,13 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { down as clusterDown, up as clusterUp } from './controlplane.ts';
+import { down as clusterDown, startTracked, trackProcess, up as clusterUp } from './controlplane.ts';
+import { faultControl } from './faults/control.ts';
+import { faultProxyKubeconfigPath } from './faults/local.ts';
+import type { FaultConfigInput } from './faults/rules.ts';
 import { localPaths, repoRoot } from './paths.ts';
+import { isOurProcess, readPidFile, stopProcess } from './processes.ts';
+import { readLaunch } from './state.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
 
@@ -27,7 +32,21 @@ export interface SystemOptions {
   kcmBurst?: number;
   /** Extra environment for the functions server (e.g. LOG_LEVEL). */
   functionsEnv?: Record<string, string>;
+  /**
+   * Route the functions' API requests through the fault proxy (devcluster/faults/), started as a tracked process
+   * beside the control plane (`cluster:restart -- fault-proxy`, stopped by `down`). Functions already running
+   * without it (or with it, when it is not asked for) are restarted.
+   */
+  faultProxy?: FaultProxySystemOptions;
   log?: (line: string) => void;
+}
+
+export interface FaultProxySystemOptions {
+  /** The rules in force at start (devcluster/faults/rules.ts); change them later through the control endpoint. */
+  config?: FaultConfigInput;
+  /** Default: a free port. */
+  port?: number;
+  controlPort?: number;
 }
 
 export interface System {
@@ -36,6 +55,8 @@ export interface System {
   functionsUrl: string;
   functionsLog: string;
   token: string;
+  /** With `faultProxy`: where it listens, its control endpoint (faultControl(controlUrl)), the functions' kubeconfig. */
+  faultProxy?: { url: string; controlUrl: string; kubeconfig: string };
 }
 
 const WEBHOOK_NAME = 'daemonless-events';
@@ -118,11 +139,15 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     kcmQps: options.kcmQps,
     kcmBurst: options.kcmBurst,
     // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).
-    auditWebhook: delivery === 'admission' ? undefined : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
+    // null: none, explicitly (undefined would keep whatever the running control plane has).
+    auditWebhook: delivery === 'admission' ? null : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
     log,
   });
 
   const functionsLog = join(p.logs, 'functions.log');
+  const proxy = options.faultProxy ? await startFaultProxyProcess(options.faultProxy, log) : undefined;
+  const functionsKubeconfig = proxy?.kubeconfig ?? p.reconcilerKubeconfig;
+  await stopFunctionsWithOtherKubeconfig(functionsKubeconfig, log);
   if (functionsPid() === undefined) {
     mkdirSync(p.run, { recursive: true });
     mkdirSync(p.logs, { recursive: true });
@@ -133,7 +158,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       stdio: ['ignore', out, out],
       env: {
         ...process.env,
-        KUBECONFIG: p.reconcilerKubeconfig,
+        KUBECONFIG: functionsKubeconfig,
         PORT: String(port),
         HTTPS_PORT: String(port + 1),
         TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
@@ -145,6 +170,27 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     closeSync(out);
     child.unref();
     writeFileSync(functionsPidFile(), String(child.pid));
+    // Tracked like the control plane: `cluster:restart -- functions` and `up` start it again the same way, `down` stops it.
+    trackProcess({
+      name: 'functions',
+      command: process.execPath,
+      args: [join(repoRoot, 'src', 'local', 'serve.ts')],
+      cwd: repoRoot,
+      env: {
+        KUBECONFIG: functionsKubeconfig,
+        PORT: String(port),
+        HTTPS_PORT: String(port + 1),
+        TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
+        TLS_KEY_FILE: join(p.pki, 'webhook.key'),
+        ...options.functionsEnv,
+      },
+      envFiles: { BEARER_TOKEN: join(p.root, 'functions.token') },
+      identity: [join(repoRoot, 'src', 'local', 'serve.ts'), `env:KUBECONFIG=${functionsKubeconfig}`, `env:PORT=${port}`],
+      stopGraceMs: 10_000,
+      healthUrl: `${functionsUrl}/healthz`,
+      log: functionsLog,
+      pidFile: functionsPidFile(),
+    });
     log(`functions: started (pid ${child.pid}), ${functionsUrl}, log ${functionsLog}`);
   }
   await waitHealthy(functionsUrl, 20_000);
@@ -152,7 +198,78 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
   await registerAdmission(kc, delivery === 'audit' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
-  return { kubeconfig: p.kubeconfig, reconcilerKubeconfig: p.reconcilerKubeconfig, functionsUrl, functionsLog, token: secret };
+  return {
+    kubeconfig: p.kubeconfig,
+    reconcilerKubeconfig: p.reconcilerKubeconfig,
+    functionsUrl,
+    functionsLog,
+    token: secret,
+    ...(proxy ? { faultProxy: proxy } : {}),
+  };
+}
+
+/** Starts the fault proxy as a tracked process (or keeps the one running) and sets its rules when given. */
+async function startFaultProxyProcess(
+  options: FaultProxySystemOptions,
+  log: (line: string) => void,
+): Promise<{ url: string; controlUrl: string; kubeconfig: string }> {
+  const p = paths();
+  const recordFile = join(p.run, 'fault-proxy.json');
+  const running = readLaunch(recordFile);
+  const runningPid = running ? readPidFile(running.pidFile) : undefined;
+  const configFile = join(p.run, 'fault-proxy.config.json');
+  const kubeconfig = faultProxyKubeconfigPath();
+  if (running && runningPid !== undefined && isOurProcess(runningPid, running.identity)) {
+    const portOf = (flag: string) => Number(running.args[running.args.indexOf(flag) + 1]);
+    const result = { url: `https://127.0.0.1:${portOf('--port')}`, controlUrl: `http://127.0.0.1:${portOf('--control-port')}`, kubeconfig };
+    if (options.config) {
+      await faultControl(result.controlUrl).setConfig(options.config);
+    }
+    log(`fault proxy: already running (pid ${runningPid}), ${result.url}`);
+    return result;
+  }
+  const [port, controlPort] = [options.port ?? (await freePort()), options.controlPort ?? (await freePort())];
+  mkdirSync(p.run, { recursive: true });
+  writeFileSync(configFile, JSON.stringify(options.config ?? {}, null, 2) + '\n');
+  const entry = join(repoRoot, 'devcluster', 'faults', 'main.ts');
+  const { pid } = await startTracked(
+    {
+      name: 'fault-proxy',
+      command: process.execPath,
+      args: [entry, '--local-dir', p.root, '--port', String(port), '--control-port', String(controlPort), '--config', configFile],
+      cwd: repoRoot,
+      env: {},
+      identity: [entry, `--local-dir ${p.root} `],
+      stopGraceMs: 5_000,
+      healthUrl: `http://127.0.0.1:${controlPort}/healthz`,
+      log: join(p.logs, 'fault-proxy.log'),
+      pidFile: join(p.run, 'fault-proxy.pid'),
+    },
+    { log },
+  );
+  log(`fault proxy: started (pid ${pid}), https://127.0.0.1:${port}, control http://127.0.0.1:${controlPort}`);
+  return { url: `https://127.0.0.1:${port}`, controlUrl: `http://127.0.0.1:${controlPort}`, kubeconfig };
+}
+
+/** Functions running with another KUBECONFIG (through the proxy or not) than asked are stopped, to start again below. */
+async function stopFunctionsWithOtherKubeconfig(kubeconfig: string, log: (line: string) => void): Promise<void> {
+  const launch = readLaunch(join(paths().run, 'functions.json'));
+  const pid = functionsPid();
+  if (!launch || pid === undefined || launch.env['KUBECONFIG'] === kubeconfig || !isOurProcess(pid, launch.identity)) return;
+  log(`functions: running with KUBECONFIG ${launch.env['KUBECONFIG']}; restarting them with ${kubeconfig}`);
+  await stopProcess(pid, launch.identity, launch.stopGraceMs);
+  rmSync(functionsPidFile(), { force: true });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */
