@@ -69,6 +69,8 @@ import {
   type ParsedTrackedLaunch,
   type TrackedLaunch,
   StateError,
+  launchFile,
+  launchSuffix,
   readLaunch,
   readState,
   writeLaunch,
@@ -350,7 +352,8 @@ async function ensureRunning(
       state.binDir = binDir;
       ctx = { ...ctx, binDir };
     }
-    log(`${name}: ${reason}: ${alive ? 'restarting' : 'starting'} it with the cluster's options; etcd data kept`);
+    const withWhat = forced.has(name) ? 'the new options' : 'the options the cluster runs with';
+    log(`${name}: ${reason}: ${alive ? 'restarting' : 'starting'} it with ${withWhat}; etcd data kept`);
     await replaceComponent(paths, state, ctx, name, reason, { log });
     restarted.push(name);
   }
@@ -424,7 +427,7 @@ export async function restart(name: string, options: RestartOptions = {}): Promi
   }
   const launch = launches.find((l) => l.name === name);
   if (launch) return replaceTracked(paths, state, launch, reason, { ...options, log });
-  throw new ClusterStateError(`${name} was not started in ${paths.root}; it runs: ${names.join(', ')}`);
+  throw new ClusterStateError(`no component named ${JSON.stringify(name)} runs in ${paths.root}; it runs: ${names.join(', ')}`);
 }
 
 /**
@@ -434,7 +437,7 @@ export async function restart(name: string, options: RestartOptions = {}): Promi
 export function trackProcess(launch: TrackedLaunch, options: { readonly localDir?: string } = {}): void {
   const paths = localPaths(options.localDir);
   mkdirSync(paths.run, { recursive: true });
-  writeLaunch(join(paths.run, `${launch.name}.json`), launch);
+  writeLaunch(launchFile(paths.run, launch.name), launch);
 }
 
 /** Starts a process beside the control plane, tracked like `trackProcess`; resolves once it answers its health URL. */
@@ -442,7 +445,7 @@ export async function startTracked(launch: TrackedLaunch, options: LocalDirOptio
   const paths = localPaths(options.localDir);
   for (const dir of [paths.run, paths.logs]) mkdirSync(dir, { recursive: true });
   trackProcess(launch, options);
-  const parsed = readLaunch(join(paths.run, `${launch.name}.json`))!;
+  const parsed = readLaunch(launchFile(paths.run, launch.name))!;
   const daemon = await spawnTrackedLaunch(parsed);
   await waitTrackedReady(parsed, daemon);
   return { pid: daemon.pid };
@@ -623,11 +626,11 @@ function wipeClusterData(paths: LocalPaths): void {
   for (const path of [paths.etcdData, paths.config, paths.state]) rmSync(path, { recursive: true, force: true });
 }
 
-/** The tracked processes' records (`run/*.json`); an unreadable one is reported and skipped. */
+/** The tracked processes' records (`run/*.launch.json`); an unreadable one is reported and skipped. */
 function trackedLaunches(paths: LocalPaths, log: (line: string) => void = defaultLog): ParsedTrackedLaunch[] {
   if (!existsSync(paths.run)) return [];
   return readdirSync(paths.run)
-    .filter((f) => f.endsWith('.json'))
+    .filter((f) => f.endsWith(launchSuffix))
     .sort()
     .flatMap((f) => {
       try {

@@ -2,10 +2,11 @@
  * `.local/state.json`: what `up` started (pids, command identities, ports, options, restarts). Written after each
  * component starts, so that `down` can clean up even after a failed or interrupted `up`.
  *
- * `.local/run/<name>.json`: how to start again a process started beside the control plane (the functions server, the
+ * `.local/run/<name>.launch.json`: how to start again a process started beside the control plane (the functions server, the
  * fault proxy), so `cluster:restart` and `up` can restart it with the same command and environment, and `down` stops it.
  */
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { NormalizedOptionsSchema } from './options.ts';
 
@@ -91,13 +92,23 @@ export const TrackedLaunchSchema = z.object({
 export type TrackedLaunch = z.input<typeof TrackedLaunchSchema>;
 export type ParsedTrackedLaunch = z.infer<typeof TrackedLaunchSchema>;
 
+/** Where the record of the tracked process `name` lives in a run folder. */
+export function launchFile(runDir: string, name: string): string {
+  return join(runDir, `${name}${launchSuffix}`);
+}
+export const launchSuffix = '.launch.json';
+
 export function readLaunch(file: string): ParsedTrackedLaunch | undefined {
   if (!existsSync(file)) return undefined;
+  let json: unknown;
   try {
-    return TrackedLaunchSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
+    json = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new StateError(`${file}: ${(error as Error).message}`);
   }
+  const parsed = TrackedLaunchSchema.safeParse(json);
+  if (!parsed.success) throw new StateError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }
 
 export function writeLaunch(file: string, launch: TrackedLaunch): void {

@@ -19,7 +19,7 @@ import { faultProxyKubeconfigPath } from './faults/local.ts';
 import type { FaultConfigInput } from './faults/rules.ts';
 import { localPaths, repoRoot } from './paths.ts';
 import { isOurProcess, readPidFile, stopProcess } from './processes.ts';
-import { readLaunch } from './state.ts';
+import { launchFile, readLaunch } from './state.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
 
@@ -214,7 +214,7 @@ async function startFaultProxyProcess(
   log: (line: string) => void,
 ): Promise<{ url: string; controlUrl: string; kubeconfig: string }> {
   const p = paths();
-  const recordFile = join(p.run, 'fault-proxy.json');
+  const recordFile = launchFile(p.run, 'fault-proxy');
   const running = readLaunch(recordFile);
   const runningPid = running ? readPidFile(running.pidFile) : undefined;
   const configFile = join(p.run, 'fault-proxy.config.json');
@@ -253,7 +253,7 @@ async function startFaultProxyProcess(
 
 /** Functions running with another KUBECONFIG (through the proxy or not) than asked are stopped, to start again below. */
 async function stopFunctionsWithOtherKubeconfig(kubeconfig: string, log: (line: string) => void): Promise<void> {
-  const launch = readLaunch(join(paths().run, 'functions.json'));
+  const launch = readLaunch(launchFile(paths().run, 'functions'));
   const pid = functionsPid();
   if (!launch || pid === undefined || launch.env['KUBECONFIG'] === kubeconfig || !isOurProcess(pid, launch.identity)) return;
   log(`functions: running with KUBECONFIG ${launch.env['KUBECONFIG']}; restarting them with ${kubeconfig}`);
