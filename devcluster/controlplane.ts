@@ -9,7 +9,7 @@
  * existing cluster restarts only the components that are dead, unhealthy or whose options it was asked to change;
  * options `up` is not given keep the values the cluster runs with; every line of that is said in the log.
  */
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -162,13 +162,36 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
 
   let existing = tryReadState(paths, log);
   if (options.fresh) {
+    // A new cluster, but the same configuration: options and ports not given keep the values of the one replaced,
+    // and so does the audit webhook's kubeconfig (its token is stored nowhere else).
+    const previous = existing?.readyAt ? existing : undefined;
+    const auditKubeconfig = join(paths.config, 'audit-webhook.kubeconfig');
+    const keptAudit =
+      previous?.options.auditWebhook && requested.auditWebhook === undefined && existsSync(auditKubeconfig)
+        ? readFileSync(auditKubeconfig)
+        : undefined;
     if (existing || hasPidFiles(paths) || existsSync(paths.etcdData)) {
       log(`--fresh: stopping the control plane in ${paths.root} and DELETING its data (etcd); processes beside it keep running`);
       await stopControlPlane(paths, existing, log);
       wipeClusterData(paths);
     }
-    existing = undefined;
-  } else if (existing && existing.readyAt === null) {
+    let base = previous ? previous.options : normalizeOptions({});
+    if (previous?.options.auditWebhook && requested.auditWebhook === undefined && !keptAudit) {
+      log('--fresh: the audit webhook kubeconfig is gone: starting without the audit webhook');
+      base = { ...base, auditWebhook: null, auditPolicyFile: null, auditPolicySha256: null };
+    }
+    if (keptAudit) {
+      mkdirSync(paths.config, { recursive: true });
+      writeFileSync(auditKubeconfig, keptAudit, { mode: 0o600 });
+    }
+    const ports = previous ? { ...previous.ports, ...explicitPorts(options.ports) } : resolvePorts(options.ports);
+    let wanted = mergeOptions(base, requested);
+    if (requested.auditWebhook === undefined && wanted.auditPolicyFile) {
+      wanted = { ...wanted, auditPolicySha256: auditPolicySha256(wanted.auditPolicyFile) };
+    }
+    return startNew(paths, options, wanted, ports, started, log, { auditKubeconfigWritten: keptAudit !== undefined });
+  }
+  if (existing && existing.readyAt === null) {
     log(`an earlier up in ${paths.root} (started ${existing.startedAt}) never completed: starting over, deleting what it made`);
     await stopControlPlane(paths, existing, log);
     wipeClusterData(paths);
@@ -184,7 +207,7 @@ export async function up(options: UpOptions = {}): Promise<ClusterInfo> {
         'run `up --fresh` to delete the data and start a new cluster, or `down`',
     );
   }
-  return startNew(paths, options, mergeOptions(normalizeOptions({}), requested), started, log);
+  return startNew(paths, options, mergeOptions(normalizeOptions({}), requested), resolvePorts(options.ports), started, log);
 }
 
 /** A new, empty cluster in `paths` (nothing of it runs, no data exists). */
@@ -192,10 +215,12 @@ async function startNew(
   paths: LocalPaths,
   options: UpOptions,
   normalized: NormalizedOptions,
+  ports: Ports,
   started: number,
   log: (line: string) => void,
+  { auditKubeconfigWritten = false } = {},
 ): Promise<ClusterInfo> {
-  const ports = resolvePorts(options.ports);
+  if (new Set(Object.values(ports)).size !== Object.keys(ports).length) throw new OptionsError(`ports must differ: ${JSON.stringify(ports)}`);
   const wantSimulator = normalized.simulator && existsSync(simulatorEntry);
   if (normalized.simulator && !wantSimulator) log(`warning: ${simulatorEntry} does not exist yet; starting without the node simulator`);
 
@@ -207,7 +232,7 @@ async function startNew(
   if (generated) log(`generated a CA, certificates and service-account keys in ${paths.pki}`);
   const server = `https://127.0.0.1:${ports.apiserver}`;
   writeClientKubeconfigs(paths, pki, server);
-  if (normalized.auditWebhook) writeAuditKubeconfig(paths, pki, normalized.auditWebhook.url, options.auditWebhook?.token);
+  if (normalized.auditWebhook && !auditKubeconfigWritten) writeAuditKubeconfig(paths, pki, normalized.auditWebhook.url, options.auditWebhook?.token);
   const ctx = componentContext(paths, pki, ports, normalized, binDir);
 
   const state: ClusterState = {

@@ -290,6 +290,26 @@ describe('the functions through the fault proxy, and kube-apiserver restarted mi
   }, 240_000);
 });
 
+describe('`npm run cluster:up -- --fresh`', () => {
+  it('deletes the data, saying so, and starts an empty cluster with the same options and ports; the functions stay tracked', async () => {
+    const functions = trackedPid('functions');
+    const proxy = trackedPid('fault-proxy');
+    const before = state();
+    for (const r of before.restarts) [r.pid, r.previousPid].forEach((p) => p !== null && seenPids.add(p));
+    const output = await script(['devcluster/cli.ts', 'up', '--fresh']);
+    expect(output).toMatch(/--fresh: stopping the control plane in .* and DELETING its data \(etcd\)/);
+    const after = state();
+    expect(after.ports).toEqual(before.ports);
+    expect(after.options).toEqual(before.options);
+    expect(cmdline(pidOf('kube-apiserver'))).toContain('--audit-webhook-config-file=');
+    expect((await admin.core.listNode()).items.filter((n) => nodes.includes(n.metadata!.name!))).toEqual([]);
+    await expect(admin.apps.readNamespacedDaemonSet({ namespace, name })).rejects.toThrow();
+    expect(trackedPid('functions')).toBe(functions);
+    expect(trackedPid('fault-proxy')).toBe(proxy);
+    expect(gone(functions)).toBe(false);
+  }, 120_000);
+});
+
 describe('`npm run down`', () => {
   it('stops every process the system ran, across all restarts, and removes the cluster', async () => {
     for (const c of state().components) seenPids.add(c.pid);
