@@ -465,6 +465,27 @@ export function trackProcess(launch: TrackedLaunch, options: { readonly localDir
   writeLaunch(launchFile(paths.run, launch.name), launch);
 }
 
+/**
+ * Stops the tracked process `name` when its record does not satisfy `keep` (e.g. it runs with another KUBECONFIG than
+ * the caller is about to start it with), so the caller can start it again; true when it stopped one.
+ */
+export async function stopTrackedUnless(
+  name: string,
+  keep: (launch: ParsedTrackedLaunch) => boolean,
+  why: string,
+  options: LocalDirOptions = {},
+): Promise<boolean> {
+  const log = options.log ?? defaultLog;
+  const paths = localPaths(options.localDir);
+  const launch = readLaunch(launchFile(paths.run, name));
+  const pid = launch ? readPidFile(launch.pidFile) : undefined;
+  if (!launch || pid === undefined || !isOurProcess(pid, launch.identity) || keep(launch)) return false;
+  log(`${name}: stopping pid ${pid} ${why}`);
+  await stopProcess(pid, launch.identity, launch.stopGraceMs);
+  rmSync(launch.pidFile, { force: true });
+  return true;
+}
+
 /** Starts a process beside the control plane, tracked like `trackProcess`; resolves once it answers its health URL. */
 export async function startTracked(launch: TrackedLaunch, options: LocalDirOptions = {}): Promise<{ readonly pid: number }> {
   const paths = localPaths(options.localDir);

@@ -13,13 +13,9 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { down as clusterDown, startTracked, trackProcess, up as clusterUp } from './controlplane.ts';
-import { faultControl } from './faults/control.ts';
-import { faultProxyKubeconfigPath } from './faults/local.ts';
-import type { FaultConfigInput } from './faults/rules.ts';
+import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp } from './controlplane.ts';
+import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
 import { localPaths, repoRoot } from './paths.ts';
-import { isOurProcess, readPidFile, stopProcess } from './processes.ts';
-import { launchFile, readLaunch } from './state.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
 
@@ -37,16 +33,8 @@ export interface SystemOptions {
    * beside the control plane (`cluster:restart -- fault-proxy`, stopped by `down`). Functions already running
    * without it (or with it, when it is not asked for) are restarted.
    */
-  faultProxy?: FaultProxySystemOptions;
+  faultProxy?: Omit<FaultProxyProcessOptions, 'localDir' | 'log'>;
   log?: (line: string) => void;
-}
-
-export interface FaultProxySystemOptions {
-  /** The rules in force at start (devcluster/faults/rules.ts); change them later through the control endpoint. */
-  config?: FaultConfigInput;
-  /** Default: a free port. */
-  port?: number;
-  controlPort?: number;
 }
 
 export interface System {
@@ -145,9 +133,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   });
 
   const functionsLog = join(p.logs, 'functions.log');
-  const proxy = options.faultProxy ? await startFaultProxyProcess(options.faultProxy, log) : undefined;
+  const proxy = options.faultProxy ? await ensureFaultProxyProcess({ ...options.faultProxy, log }) : undefined;
   const functionsKubeconfig = proxy?.kubeconfig ?? p.reconcilerKubeconfig;
-  await stopFunctionsWithOtherKubeconfig(functionsKubeconfig, log);
+  await stopTrackedUnless('functions', (launch) => launch.env['KUBECONFIG'] === functionsKubeconfig, `to start them with KUBECONFIG ${functionsKubeconfig}`, { log });
   if (functionsPid() === undefined) {
     mkdirSync(p.run, { recursive: true });
     mkdirSync(p.logs, { recursive: true });
@@ -208,69 +196,6 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   };
 }
 
-/** Starts the fault proxy as a tracked process (or keeps the one running) and sets its rules when given. */
-async function startFaultProxyProcess(
-  options: FaultProxySystemOptions,
-  log: (line: string) => void,
-): Promise<{ url: string; controlUrl: string; kubeconfig: string }> {
-  const p = paths();
-  const recordFile = launchFile(p.run, 'fault-proxy');
-  const running = readLaunch(recordFile);
-  const runningPid = running ? readPidFile(running.pidFile) : undefined;
-  const configFile = join(p.run, 'fault-proxy.config.json');
-  const kubeconfig = faultProxyKubeconfigPath();
-  if (running && runningPid !== undefined && isOurProcess(runningPid, running.identity)) {
-    const portOf = (flag: string) => Number(running.args[running.args.indexOf(flag) + 1]);
-    const result = { url: `https://127.0.0.1:${portOf('--port')}`, controlUrl: `http://127.0.0.1:${portOf('--control-port')}`, kubeconfig };
-    if (options.config) {
-      await faultControl(result.controlUrl).setConfig(options.config);
-    }
-    log(`fault proxy: already running (pid ${runningPid}), ${result.url}`);
-    return result;
-  }
-  const [port, controlPort] = [options.port ?? (await freePort()), options.controlPort ?? (await freePort())];
-  mkdirSync(p.run, { recursive: true });
-  writeFileSync(configFile, JSON.stringify(options.config ?? {}, null, 2) + '\n');
-  const entry = join(repoRoot, 'devcluster', 'faults', 'main.ts');
-  const { pid } = await startTracked(
-    {
-      name: 'fault-proxy',
-      command: process.execPath,
-      args: [entry, '--local-dir', p.root, '--port', String(port), '--control-port', String(controlPort), '--config', configFile],
-      cwd: repoRoot,
-      env: {},
-      identity: [entry, `--local-dir ${p.root} `],
-      stopGraceMs: 5_000,
-      healthUrl: `http://127.0.0.1:${controlPort}/healthz`,
-      log: join(p.logs, 'fault-proxy.log'),
-      pidFile: join(p.run, 'fault-proxy.pid'),
-    },
-    { log },
-  );
-  log(`fault proxy: started (pid ${pid}), https://127.0.0.1:${port}, control http://127.0.0.1:${controlPort}`);
-  return { url: `https://127.0.0.1:${port}`, controlUrl: `http://127.0.0.1:${controlPort}`, kubeconfig };
-}
-
-/** Functions running with another KUBECONFIG (through the proxy or not) than asked are stopped, to start again below. */
-async function stopFunctionsWithOtherKubeconfig(kubeconfig: string, log: (line: string) => void): Promise<void> {
-  const launch = readLaunch(launchFile(paths().run, 'functions'));
-  const pid = functionsPid();
-  if (!launch || pid === undefined || launch.env['KUBECONFIG'] === kubeconfig || !isOurProcess(pid, launch.identity)) return;
-  log(`functions: running with KUBECONFIG ${launch.env['KUBECONFIG']}; restarting them with ${kubeconfig}`);
-  await stopProcess(pid, launch.identity, launch.stopGraceMs);
-  rmSync(functionsPidFile(), { force: true });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */
 export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {

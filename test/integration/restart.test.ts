@@ -244,6 +244,18 @@ describe('`npm run cluster:restart`', () => {
     expect(health.status).toBe(200);
   });
 
+  it('`cluster:up` starts a killed functions server again, alone, with its recorded launch', async () => {
+    const killed = trackedPid('functions');
+    const apiserver = pidOf('kube-apiserver');
+    process.kill(killed, 'SIGKILL');
+    await waitFor('the functions server to be gone', () => gone(killed));
+    const output = await script(['devcluster/cli.ts', 'up']);
+    expect(output).toMatch(new RegExp(`functions: not running \\(pid ${killed} is gone\\): starting it with the command and environment it was started with`));
+    expect(output).toMatch(/started again: functions; data kept/);
+    expect(gone(trackedPid('functions'))).toBe(false);
+    expect(pidOf('kube-apiserver')).toBe(apiserver);
+  });
+
   it('names what runs when asked for something that does not', async () => {
     await expect(script(['devcluster/cli.ts', 'restart', 'kubelet'])).rejects.toThrow(
       /no component named "kubelet" runs in .*; it runs: etcd, kube-apiserver, kube-controller-manager, kube-scheduler, simulator, functions/,
@@ -260,7 +272,7 @@ describe('the functions through the fault proxy, and kube-apiserver restarted mi
       const s = await startSystem({ faultProxy: { config: ${JSON.stringify(config)} } });
       console.log('SYSTEM ' + JSON.stringify(s.faultProxy));`;
     const output = await script(['--input-type=module', '-e', code]);
-    expect(output).toMatch(/functions: running with KUBECONFIG .*reconciler\.kubeconfig; restarting them with .*fault-proxy\.kubeconfig/);
+    expect(output).toMatch(/functions: stopping pid \d+ to start them with KUBECONFIG .*fault-proxy\.kubeconfig/);
     const proxy = JSON.parse(/SYSTEM (.*)/.exec(output)![1]!) as { url: string; controlUrl: string; kubeconfig: string };
     expect(gone(previous)).toBe(true);
     const pid = trackedPid('functions');
@@ -284,10 +296,27 @@ describe('the functions through the fault proxy, and kube-apiserver restarted mi
     const { worst } = await watch.stop();
     expect(worst).toBe(1);
     const counters = await control.counters();
+    process.stderr.write(
+      `[restart test] kube-apiserver out ${restarted.outageSeconds} s (ready ${restarted.readySeconds} s after start); proxy: ` +
+        `${counters.requests} requests, ${counters.faults['503']} answered 503, ${counters.upstreamErrors} upstream errors\n`,
+    );
     // Writes went through the proxy, some were refused with 503, and the rollout completed anyway.
     expect(counters.faults['503']).toBeGreaterThan(0);
     expect(counters.passed).toBeGreaterThan(counters.faults['503']);
   }, 240_000);
+
+  it('`cluster:restart -- fault-proxy` brings it back on its ports with the rules last set', async () => {
+    const launch = readLaunch(launchFile(paths.run, 'fault-proxy'))!;
+    const control = faultControl(launch.healthUrl!.replace('/healthz', ''));
+    await control.setConfig({ rules: [{ name: 'set while running', match: { verbs: ['list'] }, rates: { slow: 0.01 } }], seed: 21 });
+    const previous = trackedPid('fault-proxy');
+    const restartStarted = Date.now();
+    const output = await script(['devcluster/cli.ts', 'restart', 'fault-proxy']);
+    expect(output).toMatch(new RegExp(`fault-proxy: pid ${previous} → ${trackedPid('fault-proxy')}`));
+    expect(await control.config()).toMatchObject({ seed: 21, rules: [{ name: 'set while running' }] });
+    // Counters live in memory: they start over with the process.
+    expect(Date.parse((await control.counters()).since)).toBeGreaterThan(restartStarted);
+  });
 });
 
 describe('`npm run cluster:up -- --fresh`', () => {
