@@ -1,10 +1,11 @@
 /**
- * Options of `up`, their defaults, and the normalized form stored in state.json to decide whether a running control
- * plane can be reused as is.
+ * Options of `up`, their defaults, the normalized form stored in state.json, and the rule that decides what an `up`
+ * on an existing control plane changes (docs/devcluster.md).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import type { ComponentName } from './components.ts';
 import { defaultAuditPolicyFile } from './paths.ts';
 
 export interface AuditWebhook {
@@ -28,19 +29,34 @@ export interface Ports {
   readonly controllerManager: number;
 }
 
+/**
+ * What `up` is asked for. On a control plane that already exists in the local folder, an option left undefined keeps
+ * the value the running system was started with (so a plain `up` never drops, say, the audit webhook `npm run up`
+ * configured); an option given with another value restarts only the components it concerns, keeping etcd's data.
+ * `null` asks explicitly for "none" / the upstream default. On a new control plane, undefined means the default.
+ */
 export interface UpOptions {
   /** Run the upstream DaemonSet controller in kube-controller-manager (for comparison runs). Default false. */
   readonly upstreamDaemonset?: boolean;
   /** kube-controller-manager's client rate limit (`--kube-api-qps` / `--kube-api-burst`); upstream default 20 / 30. */
-  readonly kcmQps?: number;
-  readonly kcmBurst?: number;
-  readonly auditWebhook?: AuditWebhook;
+  readonly kcmQps?: number | null;
+  readonly kcmBurst?: number | null;
+  /** `null`: no audit webhook. */
+  readonly auditWebhook?: AuditWebhook | null;
   /** Defaults to infra/audit-policy.yaml; only used with `auditWebhook`. */
   readonly auditPolicyFile?: string;
   /** Start the node simulator in the background. Default true. */
   readonly simulator?: boolean;
-  /** Ports override the defaults and the DAEMONLESS_*_PORT variables. */
+  /**
+   * Ports override the defaults and the DAEMONLESS_*_PORT variables. A control plane that exists keeps its ports;
+   * asking for other ones (here or through the variables) is refused rather than moving a cluster with data.
+   */
   readonly ports?: Partial<Ports>;
+  /**
+   * Stop whatever control plane runs in the local folder, DELETE its data (etcd), and start an empty one. The only
+   * way `up` deletes a cluster's data (besides `down`, which always does).
+   */
+  readonly fresh?: boolean;
   /** Folder for state, PKI, kubeconfigs and logs; default `DAEMONLESS_LOCAL_DIR` or `<repo>/.local`. */
   readonly localDir?: string;
   /** Progress lines; default: stderr. */
@@ -74,17 +90,36 @@ export const portEnvVars: Record<keyof Ports, string> = {
 const PortSchema = z.coerce.number().int().min(1).max(65535);
 
 export function resolvePorts(overrides: Partial<Ports> = {}, env: NodeJS.ProcessEnv = process.env): Ports {
-  const entries = (Object.keys(defaultPorts) as (keyof Ports)[]).map((key) => {
-    const raw = overrides[key] ?? env[portEnvVars[key]] ?? defaultPorts[key];
-    const parsed = PortSchema.safeParse(raw);
-    if (!parsed.success) throw new OptionsError(`${portEnvVars[key]}: not a port: ${String(raw)}`);
-    return [key, parsed.data] as const;
-  });
+  const entries = (Object.keys(defaultPorts) as (keyof Ports)[]).map((key) => [key, explicitPort(key, overrides, env) ?? defaultPorts[key]] as const);
   const ports = Object.fromEntries(entries) as unknown as Ports;
   if (new Set(Object.values(ports)).size !== entries.length) {
     throw new OptionsError(`ports must differ: ${JSON.stringify(ports)}`);
   }
   return ports;
+}
+
+/** The ports a caller asked for, by option or DAEMONLESS_*_PORT variable; the others are absent. */
+export function explicitPorts(overrides: Partial<Ports> = {}, env: NodeJS.ProcessEnv = process.env): Partial<Ports> {
+  const entries = (Object.keys(defaultPorts) as (keyof Ports)[]).flatMap((key) => {
+    const port = explicitPort(key, overrides, env);
+    return port === undefined ? [] : [[key, port] as const];
+  });
+  return Object.fromEntries(entries);
+}
+
+function explicitPort(key: keyof Ports, overrides: Partial<Ports>, env: NodeJS.ProcessEnv): number | undefined {
+  const raw = overrides[key] ?? env[portEnvVars[key]];
+  if (raw === undefined || raw === '') return undefined;
+  const parsed = PortSchema.safeParse(raw);
+  if (!parsed.success) throw new OptionsError(`${portEnvVars[key]}: not a port: ${String(raw)}`);
+  return parsed.data;
+}
+
+/** One line per port asked for that differs from the port a control plane runs on; empty when none does. */
+export function portConflicts(running: Ports, asked: Partial<Ports>): string[] {
+  return (Object.keys(asked) as (keyof Ports)[])
+    .filter((key) => asked[key] !== running[key])
+    .map((key) => `${portEnvVars[key]}=${asked[key]} but it runs on ${running[key]}`);
 }
 
 /** What a running control plane was started with; equal normalized options mean `up` can reuse it. */
@@ -101,18 +136,47 @@ export const NormalizedOptionsSchema = z.object({
 });
 export type NormalizedOptions = z.infer<typeof NormalizedOptionsSchema>;
 
-const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+/** The options a caller set, normalized; an absent field keeps the running value (or the default, on a new cluster). */
+export type RequestedOptions = Partial<NormalizedOptions>;
 
-export function normalizeOptions(options: UpOptions): NormalizedOptions {
-  const positive = (name: string, value: number | undefined): number | null => {
-    if (value === undefined) return null;
+export const defaultOptions: NormalizedOptions = {
+  upstreamDaemonset: false,
+  kcmQps: null,
+  kcmBurst: null,
+  auditWebhook: null,
+  auditPolicyFile: null,
+  auditPolicySha256: null,
+  simulator: true,
+};
+
+export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+/** The sha256 of an audit policy file, or an OptionsError naming it. */
+export function auditPolicySha256(file: string): string {
+  try {
+    return sha256(readFileSync(file));
+  } catch {
+    throw new OptionsError(`audit policy file not readable: ${file}`);
+  }
+}
+
+/** Validates and normalizes what the caller set; fields it did not set stay absent. Reads the audit policy file. */
+export function requestedOptions(options: UpOptions): RequestedOptions {
+  const positive = (name: string, value: number | null | undefined): number | null | undefined => {
+    if (value === undefined || value === null) return value;
     if (!Number.isFinite(value) || value <= 0) throw new OptionsError(`${name} must be a positive number, got ${value}`);
     return value;
   };
-  let auditWebhook: NormalizedOptions['auditWebhook'] = null;
-  let auditPolicyFile: string | null = null;
-  let auditPolicySha256: string | null = null;
-  if (options.auditWebhook) {
+  const requested: { -readonly [K in keyof NormalizedOptions]?: NormalizedOptions[K] } = {};
+  if (options.upstreamDaemonset !== undefined) requested.upstreamDaemonset = options.upstreamDaemonset;
+  const kcmQps = positive('kcmQps', options.kcmQps);
+  if (kcmQps !== undefined) requested.kcmQps = kcmQps;
+  const kcmBurst = positive('kcmBurst', options.kcmBurst);
+  if (kcmBurst !== undefined) requested.kcmBurst = kcmBurst;
+  if (options.simulator !== undefined) requested.simulator = options.simulator;
+  if (options.auditWebhook === null) {
+    Object.assign(requested, { auditWebhook: null, auditPolicyFile: null, auditPolicySha256: null });
+  } else if (options.auditWebhook !== undefined) {
     const url = z.url({ protocol: /^https?$/ }).safeParse(options.auditWebhook.url);
     if (!url.success) throw new OptionsError(`auditWebhook.url must be an http(s) URL, got ${options.auditWebhook.url}`);
     const token = options.auditWebhook.token;
@@ -124,25 +188,75 @@ export function normalizeOptions(options: UpOptions): NormalizedOptions {
           '<localDir>/pki/webhook.crt (signed by the cluster CA, which the audit kubeconfig trusts), or drop the token',
       );
     }
-    auditWebhook = { url: url.data, tokenSha256: token === undefined ? null : sha256(token) };
-    auditPolicyFile = options.auditPolicyFile ?? defaultAuditPolicyFile;
-    try {
-      auditPolicySha256 = sha256(readFileSync(auditPolicyFile));
-    } catch {
-      throw new OptionsError(`audit policy file not readable: ${auditPolicyFile}`);
-    }
+    const policy = options.auditPolicyFile ?? defaultAuditPolicyFile;
+    requested.auditWebhook = { url: url.data, tokenSha256: token === undefined ? null : sha256(token) };
+    requested.auditPolicyFile = policy;
+    requested.auditPolicySha256 = auditPolicySha256(policy);
+  } else if (options.auditPolicyFile !== undefined) {
+    throw new OptionsError('auditPolicyFile needs auditWebhook');
   }
-  return {
-    upstreamDaemonset: options.upstreamDaemonset ?? false,
-    kcmQps: positive('kcmQps', options.kcmQps),
-    kcmBurst: positive('kcmBurst', options.kcmBurst),
-    auditWebhook,
-    auditPolicyFile,
-    auditPolicySha256,
-    simulator: options.simulator ?? true,
-  };
+  return requested;
+}
+
+/** `base` with every field the caller set replaced. */
+export function mergeOptions(base: NormalizedOptions, requested: RequestedOptions): NormalizedOptions {
+  const defined = Object.fromEntries(Object.entries(requested).filter(([, value]) => value !== undefined));
+  return NormalizedOptionsSchema.parse({ ...base, ...defined });
+}
+
+/** The options of a new control plane: the defaults with what the caller set. */
+export function normalizeOptions(options: UpOptions): NormalizedOptions {
+  return mergeOptions(defaultOptions, requestedOptions(options));
 }
 
 export function sameOptions(a: NormalizedOptions, b: NormalizedOptions): boolean {
   return JSON.stringify(NormalizedOptionsSchema.parse(a)) === JSON.stringify(NormalizedOptionsSchema.parse(b));
+}
+
+/** Which component reads each option: changing the option restarts (or, for the simulator, starts or stops) it. */
+const optionComponent: Record<keyof NormalizedOptions, ComponentName> = {
+  upstreamDaemonset: 'kube-controller-manager',
+  kcmQps: 'kube-controller-manager',
+  kcmBurst: 'kube-controller-manager',
+  auditWebhook: 'kube-apiserver',
+  auditPolicyFile: 'kube-apiserver',
+  auditPolicySha256: 'kube-apiserver',
+  simulator: 'simulator',
+};
+
+export interface OptionChange {
+  readonly option: keyof NormalizedOptions;
+  readonly from: string;
+  readonly to: string;
+  readonly component: ComponentName;
+}
+
+/** The differences between the options a control plane runs with and the ones asked for, in words without secrets. */
+export function optionChanges(running: NormalizedOptions, wanted: NormalizedOptions): OptionChange[] {
+  return (Object.keys(optionComponent) as (keyof NormalizedOptions)[])
+    .filter((key) => JSON.stringify(running[key]) !== JSON.stringify(wanted[key]))
+    // The policy's hash only matters when the file stayed the same; otherwise the file's change says it all.
+    .filter((key) => key !== 'auditPolicySha256' || running.auditPolicyFile === wanted.auditPolicyFile)
+    .map((key) => ({ option: key, from: describeValue(key, running), to: describeValue(key, wanted), component: optionComponent[key] }));
+}
+
+function describeValue(key: keyof NormalizedOptions, o: NormalizedOptions): string {
+  switch (key) {
+    case 'auditWebhook':
+      return o.auditWebhook ? `${o.auditWebhook.url} (token ${o.auditWebhook.tokenSha256 ? 'set' : 'none'})` : 'none';
+    case 'auditPolicySha256':
+      return o.auditPolicySha256 ? `sha256 ${o.auditPolicySha256.slice(0, 12)}` : 'none';
+    default: {
+      const value = o[key];
+      return value === null ? 'default' : String(value);
+    }
+  }
+}
+
+/** One line for logs and `status` (never a token). */
+export function describeOptions(o: NormalizedOptions): string {
+  return (
+    `upstream DaemonSet controller ${o.upstreamDaemonset ? 'on' : 'off'}, kcm qps ${o.kcmQps ?? 'default'} burst ${o.kcmBurst ?? 'default'}, ` +
+    `audit webhook ${o.auditWebhook ? describeValue('auditWebhook', o) : 'off'}, simulator ${o.simulator ? 'on' : 'off'}`
+  );
 }

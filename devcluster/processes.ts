@@ -37,6 +37,7 @@ export interface DaemonSpec {
   readonly env?: NodeJS.ProcessEnv;
   readonly logFile: string;
   readonly pidFile: string;
+  readonly cwd?: string;
 }
 
 export async function spawnDaemon(spec: DaemonSpec): Promise<Daemon> {
@@ -45,7 +46,12 @@ export async function spawnDaemon(spec: DaemonSpec): Promise<Daemon> {
   writeSync(fd, `\n=== ${new Date().toISOString()} starting ${spec.command} ${spec.args.join(' ')}\n`);
   let child: ChildProcess;
   try {
-    child = spawn(spec.command, spec.args, { detached: true, stdio: ['ignore', fd, fd], env: spec.env ?? process.env });
+    child = spawn(spec.command, spec.args, {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      env: spec.env ?? process.env,
+      ...(spec.cwd ? { cwd: spec.cwd } : {}),
+    });
   } finally {
     closeSync(fd);
   }
@@ -117,6 +123,17 @@ export async function stopProcess(pid: number, identity: readonly string[], grac
   signal(pid, 'SIGKILL');
   if (await waitGone(pid, identity, 10_000)) return 'killed';
   throw new ProcessStartError(`pid ${pid} survived SIGKILL`);
+}
+
+/**
+ * Sends `sig` (SIGKILL by default: a crash, nothing flushed) and waits until the process is gone. For fault injection:
+ * `stopProcess` is the way to stop a component cleanly.
+ */
+export async function crashProcess(pid: number, identity: readonly string[], sig: NodeJS.Signals = 'SIGKILL'): Promise<StopOutcome> {
+  if (!isOurProcess(pid, identity)) return 'not-running';
+  signal(pid, sig);
+  if (await waitGone(pid, identity, 30_000)) return sig === 'SIGKILL' ? 'killed' : 'terminated';
+  throw new ProcessStartError(`pid ${pid} survived ${sig} for 30 s`);
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

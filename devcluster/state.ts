@@ -1,8 +1,12 @@
 /**
- * `.local/state.json`: what `up` started (pids, command identities, ports, options). Written after each component
- * starts, so that `down` can clean up even after a failed or interrupted `up`.
+ * `.local/state.json`: what `up` started (pids, command identities, ports, options, restarts). Written after each
+ * component starts, so that `down` can clean up even after a failed or interrupted `up`.
+ *
+ * `.local/run/<name>.launch.json`: how to start again a process started beside the control plane (the functions server, the
+ * fault proxy), so `cluster:restart` and `up` can restart it with the same command and environment, and `down` stops it.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { NormalizedOptionsSchema } from './options.ts';
 
@@ -34,6 +38,10 @@ export const ClusterStateSchema = z.object({
   /** Null until `up` finished; a state with `readyAt: null` is a cluster whose `up` did not complete. */
   readyAt: z.string().nullable(),
   readySeconds: z.number().nullable(),
+  /** Every component restarted since the first `up` (by `up` or `cluster:restart`), oldest first. */
+  restarts: z
+    .array(z.object({ name: z.string(), at: z.string(), reason: z.string(), previousPid: z.number().nullable(), pid: z.number() }))
+    .default([]),
 });
 export type ClusterState = z.infer<typeof ClusterStateSchema>;
 
@@ -58,5 +66,54 @@ export function readState(file: string): ClusterState | undefined {
 export function writeState(file: string, state: ClusterState): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, JSON.stringify(ClusterStateSchema.parse(state), null, 2) + '\n');
+  renameSync(tmp, file);
+}
+
+/**
+ * A process started beside the control plane. Its environment is the explicit variables below on top of the
+ * environment of whoever (re)starts it; secrets are not copied here but named by the file that holds them.
+ */
+export const TrackedLaunchSchema = z.object({
+  name: z.string().regex(/^[a-z][a-z0-9-]*$/),
+  command: z.string(),
+  args: z.array(z.string()),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()),
+  /** Variable → file whose trimmed content is its value (e.g. BEARER_TOKEN → functions.token, mode 0600). */
+  envFiles: z.record(z.string(), z.string()).default({}),
+  /** Substrings of the command line, or `env:NAME=value` entries, that identify the process behind its pid. */
+  identity: z.array(z.string()).min(1),
+  stopGraceMs: z.number().int().positive(),
+  /** GET answering 2xx when the process is healthy. */
+  healthUrl: z.string().optional(),
+  log: z.string(),
+  pidFile: z.string(),
+});
+export type TrackedLaunch = z.input<typeof TrackedLaunchSchema>;
+export type ParsedTrackedLaunch = z.infer<typeof TrackedLaunchSchema>;
+
+/** Where the record of the tracked process `name` lives in a run folder. */
+export function launchFile(runDir: string, name: string): string {
+  return join(runDir, `${name}${launchSuffix}`);
+}
+export const launchSuffix = '.launch.json';
+
+export function readLaunch(file: string): ParsedTrackedLaunch | undefined {
+  if (!existsSync(file)) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new StateError(`${file}: ${(error as Error).message}`);
+  }
+  const parsed = TrackedLaunchSchema.safeParse(json);
+  if (!parsed.success) throw new StateError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
+}
+
+export function writeLaunch(file: string, launch: TrackedLaunch): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(TrackedLaunchSchema.parse(launch), null, 2) + '\n', { mode: 0o600 });
+  chmodSync(tmp, 0o600);
   renameSync(tmp, file);
 }

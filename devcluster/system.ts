@@ -13,7 +13,8 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { down as clusterDown, up as clusterUp } from './controlplane.ts';
+import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp } from './controlplane.ts';
+import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
 import { localPaths, repoRoot } from './paths.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
@@ -27,6 +28,12 @@ export interface SystemOptions {
   kcmBurst?: number;
   /** Extra environment for the functions server (e.g. LOG_LEVEL). */
   functionsEnv?: Record<string, string>;
+  /**
+   * Route the functions' API requests through the fault proxy (devcluster/faults/), started as a tracked process
+   * beside the control plane (`cluster:restart -- fault-proxy`, stopped by `down`). Functions already running
+   * without it (or with it, when it is not asked for) are restarted.
+   */
+  faultProxy?: Omit<FaultProxyProcessOptions, 'localDir' | 'log'>;
   log?: (line: string) => void;
 }
 
@@ -36,6 +43,8 @@ export interface System {
   functionsUrl: string;
   functionsLog: string;
   token: string;
+  /** With `faultProxy`: where it listens, its control endpoint (faultControl(controlUrl)), the functions' kubeconfig. */
+  faultProxy?: { url: string; controlUrl: string; kubeconfig: string };
 }
 
 const WEBHOOK_NAME = 'daemonless-events';
@@ -118,11 +127,15 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     kcmQps: options.kcmQps,
     kcmBurst: options.kcmBurst,
     // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).
-    auditWebhook: delivery === 'admission' ? undefined : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
+    // null: none, explicitly (undefined would keep whatever the running control plane has).
+    auditWebhook: delivery === 'admission' ? null : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
     log,
   });
 
   const functionsLog = join(p.logs, 'functions.log');
+  const proxy = options.faultProxy ? await ensureFaultProxyProcess({ ...options.faultProxy, log }) : undefined;
+  const functionsKubeconfig = proxy?.kubeconfig ?? p.reconcilerKubeconfig;
+  await stopTrackedUnless('functions', (launch) => launch.env['KUBECONFIG'] === functionsKubeconfig, `to start them with KUBECONFIG ${functionsKubeconfig}`, { log });
   if (functionsPid() === undefined) {
     mkdirSync(p.run, { recursive: true });
     mkdirSync(p.logs, { recursive: true });
@@ -133,7 +146,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
       stdio: ['ignore', out, out],
       env: {
         ...process.env,
-        KUBECONFIG: p.reconcilerKubeconfig,
+        KUBECONFIG: functionsKubeconfig,
         PORT: String(port),
         HTTPS_PORT: String(port + 1),
         TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
@@ -145,6 +158,27 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     closeSync(out);
     child.unref();
     writeFileSync(functionsPidFile(), String(child.pid));
+    // Tracked like the control plane: `cluster:restart -- functions` and `up` start it again the same way, `down` stops it.
+    trackProcess({
+      name: 'functions',
+      command: process.execPath,
+      args: [join(repoRoot, 'src', 'local', 'serve.ts')],
+      cwd: repoRoot,
+      env: {
+        KUBECONFIG: functionsKubeconfig,
+        PORT: String(port),
+        HTTPS_PORT: String(port + 1),
+        TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
+        TLS_KEY_FILE: join(p.pki, 'webhook.key'),
+        ...options.functionsEnv,
+      },
+      envFiles: { BEARER_TOKEN: join(p.root, 'functions.token') },
+      identity: [join(repoRoot, 'src', 'local', 'serve.ts'), `env:KUBECONFIG=${functionsKubeconfig}`, `env:PORT=${port}`],
+      stopGraceMs: 10_000,
+      healthUrl: `${functionsUrl}/healthz`,
+      log: functionsLog,
+      pidFile: functionsPidFile(),
+    });
     log(`functions: started (pid ${child.pid}), ${functionsUrl}, log ${functionsLog}`);
   }
   await waitHealthy(functionsUrl, 20_000);
@@ -152,8 +186,16 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
   await registerAdmission(kc, delivery === 'audit' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
-  return { kubeconfig: p.kubeconfig, reconcilerKubeconfig: p.reconcilerKubeconfig, functionsUrl, functionsLog, token: secret };
+  return {
+    kubeconfig: p.kubeconfig,
+    reconcilerKubeconfig: p.reconcilerKubeconfig,
+    functionsUrl,
+    functionsLog,
+    token: secret,
+    ...(proxy ? { faultProxy: proxy } : {}),
+  };
 }
+
 
 /** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */
 export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
