@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { AWS_REGION_PATTERN, EKS_CLUSTER_NAME_PATTERN } from './aws-names.ts';
+import type { DaemonSetKind } from './core/model.ts';
 
 const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 /**
@@ -78,7 +79,18 @@ export const ConfigSchema = z.object({
   /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */
   RESYNC_INTERVAL_MS: intFrom(300_000, 0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /**
+   * What daemonless reconciles: `apps` (apps/v1 DaemonSets: clusters whose built-in DaemonSet controller is off),
+   * `crd` (ServerlessDaemonSets, infra/crd-serverlessdaemonset.yaml: managed clusters such as EKS, where the built-in
+   * controller keeps apps/v1 DaemonSets), or `both`.
+   */
+  MANAGE: z.enum(['apps', 'crd', 'both']).default('apps'),
 });
+
+/** The DaemonSet kinds a MANAGE setting reconciles. */
+export function managedKinds(manage: Config['MANAGE']): DaemonSetKind[] {
+  return manage === 'apps' ? ['DaemonSet'] : manage === 'crd' ? ['ServerlessDaemonSet'] : ['DaemonSet', 'ServerlessDaemonSet'];
+}
 
 export type Config = z.infer<typeof ConfigSchema>;
 

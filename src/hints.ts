@@ -10,7 +10,7 @@ export type Hint =
    * Reconcile every node for this DaemonSet (it was created or changed, or a node-scoped pass asks for a follow-up).
    * `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
    */
-  | { kind: 'daemonSet'; namespace: string; name: string; uid?: string }
+  | { kind: 'daemonSet'; namespace: string; name: string; uid?: string; /** Absent: apps/v1 DaemonSet. */ type?: 'ServerlessDaemonSet' }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
 
@@ -19,7 +19,7 @@ export function hintKey(hint: Hint): string {
     case 'node':
       return `node/${hint.name}`;
     case 'daemonSet':
-      return `ds/${hint.namespace}/${hint.name}`;
+      return `${hint.type === 'ServerlessDaemonSet' ? 'sds' : 'ds'}/${hint.namespace}/${hint.name}`;
     case 'resync':
       return 'resync';
   }

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { Config } from './config.ts';
+import { managedKinds, type Config } from './config.ts';
 import { defaultPlanOptions } from './core/model.ts';
 import type { HintHandler } from './hints.ts';
 import { withInlineFollowUps } from './follow-up.ts';
@@ -32,8 +32,9 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
 }
 
 function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHandler {
+  const kinds = managedKinds(config.MANAGE);
   return createReconciler({
-    cluster: (deadline) => createCluster(transport, { deadline }),
+    cluster: (deadline) => createCluster(transport, { deadline, kinds }),
     now: () => new Date(),
     newId: () => randomUUID(),
     log,
@@ -43,6 +44,7 @@ function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHa
       timeBudgetMs: config.TIME_BUDGET_MS,
       wideReadThreshold: config.WIDE_READ_THRESHOLD,
       eventsPerReason: 5,
+      kinds,
     },
   });
 }

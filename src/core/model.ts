@@ -52,7 +52,21 @@ export interface ObjectRef {
   namespace: string;
   name: string;
   uid: string;
+  /** In a reference to a DaemonSet: its kind, when it is not upstream's apps/v1 DaemonSet. */
+  kind?: DaemonSetKind;
 }
+
+/**
+ * The kinds daemonless reconciles, with the same spec, status and semantics: upstream's apps/v1 DaemonSet (clusters
+ * whose built-in controller is off), and the custom resource ServerlessDaemonSet (clusters where it cannot be switched
+ * off, e.g. EKS; infra/crd-serverlessdaemonset.yaml). Pods and ControllerRevisions are owned by whichever it is.
+ */
+export const daemonSetKinds = {
+  DaemonSet: { apiVersion: 'apps/v1', group: 'apps', version: 'v1', plural: 'daemonsets' },
+  ServerlessDaemonSet: { apiVersion: 'daemonless.dev/v1alpha1', group: 'daemonless.dev', version: 'v1alpha1', plural: 'serverlessdaemonsets' },
+} as const;
+
+export type DaemonSetKind = keyof typeof daemonSetKinds;
 
 export type EventType = 'Normal' | 'Warning';
 

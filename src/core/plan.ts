@@ -21,7 +21,7 @@ import {
 } from './model.ts';
 import { controllerRefFor, freeDaemonPodName, newDaemonPod } from './pod-template.ts';
 import { compareDaemonPods, isBeingDeleted } from './pods.ts';
-import { compareStrings, keyOf, refOf } from './refs.ts';
+import { compareStrings, daemonSetRef, keyOf, refOf } from './refs.ts';
 import { backoffKey, backoffRemainingSeconds, nextBackoff } from './backoff.ts';
 import { allowsSurge } from './budget.ts';
 import { planSurgePods } from './surge.ts';
@@ -59,7 +59,7 @@ export function planNode(
   hash: string = revisionHash(ds),
 ): Plan {
   const plan = emptyPlan();
-  const dsRef = refOf(ds);
+  const dsRef = daemonSetRef(ds);
   const nodeName = nodeState.name;
   const decide = (eligibility: Eligibility, summary: string): Plan => {
     plan.decisions.push({ daemonSet: keyOf(ds), nodeName, eligibility, summary });
@@ -228,7 +228,7 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
         ...emptyPlan(),
         events: [
           {
-            daemonSet: refOf(ds),
+            daemonSet: daemonSetRef(ds),
             type: 'Warning',
             reason: 'SelectingAll',
             message: 'This daemon set is selecting all pods. A non-empty selector is required.',
@@ -253,7 +253,7 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
 export function planReleases(ds: V1DaemonSet, pods: readonly Claimable[]): Plan {
   const plan = emptyPlan();
   if (!isSyncable(ds)) return plan;
-  const dsRef = refOf(ds);
+  const dsRef = daemonSetRef(ds);
   for (const pod of claimObjects(ds, pods).release) plan.actions.push({ kind: 'release', daemonSet: dsRef, pod: refOf(pod) });
   return plan;
 }

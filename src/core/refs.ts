@@ -3,7 +3,7 @@
  * string order, one node-name check.
  */
 import type { V1OwnerReference } from '@kubernetes/client-node';
-import type { ObjectRef } from './model.ts';
+import { daemonSetKinds, type DaemonSetKind, type ObjectRef } from './model.ts';
 
 interface Named {
   metadata?: { name?: string; namespace?: string; uid?: string } | undefined;
@@ -17,6 +17,17 @@ export function namespaceOf(obj: Named): string {
 /** `{ namespace, name, uid }` of any namespaced object (DaemonSet, pod, ControllerRevision). */
 export function refOf(obj: Named): ObjectRef {
   return { namespace: namespaceOf(obj), name: obj.metadata?.name ?? '', uid: obj.metadata?.uid ?? '' };
+}
+
+/** The kind of a DaemonSet-like object: ServerlessDaemonSet when it says so, else upstream's DaemonSet. */
+export function daemonSetKindOf(ds: { apiVersion?: string; kind?: string }): DaemonSetKind {
+  return ds.kind === 'ServerlessDaemonSet' && ds.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion ? 'ServerlessDaemonSet' : 'DaemonSet';
+}
+
+/** A reference to a DaemonSet-like object: `refOf`, plus its kind when it is not apps/v1 DaemonSet. */
+export function daemonSetRef(ds: Named & { apiVersion?: string; kind?: string }): ObjectRef {
+  const kind = daemonSetKindOf(ds);
+  return kind === 'DaemonSet' ? refOf(ds) : { ...refOf(ds), kind };
 }
 
 /** `namespace/name`. */

@@ -19,7 +19,7 @@ import { isEmptySelector, selectorError } from './label-selector.ts';
 import type { CreateAction, DeleteAction, NodeState } from './model.ts';
 import { freeDaemonPodName, newDaemonPod, templateGeneration } from './pod-template.ts';
 import { isBeingDeleted, isPodAvailable, isPodReady, isPodUpdated, timeOf } from './pods.ts';
-import { compareStrings, refOf } from './refs.ts';
+import { compareStrings, daemonSetRef, refOf } from './refs.ts';
 
 /** What `findUpdatedPodsOnNode` found: at most one new and one old pod, or `ok: false` when there are more. */
 export type UpdatedPodsOnNode = { ok: true; newPod?: V1Pod; oldPod?: V1Pod } | { ok: false };
@@ -131,7 +131,7 @@ export function planRollingUpdate(ds: V1DaemonSet, nodes: readonly NodeState[], 
   if (type !== 'RollingUpdate') return { ...plan, summary: `update strategy ${type}: pods are replaced only when deleted` };
   if (budget.invalid !== undefined) return { ...plan, summary: `invalid rolling update (${budget.invalid}): no rollout` };
 
-  const dsRef = refOf(ds);
+  const dsRef = daemonSetRef(ds);
   const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
   const generation = templateGeneration(ds);
   const available = (pod: V1Pod) => isPodAvailable(pod, minReadySeconds, now);

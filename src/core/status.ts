@@ -3,7 +3,7 @@
  * (pkg/controller/daemon/daemon_controller.go), over the nodes given. A node whose Node object is gone (`node: null`)
  * is not in upstream's node list and counts for nothing.
  */
-import type { V1DaemonSet, V1DaemonSetStatus } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1DaemonSetCondition, V1DaemonSetStatus } from '@kubernetes/client-node';
 import { claimPodsOnNode } from './claim.ts';
 import { nodeShouldRunDaemonPod } from './eligibility.ts';
 import type { NodeState, StatusCounters } from './model.ts';
@@ -60,15 +60,56 @@ const counterNames = [
   'numberUnavailable',
 ] as const satisfies ReadonlyArray<keyof StatusCounters>;
 
-/** Upstream skips the status write when all seven counters are unchanged and observedGeneration ≥ generation. */
-export function statusNeedsUpdate(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number): boolean {
+/**
+ * Upstream skips the status write when all seven counters are unchanged and observedGeneration ≥ generation. With
+ * `conditions` (a ServerlessDaemonSet's), also when they read the same.
+ */
+export function statusNeedsUpdate(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number, conditions?: V1DaemonSetCondition[]): boolean {
   if ((old?.observedGeneration ?? 0) < generation) return true;
+  if (conditions !== undefined && !sameConditions(old?.conditions, conditions)) return true;
   return counterNames.some((name) => (old?.[name] ?? 0) !== next[name]);
 }
 
-/** The status to write: the counters, `observedGeneration`, and what the controller does not own kept as it was. */
-export function nextStatus(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number): V1DaemonSetStatus {
-  return { ...old, ...next, observedGeneration: generation };
+/** The status to write: the counters, `observedGeneration`, conditions when given, and the rest kept as it was. */
+export function nextStatus(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number, conditions?: V1DaemonSetCondition[]): V1DaemonSetStatus {
+  return { ...old, ...next, observedGeneration: generation, ...(conditions === undefined ? {} : { conditions }) };
+}
+
+/**
+ * The conditions of a ServerlessDaemonSet (upstream's DaemonSet has none; `kubectl rollout status` does not know
+ * custom resources, so `kubectl wait --for=condition=RolloutComplete sds/NAME` stands in for it):
+ * - `Available`: every node that should run the pod has an available one (`numberAvailable ≥ desired`);
+ * - `RolloutComplete`: what `kubectl rollout status` would call done: every desired node updated and available (the
+ *   conditions are written with observedGeneration, so the spec is observed).
+ * A condition keeps its lastTransitionTime while its status stays the same.
+ */
+export function statusConditions(counters: StatusCounters, old: V1DaemonSetStatus | undefined, now: Date): V1DaemonSetCondition[] {
+  const desired = counters.desiredNumberScheduled;
+  const available = counters.numberAvailable >= desired;
+  const complete = available && counters.updatedNumberScheduled >= desired;
+  const rollout = complete
+    ? { status: 'True', reason: 'RolloutComplete', message: `${desired} of ${desired} pods updated and available` }
+    : counters.updatedNumberScheduled < desired
+      ? { status: 'False', reason: 'RolloutInProgress', message: `${counters.updatedNumberScheduled} of ${desired} pods updated` }
+      : { status: 'False', reason: 'RolloutInProgress', message: `${counters.numberAvailable} of ${desired} updated pods available` };
+  const wanted = [
+    { type: 'Available', status: available ? 'True' : 'False', reason: available ? 'PodsAvailable' : 'PodsUnavailable', message: `${counters.numberAvailable} of ${desired} pods available` },
+    { type: 'RolloutComplete', ...rollout },
+  ];
+  return wanted.map((c) => {
+    const before = old?.conditions?.find((o) => o.type === c.type);
+    const since = before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : rfc3339(now);
+    return { ...c, lastTransitionTime: since as unknown as Date };
+  });
+}
+
+function sameConditions(a: V1DaemonSetCondition[] | undefined, b: V1DaemonSetCondition[]): boolean {
+  const key = (c: V1DaemonSetCondition) => `${c.type}|${c.status}|${c.reason ?? ''}|${c.message ?? ''}`;
+  return (a ?? []).map(key).sort().join('\n') === b.map(key).sort().join('\n');
+}
+
+function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /**

@@ -2,6 +2,7 @@
  * The mapping rules, written once: a changed Kubernetes object (or a reference to one) becomes a hint, or is ignored
  * with a reason. Every intake format reduces its input to `(KubeObject, Operation)` and calls `hintFromObject`.
  */
+import { daemonSetKinds } from '../core/model.ts';
 import type { Hint } from '../hints.ts';
 import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
 
@@ -32,10 +33,11 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     if (!target || (target.kind !== undefined && target.kind !== 'Node')) return { ignored: reasons.podWithoutNode };
     return { hint: { kind: 'node', name: target.name } };
   }
-  if (apiVersion === 'apps/v1' && kind === 'DaemonSet') {
+  const sds = apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && kind === 'ServerlessDaemonSet';
+  if ((apiVersion === 'apps/v1' && kind === 'DaemonSet') || sds) {
     if (operation === 'delete') return { ignored: reasons.daemonSetDeleted };
     if (!metadata.namespace) return { ignored: reasons.daemonSetWithoutNamespace };
-    return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: metadata.name } };
+    return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: metadata.name, ...(sds ? { type: 'ServerlessDaemonSet' as const } : {}) } };
   }
   return { ignored: reasons.unhandledKind(obj) };
 }

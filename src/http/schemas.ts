@@ -215,6 +215,12 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 
 export const HintSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('node'), name: z.string().refine((name) => nodeNameError(name) === null, 'not a node name') }),
-  z.object({ kind: z.literal('daemonSet'), namespace: z.string().min(1), name: z.string().min(1), uid: z.string().min(1).optional() }),
+  z.object({
+    kind: z.literal('daemonSet'),
+    namespace: z.string().min(1),
+    name: z.string().min(1),
+    uid: z.string().min(1).optional(),
+    type: z.literal('ServerlessDaemonSet').optional(),
+  }),
   z.object({ kind: z.literal('resync') }),
 ]);

@@ -9,8 +9,8 @@
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
 import { goJson } from '../core/go-json.ts';
-import type { EventToRecord, ObjectRef } from '../core/model.ts';
-import { nodeNameError } from '../core/refs.ts';
+import { daemonSetKinds, type DaemonSetKind, type EventToRecord, type ObjectRef } from '../core/model.ts';
+import { daemonSetKindOf, nodeNameError } from '../core/refs.ts';
 import { createLeaseProtocols, type LeaseProtocols } from './leases.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 import type { Request, Transport } from './transport.ts';
@@ -26,7 +26,9 @@ export type OwnedResource = 'pods' | 'controllerrevisions';
 export interface Cluster extends LeaseProtocols {
   getNode(name: string): Promise<V1Node | null>;
   listNodes(): Promise<V1Node[]>;
-  getDaemonSet(namespace: string, name: string): Promise<V1DaemonSet | null>;
+  /** A DaemonSet of the given kind (default apps/v1 DaemonSet), as a DaemonSet-shaped object with its apiVersion/kind. */
+  getDaemonSet(namespace: string, name: string, kind?: DaemonSetKind): Promise<V1DaemonSet | null>;
+  /** Every DaemonSet of the kinds this port manages (CallOptions.kinds), all namespaces. */
   listDaemonSets(): Promise<V1DaemonSet[]>;
   getPod(namespace: string, name: string): Promise<V1Pod | null>;
   /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces. */
@@ -58,7 +60,7 @@ export interface Cluster extends LeaseProtocols {
   /** Writes status with the resourceVersion the DaemonSet was read at; a conflict surfaces as ConflictError. */
   updateDaemonSetStatus(daemonSet: V1DaemonSet, status: V1DaemonSetStatus): Promise<void>;
   /** Writes status.collisionCount if the stored count is still `observed` (resourceVersion-guarded). */
-  bumpCollisionCount(namespace: string, name: string, observed: number): Promise<void>;
+  bumpCollisionCount(daemonSet: ObjectRef, observed: number): Promise<void>;
 
   /**
    * Creates a revision, its `data` written in Go's canonical JSON (core/go-json.ts: upstream's getPatch bytes); on
@@ -79,6 +81,8 @@ export interface CallOptions {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** The DaemonSet kinds `listDaemonSets` returns; default apps/v1 DaemonSet only. */
+  kinds?: readonly DaemonSetKind[];
 }
 
 /** A page of a list, as the API server answers it. */
@@ -169,7 +173,10 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     }
   };
   const podPath = (namespace: string, name?: string) => `api/v1/namespaces/${enc(namespace)}/pods${name === undefined ? '' : `/${enc(name)}`}`;
-  const dsPath = (namespace: string, name: string) => `apis/apps/v1/namespaces/${enc(namespace)}/daemonsets/${enc(name)}`;
+  const dsBase = (kind: DaemonSetKind) => `apis/${daemonSetKinds[kind].group}/${daemonSetKinds[kind].version}`;
+  const dsPath = (namespace: string, name: string, kind: DaemonSetKind = 'DaemonSet') =>
+    `${dsBase(kind)}/namespaces/${enc(namespace)}/${daemonSetKinds[kind].plural}/${enc(name)}`;
+  const kinds = options.kinds ?? ['DaemonSet'];
   const revPath = (namespace: string, name?: string) =>
     `apis/apps/v1/namespaces/${enc(namespace)}/controllerrevisions${name === undefined ? '' : `/${enc(name)}`}`;
   const patchOwners = (resource: OwnedResource, obj: ObjectRef, entry: object, verb: string) =>
@@ -184,17 +191,22 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
         what: `${verb} ${resource} ${obj.namespace}/${obj.name}`,
       }),
     );
-  // List items carry no apiVersion/kind; the core reads them (e.g. for owner references).
-  const asDaemonSet = (ds: V1DaemonSet): V1DaemonSet => ({ ...ds, apiVersion: ds.apiVersion ?? 'apps/v1', kind: ds.kind ?? 'DaemonSet' });
+  // List items carry no apiVersion/kind; the core reads them (owner references, which status to write).
+  const asDaemonSet = (kind: DaemonSetKind) => (ds: V1DaemonSet): V1DaemonSet => ({ ...ds, apiVersion: daemonSetKinds[kind].apiVersion, kind });
 
   return {
     getNode: (name) => orNull<V1Node>({ method: 'GET', path: `api/v1/nodes/${enc(checkedNodeName(name))}`, what: `get node ${name}` }),
     listNodes: () => list<V1Node>('list nodes', 'api/v1/nodes', {}),
-    getDaemonSet: async (namespace, name) => {
-      const ds = await orNull<V1DaemonSet>({ method: 'GET', path: dsPath(namespace, name), what: `get daemonset ${namespace}/${name}` });
-      return ds && asDaemonSet(ds);
+    getDaemonSet: async (namespace, name, kind = 'DaemonSet') => {
+      const ds = await orNull<V1DaemonSet>({ method: 'GET', path: dsPath(namespace, name, kind), what: `get ${kind} ${namespace}/${name}` });
+      return ds && asDaemonSet(kind)(ds);
     },
-    listDaemonSets: async () => (await list<V1DaemonSet>('list daemonsets', 'apis/apps/v1/daemonsets', {})).map(asDaemonSet),
+    listDaemonSets: async () =>
+      (
+        await Promise.all(
+          kinds.map(async (kind) => (await list<V1DaemonSet>(`list ${daemonSetKinds[kind].plural}`, `${dsBase(kind)}/${daemonSetKinds[kind].plural}`, {})).map(asDaemonSet(kind))),
+        )
+      ).flat(),
     getPod: (namespace, name) => orNull<V1Pod>({ method: 'GET', path: podPath(namespace, name), what: `get pod ${namespace}/${name}` }),
     listPodsOnNode: (nodeName) => list<V1Pod>(`list pods on ${nodeName}`, 'api/v1/pods', { fieldSelector: `spec.nodeName=${checkedNodeName(nodeName)}` }),
     listUnscheduledPods: () => list<V1Pod>('list unscheduled pods', 'api/v1/pods', { fieldSelector: 'spec.nodeName=' }),
@@ -240,7 +252,13 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
           apiVersion: 'v1',
           kind: 'Event',
           metadata: { generateName: `${daemonSet.name}.`, namespace: daemonSet.namespace },
-          involvedObject: { apiVersion: 'apps/v1', kind: 'DaemonSet', name: daemonSet.name, namespace: daemonSet.namespace, uid: daemonSet.uid },
+          involvedObject: {
+            apiVersion: daemonSetKinds[daemonSet.kind ?? 'DaemonSet'].apiVersion,
+            kind: daemonSet.kind ?? 'DaemonSet',
+            name: daemonSet.name,
+            namespace: daemonSet.namespace,
+            uid: daemonSet.uid,
+          },
           reason: event.reason,
           message: event.message,
           type: event.type,
@@ -257,15 +275,18 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     async updateDaemonSetStatus(daemonSet, status) {
       const namespace = daemonSet.metadata?.namespace ?? 'default';
       const name = daemonSet.metadata?.name ?? '';
-      await call({ method: 'PUT', path: `${dsPath(namespace, name)}/status`, body: { ...daemonSet, status }, what: `update status of daemonset ${namespace}/${name}` });
+      const kind = daemonSetKindOf(daemonSet);
+      await call({ method: 'PUT', path: `${dsPath(namespace, name, kind)}/status`, body: { ...daemonSet, status }, what: `update status of ${kind} ${namespace}/${name}` });
     },
-    async bumpCollisionCount(namespace, name, observed) {
-      const what = `bump collisionCount of daemonset ${namespace}/${name}`;
-      const ds = await call<V1DaemonSet>({ method: 'GET', path: `${dsPath(namespace, name)}/status`, what });
+    async bumpCollisionCount(daemonSet, observed) {
+      const { namespace, name } = daemonSet;
+      const path = `${dsPath(namespace, name, daemonSet.kind)}/status`;
+      const what = `bump collisionCount of ${daemonSet.kind ?? 'DaemonSet'} ${namespace}/${name}`;
+      const ds = await call<V1DaemonSet>({ method: 'GET', path, what });
       // Stale: someone bumped it already; the next sync hashes with the new count.
       if ((ds.status?.collisionCount ?? 0) !== observed) return;
       const status = { ...ds.status, collisionCount: observed + 1 };
-      await call({ method: 'PUT', path: `${dsPath(namespace, name)}/status`, body: { ...ds, status }, what });
+      await call({ method: 'PUT', path, body: { ...ds, status }, what });
     },
 
     async createControllerRevision(revision) {

@@ -11,7 +11,7 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { shortHash } from '../core/hash.ts';
-import type { BackoffState, ObjectRef } from '../core/model.ts';
+import { daemonSetKinds, type BackoffState, type DaemonSetKind, type ObjectRef } from '../core/model.ts';
 import type { Calls } from './cluster.ts';
 
 export interface LeaseProtocols {
@@ -39,7 +39,7 @@ const MERGE = 'application/merge-patch+json';
 const leasePath = (namespace: string, name?: string) =>
   `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
 
-const ownedBy = (ds: ObjectRef) => [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: ds.name, uid: ds.uid }];
+const ownedBy = (ds: ObjectRef) => [{ apiVersion: daemonSetKinds[ds.kind ?? 'DaemonSet'].apiVersion, kind: ds.kind ?? 'DaemonSet', name: ds.name, uid: ds.uid }];
 
 export function createLeaseProtocols({ call, orNull }: Calls): LeaseProtocols {
   return {
@@ -134,7 +134,7 @@ export interface PassScheduler {
    * A pass of `daemonSet` is wanted at `atMs` (epoch ms, not before). Returns the delay in seconds after which the
    * caller must enqueue it, or null when a pass already scheduled in [atMs, atMs + intervalMs] covers it.
    */
-  schedule(daemonSet: { namespace: string; name: string; uid?: string }, atMs: number, intervalMs: number, now: number): Promise<number | null>;
+  schedule(daemonSet: { namespace: string; name: string; uid?: string; type?: DaemonSetKind }, atMs: number, intervalMs: number, now: number): Promise<number | null>;
 }
 
 const SCHEDULED_AT = 'daemonless.dev/pass-scheduled-at';
@@ -155,7 +155,7 @@ export function createPassScheduler({ call, orNull }: Calls): PassScheduler {
   return {
     async schedule(daemonSet, atMs, intervalMs, now) {
       const { namespace } = daemonSet;
-      const name = leaseName('pass', namespace, daemonSet.name);
+      const name = leaseName('pass', daemonSet.type ?? 'DaemonSet', namespace, daemonSet.name);
       for (let attempt = 0; attempt < 2; attempt++) {
         const lease = await orNull<V1Lease>({ method: 'GET', path: leasePath(namespace, name), what: `get lease ${namespace}/${name}` });
         const target = nextPassAt(Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? ''), atMs, intervalMs);
@@ -168,7 +168,7 @@ export function createPassScheduler({ call, orNull }: Calls): PassScheduler {
             namespace,
             ...(lease?.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
             annotations: { [SCHEDULED_AT]: new Date(target).toISOString() },
-            ...(daemonSet.uid ? { ownerReferences: ownedBy({ namespace, name: daemonSet.name, uid: daemonSet.uid }) } : {}),
+            ...(daemonSet.uid ? { ownerReferences: ownedBy({ namespace, name: daemonSet.name, uid: daemonSet.uid, ...(daemonSet.type ? { kind: daemonSet.type } : {}) }) } : {}),
           },
           spec: { holderIdentity: `${namespace}/${daemonSet.name}` },
         };

@@ -3,10 +3,11 @@
  * (`Pass`): the Cluster port bound to the call's deadline, what was written, what is asked for next.
  */
 import type { Cluster } from '../k8s/cluster.ts';
-import type { Hint } from '../hints.ts';
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { hintKey, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
-import type { PlanOptions } from '../core/model.ts';
-import { keyOf } from '../core/refs.ts';
+import type { DaemonSetKind, PlanOptions } from '../core/model.ts';
+import { daemonSetKindOf } from '../core/refs.ts';
 
 export interface ReconcilerOptions {
   plan: PlanOptions;
@@ -18,6 +19,8 @@ export interface ReconcilerOptions {
   wideReadThreshold: number;
   /** Individual Events recorded per (DaemonSet, reason) in one call; the rest are summarised in one Event. */
   eventsPerReason: number;
+  /** The DaemonSet kinds reconciled (MANAGE): hints for another kind are ignored. */
+  kinds: readonly DaemonSetKind[];
 }
 
 export interface ReconcilerDeps {
@@ -38,7 +41,7 @@ export interface Pass {
   deleted: number;
   /** Seconds after which the hints should be handled again (the soonest asked for). */
   requeue: number | undefined;
-  /** DaemonSet-wide passes to run after this one, by `namespace/name`. */
+  /** DaemonSet-wide passes to run after this one, by hint key. */
   followUp: Map<string, Hint>;
   /** Epoch ms after which no new create is launched. */
   readonly writeDeadline: number;
@@ -68,8 +71,9 @@ export function requeueAfter(pass: Pass, seconds: number | undefined): void {
 }
 
 /** Asks for a DaemonSet-wide pass of `ds` after this one. */
-export function followUp(pass: Pass, ds: { metadata?: { name?: string; namespace?: string; uid?: string } }): void {
-  const hint: Hint = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '' };
+export function followUp(pass: Pass, ds: V1DaemonSet): void {
+  const hint: Extract<Hint, { kind: 'daemonSet' }> = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '' };
   if (ds.metadata?.uid) hint.uid = ds.metadata.uid;
-  pass.followUp.set(keyOf(ds), hint);
+  if (daemonSetKindOf(ds) === 'ServerlessDaemonSet') hint.type = 'ServerlessDaemonSet';
+  pass.followUp.set(hintKey(hint), hint);
 }

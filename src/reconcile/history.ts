@@ -8,7 +8,7 @@ import { collisionOutcome, planHistory, type HistoryPlan } from '../core/history
 import { revisionHash } from '../core/hash.ts';
 import { labels } from '../core/model.ts';
 import { controllerRefFor } from '../core/pod-template.ts';
-import { keyOf, namespaceOf } from '../core/refs.ts';
+import { daemonSetRef, keyOf, namespaceOf } from '../core/refs.ts';
 import type { Pass } from './deps.ts';
 
 /**
@@ -33,7 +33,7 @@ export async function syncHistory(pass: Pass, ds: V1DaemonSet, revisions: V1Cont
       const outcome = collisionOutcome(result.existing, ds);
       if (outcome.kind === 'collision') {
         deps.log.warn('revision hash collision', { daemonSet: keyOf(ds), collisionCount: outcome.nextCollisionCount });
-        await cluster.bumpCollisionCount(ns, ds.metadata?.name ?? '', outcome.observedCollisionCount);
+        await cluster.bumpCollisionCount(daemonSetRef(ds), outcome.observedCollisionCount);
         return undefined;
       }
       plan.hash = outcome.hash;

@@ -37,7 +37,9 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
         const dsHints = hints.filter((h): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet');
         const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
         if (dsHints.length > 0) {
-          const found = await Promise.all(dsHints.map((h) => cluster.getDaemonSet(h.namespace, h.name)));
+          const found = await Promise.all(
+            dsHints.filter((h) => deps.options.kinds.includes(h.type ?? 'DaemonSet')).map((h) => cluster.getDaemonSet(h.namespace, h.name, h.type ?? 'DaemonSet')),
+          );
           await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false);
         }
         if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name));

@@ -11,7 +11,7 @@ import { selectorQuery } from '../core/label-selector.ts';
 import type { BackoffState, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
-import { namespaceOf, refOf } from '../core/refs.ts';
+import { daemonSetRef, namespaceOf } from '../core/refs.ts';
 import { backoffsToRead, countedOn, nodeStates, uniquePods } from '../core/snapshot.ts';
 import type { Pass } from './deps.ts';
 
@@ -92,7 +92,7 @@ export async function snapshotWithBackoffs(pass: Pass, daemonSets: V1DaemonSet[]
   const backoffs = new Map<string, BackoffState>();
   await Promise.all(
     backoffsToRead(daemonSets, states).map(async ({ ds, node }) => {
-      const state = await pass.cluster.getBackoff(refOf(ds), node);
+      const state = await pass.cluster.getBackoff(daemonSetRef(ds), node);
       if (state) backoffs.set(backoffKey(ds, node), state);
     }),
   );

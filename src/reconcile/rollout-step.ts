@@ -7,7 +7,7 @@
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
 import type { NodeState } from '../core/model.ts';
 import { planRollingUpdate } from '../core/rollout.ts';
-import { keyOf, refOf } from '../core/refs.ts';
+import { daemonSetRef, keyOf } from '../core/refs.ts';
 import { nodeStates } from '../core/snapshot.ts';
 import { selectorQuery } from '../core/label-selector.ts';
 import { apply } from './apply.ts';
@@ -18,7 +18,7 @@ const ROLLOUT_LOCK_SECONDS = 15;
 
 export async function rolloutStep(pass: Pass, ds: V1DaemonSet, snapshot: NodeState[], nodes: V1Node[], hash: string): Promise<void> {
   const { deps, cluster } = pass;
-  const ref = refOf(ds);
+  const ref = daemonSetRef(ds);
   // Most passes have no step to take (the rollout is done, or waits for a new pod to become available): they need
   // neither the lock nor a fresh read. Writes already made by others only shrink what the snapshot shows as possible.
   const preview = planRollingUpdate(ds, snapshot, hash, deps.now());

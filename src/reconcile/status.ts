@@ -5,8 +5,8 @@
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { ConflictError } from '../errors.ts';
 import type { NodeState } from '../core/model.ts';
-import { keyOf, namespaceOf } from '../core/refs.ts';
-import { computeStatus, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from '../core/status.ts';
+import { daemonSetKindOf, keyOf, namespaceOf } from '../core/refs.ts';
+import { computeStatus, nextStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds } from '../core/status.ts';
 import { followUp, requeueAfter, type Pass } from './deps.ts';
 
 /**
@@ -22,18 +22,20 @@ export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeStat
   // Upstream requeues while ready pods are waiting out minReadySeconds, so `available` catches up.
   requeueAfter(pass, statusRequeueAfterSeconds(ds, next));
   const generation = ds.metadata?.generation ?? 0;
+  const withConditions = daemonSetKindOf(ds) === 'ServerlessDaemonSet';
   let current: V1DaemonSet | null = ds;
   for (let attempt = 0; current && attempt < 3; attempt += 1) {
-    if (!statusNeedsUpdate(current.status, next, generation)) return;
+    const conditions = withConditions ? statusConditions(next, current.status, deps.now()) : undefined;
+    if (!statusNeedsUpdate(current.status, next, generation, conditions)) return;
     try {
-      await cluster.updateDaemonSetStatus(current, nextStatus(current.status, next, generation));
+      await cluster.updateDaemonSetStatus(current, nextStatus(current.status, next, generation, conditions));
       return;
     } catch (error) {
       if (!(error instanceof ConflictError)) {
         deps.log.warn('status not written', { daemonSet: keyOf(ds), error: String((error as Error).message) });
         return;
       }
-      current = await cluster.getDaemonSet(namespaceOf(ds), ds.metadata?.name ?? '');
+      current = await cluster.getDaemonSet(namespaceOf(ds), ds.metadata?.name ?? '', daemonSetKindOf(ds));
       if (current && (current.metadata?.generation ?? 0) !== generation) {
         deps.log.info('status not written: the DaemonSet changed since it was read; a new pass computes it', { daemonSet: keyOf(ds) });
         followUp(pass, ds);

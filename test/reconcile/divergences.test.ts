@@ -17,6 +17,7 @@ const options: ReconcilerOptions = {
   timeBudgetMs: 1_000,
   wideReadThreshold: 3,
   eventsPerReason: 5,
+  kinds: ['DaemonSet'],
 };
 
 function setup(state: FakeState, now: Date = T0) {

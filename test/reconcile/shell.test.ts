@@ -19,6 +19,7 @@ const options: ReconcilerOptions = {
   timeBudgetMs: 1_000,
   wideReadThreshold: 3,
   eventsPerReason: 2,
+  kinds: ['DaemonSet'],
 };
 
 function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {

@@ -27,6 +27,7 @@ const resources: ReadonlyMap<string, Resource> = new Map([
   ['/nodes', { apiVersion: 'v1', kind: 'Node', subresources: new Set([undefined, 'status']) }],
   ['/pods', { apiVersion: 'v1', kind: 'Pod', subresources: new Set([undefined, 'status', 'binding']) }],
   ['apps/daemonsets', { apiVersion: 'apps/v1', kind: 'DaemonSet', subresources: new Set([undefined]) }],
+  ['daemonless.dev/serverlessdaemonsets', { apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', subresources: new Set([undefined]) }],
 ]);
 
 const operations: Record<string, Operation | undefined> = {

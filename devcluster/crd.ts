@@ -1,0 +1,124 @@
+/**
+ * The ServerlessDaemonSet CustomResourceDefinition (infra/crd-serverlessdaemonset.json), generated from the API
+ * server's own OpenAPI v3 schema of apps/v1 DaemonSetSpec and DaemonSetStatus, so the custom resource has exactly
+ * the spec and status of a DaemonSet (and is checked against it in the integration suite).
+ *
+ * A CRD schema must be structural: no `$ref`, every node typed, only the `x-kubernetes-*` extensions a CRD knows.
+ * The conversion inlines references and drops what a CRD cannot carry (descriptions, to stay far below the API
+ * server's size limits; patch strategies; list-map keys, which would need defaults the CRD does not apply). Types a
+ * CRD cannot state exactly are widened, never narrowed: ObjectMeta (the template's metadata) keeps unknown fields,
+ * IntOrString is `x-kubernetes-int-or-string`, a Quantity takes any value.
+ */
+
+type Schema = Record<string, unknown>;
+
+const REF_PREFIX = '#/components/schemas/';
+const META = 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta';
+const INT_OR_STRING = 'io.k8s.apimachinery.pkg.util.intstr.IntOrString';
+const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
+const TIME = 'io.k8s.apimachinery.pkg.apis.meta.v1.Time';
+const MICRO_TIME = 'io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime';
+
+/** Keys of an OpenAPI node kept in the CRD schema; everything else is dropped. */
+const KEPT = new Set(['type', 'format', 'enum', 'required', 'properties', 'items', 'additionalProperties', 'minimum', 'maximum', 'pattern', 'nullable']);
+
+/** The schema of `name` (e.g. `io.k8s.api.apps.v1.DaemonSetSpec`) from an OpenAPI v3 document, made structural. */
+export function structuralSchema(openapi: { components?: { schemas?: Record<string, Schema> } }, name: string): Schema {
+  const schemas = openapi.components?.schemas ?? {};
+  const convert = (node: Schema, stack: readonly string[]): Schema => {
+    const ref = refOf(node);
+    if (ref !== undefined) {
+      if (ref === META) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+      if (ref === INT_OR_STRING) return { anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true };
+      if (ref === QUANTITY) return { 'x-kubernetes-preserve-unknown-fields': true };
+      if (ref === TIME || ref === MICRO_TIME) return { type: 'string', format: 'date-time', nullable: true };
+      const target = schemas[ref];
+      if (target === undefined) throw new Error(`OpenAPI schema ${ref} not found`);
+      // A recursive type (none in a PodSpec today) is cut where it repeats: its value is kept as is.
+      if (stack.includes(ref)) return { type: 'object', 'x-kubernetes-preserve-unknown-fields': true };
+      return convert(target, [...stack, ref]);
+    }
+    const out: Schema = {};
+    for (const [key, value] of Object.entries(node)) {
+      if (!KEPT.has(key)) continue;
+      if (key === 'properties') {
+        out.properties = Object.fromEntries(Object.entries(value as Record<string, Schema>).map(([k, v]) => [k, convert(v, stack)]));
+      } else if (key === 'items' || key === 'additionalProperties') {
+        out[key] = typeof value === 'object' && value !== null ? convert(value as Schema, stack) : value;
+      } else {
+        out[key] = value;
+      }
+    }
+    if (out.type === undefined && out.properties !== undefined) out.type = 'object';
+    return out;
+  };
+  const root = schemas[name];
+  if (root === undefined) throw new Error(`OpenAPI schema ${name} not found`);
+  return convert(root, [name]);
+}
+
+/** `$ref`, directly or as the single member of `allOf` (how OpenAPI v3 attaches a description to a reference). */
+function refOf(node: Schema): string | undefined {
+  const direct = node.$ref;
+  if (typeof direct === 'string') return direct.replace(REF_PREFIX, '');
+  const allOf = node.allOf;
+  if (Array.isArray(allOf) && allOf.length === 1 && typeof (allOf[0] as Schema).$ref === 'string') {
+    return ((allOf[0] as Schema).$ref as string).replace(REF_PREFIX, '');
+  }
+  return undefined;
+}
+
+/** The CRD, from the structural DaemonSetSpec and DaemonSetStatus schemas. */
+export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
+  const properties = spec.properties as Record<string, Schema>;
+  // What the apps/v1 API server validates and defaults on its own, as far as a CRD can say it.
+  properties.selector = {
+    ...properties.selector,
+    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'field is immutable' }],
+  };
+  properties.updateStrategy = { ...properties.updateStrategy, default: { type: 'RollingUpdate' } };
+  properties.revisionHistoryLimit = { ...properties.revisionHistoryLimit, default: 10 };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'serverlessdaemonsets.daemonless.dev' },
+    spec: {
+      group: 'daemonless.dev',
+      scope: 'Namespaced',
+      names: { kind: 'ServerlessDaemonSet', listKind: 'ServerlessDaemonSetList', plural: 'serverlessdaemonsets', singular: 'serverlessdaemonset', shortNames: ['sds'] },
+      versions: [
+        {
+          name: 'v1alpha1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          // The columns of `kubectl get daemonsets`.
+          additionalPrinterColumns: [
+            { name: 'Desired', type: 'integer', jsonPath: '.status.desiredNumberScheduled' },
+            { name: 'Current', type: 'integer', jsonPath: '.status.currentNumberScheduled' },
+            { name: 'Ready', type: 'integer', jsonPath: '.status.numberReady' },
+            { name: 'Up-to-date', type: 'integer', jsonPath: '.status.updatedNumberScheduled' },
+            { name: 'Available', type: 'integer', jsonPath: '.status.numberAvailable' },
+            { name: 'Node Selector', type: 'string', jsonPath: '.spec.template.spec.nodeSelector' },
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              description:
+                'ServerlessDaemonSet: an apps/v1 DaemonSet (same spec, same status, plus conditions) reconciled by daemonless instead of the built-in controller.',
+              properties: {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status,
+              },
+              required: ['spec'],
+            },
+          },
+        },
+      ],
+    },
+  };
+}
