@@ -49,6 +49,14 @@ export const ConfigSchema = z.object({
   ADMISSION_PATH_SECRET: z.string().min(16).optional(),
   /** Largest request body accepted, in bytes; larger bodies get 413. */
   BODY_LIMIT_BYTES: intFrom(6 * 1024 * 1024, 1024),
+  /**
+   * Bounds checked before a JSON body is parsed (src/http/json-guard.ts): deeper nesting gets 400, more values (objects,
+   * arrays, strings, numbers, literals; keys count) or more lines get 413. Kubernetes JSON has ~10 bytes per value, so
+   * a 6 MiB body of real objects has ~600,000; the default keeps the worst 6 MiB body inside a 256 MB function
+   * (measured: docs/deploy.md, "Bounded input"). Raise both with the memory size.
+   */
+  JSON_MAX_DEPTH: intFrom(100, 1),
+  JSON_MAX_TOKENS: intFrom(1_000_000, 1),
   /** Writes in flight at once per invocation. */
   WRITE_CONCURRENCY: intFrom(32, 1),
   /** Time budget of one invocation; retries stop before it runs out, and the request answers 503. */

@@ -22,9 +22,11 @@ import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, U
 import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
 import { requireBearer, secretsEqual } from './auth.ts';
+import { checkContentType, type BodyKind } from './content-type.ts';
 import type { Defer } from './defer.ts';
 import type { Intake } from './hints-from-object.ts';
 import { InvalidInputError, parseAt, parseJson } from './invalid-input.ts';
+import { checkJson, type JsonLimits } from './json-guard.ts';
 import { allowed, intakeAdmission } from './intake/admission.ts';
 import { intakeAudit } from './intake/audit.ts';
 import { intakeCloudEvents } from './intake/cloudevents.ts';
@@ -39,7 +41,7 @@ export interface AppDeps {
   defer: Defer;
 }
 
-type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number };
+type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string };
 export type App = Hono<{ Variables: Variables }>;
 
 /**
@@ -68,6 +70,26 @@ export function createApp(deps: AppDeps): App {
       throw new PayloadTooLargeError(`request body exceeds ${config.BODY_LIMIT_BYTES} bytes`);
     },
   });
+  const jsonLimits: JsonLimits = { maxDepth: config.JSON_MAX_DEPTH, maxTokens: config.JSON_MAX_TOKENS };
+  /**
+   * Reads a route's body within bounds, in this order: Content-Type (415), size (413), JSON depth (400) and number of
+   * values (413) before anything parses it. The text is left in `c.var.body`.
+   */
+  const boundedBody =
+    (kind: BodyKind) =>
+    async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
+      checkContentType(kind, c.req.raw.headers);
+      await limit(c, async () => {
+        const text = await c.req.text();
+        // Content-Length is what the limit above trusted; the body read must agree.
+        if (Buffer.byteLength(text) > config.BODY_LIMIT_BYTES) {
+          throw new PayloadTooLargeError(`request body exceeds ${config.BODY_LIMIT_BYTES} bytes`);
+        }
+        checkJson(text, jsonLimits, bodyNames[kind]);
+        c.set('body', text);
+        await next();
+      });
+    };
 
   /** Hands the intake's hints to the handler and answers 200, or 202 when there is nothing to do. */
   const respond = async (c: Context<{ Variables: Variables }>, intake: Intake): Promise<Response> => {
@@ -86,14 +108,14 @@ export function createApp(deps: AppDeps): App {
 
   app.get('/healthz', named('healthz'), (c) => c.json({ ok: true }));
 
-  app.post('/events/watch', named('watch'), bearer, limit, async (c) => respond(c, intakeWatch(await c.req.text())));
+  app.post('/events/watch', named('watch'), bearer, boundedBody('watch'), async (c) => respond(c, intakeWatch(c.var.body)));
 
-  app.post('/events/audit', named('audit'), bearer, limit, async (c) =>
-    respond(c, intakeAudit(parseJson(await c.req.text(), 'audit EventList'))),
+  app.post('/events/audit', named('audit'), bearer, boundedBody('audit'), async (c) =>
+    respond(c, intakeAudit(parseJson(c.var.body, 'audit EventList'))),
   );
 
-  app.post('/events/cloudevents', named('cloudevents'), bearer, limit, async (c) =>
-    respond(c, intakeCloudEvents(c.req.raw.headers, await c.req.text())),
+  app.post('/events/cloudevents', named('cloudevents'), bearer, boundedBody('cloudevents'), async (c) =>
+    respond(c, intakeCloudEvents(c.req.raw.headers, c.var.body, jsonLimits)),
   );
 
   app.post('/resync', named('resync'), bearer, async (c) =>
@@ -112,7 +134,7 @@ export function createApp(deps: AppDeps): App {
     };
   const admission = async (c: Context<{ Variables: Variables }>): Promise<Response> => {
     // Only a body that is not an AdmissionReview at all is refused (400); from here on the answer is allowed:true.
-    const review = parseAt(AdmissionReviewSchema, parseJson(await c.req.text(), 'AdmissionReview'), [], 'AdmissionReview');
+    const review = parseAt(AdmissionReviewSchema, parseJson(c.var.body, 'AdmissionReview'), [], 'AdmissionReview');
     try {
       const intake = intakeAdmission(review);
       const hints = dedupeHints(intake.hints);
@@ -148,14 +170,22 @@ export function createApp(deps: AppDeps): App {
     ]).finally(() => bound.abort());
     if (outcome === 'timed out') log.warn('admission hand-over timed out', { hints: summarizeHints(hints) });
   };
-  app.post('/events/admission', named('admission'), admissionGate(false), limit, admission);
-  app.post('/events/admission/:secret', named('admission'), admissionGate(true), limit, admission);
+  app.post('/events/admission', named('admission'), admissionGate(false), boundedBody('admission'), admission);
+  app.post('/events/admission/:secret', named('admission'), admissionGate(true), boundedBody('admission'), admission);
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((error, c) => errorResponse(error, c));
 
   return app;
 }
+
+/** How each body is named in a 400/413. */
+const bodyNames: Record<BodyKind, string> = {
+  watch: 'watch event',
+  audit: 'audit EventList',
+  admission: 'AdmissionReview',
+  cloudevents: 'CloudEvent',
+};
 
 /** The one place errors become HTTP. Messages are shown only below 500. */
 export function errorResponse(error: Error, c: Context): Response {
