@@ -13,6 +13,7 @@ import { createEksTokenProvider, credentialsFromEnv } from './k8s/eks-token.ts';
 import { createLogger, type Logger } from './log.ts';
 import { createReconciler } from './reconcile.ts';
 import type { AppDeps } from './http/app.ts';
+import { createSsmParameterStore, loadSecrets } from './secrets.ts';
 
 /**
  * KUBE_SERVER + KUBE_TOKEN or EKS_CLUSTER_NAME (functions), else KUBECONFIG, else client-node's default (in-cluster,
@@ -61,13 +62,18 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
   });
 }
 
-/** Dependencies for Lambda: no background work survives the response (see docs/adr/0001-admission-on-lambda.md). */
+/**
+ * Dependencies for Lambda: no background work survives the response (see docs/adr/0001-admission-on-lambda.md).
+ * Secrets are read here, once per cold start (src/secrets.ts).
+ */
 export async function createDeps(config: Config): Promise<AppDeps> {
   const log = createLogger(config.LOG_LEVEL);
+  const secrets = await loadSecrets(config, createSsmParameterStore(), log);
   return {
-    handler: withInlineFollowUps(createHandler(config, log)),
+    handler: withInlineFollowUps(createHandler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log)),
     config,
     log,
+    secrets,
     defer: (task) => {
       void task().catch((error: unknown) => log.error('deferred work failed', { error: String(error) }));
     },

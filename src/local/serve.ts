@@ -11,6 +11,7 @@ import { serve } from '@hono/node-server';
 import { loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createLogger } from '../log.ts';
+import { createSsmParameterStore, loadSecrets } from '../secrets.ts';
 import { withCoalescing, withTimers } from '../follow-up.ts';
 import { createHandler } from '../wiring.ts';
 
@@ -22,7 +23,9 @@ if (!env.KUBECONFIG && existsSync(localKubeconfig)) env.KUBECONFIG = localKubeco
 
 const config = loadConfig(env);
 const log = createLogger(config.LOG_LEVEL);
-const handler = withTimers(withCoalescing(createHandler(config, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
+const secrets = await loadSecrets(config, createSsmParameterStore(), log);
+const kubeConfig = { ...config, KUBE_TOKEN: secrets.kubeToken };
+const handler = withTimers(withCoalescing(createHandler(kubeConfig, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
   followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS,
 });
 // The scheduled resync (on Lambda: the `resync` function's schedule): heals whatever events were lost.
@@ -38,6 +41,7 @@ const app = createApp({
   handler,
   config,
   log,
+  secrets,
   defer: (task) => {
     const p = task()
       .catch((error: unknown) => log.error('deferred work failed', { error: String(error) }))

@@ -4,7 +4,7 @@ import type { HandleResult, Hint } from '../../src/hints.ts';
 import type { AppDeps } from '../../src/http/app.ts';
 import { createSelfInvokeDefer } from '../../src/http/defer.ts';
 import { createHttpLambdaHandler, createResyncLambdaHandler } from '../../src/http/lambda.ts';
-import { fixture, recordingHandler, recordingLogger, testConfig } from '../http/support.ts';
+import { fixture, recordingHandler, recordingLogger, secretsOf, testConfig } from '../http/support.ts';
 
 const env = {
   BEARER_TOKEN: 'fixture-token-0123456789abcdef',
@@ -15,9 +15,11 @@ const env = {
 function fakeDeps(behaviour?: (hints: readonly Hint[]) => HandleResult) {
   const { handler, calls } = recordingHandler(behaviour);
   const logs = recordingLogger();
+  const config = testConfig(env);
   const deps: AppDeps = {
     handler,
-    config: testConfig(env),
+    config,
+    secrets: secretsOf(config),
     log: logs.log,
     // What a local process would do; the Lambda helper must replace it.
     defer: () => {
