@@ -72,7 +72,7 @@ async function main(): Promise<void> {
  * A minimal, reproducible zip (deflate, fixed 1980-01-01 timestamps, mode 0644): enough for a Lambda artifact without
  * adding a dependency.
  */
-function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
+export function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;

@@ -99,7 +99,7 @@ export const ConfigSchema = z.object({
    * on Lambda. Routes that have a secret still require it.
    */
   INSECURE_NO_AUTH: unsetIfEmpty(z.enum(['true', 'false'])).transform((value) => value === 'true'),
-  /** Set by Lambda. Only read to refuse INSECURE_NO_AUTH there. */
+  /** Set by Lambda. Only read to refuse INSECURE_NO_AUTH there, and to require KUBE_SERVER. */
   AWS_LAMBDA_FUNCTION_NAME: unsetIfEmpty(z.string()),
   /** Largest request body accepted, in bytes; larger bodies get 413. */
   BODY_LIMIT_BYTES: intFrom(6 * 1024 * 1024, 1024),
@@ -149,6 +149,10 @@ const RefinedConfigSchema = ConfigSchema.superRefine((c, ctx) => {
     problem('KUBE_TOKEN', 'KUBE_SERVER needs EKS_CLUSTER_NAME (EKS IAM authentication), or KUBE_TOKEN_PARAMETER / KUBE_TOKEN');
   }
   if (c.KUBE_TOKEN_PARAMETER && !c.KUBE_SERVER) problem('KUBE_TOKEN_PARAMETER', 'needs KUBE_SERVER (the API server it is for)');
+  // Lambda has no kubeconfig and no in-cluster configuration: without these the first API call would fail obscurely.
+  if (c.AWS_LAMBDA_FUNCTION_NAME && !c.KUBE_SERVER && !c.KUBECONFIG) {
+    problem('KUBE_SERVER', 'required on Lambda: the cluster endpoint, with EKS_CLUSTER_NAME (the default) or KUBE_TOKEN_PARAMETER');
+  }
   if (!c.EKS_CLUSTER_NAME) return;
   if (!c.KUBE_SERVER) problem('KUBE_SERVER', 'EKS_CLUSTER_NAME needs KUBE_SERVER (the cluster endpoint)');
   // EKS serves its endpoint with a certificate of the cluster's own CA, which no system trust store has.

@@ -37,6 +37,8 @@ describe('configuration', () => {
     ['a bearer token with a space', { BEARER_TOKEN: '0123456789 abcdef' }, /a token is printable ASCII without spaces/],
     ['INSECURE_NO_AUTH on Lambda', { INSECURE_NO_AUTH: 'true', AWS_LAMBDA_FUNCTION_NAME: 'daemonless-dev-watch' }, /INSECURE_NO_AUTH: is for local experiments and is refused on Lambda/],
     ['INSECURE_NO_AUTH other than true/false', { INSECURE_NO_AUTH: 'yes' }, /INSECURE_NO_AUTH/],
+    // What serverless.yml deploys when no cluster was given: '' for each.
+    ['a Lambda function without a cluster', { AWS_LAMBDA_FUNCTION_NAME: 'daemonless-dev-watch', KUBE_SERVER: '', EKS_CLUSTER_NAME: '' }, /KUBE_SERVER: required on Lambda/],
     ['EKS without the cluster endpoint', { ...eks, KUBE_SERVER: '' }, /KUBE_SERVER: EKS_CLUSTER_NAME needs KUBE_SERVER/],
     // EKS serves a certificate of the cluster's own CA.
     ['EKS without the cluster CA', { ...eks, KUBE_CA_DATA: undefined }, /KUBE_CA_DATA: EKS_CLUSTER_NAME needs KUBE_CA_DATA/],
