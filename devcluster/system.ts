@@ -56,15 +56,21 @@ export function functionsPort(): number {
 const paths = () => localPaths();
 const functionsPidFile = () => join(paths().run, 'functions.pid');
 
-/** A bearer token shared by the audit webhook kubeconfig and the functions; created once, kept 0600. */
-function token(): string {
-  const file = join(paths().root, 'functions.token');
+/** A secret created once in the local folder and kept there (0600). */
+function localSecret(name: string): string {
+  const file = join(paths().root, name);
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
   mkdirSync(paths().root, { recursive: true });
   const value = randomBytes(24).toString('base64url');
   writeFileSync(file, value, { mode: 0o600 });
   return value;
 }
+
+/** A bearer token shared by the audit webhook kubeconfig and the functions. */
+const token = (): string => localSecret('functions.token');
+
+/** The admission route's path secret: the functions require it, the ValidatingWebhookConfiguration's URL ends with it. */
+const admissionSecret = (): string => localSecret('functions.admission-secret');
 
 function alive(pid: number): boolean {
   try {
@@ -152,6 +158,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
         TLS_KEY_FILE: join(p.pki, 'webhook.key'),
         BEARER_TOKEN: secret,
+        ADMISSION_PATH_SECRET: admissionSecret(),
         ...options.functionsEnv,
       },
     });
@@ -196,8 +203,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   };
 }
 
-
-/** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */
+/**
+ * Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. `url` is
+ * the admission route (`…/events/admission`); the path secret is appended here.
+ */
 export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
   const api = kc.makeApiClient(AdmissionregistrationV1Api);
   try {
@@ -208,7 +217,7 @@ export async function registerAdmission(kc: KubeConfig, url: string | undefined)
   if (!url) return;
   const caBundle = readFileSync(join(paths().pki, 'ca.crt')).toString('base64');
   const manifest = readFileSync(join(repoRoot, 'infra', 'admission-webhook.json'), 'utf8')
-    .replaceAll('${URL}', url)
+    .replaceAll('${URL}', `${url}/${admissionSecret()}`)
     .replaceAll('${CA_BUNDLE}', caBundle);
   await api.createValidatingWebhookConfiguration({ body: JSON.parse(manifest) });
 }

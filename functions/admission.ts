@@ -1,7 +1,8 @@
-// Lambda: POST /events/admission[/:secret]. Answers at once; the hints go to an asynchronous invocation of this same
+// Lambda: POST /events/admission/:secret. Answers at once; the hints go to an asynchronous invocation of this same
 // function, which reconciles once the change is stored (docs/adr/0001-admission-on-lambda.md).
 import { loadConfig } from '../src/config.ts';
 import { createHttpLambdaHandler } from '../src/http/lambda.ts';
 import { createDeps } from '../src/wiring.ts';
 
-export const handler = createHttpLambdaHandler(() => createDeps(loadConfig(process.env)), { deferToSelf: {} });
+// Serves only its own route: it needs only the path secret, and refuses to start without it.
+export const handler = createHttpLambdaHandler(async () => ({ ...(await createDeps(loadConfig(process.env))), routes: ['admission'] }), { deferToSelf: {} });

@@ -12,25 +12,12 @@
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { build, type BuildOptions } from 'esbuild';
 
-const root = join(import.meta.dirname, '..');
-const dist = join(root, 'dist');
-const functionsDir = join(root, 'functions');
-
-const names = readdirSync(functionsDir)
-  .filter((file) => file.endsWith('.ts'))
-  .map((file) => basename(file, '.ts'))
-  .sort();
-
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(dist, { recursive: true });
-
-const started = performance.now();
-await build({
-  entryPoints: Object.fromEntries(names.map((name) => [`${name}/index`, join(functionsDir, `${name}.ts`)])),
-  outdir: dist,
+/** How a function is bundled; the memory test (test/http/memory.test.ts) bundles its probe the same way. */
+export const functionBundleOptions = {
   outExtension: { '.js': '.mjs' },
   bundle: true,
   platform: 'node',
@@ -43,26 +30,49 @@ await build({
     js: "import { createRequire as __daemonlessCreateRequire } from 'module'; const require = __daemonlessCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-});
-const buildMs = performance.now() - started;
+} satisfies BuildOptions;
 
-const rows = names.map((name) => {
-  const code = readFileSync(join(dist, name, 'index.mjs'));
-  const zip = zipFiles([{ name: 'index.mjs', data: code }]);
-  writeFileSync(join(dist, `${name}.zip`), zip);
-  return { name, raw: code.length, gzip: gzipSync(code, { level: 9 }).length, zip: zip.length };
-});
+if (process.argv[1] === fileURLToPath(import.meta.url)) await main();
 
-const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`.padStart(10);
-console.log(`built ${names.length} functions in ${Math.round(buildMs)} ms → dist/`);
-console.log(`${'function'.padEnd(14)}${'raw'.padStart(10)}${'gzip'.padStart(10)}${'zip'.padStart(10)}`);
-for (const row of rows) console.log(`${row.name.padEnd(14)}${kb(row.raw)}${kb(row.gzip)}${kb(row.zip)}`);
+async function main(): Promise<void> {
+  const root = join(import.meta.dirname, '..');
+  const dist = join(root, 'dist');
+  const functionsDir = join(root, 'functions');
+
+  const names = readdirSync(functionsDir)
+    .filter((file) => file.endsWith('.ts'))
+    .map((file) => basename(file, '.ts'))
+    .sort();
+
+  rmSync(dist, { recursive: true, force: true });
+  mkdirSync(dist, { recursive: true });
+
+  const started = performance.now();
+  await build({
+    ...functionBundleOptions,
+    entryPoints: Object.fromEntries(names.map((name) => [`${name}/index`, join(functionsDir, `${name}.ts`)])),
+    outdir: dist,
+  });
+  const buildMs = performance.now() - started;
+
+  const rows = names.map((name) => {
+    const code = readFileSync(join(dist, name, 'index.mjs'));
+    const zip = zipFiles([{ name: 'index.mjs', data: code }]);
+    writeFileSync(join(dist, `${name}.zip`), zip);
+    return { name, raw: code.length, gzip: gzipSync(code, { level: 9 }).length, zip: zip.length };
+  });
+
+  const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`.padStart(10);
+  console.log(`built ${names.length} functions in ${Math.round(buildMs)} ms → dist/`);
+  console.log(`${'function'.padEnd(14)}${'raw'.padStart(10)}${'gzip'.padStart(10)}${'zip'.padStart(10)}`);
+  for (const row of rows) console.log(`${row.name.padEnd(14)}${kb(row.raw)}${kb(row.gzip)}${kb(row.zip)}`);
+}
 
 /**
  * A minimal, reproducible zip (deflate, fixed 1980-01-01 timestamps, mode 0644): enough for a Lambda artifact without
  * adding a dependency.
  */
-function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
+export function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;

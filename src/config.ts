@@ -13,6 +13,38 @@ const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).
  */
 const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
+/**
+ * One or more secrets in one value, separated by commas or line feeds: while a secret is rotated, the old and the new
+ * one are both accepted. Each at least 16 characters. Messages never contain the values.
+ */
+export const secretList = (setting: string, allowed: RegExp, allowedMessage: string) =>
+  z
+    .string()
+    .transform((value) => value.split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(
+      z
+        .array(
+          z
+            .string()
+            .min(16, `${setting} must be at least 16 characters (each of them, when several)`)
+            .regex(allowed, `${setting}: ${allowedMessage}`),
+        )
+        .min(1, `${setting} holds no secret`),
+    );
+
+export const BearerTokensSchema = secretList('BEARER_TOKEN', /^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');
+export const AdmissionPathSecretsSchema = secretList(
+  'ADMISSION_PATH_SECRET',
+  /^[A-Za-z0-9._~-]+$/,
+  'a path secret is letters, digits and . _ ~ - only (it is part of the webhook URL)',
+);
+
+/** An SSM parameter name (`/daemonless/prod/bearer-token`) or ARN. The value is read at cold start, never deployed. */
+const ParameterNameSchema = z
+  .string()
+  .max(2048)
+  .regex(/^[A-Za-z0-9_.\-/:]+$/, 'not an SSM parameter name or ARN');
+
 export const ConfigSchema = z.object({
   /** Path of a kubeconfig. Unset: in-cluster config, or the Lambda's own credentials (see docs/deploy.md). */
   KUBECONFIG: z.string().min(1).optional(),
@@ -23,7 +55,13 @@ export const ConfigSchema = z.object({
    */
   KUBE_SERVER: unsetIfEmpty(z.url({ protocol: /^https$/ })),
   KUBE_CA_DATA: unsetIfEmpty(z.string().min(1)),
+  /** A static token in the environment: for local use. On Lambda name a parameter instead (KUBE_TOKEN_PARAMETER). */
   KUBE_TOKEN: unsetIfEmpty(z.string().min(1)),
+  /**
+   * Opt-in alternative to EKS IAM authentication on Lambda: the SSM parameter (SecureString) holding a static token,
+   * read at cold start (src/secrets.ts). The default on Lambda is EKS_CLUSTER_NAME.
+   */
+  KUBE_TOKEN_PARAMETER: unsetIfEmpty(ParameterNameSchema),
   /**
    * EKS IAM authentication instead of KUBE_TOKEN: every API request carries a token presigned for this cluster with
    * the AWS credentials below (src/k8s/eks-token.ts). The identity is mapped to Kubernetes groups by an EKS access entry.
@@ -37,7 +75,10 @@ export const ConfigSchema = z.object({
   AWS_ACCESS_KEY_ID: unsetIfEmpty(z.string()),
   AWS_SECRET_ACCESS_KEY: unsetIfEmpty(z.string()),
   AWS_SESSION_TOKEN: unsetIfEmpty(z.string()),
-  /** Set by Lambda: the function's own name (the admission function invokes itself asynchronously with it). */
+  /**
+   * Set by Lambda: the function's own name (the direct path's admission function invokes itself asynchronously with
+   * it). Its presence also means "on Lambda": INSECURE_NO_AUTH is refused there, and KUBE_SERVER or KUBECONFIG required.
+   */
   AWS_LAMBDA_FUNCTION_NAME: unsetIfEmpty(z.string()),
   /** Local server port (npm start). */
   PORT: intFrom(8787, 1),
@@ -46,12 +87,34 @@ export const ConfigSchema = z.object({
   HTTPS_PORT: intFrom(8788, 1),
   TLS_CERT_FILE: z.string().min(1).optional(),
   TLS_KEY_FILE: z.string().min(1).optional(),
-  /** Optional shared bearer token every event route requires. Never logged. */
-  BEARER_TOKEN: z.string().min(16, 'BEARER_TOKEN must be at least 16 characters').optional(),
-  /** Optional secret path segment for the admission route (the API server cannot send credentials to webhooks). */
-  ADMISSION_PATH_SECRET: z.string().min(16).optional(),
+  /**
+   * The bearer token(s) every event route but admission requires (comma- or newline-separated for rotation); or, on
+   * Lambda, BEARER_TOKEN_PARAMETER: the SSM parameter holding them, read at cold start. A route whose secret is
+   * missing refuses to start (src/http/auth.ts). Never logged.
+   */
+  BEARER_TOKEN: unsetIfEmpty(BearerTokensSchema),
+  BEARER_TOKEN_PARAMETER: unsetIfEmpty(ParameterNameSchema),
+  /**
+   * The admission route's secret path segment(s) (the API server cannot send credentials to a webhook, so the URL is
+   * the secret): `/events/admission/<secret>`. Or ADMISSION_PATH_SECRET_PARAMETER, as above.
+   */
+  ADMISSION_PATH_SECRET: unsetIfEmpty(AdmissionPathSecretsSchema),
+  ADMISSION_PATH_SECRET_PARAMETER: unsetIfEmpty(ParameterNameSchema),
+  /**
+   * `true`: routes without a secret accept anyone (logged as a warning at start). For local experiments only: refused
+   * on Lambda. Routes that have a secret still require it.
+   */
+  INSECURE_NO_AUTH: unsetIfEmpty(z.enum(['true', 'false'])).transform((value) => value === 'true'),
   /** Largest request body accepted, in bytes; larger bodies get 413. */
   BODY_LIMIT_BYTES: intFrom(6 * 1024 * 1024, 1024),
+  /**
+   * Bounds checked before a JSON body is parsed (src/http/json-guard.ts): deeper nesting gets 400, more values (objects,
+   * arrays, strings, numbers, literals; keys count) or more lines get 413. Kubernetes JSON has ~10 bytes per value, so
+   * a 6 MiB body of real objects has ~600,000; the default keeps the worst 6 MiB body inside a 256 MB function
+   * (measured: docs/deploy.md, "Bounded input"). Raise both with the memory size.
+   */
+  JSON_MAX_DEPTH: intFrom(100, 1),
+  JSON_MAX_TOKENS: intFrom(1_000_000, 1),
   /** Writes in flight at once per invocation. */
   WRITE_CONCURRENCY: intFrom(32, 1),
   /** Time budget of one invocation; retries stop before it runs out, and the request answers 503. */
@@ -97,9 +160,24 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** Settings that only make sense together. */
 const RefinedConfigSchema = ConfigSchema.superRefine((c, ctx) => {
   const problem = (path: keyof Config, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-  if (c.KUBE_SERVER && !c.KUBE_TOKEN && !c.EKS_CLUSTER_NAME) problem('KUBE_TOKEN', 'KUBE_SERVER needs KUBE_TOKEN or EKS_CLUSTER_NAME');
+  if (c.BEARER_TOKEN && c.BEARER_TOKEN_PARAMETER) problem('BEARER_TOKEN', 'set BEARER_TOKEN or BEARER_TOKEN_PARAMETER, not both');
+  if (c.ADMISSION_PATH_SECRET && c.ADMISSION_PATH_SECRET_PARAMETER) {
+    problem('ADMISSION_PATH_SECRET', 'set ADMISSION_PATH_SECRET or ADMISSION_PATH_SECRET_PARAMETER, not both');
+  }
+  if (c.INSECURE_NO_AUTH && c.AWS_LAMBDA_FUNCTION_NAME) {
+    problem('INSECURE_NO_AUTH', 'is for local experiments and is refused on Lambda: configure the routes\' secrets');
+  }
+  const credentials = (['KUBE_TOKEN', 'KUBE_TOKEN_PARAMETER', 'EKS_CLUSTER_NAME'] as const).filter((key) => c[key]);
+  if (credentials.length > 1) problem(credentials[0]!, `set one of ${credentials.join(', ')}, not several`);
+  if (c.KUBE_SERVER && credentials.length === 0) {
+    problem('KUBE_TOKEN', 'KUBE_SERVER needs EKS_CLUSTER_NAME (EKS IAM authentication), or KUBE_TOKEN_PARAMETER / KUBE_TOKEN');
+  }
+  if (c.KUBE_TOKEN_PARAMETER && !c.KUBE_SERVER) problem('KUBE_TOKEN_PARAMETER', 'needs KUBE_SERVER (the API server it is for)');
+  // Lambda has no kubeconfig and no in-cluster configuration: without these the first API call would fail obscurely.
+  if (c.AWS_LAMBDA_FUNCTION_NAME && !c.KUBE_SERVER && !c.KUBECONFIG) {
+    problem('KUBE_SERVER', 'required on Lambda: the cluster endpoint, with EKS_CLUSTER_NAME (the default) or KUBE_TOKEN_PARAMETER');
+  }
   if (!c.EKS_CLUSTER_NAME) return;
-  if (c.KUBE_TOKEN) problem('KUBE_TOKEN', 'set KUBE_TOKEN or EKS_CLUSTER_NAME, not both');
   if (!c.KUBE_SERVER) problem('KUBE_SERVER', 'EKS_CLUSTER_NAME needs KUBE_SERVER (the cluster endpoint)');
   // EKS serves its endpoint with a certificate of the cluster's own CA, which no system trust store has.
   if (!c.KUBE_CA_DATA) problem('KUBE_CA_DATA', 'EKS_CLUSTER_NAME needs KUBE_CA_DATA (the cluster CA)');

@@ -20,6 +20,7 @@ import { enqueueingHandler, withQueuedFollowUps } from './queue/runtime.ts';
 import { createSqsQueue } from './queue/sqs.ts';
 import { createReconciler } from './reconcile/index.ts';
 import type { AppDeps } from './http/app.ts';
+import { createSsmParameterStore, loadSecrets } from './secrets.ts';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 
 function transportFor(config: Config, kc: KubeConfig): Transport {
@@ -74,12 +75,15 @@ function lambdaReconciler(config: Config, log: Logger, queue: HintQueue | undefi
  */
 export async function createDeps(config: Config): Promise<Omit<AppDeps, 'defer'> & Partial<Pick<AppDeps, 'defer'>>> {
   const log = createLogger(config.LOG_LEVEL);
-  if (!config.QUEUE_URL) return { handler: lambdaReconciler(config, log, undefined), config, log };
+  // Secrets are read here, once per cold start (src/secrets.ts).
+  const secrets = await loadSecrets(config, createSsmParameterStore(), log);
+  if (!config.QUEUE_URL) return { handler: lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, undefined), config, log, secrets };
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
   return {
     handler: enqueueingHandler(queue),
     config,
     log,
+    secrets,
     defer: (_task, work) => queue.send(work.hints, work.delayMs / 1000),
   };
 }
@@ -87,15 +91,17 @@ export async function createDeps(config: Config): Promise<Omit<AppDeps, 'defer'>
 /** The resync function: everything, with follow-ups queued when there is a queue. */
 export async function createResyncDeps(config: Config): Promise<Omit<AppDeps, 'defer'>> {
   const log = createLogger(config.LOG_LEVEL);
+  const secrets = await loadSecrets(config, createSsmParameterStore(), log);
   const queue = config.QUEUE_URL ? createSqsQueue({ queueUrl: config.QUEUE_URL }) : undefined;
-  return { handler: lambdaReconciler(config, log, queue), config, log };
+  return { handler: lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, queue), config, log, secrets };
 }
 
 /** The reconcile function: consumes batches of queued hints. */
 export async function createConsumer(config: Config): Promise<(event: SQSEvent) => Promise<SQSBatchResponse>> {
   if (!config.QUEUE_URL) throw new Error('invalid configuration: QUEUE_URL: the reconcile function consumes a queue and needs its URL');
   const log = createLogger(config.LOG_LEVEL);
+  const secrets = await loadSecrets(config, createSsmParameterStore(), log);
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
-  const handler = lambdaReconciler(config, log, queue);
+  const handler = lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, queue);
   return (event) => consumeBatch(event, { handler, queue, log, now: Date.now });
 }

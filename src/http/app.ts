@@ -5,12 +5,15 @@
  *   POST /events/audit                 audit.k8s.io/v1 EventList                      bearer token
  *   POST /events/cloudevents           Knative ApiServerSource CloudEvents            bearer token
  *   POST /resync                       everything                                     bearer token
- *   POST /events/admission[/:secret]   AdmissionReview; answered at once, reconciled after the change is stored
+ *   POST /events/admission/:secret     AdmissionReview; answered at once, reconciled after the change is stored
  *   GET  /healthz
+ *
+ * A process serves `deps.routes` (a Lambda function its own; `npm start` all) and refuses to start when one of them
+ * lacks its secret (./auth.ts). Bodies are bounded before they are parsed (./content-type.ts, ./json-guard.ts).
  *
  * Answers: 200 with the HandleResult when hints were handled; 202 `{accepted: 0, ignored}` when the input was valid
  * but asked for nothing; 400 `{error, issues: [{path, message}]}` when it was not (nothing is handled then); 401, 404,
- * 413; and the handler's typed errors mapped in `onError` (503 with Retry-After for transient ones).
+ * 413, 415; and the handler's typed errors mapped in `onError` (503 with Retry-After for transient ones).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Hono, type Context } from 'hono';
@@ -21,10 +24,13 @@ import type { Config } from '../config.ts';
 import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, UnauthorizedError } from '../errors.ts';
 import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
-import { requireBearer, secretsEqual } from './auth.ts';
+import type { RouteSecrets } from '../secrets.ts';
+import { allRoutes, isAccepted, requireBearer, requireRouteSecrets, type RouteName } from './auth.ts';
+import { checkContentType, type BodyKind } from './content-type.ts';
 import type { Defer } from './defer.ts';
 import type { Intake } from './hints-from-object.ts';
 import { InvalidInputError, parseAt, parseJson } from './invalid-input.ts';
+import { checkJson, type JsonLimits } from './json-guard.ts';
 import { allowed, intakeAdmission } from './intake/admission.ts';
 import { intakeAudit } from './intake/audit.ts';
 import { intakeCloudEvents } from './intake/cloudevents.ts';
@@ -37,9 +43,13 @@ export interface AppDeps {
   log: Logger;
   /** Runs admission work after the response is sent (see ./defer.ts). */
   defer: Defer;
+  /** What the routes check, loaded at start (src/secrets.ts). */
+  secrets: RouteSecrets;
+  /** The routes this process serves; every one when unset. `GET /healthz` always. */
+  routes?: readonly RouteName[];
 }
 
-type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number };
+type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string };
 export type App = Hono<{ Variables: Variables }>;
 
 /**
@@ -50,7 +60,9 @@ export type App = Hono<{ Variables: Variables }>;
 export const deferHandOffBoundMs = 1_000;
 
 export function createApp(deps: AppDeps): App {
-  const { config, log } = deps;
+  const { config, log, secrets } = deps;
+  const routes = new Set(deps.routes ?? allRoutes);
+  requireRouteSecrets([...routes], secrets, config.INSECURE_NO_AUTH, log);
   const app: App = new Hono<{ Variables: Variables }>();
 
   app.use('*', requestLog(log));
@@ -61,13 +73,33 @@ export function createApp(deps: AppDeps): App {
       c.set('route', route);
       await next();
     };
-  const bearer = requireBearer(config.BEARER_TOKEN);
+  const bearer = requireBearer(secrets.bearerTokens);
   const limit = bodyLimit({
     maxSize: config.BODY_LIMIT_BYTES,
     onError: () => {
       throw new PayloadTooLargeError(`request body exceeds ${config.BODY_LIMIT_BYTES} bytes`);
     },
   });
+  const jsonLimits: JsonLimits = { maxDepth: config.JSON_MAX_DEPTH, maxTokens: config.JSON_MAX_TOKENS };
+  /**
+   * Reads a route's body within bounds, in this order: Content-Type (415), size (413), JSON depth (400) and number of
+   * values (413) before anything parses it. The text is left in `c.var.body`.
+   */
+  const boundedBody =
+    (kind: BodyKind) =>
+    async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
+      checkContentType(kind, c.req.raw.headers);
+      await limit(c, async () => {
+        const text = await c.req.text();
+        // Content-Length is what the limit above trusted; the body read must agree.
+        if (Buffer.byteLength(text) > config.BODY_LIMIT_BYTES) {
+          throw new PayloadTooLargeError(`request body exceeds ${config.BODY_LIMIT_BYTES} bytes`);
+        }
+        checkJson(text, jsonLimits, bodyNames[kind]);
+        c.set('body', text);
+        await next();
+      });
+    };
 
   /** Hands the intake's hints to the handler and answers 200, or 202 when there is nothing to do. */
   const respond = async (c: Context<{ Variables: Variables }>, intake: Intake): Promise<Response> => {
@@ -86,33 +118,40 @@ export function createApp(deps: AppDeps): App {
 
   app.get('/healthz', named('healthz'), (c) => c.json({ ok: true }));
 
-  app.post('/events/watch', named('watch'), bearer, limit, async (c) => respond(c, intakeWatch(await c.req.text())));
+  if (routes.has('watch')) {
+    app.post('/events/watch', named('watch'), bearer, boundedBody('watch'), async (c) => respond(c, intakeWatch(c.var.body)));
+  }
 
-  app.post('/events/audit', named('audit'), bearer, limit, async (c) =>
-    respond(c, intakeAudit(parseJson(await c.req.text(), 'audit EventList'))),
-  );
+  if (routes.has('audit')) {
+    app.post('/events/audit', named('audit'), bearer, boundedBody('audit'), async (c) =>
+      respond(c, intakeAudit(parseJson(c.var.body, 'audit EventList'))),
+    );
+  }
 
-  app.post('/events/cloudevents', named('cloudevents'), bearer, limit, async (c) =>
-    respond(c, intakeCloudEvents(c.req.raw.headers, await c.req.text())),
-  );
+  if (routes.has('cloudevents')) {
+    app.post('/events/cloudevents', named('cloudevents'), bearer, boundedBody('cloudevents'), async (c) =>
+      respond(c, intakeCloudEvents(c.req.raw.headers, c.var.body, jsonLimits)),
+    );
+  }
 
-  app.post('/resync', named('resync'), bearer, async (c) =>
-    respond(c, { hints: [{ kind: 'resync' }], ignored: [], skipped: 0 }),
-  );
+  if (routes.has('resync')) {
+    app.post('/resync', named('resync'), bearer, async (c) => respond(c, { hints: [{ kind: 'resync' }], ignored: [], skipped: 0 }));
+  }
 
-  // Admission: the path secret (when configured) is the only protection; a wrong one looks like any unknown path.
-  const secret = config.ADMISSION_PATH_SECRET;
+  // Admission: the path secret is the only protection; a wrong one looks like any unknown path. The bare path is
+  // served only when the route was let start without a secret (INSECURE_NO_AUTH).
+  const pathSecrets = secrets.admissionPathSecrets;
   const admissionGate =
     (withSecret: boolean) =>
     async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
       const given = withSecret ? c.req.param('secret') : undefined;
-      const ok = secret === undefined ? given === undefined : given !== undefined && secretsEqual(given, secret);
+      const ok = pathSecrets.length === 0 ? given === undefined : given !== undefined && isAccepted(given, pathSecrets);
       if (!ok) throw new NotFoundError('not found');
       await next();
     };
   const admission = async (c: Context<{ Variables: Variables }>): Promise<Response> => {
     // Only a body that is not an AdmissionReview at all is refused (400); from here on the answer is allowed:true.
-    const review = parseAt(AdmissionReviewSchema, parseJson(await c.req.text(), 'AdmissionReview'), [], 'AdmissionReview');
+    const review = parseAt(AdmissionReviewSchema, parseJson(c.var.body, 'AdmissionReview'), [], 'AdmissionReview');
     try {
       const intake = intakeAdmission(review);
       const hints = dedupeHints(intake.hints);
@@ -148,14 +187,24 @@ export function createApp(deps: AppDeps): App {
     ]).finally(() => bound.abort());
     if (outcome === 'timed out') log.warn('admission hand-over timed out', { hints: summarizeHints(hints) });
   };
-  app.post('/events/admission', named('admission'), admissionGate(false), limit, admission);
-  app.post('/events/admission/:secret', named('admission'), admissionGate(true), limit, admission);
+  if (routes.has('admission')) {
+    app.post('/events/admission', named('admission'), admissionGate(false), boundedBody('admission'), admission);
+    app.post('/events/admission/:secret', named('admission'), admissionGate(true), boundedBody('admission'), admission);
+  }
 
   app.notFound((c) => c.json({ error: 'not found' }, 404));
   app.onError((error, c) => errorResponse(error, c));
 
   return app;
 }
+
+/** How each body is named in a 400/413. */
+const bodyNames: Record<BodyKind, string> = {
+  watch: 'watch event',
+  audit: 'audit EventList',
+  admission: 'AdmissionReview',
+  cloudevents: 'CloudEvent',
+};
 
 /** The one place errors become HTTP. Messages are shown only below 500. */
 export function errorResponse(error: Error, c: Context): Response {

@@ -11,12 +11,15 @@ import { loadConfig } from '../config.ts';
 import { createApp } from '../http/app.ts';
 import { createBackgroundDefer } from '../http/defer.ts';
 import { createLogger } from '../log.ts';
+import { createSsmParameterStore, loadSecrets } from '../secrets.ts';
 import { withCoalescing, withTimers } from '../follow-up.ts';
 import { createHandler } from '../wiring.ts';
 
 const config = loadConfig(process.env);
 const log = createLogger(config.LOG_LEVEL);
-const handler = withTimers(withCoalescing(createHandler(config, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
+const secrets = await loadSecrets(config, createSsmParameterStore(), log);
+const kubeConfig = { ...config, KUBE_TOKEN: secrets.kubeToken };
+const handler = withTimers(withCoalescing(createHandler(kubeConfig, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
   followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS,
 });
 // The scheduled resync (on Lambda: the `resync` function's schedule): heals whatever events were lost.
@@ -28,7 +31,7 @@ const resync =
     : undefined;
 resync?.unref();
 const background = createBackgroundDefer(log);
-const app = createApp({ handler, config, log, defer: background.defer });
+const app = createApp({ handler, config, log, secrets, defer: background.defer });
 
 const servers = [serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST })];
 if (config.TLS_CERT_FILE && config.TLS_KEY_FILE) {

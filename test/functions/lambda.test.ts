@@ -4,7 +4,7 @@ import type { HandleResult, Hint } from '../../src/hints.ts';
 import type { AppDeps } from '../../src/http/app.ts';
 import { createSelfInvokeDefer } from '../../src/http/defer.ts';
 import { createHttpLambdaHandler, createResyncLambdaHandler } from '../../src/http/lambda.ts';
-import { fixture, recordingHandler, recordingLogger, testConfig } from '../http/support.ts';
+import { fixture, recordingHandler, recordingLogger, secretsOf, testConfig } from '../http/support.ts';
 
 const env = {
   BEARER_TOKEN: 'fixture-token-0123456789abcdef',
@@ -15,8 +15,9 @@ const env = {
 function fakeDeps(behaviour?: (hints: readonly Hint[]) => HandleResult) {
   const { handler, calls } = recordingHandler(behaviour);
   const logs = recordingLogger();
+  const config = testConfig(env);
   // Without a `defer` (the direct path), the Lambda helper supplies its own.
-  const deps: Omit<AppDeps, 'defer'> = { handler, config: testConfig(env), log: logs.log };
+  const deps: Omit<AppDeps, 'defer'> = { handler, config, secrets: secretsOf(config), log: logs.log };
   return { deps, calls, logs };
 }
 

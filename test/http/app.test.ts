@@ -267,11 +267,11 @@ describe('POST /events/cloudevents', () => {
     expect((await json(res)).issues[0].path).toBe('headers.ce-type');
   });
 
-  it('400 when the request is no CloudEvent at all', async () => {
+  it('415 when the request is no CloudEvent at all (plain JSON, no ce-* headers)', async () => {
     const { app } = testApp();
     const res = await app.request(postJson('/events/cloudevents', { hello: 'world' }));
-    expect(res.status).toBe(400);
-    expect((await json(res)).issues[0].path).toBe('headers.ce-specversion');
+    expect(res.status).toBe(415);
+    expect((await json(res)).error).toMatch(/send application\/cloudevents\+json/);
   });
 
   it('400 names the data path of a bad object', async () => {
@@ -509,6 +509,90 @@ describe('body limit', () => {
     const { app } = testApp({ env });
     const res = await app.request(postJson('/events/admission', big));
     expect(res.status).toBe(413);
+  });
+});
+
+describe('bounded input', () => {
+  const watchEvent = fixtureText('watch-node-added.json');
+  const routes: [string, (headers: Record<string, string>) => Request][] = [
+    ['watch', (h) => postJson('/events/watch', watchEvent, h)],
+    ['audit', (h) => postJson('/events/audit', fixtureText('audit-eventlist.json'), h)],
+    ['admission', (h) => postJson('/events/admission', fixture('admission-node-create.json'), h)],
+    ['cloudevents', (h) => postJson('/events/cloudevents', fixtureText('knative-structured-pod-add.json'), h)],
+  ];
+
+  it.each(routes)('%s: 415 naming the expected type; nothing is handled', async (_route, make) => {
+    const { app, calls } = testApp();
+    const res = await app.request(make({ 'content-type': 'text/plain' }));
+    expect(res.status).toBe(415);
+    expect((await json(res)).error).toMatch(/^Content-Type text\/plain: .*application\/(cloudevents\+)?json/);
+    expect(calls).toEqual([]);
+  });
+
+  it('authentication comes first: 401, not 415, for a stranger', async () => {
+    const { app } = testApp({ env: { BEARER_TOKEN: token } });
+    const res = await app.request(postJson('/events/watch', watchEvent, { 'content-type': 'text/plain' }));
+    expect(res.status).toBe(401);
+  });
+
+  it('NDJSON is accepted as application/x-ndjson', async () => {
+    const { app, calls } = testApp();
+    const res = await app.request(postJson('/events/watch', fixtureText('watch-events.ndjson'), { 'content-type': 'application/x-ndjson' }));
+    expect(res.status).toBe(200);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('400 naming the depth for nesting beyond JSON_MAX_DEPTH; nothing is handled', async () => {
+    const { app, calls } = testApp({ env: { JSON_MAX_DEPTH: '8' } });
+    const res = await app.request(postJson('/events/audit', `${'['.repeat(9)}${']'.repeat(9)}`));
+    expect(res.status).toBe(400);
+    expect(await json(res)).toEqual({
+      error: 'invalid audit EventList: JSON nested deeper than 8 levels',
+      issues: [{ path: '', message: 'nesting exceeds 8 at character 8' }],
+    });
+    expect(calls).toEqual([]);
+  });
+
+  it('413 naming the limit for more values than JSON_MAX_TOKENS', async () => {
+    const { app, calls } = testApp({ env: { JSON_MAX_TOKENS: '50' } });
+    const res = await app.request(postJson('/events/watch', JSON.stringify(JSON.parse(watchEvent))));
+    expect(res.status).toBe(413);
+    expect((await json(res)).error).toBe('watch event has more than 50 JSON values (JSON_MAX_TOKENS)');
+    expect(calls).toEqual([]);
+  });
+
+  it('admission is bounded too, and the API server still gets no answer but the error (it is failurePolicy: Ignore)', async () => {
+    const { app, calls } = testApp({ env: { JSON_MAX_TOKENS: '20' } });
+    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(res.status).toBe(413);
+    expect(calls).toEqual([]);
+  });
+
+  it('CloudEvent data_base64 is JSON inside a string: bounded before it is parsed, at its own path', async () => {
+    const { app, calls } = testApp({ env: { JSON_MAX_DEPTH: '8' } });
+    const event = {
+      ...fixture('knative-structured-pod-add.json'),
+      data: undefined,
+      data_base64: Buffer.from(`${'['.repeat(9)}${']'.repeat(9)}`).toString('base64'),
+    };
+    const res = await app.request(postJson('/events/cloudevents', event, { 'content-type': 'application/cloudevents+json' }));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues).toEqual([{ path: 'data_base64', message: 'nesting exceeds 8 at character 8' }]);
+    expect(calls).toEqual([]);
+  });
+
+  it('the data_base64 of a batch share one JSON_MAX_TOKENS budget', async () => {
+    const { app, calls } = testApp({ env: { JSON_MAX_TOKENS: '60' } });
+    const ref = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd', namespace: 'kube-system' };
+    const base = { ...fixture('knative-structured-pod-add.json'), type: 'dev.knative.apiserver.ref.update', data: undefined };
+    const event = (id: string) => ({ ...base, id, data_base64: Buffer.from(JSON.stringify(ref)).toString('base64') });
+    const batch = (n: number) => Array.from({ length: n }, (_, i) => event(String(i)));
+    // Each ref is 9 values: 5 of them fit in 60 with the envelope's own; 7 do not.
+    const small = await app.request(postJson('/events/cloudevents', batch(1), { 'content-type': 'application/cloudevents-batch+json' }));
+    expect(small.status).toBe(200);
+    const large = await app.request(postJson('/events/cloudevents', batch(7), { 'content-type': 'application/cloudevents-batch+json' }));
+    expect(large.status).toBe(413);
+    expect(calls).toHaveLength(1);
   });
 });
 

@@ -6,6 +6,7 @@ import type { HandleResult, Hint, HintHandler } from '../../src/hints.ts';
 import { createApp, type AppDeps } from '../../src/http/app.ts';
 import type { DeferredWork } from '../../src/http/defer.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
+import type { RouteSecrets } from '../../src/secrets.ts';
 
 export const fixturesDir = join(import.meta.dirname, '..', 'fixtures', 'http');
 
@@ -19,6 +20,11 @@ export function fixture<T = any>(name: string): T {
 
 export function testConfig(env: Record<string, string> = {}): Config {
   return loadConfig({ ADMISSION_SETTLE_MS: '0', ...env });
+}
+
+/** The secrets a configuration gives directly (what `loadSecrets` returns when no parameter is named). */
+export function secretsOf(config: Config): RouteSecrets {
+  return { bearerTokens: config.BEARER_TOKEN ?? [], admissionPathSecrets: config.ADMISSION_PATH_SECRET ?? [] };
 }
 
 export const okResult = (hints: readonly Hint[]): HandleResult => ({
@@ -47,7 +53,9 @@ export function recordingLogger(level: 'debug' | 'info' = 'debug'): { log: Logge
 
 /**
  * An app over fakes. `defer` records the hand-over and runs the task at once (awaited), so a test sees the deferred
- * handling when the response arrives.
+ * handling when the response arrives. Routes without a secret in `env` are open (INSECURE_NO_AUTH), so tests about
+ * something else need none; the tests about authentication give `env` their secrets (and `INSECURE_NO_AUTH: 'false'`
+ * to see a route refuse to start).
  */
 export function testApp(
   options: {
@@ -59,9 +67,11 @@ export function testApp(
   const { handler, calls } = recordingHandler(options.behaviour);
   const logs = recordingLogger();
   const deferred: DeferredWork[] = [];
+  const config = testConfig({ INSECURE_NO_AUTH: 'true', ...options.env });
   const deps: AppDeps = {
     handler,
-    config: testConfig(options.env),
+    config,
+    secrets: secretsOf(config),
     log: logs.log,
     defer:
       options.defer ??

@@ -14,7 +14,7 @@ import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } f
 import { nodeNameError } from '../../core/refs.ts';
 import { InvalidInputError, parseAt, type PathSegment } from '../invalid-input.ts';
 import * as z from 'zod';
-import { AuditEventListSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
+import { AuditEventListSchema, AuditEventSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
 
 interface Resource {
   apiVersion: string;
@@ -40,11 +40,20 @@ const operations: Record<string, Operation | undefined> = {
 
 const NamedRefSchema = z.looseObject({ name: z.string().min(1) });
 const ListSchema = z.looseObject({ items: z.array(z.unknown()).nullish() });
+/**
+ * The list without its items: each item is validated on its own, and the first bad one ends the request. Validating
+ * the whole list at once would collect an issue for every bad item, which for a list of a million empty items is
+ * more memory than a function has.
+ */
+const EnvelopeSchema = AuditEventListSchema.extend({ items: z.array(z.unknown()).nullish() });
 
 export function intakeAudit(body: unknown): Intake {
-  const list = parseAt(AuditEventListSchema, body, [], 'audit EventList');
+  const list = parseAt(EnvelopeSchema, body, [], 'audit EventList');
   const intake = emptyIntake();
-  (list.items ?? []).forEach((event, index) => intakeEvent(intake, event, ['items', index]));
+  (list.items ?? []).forEach((item, index) => {
+    const at = ['items', index];
+    intakeEvent(intake, parseAt(AuditEventSchema, item, at, 'audit EventList'), at);
+  });
   return intake;
 }
 

@@ -9,6 +9,7 @@
 import * as z from 'zod';
 import { addMapped, emptyIntake, hintFromObject, objectFromReference, type Intake, type Operation } from '../hints-from-object.ts';
 import { InvalidInputError, issuesOf, parseAt, parseJson, type PathSegment } from '../invalid-input.ts';
+import { checkJson, type JsonLimits } from '../json-guard.ts';
 import { CloudEventSchema, KubeObjectSchema, ObjectReferenceSchema, type CloudEvent } from '../schemas.ts';
 
 const operations: Record<string, Operation | undefined> = { add: 'create', update: 'update', delete: 'delete' };
@@ -18,13 +19,18 @@ const typePattern = /^dev\.knative\.apiserver\.(resource|ref)\.(add|update|delet
 /** Attributes read from `ce-` headers in binary mode; any other `ce-` header is an extension and is not needed. */
 const binaryAttributes = ['specversion', 'id', 'source', 'type', 'subject', 'time'] as const;
 
-export function intakeCloudEvents(headers: Headers, body: string): Intake {
+/**
+ * `body` has been checked against `limits` by the route. `data_base64` is JSON inside a string, so it is checked here
+ * before it is parsed, all of a batch's against one budget of `limits.maxTokens` values.
+ */
+export function intakeCloudEvents(headers: Headers, body: string, limits: JsonLimits): Intake {
   const intake = emptyIntake();
-  for (const { event, at } of cloudEvents(headers, body)) intakeEvent(intake, event, at);
+  const budget = { ...limits };
+  for (const { event, at } of cloudEvents(headers, body)) intakeEvent(intake, event, at, budget);
   return intake;
 }
 
-function intakeEvent(intake: Intake, event: CloudEvent, at: PathSegment[]): void {
+function intakeEvent(intake: Intake, event: CloudEvent, at: PathSegment[], budget: JsonLimits): void {
   const match = typePattern.exec(event.type);
   if (!match) {
     intake.ignored.push(`CloudEvent type ${event.type} is not handled`);
@@ -32,7 +38,7 @@ function intakeEvent(intake: Intake, event: CloudEvent, at: PathSegment[]): void
   }
   const [, mode, verb] = match;
   const operation = operations[verb!]!;
-  const data = eventData(event, at);
+  const data = eventData(event, at, budget);
   if (mode === 'ref') {
     const ref = parseAt(ObjectReferenceSchema, data, [...at, 'data'], 'CloudEvent');
     addMapped(intake, hintFromObject(objectFromReference(ref), operation));
@@ -42,9 +48,11 @@ function intakeEvent(intake: Intake, event: CloudEvent, at: PathSegment[]): void
   }
 }
 
-function eventData(event: CloudEvent, at: PathSegment[]): unknown {
+/** Decodes `data_base64` within what is left of `budget` (and takes its share). */
+function eventData(event: CloudEvent, at: PathSegment[], budget: JsonLimits): unknown {
   if (event.data_base64 === undefined) return event.data;
   const text = Buffer.from(event.data_base64, 'base64').toString('utf8');
+  budget.maxTokens -= checkJson(text, budget, 'CloudEvent data_base64', [...at, 'data_base64']).tokens;
   return parseJson(text, 'CloudEvent data_base64', [...at, 'data_base64']);
 }
 

@@ -25,19 +25,52 @@ export function intakeWatch(body: string): Intake {
 
 /**
  * One JSON document (possibly pretty-printed over several lines), or NDJSON. Problems on a line of NDJSON are reported
- * at `line.<n>` (1-based, as an editor counts).
+ * at `line.<n>` (1-based, as an editor counts). Lines are read one at a time and the caller validates each before the
+ * next is parsed: a bad line stops the work, and a body of a million lines is never a million parsed values at once.
  */
-function watchDocuments(body: string): { value: unknown; at: PathSegment[] }[] {
-  const lines = body.split('\n').map((text, index) => ({ text: text.trim(), line: index + 1 }));
-  const nonEmpty = lines.filter((l) => l.text !== '');
-  if (nonEmpty.length === 0) return [{ value: parseJson(body, 'watch event'), at: [] }];
-  if (nonEmpty.length === 1) return [{ value: parseJson(nonEmpty[0]!.text, 'watch event'), at: [] }];
+function* watchDocuments(body: string): Generator<{ value: unknown; at: PathSegment[] }> {
+  const lines = nonEmptyLines(body);
+  const first = lines.next();
+  if (first.done) {
+    yield { value: parseJson(body, 'watch event'), at: [] };
+    return;
+  }
+  if (body.slice(first.value.end).trim() === '') {
+    yield { value: parseJson(first.value.text, 'watch event'), at: [] };
+    return;
+  }
+  let whole: { value: unknown } | undefined;
   try {
-    return [{ value: JSON.parse(body) as unknown, at: [] }];
+    whole = { value: JSON.parse(body) as unknown };
   } catch {
-    return nonEmpty.map(({ text, line }) => ({
-      value: parseJson(text, 'watch event', ['line', line]),
-      at: ['line', line],
-    }));
+    // NDJSON (or not JSON at all: the first bad line says so).
+  }
+  if (whole) {
+    yield { value: whole.value, at: [] };
+    return;
+  }
+  for (let line: IteratorResult<Line> = first; !line.done; line = lines.next()) {
+    const at = ['line', line.value.line];
+    yield { value: parseJson(line.value.text, 'watch event', at), at };
+  }
+}
+
+interface Line {
+  text: string;
+  /** 1-based. */
+  line: number;
+  /** Index just past the line's end. */
+  end: number;
+}
+
+/** The trimmed, non-empty lines of `body`. */
+function* nonEmptyLines(body: string): Generator<Line> {
+  let line = 1;
+  for (let start = 0; start <= body.length; line++) {
+    const feed = body.indexOf('\n', start);
+    const end = feed === -1 ? body.length : feed;
+    const text = body.slice(start, end).trim();
+    if (text !== '') yield { text, line, end: end + 1 };
+    start = end + 1;
   }
 }
