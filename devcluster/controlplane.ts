@@ -50,6 +50,7 @@ import {
   requestedOptions,
   resolvePorts,
 } from './options.ts';
+import { installCrd } from './crd-install.ts';
 import { type LocalPaths, localPaths, rbacFile, repoRoot, simulatorEntry } from './paths.ts';
 import { type CertFiles, type Pki, ensurePki, pkiLayout } from './pki.ts';
 import {
@@ -269,6 +270,8 @@ async function startNew(
     const kc = new KubeConfig();
     kc.loadFromFile(paths.kubeconfig);
     await applyManifestFile(kc, rbacFile);
+    // The ServerlessDaemonSet CRD (MANAGE=crd|both), on every local cluster: unused, it costs nothing.
+    await installCrd(kc);
 
     const controllers = normalized.upstreamDaemonset ? 'all default controllers, upstream DaemonSet controller included' : 'all default controllers except daemonset';
     log(`starting kube-controller-manager (${controllers}) and kube-scheduler`);

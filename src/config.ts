@@ -148,6 +148,11 @@ export const ConfigSchema = z.object({
    * controller keeps apps/v1 DaemonSets), or `both`.
    */
   MANAGE: z.enum(['apps', 'crd', 'both']).default('apps'),
+  /**
+   * The one namespace where daemonless keeps its own Leases (failed-pod backoffs, rollout locks, pass schedules): the
+   * reconciler's Lease rights are granted there only (infra/rbac.yaml creates it).
+   */
+  LEASE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name').max(63).default('daemonless-system'),
 });
 
 /** The DaemonSet kinds a MANAGE setting reconciles. */

@@ -35,7 +35,7 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
 function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHandler {
   const kinds = managedKinds(config.MANAGE);
   return createReconciler({
-    cluster: (deadline) => createCluster(transport, { deadline, kinds }),
+    cluster: (deadline) => createCluster(transport, { deadline, kinds, leaseNamespace: config.LEASE_NAMESPACE }),
     now: () => new Date(),
     newId: () => randomUUID(),
     log,
@@ -61,7 +61,7 @@ function lambdaReconciler(config: Config, log: Logger, queue: HintQueue | undefi
   if (!queue) return withInlineFollowUps(reconciler);
   return withQueuedFollowUps(reconciler, {
     queue,
-    scheduler: (deadline) => createPassScheduler(createCalls(transport, { deadline })),
+    scheduler: (deadline) => createPassScheduler(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
     intervalMs: Math.max(1000, config.FOLLOW_UP_INTERVAL_MS),
     now: Date.now,
     log,

@@ -81,7 +81,9 @@ export interface EventToRecord {
     | 'FailedDelete'
     | 'FailedDaemonPod'
     | 'SucceededDaemonPod'
-    | 'SelectingAll';
+    | 'SelectingAll'
+    /** Not upstream's (its API server refuses such a DaemonSet): a ServerlessDaemonSet whose selector misses its template. */
+    | 'InvalidSelector';
   message: string;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { claimObjects, claimPodsOnNode, type Claimable } from './claim.ts';
-import { isSyncable } from './daemonset.ts';
+import { isSyncable, selectsTemplate } from './daemonset.ts';
 import { nodeShouldRunDaemonPod } from './eligibility.ts';
 import { revisionHash } from './hash.ts';
 import { isEmptySelector, selectorError } from './label-selector.ts';
@@ -72,6 +72,7 @@ export function planNode(
   if (isEmptySelector(ds.spec?.selector)) return decide(notPlanned, 'empty selector refused (SelectingAll): nothing done');
   const invalid = selectorError(ds.spec?.selector);
   if (invalid !== null) return decide(notPlanned, `invalid selector (${invalid}): nothing done`);
+  if (!selectsTemplate(ds)) return decide(notPlanned, "the selector does not match the template's labels: nothing done");
 
   const claim = claimPodsOnNode(ds, nodeState);
   for (const pod of claim.adopt) plan.actions.push({ kind: 'adopt', daemonSet: dsRef, pod: refOf(pod), owner: controllerRefFor(ds) });
@@ -235,6 +236,11 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
           },
         ],
       });
+      continue;
+    }
+    if (selectorError(ds.spec?.selector) === null && !selectsTemplate(ds)) {
+      const message = "The selector does not match the pod template's labels: no pod would belong to it, so none is created.";
+      plans.push({ ...emptyPlan(), events: [{ daemonSet: daemonSetRef(ds), type: 'Warning', reason: 'InvalidSelector', message }] });
       continue;
     }
     const hash = hashFor(snapshot, ds);

@@ -83,6 +83,8 @@ export interface CallOptions {
   random?: () => number;
   /** The DaemonSet kinds `listDaemonSets` returns; default apps/v1 DaemonSet only. */
   kinds?: readonly DaemonSetKind[];
+  /** The namespace of daemonless's own Leases (src/k8s/leases.ts); default `daemonless-system`. */
+  leaseNamespace?: string;
 }
 
 /** A page of a list, as the API server answers it. */
@@ -309,7 +311,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     deleteControllerRevision: (namespace, name) =>
       unlessGone('deleted', call({ method: 'DELETE', path: revPath(namespace, name), what: `delete controllerrevision ${namespace}/${name}` })),
 
-    ...createLeaseProtocols(calls),
+    ...createLeaseProtocols(calls, options.leaseNamespace ?? 'daemonless-system'),
     requestCount: calls.count,
   };
 }

@@ -1,17 +1,21 @@
 /**
- * daemonless's own uses of coordination.k8s.io Leases, in one place with one naming scheme
- * (`daemonless-<purpose>-<shortHash(key)>`), each Lease in its DaemonSet's namespace and owned by it (garbage-collected
- * with it):
+ * daemonless's own uses of coordination.k8s.io Leases, in one place: one namespace (LEASE_NAMESPACE, so the
+ * reconciler needs Lease rights there only, never in kube-node-lease or kube-system), one naming scheme
+ * (`daemonless-<purpose>-<shortHash(key)>`), labels saying whose they are:
  *
  * - failed-pod backoff, one Lease per (DaemonSet, node): upstream keeps it in memory (flowcontrol.Backoff); here it
  *   must survive the invocation. Last writer wins: two invocations deleting the same failed pod compute the same state.
  * - rollout lock, one Lease per DaemonSet: a short lock taken by compare-and-swap on the Lease's resourceVersion, so
  *   concurrent invocations apply one rolling-update step at a time within one budget (docs/rollout.md).
+ * - pass schedule, one Lease per DaemonSet (the queue runtime): see `PassScheduler`.
+ *
+ * An owner reference cannot cross namespaces, so these are not garbage-collected with their DaemonSet: the resync
+ * deletes those whose DaemonSet or node is gone, or that have served their purpose (`cleanUpLeases`).
  */
 import type { V1Lease } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { shortHash } from '../core/hash.ts';
-import { daemonSetKinds, type BackoffState, type DaemonSetKind, type ObjectRef } from '../core/model.ts';
+import type { BackoffState, DaemonSetKind, ObjectRef } from '../core/model.ts';
 import type { Calls } from './cluster.ts';
 
 export interface LeaseProtocols {
@@ -21,6 +25,11 @@ export interface LeaseProtocols {
   acquireRolloutLock(daemonSet: ObjectRef, holder: string, ttlSeconds: number, now: Date): Promise<boolean>;
   /** Gives the lock up early; a lock not released expires after its TTL. */
   releaseRolloutLock(daemonSet: ObjectRef, holder: string): Promise<void>;
+  /**
+   * Deletes the Leases no longer needed: of DaemonSets (UIDs) not in `liveDaemonSets`, backoffs of nodes not in
+   * `liveNodes` or older than `staleAfterMs`, pass schedules older than `staleAfterMs`. Returns how many went.
+   */
+  cleanUpLeases(liveDaemonSets: ReadonlySet<string>, liveNodes: ReadonlySet<string>, now: Date, staleAfterMs: number): Promise<number>;
 }
 
 export type LeasePurpose = 'backoff' | 'rollout' | 'pass';
@@ -30,22 +39,29 @@ export function leaseName(purpose: LeasePurpose, ...key: string[]): string {
   return `daemonless-${purpose}-${shortHash(key.join('/'))}`;
 }
 
+const MANAGED_BY = 'app.kubernetes.io/managed-by';
+const PURPOSE = 'daemonless.dev/purpose';
+const DAEMONSET_UID = 'daemonless.dev/daemonset-uid';
+const NODE = 'daemonless.dev/node';
 const GENERATION = 'daemonless.dev/backoff-generation';
 // In an annotation, not spec.acquireTime: MicroTime wants 6 fractional digits; an annotation takes any ISO string.
 const LAST_DELETION = 'daemonless.dev/last-deletion';
 const HELD_UNTIL = 'daemonless.dev/held-until';
+const SCHEDULED_AT = 'daemonless.dev/pass-scheduled-at';
 const MERGE = 'application/merge-patch+json';
 
-const leasePath = (namespace: string, name?: string) =>
-  `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+/** Labels of every daemonless Lease; a DaemonSet UID when the Lease belongs to one. */
+function leaseLabels(purpose: LeasePurpose, daemonSetUid?: string): Record<string, string> {
+  return { [MANAGED_BY]: 'daemonless', [PURPOSE]: purpose, ...(daemonSetUid ? { [DAEMONSET_UID]: daemonSetUid } : {}) };
+}
 
-const ownedBy = (ds: ObjectRef) => [{ apiVersion: daemonSetKinds[ds.kind ?? 'DaemonSet'].apiVersion, kind: ds.kind ?? 'DaemonSet', name: ds.name, uid: ds.uid }];
-
-export function createLeaseProtocols({ call, orNull }: Calls): LeaseProtocols {
+export function createLeaseProtocols({ call, orNull }: Calls, namespace: string): LeaseProtocols {
+  const path = (name?: string) =>
+    `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
+  const get = (name: string) => orNull<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
   return {
     async getBackoff(daemonSet, nodeName) {
-      const name = leaseName('backoff', daemonSet.uid, nodeName);
-      const lease = await orNull<V1Lease>({ method: 'GET', path: leasePath(daemonSet.namespace, name), what: `get lease ${daemonSet.namespace}/${name}` });
+      const lease = await get(leaseName('backoff', daemonSet.uid, nodeName));
       return lease ? backoffFromLease(lease) : undefined;
     },
     async writeBackoff(daemonSet, nodeName, state) {
@@ -55,42 +71,41 @@ export function createLeaseProtocols({ call, orNull }: Calls): LeaseProtocols {
         kind: 'Lease',
         metadata: {
           name,
-          namespace: daemonSet.namespace,
-          annotations: { [GENERATION]: String(state.generation), [LAST_DELETION]: new Date(state.lastDeletion).toISOString(), 'daemonless.dev/node': nodeName },
-          ownerReferences: ownedBy(daemonSet),
+          namespace,
+          labels: leaseLabels('backoff', daemonSet.uid),
+          annotations: { [GENERATION]: String(state.generation), [LAST_DELETION]: new Date(state.lastDeletion).toISOString(), [NODE]: nodeName },
         },
         spec: { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}/${nodeName}`, leaseDurationSeconds: Math.max(1, Math.round(state.delaySeconds)) },
       };
-      const what = `write lease ${daemonSet.namespace}/${name}`;
+      const what = `write lease ${namespace}/${name}`;
       try {
         // A merge patch needs no resourceVersion; the Lease is created on first use.
-        await call({ method: 'PATCH', path: leasePath(daemonSet.namespace, name), contentType: MERGE, body, what });
+        await call({ method: 'PATCH', path: path(name), contentType: MERGE, body, what });
       } catch (error) {
         if (!(error instanceof NotFoundError)) throw error;
-        await call({ method: 'POST', path: leasePath(daemonSet.namespace), body, what });
+        await call({ method: 'POST', path: path(), body, what });
       }
     },
     async acquireRolloutLock(daemonSet, holder, ttlSeconds, now) {
-      const { namespace } = daemonSet;
       const name = leaseName('rollout', daemonSet.uid);
       const heldUntil = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
       const body = (resourceVersion?: string): V1Lease => ({
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
-        metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}), annotations: { [HELD_UNTIL]: heldUntil }, ownerReferences: ownedBy(daemonSet) },
+        metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}), labels: leaseLabels('rollout', daemonSet.uid), annotations: { [HELD_UNTIL]: heldUntil } },
         spec: { holderIdentity: holder, leaseDurationSeconds: ttlSeconds },
       });
       try {
-        const lease = await orNull<V1Lease>({ method: 'GET', path: leasePath(namespace, name), what: `get lease ${namespace}/${name}` });
+        const lease = await get(name);
         if (lease === null) {
-          await call({ method: 'POST', path: leasePath(namespace), body: body(), what: `create lease ${namespace}/${name}` });
+          await call({ method: 'POST', path: path(), body: body(), what: `create lease ${namespace}/${name}` });
           return true;
         }
         const until = Date.parse(lease.metadata?.annotations?.[HELD_UNTIL] ?? '');
         const free = !Number.isFinite(until) || until <= now.getTime() || lease.spec?.holderIdentity === holder;
         if (!free) return false;
         // The resourceVersion makes this a compare-and-swap: of two invocations that both saw it free, one wins.
-        await call({ method: 'PUT', path: leasePath(namespace, name), body: body(lease.metadata?.resourceVersion), what: `take lease ${namespace}/${name}` });
+        await call({ method: 'PUT', path: path(name), body: body(lease.metadata?.resourceVersion), what: `take lease ${namespace}/${name}` });
         return true;
       } catch (error) {
         if (error instanceof ConflictError) return false;
@@ -98,28 +113,51 @@ export function createLeaseProtocols({ call, orNull }: Calls): LeaseProtocols {
       }
     },
     async releaseRolloutLock(daemonSet, holder) {
-      const { namespace } = daemonSet;
       const name = leaseName('rollout', daemonSet.uid);
       try {
-        const lease = await call<V1Lease>({ method: 'GET', path: leasePath(namespace, name), what: `get lease ${namespace}/${name}` });
+        const lease = await call<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
         if (lease.spec?.holderIdentity !== holder) return;
         const annotations = { ...lease.metadata?.annotations, [HELD_UNTIL]: new Date(0).toISOString() };
-        await call({ method: 'PUT', path: leasePath(namespace, name), body: { ...lease, metadata: { ...lease.metadata, annotations } }, what: `release lease ${namespace}/${name}` });
+        await call({ method: 'PUT', path: path(name), body: { ...lease, metadata: { ...lease.metadata, annotations } }, what: `release lease ${namespace}/${name}` });
       } catch (error) {
         // Not released: it expires after its TTL.
         if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
       }
     },
+    async cleanUpLeases(liveDaemonSets, liveNodes, now, staleAfterMs) {
+      const list = await call<{ items?: V1Lease[] }>({ method: 'GET', path: path(), query: { labelSelector: `${MANAGED_BY}=daemonless` }, what: `list leases in ${namespace}` });
+      const gone = (list.items ?? []).filter((lease) => leaseIsDone(lease, liveDaemonSets, liveNodes, now.getTime() - staleAfterMs));
+      await Promise.all(
+        gone.map(async (lease) => {
+          try {
+            // The UID precondition keeps a Lease re-created meanwhile.
+            await call({ method: 'DELETE', path: path(lease.metadata?.name), body: { preconditions: { uid: lease.metadata?.uid } }, what: `delete lease ${namespace}/${lease.metadata?.name}` });
+          } catch (error) {
+            if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+          }
+        }),
+      );
+      return gone.length;
+    },
   };
 }
 
-function backoffFromLease(lease: V1Lease): BackoffState | undefined {
-  const acquired = lease.metadata?.annotations?.[LAST_DELETION];
-  const delay = lease.spec?.leaseDurationSeconds;
-  const generation = Number(lease.metadata?.annotations?.[GENERATION]);
-  const lastDeletion = acquired ? new Date(acquired) : undefined;
-  if (!lastDeletion || Number.isNaN(lastDeletion.getTime()) || !delay || !Number.isFinite(generation)) return undefined;
-  return { lastDeletion, delaySeconds: delay, generation };
+/** Whether a daemonless Lease has served its purpose (see `cleanUpLeases`). Pure. */
+export function leaseIsDone(lease: V1Lease, liveDaemonSets: ReadonlySet<string>, liveNodes: ReadonlySet<string>, staleBefore: number): boolean {
+  const labels = lease.metadata?.labels ?? {};
+  const annotations = lease.metadata?.annotations ?? {};
+  const uid = labels[DAEMONSET_UID];
+  if (uid !== undefined && !liveDaemonSets.has(uid)) return true;
+  switch (labels[PURPOSE]) {
+    case 'backoff': {
+      const node = annotations[NODE];
+      return (node !== undefined && !liveNodes.has(node)) || Date.parse(annotations[LAST_DELETION] ?? '') < staleBefore;
+    }
+    case 'pass':
+      return Date.parse(annotations[SCHEDULED_AT] ?? '') < staleBefore;
+    default:
+      return false;
+  }
 }
 
 /**
@@ -137,8 +175,6 @@ export interface PassScheduler {
   schedule(daemonSet: { namespace: string; name: string; uid?: string; type?: DaemonSetKind }, atMs: number, intervalMs: number, now: number): Promise<number | null>;
 }
 
-const SCHEDULED_AT = 'daemonless.dev/pass-scheduled-at';
-
 /**
  * When to schedule a pass wanted at `atMs`, given the one last scheduled at `scheduled` (NaN: none): null when that one
  * is in [atMs, atMs + intervalMs] and covers it; else never before it is wanted and, after an earlier pass, not closer
@@ -151,13 +187,14 @@ export function nextPassAt(scheduled: number, atMs: number, intervalMs: number):
   return scheduled < atMs ? Math.max(atMs, scheduled + intervalMs) : atMs;
 }
 
-export function createPassScheduler({ call, orNull }: Calls): PassScheduler {
+export function createPassScheduler({ call, orNull }: Calls, namespace: string): PassScheduler {
+  const path = (name?: string) =>
+    `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
   return {
     async schedule(daemonSet, atMs, intervalMs, now) {
-      const { namespace } = daemonSet;
-      const name = leaseName('pass', daemonSet.type ?? 'DaemonSet', namespace, daemonSet.name);
+      const name = leaseName('pass', daemonSet.type ?? 'DaemonSet', daemonSet.namespace, daemonSet.name);
       for (let attempt = 0; attempt < 2; attempt++) {
-        const lease = await orNull<V1Lease>({ method: 'GET', path: leasePath(namespace, name), what: `get lease ${namespace}/${name}` });
+        const lease = await orNull<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
         const target = nextPassAt(Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? ''), atMs, intervalMs);
         if (target === null) return null;
         const body: V1Lease = {
@@ -167,14 +204,14 @@ export function createPassScheduler({ call, orNull }: Calls): PassScheduler {
             name,
             namespace,
             ...(lease?.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
+            labels: leaseLabels('pass', daemonSet.uid),
             annotations: { [SCHEDULED_AT]: new Date(target).toISOString() },
-            ...(daemonSet.uid ? { ownerReferences: ownedBy({ namespace, name: daemonSet.name, uid: daemonSet.uid, ...(daemonSet.type ? { kind: daemonSet.type } : {}) }) } : {}),
           },
-          spec: { holderIdentity: `${namespace}/${daemonSet.name}` },
+          spec: { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
         };
         try {
-          if (lease === null) await call({ method: 'POST', path: leasePath(namespace), body, what: `create lease ${namespace}/${name}` });
-          else await call({ method: 'PUT', path: leasePath(namespace, name), body, what: `update lease ${namespace}/${name}` });
+          if (lease === null) await call({ method: 'POST', path: path(), body, what: `create lease ${namespace}/${name}` });
+          else await call({ method: 'PUT', path: path(name), body, what: `update lease ${namespace}/${name}` });
           return Math.max(0, Math.ceil((target - now) / 1000));
         } catch (error) {
           // Someone scheduled meanwhile: look again (their pass may cover this one).
@@ -185,4 +222,13 @@ export function createPassScheduler({ call, orNull }: Calls): PassScheduler {
       return Math.max(0, Math.ceil((atMs - now) / 1000));
     },
   };
+}
+
+function backoffFromLease(lease: V1Lease): BackoffState | undefined {
+  const acquired = lease.metadata?.annotations?.[LAST_DELETION];
+  const delay = lease.spec?.leaseDurationSeconds;
+  const generation = Number(lease.metadata?.annotations?.[GENERATION]);
+  const lastDeletion = acquired ? new Date(acquired) : undefined;
+  if (!lastDeletion || Number.isNaN(lastDeletion.getTime()) || !delay || !Number.isFinite(generation)) return undefined;
+  return { lastDeletion, delaySeconds: delay, generation };
 }

@@ -14,12 +14,13 @@ import { nodeStates } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
 import { requeueAfter, type Pass } from './deps.ts';
 import { syncHistory } from './history.ts';
-import { readForDaemonSets, snapshotWithBackoffs } from './read.ts';
+import { readForDaemonSets, snapshotWithBackoffs, type DaemonSetRead } from './read.ts';
 import { rolloutStep } from './rollout-step.ts';
 import { updateStatus } from './status.ts';
 
-export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<void> {
-  if (daemonSets.length === 0) return;
+/** Returns what it read (the resync cleans up Leases with it), or undefined when there was nothing to reconcile. */
+export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<DaemonSetRead | undefined> {
+  if (daemonSets.length === 0) return undefined;
   const { cluster } = pass;
   const read = await readForDaemonSets(pass, daemonSets, resync);
   const states = nodeStates(read.nodes, read.pods);
@@ -57,4 +58,5 @@ export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[],
     ready.flatMap((ds) => (histories.get(uid(ds))?.cleanup ?? []).map((name) => cluster.deleteControllerRevision(namespaceOf(ds), name))),
   );
   await Promise.all(ready.filter((ds) => histories.has(uid(ds))).map((ds) => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string)));
+  return read;
 }

@@ -19,6 +19,9 @@ import { reconcileNodes } from './node-pass.ts';
 
 export type { ReconcilerDeps, ReconcilerOptions } from './deps.ts';
 
+/** A backoff older than twice its 15-minute cap has expired (upstream forgets it too); a pass schedule that old, too. */
+const LEASE_STALE_MS = 30 * 60_000;
+
 export function createReconciler(deps: ReconcilerDeps): HintHandler {
   return {
     async handle(rawHints) {
@@ -32,7 +35,12 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
       const { cluster } = pass;
 
       if (hints.some((h) => h.kind === 'resync')) {
-        await reconcileDaemonSets(pass, await cluster.listDaemonSets(), true);
+        const daemonSets = await cluster.listDaemonSets();
+        const read = await reconcileDaemonSets(pass, daemonSets, true);
+        // daemonless's own Leases cannot be owned by their DaemonSet (another namespace): the resync removes the spent.
+        const nodes = new Set((read?.nodes ?? (await cluster.listNodes())).map((n) => n.metadata?.name ?? ''));
+        const removed = await cluster.cleanUpLeases(new Set(daemonSets.map((d) => d.metadata?.uid ?? '')), nodes, started, LEASE_STALE_MS);
+        if (removed > 0) deps.log.info('leases cleaned up', { removed });
       } else {
         const dsHints = hints.filter((h): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet');
         const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');

@@ -19,6 +19,7 @@ import {
   taint,
   updatedDaemonSet,
   withRollingUpdate,
+  merge,
   type DeepPartial,
 } from '../support/builders.ts';
 
@@ -282,6 +283,17 @@ describe('planNode with surge (RollingUpdate, maxSurge > 0)', () => {
 
 describe('planSnapshot', () => {
   const nodes = [nodeState('node-b'), nodeState('node-a', [newDaemonSetPod(ds, 'node-a')])];
+
+  it('a selector that does not match its own template (a custom resource the API server cannot refuse): a Warning, no pod', () => {
+    const mismatched = merge(newDaemonSet('sds', { apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet' }), {
+      spec: { template: { metadata: { labels: { app: 'other' } } } },
+    });
+    const plan = planSnapshot({ daemonSets: [mismatched], nodes, backoffs: new Map(), hashes: new Map() }, T0);
+    expect(plan.actions).toEqual([]);
+    expect(plan.events).toEqual([
+      { daemonSet: { namespace: 'default', name: 'sds', uid: 'ds-uid-sds', kind: 'ServerlessDaemonSet' }, type: 'Warning', reason: 'InvalidSelector', message: expect.stringContaining('does not match') },
+    ]);
+  });
 
   it('plans every DaemonSet on every node, in a deterministic order', () => {
     const other = newDaemonSet('aaa');

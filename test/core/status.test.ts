@@ -2,7 +2,7 @@ import type { V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState, StatusCounters } from '../../src/core/model.ts';
-import { computeStatus, nextStatus, rolloutComplete, rolloutStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from '../../src/core/status.ts';
+import { computeStatus, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds } from '../../src/core/status.ts';
 import { at, deletedNodeState, merge, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
 
 const ds = newDaemonSet('fluentd');
@@ -179,5 +179,44 @@ describe('statusRequeueAfterSeconds', () => {
     { name: 'no minReadySeconds: nothing', minReadySeconds: 0, c: counters(3, 2), want: undefined },
   ])('$name', ({ minReadySeconds, c, want }) => {
     expect(statusRequeueAfterSeconds(newDaemonSet('fluentd', { spec: { minReadySeconds } }), c)).toBe(want);
+  });
+});
+
+describe('statusConditions (ServerlessDaemonSet)', () => {
+  const counters = (over: Partial<StatusCounters> = {}): StatusCounters => ({
+    desiredNumberScheduled: 3,
+    currentNumberScheduled: 3,
+    numberMisscheduled: 0,
+    numberReady: 3,
+    numberAvailable: 3,
+    updatedNumberScheduled: 3,
+    numberUnavailable: 0,
+    ...over,
+  });
+  const summary = (c: ReturnType<typeof statusConditions>) => c.map((x) => `${x.type}=${x.status} ${x.reason}: ${x.message}`);
+
+  it.each([
+    { name: 'all updated and available', over: {}, want: ['Available=True PodsAvailable: 3 of 3 pods available', 'RolloutComplete=True RolloutComplete: 3 of 3 pods updated and available'] },
+    { name: 'a pod not yet updated', over: { updatedNumberScheduled: 2 }, want: ['Available=True PodsAvailable: 3 of 3 pods available', 'RolloutComplete=False RolloutInProgress: 2 of 3 pods updated'] },
+    { name: 'updated, one not available', over: { numberAvailable: 2, numberUnavailable: 1 }, want: ['Available=False PodsUnavailable: 2 of 3 pods available', 'RolloutComplete=False RolloutInProgress: 2 of 3 updated pods available'] },
+    { name: 'nothing desired: vacuously complete', over: { desiredNumberScheduled: 0, currentNumberScheduled: 0, numberReady: 0, numberAvailable: 0, updatedNumberScheduled: 0 }, want: ['Available=True PodsAvailable: 0 of 0 pods available', 'RolloutComplete=True RolloutComplete: 0 of 0 pods updated and available'] },
+  ])('$name', ({ over, want }) => {
+    expect(summary(statusConditions(counters(over), undefined, T0))).toEqual(want);
+  });
+
+  it('a condition keeps its lastTransitionTime while its status stays; a change stamps now', () => {
+    const first = statusConditions(counters({ updatedNumberScheduled: 1 }), undefined, T0);
+    const later = statusConditions(counters({ updatedNumberScheduled: 2 }), { conditions: first } as V1DaemonSetStatus, at(30));
+    expect(later.map((c) => String(c.lastTransitionTime))).toEqual(['2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z']);
+    const done = statusConditions(counters(), { conditions: later } as V1DaemonSetStatus, at(60));
+    expect(done.map((c) => String(c.lastTransitionTime))).toEqual(['2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z']);
+  });
+
+  it('a status write is needed when the conditions would read differently, not otherwise', () => {
+    const c = counters();
+    const conditions = statusConditions(c, undefined, T0);
+    const written = nextStatus(undefined, c, 1, conditions);
+    expect(statusNeedsUpdate(written, c, 1, statusConditions(c, written, at(5)))).toBe(false);
+    expect(statusNeedsUpdate({ ...written, conditions: [] }, c, 1, conditions)).toBe(true);
   });
 });

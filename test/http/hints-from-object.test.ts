@@ -48,6 +48,13 @@ describe('hintFromObject: one row per mapping rule', () => {
     ['DaemonSet updated → that DaemonSet', daemonSet, 'update', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } }],
     ['DaemonSet deleted → left to the garbage collector', daemonSet, 'delete', { ignored: reasons.daemonSetDeleted }],
     [
+      'ServerlessDaemonSet changed → that ServerlessDaemonSet',
+      { ...daemonSet, apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet' },
+      'update',
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet' } },
+    ],
+    ['ServerlessDaemonSet deleted → left to the garbage collector', { ...daemonSet, apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet' }, 'delete', { ignored: reasons.daemonSetDeleted }],
+    [
       'DaemonSet of another API version → not handled',
       { ...daemonSet, apiVersion: 'extensions/v1beta1' },
       'create',

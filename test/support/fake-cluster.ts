@@ -167,6 +167,10 @@ export function fakeCluster(state: FakeState): FakeCluster {
       state.leases.set(daemonSet.uid, { holder, until: now.getTime() + ttlSeconds * 1000 });
       return true;
     },
+    async cleanUpLeases() {
+      record('cleanUpLeases');
+      return 0;
+    },
     async releaseRolloutLock(daemonSet, holder) {
       record('releaseRolloutLock');
       if (state.leases?.get(daemonSet.uid)?.holder === holder) state.leases.delete(daemonSet.uid);
