@@ -179,7 +179,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         TLS_KEY_FILE: join(p.pki, 'webhook.key'),
         ...options.functionsEnv,
       },
-      envFiles: { BEARER_TOKEN: join(p.root, 'functions.token') },
+      envFiles: { BEARER_TOKEN: join(p.root, 'functions.token'), ADMISSION_PATH_SECRET: join(p.root, 'functions.admission-secret') },
       identity: [join(repoRoot, 'src', 'local', 'serve.ts'), `env:KUBECONFIG=${functionsKubeconfig}`, `env:PORT=${port}`],
       stopGraceMs: 10_000,
       healthUrl: `${functionsUrl}/healthz`,

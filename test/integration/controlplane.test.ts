@@ -106,13 +106,15 @@ describe('the reconciler identity', () => {
     readonly group?: string;
     readonly subresource?: string;
     readonly namespaced?: boolean;
+    /** Another namespace than the test's (daemonless's Lease namespace, kube-system, …). */
+    readonly in?: string;
     readonly label: string;
   }
   const access = (verb: string, resource: string, more: Partial<Access> = {}): Access => ({
     verb,
     resource,
     ...more,
-    label: `${verb} ${more.group ? `${more.group}/` : ''}${resource}${more.subresource ? `/${more.subresource}` : ''}`,
+    label: `${verb} ${more.group ? `${more.group}/` : ''}${resource}${more.subresource ? `/${more.subresource}` : ''}${more.in ? ` in ${more.in}` : ''}`,
   });
 
   async function allowed(a: Access): Promise<boolean> {
@@ -124,7 +126,7 @@ describe('the reconciler identity', () => {
             resource: a.resource,
             group: a.group ?? '',
             ...(a.subresource ? { subresource: a.subresource } : {}),
-            ...(a.namespaced === false ? {} : { namespace }),
+            ...(a.namespaced === false ? {} : { namespace: a.in ?? namespace }),
           },
         },
       },
@@ -134,21 +136,23 @@ describe('the reconciler identity', () => {
 
   // One row per rule of infra/rbac.yaml.
   it.each([
+    access('get', 'nodes', { namespaced: false }),
     access('list', 'nodes', { namespaced: false }),
-    access('watch', 'nodes', { namespaced: false }),
+    access('get', 'pods'),
     access('list', 'pods'),
     access('create', 'pods'),
     access('delete', 'pods'),
     access('patch', 'pods'), // adoption: ownerReferences
-    access('watch', 'daemonsets', { group: 'apps' }),
+    access('list', 'daemonsets', { group: 'apps' }),
     access('update', 'daemonsets', { group: 'apps', subresource: 'status' }),
-    access('patch', 'daemonsets', { group: 'apps', subresource: 'status' }),
+    access('update', 'daemonsets', { group: 'apps', subresource: 'finalizers' }), // blockOwnerDeletion
+    access('list', 'serverlessdaemonsets', { group: 'daemonless.dev' }),
+    access('update', 'serverlessdaemonsets', { group: 'daemonless.dev', subresource: 'status' }),
     access('create', 'controllerrevisions', { group: 'apps' }),
     access('delete', 'controllerrevisions', { group: 'apps' }),
     access('create', 'events'),
-    access('patch', 'events', { group: 'events.k8s.io' }),
-    access('create', 'leases', { group: 'coordination.k8s.io' }),
-    access('update', 'leases', { group: 'coordination.k8s.io' }),
+    access('create', 'leases', { group: 'coordination.k8s.io', in: 'daemonless-system' }),
+    access('update', 'leases', { group: 'coordination.k8s.io', in: 'daemonless-system' }),
   ])('may $label', async (a) => {
     expect(await allowed(a)).toBe(true);
   });
@@ -167,11 +171,17 @@ describe('the reconciler identity', () => {
     access('create', 'pods', { subresource: 'eviction' }),
     access('create', 'configmaps'),
     access('create', 'rolebindings', { group: 'rbac.authorization.k8s.io' }),
+    access('watch', 'nodes', { namespaced: false }), // never used: nothing watches
+    access('update', 'controllerrevisions', { group: 'apps' }),
+    // Leases only in daemonless's own namespace: not node heartbeats, not leader election, not the test's namespace.
+    access('update', 'leases', { group: 'coordination.k8s.io', in: 'kube-node-lease' }),
+    access('update', 'leases', { group: 'coordination.k8s.io', in: 'kube-system' }),
+    access('create', 'leases', { group: 'coordination.k8s.io' }),
   ])('may not $label', async (a) => {
     expect(await allowed(a)).toBe(false);
   });
 
-  it('lists nodes, creates and deletes a pod, patches DaemonSet status, records an event and takes a lease', async () => {
+  it('lists nodes, creates and deletes a pod, writes DaemonSet status, records an event and takes a lease', async () => {
     const nodes = await reconciler.core.listNode();
     expect(nodes.items.map((n) => n.metadata?.name)).toContain(nodeName);
 
@@ -181,12 +191,13 @@ describe('the reconciler identity', () => {
     await reconciler.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0 });
     await expect(reconciler.core.readNamespacedPod({ name, namespace })).rejects.toMatchObject({ code: 404 });
 
-    const patched = await reconciler.apps.patchNamespacedDaemonSetStatus({
+    const current = await reconciler.apps.readNamespacedDaemonSet({ name: 'fluentd-elasticsearch', namespace });
+    const written = await reconciler.apps.replaceNamespacedDaemonSetStatus({
       name: 'fluentd-elasticsearch',
       namespace,
-      body: [{ op: 'add', path: '/status/observedGeneration', value: 1 }],
+      body: { ...current, status: { ...current.status!, observedGeneration: 1 } },
     });
-    expect(patched.status?.observedGeneration).toBe(1);
+    expect(written.status?.observedGeneration).toBe(1);
 
     const ds = await reconciler.apps.readNamespacedDaemonSet({ name: 'fluentd-elasticsearch', namespace });
     const event = await reconciler.core.createNamespacedEvent({
@@ -203,10 +214,10 @@ describe('the reconciler identity', () => {
     expect(event.reason).toBe('ControlPlaneTest');
 
     const lease = await reconciler.coordination.createNamespacedLease({
-      namespace,
+      namespace: 'daemonless-system',
       body: { metadata: { name: uniqueName('lock') }, spec: { holderIdentity: 'controlplane-test', leaseDurationSeconds: 15 } },
     });
-    await reconciler.coordination.deleteNamespacedLease({ name: lease.metadata!.name!, namespace });
+    await reconciler.coordination.deleteNamespacedLease({ name: lease.metadata!.name!, namespace: 'daemonless-system' });
   });
 
   it('is refused (403) reading secrets, deleting nodes and changing a DaemonSet spec', async () => {

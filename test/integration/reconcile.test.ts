@@ -154,8 +154,11 @@ describe('failures and duplicates', () => {
     await failPod(kc, namespace, failed.metadata!.name!);
     const after = await waitConverged(core, namespace, selector, nodes, 30_000);
     expect(after.get(nodes[0]!)?.metadata?.uid).not.toBe(failed.metadata?.uid);
-    const leases = await admin.coordination.listNamespacedLease({ namespace });
-    expect(leases.items.some((l) => l.metadata?.name?.startsWith('daemonless-backoff-'))).toBe(true);
+    // daemonless's Leases live in its own namespace, labelled with the DaemonSet they belong to.
+    const dsUid = (await apps.readNamespacedDaemonSet({ namespace, name })).metadata!.uid!;
+    const backoffLeases = async () =>
+      (await admin.coordination.listNamespacedLease({ namespace: 'daemonless-system', labelSelector: `daemonless.dev/daemonset-uid=${dsUid},daemonless.dev/purpose=backoff` })).items;
+    expect((await backoffLeases()).length).toBe(1);
     const events = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
     expect(events.items.some((e) => e.reason === 'FailedDaemonPod')).toBe(true);
 
@@ -165,9 +168,7 @@ describe('failures and duplicates', () => {
     const failedAt = Date.now();
     const third = await waitConverged(core, namespace, selector, nodes, 30_000);
     expect(third.get(nodes[0]!)?.metadata?.uid).not.toBe(second.metadata?.uid);
-    const lease = (await admin.coordination.listNamespacedLease({ namespace })).items.find((l) =>
-      l.metadata?.name?.startsWith('daemonless-backoff-'),
-    );
+    const [lease] = await backoffLeases();
     expect(lease?.spec?.leaseDurationSeconds).toBe(2);
     expect(Date.now() - failedAt).toBeGreaterThan(0);
   });

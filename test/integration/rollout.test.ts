@@ -13,7 +13,7 @@ import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort } from '../../devcluster/system.ts';
 import { computeStatus } from '../../src/core/status.ts';
-import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
+import { adminClient, apiStatus, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, isReady, testDaemonSet, waitConverged } from '../support/daemon.ts';
 
 const { core, apps, kc } = adminClient();
@@ -58,10 +58,18 @@ const readyFor = (p: V1Pod, now: number) => {
 };
 const image = (p: V1Pod) => p.spec?.containers?.[0]?.image;
 
+/** As a user's edit: read, change the image, replace; a conflict with a status write meanwhile is retried. */
 async function setImage(namespace: string, name: string, value: string): Promise<void> {
-  const ds = await apps.readNamespacedDaemonSet({ namespace, name });
-  ds.spec!.template.spec!.containers[0]!.image = value;
-  await apps.replaceNamespacedDaemonSet({ namespace, name, body: ds });
+  for (let attempt = 0; ; attempt++) {
+    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    ds.spec!.template.spec!.containers[0]!.image = value;
+    try {
+      await apps.replaceNamespacedDaemonSet({ namespace, name, body: ds });
+      return;
+    } catch (error) {
+      if (apiStatus(error) !== 409 || attempt >= 5) throw error;
+    }
+  }
 }
 
 /** Every node has exactly one Ready pod with `value`, and the DaemonSet's status says the rollout is complete. */
