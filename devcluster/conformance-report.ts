@@ -167,7 +167,8 @@ export function summaryTable(run: ConformanceRun): string {
   const rows = [...run.specs].sort((a, b) => byText(a.name, b.name)).map((spec) => [isFailure(spec.status) ? 'FAIL' : 'ok', seconds(spec.seconds).padStart(8), shortName(spec.name)]);
   const lines = [`result  duration  spec (${run.system})`, ...rows.map(([result, duration, name]) => `${result!.padEnd(6)} ${duration}  ${name}`)];
   for (const setup of run.setupFailures) lines.push(`FAIL   ${seconds(setup.seconds).padStart(8)}  ${setup.name} (suite setup)`);
-  lines.push(`${run.passed} passed, ${run.failed} failed of ${run.specs.length} specs in ${seconds(run.durations.suiteSeconds)} (${run.system})`);
+  // Worded unlike vitest's "N passed, N failed", which .ci/run restates for CI to read.
+  lines.push(`${run.system}: ${run.passed} of ${run.specs.length} DaemonSet specs passed (${run.failed} failing) in ${seconds(run.durations.suiteSeconds)}`);
   return lines.join('\n');
 }
 

@@ -186,7 +186,7 @@ describe('rendering', () => {
       'result  duration  spec (daemonless)',
       'FAIL    300.4 s  should retry creating failed daemon pods [Conformance]',
       'ok       12.5 s  should run and stop simple daemon [Conformance]',
-      '1 passed, 1 failed of 2 specs in 331.2 s (daemonless)',
+      'daemonless: 1 of 2 DaemonSet specs passed (1 failing) in 331.2 s',
     ]);
   });
 
