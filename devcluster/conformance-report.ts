@@ -16,6 +16,11 @@ export const SpecResultSchema = z.object({
   seconds: z.number(),
   /** For a spec that did not pass: Ginkgo's failure description (message and location), as the report holds it. */
   failure: z.string().optional(),
+  /**
+   * For a spec that did not pass: the last step it announced before failing (from the report's timeline), which says
+   * which of the spec's checks failed when the failure's location is a helper shared by several checks.
+   */
+  lastStep: z.string().optional(),
 });
 export type SpecResult = z.infer<typeof SpecResultSchema>;
 
@@ -68,12 +73,15 @@ export function parseJUnit(xml: string): JUnitReport {
     if (!status.success) throw new JUnitParseError(`testcase ${JSON.stringify(rawName)} has an unknown status ${JSON.stringify(attrs.get('status'))}`);
     const body = match[2] ?? '';
     const failureText = /<(?:failure|error)\b[^>]*>([\s\S]*?)<\/(?:failure|error)>/.exec(body)?.[1];
+    const timeline = /<system-err>([\s\S]*?)<\/system-err>/.exec(body)?.[1];
+    const lastStep = timeline === undefined ? undefined : lastStepBeforeFailure(unescapeXml(timeline));
     const leaf = /^\[([^\]]+)\]\s*/.exec(rawName);
     const result: SpecResult = {
       name: leaf ? rawName.slice(leaf[0].length) : rawName,
       status: status.data,
       seconds: Number(attrs.get('time') ?? 0),
       ...(failureText !== undefined ? { failure: unescapeXml(failureText).trim() } : {}),
+      ...(failureText !== undefined && lastStep !== undefined ? { lastStep } : {}),
     };
     if (leaf?.[1] === 'It') {
       if (result.status !== 'skipped' && result.status !== 'pending') specs.push(result);
@@ -94,6 +102,20 @@ export function parseJUnit(xml: string): JUnitReport {
 }
 
 /**
+ * From a spec's timeline (`STEP: <text> - <file:line> @ <time>` lines, then `[FAILED] …`): the last step announced
+ * before the first failure, as `<text> (<file:line>)`.
+ */
+export function lastStepBeforeFailure(timeline: string): string | undefined {
+  let step: string | undefined;
+  for (const line of timeline.split('\n')) {
+    if (/^\[(FAILED|PANICKED|TIMEDOUT|INTERRUPTED|ABORTED)\]/.test(line)) return step;
+    const found = /^STEP: (.*?)(?: - (?:\S+\/)?(\S+:\d+))?(?: @ .*)?$/.exec(line);
+    if (found) step = found[2] ? `${found[1]} (${found[2]})` : found[1];
+  }
+  return step;
+}
+
+/**
  * Which lines of the suite's `--ginkgo.v` console output are progress worth showing: spec titles, steps, results and
  * the final tally. The rest (framework polling every 2 s, request logs) goes to the log file only.
  */
@@ -108,9 +130,12 @@ export function isProgressLine(line: string): boolean {
   );
 }
 
-/** "[sig-apps] Daemon set [Serial] should run and stop simple daemon [Conformance]" → "should run and stop simple daemon [Conformance]". */
+/**
+ * "[sig-apps] Daemon set should run and stop simple daemon [Conformance] [Serial]" → "should run and stop simple daemon
+ * [Conformance]": the DaemonSet container and the [Serial] label every one of its specs carries are left out.
+ */
 export function shortName(name: string): string {
-  return name.replace(/^\[sig-apps\] Daemon set \[Serial\] /, '');
+  return name.startsWith('[sig-apps] Daemon set ') ? name.slice('[sig-apps] Daemon set '.length).replace(/ \[Serial\]$/, '') : name;
 }
 
 /** The first lines of a failure description: the assertion and where it failed, without the stack. */
@@ -172,6 +197,18 @@ export function summaryTable(run: ConformanceRun): string {
   return lines.join('\n');
 }
 
+/** Each failing spec (and failed suite node) with the start of its message and its last step, for the console. */
+export function failureDetails(run: ConformanceRun): string {
+  const failures = [...run.setupFailures, ...run.specs.filter((spec) => isFailure(spec.status))];
+  return failures
+    .map((spec) => {
+      const step = spec.lastStep ? `\n  last step: ${spec.lastStep}` : '';
+      const message = failureSummary(spec.failure ?? '(no message)', 6).replaceAll('\n', '\n    ');
+      return `${spec.status.toUpperCase()}: ${shortName(spec.name)}${step}\n    ${message}`;
+    })
+    .join('\n');
+}
+
 const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 function label(system: string): string {
@@ -214,7 +251,11 @@ export function renderMarkdown(latest: Latest): string {
     const failures = [...run.setupFailures, ...run.specs.filter((spec) => isFailure(spec.status))];
     if (failures.length === 0) continue;
     out.push('', `## Failures: ${label(run.system)}`);
-    for (const spec of failures) out.push('', `### ${shortName(spec.name)}`, '', '```', failureSummary(spec.failure ?? '(no message)'), '```');
+    for (const spec of failures) {
+      out.push('', `### ${shortName(spec.name)}`, '');
+      if (spec.lastStep) out.push(`Last step before the failure: ${spec.lastStep}`, '');
+      out.push('```', failureSummary(spec.failure ?? '(no message)'), '```');
+    }
   }
   const focus = runs[0]?.focus;
   out.push('', `Focus: \`${focus ?? ''}\`. Seeds: ${runs.map((run) => `${label(run.system)} ${run.seed ?? '?'}`).join(', ')} (Ginkgo randomises the order; \`--seed\` repeats one).`, '');

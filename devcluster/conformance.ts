@@ -257,6 +257,8 @@ async function runSuite(
     `--ginkgo.focus=${options.focus}`,
     `--ginkgo.timeout=${options.timeout ?? '40m'}`,
     '--ginkgo.v',
+    // Stack traces in the full output: a failure inside a shared helper then also names the spec's line.
+    '--ginkgo.trace',
     '--ginkgo.no-color',
     ...(options.seed !== undefined ? [`--ginkgo.seed=${options.seed}`] : []),
     `--report-dir=${reportDir}`,
@@ -267,12 +269,22 @@ async function runSuite(
   const t0 = performance.now();
   const out = createWriteStream(logFile);
   const child = spawn(binary, args, { cwd: reportDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  let lastShown = performance.now();
+  let current = '';
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream }).on('line', (line) => {
       out.write(`${line}\n`);
-      if (options.verbose || isProgressLine(line)) log(line);
+      if (!options.verbose && !isProgressLine(line)) return;
+      if (/^\[sig-/.test(line)) current = line;
+      lastShown = performance.now();
+      log(line);
     });
   }
+  // A spec can wait silently for minutes (upstream's polls run up to 5 min); say it is still alive, and where.
+  const heartbeat = setInterval(() => {
+    const quiet = (performance.now() - lastShown) / 1000;
+    if (quiet >= 60) log(`  … ${Math.round(elapsed(t0))} s into the suite, ${Math.round(quiet)} s since the last step of: ${current}`);
+  }, 60_000);
   // Ginkgo reacts to an interrupt by reporting what ran (the JUnit file included) and exiting.
   const forward = (signal: NodeJS.Signals) => child.kill(signal);
   process.on('SIGINT', forward);
@@ -284,6 +296,7 @@ async function runSuite(
       child.once('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
     });
   } finally {
+    clearInterval(heartbeat);
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
     await new Promise<void>((resolve) => out.end(resolve));

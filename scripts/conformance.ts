@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { ConformanceError, runConformance, systemNames, type ConformanceOptions, type SystemName } from '../devcluster/conformance.ts';
-import { summaryTable } from '../devcluster/conformance-report.ts';
+import { failureDetails, summaryTable } from '../devcluster/conformance-report.ts';
 import type { Delivery } from '../devcluster/system.ts';
 
 const usage =
@@ -52,6 +52,7 @@ function parseCommandLine(): ConformanceOptions {
 try {
   const result = await runConformance(parseCommandLine());
   process.stdout.write(`${summaryTable(result.run)}\n`);
+  if (result.failed) process.stdout.write(`${failureDetails(result.run)}\n`);
   process.stdout.write(`JUnit report and full output: ${result.reportDir}\n`);
   process.exitCode = result.failed ? 1 : 0;
 } catch (error) {

@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   type ConformanceRun,
   type SpecResult,
   failureSummary,
+  failureDetails,
   isProgressLine,
+  lastStepBeforeFailure,
   parseJUnit,
   renderMarkdown,
   runFailed,
@@ -12,7 +16,8 @@ import {
   unescapeXml,
 } from '../../devcluster/conformance-report.ts';
 
-const ds = (text: string) => `[sig-apps] Daemon set [Serial] ${text}`;
+/** A DaemonSet spec's full text as Ginkgo reports it: container, text, then the Serial label inline. */
+const ds = (text: string) => `[sig-apps] Daemon set ${text} [Serial]`;
 
 /** A testcase as Ginkgo's JUnit reporter writes it (encoding/xml escaping: newlines as &#xA;, quotes as &#34;). */
 function testcase(name: string, status: string, time: number, failure?: string): string {
@@ -107,6 +112,46 @@ describe('parseJUnit', () => {
   });
 });
 
+describe('parseJUnit on a report e2e.test wrote (trimmed)', () => {
+  const report = parseJUnit(readFileSync(join(import.meta.dirname, '..', 'fixtures', 'conformance', 'junit-daemonless.xml'), 'utf8'));
+
+  it('finds the ten DaemonSet specs, six passed and four failed, and no failed setup node', () => {
+    expect(report.specs).toHaveLength(10);
+    expect(report.specs.filter((spec) => spec.status === 'passed')).toHaveLength(6);
+    expect(report.specs.filter((spec) => spec.status === 'failed').map((spec) => shortName(spec.name))).toEqual([
+      'should not update pod when spec was updated and update strategy is OnDelete',
+      'should retry creating failed daemon pods [Conformance]',
+      'should surge pods onto nodes when spec was updated and update strategy is RollingUpdate',
+      'should update pod when spec was updated and update strategy is RollingUpdate [Conformance]',
+    ]);
+    expect(report.setupFailures).toEqual([]);
+    expect(report.seed).toBe(1796024796);
+    expect(report.suiteSucceeded).toBe(false);
+  });
+
+  it('keeps each failure with the step it failed in', () => {
+    const retry = report.specs.find((spec) => spec.name.includes('should retry creating failed daemon pods'));
+    expect(retry?.seconds).toBeCloseTo(301.67, 2);
+    expect(retry?.failure).toMatch(/^\[FAILED\] error waiting for the failed daemon pod to be completely deleted: failed to get failed daemon pod "daemon-set-4hvc62x22k"/);
+    expect(retry?.lastStep).toBe('Wait for the failed daemon pod to be completely deleted. (daemon_set.go:330)');
+    const onDelete = report.specs.find((spec) => spec.name.includes('OnDelete'));
+    expect(onDelete?.failure).toMatch(/^\[FAILED\] Expected\n    <int>: 0\nto equal\n    <int>: 1\nIn \[It\] at: .*daemon_set.go:1276/);
+    expect(onDelete?.lastStep).toBe('Check that daemon pods launch on every node of the cluster. (daemon_set.go:346)');
+  });
+});
+
+describe('lastStepBeforeFailure', () => {
+  it.each([
+    [
+      'the step before the first failure, with its file:line',
+      ['STEP: a - k8s.io/kubernetes@v1.37.2/test/e2e/apps/daemon_set.go:310 @ 11/30/26 07:46:58.382', 'STEP: b - x/daemon_set.go:314 @ t', '[FAILED] boom', 'STEP: cleanup - x/y.go:1 @ t'],
+      'b (daemon_set.go:314)',
+    ],
+    ['a step without location', ['STEP: plain', '[TIMEDOUT] late'], 'plain'],
+    ['no step', ['[FAILED] boom'], undefined],
+  ])('%s', (_, lines, expected) => expect(lastStepBeforeFailure(lines.join('\n'))).toBe(expected));
+});
+
 describe('unescapeXml', () => {
   it.each([
     ['&lt;a&gt; &amp; &quot;b&quot; &apos;c&apos;', `<a> & "b" 'c'`],
@@ -117,7 +162,7 @@ describe('unescapeXml', () => {
 
 describe('isProgressLine', () => {
   it.each([
-    ['[Serial] [sig-apps] Daemon set [Serial] should run and stop simple daemon [Conformance]', true],
+    ['[sig-apps] Daemon set should run and stop simple daemon [Conformance] [Serial] [sig-apps, Serial, Conformance]', true],
     ['  STEP: Creating simple DaemonSet "daemon-set" @ 11/30/26 07:00:01.2', true],
     ['• [12.345 seconds]', true],
     ['• [FAILED] [300.412 seconds]', true],
@@ -201,8 +246,18 @@ describe('rendering', () => {
     expect(md).not.toContain('## Failures: upstream');
   });
 
-  it('shortName drops the shared prefix only', () => {
-    expect(shortName(ds('x'))).toBe('x');
-    expect(shortName('[sig-network] y')).toBe('[sig-network] y');
+  it('shortName drops the DaemonSet container and its Serial label only', () => {
+    expect(shortName(ds('should run and stop simple daemon [Conformance]'))).toBe('should run and stop simple daemon [Conformance]');
+    expect(shortName('[sig-network] y [Serial]')).toBe('[sig-network] y [Serial]');
+  });
+
+  it('failureDetails: each failure with its last step and message', () => {
+    const failed = run('daemonless', [simple('passed', 1), { ...retry('failed', 300.4), lastStep: 'Wait for the failed daemon pod to be completely deleted. (daemon_set.go:330)' }]);
+    expect(failureDetails(failed).split('\n')).toEqual([
+      'FAILED: should retry creating failed daemon pods [Conformance]',
+      '  last step: Wait for the failed daemon pod to be completely deleted. (daemon_set.go:330)',
+      '    [FAILED] error waiting for the failed daemon pod to be completely deleted: context deadline exceeded',
+      '    In [It] at: k8s.io/kubernetes/test/e2e/apps/daemon_set.go:333 @ 11/30/26 07:05:00.1',
+    ]);
   });
 });
