@@ -268,7 +268,11 @@ async function runSuite(
   log(`full output: ${logFile}`);
   const t0 = performance.now();
   const out = createWriteStream(logFile);
-  const child = spawn(binary, args, { cwd: reportDir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group: a terminal's Ctrl-C reaches only us and is passed on once (Ginkgo takes a second interrupt
+  // as "abort now", skipping its reports).
+  const child = spawn(binary, args, { cwd: reportDir, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let lastShown = performance.now();
   let current = '';
   for (const stream of [child.stdout, child.stderr]) {
@@ -297,6 +301,7 @@ async function runSuite(
     });
   } finally {
     clearInterval(heartbeat);
+    process.off('exit', killOnExit);
     process.off('SIGINT', forward);
     process.off('SIGTERM', forward);
     await new Promise<void>((resolve) => out.end(resolve));
