@@ -14,10 +14,13 @@ export const SimulatorEnvSchema = z.object({
   SIM_READY_DELAY_MS: ms(500),
   /** Delay between seeing a pod Terminating on a simulated node and completing its deletion. */
   SIM_DELETE_DELAY_MS: ms(200),
-  /** Pods with any container image matching this regular expression never start (ImagePullBackOff). */
+  /**
+   * Pods with any container image matching this regular expression never start (ImagePullBackOff). The default also
+   * covers `…:non-existent`, the image upstream's e2e DaemonSet rollback spec expects never to become available.
+   */
   SIM_BROKEN_IMAGE: z
     .string()
-    .default(':unready$')
+    .default('(:unready|non-existent)$')
     .transform((source, ctx) => {
       try {
         return new RegExp(source);

@@ -36,7 +36,7 @@ export interface SimulatorOptions {
 export const defaultSimulatorOptions: SimulatorOptions = {
   readyDelayMs: 500,
   deleteDelayMs: 200,
-  broken: /:unready$/,
+  broken: /(:unready|non-existent)$/,
   leaseIntervalMs: 15_000,
   leaseDurationSeconds: 60,
   concurrency: 16,

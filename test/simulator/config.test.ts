@@ -7,12 +7,23 @@ describe('loadSimulatorEnv', () => {
     expect(options).toEqual({
       readyDelayMs: 500,
       deleteDelayMs: 200,
-      broken: /:unready$/,
+      broken: /(:unready|non-existent)$/,
       leaseIntervalMs: 15_000,
       leaseDurationSeconds: 60,
       concurrency: 16,
       summaryIntervalMs: 60_000,
     });
+  });
+
+  // The default covers the images upstream's e2e suite expects never to start: the DaemonSet rollback spec updates
+  // to an image tagged `:non-existent` and waits for it to stay unavailable.
+  it.each([
+    ['registry.k8s.io/e2e-test-images/httpd:unready', true],
+    ['foo:non-existent', true],
+    ['registry.k8s.io/e2e-test-images/httpd:2.4.38-4', false],
+    ['registry.k8s.io/unready-tools:1.0', false],
+  ])('by default treats %s as broken: %s', (image, broken) => {
+    expect(loadSimulatorEnv({}).SIM_BROKEN_IMAGE.test(image)).toBe(broken);
   });
 
   it('reads SIM_* variables', () => {
