@@ -16,6 +16,8 @@ import { dedupeHints, type HandleResult } from '../hints.ts';
 import { serializeError } from '../log.ts';
 import { createApp, type AppDeps } from './app.ts';
 import { createSelfInvokeDefer, deferredInvocationMarker, type AsyncInvoke, type Defer } from './defer.ts';
+import { InvalidInputError } from './invalid-input.ts';
+import { intakeCloudWatchLogs } from './intake/cloudwatch-logs.ts';
 import { HintSchema } from './schemas.ts';
 
 /** Dependencies without `defer` get the Lambda one (a self-invocation, or a warning); with it (the queue) they keep theirs. */
@@ -137,6 +139,31 @@ export const invokeWithRuntimeSdk: AsyncInvoke = async (functionName, payload) =
   const output = await client.send(command);
   if (output.StatusCode !== 202) throw new Error(`asynchronous invoke of ${functionName} answered ${output.StatusCode}`);
 };
+
+/**
+ * EKS audit logs through a CloudWatch Logs subscription filter (an asynchronous invocation): the audit events become
+ * hints (src/http/intake/cloudwatch-logs.ts), handled like the audit webhook's (enqueued, or reconciled on the direct
+ * path). An event that is not valid is logged and dropped (retrying it would fail the same way); a transient failure
+ * is thrown, so Lambda retries the invocation.
+ */
+export function createCloudWatchLogsLambdaHandler(init: DepsFactory) {
+  const ready = once(async () => init());
+  return async (event: unknown): Promise<HandleResult | { accepted: 0; refused?: string }> => {
+    const deps = await ready();
+    let hints;
+    try {
+      hints = dedupeHints(intakeCloudWatchLogs(event, deps.config.BODY_LIMIT_BYTES).hints);
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      deps.log.warn('CloudWatch Logs event refused', { error: error.message, issues: error.issues });
+      return { accepted: 0, refused: error.message };
+    }
+    if (hints.length === 0) return { accepted: 0 };
+    const result = await deps.handler.handle(hints);
+    deps.log.info('CloudWatch Logs audit events handled', { hints: hints.length, result });
+    return result;
+  };
+}
 
 /**
  * The reconcile function (an SQS event source mapping with ReportBatchItemFailures): the consumer is built once per

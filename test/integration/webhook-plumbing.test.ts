@@ -20,6 +20,12 @@ import { type ClusterInfo, down, status, up } from '../../devcluster/controlplan
 import { localPaths } from '../../devcluster/paths.ts';
 import { ensurePki } from '../../devcluster/pki.ts';
 import { type Clients, clientsFor, freePorts, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
+import { gzipSync } from 'node:zlib';
+import { hintKey, type Hint } from '../../src/hints.ts';
+import { intakeAudit } from '../../src/http/intake/audit.ts';
+import { createCloudWatchLogsLambdaHandler } from '../../src/http/lambda.ts';
+import { silentLogger } from '../../src/log.ts';
+import { secretsOf, testConfig } from '../http/support.ts';
 
 interface Received {
   readonly url: string;
@@ -227,6 +233,46 @@ describe('a private control plane with an audit webhook and a validating webhook
     expect(new Set(auditBatches.map((b) => b.headers.authorization))).toEqual(new Set([`Bearer ${token}`]));
     // Like admission, the API server appends its client timeout to the configured URL.
     for (const batch of auditBatches) expect(batch.url).toMatch(/^\/events\/audit\?timeout=\d+s$/);
+  });
+
+  it("the same audit events, as EKS ships them to CloudWatch Logs, give the webhook's hints", async () => {
+    // What a CloudWatch Logs subscription delivers: base64(gzip(JSON)), one audit event per log event message, in
+    // batches; a CONTROL_MESSAGE first, as CloudWatch sends when the subscription is created.
+    const items = auditBatches.flatMap((b) => (b.body?.kind === 'EventList' ? (b.body.items as unknown[]) : []));
+    expect(items.length).toBeGreaterThan(5);
+    const envelope = (payload: object) => ({ awslogs: { data: gzipSync(JSON.stringify(payload)).toString('base64') } });
+    const deliveries = [
+      envelope({ messageType: 'CONTROL_MESSAGE', owner: 'CloudwatchLogs', logGroup: '', logStream: '', subscriptionFilters: [], logEvents: [{ id: '', timestamp: 0, message: 'CWL CONTROL MESSAGE: Checking health of destination Lambda function.' }] }),
+      ...[0, 1].map((half) => {
+        const part = items.filter((_, i) => i % 2 === half);
+        return envelope({
+          messageType: 'DATA_MESSAGE',
+          owner: '123456789012',
+          logGroup: '/aws/eks/plumbing/cluster',
+          logStream: 'kube-apiserver-audit-0123456789abcdef',
+          subscriptionFilters: ['daemonless'],
+          logEvents: part.map((item, i) => ({ id: String(i), timestamp: Date.now(), message: JSON.stringify(item) })),
+        });
+      }),
+    ];
+    const handled: Hint[][] = [];
+    const handler = createCloudWatchLogsLambdaHandler(() => ({
+      handler: {
+        async handle(hints) {
+          handled.push([...hints]);
+          return { hints: hints.length, created: 0, deleted: 0, apiRequests: 0 };
+        },
+      },
+      config: testConfig({}),
+      log: silentLogger,
+      secrets: secretsOf(testConfig({})),
+    }));
+    for (const delivery of deliveries) await handler(delivery);
+    const viaLogs = new Set(handled.flat().map(hintKey));
+    const viaWebhook = new Set(auditBatches.flatMap((b) => (b.body?.kind === 'EventList' ? intakeAudit(b.body).hints : [])).map(hintKey));
+    expect(viaLogs).toEqual(viaWebhook);
+    expect(viaLogs).toContain(`node/${nodeName}`);
+    expect(viaLogs).toContain(`ds/${namespace}/fluentd-elasticsearch`);
   });
 
   it('stops everything it started on down, and says so in status', async () => {

@@ -50,11 +50,13 @@ const EnvelopeSchema = AuditEventListSchema.extend({ items: z.array(z.unknown())
 export function intakeAudit(body: unknown): Intake {
   const list = parseAt(EnvelopeSchema, body, [], 'audit EventList');
   const intake = emptyIntake();
-  (list.items ?? []).forEach((item, index) => {
-    const at = ['items', index];
-    intakeEvent(intake, parseAt(AuditEventSchema, item, at, 'audit EventList'), at);
-  });
+  (list.items ?? []).forEach((item, index) => intakeAuditEvent(intake, item, ['items', index], 'audit EventList'));
   return intake;
+}
+
+/** One audit event (validated here), from any source: the webhook's EventList, or a CloudWatch Logs message. */
+export function intakeAuditEvent(intake: Intake, item: unknown, at: PathSegment[], what: string): void {
+  intakeEvent(intake, parseAt(AuditEventSchema, item, at, what), at);
 }
 
 function intakeEvent(intake: Intake, event: AuditEvent, at: PathSegment[]): void {

@@ -1,0 +1,42 @@
+/**
+ * EKS audit logs without any in-cluster component: the control plane's audit log goes to CloudWatch Logs, and a
+ * subscription filter invokes a function with `{"awslogs":{"data": base64(gzip(JSON))}}`, the JSON being
+ * `{messageType, logGroup, logStream, logEvents: [{id, timestamp, message}]}` and each `message` one audit event. The
+ * events then go through exactly the audit webhook's handling (./audit.ts). CONTROL_MESSAGE batches (CloudWatch
+ * checking the destination) carry none.
+ *
+ * Bounded: the decompressed payload may not exceed `maxBytes` (zlib stops there), and every message is parsed alone.
+ */
+import { gunzipSync } from 'node:zlib';
+import * as z from 'zod';
+import { emptyIntake, type Intake } from '../hints-from-object.ts';
+import { InvalidInputError, parseAt, parseJson } from '../invalid-input.ts';
+import { intakeAuditEvent } from './audit.ts';
+
+export const CloudWatchLogsEventSchema = z.object({ awslogs: z.object({ data: z.string().min(1) }) });
+
+const PayloadSchema = z.looseObject({
+  messageType: z.enum(['DATA_MESSAGE', 'CONTROL_MESSAGE']),
+  logGroup: z.string().optional(),
+  logStream: z.string().optional(),
+  logEvents: z.array(z.looseObject({ id: z.string().optional(), timestamp: z.number().optional(), message: z.string() })),
+});
+
+export function intakeCloudWatchLogs(event: unknown, maxBytes: number): Intake {
+  const envelope = parseAt(CloudWatchLogsEventSchema, event, [], 'CloudWatch Logs event');
+  let json: string;
+  try {
+    json = gunzipSync(Buffer.from(envelope.awslogs.data, 'base64'), { maxOutputLength: maxBytes }).toString('utf8');
+  } catch (error) {
+    const message = error instanceof RangeError ? `decompressed payload exceeds ${maxBytes} bytes` : 'not gzip data';
+    throw new InvalidInputError('invalid CloudWatch Logs event', [{ path: 'awslogs.data', message }]);
+  }
+  const payload = parseAt(PayloadSchema, parseJson(json, 'CloudWatch Logs payload', ['awslogs', 'data']), ['awslogs', 'data'], 'CloudWatch Logs payload');
+  const intake = emptyIntake();
+  if (payload.messageType === 'CONTROL_MESSAGE') return intake;
+  payload.logEvents.forEach((logEvent, index) => {
+    const at = ['awslogs', 'data', 'logEvents', index, 'message'];
+    intakeAuditEvent(intake, parseJson(logEvent.message, 'audit event', at), at, 'audit event');
+  });
+  return intake;
+}
