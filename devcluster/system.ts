@@ -12,7 +12,8 @@ import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createTransport } from '../src/k8s/transport.ts';
 import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp } from './controlplane.ts';
 import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
 import { localPaths, repoRoot } from './paths.ts';
@@ -208,9 +209,11 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
  * the admission route (`…/events/admission`); the path secret is appended here.
  */
 export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
-  const api = kc.makeApiClient(AdmissionregistrationV1Api);
+  // Raw JSON: the configuration's matchConditions must reach the API server as written.
+  const api = createTransport(kc, { requestTimeoutMs: 30_000 });
+  const path = 'apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
   try {
-    await api.deleteValidatingWebhookConfiguration({ name: WEBHOOK_NAME });
+    await api.send({ method: 'DELETE', path: `${path}/${WEBHOOK_NAME}`, what: 'delete the admission webhook' });
   } catch {
     // absent
   }
@@ -218,8 +221,10 @@ export async function registerAdmission(kc: KubeConfig, url: string | undefined)
   const caBundle = readFileSync(join(paths().pki, 'ca.crt')).toString('base64');
   const manifest = readFileSync(join(repoRoot, 'infra', 'admission-webhook.json'), 'utf8')
     .replaceAll('${URL}', `${url}/${admissionSecret()}`)
-    .replaceAll('${CA_BUNDLE}', caBundle);
-  await api.createValidatingWebhookConfiguration({ body: JSON.parse(manifest) });
+    .replaceAll('${CA_BUNDLE}', caBundle)
+    // The identity infra/rbac.yaml binds (the local reconciler certificate's CN): its own pod writes are not delivered.
+    .replaceAll('${RECONCILER_USERNAME}', 'daemonless-reconciler');
+  await api.send({ method: 'POST', path, body: manifest, what: 'register the admission webhook' });
 }
 
 export async function stopSystem(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<void> {
