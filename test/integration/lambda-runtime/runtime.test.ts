@@ -163,7 +163,10 @@ describe('asynchronous invocation', () => {
     for (const tag of ['q1', 'q2', 'q3']) {
       await service.lambda.send(new InvokeCommand({ FunctionName: 'timer', InvocationType: 'Event', Payload: encoder.encode(JSON.stringify({ waitMs: 200, tag })) }));
     }
-    await eventually(async () => ((await service.stats()).functions.timer!.asyncQueued >= 3 && (await service.stats()).functions.timer!.concurrentNow === 0 ? true : undefined), 5_000, 'the queue to drain');
+    await eventually(async () => {
+      const timer = (await service.stats()).functions.timer!;
+      return timer.asyncQueued! >= 3 && timer.concurrentNow === 0 ? true : undefined;
+    }, 5_000, 'the queue to drain');
     const stats = await service.stats();
     expect(stats.functions.timer!.throttles).toBe(0);
     expect(stats.functions.timer!.concurrentMax).toBe(1);

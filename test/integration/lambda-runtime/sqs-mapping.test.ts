@@ -51,7 +51,7 @@ describe('SQS event source mapping', () => {
   it('delivers records in Lambda’s SQS event shape', async () => {
     const sentAt = Date.now();
     await send('shape', [{ n: 1 }]);
-    const [{ record }] = await eventually(() => (deliveriesOf('shape').length === 1 ? deliveriesOf('shape') : undefined), 10_000, 'the delivery');
+    const { record } = (await eventually(() => (deliveriesOf('shape').length === 1 ? deliveriesOf('shape') : undefined), 10_000, 'the delivery'))[0]!;
     expect(Object.keys(record!).sort()).toEqual(
       ['attributes', 'awsRegion', 'body', 'eventSource', 'eventSourceARN', 'md5OfBody', 'md5OfMessageAttributes', 'messageAttributes', 'messageId', 'receiptHandle'].sort(),
     );
@@ -127,7 +127,7 @@ describe('SQS event source mapping', () => {
   it('honours per-message DelaySeconds', async () => {
     const sentAt = Date.now();
     await service.sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify({ test: 'delay' }), DelaySeconds: 2 }));
-    const [{ batch }] = await eventually(() => (deliveriesOf('delay').length === 1 ? deliveriesOf('delay') : undefined), 10_000, 'the delayed delivery');
+    const { batch } = (await eventually(() => (deliveriesOf('delay').length === 1 ? deliveriesOf('delay') : undefined), 10_000, 'the delayed delivery'))[0]!;
     expect(batch!.started - sentAt).toBeGreaterThanOrEqual(2_000);
     expect(batch!.started - sentAt).toBeLessThan(4_500);
     const latencies = ((await service.stats()).mappings[0] as { deliveryLatenciesMs: number[] }).deliveryLatenciesMs;
