@@ -15,8 +15,11 @@ import { join } from 'node:path';
 import { AdmissionregistrationV1Api, KubeConfig } from '@kubernetes/client-node';
 import { down as clusterDown, up as clusterUp } from './controlplane.ts';
 import { localPaths, repoRoot } from './paths.ts';
+import { isProductLambdaUp, startProductLambda, stopProductLambda } from './lambda/product.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
+/** `server`: the long-lived local server (npm start). `lambda`: the built bundles in the local Lambda runtime. */
+export type Runtime = 'server' | 'lambda';
 
 export interface SystemOptions {
   delivery?: Delivery;
@@ -25,6 +28,8 @@ export interface SystemOptions {
   upstreamDaemonset?: boolean;
   kcmQps?: number;
   kcmBurst?: number;
+  /** Default `server`; `lambda` runs the bundles behind the local API Gateway (devcluster/lambda/product.ts). */
+  runtime?: Runtime;
   /** Extra environment for the functions server (e.g. LOG_LEVEL). */
   functionsEnv?: Record<string, string>;
   log?: (line: string) => void;
@@ -108,8 +113,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const functionsUrl = `http://127.0.0.1:${port}`;
   const p = paths();
 
+  const runtime = options.runtime ?? 'server';
   // Before anything starts: a taken port would otherwise surface as a functions server that dies at once.
-  if (functionsPid() === undefined) {
+  if (functionsPid() === undefined && !isProductLambdaUp(p)) {
     await assertPortFree(port);
     await assertPortFree(port + 1);
   }
@@ -122,8 +128,13 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     log,
   });
 
-  const functionsLog = join(p.logs, 'functions.log');
-  if (functionsPid() === undefined) {
+  let functionsLog = join(p.logs, 'functions.log');
+  let admissionUrl = `https://127.0.0.1:${port + 1}/events/admission`;
+  if (runtime === 'lambda') {
+    const lambda = await startProductLambda({ paths: p, port, bearerToken: secret, functionsEnv: options.functionsEnv, log });
+    functionsLog = lambda.functionsLog;
+    admissionUrl = lambda.admissionUrl;
+  } else if (functionsPid() === undefined) {
     mkdirSync(p.run, { recursive: true });
     mkdirSync(p.logs, { recursive: true });
     const out = openSync(functionsLog, 'a');
@@ -151,7 +162,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
-  await registerAdmission(kc, delivery === 'audit' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
+  await registerAdmission(kc, delivery === 'audit' ? undefined : admissionUrl);
   return { kubeconfig: p.kubeconfig, reconcilerKubeconfig: p.reconcilerKubeconfig, functionsUrl, functionsLog, token: secret };
 }
 
@@ -181,9 +192,10 @@ export async function stopSystem(log: (line: string) => void = (l) => process.st
     log(`functions: stopped (pid ${pid})`);
   }
   rmSync(functionsPidFile(), { force: true });
+  await stopProductLambda(paths(), log);
   await clusterDown({ log });
 }
 
 export function isSystemUp(): boolean {
-  return functionsPid() !== undefined;
+  return functionsPid() !== undefined || isProductLambdaUp(paths());
 }

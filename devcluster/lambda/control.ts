@@ -61,6 +61,7 @@ export interface StartLambdaOptions {
   scheduleRateMs?: Record<string, number>;
   only?: string[];
   integrationTimeoutMs?: number;
+  combinedLogFile?: string;
   log?: (line: string) => void;
 }
 
@@ -129,6 +130,7 @@ export async function startLambda(options: StartLambdaOptions): Promise<LambdaHa
     scheduleRateMs: options.scheduleRateMs ?? {},
     only: options.only,
     integrationTimeoutMs: options.integrationTimeoutMs,
+    combinedLogFile: options.combinedLogFile,
     riePath: await obtainRie(log),
     nodePath: node22(),
     ricEntry: join(repoRoot, 'node_modules', 'aws-lambda-ric', 'index.mjs'),

@@ -38,6 +38,8 @@ export interface InstanceSpec {
   ricEntry: string;
   /** Appended with RIE's and the runtime's output (START/END/REPORT lines, the function's logs). */
   logFile: string;
+  /** Also appended with the same lines (one log for all functions, like the local server's functions.log). */
+  combinedLogFile?: string;
   /** A pid file per instance goes here while it lives, so `down` can stop what a crashed service left behind. */
   pidDir: string;
 }
@@ -152,6 +154,7 @@ export class Instance {
   private onLine(line: string): void {
     try {
       appendFileSync(this.spec.logFile, `${line}\n`);
+      if (this.spec.combinedLogFile) appendFileSync(this.spec.combinedLogFile, `${line}\n`);
     } catch {
       // the log folder went away (down): nothing to keep
     }

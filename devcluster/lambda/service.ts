@@ -62,6 +62,8 @@ export interface ServiceOptions {
   scheduleRateMs: Record<string, number>;
   /** Only these function keys (default: all). */
   only?: string[];
+  /** One log for every function's output, beside the per-function logs. */
+  combinedLogFile?: string;
   /** API Gateway's integration limit (HTTP API: 30 s); shorter only in tests. */
   integrationTimeoutMs?: number;
   riePath: string;
@@ -118,6 +120,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
         nodePath: options.nodePath,
         ricEntry: options.ricEntry,
         logFile: join(logsDir, `${fn.key}.log`),
+        combinedLogFile: options.combinedLogFile,
         pidDir,
       },
       functionArn,
