@@ -41,6 +41,8 @@ export interface System {
   functionsUrl: string;
   functionsLog: string;
   token: string;
+  /** Where the admission webhook points (in the Lambda runtime it ends with ADMISSION_PATH_SECRET). */
+  admissionUrl: string;
 }
 
 const WEBHOOK_NAME = 'daemonless-events';
@@ -163,7 +165,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
   await registerAdmission(kc, delivery === 'audit' ? undefined : admissionUrl);
-  return { kubeconfig: p.kubeconfig, reconcilerKubeconfig: p.reconcilerKubeconfig, functionsUrl, functionsLog, token: secret };
+  return { kubeconfig: p.kubeconfig, reconcilerKubeconfig: p.reconcilerKubeconfig, functionsUrl, functionsLog, token: secret, admissionUrl };
 }
 
 /** Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. */

@@ -85,7 +85,9 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
     extraEnvironment: { KUBECONFIG: paths.reconcilerKubeconfig, ...options.functionsEnv },
     http: { port },
     https: { port: port + 1, certFile: join(paths.pki, 'webhook.crt'), keyFile: join(paths.pki, 'webhook.key') },
-    unreservedConcurrency: positive(env.DAEMONLESS_LAMBDA_CONCURRENCY) ?? 10,
+    // Functions without reservedConcurrency share the account's pool (1,000 by default on AWS); locally each environment
+    // is a process on this machine, so the pool is smaller.
+    unreservedConcurrency: positive(env.DAEMONLESS_LAMBDA_CONCURRENCY) ?? 32,
     idleTimeoutMs: positive(env.DAEMONLESS_LAMBDA_IDLE_MS) ?? 10 * 60_000,
     asyncRetryDelaysMs: env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS ? env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS.split(',').map(Number) : [60_000, 120_000],
     scheduleRateMs: positive(env.DAEMONLESS_RESYNC_RATE_MS) ? { resync: positive(env.DAEMONLESS_RESYNC_RATE_MS)! } : {},

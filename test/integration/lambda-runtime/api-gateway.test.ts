@@ -84,6 +84,20 @@ describe('request → v2 event', () => {
     expect(event.pathParameters).toEqual({ path: 'a/b/c.txt' });
   });
 
+  it('answers warm requests quickly (latency through the gateway, the Invoke API and the runtime)', async () => {
+    await fetch(`${service.httpUrl}/mode/simple`);
+    const times: number[] = [];
+    for (let i = 0; i < 30; i += 1) {
+      const started = performance.now();
+      const response = await fetch(`${service.httpUrl}/mode/simple`);
+      await response.text();
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    process.stderr.write(`[local-cloud] API Gateway → function (warm): median ${times[15]!.toFixed(1)} ms, p90 ${times[27]!.toFixed(1)} ms\n`);
+    expect(times[15]).toBeLessThan(200);
+  });
+
   it('serves the same routes over HTTPS with the local webhook certificate', async () => {
     const ca = readFileSync(service.caFile);
     const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {

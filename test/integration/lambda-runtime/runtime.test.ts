@@ -118,6 +118,13 @@ describe('execution environments', () => {
   });
 });
 
+describe('runtime environment', () => {
+  it("provides the AWS SDK v3 to the function's code, by import and by require", async () => {
+    const { body } = await invoke('sdk', {});
+    expect(body).toEqual({ import: 'function', require: 'function' });
+  });
+});
+
 describe('asynchronous invocation', () => {
   it('accepts an Event invocation with 202, retries a failing one twice, then records it at the on-failure destination', async () => {
     const output = await service.lambda.send(

@@ -135,6 +135,21 @@ describe('SQS event source mapping', () => {
   });
 });
 
+describe('SQS event source mapping without a batching window', () => {
+  it('invokes as soon as a long poll returns (latency from SentTimestamp to the invocation)', async () => {
+    const url = (await service.sqs.send(new GetQueueUrlCommand({ QueueName: 'fixture-fast' }))).QueueUrl!;
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const sentAt = Date.now();
+      await service.sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ test: 'fast', i }) }));
+      const batch = await eventually(() => service.lines<Batch>('fast-batches').find((b) => b.records.some((r) => (JSON.parse(r.body) as { i: number }).i === i)), 5_000, `message ${i}`);
+      latencies.push(batch.started - sentAt);
+    }
+    process.stderr.write(`[local-cloud] sqs (window 0): send → handler start median ${median(latencies)} ms, max ${Math.max(...latencies)} ms\n`);
+    expect(median(latencies)).toBeLessThan(1_000);
+  });
+});
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
