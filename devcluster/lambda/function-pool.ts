@@ -208,7 +208,8 @@ export class FunctionPool {
     event.attempts += 1;
     let outcome: InvokeOutcome | undefined;
     try {
-      outcome = await this.run(event.payload, event.attempts === 1 ? event.requestId : `${event.requestId}`, Date.now() - event.receivedAt);
+      // Retries keep the request id, as Lambda's do.
+      outcome = await this.run(event.payload, event.requestId, Date.now() - event.receivedAt);
     } catch (error) {
       this.options.log(`${this.name} ${event.requestId} async invocation could not run: ${String(error)}`);
     }
