@@ -190,3 +190,23 @@ describe('schedule', () => {
     expect(ticks.at(-1)).toMatchObject({ source: 'aws.events', detailType: 'Scheduled Event' });
   });
 });
+
+describe('idle environments', () => {
+  let short: FixtureService;
+  beforeAll(async () => {
+    short = await startFixtureService({ idleTimeoutMs: 1_000, sqs: false, only: ['slow'] });
+  });
+  afterAll(async () => {
+    await short?.stop();
+  });
+
+  it('are stopped after the idle timeout; the next invocation is a cold start', async () => {
+    const call = () => short.lambda.send(new InvokeCommand({ FunctionName: 'slow', Payload: encoder.encode('{}') }));
+    await call();
+    await call();
+    expect((await short.stats()).functions.slow).toMatchObject({ instances: 1, coldStarts: 1 });
+    await eventually(async () => ((await short.stats()).functions.slow!.instances === 0 ? true : undefined), 5_000, 'the environment to be reaped');
+    await call();
+    expect((await short.stats()).functions.slow).toMatchObject({ instances: 1, coldStarts: 2 });
+  });
+});
