@@ -11,7 +11,7 @@
  * benchmarks. Runs in its own process (main.ts); control.ts starts and stops it.
  */
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createHash } from 'node:crypto';
@@ -102,7 +102,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
     : undefined;
 
   const codeRoot = join(tmpdir(), 'daemonless-lambda', createHash('sha256').update(options.stateDir).digest('hex').slice(0, 12));
-  rmSync(codeRoot, { recursive: true, force: true });
+  removeCodeRoot(codeRoot);
   // The nodejs22.x runtime provides the AWS SDK v3 to `require` (NODE_PATH) and to ESM `import` alike: a bundle that
   // marks @aws-sdk/* external finds it. ESM resolution ignores NODE_PATH, so the SDK is also linked beside the code.
   const sdk = join(options.runtimeNodePath, '@aws-sdk');
@@ -377,16 +377,20 @@ export async function startService(options: ServiceOptions, log: (line: string) 
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
       for (const pool of pools.values()) pool.stop();
       sqs?.destroy();
-      rmSync(codeRoot, { recursive: true, force: true });
-  // The nodejs22.x runtime provides the AWS SDK v3 to `require` (NODE_PATH) and to ESM `import` alike: a bundle that
-  // marks @aws-sdk/* external finds it. ESM resolution ignores NODE_PATH, so the SDK is also linked beside the code.
-  const sdk = join(options.runtimeNodePath, '@aws-sdk');
-  if (existsSync(sdk)) {
-    mkdirSync(join(codeRoot, 'node_modules'), { recursive: true });
-    symlinkSync(sdk, join(codeRoot, 'node_modules', '@aws-sdk'), 'dir');
-  }
+      removeCodeRoot(codeRoot);
     },
   };
+}
+
+/** Removes the unpacked code; the SDK link is unlinked, never followed. */
+function removeCodeRoot(codeRoot: string): void {
+  const link = join(codeRoot, 'node_modules', '@aws-sdk');
+  try {
+    if (lstatSync(link).isSymbolicLink()) unlinkSync(link);
+  } catch {
+    // no link
+  }
+  rmSync(codeRoot, { recursive: true, force: true });
 }
 
 /** The code folder of a function: its artifact (.zip unpacked, or a folder copied) in a folder of its own. */
