@@ -16,10 +16,23 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // The local cloud's own tests need no control plane: project `local-cloud` below.
+          exclude: ['test/integration/lambda-runtime/**'],
           globalSetup: ['test/support/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // One control plane on 2 cores: integration files run one at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        // The local cloud (devcluster/lambda, devcluster/queue) against fixture handlers: RIE + runtime + ElasticMQ,
+        // no Kubernetes.
+        test: {
+          name: 'local-cloud',
+          include: ['test/integration/lambda-runtime/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
           fileParallelism: false,
         },
       },

@@ -17,8 +17,11 @@ import { createTransport } from '../src/k8s/transport.ts';
 import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp } from './controlplane.ts';
 import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
 import { localPaths, repoRoot } from './paths.ts';
+import { isProductLambdaUp, startProductLambda, stopProductLambda } from './lambda/product.ts';
 
 export type Delivery = 'audit' | 'admission' | 'both';
+/** `server`: the long-lived local server (npm start). `lambda`: the built bundles in the local Lambda runtime. */
+export type Runtime = 'server' | 'lambda';
 
 export interface SystemOptions {
   delivery?: Delivery;
@@ -27,6 +30,8 @@ export interface SystemOptions {
   upstreamDaemonset?: boolean;
   kcmQps?: number;
   kcmBurst?: number;
+  /** Default `server`; `lambda` runs the bundles behind the local API Gateway (devcluster/lambda/product.ts). */
+  runtime?: Runtime;
   /** Extra environment for the functions server (e.g. LOG_LEVEL). */
   functionsEnv?: Record<string, string>;
   /**
@@ -46,6 +51,8 @@ export interface System {
   token: string;
   /** With `faultProxy`: where it listens, its control endpoint (faultControl(controlUrl)), the functions' kubeconfig. */
   faultProxy?: { url: string; controlUrl: string; kubeconfig: string };
+  /** Where the admission webhook points, the path secret included. */
+  admissionUrl: string;
 }
 
 const WEBHOOK_NAME = 'daemonless-events';
@@ -124,8 +131,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const functionsUrl = `http://127.0.0.1:${port}`;
   const p = paths();
 
+  const runtime = options.runtime ?? 'server';
   // Before anything starts: a taken port would otherwise surface as a functions server that dies at once.
-  if (functionsPid() === undefined) {
+  if (functionsPid() === undefined && !isProductLambdaUp(p)) {
     await assertPortFree(port);
     await assertPortFree(port + 1);
   }
@@ -139,11 +147,18 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     log,
   });
 
-  const functionsLog = join(p.logs, 'functions.log');
+  let functionsLog = join(p.logs, 'functions.log');
+  let admissionUrl = `https://127.0.0.1:${port + 1}/events/admission/${admissionSecret()}`;
   const proxy = options.faultProxy ? await ensureFaultProxyProcess({ ...options.faultProxy, log }) : undefined;
   const functionsKubeconfig = proxy?.kubeconfig ?? p.reconcilerKubeconfig;
-  await stopTrackedUnless('functions', (launch) => launch.env['KUBECONFIG'] === functionsKubeconfig, `to start them with KUBECONFIG ${functionsKubeconfig}`, { log });
-  if (functionsPid() === undefined) {
+  if (runtime === 'lambda') {
+    const lambda = await startProductLambda({ paths: p, port, bearerToken: secret, functionsEnv: options.functionsEnv, log });
+    functionsLog = lambda.functionsLog;
+    admissionUrl = lambda.admissionUrl;
+  } else {
+    await stopTrackedUnless('functions', (launch) => launch.env['KUBECONFIG'] === functionsKubeconfig, `to start them with KUBECONFIG ${functionsKubeconfig}`, { log });
+  }
+  if (runtime !== 'lambda' && functionsPid() === undefined) {
     mkdirSync(p.run, { recursive: true });
     mkdirSync(p.logs, { recursive: true });
     const out = openSync(functionsLog, 'a');
@@ -193,20 +208,21 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
-  await registerAdmission(kc, delivery === 'audit' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
+  await registerAdmission(kc, delivery === 'audit' ? undefined : admissionUrl);
   return {
     kubeconfig: p.kubeconfig,
     reconcilerKubeconfig: p.reconcilerKubeconfig,
     functionsUrl,
     functionsLog,
     token: secret,
+    admissionUrl,
     ...(proxy ? { faultProxy: proxy } : {}),
   };
 }
 
 /**
  * Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. `url` is
- * the admission route (`…/events/admission`); the path secret is appended here.
+ * the admission route with its path secret (`…/events/admission/<secret>`: System.admissionUrl).
  */
 export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
   // Raw JSON: the configuration's matchConditions must reach the API server as written.
@@ -220,7 +236,7 @@ export async function registerAdmission(kc: KubeConfig, url: string | undefined)
   if (!url) return;
   const caBundle = readFileSync(join(paths().pki, 'ca.crt')).toString('base64');
   const manifest = readFileSync(join(repoRoot, 'infra', 'admission-webhook.json'), 'utf8')
-    .replaceAll('${URL}', `${url}/${admissionSecret()}`)
+    .replaceAll('${URL}', url)
     .replaceAll('${CA_BUNDLE}', caBundle)
     // The identity infra/rbac.yaml binds (the local reconciler certificate's CN): its own pod writes are not delivered.
     .replaceAll('${RECONCILER_USERNAME}', 'daemonless-reconciler');
@@ -237,9 +253,10 @@ export async function stopSystem(log: (line: string) => void = (l) => process.st
     log(`functions: stopped (pid ${pid})`);
   }
   rmSync(functionsPidFile(), { force: true });
+  await stopProductLambda(paths(), log);
   await clusterDown({ log });
 }
 
 export function isSystemUp(): boolean {
-  return functionsPid() !== undefined;
+  return functionsPid() !== undefined || isProductLambdaUp(paths());
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run demo [-- --keep] [--nodes N]`: the README's main command. Brings up the local system (a real control
+ * `npm run demo [-- --keep] [--nodes N] [--runtime server|lambda]`: the README's main command. Brings up the local system (a real control
  * plane whose API server delivers audit events to the daemonless functions, and the node simulator), registers
  * simulated nodes, applies the reference DaemonSet unchanged, and shows a live per-node table while the pods
  * converge. Then it adds a node, deletes a node, fails a pod and taints a node NoExecute, showing each converge, and
@@ -12,12 +12,15 @@ import { AppsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1DaemonSet, type V
 import { addNodes, addTaint, deleteNode, failPod } from '../devcluster/simulator/nodes.ts';
 import { repoRoot } from '../devcluster/paths.ts';
 import { nodeShouldRunDaemonPod } from '../src/core/eligibility.ts';
-import { startSystem, stopSystem } from '../devcluster/system.ts';
+import { startSystem, stopSystem, type Runtime } from '../devcluster/system.ts';
 
-const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false }, nodes: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { keep: { type: 'boolean', default: false }, nodes: { type: 'string', default: '3' }, runtime: { type: 'string', default: 'server' } },
+});
 const nodeCount = Number(values.nodes);
-if (!Number.isInteger(nodeCount) || nodeCount < 1) {
-  process.stderr.write('usage: npm run demo -- [--keep] [--nodes N]\n');
+const runtime = values.runtime as Runtime;
+if (!Number.isInteger(nodeCount) || nodeCount < 1 || !['server', 'lambda'].includes(runtime)) {
+  process.stderr.write('usage: npm run demo -- [--keep] [--nodes N] [--runtime server|lambda]\n');
   process.exit(2);
 }
 
@@ -36,7 +39,7 @@ const selector = Object.entries(fixture.spec!.selector.matchLabels!).map(([k, v]
 
 say(bold('daemonless demo') + dim(' — DaemonSets reconciled by webhook-triggered functions, on a real local control plane'));
 const t0 = Date.now();
-const system = await startSystem({ log: (line) => say(dim(`  ${line}`)) });
+const system = await startSystem({ runtime, log: (line) => say(dim(`  ${line}`)) });
 say(`system up in ${seconds(Date.now() - t0)}: events flow kube-apiserver → audit webhook → ${system.functionsUrl}`);
 const logStart = statSync(system.functionsLog).size;
 

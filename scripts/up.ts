@@ -1,27 +1,31 @@
 /**
- * `npm run up [-- --nodes N] [--delivery audit|admission|both] [--upstream-daemonset]`: the whole local system
+ * `npm run up [-- --nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--upstream-daemonset]`:
+ * the whole local system
  * (control plane with event delivery wired to the functions, the functions, the node simulator), left running for
  * people to explore with `npm run kubectl` and `npm run nodes`. `npm run down` stops all of it.
  */
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import { addNodes } from '../devcluster/simulator/nodes.ts';
-import { startSystem, type Delivery } from '../devcluster/system.ts';
+import { startSystem, type Delivery, type Runtime } from '../devcluster/system.ts';
 
 const { values } = parseArgs({
   options: {
     nodes: { type: 'string', default: '0' },
     delivery: { type: 'string', default: 'audit' },
+    // lambda: the built bundles in the local Lambda runtime (RIE + aws-lambda-ric) behind a local API Gateway.
+    runtime: { type: 'string', default: 'server' },
     'upstream-daemonset': { type: 'boolean', default: false },
   },
 });
 const nodes = Number(values.nodes);
 const delivery = values.delivery as Delivery;
-if (!Number.isInteger(nodes) || nodes < 0 || !['audit', 'admission', 'both'].includes(delivery)) {
-  process.stderr.write('usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--upstream-daemonset]\n');
+const runtime = values.runtime as Runtime;
+if (!Number.isInteger(nodes) || nodes < 0 || !['audit', 'admission', 'both'].includes(delivery) || !['server', 'lambda'].includes(runtime)) {
+  process.stderr.write('usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--upstream-daemonset]\n');
   process.exit(2);
 }
-const system = await startSystem({ delivery, upstreamDaemonset: values['upstream-daemonset'] });
+const system = await startSystem({ delivery, runtime, upstreamDaemonset: values['upstream-daemonset'] });
 if (nodes > 0) {
   const kc = new KubeConfig();
   kc.loadFromFile(system.kubeconfig);
@@ -30,7 +34,7 @@ if (nodes > 0) {
 }
 process.stdout.write(
   [
-    'daemonless is up.',
+    `daemonless is up (runtime: ${runtime}).`,
     `  functions:  ${system.functionsUrl}   (log: ${system.functionsLog})`,
     `  kubeconfig: ${system.kubeconfig}`,
     '  try:        npm run kubectl -- apply -f test/fixtures/fluentd-elasticsearch.yaml',

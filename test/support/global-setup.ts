@@ -1,15 +1,17 @@
 /**
  * vitest globalSetup of the integration project: brings the whole local system up once per run (control plane,
  * simulator, functions with audit delivery), or reuses one that `npm run up` left running; stops it afterwards only
- * if it started it.
+ * if it started it. `DAEMONLESS_RUNTIME=lambda` runs the functions in the local Lambda runtime instead of the local
+ * server (devcluster/lambda/product.ts).
  */
-import { isSystemUp, startSystem, stopSystem } from '../../devcluster/system.ts';
+import { isSystemUp, startSystem, stopSystem, type Runtime } from '../../devcluster/system.ts';
 
 export default async function setup(): Promise<() => Promise<void>> {
   const reused = isSystemUp();
   const started = Date.now();
-  await startSystem({ log: (line) => process.stderr.write(`[system] ${line}\n`), functionsEnv: { LOG_LEVEL: 'debug' } });
-  process.stderr.write(`[system] ${reused ? 'reused' : 'started'} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  const runtime: Runtime = process.env.DAEMONLESS_RUNTIME === 'lambda' ? 'lambda' : 'server';
+  await startSystem({ runtime, log: (line) => process.stderr.write(`[system] ${line}\n`), functionsEnv: { LOG_LEVEL: 'debug' } });
+  process.stderr.write(`[system] runtime ${runtime}, ${reused ? 'reused' : 'started'} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return async () => {
     if (!reused) await stopSystem((line) => process.stderr.write(`[system] ${line}\n`));
   };

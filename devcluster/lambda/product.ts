@@ -1,0 +1,107 @@
+/**
+ * The product (serverless.yml at the repository root, bundles from `npm run build`) in the local Lambda runtime, as
+ * `startSystem({ runtime: 'lambda' })` uses it: the functions behind API Gateway on the functions ports (HTTP `port`,
+ * HTTPS `port + 1` with the local PKI's webhook certificate), the resync on its schedule.
+ *
+ * Configuration comes the way a deployment gets it: serverless.yml's `${ssm:…}` parameters are served from a local
+ * parameter store (bearer token, admission path secret, cluster access), `${env:…}` from this process's environment.
+ * Cluster access: serverless.yml's KUBE_SERVER/KUBE_CA_DATA/KUBE_TOKEN take a bearer token only, and the local
+ * reconciler identity is a client certificate, so those parameters are left empty and KUBECONFIG (the reconciler's
+ * kubeconfig) is added to every function's environment as a local-only overlay — src/config.ts reads it.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot, type LocalPaths } from '../paths.ts';
+import { lambdaPid, node22, startLambda, stopLambda, type LambdaHandle } from './control.ts';
+
+const run = promisify(execFile);
+
+export const productStage = 'local';
+
+export const lambdaStateDir = (paths: LocalPaths) => join(paths.root, 'lambda');
+
+export function isProductLambdaUp(paths: LocalPaths): boolean {
+  return lambdaPid(lambdaStateDir(paths)) !== undefined;
+}
+
+/** The admission route's secret path segment (ADMISSION_PATH_SECRET, ≥ 16 characters); created once, kept 0600. */
+export function admissionPathSecret(paths: LocalPaths): string {
+  const file = join(paths.root, 'admission-path.secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(paths.root, { recursive: true });
+  const value = randomBytes(18).toString('base64url');
+  writeFileSync(file, value, { mode: 0o600 });
+  return value;
+}
+
+export interface ProductLambdaOptions {
+  paths: LocalPaths;
+  /** API Gateway's HTTP port; HTTPS is port + 1. */
+  port: number;
+  bearerToken: string;
+  /** Extra environment for every function (e.g. LOG_LEVEL), after serverless.yml's. */
+  functionsEnv?: Record<string, string>;
+  log: (line: string) => void;
+}
+
+export interface ProductLambda extends LambdaHandle {
+  /** Every function's output (the product's JSON log lines and RIE's START/END/REPORT lines). */
+  functionsLog: string;
+  admissionUrl: string;
+}
+
+export async function startProductLambda(options: ProductLambdaOptions): Promise<ProductLambda> {
+  const { paths, port, log } = options;
+  const stateDir = lambdaStateDir(paths);
+  const functionsLog = join(paths.logs, 'functions.log');
+  const pathSecret = admissionPathSecret(paths);
+  const admissionUrl = `https://127.0.0.1:${port + 1}/events/admission/${pathSecret}`;
+  if (!isProductLambdaUp(paths)) {
+    const started = Date.now();
+    await run(node22(), [join(repoRoot, 'scripts', 'build.ts')], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 }).catch((error: Error & { stderr?: string }) => {
+      throw new Error(`npm run build failed: ${error.message}\n${error.stderr ?? ''}`);
+    });
+    log(`lambda: built the bundles (npm run build) in ${Date.now() - started} ms`);
+  }
+  mkdirSync(paths.logs, { recursive: true });
+  const parameter = (name: string) => `/daemonless/${productStage}/${name}`;
+  const env = process.env;
+  const handle = await startLambda({
+    serverlessFile: join(repoRoot, 'serverless.yml'),
+    stateDir,
+    stage: productStage,
+    ssm: {
+      [parameter('bearer-token')]: options.bearerToken,
+      [parameter('admission-path-secret')]: pathSecret,
+      // Empty: the local reconciler identity is a client certificate, passed as KUBECONFIG below.
+      [parameter('kube-server')]: '',
+      [parameter('kube-ca-data')]: '',
+      [parameter('kube-token')]: '',
+    },
+    variablesEnv: env,
+    extraEnvironment: { KUBECONFIG: paths.reconcilerKubeconfig, ...options.functionsEnv },
+    http: { port },
+    https: { port: port + 1, certFile: join(paths.pki, 'webhook.crt'), keyFile: join(paths.pki, 'webhook.key') },
+    // Functions without reservedConcurrency share the account's pool (1,000 by default on AWS); locally each environment
+    // is a process on this machine, so the pool is smaller.
+    unreservedConcurrency: positive(env.DAEMONLESS_LAMBDA_CONCURRENCY) ?? 32,
+    idleTimeoutMs: positive(env.DAEMONLESS_LAMBDA_IDLE_MS) ?? 10 * 60_000,
+    asyncRetryDelaysMs: env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS ? env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS.split(',').map(Number) : [60_000, 120_000],
+    scheduleRateMs: positive(env.DAEMONLESS_RESYNC_RATE_MS) ? { resync: positive(env.DAEMONLESS_RESYNC_RATE_MS)! } : {},
+    combinedLogFile: functionsLog,
+    log,
+  });
+  return { ...handle, functionsLog, admissionUrl };
+}
+
+export async function stopProductLambda(paths: LocalPaths, log: (line: string) => void): Promise<void> {
+  await stopLambda(lambdaStateDir(paths), log);
+}
+
+function positive(value: string | undefined): number | undefined {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) && n > 0 ? n : undefined;
+}
