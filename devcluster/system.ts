@@ -16,6 +16,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { createTransport } from '../src/k8s/transport.ts';
 import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp } from './controlplane.ts';
 import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
+import { admissionSecret as localAdmissionSecret, functionsToken } from './local-secrets.ts';
 import { localPaths, repoRoot } from './paths.ts';
 import { isProductLambdaUp, startProductLambda, stopProductLambda } from './lambda/product.ts';
 
@@ -32,6 +33,11 @@ export interface SystemOptions {
   kcmBurst?: number;
   /** Default `server`; `lambda` runs the bundles behind the local API Gateway (devcluster/lambda/product.ts). */
   runtime?: Runtime;
+  /**
+   * The cluster as a managed one (EKS) gives it: the built-in DaemonSet controller runs, there is no audit webhook
+   * (events come through the admission webhook), and daemonless reconciles ServerlessDaemonSets (MANAGE=crd).
+   */
+  managed?: boolean;
   /** Extra environment for the functions server (e.g. LOG_LEVEL). */
   functionsEnv?: Record<string, string>;
   /**
@@ -64,21 +70,13 @@ export function functionsPort(): number {
 const paths = () => localPaths();
 const functionsPidFile = () => join(paths().run, 'functions.pid');
 
-/** A secret created once in the local folder and kept there (0600). */
-function localSecret(name: string): string {
-  const file = join(paths().root, name);
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(paths().root, { recursive: true });
-  const value = randomBytes(24).toString('base64url');
-  writeFileSync(file, value, { mode: 0o600 });
-  return value;
+const token = (): string => functionsToken(paths());
+const admissionSecret = (): string => localAdmissionSecret(paths());
+
+/** The admission route with its path secret, on the functions' HTTPS port (both runtimes). */
+export function admissionUrl(port: number = functionsPort()): string {
+  return `https://127.0.0.1:${port + 1}/events/admission/${admissionSecret()}`;
 }
-
-/** A bearer token shared by the audit webhook kubeconfig and the functions. */
-const token = (): string => localSecret('functions.token');
-
-/** The admission route's path secret: the functions require it, the ValidatingWebhookConfiguration's URL ends with it. */
-const admissionSecret = (): string => localSecret('functions.admission-secret');
 
 function alive(pid: number): boolean {
   try {
@@ -125,7 +123,14 @@ async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
 
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const delivery = options.delivery ?? 'audit';
+  const managed = options.managed ?? false;
+  // A managed cluster (EKS) has no audit webhook: admission is its event source.
+  if (managed && options.delivery !== undefined && options.delivery !== 'admission') {
+    throw new Error(`--managed: a managed cluster has no audit webhook; delivery ${options.delivery} is not possible (admission is)`);
+  }
+  const delivery = managed ? 'admission' : (options.delivery ?? 'audit');
+  // What the functions reconcile: the custom resource next to the built-in controller, or apps/v1 DaemonSets in its place.
+  const functionsEnv = { MANAGE: managed ? 'crd' : 'apps', ...options.functionsEnv };
   const port = options.port ?? functionsPort();
   const secret = token();
   const functionsUrl = `http://127.0.0.1:${port}`;
@@ -138,7 +143,9 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     await assertPortFree(port + 1);
   }
   await clusterUp({
-    upstreamDaemonset: options.upstreamDaemonset,
+    // As a managed cluster gives it: kube-controller-manager with the built-in DaemonSet controller, which cannot be
+    // switched off there (daemonless then reconciles ServerlessDaemonSets only).
+    upstreamDaemonset: managed ? true : options.upstreamDaemonset,
     kcmQps: options.kcmQps,
     kcmBurst: options.kcmBurst,
     // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).
@@ -148,15 +155,20 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   });
 
   let functionsLog = join(p.logs, 'functions.log');
-  let admissionUrl = `https://127.0.0.1:${port + 1}/events/admission/${admissionSecret()}`;
+  let webhookUrl = admissionUrl(port);
   const proxy = options.faultProxy ? await ensureFaultProxyProcess({ ...options.faultProxy, log }) : undefined;
   const functionsKubeconfig = proxy?.kubeconfig ?? p.reconcilerKubeconfig;
   if (runtime === 'lambda') {
-    const lambda = await startProductLambda({ paths: p, port, bearerToken: secret, functionsEnv: options.functionsEnv, log });
+    const lambda = await startProductLambda({ paths: p, port, bearerToken: secret, functionsEnv, log });
     functionsLog = lambda.functionsLog;
-    admissionUrl = lambda.admissionUrl;
+    webhookUrl = lambda.admissionUrl;
   } else {
-    await stopTrackedUnless('functions', (launch) => launch.env['KUBECONFIG'] === functionsKubeconfig, `to start them with KUBECONFIG ${functionsKubeconfig}`, { log });
+    await stopTrackedUnless(
+      'functions',
+      (launch) => launch.env['KUBECONFIG'] === functionsKubeconfig && launch.env['MANAGE'] === functionsEnv.MANAGE,
+      `to start them with KUBECONFIG ${functionsKubeconfig} and MANAGE=${functionsEnv.MANAGE}`,
+      { log },
+    );
   }
   if (runtime !== 'lambda' && functionsPid() === undefined) {
     mkdirSync(p.run, { recursive: true });
@@ -175,7 +187,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         TLS_KEY_FILE: join(p.pki, 'webhook.key'),
         BEARER_TOKEN: secret,
         ADMISSION_PATH_SECRET: admissionSecret(),
-        ...options.functionsEnv,
+        ...functionsEnv,
       },
     });
     closeSync(out);
@@ -193,7 +205,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
         HTTPS_PORT: String(port + 1),
         TLS_CERT_FILE: join(p.pki, 'webhook.crt'),
         TLS_KEY_FILE: join(p.pki, 'webhook.key'),
-        ...options.functionsEnv,
+        ...functionsEnv,
       },
       envFiles: { BEARER_TOKEN: join(p.root, 'functions.token'), ADMISSION_PATH_SECRET: join(p.root, 'functions.admission-secret') },
       identity: [join(repoRoot, 'src', 'local', 'serve.ts'), `env:KUBECONFIG=${functionsKubeconfig}`, `env:PORT=${port}`],
@@ -208,14 +220,14 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
-  await registerAdmission(kc, delivery === 'audit' ? undefined : admissionUrl);
+  await registerAdmission(kc, delivery === 'audit' ? undefined : webhookUrl);
   return {
     kubeconfig: p.kubeconfig,
     reconcilerKubeconfig: p.reconcilerKubeconfig,
     functionsUrl,
     functionsLog,
     token: secret,
-    admissionUrl,
+    admissionUrl: webhookUrl,
     ...(proxy ? { faultProxy: proxy } : {}),
   };
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run up [-- --nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--upstream-daemonset]`:
+ * `npm run up [-- --nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--managed] [--upstream-daemonset]`:
  * the whole local system
  * (control plane with event delivery wired to the functions, the functions, the node simulator), left running for
  * people to explore with `npm run kubectl` and `npm run nodes`. `npm run down` stops all of it.
@@ -16,16 +16,19 @@ const { values } = parseArgs({
     // lambda: the built bundles in the local Lambda runtime (RIE + aws-lambda-ric) behind a local API Gateway.
     runtime: { type: 'string', default: 'server' },
     'upstream-daemonset': { type: 'boolean', default: false },
+    // As EKS gives it: the built-in DaemonSet controller on, no audit webhook (admission only), ServerlessDaemonSets.
+    managed: { type: 'boolean', default: false },
   },
 });
 const nodes = Number(values.nodes);
-const delivery = values.delivery as Delivery;
+const managed = values.managed;
+const delivery = (managed ? 'admission' : values.delivery) as Delivery;
 const runtime = values.runtime as Runtime;
 if (!Number.isInteger(nodes) || nodes < 0 || !['audit', 'admission', 'both'].includes(delivery) || !['server', 'lambda'].includes(runtime)) {
-  process.stderr.write('usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--upstream-daemonset]\n');
+  process.stderr.write('usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--managed] [--upstream-daemonset]\n');
   process.exit(2);
 }
-const system = await startSystem({ delivery, runtime, upstreamDaemonset: values['upstream-daemonset'] });
+const system = await startSystem({ delivery, runtime, managed, upstreamDaemonset: values['upstream-daemonset'] });
 if (nodes > 0) {
   const kc = new KubeConfig();
   kc.loadFromFile(system.kubeconfig);
@@ -34,10 +37,12 @@ if (nodes > 0) {
 }
 process.stdout.write(
   [
-    `daemonless is up (runtime: ${runtime}).`,
+    `daemonless is up (runtime: ${runtime}${managed ? ', managed: the built-in DaemonSet controller runs, daemonless reconciles ServerlessDaemonSets' : ''}).`,
     `  functions:  ${system.functionsUrl}   (log: ${system.functionsLog})`,
     `  kubeconfig: ${system.kubeconfig}`,
-    '  try:        npm run kubectl -- apply -f test/fixtures/fluentd-elasticsearch.yaml',
+    managed
+      ? '  try:        npm run kubectl -- apply -f test/fixtures/fluentd-elasticsearch-sds.yaml'
+      : '  try:        npm run kubectl -- apply -f test/fixtures/fluentd-elasticsearch.yaml',
     '              npm run nodes -- add 3 ; npm run kubectl -- get pods -A -o wide',
     '  stop:       npm run down',
     '',

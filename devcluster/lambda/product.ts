@@ -3,17 +3,17 @@
  * `startSystem({ runtime: 'lambda' })` uses it: the functions behind API Gateway on the functions ports (HTTP `port`,
  * HTTPS `port + 1` with the local PKI's webhook certificate), the resync on its schedule.
  *
- * Configuration comes the way a deployment gets it: serverless.yml's `${ssm:…}` parameters are served from a local
- * parameter store (bearer token, admission path secret, cluster access), `${env:…}` from this process's environment.
- * Cluster access: serverless.yml's KUBE_SERVER/KUBE_CA_DATA/KUBE_TOKEN take a bearer token only, and the local
- * reconciler identity is a client certificate, so those parameters are left empty and KUBECONFIG (the reconciler's
- * kubeconfig) is added to every function's environment as a local-only overlay — src/config.ts reads it.
+ * Configuration comes the way a deployment gets it: serverless.yml's params (stage `local`) and `${env:…}`; the secrets
+ * its SSM parameter names point to are served by the local Parameter Store endpoint and read by the functions at cold
+ * start (src/secrets.ts); the queue URL is the local ElasticMQ queue's. Cluster access: a deployment uses EKS IAM
+ * authentication or a bearer token; the local reconciler identity is a client certificate, so KUBECONFIG (the
+ * reconciler's kubeconfig) is added to every function's environment as a local-only overlay (src/config.ts reads it).
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { admissionSecret } from '../local-secrets.ts';
 import { repoRoot, type LocalPaths } from '../paths.ts';
 import { lambdaPid, node22, startLambda, stopLambda, type LambdaHandle } from './control.ts';
 
@@ -25,16 +25,6 @@ export const lambdaStateDir = (paths: LocalPaths) => join(paths.root, 'lambda');
 
 export function isProductLambdaUp(paths: LocalPaths): boolean {
   return lambdaPid(lambdaStateDir(paths)) !== undefined;
-}
-
-/** The admission route's secret path segment (ADMISSION_PATH_SECRET, ≥ 16 characters); created once, kept 0600. */
-export function admissionPathSecret(paths: LocalPaths): string {
-  const file = join(paths.root, 'admission-path.secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(paths.root, { recursive: true });
-  const value = randomBytes(18).toString('base64url');
-  writeFileSync(file, value, { mode: 0o600 });
-  return value;
 }
 
 export interface ProductLambdaOptions {
@@ -57,7 +47,7 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
   const { paths, port, log } = options;
   const stateDir = lambdaStateDir(paths);
   const functionsLog = join(paths.logs, 'functions.log');
-  const pathSecret = admissionPathSecret(paths);
+  const pathSecret = admissionSecret(paths);
   const admissionUrl = `https://127.0.0.1:${port + 1}/events/admission/${pathSecret}`;
   if (!isProductLambdaUp(paths)) {
     const started = Date.now();
@@ -73,13 +63,11 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
     serverlessFile: join(repoRoot, 'serverless.yml'),
     stateDir,
     stage: productStage,
+    // The SSM parameters serverless.yml names (params bearerTokenParameter, admissionPathSecretParameter), read by the
+    // functions at cold start through the runtime's SDK from the service's local Parameter Store endpoint.
     ssm: {
       [parameter('bearer-token')]: options.bearerToken,
       [parameter('admission-path-secret')]: pathSecret,
-      // Empty: the local reconciler identity is a client certificate, passed as KUBECONFIG below.
-      [parameter('kube-server')]: '',
-      [parameter('kube-ca-data')]: '',
-      [parameter('kube-token')]: '',
     },
     variablesEnv: env,
     extraEnvironment: { KUBECONFIG: paths.reconcilerKubeconfig, ...options.functionsEnv },

@@ -178,6 +178,9 @@ export interface ParseOptions {
   sources: Omit<VariableSources, 'self' | 'stage' | 'region'> & { stage?: string; region?: string };
 }
 
+/** An environment value that stands for a queue's URL (`{ Ref: Queue }`), completed by the service: prefix + name. */
+export const LOCAL_QUEUE_URL = 'local-queue-url:';
+
 /** Lambda's defaults where serverless.yml says nothing. */
 export const lambdaDefaults = { memorySize: 1024, timeoutSeconds: 6, maximumRetryAttempts: 2, maximumEventAgeSeconds: 21_600 };
 
@@ -206,9 +209,20 @@ export function parseServerlessYaml(text: string, options: ParseOptions): Servic
     queues.push(queueFrom(logicalId, resource.Properties ?? {}, resources, warnings));
   }
 
+  // `{ Ref: <queue> }` in an environment is the queue's URL on AWS: the service substitutes the local queue's URL.
+  const envValues = (record: Record<string, unknown> | undefined) =>
+    stringValues(
+      Object.fromEntries(
+        Object.entries(record ?? {}).map(([k, v]) => {
+          const ref = v !== null && typeof v === 'object' ? (v as { Ref?: unknown }).Ref : undefined;
+          const queue = typeof ref === 'string' ? queues.find((q) => q.logicalId === ref) : undefined;
+          return [k, queue ? `${LOCAL_QUEUE_URL}${queue.name}` : v];
+        }),
+      ),
+    );
   const functions = Object.entries(file.functions).map(([key, fn]) => {
     const provider = file.provider;
-    const environment = { ...stringValues(provider.environment), ...stringValues(fn.environment) };
+    const environment = { ...envValues(provider.environment), ...envValues(fn.environment) };
     const httpRoutes: HttpRoute[] = [];
     const schedules: FunctionDefinition['schedules'] = [];
     const sqs: SqsEventSource[] = [];

@@ -30,7 +30,7 @@ import {
   type RouteTarget,
 } from './apigw.ts';
 import { FunctionPool, TooManyRequestsError, type FailureRecord } from './function-pool.ts';
-import { parseServerlessYaml, queueNameOf, type FunctionDefinition, type ServiceDefinition } from './serverless-config.ts';
+import { LOCAL_QUEUE_URL, parseServerlessYaml, queueNameOf, type FunctionDefinition, type ServiceDefinition } from './serverless-config.ts';
 import { SqsMapping } from './sqs-mapping.ts';
 import { queueArn } from './sqs-event.ts';
 import { extractZip } from './zip.ts';
@@ -43,8 +43,10 @@ export interface ServiceOptions {
   stage: string;
   region: string;
   accountId: string;
-  /** `${ssm:…}` values (the local parameter store). */
+  /** `${ssm:…}` values and SSM Parameter Store at run time (GetParameters): the local parameter store. */
   ssm: Record<string, string>;
+  /** `--param name=value` overrides of serverless.yml's params. */
+  params?: Record<string, string>;
   /** `${env:…}` source. */
   variablesEnv: Record<string, string | undefined>;
   /** Added to every function's environment after its own (local-only settings). */
@@ -84,7 +86,7 @@ export interface RunningService {
 
 export async function startService(options: ServiceOptions, log: (line: string) => void): Promise<RunningService> {
   const definition = parseServerlessYaml(readFileSync(options.serverlessFile, 'utf8'), {
-    sources: { env: options.variablesEnv, stage: options.stage, region: options.region, accountId: options.accountId, ssm: options.ssm },
+    sources: { env: options.variablesEnv, stage: options.stage, region: options.region, accountId: options.accountId, ssm: options.ssm, ...(options.params ? { params: options.params } : {}) },
   });
   for (const warning of definition.warnings) log(`warning: ${warning}`);
   if (definition.unresolved.length > 0) log(`unresolved variables (their value is ''): ${definition.unresolved.join(', ')}`);
@@ -298,6 +300,13 @@ export async function startService(options: ServiceOptions, log: (line: string) 
         return pool ? json(200, pool.stats.reports) : awsError(404, 'ResourceNotFoundException', `Function not found: ${key}`);
       }
       if (req.method === 'GET' && url.pathname === '/_local/failures') return json(200, failures);
+      const target = String(req.headers['x-amz-target'] ?? '');
+      if (req.method === 'POST' && target.startsWith('AmazonSSM.')) {
+        const body = await readBody(req, 1024 * 1024);
+        return serveSsm(target.slice('AmazonSSM.'.length), body?.toString('utf8') ?? '', options.ssm, (status, value, type) =>
+          type ? awsError(status, type, String((value as { message?: string }).message ?? '')) : json(status, value),
+        );
+      }
       const invoke = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/.exec(url.pathname);
       if (req.method === 'POST' && invoke) {
         const name = decodeURIComponent(invoke[1]!).replace(/:\$LATEST$/, '');
@@ -406,7 +415,7 @@ function prepareCode(fn: FunctionDefinition, baseDir: string, target: string): s
 
 /** What Lambda sets in a nodejs22.x environment, plus the function's own variables. */
 function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, options: ServiceOptions, invokeUrl: string): Record<string, string> {
-  return {
+  const env: Record<string, string> = {
     ...fn.environment,
     AWS_LAMBDA_FUNCTION_NAME: fn.name,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
@@ -428,9 +437,45 @@ function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, options: Ser
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SESSION_TOKEN: 'local',
     AWS_ENDPOINT_URL_LAMBDA: invokeUrl,
+    // SSM Parameter Store (GetParameters/GetParameter) is served by the invoke API's listener from `options.ssm`.
+    AWS_ENDPOINT_URL_SSM: invokeUrl,
     ...(options.sqsEndpoint ? { AWS_ENDPOINT_URL_SQS: options.sqsEndpoint } : {}),
     ...options.extraEnvironment,
   };
+  // `{ Ref: <queue> }` values: the local queue's URL (ElasticMQ's, as GetQueueUrl gives it).
+  for (const [key, value] of Object.entries(env)) {
+    if (value.startsWith(LOCAL_QUEUE_URL)) env[key] = `${options.sqsEndpoint ?? ''}/${options.accountId}/${value.slice(LOCAL_QUEUE_URL.length)}`;
+  }
+  return env;
+}
+
+/**
+ * SSM Parameter Store's GetParameters and GetParameter (the JSON protocol the AWS SDK v3 speaks), from the local
+ * parameter store, so that functions read their secrets at cold start exactly as on AWS (src/secrets.ts).
+ */
+function serveSsm(
+  operation: string,
+  body: string,
+  store: Record<string, string>,
+  answer: (status: number, value: unknown, errorType?: string) => void,
+): void {
+  let input: { Names?: string[]; Name?: string };
+  try {
+    input = JSON.parse(body || '{}') as { Names?: string[]; Name?: string };
+  } catch {
+    return answer(400, { message: 'request body is not JSON' }, 'SerializationException');
+  }
+  const parameter = (name: string) => ({ Name: name, Type: 'SecureString', Value: store[name], Version: 1, ARN: `arn:aws:ssm:local:000000000000:parameter${name}` });
+  if (operation === 'GetParameters') {
+    const names = input.Names ?? [];
+    return answer(200, { Parameters: names.filter((n) => Object.hasOwn(store, n)).map(parameter), InvalidParameters: names.filter((n) => !Object.hasOwn(store, n)) });
+  }
+  if (operation === 'GetParameter') {
+    const name = input.Name ?? '';
+    if (!Object.hasOwn(store, name)) return answer(400, { message: `parameter ${name} not found` }, 'ParameterNotFound');
+    return answer(200, { Parameter: parameter(name) });
+  }
+  return answer(400, { message: `AmazonSSM.${operation} is not served locally` }, 'UnknownOperationException');
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {

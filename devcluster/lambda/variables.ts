@@ -4,7 +4,7 @@
  *
  * Supported sources: `env:` (the environment), `self:` (a path into the same file), `sls:stage`, `opt:stage` /
  * `opt:region`, `aws:region` / `aws:accountId` (the local account), `ssm:` (a local parameter store: a map the caller
- * fills). A fallback after the first comma is a quoted string, a number, or another variable. Anything else is left
+ * fills), `param:` (the file's `params.default`, then `params.<stage>`, then the caller's `--param`s). A fallback after the first comma is a quoted string, a number, or another variable. Anything else is left
  * unresolved (the value becomes '') and reported, so the caller can say what is missing instead of guessing.
  */
 
@@ -17,6 +17,8 @@ export interface VariableSources {
   ssm: Record<string, string>;
   /** The whole parsed file, for `${self:a.b.c}`. */
   self: unknown;
+  /** `${param:name}`: `params.default` and `params.<stage>` of the file, overridden by these (`--param name=value`). */
+  params?: Record<string, unknown>;
 }
 
 export interface Resolution<T> {
@@ -133,6 +135,14 @@ function lookup(reference: string, sources: VariableSources, depth: number, unre
       return address === 'region' ? sources.region : address === 'accountId' ? sources.accountId : undefined;
     case 'ssm':
       return Object.hasOwn(sources.ssm, address) ? sources.ssm[address] : undefined;
+    case 'param': {
+      const self = sources.self as { params?: Record<string, Record<string, unknown> | undefined> } | undefined;
+      const params = { ...self?.params?.['default'], ...self?.params?.[sources.stage], ...sources.params };
+      if (!Object.hasOwn(params, address)) return undefined;
+      const value = params[address];
+      // A param's value may hold variables of its own (`/daemonless/${sls:stage}/bearer-token`).
+      return typeof value === 'string' ? resolveString(value, sources, unresolved, depth + 1) : value;
+    }
     case 'self': {
       let node: unknown = sources.self;
       for (const key of address.split('.').filter(Boolean)) {

@@ -11,11 +11,12 @@ import { addNodes, addTaint, deleteNode, failPod, setLabels } from '../../devclu
 import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
-import { RUN_LABEL, podsByNode, testDaemonSet, waitConverged } from '../support/daemon.ts';
+import { DAEMONSET_KIND, RUN_LABEL, daemonSetApi, podsByNode, testDaemonSet, waitConverged } from '../support/daemon.ts';
 import { nodeShouldRunDaemonPod } from '../../src/core/eligibility.ts';
 
 const admin = adminClient();
 const { core, apps, kc } = admin;
+const daemonSets = daemonSetApi(kc);
 const functionsUrl = `http://127.0.0.1:${functionsPort()}`;
 const token = () => readFileSync(join(localPaths().root, 'functions.token'), 'utf8').trim();
 
@@ -28,18 +29,18 @@ describe('the reference DaemonSet (fluentd-elasticsearch, unchanged)', () => {
 
   beforeAll(async () => {
     nodes = await addNodes(kc, 3);
-    await apps.createNamespacedDaemonSet({ namespace, body: fixture });
+    await daemonSets.create(namespace, fixture);
   });
 
   afterAll(async () => {
-    await apps.deleteNamespacedDaemonSet({ namespace, name }).catch(() => undefined);
+    await daemonSets.delete(namespace, name).catch(() => undefined);
     for (const node of nodes) await deleteNode(kc, node);
   });
 
   it('gets one Ready pod on every node, and its status says so', async () => {
     // Every node that should run it (other test files may leave tainted nodes behind; eligibility itself is
     // covered row by row in test/core/eligibility.test.ts) — and our three fresh nodes among them.
-    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    const ds = await daemonSets.read(namespace, name);
     const all = (await core.listNode()).items.filter((n) => nodeShouldRunDaemonPod(n, ds).shouldRun).map((n) => n.metadata!.name!);
     for (const node of nodes) expect(all).toContain(node);
     const pods = await waitConverged(core, namespace, selector, all, 30_000);
@@ -47,7 +48,7 @@ describe('the reference DaemonSet (fluentd-elasticsearch, unchanged)', () => {
     // The pod carries upstream's labels and controllerRef, and is bound by kube-scheduler, not by us.
     const pod = pods.get(nodes[0]!)!;
     expect(pod.metadata?.labels?.['controller-revision-hash']).toMatch(/^[a-z0-9]+$/);
-    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'DaemonSet', name, controller: true, blockOwnerDeletion: true });
+    expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: DAEMONSET_KIND.kind, name, controller: true, blockOwnerDeletion: true });
     expect(pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms).toEqual([
       { matchFields: [{ key: 'metadata.name', operator: 'In', values: [nodes[0]] }] },
     ]);
@@ -62,7 +63,7 @@ describe('the reference DaemonSet (fluentd-elasticsearch, unchanged)', () => {
   });
 
   it('deleted DaemonSet → its pods are removed by the garbage collector', async () => {
-    await apps.deleteNamespacedDaemonSet({ namespace, name });
+    await daemonSets.delete(namespace, name);
     await waitFor('no fluentd pods left', async () => (await core.listNamespacedPod({ namespace, labelSelector: selector })).items.length === 0, {
       timeoutMs: 30_000,
     });
@@ -79,7 +80,7 @@ describe('node lifecycle and eligibility', () => {
   beforeAll(async () => {
     namespace = await createNamespace(core);
     nodes.push(...(await addNodes(kc, 2, { labels: { [RUN_LABEL]: run } })));
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
     await waitConverged(core, namespace, selector, nodes);
   });
 
@@ -139,7 +140,7 @@ describe('failures and duplicates', () => {
   beforeAll(async () => {
     namespace = await createNamespace(core);
     nodes = await addNodes(kc, 2, { labels: { [RUN_LABEL]: run } });
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
     await waitConverged(core, namespace, selector, nodes);
   });
 
@@ -155,7 +156,7 @@ describe('failures and duplicates', () => {
     const after = await waitConverged(core, namespace, selector, nodes, 30_000);
     expect(after.get(nodes[0]!)?.metadata?.uid).not.toBe(failed.metadata?.uid);
     // daemonless's Leases live in its own namespace, labelled with the DaemonSet they belong to.
-    const dsUid = (await apps.readNamespacedDaemonSet({ namespace, name })).metadata!.uid!;
+    const dsUid = (await daemonSets.read(namespace, name)).metadata!.uid!;
     const backoffLeases = async () =>
       (await admin.coordination.listNamespacedLease({ namespace: 'daemonless-system', labelSelector: `daemonless.dev/daemonset-uid=${dsUid},daemonless.dev/purpose=backoff` })).items;
     expect((await backoffLeases()).length).toBe(1);

@@ -14,9 +14,10 @@ import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort } from '../../devcluster/system.ts';
 import { computeStatus } from '../../src/core/status.ts';
 import { adminClient, apiStatus, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
-import { RUN_LABEL, isReady, testDaemonSet, waitConverged } from '../support/daemon.ts';
+import { DAEMONSET_KIND, MODE, RUN_LABEL, daemonSetApi, isReady, testDaemonSet, waitConverged } from '../support/daemon.ts';
 
 const { core, apps, kc } = adminClient();
+const daemonSets = daemonSetApi(kc);
 const run = promisify(execFile);
 const IMAGE_V1 = 'registry.example/agent:1.0';
 
@@ -61,10 +62,10 @@ const image = (p: V1Pod) => p.spec?.containers?.[0]?.image;
 /** As a user's edit: read, change the image, replace; a conflict with a status write meanwhile is retried. */
 async function setImage(namespace: string, name: string, value: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    const ds = await daemonSets.read(namespace, name);
     ds.spec!.template.spec!.containers[0]!.image = value;
     try {
-      await apps.replaceNamespacedDaemonSet({ namespace, name, body: ds });
+      await daemonSets.replace(namespace, name, ds);
       return;
     } catch (error) {
       if (apiStatus(error) !== 409 || attempt >= 5) throw error;
@@ -92,7 +93,7 @@ async function expectStatusMatchesRecomputation(namespace: string, name: string)
     'status equal to a from-scratch recomputation',
     async () => {
       const [ds, nodes, pods] = await Promise.all([
-        apps.readNamespacedDaemonSet({ namespace, name }),
+        daemonSets.read(namespace, name),
         core.listNode(),
         core.listNamespacedPod({ namespace }),
       ]);
@@ -101,8 +102,8 @@ async function expectStatusMatchesRecomputation(namespace: string, name: string)
         node: n,
         pods: pods.items.filter((p) => (p.spec?.nodeName ?? target(p)) === n.metadata!.name),
       }));
-      const revisions = await apps.listNamespacedControllerRevision({ namespace });
-      const current = revisions.items.find((r) => r.metadata?.ownerReferences?.[0]?.uid === ds.metadata?.uid && r.revision === Math.max(...revisions.items.map((x) => x.revision)));
+      const revisions = (await apps.listNamespacedControllerRevision({ namespace })).items.filter((r) => r.metadata?.ownerReferences?.[0]?.uid === ds.metadata?.uid);
+      const current = revisions.find((r) => r.revision === Math.max(...revisions.map((x) => x.revision)));
       const hash = current?.metadata?.labels?.['controller-revision-hash'] ?? '';
       const expected = computeStatus(ds, states, hash, new Date());
       const actual = ds.status!;
@@ -133,7 +134,7 @@ describe('rolling updates', () => {
 
   it('an image change rolls across 5 nodes, never more than maxUnavailable=1 down; status and rollout status agree', async () => {
     const name = 'roll';
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, runId) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, runId));
     await waitRolledOut(namespace, name, nodes, IMAGE_V1);
     await expectStatusMatchesRecomputation(namespace, name);
 
@@ -148,9 +149,13 @@ describe('rolling updates', () => {
     await expectStatusMatchesRecomputation(namespace, name);
     process.stderr.write(`[rollout] 5 nodes, maxUnavailable 1: ${seconds.toFixed(1)} s, ${samples} samples, max unavailable ${maxUnavailable}\n`);
 
-    // kubectl itself must see the rollout complete (it reads status: observedGeneration, updated, available).
-    const { stdout } = await run(kubectlPath(), ['--kubeconfig', localPaths().kubeconfig, 'rollout', 'status', `daemonset/${name}`, '-n', namespace, '--timeout=30s']);
-    expect(stdout).toMatch(/successfully rolled out/);
+    // kubectl itself must see the rollout complete: `rollout status` reads status (observedGeneration, updated,
+    // available); it does not know custom resources, whose RolloutComplete condition `kubectl wait` reads instead.
+    const { stdout } =
+      MODE === 'managed'
+        ? await run(kubectlPath(), ['--kubeconfig', localPaths().kubeconfig, 'wait', '--for=condition=RolloutComplete', `serverlessdaemonset/${name}`, '-n', namespace, '--timeout=30s'])
+        : await run(kubectlPath(), ['--kubeconfig', localPaths().kubeconfig, 'rollout', 'status', `daemonset/${name}`, '-n', namespace, '--timeout=30s']);
+    expect(stdout).toMatch(MODE === 'managed' ? /condition met/ : /successfully rolled out/);
 
     // The old revision is kept in history, the new one is current with a higher revision number.
     const revisions = (await apps.listNamespacedControllerRevision({ namespace })).items.filter((r) => r.metadata?.name?.startsWith(`${name}-`));
@@ -159,13 +164,13 @@ describe('rolling updates', () => {
 
   it('surge with minReadySeconds: the old pod stays until the new one is available; never a node down', async () => {
     const name = 'surge';
-    await apps.createNamespacedDaemonSet({
+    await daemonSets.create(
       namespace,
-      body: testDaemonSet(namespace, name, runId, {
+      testDaemonSet(namespace, name, runId, {
         minReadySeconds: 2,
         updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 2, maxUnavailable: 0 } },
       }),
-    });
+    );
     await waitRolledOut(namespace, name, nodes, IMAGE_V1);
     const sample = sampler(namespace, `app=${name}`, nodes, 0);
     await setImage(namespace, name, 'registry.example/agent:2.0');
@@ -178,7 +183,7 @@ describe('rolling updates', () => {
 
   it('OnDelete: pods move to the new template only when deleted', async () => {
     const name = 'ondelete';
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, runId, { updateStrategy: { type: 'OnDelete' } }) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, runId, { updateStrategy: { type: 'OnDelete' } }));
     const before = await waitRolledOut(namespace, name, nodes, IMAGE_V1);
     await setImage(namespace, name, 'registry.example/agent:2.0');
     await new Promise((r) => setTimeout(r, 3_000));
@@ -196,7 +201,7 @@ describe('rolling updates', () => {
 
   it('rollback mid-rollout restarts nothing that was never replaced', async () => {
     const name = 'rollback';
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, runId) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, runId));
     const before = await waitRolledOut(namespace, name, nodes, IMAGE_V1);
     // A bad image: the simulator never makes it Ready, so the rollout stalls after one node (maxUnavailable 1).
     await setImage(namespace, name, 'registry.example/agent:unready');
@@ -218,10 +223,10 @@ describe('rolling updates', () => {
 
   it('the budget holds while 20 invocations at a time hammer the DaemonSet', async () => {
     const name = 'hammer';
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, runId) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, runId));
     await waitRolledOut(namespace, name, nodes, IMAGE_V1);
     const token = readFileSync(join(localPaths().root, 'functions.token'), 'utf8').trim();
-    const event = JSON.stringify({ type: 'MODIFIED', object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name, namespace } } });
+    const event = JSON.stringify({ type: 'MODIFIED', object: { apiVersion: DAEMONSET_KIND.apiVersion, kind: DAEMONSET_KIND.kind, metadata: { name, namespace } } });
     const sample = sampler(namespace, `app=${name}`, nodes);
     await setImage(namespace, name, 'registry.example/agent:2.0');
     let storming = true;

@@ -8,9 +8,10 @@ import { mergePatch } from '../../devcluster/simulator/client.ts';
 import { addNodes, deleteNode, failPod } from '../../devcluster/simulator/nodes.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
-import { RUN_LABEL, isReady, testDaemonSet, waitConverged } from '../support/daemon.ts';
+import { RUN_LABEL, isReady, testDaemonSet, waitConverged, daemonSetApi } from '../support/daemon.ts';
 
 const { core, apps, kc } = adminClient();
+const daemonSets = daemonSetApi(kc);
 const MERGE = mergePatch;
 // client-node's typed clients drop fields their models lack, on the way out and back: raw JSON for those tests.
 const raw = createTransport(kc, { requestTimeoutMs: 10_000 });
@@ -45,12 +46,8 @@ describe('upstream parity', () => {
     const ds = testDaemonSet(namespace, name, run);
     // `httpGet.protocol` is alpha in Kubernetes 1.37 (enabled on the local API server): client-node 2.0 has no field for it.
     ds.spec!.template.spec!.containers[0]!.readinessProbe = { httpGet: { path: '/healthz', port: 8080, protocol: 'HTTP2' } as never };
-    await raw.send({ method: 'POST', path: `apis/apps/v1/namespaces/${namespace}/daemonsets`, body: ds, what: 'create daemonset' });
-    const served = await raw.send<{ spec: { template: { spec: { containers: { readinessProbe: { httpGet: { protocol?: string } } }[] } } } }>({
-      method: 'GET',
-      path: `apis/apps/v1/namespaces/${namespace}/daemonsets/${name}`,
-      what: 'get daemonset',
-    });
+    await daemonSets.create(namespace, ds);
+    const served = (await daemonSets.read(namespace, name)) as unknown as { spec: { template: { spec: { containers: { readinessProbe: { httpGet: { protocol?: string } } }[] } } } };
     expect(served.spec.template.spec.containers[0]!.readinessProbe.httpGet.protocol).toBe('HTTP2'); // the API server keeps it
     await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
     type WithProbe = { spec: { containers: { readinessProbe: { httpGet: { protocol?: string } } }[] } };
@@ -69,7 +66,7 @@ describe('upstream parity', () => {
 
   it('a Failed pod kept by a finalizer is replaced within seconds, under another name', async () => {
     const name = uniqueName('finalized');
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
     const pods = await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
     const victim = pods.get(nodes[0]!)!;
     await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { finalizers: ['example.com/keep'] } } }, MERGE);
@@ -84,10 +81,7 @@ describe('upstream parity', () => {
 
   it('with surge, a terminating pod of the current revision does not hold up the new one', async () => {
     const name = uniqueName('surge');
-    await apps.createNamespacedDaemonSet({
-      namespace,
-      body: testDaemonSet(namespace, name, run, { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }),
-    });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run, { updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } }));
     const pods = await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
     const victim = pods.get(nodes[1]!)!;
     await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { finalizers: ['example.com/keep'] } } }, MERGE);
@@ -98,9 +92,9 @@ describe('upstream parity', () => {
 
   it('a pod relabelled out of the selector is released and replaced within seconds', async () => {
     const name = uniqueName('relabel');
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
     const pods = await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
-    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    const ds = await daemonSets.read(namespace, name);
     const victim = pods.get(nodes[0]!)!;
     // As `kubectl label pod <pod> app=other --overwrite` does.
     await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { labels: { app: 'other' } } } }, MERGE);
@@ -114,9 +108,9 @@ describe('upstream parity', () => {
 
   it('releasing a ControllerRevision removes only its reference to the DaemonSet', async () => {
     const name = uniqueName('revrelease');
-    await apps.createNamespacedDaemonSet({ namespace, body: testDaemonSet(namespace, name, run) });
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
     await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
-    const ds = await apps.readNamespacedDaemonSet({ namespace, name });
+    const ds = await daemonSets.read(namespace, name);
     const revision = await waitFor('the revision', async () =>
       (await apps.listNamespacedControllerRevision({ namespace })).items.find((r) => r.metadata?.name?.startsWith(`${name}-`)),
     );
@@ -132,7 +126,7 @@ describe('upstream parity', () => {
       MERGE,
     );
     // A DaemonSet-wide pass (any change to the DaemonSet brings one).
-    await apps.patchNamespacedDaemonSet({ namespace, name, body: { metadata: { annotations: { 'test.daemonless.dev/poke': '1' } } } }, MERGE);
+    await daemonSets.patch(namespace, name, { metadata: { annotations: { 'test.daemonless.dev/poke': '1' } } });
     const after = await waitFor('the revision released', async () => {
       const r: V1ControllerRevision = await apps.readNamespacedControllerRevision({ namespace, name: revision.metadata!.name! });
       return (r.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid) ? false : r;

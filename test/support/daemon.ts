@@ -2,7 +2,8 @@
  * Helpers for integration tests of reconciliation: a DaemonSet confined to a test's own nodes, and waiting until the
  * cluster shows exactly one Ready daemon pod on each expected node and none elsewhere.
  */
-import type { CoreV1Api, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { CoreV1Api, KubeConfig, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { createTransport } from '../../src/k8s/transport.ts';
 import { waitFor } from './cluster.ts';
 
 export const RUN_LABEL = 'test.daemonless.dev/run';
@@ -79,4 +80,33 @@ function summary(byNode: Map<string, V1Pod[]>): never {
     ]),
   );
   throw new Error(`pods by node: ${JSON.stringify(seen)}`);
+}
+
+/**
+ * What the integration suite runs against: `native` (apps/v1 DaemonSets; the built-in controller is off) or, with
+ * DAEMONLESS_MODE=managed, a cluster as a managed one gives it (`npm run up -- --managed`): the built-in DaemonSet
+ * controller runs, events come through admission only, and the suite's DaemonSets are ServerlessDaemonSets.
+ */
+export const MODE: 'native' | 'managed' = process.env.DAEMONLESS_MODE === 'managed' ? 'managed' : 'native';
+
+/** The kind of DaemonSet the suite creates in this mode. */
+export const DAEMONSET_KIND = MODE === 'managed' ? ({ apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', plural: 'serverlessdaemonsets', group: 'daemonless.dev', version: 'v1alpha1' } as const) : ({ apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets', group: 'apps', version: 'v1' } as const);
+
+/**
+ * The DaemonSets of this mode, in raw JSON (a ServerlessDaemonSet has no typed client): create (the body's
+ * apiVersion/kind replaced by the mode's), read, replace, merge-patch, delete.
+ */
+export function daemonSetApi(kc: KubeConfig) {
+  const transport = createTransport(kc, { requestTimeoutMs: 30_000 });
+  const base = (namespace: string) => `apis/${DAEMONSET_KIND.group}/${DAEMONSET_KIND.version}/namespaces/${namespace}/${DAEMONSET_KIND.plural}`;
+  const of = (body: V1DaemonSet): V1DaemonSet => ({ ...body, apiVersion: DAEMONSET_KIND.apiVersion, kind: DAEMONSET_KIND.kind });
+  return {
+    create: (namespace: string, body: V1DaemonSet) => transport.send<V1DaemonSet>({ method: 'POST', path: base(namespace), body: of(body), what: `create ${DAEMONSET_KIND.kind}` }),
+    read: (namespace: string, name: string) => transport.send<V1DaemonSet>({ method: 'GET', path: `${base(namespace)}/${name}`, what: `get ${DAEMONSET_KIND.kind}` }),
+    replace: (namespace: string, name: string, body: V1DaemonSet) =>
+      transport.send<V1DaemonSet>({ method: 'PUT', path: `${base(namespace)}/${name}`, body: of(body), what: `replace ${DAEMONSET_KIND.kind}` }),
+    patch: (namespace: string, name: string, body: object) =>
+      transport.send<V1DaemonSet>({ method: 'PATCH', path: `${base(namespace)}/${name}`, contentType: 'application/merge-patch+json', body, what: `patch ${DAEMONSET_KIND.kind}` }),
+    delete: (namespace: string, name: string) => transport.send({ method: 'DELETE', path: `${base(namespace)}/${name}`, what: `delete ${DAEMONSET_KIND.kind}` }),
+  };
 }
