@@ -52,6 +52,14 @@ export class RejectedError extends DaemonlessError {
 }
 
 /**
+ * A create refused because its namespace is being deleted. Upstream's syncNodes ignores these (no Event, no error):
+ * the namespace and everything in it is going away.
+ */
+export class NamespaceTerminatingError extends RejectedError {
+  override name = 'NamespaceTerminatingError';
+}
+
+/**
  * Worth retrying: 429, 5xx, timeouts, connection errors. After the in-invocation retries the request answers 503 so
  * the sender redelivers (the audit webhook and Knative both retry on 5xx).
  */

@@ -191,7 +191,8 @@ export function parseServerlessYaml(text: string, options: ParseOptions): Servic
   } catch (error) {
     throw new ServerlessConfigError(`serverless.yml is not valid YAML: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const preliminary = FileSchema.safeParse(raw);
+  // Before variables are resolved only the stage and region are read (anything else may still be `${…}`).
+  const preliminary = z.object({ provider: z.object({ stage: z.string().optional(), region: z.string().optional() }).loose().default({}) }).loose().safeParse(raw);
   if (!preliminary.success) throw new ServerlessConfigError(`serverless.yml: ${issues(preliminary.error)}`);
   const stage = options.sources.stage ?? stripVariables(preliminary.data.provider.stage) ?? 'dev';
   const region = options.sources.region ?? stripVariables(preliminary.data.provider.region) ?? 'us-east-1';

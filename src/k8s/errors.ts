@@ -2,11 +2,12 @@
  * Maps failed API requests to the typed errors of src/errors.ts. The only place that reads HTTP status codes and
  * Kubernetes Status bodies.
  */
-import { ConflictError, DaemonlessError, NotFoundError, RejectedError, TransientError } from '../errors.ts';
+import { ConflictError, DaemonlessError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError } from '../errors.ts';
 
 interface StatusBody {
   reason?: string;
   message?: string;
+  details?: { causes?: { type?: string }[] };
 }
 
 function statusBody(text: string): StatusBody {
@@ -29,6 +30,7 @@ export function mapHttpError(status: number, text: string, headers: Record<strin
     const retryAfter = Number(headers['retry-after']);
     return new TransientError(detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
   }
+  if (body.details?.causes?.some((c) => c.type === 'NamespaceTerminating')) return new NamespaceTerminatingError(detail, status);
   return new RejectedError(detail, status);
 }
 

@@ -3,7 +3,7 @@
  * cannot skip the backoff), then ownership changes, then deletes, then creates with slow start; then the Events
  * upstream would record for each outcome.
  */
-import { isTransient } from '../errors.ts';
+import { NamespaceTerminatingError, isTransient } from '../errors.ts';
 import { settleAll, slowStart } from '../concurrency.ts';
 import { eventForAction, throttleEvents } from '../core/events.ts';
 import type { Action, ActionOutcome, CreateAction, EventToRecord, Plan } from '../core/model.ts';
@@ -99,7 +99,15 @@ async function execute(pass: Pass, action: Action): Promise<Done> {
 async function create(pass: Pass, action: CreateAction): Promise<Done> {
   let pod = action.pod;
   for (let attempt = 0; attempt < 4; attempt++) {
-    if ((await pass.cluster.createPod(pod)) === 'created') return pod === action.pod ? { kind: 'done' } : { kind: 'done', name: pod.metadata?.name ?? '' };
+    let created: 'created' | 'exists';
+    try {
+      created = await pass.cluster.createPod(pod);
+    } catch (error) {
+      // As upstream: a namespace being deleted takes its DaemonSet with it; nothing to report.
+      if (error instanceof NamespaceTerminatingError) return { kind: 'noop' };
+      throw error;
+    }
+    if (created === 'created') return pod === action.pod ? { kind: 'done' } : { kind: 'done', name: pod.metadata?.name ?? '' };
     const existing = await pass.cluster.getPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '');
     const resolved = resolveNameConflict(pod, action.daemonSet, action.nodeName, existing);
     if (resolved.kind === 'same') return { kind: 'noop' };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
 import { slowStart } from '../../src/concurrency.ts';
-import { ConflictError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
+import { ConflictError, NamespaceTerminatingError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { defaultPlanOptions } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/log.ts';
 import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
@@ -147,6 +147,16 @@ describe('applying a plan', () => {
     expect(result.created).toBe(0);
     expect(cluster.calls.filter((c) => c === 'createPod')).toHaveLength(1);
     expect(cluster.events.map((e) => e.reason)).toEqual(['FailedCreate']);
+  });
+
+  it('a create refused because the namespace is being deleted: no Event, no error, the other creates go on (upstream)', async () => {
+    const d = ds();
+    const nodes = Array.from({ length: 3 }, (_, i) => newNode(`n${i}`));
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [] });
+    cluster.failOn('createPod', new NamespaceTerminatingError('403 Forbidden: unable to create new content in namespace default because it is being terminated', 403), 1);
+    const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.events.filter((e) => e.reason === 'FailedCreate')).toEqual([]);
+    expect(result.created).toBe(2);
   });
 
   it('caps Events per DaemonSet and reason, summarising the rest in one', async () => {
