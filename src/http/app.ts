@@ -49,7 +49,7 @@ export interface AppDeps {
   routes?: readonly RouteName[];
 }
 
-type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string };
+type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string; sources: string[] };
 export type App = Hono<{ Variables: Variables }>;
 
 /**
@@ -106,6 +106,7 @@ export function createApp(deps: AppDeps): App {
     const hints = dedupeHints(intake.hints);
     c.set('hints', hints);
     c.set('ignored', intake.ignored.length);
+    if (intake.sources) c.set('sources', intake.sources);
     const summary = {
       ignored: groupReasons(intake.ignored),
       ...(intake.skipped > 0 ? { skipped: intake.skipped } : {}),
@@ -247,6 +248,9 @@ function requestLog(log: Logger) {
     if (status >= 500) log.error('request', fields);
     else if (status >= 400) log.warn('request', fields);
     else log.info('request', fields);
+    // What in the input produced the hints (audit: verb, resource, user), to see why a change costs what it costs.
+    const sources = c.get('sources');
+    if (sources) log.debug('request sources', { route: fields.route, sources: sources.slice(0, 50) });
   };
 }
 

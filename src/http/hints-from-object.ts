@@ -12,6 +12,7 @@ export type Mapped = { hint: Hint } | { ignored: string };
 
 export const reasons = {
   podWithoutNode: 'pod targets no node',
+  podOfAnotherController: (kind: string) => `pod controlled by a ${kind}, not a DaemonSet`,
   daemonSetDeleted: 'left to the garbage collector (ownerReferences)',
   daemonSetWithoutNamespace: 'DaemonSet names no namespace',
   unhandledKind: (obj: { apiVersion: string; kind: string }) => `${obj.apiVersion} ${obj.kind} is not handled`,
@@ -24,6 +25,17 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     return { hint: { kind: 'node', name: metadata.name } };
   }
   if (apiVersion === 'v1' && kind === 'Pod') {
+    // A DaemonSet's pod changed: a DaemonSet-wide pass decides for its node, counts status and takes the next rollout
+    // step, all of which the change may affect; a node-scoped pass would read the node only to ask for that pass.
+    const owner = obj.controller;
+    if (owner && metadata.namespace) {
+      if (owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet') return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name } };
+      if (owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet') {
+        return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, type: 'ServerlessDaemonSet' } };
+      }
+      return { ignored: reasons.podOfAnotherController(owner.kind) };
+    }
+    // An orphan: a DaemonSet may adopt it, or it may stand in a daemon pod's way on its node.
     const node = podTargetNode(obj.podSpec);
     return node === null ? { ignored: reasons.podWithoutNode } : { hint: { kind: 'node', name: node } };
   }
@@ -76,6 +88,8 @@ export interface Intake {
   ignored: string[];
   /** Input items skipped silently (audit events for resources or stages daemonless does not use). */
   skipped: number;
+  /** What produced the hints, where the source says (audit: `verb resource[/subresource] by user`), for the debug log. */
+  sources?: string[];
 }
 
 export function emptyIntake(): Intake {

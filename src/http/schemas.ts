@@ -50,7 +50,12 @@ const PodSpecSchema = z.looseObject({
 
 export type PodSpecFields = z.infer<typeof PodSpecSchema>;
 
-const PodFieldsSchema = z.looseObject({ spec: PodSpecSchema.nullish() });
+const OwnerReferenceSchema = z.looseObject({ apiVersion: z.string(), kind: z.string(), name: z.string().min(1), controller: z.boolean().nullish() });
+
+const PodFieldsSchema = z.looseObject({
+  metadata: z.looseObject({ ownerReferences: z.array(OwnerReferenceSchema).nullish() }),
+  spec: PodSpecSchema.nullish(),
+});
 
 /** `v1 Binding`, the body of a `pods/binding` create (how the scheduler binds a pod to a node). */
 const BindingFieldsSchema = z.looseObject({
@@ -64,6 +69,8 @@ export interface KubeObject {
   metadata: { name: string; namespace?: string | undefined };
   /** Only for `v1 Pod`. */
   podSpec?: PodSpecFields | null | undefined;
+  /** Only for `v1 Pod`: its controller (the owner reference with `controller: true`), if any. */
+  controller?: { apiVersion: string; kind: string; name: string } | undefined;
   /** Only for `v1 Binding`: the node the pod is bound to. */
   bindingTarget?: { kind?: string | undefined; name: string };
 }
@@ -94,7 +101,8 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
         field.values?.forEach((value, v) => checkNodeName(ctx, obj, value, [...at, v]));
       }),
     );
-    return { ...head, podSpec: spec };
+    const owner = pod.data.metadata.ownerReferences?.find((o) => o.controller === true);
+    return { ...head, podSpec: spec, ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}) };
   }
   if (obj.apiVersion === 'v1' && obj.kind === 'Binding') {
     const binding = BindingFieldsSchema.safeParse(obj);

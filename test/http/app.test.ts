@@ -24,9 +24,8 @@ describe('POST /events/watch', () => {
     const { app, calls } = testApp();
     const res = await app.request(postJson('/events/watch', fixtureText('watch-events.ndjson')));
     expect(res.status).toBe(200);
-    expect(calls).toEqual([
-      [node('worker-1'), node('worker-2'), node('worker-3'), node('worker-4'), ds('kube-system', 'fluentd-elasticsearch')],
-    ]);
+    // The two DaemonSet pods (worker-2, worker-3) map to their DaemonSet, like the DaemonSet's own event.
+    expect(calls).toEqual([[node('worker-1'), ds('kube-system', 'fluentd-elasticsearch'), node('worker-4')]]);
     expect((await json(res)).ignored).toEqual([{ reason: 'watch BOOKMARK event carries no change', count: 1 }]);
   });
 
@@ -113,11 +112,11 @@ describe('POST /events/audit', () => {
         node('worker-1'), // nodes create: responseObject
         node('worker-2'), // nodes/status patch: responseObject
         node('worker-3'), // nodes delete: the response is a Status, so the objectRef
-        // pods create 409: skipped; pods/status patch (worker-1): a duplicate
+        // pods create 409: skipped
+        ds('kube-system', 'fluentd-elasticsearch'), // pods/status patch of a DaemonSet pod: its DaemonSet
         node('worker-4'), // pods/binding: requestObject.target
-        ds('kube-system', 'fluentd-elasticsearch'), // daemonsets create
+        // daemonsets create, and an unbound DaemonSet pod: the same DaemonSet again (merged)
         // daemonsets delete: ignored; RequestReceived and configmaps: skipped
-        node('worker-5'), // an unbound DaemonSet pod: its matchFields affinity
       ],
     ]);
     const body = await json(res);
@@ -210,7 +209,8 @@ describe('POST /events/cloudevents', () => {
       }),
     );
     expect(res.status).toBe(200);
-    expect(calls).toEqual([[node('worker-6')]]);
+    // A DaemonSet's pod: its DaemonSet.
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch')]]);
   });
 
   it('batch mode, with data_base64', async () => {
@@ -228,7 +228,7 @@ describe('POST /events/cloudevents', () => {
       postJson('/events/cloudevents', [first, second], { 'content-type': 'application/cloudevents-batch+json' }),
     );
     expect(res.status).toBe(200);
-    expect(calls).toEqual([[node('worker-6'), ds('kube-system', 'fluentd')]]);
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch'), ds('kube-system', 'fluentd')]]);
   });
 
   it('a pod reference names no node: 202 with the reason', async () => {
@@ -299,11 +299,11 @@ describe('POST /events/admission', () => {
     expect(calls).toEqual([[node('worker-7')]]);
   });
 
-  it('DELETE carries only oldObject: the deleted pod’s node', async () => {
+  it('DELETE carries only oldObject: the deleted DaemonSet pod’s DaemonSet', async () => {
     const { app, calls } = testApp();
     const res = await app.request(postJson('/events/admission', fixture('admission-pod-delete.json')));
     expect((await json(res)).response).toEqual({ uid: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f', allowed: true });
-    expect(calls).toEqual([[node('worker-2')]]);
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch')]]);
   });
 
   it('a DaemonSet created without metadata.namespace takes the request’s namespace', async () => {

@@ -21,6 +21,11 @@ const pinnedTo = (...names: string[][]) => ({
   },
 });
 const daemonSet = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'fluentd', namespace: 'kube-system' } };
+/** `p` with an owner reference (the controller unless said otherwise). */
+const owned = (p: ReturnType<typeof pod>, owner: { apiVersion: string; kind: string; name: string }, controller = true) => ({
+  ...p,
+  metadata: { ...p.metadata, ownerReferences: [{ ...owner, uid: 'u', controller }] },
+});
 
 describe('hintFromObject: one row per mapping rule', () => {
   it.each<[string, unknown, Operation, unknown]>([
@@ -35,6 +40,27 @@ describe('hintFromObject: one row per mapping rule', () => {
     ['nodeName wins over affinity', pod({ nodeName: 'w4', ...pinnedTo(['w3']) }), 'update', { hint: { kind: 'node', name: 'w4' } }],
     ['terms agreeing on one node → that node', pod(pinnedTo(['w3'], ['w3'])), 'create', { hint: { kind: 'node', name: 'w3' } }],
     ['pod without spec → ignored', pod(undefined), 'create', { ignored: reasons.podWithoutNode }],
+    // A DaemonSet's own pod: a DaemonSet-wide pass covers its node, the status and the next rollout step.
+    [
+      "a DaemonSet's pod → its DaemonSet",
+      owned(pod({ nodeName: 'w2' }), { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }),
+      'update',
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } },
+    ],
+    [
+      "a ServerlessDaemonSet's pod → its ServerlessDaemonSet",
+      owned(pod({ nodeName: 'w2' }), { apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', name: 'fluentd' }),
+      'delete',
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet' } },
+    ],
+    ["another controller's pod → ignored", owned(pod({ nodeName: 'w2' }), { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d4' }), 'create', { ignored: reasons.podOfAnotherController('ReplicaSet') }],
+    // Only the controller reference counts: a pod merely owned (not controlled) by a DaemonSet is an orphan.
+    [
+      'a non-controller owner reference → its node, as an orphan',
+      owned(pod({ nodeName: 'w2' }), { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }, false),
+      'create',
+      { hint: { kind: 'node', name: 'w2' } },
+    ],
     ['pod with no target → ignored', pod({ containers: [] }), 'create', { ignored: reasons.podWithoutNode }],
     ['matchFields with two values names no single node', pod(pinnedTo(['a', 'b'])), 'create', { ignored: reasons.podWithoutNode }],
     ['terms naming different nodes name no single node', pod(pinnedTo(['a'], ['b'])), 'create', { ignored: reasons.podWithoutNode }],

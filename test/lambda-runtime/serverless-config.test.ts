@@ -44,21 +44,23 @@ describe('parseServerlessYaml', () => {
     const definition = parseServerlessYaml(text, { sources: { env: {}, accountId: '000000000000', ssm: {}, stage: 'local' } });
     expect(definition.service).toBe('daemonless');
     const keys = definition.functions.map((f) => f.key);
-    expect(keys).toEqual(expect.arrayContaining(['watch', 'audit', 'admission', 'resync']));
+    expect(keys).toEqual(expect.arrayContaining(['watch', 'audit', 'admission', 'reconcile', 'resync']));
     const admission = definition.functions.find((f) => f.key === 'admission')!;
     expect(admission.name).toBe('daemonless-local-admission');
     expect(admission.handler).toBe('index.handler');
-    expect(admission.httpRoutes).toEqual(
-      expect.arrayContaining([
-        { method: 'POST', path: '/events/admission' },
-        { method: 'POST', path: '/events/admission/{secret}' },
-      ]),
-    );
+    // Only the secret path is routed.
+    expect(admission.httpRoutes).toEqual([{ method: 'POST', path: '/events/admission/{secret}' }]);
+    // Params resolve (stage `local`): the SSM parameter NAME is configured, never a secret value.
+    expect(admission.environment.ADMISSION_PATH_SECRET_PARAMETER).toBe('/daemonless/local/admission-path-secret');
+    expect(admission.reservedConcurrency).toBe(20);
     const resync = definition.functions.find((f) => f.key === 'resync')!;
     expect(resync.schedules[0]).toMatchObject({ rateMs: 300_000, expression: 'rate(5 minutes)' });
     expect(resync.timeoutSeconds).toBe(300);
-    // Secrets come from SSM at deploy time: with an empty local parameter store they are reported.
-    expect(definition.unresolved).toEqual(expect.arrayContaining(['ssm:/daemonless/local/bearer-token']));
+    // The reconcile function consumes the hints queue, which redrives to its dead-letter queue.
+    const reconcile = definition.functions.find((f) => f.key === 'reconcile')!;
+    expect(reconcile.sqs).toEqual([expect.objectContaining({ queueName: 'HintsQueue', batchSize: 100, maximumBatchingWindowSeconds: 1, maximumConcurrency: 2, reportBatchItemFailures: true })]);
+    expect(reconcile.environment.QUEUE_URL).toBe('local-queue-url:HintsQueue');
+    expect(definition.queues.find((q) => q.name === 'HintsQueue')?.deadLetter).toEqual({ queueName: 'HintsDeadLetterQueue', maxReceiveCount: 5 });
   });
 
   it('reads the fixture: per-function settings, CloudFormation short forms, queues and redrive', () => {

@@ -60,6 +60,16 @@ export function intakeAuditEvent(intake: Intake, item: unknown, at: PathSegment[
 }
 
 function intakeEvent(intake: Intake, event: AuditEvent, at: PathSegment[]): void {
+  const before = intake.hints.length;
+  intakeEventHints(intake, event, at);
+  if (intake.hints.length > before) {
+    const ref = event.objectRef;
+    const user = (event as { user?: { username?: string } }).user?.username ?? '?';
+    (intake.sources ??= []).push(`${event.verb} ${ref?.resource}${ref?.subresource ? `/${ref.subresource}` : ''} by ${user}`);
+  }
+}
+
+function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]): void {
   const code = event.responseStatus?.code;
   const ref = event.objectRef;
   const resource = ref && resources.get(`${ref.apiGroup ?? ''}/${ref.resource ?? ''}`);
