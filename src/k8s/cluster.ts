@@ -73,6 +73,8 @@ export interface Cluster extends LeaseProtocols {
 
   /** API requests made through this port so far. */
   requestCount(): number;
+  /** The same, by kind of request ("list pods", "create pod", "update status", …). */
+  requestsByKind(): Record<string, number>;
 }
 
 export interface CallOptions {
@@ -114,8 +116,18 @@ function checkedNodeName(name: string): string {
 }
 
 /** Calls through the transport with retries until `options.deadline`, counted: shared by the port and the leases. */
-export function createCalls(transport: Transport, options: CallOptions): Calls & { count(): number; counted(): void; retry: RetryOptions } {
+export function createCalls(
+  transport: Transport,
+  options: CallOptions,
+): Calls & { count(): number; counted(what: string): void; byKind(): Record<string, number>; retry: RetryOptions } {
   let requests = 0;
+  // By the first two words of `what` ("list pods", "create pod", "update status"), for the log: what a pass cost.
+  const kinds = new Map<string, number>();
+  const tally = (what: string) => {
+    requests += 1;
+    const kind = what.split(' ').slice(0, 2).join(' ');
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  };
   const retry: RetryOptions = {
     deadline: options.deadline,
     now: options.now ?? Date.now,
@@ -125,9 +137,10 @@ export function createCalls(transport: Transport, options: CallOptions): Calls &
   const calls = {
     retry,
     count: () => requests,
+    byKind: () => Object.fromEntries(kinds),
     call: <T>(request: Request) =>
       withRetry(() => {
-        requests += 1;
+        tally(request.what);
         return transport.send<T>(request);
       }, retry),
     async orNull<T>(request: Request): Promise<T | null> {
@@ -139,9 +152,7 @@ export function createCalls(transport: Transport, options: CallOptions): Calls &
       }
     },
     /** Counts a request made outside `call` (list pages). */
-    counted: () => {
-      requests += 1;
-    },
+    counted: tally,
   };
   return calls;
 }
@@ -157,7 +168,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
       const items: T[] = [];
       let cont: string | undefined;
       do {
-        calls.counted();
+        calls.counted(what);
         const page = await transport.send<ListPage<T>>({ method: 'GET', path, query: { ...query, limit: PAGE, continue: cont }, what, ...(accept ? { accept } : {}) });
         items.push(...(page.items ?? []));
         cont = page.metadata?.continue || undefined;
@@ -313,5 +324,6 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
 
     ...createLeaseProtocols(calls, options.leaseNamespace ?? 'daemonless-system'),
     requestCount: calls.count,
+    requestsByKind: calls.byKind,
   };
 }

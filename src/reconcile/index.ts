@@ -61,7 +61,7 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
         deps.log.warn('time budget exhausted before every create was launched', { ...result });
         throw new TransientError(`time budget exhausted after ${result.created} creates; redeliver to continue`, 1);
       }
-      deps.log.info('reconciled', { ...result, ms: deps.now().getTime() - started.getTime() });
+      deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime() });
       return result;
     },
   };

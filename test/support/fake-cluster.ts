@@ -176,6 +176,7 @@ export function fakeCluster(state: FakeState): FakeCluster {
       if (state.leases?.get(daemonSet.uid)?.holder === holder) state.leases.delete(daemonSet.uid);
     },
     requestCount: () => calls.length,
+    requestsByKind: () => Object.fromEntries([...new Set(calls)].map((c) => [c, calls.filter((x) => x === c).length])),
   };
   return fake;
 }
