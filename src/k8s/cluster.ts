@@ -8,6 +8,7 @@
  */
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
+import { projectNode, projectPod } from '../core/fields.ts';
 import { goJson } from '../core/go-json.ts';
 import { daemonSetKinds, type DaemonSetKind, type EventToRecord, type ObjectRef } from '../core/model.ts';
 import { daemonSetKindOf, nodeNameError } from '../core/refs.ts';
@@ -31,6 +32,7 @@ export interface Cluster extends LeaseProtocols {
   /** Every DaemonSet of the kinds this port manages (CallOptions.kinds), all namespaces. */
   listDaemonSets(): Promise<V1DaemonSet[]>;
   getPod(namespace: string, name: string): Promise<V1Pod | null>;
+  /** Nodes and pods from lists carry only the fields the core reads (core/fields.ts). */
   /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces. */
   listPodsOnNode(nodeName: string): Promise<V1Pod[]>;
   /** Pods not yet bound to any node, all namespaces. */
@@ -163,14 +165,18 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
   const { retry } = calls;
   const { call, orNull } = calls;
   /** Follows `continue` tokens; a list restarts from scratch when its token expired (410, retried). */
-  const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string): Promise<T[]> =>
+  /**
+   * Follows `continue` tokens, 500 items a page; `project` keeps of each item what the core reads (core/fields.ts), page
+   * by page, so a list of every node or pod of a large cluster holds only those fields, never every page whole.
+   */
+  const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string, project: (item: T) => T = (item) => item): Promise<T[]> =>
     withRetry(async () => {
       const items: T[] = [];
       let cont: string | undefined;
       do {
         calls.counted(what);
         const page = await transport.send<ListPage<T>>({ method: 'GET', path, query: { ...query, limit: PAGE, continue: cont }, what, ...(accept ? { accept } : {}) });
-        items.push(...(page.items ?? []));
+        for (const item of page.items ?? []) items.push(project(item));
         cont = page.metadata?.continue || undefined;
       } while (cont);
       return items;
@@ -209,7 +215,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
 
   return {
     getNode: (name) => orNull<V1Node>({ method: 'GET', path: `api/v1/nodes/${enc(checkedNodeName(name))}`, what: `get node ${name}` }),
-    listNodes: () => list<V1Node>('list nodes', 'api/v1/nodes', {}),
+    listNodes: () => list<V1Node>('list nodes', 'api/v1/nodes', {}, undefined, projectNode),
     getDaemonSet: async (namespace, name, kind = 'DaemonSet') => {
       const ds = await orNull<V1DaemonSet>({ method: 'GET', path: dsPath(namespace, name, kind), what: `get ${kind} ${namespace}/${name}` });
       return ds && asDaemonSet(kind)(ds);
@@ -221,10 +227,11 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
         )
       ).flat(),
     getPod: (namespace, name) => orNull<V1Pod>({ method: 'GET', path: podPath(namespace, name), what: `get pod ${namespace}/${name}` }),
-    listPodsOnNode: (nodeName) => list<V1Pod>(`list pods on ${nodeName}`, 'api/v1/pods', { fieldSelector: `spec.nodeName=${checkedNodeName(nodeName)}` }),
-    listUnscheduledPods: () => list<V1Pod>('list unscheduled pods', 'api/v1/pods', { fieldSelector: 'spec.nodeName=' }),
+    listPodsOnNode: (nodeName) =>
+      list<V1Pod>(`list pods on ${nodeName}`, 'api/v1/pods', { fieldSelector: `spec.nodeName=${checkedNodeName(nodeName)}` }, undefined, projectPod),
+    listUnscheduledPods: () => list<V1Pod>('list unscheduled pods', 'api/v1/pods', { fieldSelector: 'spec.nodeName=' }, undefined, projectPod),
     listPods: (namespace, labelSelector) =>
-      list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }),
+      list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, undefined, projectPod),
     listPodMetadata: (namespace) => list<PodMetadata>(`list pod metadata in ${namespace}`, podPath(namespace), {}, METADATA_LIST),
     listControllerRevisions: (namespace) =>
       list<V1ControllerRevision>(`list controllerrevisions${namespace ? ` in ${namespace}` : ''}`, namespace ? revPath(namespace) : 'apis/apps/v1/controllerrevisions', {}),

@@ -1,0 +1,48 @@
+/**
+ * The fields of nodes and pods the core reads, and nothing else. A pass that lists every node and every daemon pod of a
+ * large cluster keeps only these (the Cluster port projects each page as it arrives), so its memory grows with the
+ * few fields a decision needs, not with whole objects (managed fields, container statuses, images, volumes, ...).
+ *
+ * Whatever reads a node or a pod in src/core must find its field here: test/core/fields.test.ts plans, rolls out and
+ * counts on projected and on whole objects and expects the same.
+ */
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+
+/** A node as eligibility reads it: name and labels (nodeSelector, affinity, matchFields), taints. */
+export function projectNode(node: V1Node): V1Node {
+  const m = node.metadata;
+  return {
+    ...(node.apiVersion ? { apiVersion: node.apiVersion } : {}),
+    ...(node.kind ? { kind: node.kind } : {}),
+    metadata: pick(m, ['name', 'uid', 'labels', 'creationTimestamp', 'deletionTimestamp']),
+    spec: pick(node.spec, ['taints', 'unschedulable']),
+  };
+}
+
+/**
+ * A pod as claims, plans, the rolling update and the status read it: identity, labels and owners, its target node
+ * (spec.nodeName, or the required node-affinity matchFields of an unbound daemon pod), phase and the Ready condition.
+ */
+export function projectPod(pod: V1Pod): V1Pod {
+  const m = pod.metadata;
+  const required = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
+  const ready = pod.status?.conditions?.filter((c) => c.type === 'Ready');
+  return {
+    ...(pod.apiVersion ? { apiVersion: pod.apiVersion } : {}),
+    ...(pod.kind ? { kind: pod.kind } : {}),
+    metadata: pick(m, ['name', 'namespace', 'uid', 'labels', 'ownerReferences', 'creationTimestamp', 'deletionTimestamp', 'finalizers']),
+    spec: {
+      containers: [],
+      ...(pod.spec?.nodeName ? { nodeName: pod.spec.nodeName } : {}),
+      ...(required ? { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } } } : {}),
+    },
+    status: { ...(pod.status?.phase ? { phase: pod.status.phase } : {}), ...(ready && ready.length > 0 ? { conditions: ready } : {}) },
+  };
+}
+
+function pick<T extends object, K extends keyof T>(obj: T | undefined, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  if (obj === undefined) return out;
+  for (const key of keys) if (obj[key] !== undefined) out[key] = obj[key];
+  return out;
+}
