@@ -132,6 +132,11 @@ export const ConfigSchema = z.object({
    */
   FOLLOW_UP_INTERVAL_MS: intFrom(250, 0),
   /**
+   * A long-lived server starts a follow-up this long after it is asked for, and drops it when a pass of the same
+   * DaemonSet started meanwhile (src/follow-up.ts): after a join, the new pod's own events (bound, Ready) bring that pass.
+   */
+  FOLLOW_UP_DELAY_MS: intFrom(1000, 0),
+  /**
    * The queue runtime (docs/adr/0003-queue.md): the SQS queue URL. Set: the intake functions enqueue hints and answer
    * at once, the `reconcile` function consumes them, follow-ups and re-queues are delayed messages. Unset: each
    * function reconciles inline (the direct path).

@@ -15,7 +15,12 @@ import type { Logger } from './log.ts';
 export interface TimerOptions {
   /** Least time between the starts of two follow-up passes for the same hint (a rate limit, not a delay). */
   followUpIntervalMs: number;
-  /** A follow-up starts this long after it is first asked for, so one pass covers a whole burst of deliveries. */
+  /**
+   * A follow-up starts this long after it is first asked for, so one pass covers a whole burst of deliveries; and it
+   * is dropped when a pass of the same DaemonSet, for whatever reason, started after it was asked for (that pass read
+   * the cluster after the change that asked). A node join asks for one (status) and, within this delay, the new pod's
+   * own events (bound, Ready) bring a DaemonSet-wide pass that covers it: one status pass per join instead of two.
+   */
   followUpDelayMs?: number;
 }
 
@@ -31,13 +36,21 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
     running: boolean;
     again: boolean;
     lastStart: number;
+    /** When the pending follow-up was first asked for. */
+    askedAt: number;
   }
   const slots = new Map<string, Slot>();
   const requeues = new Map<string, NodeJS.Timeout>();
+  /** Per DaemonSet hint: when the latest pass naming it started (follow-up, delivery or re-queue alike). */
+  const lastPass = new Map<string, number>();
   const delay = options.followUpDelayMs ?? 20;
 
   const run = (key: string, hint: Hint, slot: Slot): void => {
     slot.timer = undefined;
+    if ((lastPass.get(key) ?? -Infinity) > slot.askedAt) {
+      log.debug('follow-up covered by a later pass', { hint: key });
+      return;
+    }
     slot.running = true;
     slot.lastStart = Date.now();
     handler
@@ -57,13 +70,14 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
   };
   const followUp = (hint: Hint): void => {
     const key = hintKey(hint);
-    const slot = slots.get(key) ?? { running: false, again: false, lastStart: 0 };
+    const slot = slots.get(key) ?? { running: false, again: false, lastStart: 0, askedAt: 0 };
     slots.set(key, slot);
     if (slot.running) {
       slot.again = true;
       return;
     }
     if (slot.timer) return;
+    slot.askedAt = Date.now();
     const wait = Math.max(delay, slot.lastStart + options.followUpIntervalMs - Date.now());
     slot.timer = setTimeout(() => run(key, hint, slot), wait);
     slot.timer.unref();
@@ -80,6 +94,8 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
   };
   const handler: HintHandler = {
     async handle(hints, signal) {
+      const started = Date.now();
+      for (const hint of hints) if (hint.kind === 'daemonSet') lastPass.set(hintKey(hint), started);
       const result = await inner.handle(hints, signal);
       if (result.requeueAfterSeconds !== undefined) {
         const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);

@@ -47,6 +47,28 @@ describe('withTimers (long-lived server)', () => {
     expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(2);
   });
 
+  it('a follow-up is dropped when a pass of its DaemonSet started after it was asked for (one status pass per join)', async () => {
+    const { inner, calls } = recording();
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250, followUpDelayMs: 1_000 });
+    await handler.handle([node]); // asks for ds/agent in 1 s
+    await vi.advanceTimersByTimeAsync(300);
+    await handler.handle([ds]); // the new pod's own event, delivered
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(1);
+  });
+
+  it('a pass that started before the ask does not cover it', async () => {
+    const { inner, calls } = recording(100);
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250, followUpDelayMs: 1_000 });
+    const delivered = handler.handle([ds]); // runs for 100 ms
+    await vi.advanceTimersByTimeAsync(10);
+    await handler.handle([node]); // asks while that pass runs: it may have read before the change
+    await vi.advanceTimersByTimeAsync(200);
+    await delivered;
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(2);
+  });
+
   it('re-queues the hints after a backoff, once', async () => {
     const { inner, calls } = recording(0, { requeueAfterSeconds: 1, followUp: [] });
     const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });

@@ -21,6 +21,7 @@ const secrets = await loadSecrets(config, createSsmParameterStore(), log);
 const kubeConfig = { ...config, KUBE_TOKEN: secrets.kubeToken };
 const handler = withTimers(withCoalescing(createHandler(kubeConfig, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
   followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS,
+  followUpDelayMs: config.FOLLOW_UP_DELAY_MS,
 });
 // The scheduled resync (on Lambda: the `resync` function's schedule): heals whatever events were lost.
 const resync =
