@@ -49,7 +49,7 @@ export interface AppDeps {
   routes?: readonly RouteName[];
 }
 
-type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string; sources: string[] };
+type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string; sources: string[]; changeAgeMs: number };
 export type App = Hono<{ Variables: Variables }>;
 
 /**
@@ -107,6 +107,8 @@ export function createApp(deps: AppDeps): App {
     c.set('hints', hints);
     c.set('ignored', intake.ignored.length);
     if (intake.sources) c.set('sources', intake.sources);
+    // Latency trace: how old the oldest change behind these hints was when it arrived (the API server's clock).
+    if (intake.oldestChangeAt !== undefined) c.set('changeAgeMs', Math.max(0, Date.now() - intake.oldestChangeAt));
     const summary = {
       ignored: groupReasons(intake.ignored),
       ...(intake.skipped > 0 ? { skipped: intake.skipped } : {}),
@@ -241,6 +243,7 @@ function requestLog(log: Logger) {
       status,
       durationMs: Math.round((performance.now() - started) * 10) / 10,
       ...(hints ? { hints: summarizeHints(hints) } : {}),
+      ...(c.get('changeAgeMs') !== undefined ? { changeAgeMs: c.get('changeAgeMs') } : {}),
       ...(c.get('ignored') ? { ignored: c.get('ignored') } : {}),
       ...(c.get('result') ? { result: c.get('result') } : {}),
       ...(c.error ? { error: status >= 500 ? serializeError(c.error) : { name: c.error.name, message: c.error.message } } : {}),

@@ -90,6 +90,8 @@ export interface Intake {
   skipped: number;
   /** What produced the hints, where the source says (audit: `verb resource[/subresource] by user`), for the debug log. */
   sources?: string[];
+  /** Epoch ms of the oldest change that produced a hint, where the source says (audit stageTimestamp). */
+  oldestChangeAt?: number;
 }
 
 export function emptyIntake(): Intake {

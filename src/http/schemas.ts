@@ -190,6 +190,8 @@ export const AuditEventSchema = z.looseObject({
   responseStatus: z.looseObject({ code: z.number().int().optional() }).optional(),
   requestObject: z.unknown().optional(),
   responseObject: z.unknown().optional(),
+  /** When the API server completed the request (RFC 3339, microseconds); for the latency trace only. */
+  stageTimestamp: z.string().optional(),
 });
 
 export type AuditEvent = z.infer<typeof AuditEventSchema>;

@@ -232,7 +232,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     listUnscheduledPods: () => list<V1Pod>('list unscheduled pods', 'api/v1/pods', { fieldSelector: 'spec.nodeName=' }, undefined, projectPod),
     listPods: (namespace, labelSelector) =>
       list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, undefined, projectPod),
-    listPodMetadata: (namespace) => list<PodMetadata>(`list pod metadata in ${namespace}`, podPath(namespace), {}, METADATA_LIST),
+    listPodMetadata: (namespace) => list<PodMetadata>(`list pod-metadata in ${namespace}`, podPath(namespace), {}, METADATA_LIST),
     listControllerRevisions: (namespace) =>
       list<V1ControllerRevision>(`list controllerrevisions${namespace ? ` in ${namespace}` : ''}`, namespace ? revPath(namespace) : 'apis/apps/v1/controllerrevisions', {}),
 

@@ -680,6 +680,21 @@ describe('request log', () => {
   });
 });
 
+describe('latency trace', () => {
+  it('an audit delivery logs the age of its oldest change (event completed → delivered), from stageTimestamp', async () => {
+    const { app, logs } = testApp();
+    const node = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } };
+    const event = (ageMs: number) => ({
+      ...auditEvent({ verb: 'create', objectRef: { resource: 'nodes', name: 'n1' }, responseObject: node }),
+      stageTimestamp: new Date(Date.now() - ageMs).toISOString(),
+    });
+    await app.request(postJson('/events/audit', auditList([event(400), event(1_500)])));
+    const line = logs.entries().find((e) => e.msg === 'request');
+    expect(line.changeAgeMs).toBeGreaterThanOrEqual(1_500);
+    expect(line.changeAgeMs).toBeLessThan(10_000);
+  });
+});
+
 function auditList(items: object[]) {
   return { apiVersion: 'audit.k8s.io/v1', kind: 'EventList', metadata: {}, items };
 }

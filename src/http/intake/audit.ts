@@ -66,6 +66,8 @@ function intakeEvent(intake: Intake, event: AuditEvent, at: PathSegment[]): void
     const ref = event.objectRef;
     const user = (event as { user?: { username?: string } }).user?.username ?? '?';
     (intake.sources ??= []).push(`${event.verb} ${ref?.resource}${ref?.subresource ? `/${ref.subresource}` : ''} by ${user}`);
+    const at = event.stageTimestamp === undefined ? NaN : Date.parse(event.stageTimestamp);
+    if (Number.isFinite(at)) intake.oldestChangeAt = Math.min(intake.oldestChangeAt ?? at, at);
   }
 }
 
