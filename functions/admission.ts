@@ -1,5 +1,6 @@
-// Lambda: POST /events/admission/:secret. Answers at once; the hints go to an asynchronous invocation of this same
-// function, which reconciles once the change is stored (docs/adr/0001-admission-on-lambda.md).
+// Lambda: POST /events/admission/:secret. Answers at once; with the queue (serverless.yml) the hints go to it delayed by
+// the settle time (docs/adr/0003-queue.md); without one, to an asynchronous invocation of this same function, which
+// reconciles once the change is stored (docs/adr/0001-admission-on-lambda.md).
 import { loadConfig } from '../src/config.ts';
 import { createHttpLambdaHandler } from '../src/http/lambda.ts';
 import { createDeps } from '../src/wiring.ts';

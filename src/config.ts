@@ -149,7 +149,7 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
    * What daemonless reconciles: `apps` (apps/v1 DaemonSets: clusters whose built-in DaemonSet controller is off),
-   * `crd` (ServerlessDaemonSets, infra/crd-serverlessdaemonset.yaml: managed clusters such as EKS, where the built-in
+   * `crd` (ServerlessDaemonSets, infra/crd-serverlessdaemonset.json: managed clusters such as EKS, where the built-in
    * controller keeps apps/v1 DaemonSets), or `both`.
    */
   MANAGE: z.enum(['apps', 'crd', 'both']).default('apps'),

@@ -75,8 +75,10 @@ function lambdaReconciler(config: Config, log: Logger, queue: HintQueue | undefi
  */
 export async function createDeps(config: Config): Promise<Omit<AppDeps, 'defer'> & Partial<Pick<AppDeps, 'defer'>>> {
   const log = createLogger(config.LOG_LEVEL);
-  // Secrets are read here, once per cold start (src/secrets.ts).
-  const secrets = await loadSecrets(config, createSsmParameterStore(), log);
+  // Secrets are read here, once per cold start (src/secrets.ts). With a queue the intake never calls the API server,
+  // so the cluster token is not read into its memory even where a parameter is named.
+  const needed = config.QUEUE_URL ? { ...config, KUBE_TOKEN_PARAMETER: undefined, KUBE_TOKEN: undefined } : config;
+  const secrets = await loadSecrets(needed, createSsmParameterStore(), log);
   if (!config.QUEUE_URL) return { handler: lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, undefined), config, log, secrets };
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
   return {

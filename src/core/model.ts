@@ -59,7 +59,7 @@ export interface ObjectRef {
 /**
  * The kinds daemonless reconciles, with the same spec, status and semantics: upstream's apps/v1 DaemonSet (clusters
  * whose built-in controller is off), and the custom resource ServerlessDaemonSet (clusters where it cannot be switched
- * off, e.g. EKS; infra/crd-serverlessdaemonset.yaml). Pods and ControllerRevisions are owned by whichever it is.
+ * off, e.g. EKS; infra/crd-serverlessdaemonset.json). Pods and ControllerRevisions are owned by whichever it is.
  */
 export const daemonSetKinds = {
   DaemonSet: { apiVersion: 'apps/v1', group: 'apps', version: 'v1', plural: 'daemonsets' },
