@@ -28,7 +28,7 @@ afterEach(() => {
 describe('createDeps (intake functions)', () => {
   it('with a queue: starts without reading the cluster token parameter, and holds no token', async () => {
     const deps = await createDeps(loadConfig({ ...env, QUEUE_URL: 'http://127.0.0.1:9/000000000000/hints' }));
-    expect(deps.secrets.kubeToken).toBeUndefined();
+    expect((deps.secrets as { kubeToken?: string }).kubeToken).toBeUndefined();
     expect(deps.secrets.bearerTokens).toEqual([env.BEARER_TOKEN]);
   });
 

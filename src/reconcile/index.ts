@@ -10,7 +10,7 @@
  * same state.
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { BadRequestError, TransientError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, TransientError } from '../errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { nodeNameError } from '../core/refs.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
@@ -23,6 +23,24 @@ export type { ReconcilerDeps, ReconcilerOptions } from './deps.ts';
 const LEASE_STALE_MS = 30 * 60_000;
 
 export function createReconciler(deps: ReconcilerDeps): HintHandler {
+  const inner = reconcilerPass(deps);
+  return {
+    async handle(hints, signal) {
+      try {
+        return await inner.handle(hints, signal);
+      } catch (error) {
+        // A NotFound or Conflict the pass did not handle means the cluster changed under it (an object gone between
+        // two reads, a write raced). That says nothing about the request: the sender must redeliver, not give up on a 4xx.
+        if (error instanceof NotFoundError || error instanceof ConflictError) {
+          throw new TransientError(`the cluster changed during the reconcile (${error.message}); redeliver`, 1);
+        }
+        throw error;
+      }
+    },
+  };
+}
+
+function reconcilerPass(deps: ReconcilerDeps): HintHandler {
   return {
     async handle(rawHints) {
       const hints = dedupeHints(rawHints);

@@ -63,6 +63,10 @@ export async function readForNodes(pass: Pass, names: string[]): Promise<NodeRea
     const namespaces = [...new Set(list.filter(isSyncable).map(namespaceOf))];
     return (await Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns)))).flat();
   });
+  // Awaited below, after the node and pod reads; if those fail first, these must not reject unobserved (an unhandled
+  // rejection ends a Node process: the reliability trials saw a 403 burst after an API-server restart do just that).
+  dsRead.catch(() => undefined);
+  revisionsRead.catch(() => undefined);
   let states: NodeState[];
   if (names.length > deps.options.wideReadThreshold) {
     const [nodes, pods] = await Promise.all([cluster.listNodes(), cluster.listPods()]);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
 import { slowStart } from '../../src/concurrency.ts';
-import { ConflictError, NamespaceTerminatingError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
+import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { defaultPlanOptions } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/log.ts';
 import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
@@ -322,5 +322,37 @@ describe('time budget', () => {
     cluster.createPod = createPod;
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(state.pods).toHaveLength(10);
+  });
+});
+
+describe('failing reads', () => {
+  it('a node pass whose node read fails first rejects once, leaving no unobserved rejection behind (it would end the process)', async () => {
+    const d = ds();
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [] });
+    const forbidden = () => new RejectedError('forbidden: the authorizer is starting', 403);
+    // The DaemonSet list fails a moment after the node read: nobody may be left holding its rejection.
+    cluster.getNode = () => Promise.reject(forbidden());
+    cluster.listDaemonSets = () => new Promise((_, reject) => setTimeout(() => reject(forbidden()), 5));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await expect(reconciler.handle([{ kind: 'node', name: 'n0' }])).rejects.toThrow('forbidden');
+      await new Promise((resolve) => setTimeout(resolve, 30));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+  });
+
+  it.each([
+    ['NotFound', () => new NotFoundError('controllerrevisions "agent-abc" not found')],
+    ['Conflict', () => new ConflictError('the object has been modified', 'Conflict')],
+  ])('a %s that escapes a pass is transient (503: the sender redelivers), not a 4xx about the request', async (_name, error) => {
+    const d = ds();
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [] });
+    cluster.listDaemonSets = () => Promise.reject(error());
+    const failure = await reconciler.handle([{ kind: 'node', name: 'n0' }]).catch((e: unknown) => e);
+    expect(isTransient(failure)).toBe(true);
   });
 });
