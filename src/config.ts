@@ -142,8 +142,13 @@ export const ConfigSchema = z.object({
    * function reconciles inline (the direct path).
    */
   QUEUE_URL: unsetIfEmpty(z.url()),
-  /** Reconciles at once in a long-lived server; deliveries arriving meanwhile are merged into the next one. */
-  MAX_CONCURRENT_RECONCILES: intFrom(2, 1),
+  /**
+   * Reconciles at once in a long-lived server; deliveries arriving meanwhile are merged into the next one. At 1 every
+   * pass reads after the previous one's writes, so no two passes race on a node (two passes that read different
+   * templates, or one that saw a terminating pod and one that did not, each create a pod: the reliability trials found
+   * such short-lived duplicates at 2). Raise it for throughput only where that trade is wanted.
+   */
+  MAX_CONCURRENT_RECONCILES: intFrom(1, 1),
   /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */
   RESYNC_INTERVAL_MS: intFrom(300_000, 0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
