@@ -13,7 +13,7 @@ import { createBackgroundDefer } from '../http/defer.ts';
 import { createLogger } from '../log.ts';
 import { createSsmParameterStore, loadSecrets } from '../secrets.ts';
 import { withCoalescing, withTimers } from '../follow-up.ts';
-import { createHandler } from '../wiring.ts';
+import { createHandler } from '../wiring-cluster.ts';
 
 const config = loadConfig(process.env);
 const log = createLogger(config.LOG_LEVEL);
