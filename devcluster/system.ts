@@ -17,7 +17,8 @@ import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp }
 import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
 import { localPaths, repoRoot } from './paths.ts';
 
-export type Delivery = 'audit' | 'admission' | 'both';
+/** `none`: no webhook at all; the caller delivers events itself (the reliability trials' delivery layer). */
+export type Delivery = 'audit' | 'admission' | 'both' | 'none';
 
 export interface SystemOptions {
   delivery?: Delivery;
@@ -128,7 +129,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     kcmBurst: options.kcmBurst,
     // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).
     // null: none, explicitly (undefined would keep whatever the running control plane has).
-    auditWebhook: delivery === 'admission' ? null : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
+    auditWebhook: delivery === 'admission' || delivery === 'none' ? null : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
     log,
   });
 
@@ -185,7 +186,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
-  await registerAdmission(kc, delivery === 'audit' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
+  await registerAdmission(kc, delivery === 'audit' || delivery === 'none' ? undefined : `https://127.0.0.1:${port + 1}/events/admission`);
   return {
     kubeconfig: p.kubeconfig,
     reconcilerKubeconfig: p.reconcilerKubeconfig,
