@@ -26,6 +26,8 @@ const { values } = parseArgs({
     'fault-trials': { type: 'string' },
     'restart-nodes': { type: 'string' },
     'fuzz-cases': { type: 'string' },
+    fault: { type: 'string', multiple: true },
+    'log-level': { type: 'string' },
     keep: { type: 'boolean', default: false },
     'local-dir': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
@@ -33,7 +35,7 @@ const { values } = parseArgs({
 });
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--loss-rate R] [--resync-ms N] [--keep]\n`);
+  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--loss-rate R] [--resync-ms N] [--fault KIND] [--log-level info] [--keep]\n`);
   process.exit(2);
 }
 const int = (name: string, value: string | undefined, fallback: number): number => {
@@ -66,6 +68,8 @@ const options: RunOptions = {
   restartNodes: int('restart-nodes', values['restart-nodes'], short ? 30 : 100),
   fuzzCases: int('fuzz-cases', values['fuzz-cases'], short ? 600 : 12_000),
   ...(seeds ? { seeds } : {}),
+  ...(values.fault ? { faultKinds: values.fault } : {}),
+  ...(values['log-level'] ? { functionsLogLevel: values['log-level'] } : {}),
   ...(values['local-dir'] ? { localDir: values['local-dir'] } : {}),
   keep: values.keep,
   log: (line) => process.stdout.write(`${line}\n`),

@@ -41,6 +41,8 @@ export interface Violation {
   pods: string[];
   /** duplicate: how long the node had too many live pods (ms), once resolved. */
   durationMs?: number;
+  /** What the checker saw on that node before (oldest first): ms relative to the violation, event, pod, state. */
+  history: string[];
 }
 
 export interface CheckerOptions {
@@ -122,6 +124,8 @@ export class InvariantChecker {
   private readonly pods = new Map<string, V1Pod>();
   private readonly perNode = new Map<string, PerNode>();
   private readonly flaggedIneligible = new Set<string>();
+  /** Per node: the last events seen there (pods of any DaemonSet, and the node itself), for violation reports. */
+  private readonly histories = new Map<string, { t: number; line: string }[]>();
 
   private readonly options: CheckerOptions;
 
@@ -131,6 +135,9 @@ export class InvariantChecker {
 
   onNode(type: EventType, node: V1Node, t: number): void {
     const name = node.metadata?.name ?? '';
+    const taints = (node.spec?.taints ?? []).map((x) => `${x.key?.split('/').pop()}:${x.effect}`).join(',');
+    const labels = Object.keys(node.metadata?.labels ?? {}).filter((k) => k.startsWith('reliability.')).map((k) => k.split('/').pop()).join(',');
+    this.remember(name, t, `node ${type} labels[${labels}] taints[${taints}]${node.spec?.unschedulable ? ' unschedulable' : ''}`);
     if (type === 'DELETED') this.nodes.delete(name);
     else this.nodes.set(name, node);
     for (const ds of this.daemonSets.values()) this.refresh(ds, name, t);
@@ -155,6 +162,12 @@ export class InvariantChecker {
     const node = targetNode(pod);
     this.podEvents += 1;
     this.podsSeen.add(uid);
+    if (node !== undefined) {
+      const state = [pod.status?.phase, isReady(pod) ? 'Ready' : '', pod.metadata?.deletionTimestamp ? 'deleting' : '', pod.spec?.nodeName ? '' : 'unbound']
+        .filter(Boolean)
+        .join(' ');
+      this.remember(node, t, `pod ${type} ${pod.metadata?.name} ${hashOf(pod)} ${imageOf(pod)} ${state}${this.options.isExternal?.(uid) ? ' (scenario)' : ''}`);
+    }
     const previous = this.pods.get(uid);
     if (type === 'DELETED') this.pods.delete(uid);
     else this.pods.set(uid, pod);
@@ -291,8 +304,16 @@ export class InvariantChecker {
     return [...this.perNode.values()].filter((s) => s.duplicate).length;
   }
 
+  private remember(node: string, t: number, line: string): void {
+    const list = this.histories.get(node) ?? [];
+    list.push({ t, line });
+    if (list.length > 30) list.shift();
+    this.histories.set(node, list);
+  }
+
   private flag(kind: ViolationKind, at: number, ds: V1DaemonSet, node: string, pods: string[], message: string): Violation {
-    const v: Violation = { kind, at, daemonSet: dsName(ds), node, message, pods };
+    const history = (this.histories.get(node) ?? []).slice(-16).map((h) => `${h.t - at} ms ${h.line}`);
+    const v: Violation = { kind, at, daemonSet: dsName(ds), node, message, pods, history };
     this.violations.push(v);
     return v;
   }

@@ -46,6 +46,10 @@ export interface RunOptions {
   fuzzCases: number;
   /** Only these seeds (`--seed N`): one trial each, in the first phase asked for. */
   seeds?: number[];
+  /** Only these fault kinds (faultProfiles[].kind), e.g. when re-running a seed. */
+  faultKinds?: string[];
+  /** LOG_LEVEL of the functions (default warn; info logs every reconcile, for a seed being investigated). */
+  functionsLogLevel?: string;
   localDir?: string;
   keep: boolean;
   log: (line: string) => void;
@@ -142,11 +146,12 @@ const GRACE_MS = 2_000;
 const CONVERGE_TIMEOUT_MS = 30_000;
 
 /** Functions settings of the event trials: the resync off, so events alone must converge; concurrency up. */
-const trialEnv = { RESYNC_INTERVAL_MS: '0', MAX_CONCURRENT_RECONCILES: '4', LOG_LEVEL: 'warn' };
+let trialEnv = { RESYNC_INTERVAL_MS: '0', MAX_CONCURRENT_RECONCILES: '4', LOG_LEVEL: 'warn' };
 
 export async function run(options: RunOptions): Promise<Report> {
   const started = Date.now();
   const { log } = options;
+  trialEnv = { ...trialEnv, LOG_LEVEL: options.functionsLogLevel ?? 'warn' };
   let runnerPeak = 0;
   const memoryTimer = setInterval(() => (runnerPeak = Math.max(runnerPeak, process.memoryUsage().rss)), 500);
   memoryTimer.unref();
@@ -299,7 +304,23 @@ async function runTrials(ctx: Ctx, phase: Phase, specs: TrialSpec[]): Promise<{ 
         convergeTimeoutMs: spec.convergeTimeoutMs,
         log: ctx.options.log,
         ...(spec.midway ? { midway: spec.midway } : {}),
-      });
+      }).catch((error: unknown): TrialResult => ({
+        // The trial could not even be set up (the API refused its nodes or DaemonSets): counted as not converged.
+        seed: spec.scenario.seed,
+        id: '(setup failed)',
+        scenario: '',
+        plan: spec.plan,
+        actions: spec.scenario.steps.length,
+        skipped: 0,
+        converged: false,
+        convergeMs: 0,
+        notConverged: `setup failed: ${String(error).slice(0, 300)}`,
+        violations: [],
+        podEvents: 0,
+        pods: 0,
+        feed: { events: 0, late: 0, gaps: 0 },
+        durationMs: 0,
+      }));
       result.durationMs = Date.now() - started;
       results.push(result);
       for (const v of result.violations) ctx.report.violations.push({ ...v, seed: result.seed, phase, trial: result.id });
@@ -309,7 +330,10 @@ async function runTrials(ctx: Ctx, phase: Phase, specs: TrialSpec[]): Promise<{ 
           `${result.actions} actions, ${result.pods} pods, ${(result.durationMs / 1000).toFixed(1)} s${flag}` +
           (result.violations.length > 0 || !result.converged ? `  (re-run: npm run reliability -- --seed ${result.seed}${phase === 'loss' ? ' --only loss' : ''})` : ''),
       );
-      for (const v of result.violations) ctx.options.log(`  ${v.kind} ${v.daemonSet}@${v.node}: ${v.message} [${v.pods.join(', ')}]${v.durationMs !== undefined ? ` for ${v.durationMs} ms` : ''}`);
+      for (const v of result.violations) {
+        ctx.options.log(`  ${v.kind} ${v.daemonSet}@${v.node}: ${v.message} [${v.pods.join(', ')}]${v.durationMs !== undefined ? ` for ${v.durationMs} ms` : ''}`);
+        for (const line of v.history) ctx.options.log(`      ${line}`);
+      }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(ctx.options.parallel, specs.length)) }, worker));
@@ -394,6 +418,7 @@ async function faultsPhase(ctx: Ctx): Promise<FaultKindReport[]> {
   const out: FaultKindReport[] = [];
   try {
     for (const [index, profile] of faultProfiles.entries()) {
+      if (ctx.options.faultKinds && !ctx.options.faultKinds.includes(profile.kind)) continue;
       const seeds = seedsFor(ctx, ctx.options.faultTrialsPerKind, 2_000_000 + index * 10_000);
       await control.setConfig({ seed: seeds[0] ?? 1, rules: [profile.rule] });
       await control.resetCounters();

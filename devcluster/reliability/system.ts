@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { stopTrackedUnless } from '../controlplane.ts';
+import { restart, trackProcess } from '../controlplane.ts';
+import { launchFile, readLaunch } from '../state.ts';
 import { startSystem, stopSystem, type System, type SystemOptions } from '../system.ts';
 import { freePort } from './ports.ts';
 
@@ -51,8 +52,7 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     };
     return startSystem(systemOptions);
   };
-  let current = options.functionsEnv;
-  let system = await start(current);
+  const system = await start(options.functionsEnv);
   const kc = new KubeConfig();
   kc.loadFromFile(system.kubeconfig);
   return {
@@ -62,10 +62,14 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     kc,
     localDir,
     async functionsWith(env) {
-      const same = (launch: { env: Record<string, string> }) => Object.entries(env).every(([k, v]) => launch.env[k] === v);
-      await stopTrackedUnless('functions', same, `to start them with ${JSON.stringify(env)}`, { log: options.log });
-      current = env;
-      system = await start(current);
+      // Not through startSystem: it keeps a running functions server whatever its environment, and `up` starts a dead
+      // one again with its recorded launch. So the record is updated and the server restarted from it.
+      const file = launchFile(join(localDir, 'run'), 'functions');
+      const launch = readLaunch(file);
+      if (!launch) throw new Error(`no functions launch record in ${file}`);
+      if (Object.entries(env).every(([k, v]) => launch.env[k] === v)) return system;
+      trackProcess({ ...launch, env: { ...launch.env, ...env } }, { localDir });
+      await restart('functions', { localDir, log: options.log, reason: `reliability: functions with ${JSON.stringify(env)}` });
       return system;
     },
     functionsPid() {

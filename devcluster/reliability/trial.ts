@@ -52,6 +52,9 @@ export interface TrialResult {
   durationMs: number;
 }
 
+/** Keeps ids of trials started in the same millisecond (the same seed run twice at once) apart. */
+let trialCounter = 0;
+
 export function daemonSetName(trial: string, id: string): string {
   return `${trial}-${id}`;
 }
@@ -93,7 +96,7 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
   const apps = kc.makeApiClient(AppsV1Api);
   const { namespace } = options;
   const log = options.log ?? (() => {});
-  const id = `t${scenario.seed.toString(36)}-${Date.now().toString(36).slice(-4)}`;
+  const id = `t${scenario.seed.toString(36)}-${(Date.now() + trialCounter++).toString(36).slice(-4)}`;
   const external = new Set<string>();
   const checker = new InvariantChecker({ evictionAllowanceMs: options.evictionAllowanceMs, graceMs: options.graceMs, isExternal: (uid) => external.has(uid) });
   let changed: () => void = () => {};
