@@ -5,11 +5,16 @@
  * The reliability run of issue 13 (devcluster/reliability/): randomized delivery trials, loss, faults, a
  * kube-apiserver restart mid-rollout, hostile input. Writes reliability/results/latest.{json,md} (the long run) or
  * reliability/results/short.{json,md} (`--short`); `--seed N` re-runs single trials and writes nothing. Exits 1 when
- * an invariant was violated, a trial did not converge or the fuzz run found a problem.
+ * an invariant was violated (except kinds named by `--tolerate KIND,...` or `--tolerate known`: devcluster/reliability/
+ * known.ts), a trial did not converge, or the fuzz run found a problem outside its known gaps.
+ * `--render FILE.json` re-renders that run's Markdown.
  */
 import { parseArgs } from 'node:util';
 import { run, phases, type Phase, type RunOptions } from '../devcluster/reliability/run.ts';
-import { writeReport } from '../devcluster/reliability/report.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { knownViolationKinds } from '../devcluster/reliability/known.ts';
+import { renderMarkdown, verdict, writeReport } from '../devcluster/reliability/report.ts';
+import type { Report } from '../devcluster/reliability/run.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +32,8 @@ const { values } = parseArgs({
     'restart-nodes': { type: 'string' },
     'fuzz-cases': { type: 'string' },
     fault: { type: 'string', multiple: true },
+    tolerate: { type: 'string' },
+    render: { type: 'string' },
     'log-level': { type: 'string' },
     keep: { type: 'boolean', default: false },
     'local-dir': { type: 'string' },
@@ -75,8 +82,18 @@ const options: RunOptions = {
   log: (line) => process.stdout.write(`${line}\n`),
 };
 
+// `--tolerate known`: the kinds of known.ts; or a list of kinds.
+const tolerate = values.tolerate === undefined ? [] : values.tolerate === 'known' ? [...knownViolationKinds] : values.tolerate.split(',').map((k) => k.trim());
+
+if (values.render) {
+  // Re-renders the Markdown of a stored run (e.g. after a change of the renderer), writes nothing else.
+  const stored = JSON.parse(readFileSync(values.render, 'utf8')) as Report;
+  writeFileSync(values.render.replace(/\.json$/, '.md'), renderMarkdown(stored));
+  process.exit(0);
+}
+
 const report = await run(options);
 const files = mode === 'seed' || values['no-write'] ? [] : writeReport(report, short ? 'short' : 'latest');
-const { ok, summary } = (await import('../devcluster/reliability/report.ts')).verdict(report);
+const { ok, summary } = verdict(report, tolerate);
 process.stdout.write(`\n${summary}\n${files.length > 0 ? `written: ${files.join(', ')}\n` : ''}`);
 process.exit(ok ? 0 : 1);

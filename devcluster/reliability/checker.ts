@@ -126,6 +126,8 @@ export class InvariantChecker {
   private readonly flaggedIneligible = new Set<string>();
   /** Per node: the last events seen there (pods of any DaemonSet, and the node itself), for violation reports. */
   private readonly histories = new Map<string, { t: number; line: string }[]>();
+  /** Per DaemonSet: since when each version of its update strategy was in force. */
+  private readonly strategies = new Map<string, { since: number; ds: V1DaemonSet }[]>();
 
   private readonly options: CheckerOptions;
 
@@ -152,6 +154,9 @@ export class InvariantChecker {
       return;
     }
     this.daemonSets.set(uid, ds);
+    const versions = this.strategies.get(uid) ?? [];
+    if (JSON.stringify(versions.at(-1)?.ds.spec?.updateStrategy) !== JSON.stringify(ds.spec?.updateStrategy)) versions.push({ since: t, ds });
+    this.strategies.set(uid, versions.slice(-10));
     for (const node of this.nodes.keys()) this.refresh(ds, node, t);
     for (const node of this.podNodes(uid)) if (!this.nodes.has(node)) this.refresh(ds, node, t);
   }
@@ -184,7 +189,7 @@ export class InvariantChecker {
     }
 
     // 5. surge: a new pod beside an available one of another revision.
-    const budget = budgetOf(ds, this.desired(ds));
+    const budget = this.budgetAt(ds, t);
     if (!previous && nowLive) {
       const others = this.livePods(dsUid!, node).filter((p) => p.metadata?.uid !== uid);
       if (others.some((p) => isAvailable(p) && hashOf(p) !== hashOf(pod))) {
@@ -316,6 +321,22 @@ export class InvariantChecker {
     const v: Violation = { kind, at, daemonSet: dsName(ds), node, message, pods, history };
     this.violations.push(v);
     return v;
+  }
+
+  /**
+   * The most permissive budget of the strategies in force within the last `graceMs`: a write decided under the
+   * strategy of a moment ago (an edit the controller had not seen yet) is judged by that strategy.
+   */
+  private budgetAt(ds: V1DaemonSet, t: number): Budget {
+    const desired = this.desired(ds);
+    const versions = this.strategies.get(ds.metadata?.uid ?? '') ?? [];
+    const recent = versions.filter((v, i) => i === versions.length - 1 || versions[i + 1]!.since >= t - this.options.graceMs);
+    const budgets = (recent.length > 0 ? recent.map((v) => v.ds) : [ds]).map((d) => budgetOf(d, desired));
+    return {
+      maxUnavailable: Math.max(...budgets.map((b) => b.maxUnavailable)),
+      maxSurge: Math.max(...budgets.map((b) => b.maxSurge)),
+      onDelete: budgets.every((b) => b.onDelete),
+    };
   }
 
   private placementOf(ds: V1DaemonSet, node: string): Placement {

@@ -95,6 +95,8 @@ export interface FaultKindReport {
   kind: string;
   rule: FaultRule;
   trials: number;
+  converged: number;
+  /** Converged with no invariant violation. */
   survived: number;
   injected: Record<string, number>;
   proxiedRequests: number;
@@ -199,6 +201,14 @@ export async function run(options: RunOptions): Promise<Report> {
     if (needsCluster) {
       log(`reliability: starting the system (runtime ${options.runtime}, no webhook: events come from the trials' delivery layer)`);
       sys = await startTrialSystem({ runtime: options.runtime, localDir: options.localDir, functionsEnv: trialEnv, log });
+      // Interrupted: stop what was started (the folder is a temporary one nobody else would `down`).
+      const started = sys;
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(signal, () => {
+          log(`reliability: ${signal}: stopping the system in ${started.localDir}`);
+          void (options.keep ? Promise.resolve() : started.stop()).finally(() => process.exit(130));
+        });
+      }
       const namespace = await ensureNamespace(sys, 'reliability');
       delivery = new Delivery({ kc: sys.kc, functionsUrl: sys.system.functionsUrl, token: sys.system.token, labelKey: TRIAL_LABEL, log });
       await delivery.synced;
@@ -436,6 +446,7 @@ async function faultsPhase(ctx: Ctx): Promise<FaultKindReport[]> {
         kind: profile.kind,
         rule: profile.rule,
         trials: results.length,
+        converged: results.filter((r) => r.converged).length,
         survived: results.filter((r) => r.converged && r.violations.length === 0).length,
         injected,
         proxiedRequests: counters.requests,

@@ -265,3 +265,17 @@ describe('convergence', () => {
     expect(c.notConverged()).toMatch(/numberReady 0≠1/);
   });
 });
+
+describe('strategy changes the controller may not have seen yet', () => {
+  it('a rollout delete landing just after a switch to OnDelete is judged by the strategy of a moment ago; later, by OnDelete', () => {
+    const c = checker({ grace: 1_000 });
+    for (const n of ['n1', 'n2']) c.onNode('ADDED', node(n), 0);
+    c.onDaemonSet('ADDED', ds({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 2, maxSurge: 0 } }), 0);
+    for (const n of ['n1', 'n2']) c.onPod('ADDED', pod(`old-${n}`, n, { hash: 'h1', image: 'agent:1' }), 1);
+    c.onDaemonSet('MODIFIED', ds({ type: 'OnDelete' }), 5_000);
+    c.onPod('MODIFIED', pod('old-n1', 'n1', { hash: 'h1', deleting: true }), 5_300);
+    expect(kinds(c)).toEqual([]);
+    c.onPod('MODIFIED', pod('old-n2', 'n2', { hash: 'h1', deleting: true }), 6_500);
+    expect(kinds(c)).toEqual(['budget']);
+  });
+});
