@@ -126,6 +126,14 @@ export class InvariantChecker {
   private readonly flaggedIneligible = new Set<string>();
   /** Per node: the last events seen there (pods of any DaemonSet, and the node itself), for violation reports. */
   private readonly histories = new Map<string, { t: number; line: string }[]>();
+  /** Since when each pod (by UID) has been available (Ready, live), as the watch showed it. */
+  private readonly availableSince = new Map<string, number>();
+  /**
+   * Rollout writes (a delete of an available pod, a surge create) that the budget would charge, excused because the
+   * state they contradict was younger than `graceMs`: decided on a view the controller could not have updated yet.
+   * Counted, not hidden (the report shows them).
+   */
+  excused = { budget: 0, surge: 0 };
   /** Per DaemonSet: since when each version of its update strategy was in force. */
   private readonly strategies = new Map<string, { since: number; ds: V1DaemonSet }[]>();
 
@@ -176,6 +184,14 @@ export class InvariantChecker {
     const previous = this.pods.get(uid);
     if (type === 'DELETED') this.pods.delete(uid);
     else this.pods.set(uid, pod);
+    const wasAvailableSince = this.availableSince.get(uid);
+    if (type !== 'DELETED' && isAvailable(pod)) {
+      if (wasAvailableSince === undefined) this.availableSince.set(uid, t);
+    } else {
+      this.availableSince.delete(uid);
+    }
+    /** Available for longer than the grace at t: a controller acting now must have seen it available. */
+    const settled = (since: number | undefined) => since !== undefined && t - since > this.options.graceMs;
     const ds = dsUid === undefined ? undefined : this.daemonSets.get(dsUid);
     if (!ds || node === undefined) return;
     const state = this.state(dsUid!, node);
@@ -192,7 +208,11 @@ export class InvariantChecker {
     const budget = this.budgetAt(ds, t);
     if (!previous && nowLive) {
       const others = this.livePods(dsUid!, node).filter((p) => p.metadata?.uid !== uid);
-      if (others.some((p) => isAvailable(p) && hashOf(p) !== hashOf(pod))) {
+      const besideAvailable = others.filter((p) => isAvailable(p) && hashOf(p) !== hashOf(pod));
+      if (besideAvailable.length > 0 && !besideAvailable.some((p) => settled(this.availableSince.get(p.metadata?.uid ?? '')))) {
+        // The old pod became available within the grace: upstream creates at once beside an unavailable old pod.
+        this.excused.surge += 1;
+      } else if (besideAvailable.length > 0) {
         state.surging = true;
         const surging = this.nodesOf(dsUid!).filter(([, s]) => s.surging).length;
         if (surging > budget.maxSurge) {
@@ -205,7 +225,11 @@ export class InvariantChecker {
     const removed = previous !== undefined && isAvailable(previous) && (type === 'DELETED' || !!pod.metadata?.deletionTimestamp);
     const external = this.options.isExternal?.(uid) ?? false;
     const p = this.placementOf(ds, node);
-    if (removed && !external && p.shouldRun && p.shouldContinueRunning && !this.livePods(dsUid!, node).some(isAvailable)) {
+    const charge = removed && !external && p.shouldRun && p.shouldContinueRunning && !this.livePods(dsUid!, node).some(isAvailable);
+    if (charge && !settled(wasAvailableSince)) {
+      // It became available within the grace: deleted on a view where it was not (upstream deletes such pods).
+      this.excused.budget += 1;
+    } else if (charge) {
       state.charged = true;
       const charged = this.nodesOf(dsUid!).filter(([, s]) => s.charged).length;
       const otherwise = this.nodesOf(dsUid!).filter(

@@ -93,7 +93,7 @@ export function renderMarkdown(r: Report): string {
     const t = r.trials;
     if (t) {
       lines.push(
-        `Checker: ${t.podEvents.toLocaleString('en')} pod events judged over ${t.pods.toLocaleString('en')} pods; watch relists (gaps) ${t.feedGaps}, events later than the ordering window ${t.feedLate}; scenario actions with nothing to act on: ${t.skippedActions}. Eviction allowance ${r.settings.evictionAllowanceMs / 1000} s, grace ${r.settings.graceMs / 1000} s.`,
+        `Checker: ${t.podEvents.toLocaleString('en')} pod events judged over ${t.pods.toLocaleString('en')} pods; watch relists (gaps) ${t.feedGaps}, events later than the ordering window ${t.feedLate}; scenario actions with nothing to act on: ${t.skippedActions}. Eviction allowance ${r.settings.evictionAllowanceMs / 1000} s, grace ${r.settings.graceMs / 1000} s; rollout writes excused because they acted on a state younger than the grace (a pod that turned Ready just before): ${t.excused.budget} deletes, ${t.excused.surge} surge creates.`,
         '',
       );
     }

@@ -85,6 +85,8 @@ export interface PhaseReport {
   deliveries: DeliveryCounters;
   podEvents: number;
   pods: number;
+  /** Rollout writes not charged to the budget because they acted on a view younger than the grace. */
+  excused: { budget: number; surge: number };
   feedGaps: number;
   feedLate: number;
   skippedActions: number;
@@ -328,6 +330,7 @@ async function runTrials(ctx: Ctx, phase: Phase, specs: TrialSpec[]): Promise<{ 
         violations: [],
         podEvents: 0,
         pods: 0,
+        excused: { budget: 0, surge: 0 },
         feed: { events: 0, late: 0, gaps: 0 },
         durationMs: 0,
       }));
@@ -363,6 +366,7 @@ function summarize(results: TrialResult[], deliveries: DeliveryCounters): PhaseR
     deliveries,
     podEvents: results.reduce((s, r) => s + r.podEvents, 0),
     pods: results.reduce((s, r) => s + r.pods, 0),
+    excused: { budget: results.reduce((s, r) => s + r.excused.budget, 0), surge: results.reduce((s, r) => s + r.excused.surge, 0) },
     feedGaps: results.reduce((s, r) => s + r.feed.gaps, 0),
     feedLate: results.reduce((s, r) => s + r.feed.late, 0),
     skippedActions: results.reduce((s, r) => s + r.skipped, 0),

@@ -48,6 +48,8 @@ export interface TrialResult {
   violations: Violation[];
   podEvents: number;
   pods: number;
+  /** Rollout writes excused because the state they contradict was younger than the grace (checker.ts). */
+  excused: { budget: number; surge: number };
   feed: { events: number; late: number; gaps: number };
   durationMs: number;
 }
@@ -258,6 +260,7 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
       violations: checker.violations,
       podEvents: checker.podEvents,
       pods: checker.podsSeen.size,
+      excused: { ...checker.excused },
       feed: feed.stats,
       durationMs: 0,
     };

@@ -167,10 +167,22 @@ describe('budget', () => {
 
   it('flags the controller deleting a second available pod with maxUnavailable 1', () => {
     const c = start(rolling(1), ['n1', 'n2', 'n3']);
-    c.onPod('MODIFIED', pod('old-n1', 'n1', { hash: 'h1', deleting: true }), 100);
+    c.onPod('MODIFIED', pod('old-n1', 'n1', { hash: 'h1', deleting: true }), 3_000);
     expect(kinds(c)).toEqual([]);
-    c.onPod('MODIFIED', pod('old-n2', 'n2', { hash: 'h1', deleting: true }), 200);
+    c.onPod('MODIFIED', pod('old-n2', 'n2', { hash: 'h1', deleting: true }), 3_100);
     expect(kinds(c)).toEqual(['budget']);
+  });
+
+  it('excuses (and counts) the delete of a pod that became available within the grace: decided on a view where it was not', () => {
+    const c = checker();
+    c.onNode('ADDED', node('n1'), 0);
+    c.onDaemonSet('ADDED', ds({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }), 0);
+    c.onPod('ADDED', pod('old', 'n1', { hash: 'h1', image: 'agent:1', ready: false }), 1);
+    c.onPod('ADDED', pod('new', 'n1', { ready: false }), 100);
+    c.onPod('MODIFIED', pod('old', 'n1', { hash: 'h1', image: 'agent:1' }), 500);
+    c.onPod('MODIFIED', pod('old', 'n1', { hash: 'h1', image: 'agent:1', deleting: true }), 600);
+    expect(kinds(c)).toEqual([]);
+    expect(c.excused.budget).toBe(1);
   });
 
   it('allows the next delete once the replacement is available', () => {
@@ -208,7 +220,7 @@ describe('budget', () => {
 
   it('OnDelete: the controller may not delete an available pod at all', () => {
     const c = start(ds({ type: 'OnDelete' }), ['n1']);
-    c.onPod('MODIFIED', pod('old-n1', 'n1', { hash: 'h1', deleting: true }), 100);
+    c.onPod('MODIFIED', pod('old-n1', 'n1', { hash: 'h1', deleting: true }), 3_000);
     expect(kinds(c)).toEqual(['budget']);
   });
 
@@ -225,9 +237,9 @@ describe('surge', () => {
     for (const n of ['n1', 'n2']) c.onNode('ADDED', node(n), 0);
     c.onDaemonSet('ADDED', ds({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } }), 0);
     for (const n of ['n1', 'n2']) c.onPod('ADDED', pod(`old-${n}`, n, { hash: 'h1', image: 'agent:1' }), 1);
-    c.onPod('ADDED', pod('new-n1', 'n1', { ready: false }), 100);
+    c.onPod('ADDED', pod('new-n1', 'n1', { ready: false }), 3_000);
     expect(kinds(c)).toEqual([]);
-    c.onPod('ADDED', pod('new-n2', 'n2', { ready: false }), 200);
+    c.onPod('ADDED', pod('new-n2', 'n2', { ready: false }), 3_100);
     expect(kinds(c)).toEqual(['surge']);
   });
 });
