@@ -12,7 +12,7 @@
 import { parseArgs } from 'node:util';
 import { run, phases, type Phase, type RunOptions } from '../devcluster/reliability/run.ts';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { knownViolationKinds } from '../devcluster/reliability/known.ts';
+import { knownFailures, knownViolationKinds } from '../devcluster/reliability/known.ts';
 import { renderMarkdown, verdict, writeReport } from '../devcluster/reliability/report.ts';
 import type { Report } from '../devcluster/reliability/run.ts';
 
@@ -84,7 +84,8 @@ const options: RunOptions = {
 };
 
 // `--tolerate known`: the kinds of known.ts; or a list of kinds.
-const tolerate = values.tolerate === undefined ? [] : values.tolerate === 'known' ? [...knownViolationKinds] : values.tolerate.split(',').map((k) => k.trim());
+const tolerate =
+  values.tolerate === undefined ? [] : values.tolerate === 'known' ? [...knownViolationKinds, ...knownFailures] : values.tolerate.split(',').map((k) => k.trim());
 
 if (values.render) {
   // Re-renders the Markdown of a stored run (e.g. after a change of the renderer), writes nothing else.

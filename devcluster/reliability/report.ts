@@ -40,7 +40,11 @@ export function verdict(report: Report, tolerate: readonly string[] = []): { ok:
   }
   for (const [name, phase] of [['trials', report.trials], ['loss', report.loss]] as const) {
     if (phase && phase.converged < phase.trials) problems.push(`${phase.trials - phase.converged} ${name} trial(s) did not converge (seeds ${phase.notConverged.map((n) => n.seed).join(', ')})`);
-    if (phase && phase.deliveries.refused > 0) problems.push(`${phase.deliveries.refused} real watch event(s) refused with 4xx in ${name}`);
+    if (phase && phase.deliveries.refused > 0) {
+      const text = `${phase.deliveries.refused} real watch event(s) refused with 4xx in ${name}`;
+      if (tolerate.includes('refused')) notes.push(`tolerated (known, reported): ${text}`);
+      else problems.push(text);
+    }
   }
   if (report.loss && report.loss.healedWithinOnePeriod < report.loss.trials) {
     problems.push(`${report.loss.trials - report.loss.healedWithinOnePeriod} loss trial(s) took longer than one resync period (+3 s) to heal`);
@@ -48,6 +52,12 @@ export function verdict(report: Report, tolerate: readonly string[] = []): { ok:
   // Fault trials' violations are in report.violations (judged above); here, whether each converged.
   for (const f of report.faults ?? []) if (f.converged < f.trials) problems.push(`fault ${f.kind}: ${f.trials - f.converged} of ${f.trials} trial(s) did not converge`);
   if (report.restart && !report.restart.converged) problems.push('the restart rollout did not complete');
+  const crashes = report.functionsCrashes ?? [];
+  if (crashes.length > 0) {
+    const text = `the functions server crashed ${crashes.length}× (${[...new Set(crashes.map((c) => c.phase))].join(', ')})`;
+    if (tolerate.includes('crash')) notes.push(`tolerated (known, reported): ${text}`);
+    else problems.push(text);
+  }
   if (report.fuzz) {
     const gaps = report.fuzz.properties.filter((p) => p.failure && p.knownGap);
     const failing = report.fuzz.properties.filter((p) => p.failure && !p.knownGap);
@@ -147,6 +157,10 @@ export function renderMarkdown(r: Report): string {
       ...(r.violations.length > 50 ? [`| … ${r.violations.length - 50} more in latest.json | | | | | | |`] : []),
       '',
     );
+  }
+  const crashes = r.functionsCrashes ?? [];
+  if (crashes.length > 0) {
+    lines.push('## The functions server crashed', '', ...crashes.map((c) => `- during ${c.phase}, ${c.at} (started again):\n\n  \`\`\`\n${c.error.split('\n').map((l) => `  ${l}`).join('\n')}\n  \`\`\``), '');
   }
   lines.push('## Memory', '', `Runner peak RSS ${r.memory.runnerPeakRssMB} MB; functions server peak RSS ${r.memory.functionsPeakRssMB ?? '—'} MB.`, '');
   return `${lines.join('\n')}`;

@@ -11,6 +11,8 @@
  * and a report (report.ts). Every trial prints its seed; `--seed N` runs that one trial again.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { restart as restartComponent } from '../controlplane.ts';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { faultControl } from '../faults/control.ts';
 import { restartApiserver } from '../faults/restart.ts';
@@ -142,6 +144,8 @@ export interface Report {
   restart?: RestartReport;
   fuzz?: FuzzReport;
   violations: ViolationRecord[];
+  /** The functions server died (found by its pid) and was started again, as a supervisor or Lambda would. */
+  functionsCrashes: { phase: string; at: string; error: string }[];
   memory: { runnerPeakRssMB: number; functionsPeakRssMB: number | null };
 }
 
@@ -179,6 +183,7 @@ export async function run(options: RunOptions): Promise<Report> {
       convergeTimeoutMs: CONVERGE_TIMEOUT_MS,
     },
     violations: [],
+    functionsCrashes: [],
     memory: { runnerPeakRssMB: 0, functionsPeakRssMB: null },
   };
 
@@ -215,9 +220,12 @@ export async function run(options: RunOptions): Promise<Report> {
       delivery = new Delivery({ kc: sys.kc, functionsUrl: sys.system.functionsUrl, token: sys.system.token, labelKey: TRIAL_LABEL, log });
       await delivery.synced;
       const ctx: Ctx = { sys, delivery, namespace, options, report };
+      let currentPhase = '';
+      const supervisor = superviseFunctions(sys, report, () => currentPhase, log);
 
       for (const phase of options.phases) {
         if (phase === 'fuzz') continue;
+        currentPhase = phase;
         const phaseStarted = Date.now();
         log(`reliability: phase ${phase}`);
         if (phase === 'trials') report.trials = await trialsPhase(ctx);
@@ -227,6 +235,7 @@ export async function run(options: RunOptions): Promise<Report> {
         sampleFunctions();
         log(`reliability: phase ${phase} done in ${((Date.now() - phaseStarted) / 1000).toFixed(0)} s`);
       }
+      supervisor.stop();
     }
     if (options.phases.includes('fuzz')) {
       log(`reliability: phase fuzz (${options.fuzzCases} cases)`);
@@ -245,6 +254,44 @@ export async function run(options: RunOptions): Promise<Report> {
 }
 
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+
+/**
+ * Checks every second that the functions server still runs; when it died, records the crash (the last lines of its
+ * log that are not JSON: the stack Node printed) and starts it again with its recorded launch, as a process supervisor
+ * (or Lambda, with a fresh instance) would, so the run measures what happens next too.
+ */
+function superviseFunctions(sys: TrialSystem, report: Report, phase: () => string, log: (line: string) => void): { stop(): void } {
+  let restarting = false;
+  const timer = setInterval(() => {
+    if (restarting || sys.restartingFunctions) return;
+    const pid = sys.functionsPid();
+    let alive = false;
+    try {
+      if (pid !== undefined) {
+        process.kill(pid, 0);
+        alive = !readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.startsWith('Z');
+      }
+    } catch {
+      alive = false;
+    }
+    if (alive || pid === undefined) return;
+    restarting = true;
+    let error = '';
+    try {
+      const lines = readFileSync(join(sys.localDir, 'logs', 'functions.log'), 'utf8').split('\n');
+      error = lines.filter((l) => l.trim() !== '' && !l.startsWith('{')).slice(-12).join('\n');
+    } catch {
+      // no log
+    }
+    report.functionsCrashes.push({ phase: phase(), at: new Date().toISOString(), error });
+    log(`reliability: the functions server (pid ${pid}) died during ${phase()}; starting it again. Its last words:\n${error}`);
+    void restartComponent('functions', { localDir: sys.localDir, log, reason: 'reliability: the functions server died' })
+      .catch((e: unknown) => log(`reliability: restarting the functions failed: ${String(e)}`))
+      .finally(() => (restarting = false));
+  }, 1_000);
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
 
 interface Ctx {
   sys: TrialSystem;
@@ -513,7 +560,9 @@ async function restartPhase(ctx: Ctx): Promise<RestartReport> {
       for (;;) {
         const list = await apps.listNamespacedDaemonSet({ namespace: ctx.namespace, labelSelector: `${TRIAL_LABEL}` }).catch(() => undefined);
         const ds = list?.items.find((d) => d.metadata?.name?.endsWith('-a') && d.spec?.template.spec?.containers[0]?.image?.endsWith(':2'));
-        if ((ds?.status?.updatedNumberScheduled ?? 0) >= nodes / 3 || Date.now() > deadline) break;
+        // A status of the edited generation (the one before it counts every pod as updated).
+        const current = ds !== undefined && (ds.status?.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 1);
+        if ((current && (ds.status?.updatedNumberScheduled ?? 0) >= nodes / 3) || Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 200));
       }
       ctx.options.log(`restart: SIGKILL kube-apiserver mid-rollout (2 s down)`);

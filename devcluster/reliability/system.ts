@@ -24,6 +24,8 @@ export interface TrialSystem {
   /** Starts (or restarts) the functions with these settings (e.g. RESYNC_INTERVAL_MS); the cluster is kept. */
   functionsWith(env: Record<string, string>): Promise<System>;
   functionsPid(): number | undefined;
+  /** True while functionsWith restarts them on purpose (a supervisor must not take that for a crash). */
+  readonly restartingFunctions: boolean;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     return startSystem(systemOptions);
   };
   const system = await start(options.functionsEnv);
+  let restartingFunctions = false;
   const kc = new KubeConfig();
   kc.loadFromFile(system.kubeconfig);
   return {
@@ -69,8 +72,16 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
       if (!launch) throw new Error(`no functions launch record in ${file}`);
       if (Object.entries(env).every(([k, v]) => launch.env[k] === v)) return system;
       trackProcess({ ...launch, env: { ...launch.env, ...env } }, { localDir });
-      await restart('functions', { localDir, log: options.log, reason: `reliability: functions with ${JSON.stringify(env)}` });
+      restartingFunctions = true;
+      try {
+        await restart('functions', { localDir, log: options.log, reason: `reliability: functions with ${JSON.stringify(env)}` });
+      } finally {
+        restartingFunctions = false;
+      }
       return system;
+    },
+    get restartingFunctions() {
+      return restartingFunctions;
     },
     functionsPid() {
       try {
