@@ -315,7 +315,11 @@ export class InvariantChecker {
         } else {
           if (on.length > 0) misscheduled += 1;
           const allowed = p.shouldContinueRunning ? 1 : 0;
-          if (live.length > allowed) problems.push(`${dsName(ds)}@${node}: ${live.length} live pods on a node that must not run them`);
+          if (live.length > allowed) {
+            const taints = (obj.spec?.taints ?? []).map((x) => `${x.key}:${x.effect}`).join(',');
+            const pods = live.map((pod) => `${pod.metadata?.name} ${hashOf(pod)}${isReady(pod) ? ' Ready' : ''}${pod.spec?.nodeName ? '' : ' unbound'}`).join(', ');
+            problems.push(`${dsName(ds)}@${node}: ${live.length} live pods on a node that ${allowed ? 'takes no new pods' : 'must not run them'} (taints [${taints}]): ${pods}`);
+          }
         }
       }
       const s: NonNullable<V1DaemonSet['status']> | Record<string, undefined> = ds.status ?? {};
