@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../paths.ts';
+import { isSurgeStall } from './known.ts';
 import type { PhaseReport, Report, Stats } from './run.ts';
 
 export const resultsDir = join(repoRoot, 'reliability', 'results');
@@ -39,7 +40,12 @@ export function verdict(report: Report, tolerate: readonly string[] = []): { ok:
     problems.push(`${failing.length} invariant violation(s): ${[...byKind].map(([k, n]) => `${n} ${k}`).join(', ')} (seeds ${[...new Set(failing.map((v) => v.seed))].join(', ')})`);
   }
   for (const [name, phase] of [['trials', report.trials], ['loss', report.loss]] as const) {
-    if (phase && phase.converged < phase.trials) problems.push(`${phase.trials - phase.converged} ${name} trial(s) did not converge (seeds ${phase.notConverged.map((n) => n.seed).join(', ')})`);
+    if (phase && phase.converged < phase.trials) {
+      const stalls = tolerate.includes('surge-stall') ? phase.notConverged.filter((n) => isSurgeStall(n.why)) : [];
+      const others = phase.notConverged.filter((n) => !stalls.includes(n));
+      if (stalls.length > 0) notes.push(`tolerated (known, reported): ${stalls.length} ${name} trial(s) stalled by a surge pod that cannot be scheduled (seeds ${stalls.map((n) => n.seed).join(', ')})`);
+      if (others.length > 0) problems.push(`${others.length} ${name} trial(s) did not converge (seeds ${others.map((n) => n.seed).join(', ')})`);
+    }
     if (phase && phase.deliveries.refused > 0) {
       const text = `${phase.deliveries.refused} real watch event(s) refused with 4xx in ${name}`;
       if (tolerate.includes('refused')) notes.push(`tolerated (known, reported): ${text}`);

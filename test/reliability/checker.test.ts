@@ -291,3 +291,35 @@ describe('strategy changes the controller may not have seen yet', () => {
     expect(kinds(c)).toEqual(['budget']);
   });
 });
+
+describe('the known-failure classification of the report', () => {
+  it('tolerates the surge stall and the known kinds only when asked, and never a trial that failed to converge otherwise', async () => {
+    const { verdict } = await import('../../devcluster/reliability/report.ts');
+    const { knownFailures, knownViolationKinds } = await import('../../devcluster/reliability/known.ts');
+    const phase = (notConverged: { seed: number; why: string }[]) => ({
+      trials: 10,
+      seeds: [],
+      converged: 10 - notConverged.length,
+      violations: {},
+      convergeMs: { count: 0, p50: 0, p95: 0, max: 0, mean: 0 },
+      deliveries: { events: 0, dropped: 0, duplicates: 0, requests: 0, answers: {}, retries: 0, givenUp: 0, refused: 0, maxInFlight: 0 },
+      podEvents: 0,
+      pods: 0,
+      excused: { budget: 0, surge: 0 },
+      feedGaps: 0,
+      feedLate: 0,
+      skippedActions: 0,
+      notConverged,
+    });
+    const stall = { seed: 170, why: 'ns/a@n1: 2 live pods on a node that takes no new pods (taints [k:NoSchedule]): a-1 h1 Ready, a-2 h2 unbound' };
+    const other = { seed: 171, why: 'ns/a@n2: 0 live pods, want 1' };
+    const report = (notConverged: { seed: number; why: string }[], violations: { kind: string; seed: number }[] = []) =>
+      ({ trials: phase(notConverged), violations, functionsCrashes: [] }) as never;
+    const known = [...knownViolationKinds, ...knownFailures];
+    expect(verdict(report([stall]), known).ok).toBe(true);
+    expect(verdict(report([stall])).ok).toBe(false);
+    expect(verdict(report([stall, other]), known).ok).toBe(false);
+    expect(verdict(report([], [{ kind: 'duplicate', seed: 1 }]), known).ok).toBe(true);
+    expect(verdict(report([], [{ kind: 'ineligible', seed: 1 }]), known).ok).toBe(false);
+  });
+});
