@@ -60,7 +60,10 @@ function harness(): Harness {
   };
   const config = loadConfig({ BEARER_TOKEN: TOKEN, ADMISSION_PATH_SECRET: ADMISSION_SECRET, ADMISSION_SETTLE_MS: '0', BODY_LIMIT_BYTES: String(BODY_LIMIT) });
   // Deferred admission work runs at once (awaited), so a call it makes is seen with the response.
-  const deps = { handler, config, log: silentLogger, defer: async (task: () => Promise<void>) => task() };
+  // `secrets`: what the routes check, for an app that takes them apart from the configuration (ignored by one that
+  // reads them from `config`).
+  const secrets = { bearerTokens: [TOKEN], admissionPathSecrets: [ADMISSION_SECRET] };
+  const deps = { handler, config, secrets, log: silentLogger, defer: async (task: () => Promise<void>) => task() };
   const app = createApp(deps);
   const lambda = createHttpLambdaHandler(() => deps);
   return {
