@@ -20,7 +20,8 @@ import { admissionSecret as localAdmissionSecret, functionsToken } from './local
 import { localPaths, repoRoot } from './paths.ts';
 import { isProductLambdaUp, startProductLambda, stopProductLambda } from './lambda/product.ts';
 
-export type Delivery = 'audit' | 'admission' | 'both';
+/** `none`: no webhook at all; the caller delivers events itself (the reliability trials' delivery layer). */
+export type Delivery = 'audit' | 'admission' | 'both' | 'none';
 /** `server`: the long-lived local server (npm start). `lambda`: the built bundles in the local Lambda runtime. */
 export type Runtime = 'server' | 'lambda';
 
@@ -150,7 +151,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     kcmBurst: options.kcmBurst,
     // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).
     // null: none, explicitly (undefined would keep whatever the running control plane has).
-    auditWebhook: delivery === 'admission' ? null : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
+    auditWebhook: delivery === 'admission' || delivery === 'none' ? null : { url: `https://127.0.0.1:${port + 1}/events/audit`, token: secret },
     log,
   });
 
@@ -220,7 +221,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
-  await registerAdmission(kc, delivery === 'audit' ? undefined : webhookUrl);
+  await registerAdmission(kc, delivery === 'audit' || delivery === 'none' ? undefined : webhookUrl);
   return {
     kubeconfig: p.kubeconfig,
     reconcilerKubeconfig: p.reconcilerKubeconfig,

@@ -50,6 +50,21 @@ export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Why `name` is not a valid namespace (a DNS-1123 label: at most 63 lower-case alphanumerics and `-`), or null. */
+export function namespaceError(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > 63) return 'must be at most 63 characters';
+  if (!DNS_LABEL.test(name)) return 'must be a DNS-1123 label (lower-case alphanumerics and "-")';
+  return null;
+}
+
+/** Why `name` is not a valid DaemonSet name (a DNS-1123 subdomain, like a node name), or null. */
+export function daemonSetNameError(name: string): string | null {
+  return nodeNameError(name);
+}
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**

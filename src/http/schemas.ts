@@ -6,7 +6,7 @@
  * do not handle must not fail the batch because its object is shaped differently).
  */
 import * as z from 'zod';
-import { nodeNameError } from '../core/refs.ts';
+import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kubernetes objects
@@ -89,6 +89,10 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
     checkNodeName(ctx, obj, obj.metadata.name, ['metadata', 'name']);
     return head;
   }
+  if (isDaemonSetKind(obj.apiVersion, obj.kind)) {
+    checkDaemonSetRef(ctx, obj, obj.metadata.namespace, obj.metadata.name, ['metadata', 'name']);
+    return head;
+  }
   if (obj.apiVersion === 'v1' && obj.kind === 'Pod') {
     const pod = PodFieldsSchema.safeParse(obj);
     if (!pod.success) return fail(ctx, obj, pod.error);
@@ -102,6 +106,10 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
       }),
     );
     const owner = pod.data.metadata.ownerReferences?.find((o) => o.controller === true);
+    if (owner && isDaemonSetKind(owner.apiVersion, owner.kind)) {
+      const index = pod.data.metadata.ownerReferences?.indexOf(owner) ?? 0;
+      checkDaemonSetRef(ctx, obj, obj.metadata.namespace, owner.name, ['metadata', 'ownerReferences', index, 'name']);
+    }
     return { ...head, podSpec: spec, ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}) };
   }
   if (obj.apiVersion === 'v1' && obj.kind === 'Binding') {
@@ -120,6 +128,21 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
 function checkNodeName(ctx: z.core.$RefinementCtx, input: unknown, name: string, path: (string | number)[]): void {
   const problem = nodeNameError(name);
   if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a node name: ${problem}`, path, input });
+}
+
+function isDaemonSetKind(apiVersion: string, kind: string): boolean {
+  return (apiVersion === 'apps/v1' && kind === 'DaemonSet') || (apiVersion === 'daemonless.dev/v1alpha1' && kind === 'ServerlessDaemonSet');
+}
+
+/**
+ * A DaemonSet's namespace and name go into request paths: anything but a DNS-1123 label (namespace) and subdomain
+ * (name) is refused here, as no API server would have stored it.
+ */
+function checkDaemonSetRef(ctx: z.core.$RefinementCtx, input: unknown, namespace: string | undefined, name: string, path: (string | number)[]): void {
+  const nsProblem = namespace === undefined ? null : namespaceError(namespace);
+  if (nsProblem !== null) ctx.issues.push({ code: 'custom', message: `not a namespace: ${nsProblem}`, path: ['metadata', 'namespace'], input });
+  const problem = daemonSetNameError(name);
+  if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a DaemonSet name: ${problem}`, path, input });
 }
 
 function fail(ctx: z.core.$RefinementCtx, input: unknown, error: z.ZodError): never {
@@ -227,8 +250,8 @@ export const HintSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('node'), name: z.string().refine((name) => nodeNameError(name) === null, 'not a node name') }),
   z.object({
     kind: z.literal('daemonSet'),
-    namespace: z.string().min(1),
-    name: z.string().min(1),
+    namespace: z.string().refine((ns) => namespaceError(ns) === null, 'not a namespace'),
+    name: z.string().refine((name) => daemonSetNameError(name) === null, 'not a DaemonSet name'),
     uid: z.string().min(1).optional(),
     type: z.literal('ServerlessDaemonSet').optional(),
   }),

@@ -7,7 +7,7 @@
  * deadline, and fails with the typed errors of src/errors.ts. Objects are the API server's JSON, every field kept.
  */
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import { BadRequestError, ConflictError, NotFoundError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, RejectedError } from '../errors.ts';
 import { projectNode, projectPod } from '../core/fields.ts';
 import { goJson } from '../core/go-json.ts';
 import { daemonSetKinds, type DaemonSetKind, type EventToRecord, type ObjectRef } from '../core/model.ts';
@@ -181,13 +181,18 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
       } while (cont);
       return items;
     }, retry);
-  /** 404 (gone) and 409 (UID precondition failed: the object we decided about was replaced) mean the same here. */
+  /**
+   * 404 (gone), 409 (UID precondition failed) and, for a patch carrying the UID, 422 on `metadata.uid` (the API server
+   * answers a patch whose UID differs from the stored one "field is immutable") all mean the same here: the object we
+   * decided about was replaced or removed.
+   */
   const unlessGone = async <T extends string>(done: T, write: Promise<unknown>): Promise<T | 'gone'> => {
     try {
       await write;
       return done;
     } catch (error) {
       if (error instanceof NotFoundError || error instanceof ConflictError) return 'gone';
+      if (error instanceof RejectedError && error.apiStatus === 422 && /metadata\.uid/.test(error.message)) return 'gone';
       throw error;
     }
   };

@@ -11,7 +11,7 @@
  *  - deletecollection: the items of the returned list.
  */
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
-import { nodeNameError } from '../../core/refs.ts';
+import { daemonSetNameError, namespaceError, nodeNameError } from '../../core/refs.ts';
 import { InvalidInputError, parseAt, type PathSegment } from '../invalid-input.ts';
 import * as z from 'zod';
 import { AuditEventListSchema, AuditEventSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
@@ -124,6 +124,13 @@ function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]):
   const invalidNode = resource.kind === 'Node' ? nodeNameError(named.name) : null;
   if (invalidNode !== null) {
     throw new InvalidInputError('invalid audit event', [{ path: [...at, 'objectRef', 'name'].join('.'), message: `not a node name: ${invalidNode}` }]);
+  }
+  if (resource.kind === 'DaemonSet' || resource.kind === 'ServerlessDaemonSet') {
+    const issues = [
+      { field: 'namespace', problem: ref.namespace === undefined ? null : namespaceError(ref.namespace), what: 'a namespace' },
+      { field: 'name', problem: daemonSetNameError(named.name), what: 'a DaemonSet name' },
+    ].flatMap(({ field, problem, what }) => (problem === null ? [] : [{ path: [...at, 'objectRef', field].join('.'), message: `not ${what}: ${problem}` }]));
+    if (issues.length > 0) throw new InvalidInputError('invalid audit event', issues);
   }
   const object = {
     apiVersion: resource.apiVersion,
