@@ -38,11 +38,12 @@ const { values } = parseArgs({
     keep: { type: 'boolean', default: false },
     'local-dir': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
+    concurrency: { type: 'string' },
   },
 });
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--loss-rate R] [--resync-ms N] [--fault KIND] [--log-level info] [--keep]\n`);
+  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--loss-rate R] [--resync-ms N] [--fault KIND] [--concurrency N] [--log-level info] [--keep]\n`);
   process.exit(2);
 }
 const int = (name: string, value: string | undefined, fallback: number): number => {
@@ -78,6 +79,7 @@ const options: RunOptions = {
   ...(seeds ? { seeds } : {}),
   ...(values.fault ? { faultKinds: values.fault } : {}),
   ...(values['log-level'] ? { functionsLogLevel: values['log-level'] } : {}),
+  ...(values.concurrency !== undefined ? { concurrency: int('concurrency', values.concurrency, 1) } : {}),
   ...(values['local-dir'] ? { localDir: values['local-dir'] } : {}),
   keep: values.keep,
   log: (line) => process.stdout.write(`${line}\n`),

@@ -50,6 +50,11 @@ export interface RunOptions {
   seeds?: number[];
   /** Only these fault kinds (faultProfiles[].kind), e.g. when re-running a seed. */
   faultKinds?: string[];
+  /**
+   * MAX_CONCURRENT_RECONCILES of the functions server in the trials; unset: the product's default (1). Above 1 the
+   * server's passes overlap as concurrent Lambda invocations do (`--concurrency 4` measures that).
+   */
+  concurrency?: number;
   /** LOG_LEVEL of the functions (default warn; info logs every reconcile, for a seed being investigated). */
   functionsLogLevel?: string;
   localDir?: string;
@@ -134,6 +139,8 @@ export interface Report {
   runtime: Runtime;
   durationSeconds: number;
   settings: Pick<RunOptions, 'baseSeed' | 'trials' | 'parallel' | 'lossTrials' | 'lossRate' | 'resyncMs' | 'faultTrialsPerKind' | 'restartNodes' | 'fuzzCases'> & {
+    /** MAX_CONCURRENT_RECONCILES of the trials; null: the product's default. */
+    concurrency?: number | null;
     evictionAllowanceMs: number;
     graceMs: number;
     convergeTimeoutMs: number;
@@ -153,13 +160,17 @@ const EVICTION_ALLOWANCE_MS = 5_000;
 const GRACE_MS = 2_000;
 const CONVERGE_TIMEOUT_MS = 30_000;
 
-/** Functions settings of the event trials: the resync off, so events alone must converge; concurrency up. */
-let trialEnv = { RESYNC_INTERVAL_MS: '0', MAX_CONCURRENT_RECONCILES: '4', LOG_LEVEL: 'warn' };
+/** Functions settings of the event trials: the resync off, so events alone must converge. */
+let trialEnv: Record<string, string> = { RESYNC_INTERVAL_MS: '0', LOG_LEVEL: 'warn' };
 
 export async function run(options: RunOptions): Promise<Report> {
   const started = Date.now();
   const { log } = options;
-  trialEnv = { ...trialEnv, LOG_LEVEL: options.functionsLogLevel ?? 'warn' };
+  trialEnv = {
+    ...trialEnv,
+    LOG_LEVEL: options.functionsLogLevel ?? 'warn',
+    ...(options.concurrency !== undefined ? { MAX_CONCURRENT_RECONCILES: String(options.concurrency) } : {}),
+  };
   let runnerPeak = 0;
   const memoryTimer = setInterval(() => (runnerPeak = Math.max(runnerPeak, process.memoryUsage().rss)), 500);
   memoryTimer.unref();
@@ -178,6 +189,7 @@ export async function run(options: RunOptions): Promise<Report> {
       faultTrialsPerKind: options.faultTrialsPerKind,
       restartNodes: options.restartNodes,
       fuzzCases: options.fuzzCases,
+      concurrency: options.concurrency ?? null,
       evictionAllowanceMs: EVICTION_ALLOWANCE_MS,
       graceMs: GRACE_MS,
       convergeTimeoutMs: CONVERGE_TIMEOUT_MS,
