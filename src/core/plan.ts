@@ -166,6 +166,10 @@ export function planNode(
           message: `Found succeeded daemon pod ${name} on node ${nodeName}, will try to delete it`,
         });
         deletes.push(() => deletePod(pod, 'pod succeeded'));
+      } else if (!shouldRun && !pod.spec?.nodeName) {
+        // Beyond upstream, which keeps such a pod for ever (a surge or an unavailable slot spent, the rollout stuck):
+        // kube-scheduler honours the taints that make shouldRun false, so a pod it has not bound can never start.
+        deletes.push(() => deletePod(pod, `never bound, and node ${nodeName} takes no new pods (${eligibility.reason ?? 'it no longer qualifies'})`));
       } else {
         running.push(pod);
       }

@@ -125,6 +125,11 @@ const rows: Row[] = [
   { name: 'untolerated NoExecute taint: pod deleted', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoExecute')] } }), [pod('a')]), want: { deletes: ['a'] } },
   { name: 'untolerated NoSchedule taint: existing pod kept', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [pod('a')]), want: {} },
   { name: 'untolerated NoSchedule taint, no pod: nothing created', state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } })), want: {} },
+  {
+    name: 'untolerated NoSchedule taint: a pod the scheduler never bound is deleted (it cannot start; beyond upstream)',
+    state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [pod('pending', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } })]),
+    want: { deletes: ['pending'] },
+  },
   // shouldContinueRunning still handles failed pods and duplicates on a NoSchedule node.
   {
     name: 'untolerated NoSchedule taint: failed pod still deleted',
@@ -262,6 +267,18 @@ describe('planNode with surge (RollingUpdate, maxSurge > 0)', () => {
       want: { deletes: ['gen-only'] },
     },
     { name: 'terminating pods are not counted as running', state: nodeState('node-1', [oldPod('t', terminating), newPod('new', notReady)]), want: {} },
+    // Beyond upstream (which keeps it and waits for ever, the surge budget spent): a new pod the scheduler has not
+    // bound when the node stopped taking new pods can never start; it is deleted, the old pod stays.
+    {
+      name: 'NoSchedule node: an unbound surge pod is deleted, the old pod stays',
+      state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [oldPod('old'), newPod('pending', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } })]),
+      want: { deletes: ['pending'] },
+    },
+    {
+      name: 'NoSchedule node: a bound new pod is kept (it runs; the rolling update decides)',
+      state: nodeState(newNode('node-1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [oldPod('old'), newPod('new', notReady)]),
+      want: {},
+    },
   ];
   it.each(surgeRows)('$name', ({ ds: d = v2, state, backoff: b, want }) => {
     const plan = planNode(d, state, b, T0, defaultPlanOptions);
