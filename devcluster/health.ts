@@ -1,4 +1,5 @@
 /** Small HTTPS probes and a startup wait loop that fails fast when a component dies instead of timing out. */
+import { connect } from 'node:net';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Daemon, logTail } from './processes.ts';
@@ -73,4 +74,16 @@ export async function waitReady(
     if (Date.now() > deadline) throw new StartupError(`${what}: not ready after ${timeoutMs / 1000} s (last: ${last})`);
     await sleep(200);
   }
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (a process that does not answer HTTP yet, too). */
+export function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

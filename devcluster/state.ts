@@ -50,6 +50,11 @@ export class StateError extends Error {
 }
 
 export function readState(file: string): ClusterState | undefined {
+  return readJsonFile(file, ClusterStateSchema, (error) => ` is not a state file this version understands: ${error.message}`);
+}
+
+/** The parsed file, or undefined when it does not exist; a file that is not JSON or not `schema` is a StateError. */
+function readJsonFile<S extends z.ZodType>(file: string, schema: S, problem: (error: z.ZodError) => string): z.output<S> | undefined {
   if (!existsSync(file)) return undefined;
   let json: unknown;
   try {
@@ -57,8 +62,8 @@ export function readState(file: string): ClusterState | undefined {
   } catch (error) {
     throw new StateError(`${file}: ${(error as Error).message}`);
   }
-  const parsed = ClusterStateSchema.safeParse(json);
-  if (!parsed.success) throw new StateError(`${file} is not a state file this version understands: ${parsed.error.message}`);
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new StateError(`${file}${problem(parsed.error)}`);
   return parsed.data;
 }
 
@@ -99,16 +104,7 @@ export function launchFile(runDir: string, name: string): string {
 export const launchSuffix = '.launch.json';
 
 export function readLaunch(file: string): ParsedTrackedLaunch | undefined {
-  if (!existsSync(file)) return undefined;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new StateError(`${file}: ${(error as Error).message}`);
-  }
-  const parsed = TrackedLaunchSchema.safeParse(json);
-  if (!parsed.success) throw new StateError(`${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return parsed.data;
+  return readJsonFile(file, TrackedLaunchSchema, (error) => `: ${error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
 }
 
 export function writeLaunch(file: string, launch: TrackedLaunch): void {

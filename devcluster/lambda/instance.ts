@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { portOpen } from '../health.ts';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -137,7 +137,7 @@ export class Instance {
     }
     // RIE listens within milliseconds; wait until it accepts connections.
     const deadline = Date.now() + 5_000;
-    while (!(await canConnect(this.port))) {
+    while (!(await portOpen(this.port))) {
       if (this.dead || Date.now() > deadline) {
         this.kill();
         throw new InstanceStartError(`${spec.functionName}: aws-lambda-rie did not listen on ${this.port} (see ${spec.logFile})`);
@@ -312,16 +312,6 @@ export class Instance {
   }
 }
 
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 export function parseReportLine(line: string): { initDurationMs?: number; durationMs?: number; billedDurationMs?: number } {
   const field = (name: string) => {

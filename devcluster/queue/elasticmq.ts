@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { connect } from 'node:net';
+import { portOpen } from '../health.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,7 +133,7 @@ export async function startElasticMq(options: StartElasticMqOptions): Promise<El
   if (child.pid === undefined) throw new ElasticMqError('cannot start java');
   writeFileSync(pidFile, `${child.pid}\n`);
   const started = Date.now();
-  while (!(await listening(options.port))) {
+  while (!(await portOpen(options.port))) {
     if (!isOurProcess(child.pid, identity(configFile))) throw new ElasticMqError(`elasticmq exited at start (see ${logFile})`);
     if (Date.now() - started > 60_000) throw new ElasticMqError(`elasticmq did not listen on ${options.port} within 60 s (see ${logFile})`);
     await sleep(100);
@@ -152,13 +152,3 @@ export async function stopElasticMq(dir: string, log: (line: string) => void = (
   rmSync(pidFile, { force: true });
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}

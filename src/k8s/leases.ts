@@ -66,17 +66,12 @@ export function createLeaseProtocols({ call, orNull }: Calls, namespace: string)
     },
     async writeBackoff(daemonSet, nodeName, state) {
       const name = leaseName('backoff', daemonSet.uid, nodeName);
-      const body: V1Lease = {
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: {
-          name,
-          namespace,
-          labels: leaseLabels('backoff', daemonSet.uid),
-          annotations: { [GENERATION]: String(state.generation), [LAST_DELETION]: new Date(state.lastDeletion).toISOString(), [NODE]: nodeName },
-        },
-        spec: { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}/${nodeName}`, leaseDurationSeconds: Math.max(1, Math.round(state.delaySeconds)) },
-      };
+      const body = leaseBody(
+        { name, namespace },
+        leaseLabels('backoff', daemonSet.uid),
+        { [GENERATION]: String(state.generation), [LAST_DELETION]: new Date(state.lastDeletion).toISOString(), [NODE]: nodeName },
+        { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}/${nodeName}`, leaseDurationSeconds: Math.max(1, Math.round(state.delaySeconds)) },
+      );
       const what = `write lease ${namespace}/${name}`;
       try {
         // A merge patch needs no resourceVersion; the Lease is created on first use.
@@ -89,12 +84,8 @@ export function createLeaseProtocols({ call, orNull }: Calls, namespace: string)
     async acquireRolloutLock(daemonSet, holder, ttlSeconds, now) {
       const name = leaseName('rollout', daemonSet.uid);
       const heldUntil = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
-      const body = (resourceVersion?: string): V1Lease => ({
-        apiVersion: 'coordination.k8s.io/v1',
-        kind: 'Lease',
-        metadata: { name, namespace, ...(resourceVersion ? { resourceVersion } : {}), labels: leaseLabels('rollout', daemonSet.uid), annotations: { [HELD_UNTIL]: heldUntil } },
-        spec: { holderIdentity: holder, leaseDurationSeconds: ttlSeconds },
-      });
+      const body = (resourceVersion?: string): V1Lease =>
+        leaseBody({ name, namespace, resourceVersion }, leaseLabels('rollout', daemonSet.uid), { [HELD_UNTIL]: heldUntil }, { holderIdentity: holder, leaseDurationSeconds: ttlSeconds });
       try {
         const lease = await get(name);
         if (lease === null) {
@@ -197,18 +188,12 @@ export function createPassScheduler({ call, orNull }: Calls, namespace: string):
         const lease = await orNull<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
         const target = nextPassAt(Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? ''), atMs, intervalMs);
         if (target === null) return null;
-        const body: V1Lease = {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: {
-            name,
-            namespace,
-            ...(lease?.metadata?.resourceVersion ? { resourceVersion: lease.metadata.resourceVersion } : {}),
-            labels: leaseLabels('pass', daemonSet.uid),
-            annotations: { [SCHEDULED_AT]: new Date(target).toISOString() },
-          },
-          spec: { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
-        };
+        const body = leaseBody(
+          { name, namespace, resourceVersion: lease?.metadata?.resourceVersion },
+          leaseLabels('pass', daemonSet.uid),
+          { [SCHEDULED_AT]: new Date(target).toISOString() },
+          { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
+        );
         try {
           if (lease === null) await call({ method: 'POST', path: path(), body, what: `create lease ${namespace}/${name}` });
           else await call({ method: 'PUT', path: path(name), body, what: `update lease ${namespace}/${name}` });
@@ -231,4 +216,20 @@ function backoffFromLease(lease: V1Lease): BackoffState | undefined {
   const lastDeletion = acquired ? new Date(acquired) : undefined;
   if (!lastDeletion || Number.isNaN(lastDeletion.getTime()) || !delay || !Number.isFinite(generation)) return undefined;
   return { lastDeletion, delaySeconds: delay, generation };
+}
+
+/** A Lease of daemonless's own: its identity (with the resourceVersion a PUT is guarded by), labels, annotations, spec. */
+function leaseBody(
+  id: { name: string; namespace: string; resourceVersion?: string | undefined },
+  labels: Record<string, string>,
+  annotations: Record<string, string>,
+  spec: NonNullable<V1Lease['spec']>,
+): V1Lease {
+  const { resourceVersion, ...named } = id;
+  return {
+    apiVersion: 'coordination.k8s.io/v1',
+    kind: 'Lease',
+    metadata: { ...named, ...(resourceVersion ? { resourceVersion } : {}), labels, annotations },
+    spec,
+  };
 }
