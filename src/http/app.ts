@@ -21,7 +21,7 @@ import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Config } from '../config.ts';
-import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, UnauthorizedError } from '../errors.ts';
+import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, UnauthorizedError, isTransient } from '../errors.ts';
 import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
 import type { RouteSecrets } from '../secrets.ts';
@@ -47,6 +47,12 @@ export interface AppDeps {
   secrets: RouteSecrets;
   /** The routes this process serves; every one when unset. `GET /healthz` always. */
   routes?: readonly RouteName[];
+  /**
+   * Waits before retrying deferred admission work that failed transiently, when it runs in this process (a long-lived
+   * server: nobody else would retry it). Default `deferredRetryDelaysMs`. Work handed to Lambda or the queue is retried
+   * there instead.
+   */
+  deferredRetryDelaysMs?: readonly number[];
 }
 
 type Variables = { route: string; hints: Hint[]; result: HandleResult; ignored: number; body: string; sources: string[]; changeAgeMs: number };
@@ -58,6 +64,9 @@ export type App = Hono<{ Variables: Variables }>;
  * server's request must never be delayed for long, and the scheduled resync catches what is lost.
  */
 export const deferHandOffBoundMs = 1_000;
+
+/** 1 + 2 + 4 + 8 + 16 s: an API server restart or a namespace of the batch going away outlasts a single try. */
+export const deferredRetryDelaysMs: readonly number[] = [1_000, 2_000, 4_000, 8_000, 16_000];
 
 export function createApp(deps: AppDeps): App {
   const { config, log, secrets } = deps;
@@ -172,13 +181,23 @@ export function createApp(deps: AppDeps): App {
   /** Defers settle-then-handle; waits at most `deferHandOffBoundMs` for the hand-over itself. */
   const handOff = async (hints: Hint[]): Promise<void> => {
     const delayMs = config.ADMISSION_SETTLE_MS;
+    const retryDelays = deps.deferredRetryDelaysMs ?? deferredRetryDelaysMs;
     const task = async (): Promise<void> => {
-      try {
-        await sleep(delayMs);
-        const result = await deps.handler.handle(hints);
-        log.info('deferred admission hints handled', { hints: summarizeHints(hints), result });
-      } catch (error) {
-        log.error('deferred admission hints failed', { hints: summarizeHints(hints), error: serializeError(error) });
+      await sleep(delayMs);
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const result = await deps.handler.handle(hints);
+          log.info('deferred admission hints handled', { hints: summarizeHints(hints), result });
+          return;
+        } catch (error) {
+          const retryIn = isTransient(error) ? retryDelays[attempt] : undefined;
+          if (retryIn === undefined) {
+            log.error('deferred admission hints failed', { hints: summarizeHints(hints), attempts: attempt + 1, error: serializeError(error) });
+            return;
+          }
+          log.warn('deferred admission hints failed; retrying', { hints: summarizeHints(hints), retryInMs: retryIn, error: serializeError(error) });
+          await sleep(retryIn);
+        }
       }
     };
     const bound = new AbortController();

@@ -7,7 +7,8 @@ import { ConflictError, DaemonlessError, NamespaceTerminatingError, NotFoundErro
 interface StatusBody {
   reason?: string;
   message?: string;
-  details?: { causes?: { type?: string }[] };
+  /** StatusCause: its Go field `Type` is `reason` in JSON. */
+  details?: { causes?: { reason?: string }[] };
 }
 
 function statusBody(text: string): StatusBody {
@@ -30,7 +31,7 @@ export function mapHttpError(status: number, text: string, headers: Record<strin
     const retryAfter = Number(headers['retry-after']);
     return new TransientError(detail, Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined);
   }
-  if (body.details?.causes?.some((c) => c.type === 'NamespaceTerminating')) return new NamespaceTerminatingError(detail, status);
+  if (body.details?.causes?.some((c) => c.reason === 'NamespaceTerminating')) return new NamespaceTerminatingError(detail, status);
   return new RejectedError(detail, status);
 }
 

@@ -12,7 +12,7 @@ import { namespaceOf } from '../core/refs.ts';
 import { isRollingUpdate } from '../core/budget.ts';
 import { nodeStates } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
-import { requeueAfter, type Pass } from './deps.ts';
+import { isolated, requeueAfter, type Pass } from './deps.ts';
 import { syncHistory } from './history.ts';
 import { readForDaemonSets, snapshotWithBackoffs, type DaemonSetRead } from './read.ts';
 import { rolloutStep } from './rollout-step.ts';
@@ -27,17 +27,23 @@ export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[],
   const uid = (ds: V1DaemonSet) => ds.metadata?.uid ?? '';
 
   // 1. History (upstream constructHistory): the current revision and its hash, before anything is created.
+  // Each DaemonSet on its own (`isolated`): one that fails (its namespace being deleted, a quota) is left out of the
+  // later steps while the others go on.
   const histories = new Map<string, HistoryPlan>();
+  const failed = new Set<string>();
   await Promise.all(
     daemonSets.filter(isSyncable).map(async (ds) => {
       const podsOfNamespace = read.pods.filter((p) => namespaceOf(p) === namespaceOf(ds));
-      const history = await syncHistory(pass, ds, revisionsOf(ds, read.revisions), podsOfNamespace);
-      if (history) histories.set(uid(ds), history);
-      // A hash collision bumped collisionCount: this DaemonSet is synced again with the new hash.
-      else requeueAfter(pass, 1);
+      const ok = await isolated(pass, ds, 'history', async () => {
+        const history = await syncHistory(pass, ds, revisionsOf(ds, read.revisions), podsOfNamespace);
+        if (history) histories.set(uid(ds), history);
+        // A hash collision bumped collisionCount: this DaemonSet is synced again with the new hash.
+        else requeueAfter(pass, 1);
+      });
+      if (!ok) failed.add(uid(ds));
     }),
   );
-  const ready = daemonSets.filter((ds) => !isSyncable(ds) || histories.has(uid(ds)));
+  const ready = daemonSets.filter((ds) => !failed.has(uid(ds)) && (!isSyncable(ds) || histories.has(uid(ds))));
   const hashes = new Map([...histories].map(([id, history]) => [id, history.hash]));
 
   // 2. manage: create/delete per node, and release owned pods that left the selector (known from their metadata).
@@ -50,13 +56,19 @@ export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[],
   await Promise.all(
     ready
       .filter((ds) => histories.has(uid(ds)) && isRollingUpdate(ds) && !wrote.has(uid(ds)))
-      .map((ds) => rolloutStep(pass, ds, states, read.nodes, hashes.get(uid(ds)) as string)),
+      .map((ds) => isolated(pass, ds, 'rollout', () => rolloutStep(pass, ds, states, read.nodes, hashes.get(uid(ds)) as string))),
   );
 
   // 4. cleanupHistory, then 5. status, from the snapshot this pass started with (the next event brings it up to date).
   await Promise.all(
-    ready.flatMap((ds) => (histories.get(uid(ds))?.cleanup ?? []).map((name) => cluster.deleteControllerRevision(namespaceOf(ds), name))),
+    ready.map((ds) =>
+      isolated(pass, ds, 'history cleanup', async () => {
+        await Promise.all((histories.get(uid(ds))?.cleanup ?? []).map((name) => cluster.deleteControllerRevision(namespaceOf(ds), name)));
+      }),
+    ),
   );
-  await Promise.all(ready.filter((ds) => histories.has(uid(ds))).map((ds) => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string)));
+  await Promise.all(
+    ready.filter((ds) => histories.has(uid(ds))).map((ds) => isolated(pass, ds, 'status', () => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string))),
+  );
   return read;
 }

@@ -7,7 +7,8 @@ import type { V1DaemonSet } from '@kubernetes/client-node';
 import { hintKey, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonSetKind, PlanOptions } from '../core/model.ts';
-import { daemonSetKindOf } from '../core/refs.ts';
+import { daemonSetKindOf, keyOf } from '../core/refs.ts';
+import { NamespaceTerminatingError } from '../errors.ts';
 
 export interface ReconcilerOptions {
   plan: PlanOptions;
@@ -49,6 +50,8 @@ export interface Pass {
   unfinished: boolean;
   /** Nodes this pass saw gone with a GET (404): their pods may be force-deleted without asking again. */
   readonly confirmedGone: Set<string>;
+  /** What failed for one DaemonSet while the others went on (`isolated`): the pass fails with it at the end. */
+  readonly failures: unknown[];
 }
 
 export function newPass(deps: ReconcilerDeps, started: Date): Pass {
@@ -63,6 +66,7 @@ export function newPass(deps: ReconcilerDeps, started: Date): Pass {
     writeDeadline: started.getTime() + deps.options.timeBudgetMs * 0.8,
     unfinished: false,
     confirmedGone: new Set(),
+    failures: [],
   };
 }
 
@@ -76,4 +80,24 @@ export function followUp(pass: Pass, ds: V1DaemonSet): void {
   if (ds.metadata?.uid) hint.uid = ds.metadata.uid;
   if (daemonSetKindOf(ds) === 'ServerlessDaemonSet') hint.type = 'ServerlessDaemonSet';
   pass.followUp.set(hintKey(hint), hint);
+}
+
+/**
+ * Runs one DaemonSet's step of a pass that covers several (upstream syncs each DaemonSet on its own): a failure is kept
+ * in `pass.failures` and the pass goes on with the others, failing only at the end; true when the step succeeded. A
+ * namespace being deleted is no failure (its DaemonSet goes with it; upstream reports nothing either).
+ */
+export async function isolated(pass: Pass, ds: V1DaemonSet, step: string, fn: () => Promise<void>): Promise<boolean> {
+  try {
+    await fn();
+    return true;
+  } catch (error) {
+    if (error instanceof NamespaceTerminatingError) {
+      pass.deps.log.debug('namespace being deleted: DaemonSet skipped', { daemonSet: keyOf(ds), step });
+    } else {
+      pass.deps.log.warn('DaemonSet step failed; the others go on', { daemonSet: keyOf(ds), step, error: String(error) });
+      pass.failures.push(error);
+    }
+    return false;
+  }
 }

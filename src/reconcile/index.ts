@@ -10,7 +10,7 @@
  * same state.
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { BadRequestError, ConflictError, NotFoundError, TransientError } from '../errors.ts';
+import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { nodeNameError } from '../core/refs.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
@@ -80,6 +80,9 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         throw new TransientError(`time budget exhausted after ${result.created} creates; redeliver to continue`, 1);
       }
       deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime() });
+      // Some DaemonSet failed while the others went on: the pass fails with its error (a transient one first, so the
+      // sender redelivers), after everything else is done.
+      if (pass.failures.length > 0) throw pass.failures.find(isTransient) ?? pass.failures[0];
       return result;
     },
   };

@@ -329,6 +329,31 @@ describe('POST /events/admission', () => {
     expect(logs.entries().some((e) => e.msg === 'deferred admission hints failed')).toBe(true);
   });
 
+  it('deferred work that fails transiently is retried after the given delays; a refusal is not', async () => {
+    let failures = 2;
+    const flaky = testApp({
+      deferredRetryDelaysMs: [5, 5, 5],
+      behaviour: () => {
+        if (failures-- > 0) throw new TransientError('apiserver is restarting');
+        return { hints: 1, created: 1, deleted: 0, apiRequests: 3 };
+      },
+    });
+    await flaky.app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(flaky.calls).toHaveLength(3);
+    expect(flaky.logs.entries().filter((e) => e.msg === 'deferred admission hints failed; retrying')).toHaveLength(2);
+    expect(flaky.logs.entries().some((e) => e.msg === 'deferred admission hints handled')).toBe(true);
+
+    const refused = testApp({
+      deferredRetryDelaysMs: [5, 5, 5],
+      behaviour: () => {
+        throw new RejectedError('403 Forbidden', 403);
+      },
+    });
+    await refused.app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(refused.calls).toHaveLength(1);
+    expect(refused.logs.entries().find((e) => e.msg === 'deferred admission hints failed')?.attempts).toBe(1);
+  });
+
   it('still allowed:true when handing over fails', async () => {
     const { app } = testApp({
       defer: () => {

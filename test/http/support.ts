@@ -62,6 +62,7 @@ export function testApp(
     env?: Record<string, string>;
     behaviour?: (hints: readonly Hint[]) => HandleResult | Promise<HandleResult>;
     defer?: AppDeps['defer'];
+    deferredRetryDelaysMs?: readonly number[];
   } = {},
 ) {
   const { handler, calls } = recordingHandler(options.behaviour);
@@ -73,6 +74,8 @@ export function testApp(
     config,
     secrets: secretsOf(config),
     log: logs.log,
+    // No retries unless a test asks for them: a test of a failing handler sees the failure at once.
+    deferredRetryDelaysMs: options.deferredRetryDelaysMs ?? [],
     defer:
       options.defer ??
       (async (task, work) => {

@@ -55,13 +55,18 @@ describe.runIf(MODE === 'managed')('two controllers side by side (managed cluste
   const converged = () =>
     waitFor('one Ready pod of each controller on every node', async () => {
       const { pods, byOwner } = await podsByOwner();
+      // Thrown, so a timeout names what was still missing.
       for (const kind of ['DaemonSet', 'ServerlessDaemonSet']) {
         for (const node of nodes) {
           const here = byOwner.get(kind)?.get(node) ?? [];
-          if (here.length !== 1 || !isReady(here[0]!) || here[0]!.metadata?.deletionTimestamp) return false;
+          if (here.length !== 1 || !isReady(here[0]!) || here[0]!.metadata?.deletionTimestamp) {
+            const seen = here.map((p) => `${p.metadata?.name} ${p.status?.phase}${isReady(p) ? ' Ready' : ''}${p.metadata?.deletionTimestamp ? ' terminating' : ''}`);
+            throw new Error(`${kind} on ${node}: ${seen.length === 0 ? 'no pod' : seen.join(', ')}`);
+          }
         }
       }
-      return byOwner.has('none') ? false : pods;
+      if (byOwner.has('none')) throw new Error(`pods without a controller: ${[...(byOwner.get('none')?.values() ?? [])].flat().map((p) => p.metadata?.name).join(', ')}`);
+      return pods;
     }, { timeoutMs: 60_000 });
 
   it('each controller runs one pod per node, and writes only its own', async () => {

@@ -356,3 +356,33 @@ describe('failing reads', () => {
     expect(isTransient(failure)).toBe(true);
   });
 });
+
+describe('one DaemonSet failing does not hold up the others in the same pass', () => {
+  const going = () => newDaemonSet('going', { metadata: { namespace: 'going' } });
+  const nodes = () => Array.from({ length: 2 }, (_, i) => newNode(`n${i}`));
+  const agentPods = (state: FakeState) => state.pods.filter((p) => p.metadata?.labels?.app === 'agent' && p.metadata?.namespace === 'default');
+
+  it('a DaemonSet whose namespace is being deleted is skipped (as upstream), the others are reconciled, and the pass succeeds', async () => {
+    const state: FakeState = { nodes: nodes(), daemonSets: [going(), ds()], pods: [] };
+    const { cluster, reconciler } = setup(state);
+    // The first revision create is the terminating namespace's (the DaemonSets are synced in list order).
+    cluster.failOn('createControllerRevision', new NamespaceTerminatingError('403 Forbidden: unable to create new content in namespace going because it is being terminated', 403), 1);
+    const result = await reconciler.handle([{ kind: 'resync' }]);
+    expect(agentPods(state)).toHaveLength(2);
+    expect(state.pods.filter((p) => p.metadata?.namespace === 'going')).toEqual([]);
+    expect(result.created).toBe(2);
+  });
+
+  it.each([
+    ['transient', () => new TransientError('503 Service Unavailable', 503), true],
+    ['refused', () => new RejectedError('403 Forbidden: exceeded quota', 403), false],
+  ])('a %s failure of one DaemonSet: the others are reconciled first, then the pass fails with that error', async (_name, error, transient) => {
+    const state: FakeState = { nodes: nodes(), daemonSets: [going(), ds()], pods: [] };
+    const { cluster, reconciler } = setup(state);
+    cluster.failOn('createControllerRevision', error(), 1);
+    const failure = await reconciler.handle([{ kind: 'resync' }]).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(Error);
+    expect(isTransient(failure)).toBe(transient);
+    expect(agentPods(state)).toHaveLength(2);
+  });
+});
