@@ -25,6 +25,7 @@ import { measureColdStarts } from './lib/coldstart.ts';
 import { costModel } from './lib/cost.ts';
 import { daemonSetChanges, soloJoins } from './lib/events.ts';
 import { bareNodeSweep, measurePasses } from './lib/memory.ts';
+import { fetchColdWarm } from './lib/lambda-stats.ts';
 import { startObserver, type Observer } from './lib/observer.ts';
 import { markdown, svgChart, systemLine } from './lib/report.ts';
 import { checkTargets, costInputsFor, isDaemonless, resultName, type BenchResults, type SystemRun } from './lib/results.ts';
@@ -209,6 +210,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       log(`${system.label}: memory of a resync and a DaemonSet-wide pass (steady state)`);
       run.memory = await measurePasses(system.kc, system.lambda.invokeUrl, 'steady state', 2, log);
     }
+    if (system.lambda) run.coldWarm = await fetchColdWarm(system.lambda.invokeUrl, ['audit', 'reconcile', 'resync', 'admission', 'watch']);
     if (how.floorHere) {
       log(`${system.label}: plain-client floor`);
       const f = await floor(ctx);
@@ -247,7 +249,9 @@ function raisedQps(kind: SystemName | 'plain'): number {
 async function runMemorySweep(): Promise<void> {
   log(`memory sweep: bare nodes up to ${args.memoryNodes.join(', ')}, on a fresh control plane (Lambda runtime)`);
   try {
-    const system = await startBenchSystem('lambda', { log: quiet });
+    // Environments idle for 3 s are stopped: each measured pass (after waitQuiet's 5 s) starts a fresh environment.
+    process.env.DAEMONLESS_LAMBDA_IDLE_MS = '3000';
+    const system = await startBenchSystem('lambda', { log: quiet }).finally(() => delete process.env.DAEMONLESS_LAMBDA_IDLE_MS);
     if (!system.lambda) throw new Error('the Lambda runtime gave no invoke URL');
     results.memorySweep = await bareNodeSweep(system.kc, system.lambda.invokeUrl, args.memoryNodes, 2, log);
   } catch (error) {

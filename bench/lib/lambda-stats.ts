@@ -111,3 +111,40 @@ export function lambdaWindow(before: LambdaStats, after: LambdaStats): LambdaWin
   }
   return window;
 }
+
+/** Billed time of a function's cold and warm invocations (sums), for the extra a cold start costs. */
+export interface ColdWarm {
+  cold: number;
+  coldBilledMs: number;
+  warm: number;
+  warmBilledMs: number;
+}
+
+/** Sums over a function's invocation reports; failed invocations are left out. Pure. */
+export function coldWarmOf(reports: readonly { coldStart: boolean; billedDurationMs: number; outcome: string }[]): ColdWarm {
+  const out: ColdWarm = { cold: 0, coldBilledMs: 0, warm: 0, warmBilledMs: 0 };
+  for (const r of reports) {
+    if (r.outcome !== 'ok') continue;
+    if (r.coldStart) {
+      out.cold += 1;
+      out.coldBilledMs += r.billedDurationMs;
+    } else {
+      out.warm += 1;
+      out.warmBilledMs += r.billedDurationMs;
+    }
+  }
+  return out;
+}
+
+/** The service's last invocation reports (up to 500 per function) of each function, summed by coldWarmOf. */
+export async function fetchColdWarm(invokeUrl: string, functions: readonly string[]): Promise<Record<string, ColdWarm>> {
+  const out: Record<string, ColdWarm> = {};
+  for (const fn of functions) {
+    const response = await fetch(`${invokeUrl}/_local/reports?function=${encodeURIComponent(fn)}`, { signal: AbortSignal.timeout(10_000) });
+    if (!response.ok) continue;
+    const reports = (await response.json()) as { coldStart: boolean; billedDurationMs: number; outcome: string }[];
+    const summary = coldWarmOf(reports);
+    if (summary.cold + summary.warm > 0) out[fn] = summary;
+  }
+  return out;
+}

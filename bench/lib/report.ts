@@ -348,8 +348,9 @@ export function convergenceTable(results: BenchResults): string[] {
   if (main && raised) ratios.push({ title: `${main.label} ÷ raised`, of: (s) => ratio(sec(main.kind, s), sec('raised', s)) });
   if (main && results.floor) ratios.push({ title: `${main.label} ÷ floor`, of: (s) => ratio(sec(main.kind, s), effectiveFloor(results, s)) });
   const out: string[] = [];
-  out.push(`| shape | N | pod writes | ${present.map((x) => x.label).join(' | ')} | plain-client floor | ${ratios.map((r) => r.title).join(' | ')} |`);
-  out.push(`|---|---:|---:|${present.map(() => '---:|').join('')}---:|${ratios.map(() => '---:|').join('')}`);
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  out.push(row(['shape', 'N', 'pod writes', ...present.map((x) => x.label), 'plain-client floor', ...ratios.map((r) => r.title)]));
+  out.push(`|---|${['N', 'writes', ...present, 'floor', ...ratios].map(() => '---:|').join('')}`);
   for (const shape of shapes) {
     const runs = present.map((x) => x.shapes.find((r) => r.shape === shape));
     if (runs.every((r) => r === undefined)) continue;
@@ -358,7 +359,7 @@ export function convergenceTable(results: BenchResults): string[] {
     const floorCell =
       floor === undefined ? '–' : shape === 'c' && results.floor?.rolloutPacing ? `${s1(floor)} (paced; writes ${s1(results.floor.seconds.c)})` : s1(floor);
     const nodes = runs.find((r) => r !== undefined)?.nodes ?? n;
-    out.push(`| ${shapeTitles[shape]} | ${nodes} | ${writes} | ${runs.map(cell).join(' | ')} | ${floorCell} | ${ratios.map((r) => times(r.of(shape))).join(' | ')} |`);
+    out.push(row([shapeTitles[shape], String(nodes), String(writes), ...runs.map(cell), floorCell, ...ratios.map((r) => times(r.of(shape)))]));
   }
   return out;
 }
@@ -439,8 +440,9 @@ export function memorySection(results: BenchResults): string[] {
       'memory serverless.yml configures: the resync (scheduled event through the Invoke API) and the reconcile function with one DaemonSet hint (a ' +
       'DaemonSet-wide pass of the reference DaemonSet). The kernel\'s peak RSS (VmHWM) is reset before each invocation; a cold invocation includes ' +
       'the runtime\'s start and the import. "steady state": the run\'s cluster after the latency phase (simulated nodes, a Ready pod of each of the 4 ' +
-      'DaemonSets on every node). "bare nodes": a fresh cluster, Node objects created directly (no simulator), tainted so that none of the 4 ' +
-      'DaemonSets places a pod: the pass reads every node and plans nothing.',
+      'DaemonSets on every node; its environments warm, their memory what earlier work left). "bare nodes": a fresh cluster, Node objects ' +
+      'created directly (no simulator), tainted so that none of the 4 DaemonSets places a pod: the pass reads every node and plans nothing; ' +
+      'each pass in a fresh environment.',
   );
   out.push('');
   out.push('| setting | nodes | DaemonSet pods | pass | peak RSS MB | of configured | environment peak MB | start | duration ms | outcome |');
@@ -449,7 +451,7 @@ export function memorySection(results: BenchResults): string[] {
   return out;
 }
 
-const usd = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x.toFixed(3));
+const usd = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x >= 0.001 || x === 0 ? x.toFixed(3) : x.toPrecision(2));
 
 export function costSection(model: CostModel, overloaded: boolean): string[] {
   const i = model.inputs;

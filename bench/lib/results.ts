@@ -4,6 +4,7 @@ import type { ColdStartReport } from './coldstart.ts';
 import type { CostInputs, CostModel, EventInputs, FunctionUse } from './cost.ts';
 import type { ChangeResult } from './events.ts';
 import type { FunctionsWindow } from './functions-log.ts';
+import type { ColdWarm } from './lambda-stats.ts';
 import type { Identity } from './apf.ts';
 import type { MemoryMeasurement } from './memory.ts';
 import type { FloorResult, LatencyResult, ShapeName, ShapeResult, Window } from './shapes.ts';
@@ -26,6 +27,8 @@ export interface SystemRun {
   change?: ChangeResult;
   /** Lambda runtime: peak memory of a resync and a DaemonSet-wide pass on this system's cluster (steady state). */
   memory?: MemoryMeasurement[];
+  /** Lambda runtime: billed time of cold and warm invocations by function over the whole run (the service's reports). */
+  coldWarm?: Record<string, ColdWarm>;
   error?: string;
 }
 
@@ -93,7 +96,9 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const n = results.args.nodes;
   const fmt = (x: number | undefined, digits = 2) => (x === undefined ? 'n/a' : x.toFixed(digits));
-  for (const shape of ['a', 'b', 'c'] as ShapeName[]) {
+  // Issue 6's targets are the local server's (the system `daemonless`).
+  const server = results.systems.some((s) => s.kind === 'daemonless');
+  for (const shape of server ? (['a', 'b', 'c'] as ShapeName[]) : []) {
     const dl = convergedSeconds(shapeOf(results, 'daemonless', shape));
     const up = convergedSeconds(shapeOf(results, 'upstream', shape));
     const fl = effectiveFloor(results, shape);
@@ -266,33 +271,36 @@ export function perEventRows(results: BenchResults): PerEventRow[] {
 
 /**
  * Lambda runtime: the extra billed ms of a cold invocation over a warm one of the same function, averaged over every
- * cold invocation in the measured windows (a function without warm invocations to compare with is left out).
+ * cold invocation: from the whole run's reports when the run kept them (SystemRun.coldWarm), else from the measured
+ * windows. A function without both cold and warm invocations to compare is left out.
  */
 export function coldStartExtra(system: SystemRun): { extraBilledMs: number; memoryMB: number } | undefined {
-  const windows = [...system.shapes.map((r) => r.window), system.latency?.window, system.soloLatency?.window, system.change?.window];
-  const byFunction = new Map<string, { cold: number; coldMs: number; warm: number; warmMs: number; memoryMB: number }>();
-  for (const w of windows) {
-    for (const [fn, r] of Object.entries(w?.functions?.reports ?? {})) {
-      const acc = byFunction.get(fn) ?? { cold: 0, coldMs: 0, warm: 0, warmMs: 0, memoryMB: 0 };
-      acc.cold += r.coldStarts;
-      acc.coldMs += r.coldBilledMs;
-      acc.warm += r.invocations - r.coldStarts;
-      acc.warmMs += r.billedMs - r.coldBilledMs;
-      acc.memoryMB = Math.max(acc.memoryMB, r.memorySizeMb);
-      byFunction.set(fn, acc);
+  const byFunction = new Map<string, ColdWarm>();
+  if (system.coldWarm) {
+    for (const [fn, cw] of Object.entries(system.coldWarm)) byFunction.set(fn, cw);
+  } else {
+    const windows = [...system.shapes.map((r) => r.window), system.latency?.window, system.soloLatency?.window, system.change?.window];
+    for (const w of windows) {
+      for (const [fn, r] of Object.entries(w?.functions?.reports ?? {})) {
+        const acc = byFunction.get(fn) ?? { cold: 0, coldBilledMs: 0, warm: 0, warmBilledMs: 0 };
+        acc.cold += r.coldStarts;
+        acc.coldBilledMs += r.coldBilledMs;
+        acc.warm += r.invocations - r.coldStarts;
+        acc.warmBilledMs += r.billedMs - r.coldBilledMs;
+        byFunction.set(fn, acc);
+      }
     }
   }
   let cold = 0;
   let extraMs = 0;
-  let memoryMB = 0;
   for (const acc of byFunction.values()) {
     if (acc.cold === 0 || acc.warm === 0) continue;
     cold += acc.cold;
-    extraMs += acc.coldMs - acc.cold * (acc.warmMs / acc.warm);
-    memoryMB = Math.max(memoryMB, acc.memoryMB);
+    extraMs += acc.coldBilledMs - acc.cold * (acc.warmBilledMs / acc.warm);
   }
   if (cold === 0) return undefined;
-  return { extraBilledMs: Math.max(0, extraMs / cold), memoryMB: memoryMB || 256 };
+  // Every function is configured with the provider's memory size (serverless.yml).
+  return { extraBilledMs: Math.max(0, extraMs / cold), memoryMB: 256 };
 }
 
 /** The example cluster every cost model prices (docs/benchmarks.md explains the choice). */

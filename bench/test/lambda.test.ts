@@ -6,7 +6,7 @@ import { recordSqsRequest, sqsActionOf, sqsMessagesOf, type SqsRequestStats } fr
 import type { ApiCost } from '../lib/apf.ts';
 import { assumptions, costModel, eventCost, prices, type CostInputs } from '../lib/cost.ts';
 import { emptyFunctionsWindow, readLine, type FunctionsWindow } from '../lib/functions-log.ts';
-import { lambdaWindow, type LambdaStats } from '../lib/lambda-stats.ts';
+import { coldWarmOf, lambdaWindow, type LambdaStats } from '../lib/lambda-stats.ts';
 import type { MemoryMeasurement } from '../lib/memory.ts';
 import { convergenceTable, costSection, memorySection, perEventSection } from '../lib/report.ts';
 import { costInputsFor, eventNames, eventTargets, perEventRows, resultName, type BenchResults, type SystemRun } from '../lib/results.ts';
@@ -124,6 +124,13 @@ describe('Lambda service counters', () => {
       billedRequests: 7,
       messagesSent: 4,
     });
+  });
+});
+
+describe('cold and warm invocations', () => {
+  it('sums billed time apart, leaving failed invocations out', () => {
+    const r = (coldStart: boolean, billedDurationMs: number, outcome = 'ok') => ({ coldStart, billedDurationMs, outcome });
+    expect(coldWarmOf([r(true, 500), r(false, 40), r(false, 60), r(false, 9000, 'timeout')])).toEqual({ cold: 1, coldBilledMs: 500, warm: 2, warmBilledMs: 100 });
   });
 });
 
