@@ -249,9 +249,14 @@ function raisedQps(kind: SystemName | 'plain'): number {
 async function runMemorySweep(): Promise<void> {
   log(`memory sweep: bare nodes up to ${args.memoryNodes.join(', ')}, on a fresh control plane (Lambda runtime)`);
   try {
-    // Environments idle for 3 s are stopped: each measured pass (after waitQuiet's 5 s) starts a fresh environment.
+    // Environments idle for 3 s are stopped: each pass's first measurement (after waitQuiet's 5 s) starts a fresh
+    // environment. No scheduled resync in between (once a day): every measured resync is the bench's.
     process.env.DAEMONLESS_LAMBDA_IDLE_MS = '3000';
-    const system = await startBenchSystem('lambda', { log: quiet }).finally(() => delete process.env.DAEMONLESS_LAMBDA_IDLE_MS);
+    process.env.DAEMONLESS_RESYNC_RATE_MS = String(24 * 3600_000);
+    const system = await startBenchSystem('lambda', { log: quiet }).finally(() => {
+      delete process.env.DAEMONLESS_LAMBDA_IDLE_MS;
+      delete process.env.DAEMONLESS_RESYNC_RATE_MS;
+    });
     if (!system.lambda) throw new Error('the Lambda runtime gave no invoke URL');
     results.memorySweep = await bareNodeSweep(system.kc, system.lambda.invokeUrl, args.memoryNodes, 2, log);
   } catch (error) {

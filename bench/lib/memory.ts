@@ -16,11 +16,12 @@
  *   bare nodes      a sweep on a fresh cluster: Node objects created directly (no simulator, no kubelet, no Lease)
  *                   up to 100, 1,000 and 5,000, with 4 DaemonSets that do not tolerate the nodes' taint, so no pod is
  *                   created: the passes read every node and plan nothing. What pods would add is the steady state's
- *                   difference at the same N. The sweep's Lambda service stops environments idle for 3 s, so each
- *                   measured pass runs in a fresh one (runtime start + import + the pass).
+ *                   difference at the same N. The sweep's Lambda service stops environments idle for 3 s (and runs
+ *                   no scheduled resync), so the first measurement of each pass runs in a fresh environment (runtime
+ *                   start + import + the pass), the next one in the same environment right after.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppsV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { AppsV1Api, type KubeConfig, type V1DaemonSet, type V1Node } from '@kubernetes/client-node';
 import { clientsFor } from '../../devcluster/simulator/client.ts';
 import { mapLimit } from '../../devcluster/simulator/limiter.ts';
 import { batchId, buildNode, nodeNames } from '../../devcluster/simulator/node-object.ts';
@@ -113,7 +114,7 @@ export function sqsEventFor(hint: object, now: number): object {
  * Waits until the functions are idle: no message received by the queue's mapping and no invocation for `quietMs`.
  * Resolves false when that did not happen within `timeoutMs` (then the measurement runs beside other work).
  */
-export async function waitQuiet(invokeUrl: string, quietMs = 5_000, timeoutMs = 240_000): Promise<boolean> {
+export async function waitQuiet(invokeUrl: string, quietMs = 5_000, timeoutMs = 120_000): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   const activity = async () => {
     const stats = await scrapeLambdaStats(invokeUrl);
@@ -132,7 +133,11 @@ export async function waitQuiet(invokeUrl: string, quietMs = 5_000, timeoutMs = 
   return false;
 }
 
-/** Measures a resync and a DaemonSet-wide pass of the reference DaemonSet, `reps` times each. */
+/**
+ * Measures a resync and a DaemonSet-wide pass of the reference DaemonSet, each `reps` times in a row: in the sweep the
+ * first runs in a fresh environment (cold), the next ones in the same environment right after (warm: what the previous
+ * pass left in its heap counts, as it does on Lambda).
+ */
 export async function measurePasses(
   kc: KubeConfig,
   invokeUrl: string,
@@ -143,23 +148,36 @@ export async function measurePasses(
   const apps = kc.makeApiClient(AppsV1Api);
   const { core } = clientsFor(kc);
   const out: MemoryMeasurement[] = [];
-  for (let i = 0; i < reps; i++) {
-    const quiet = await waitQuiet(invokeUrl);
+  const context = async (quiet: boolean) => {
     const page = await core.listNode({ limit: 1 });
-    const nodes = page.items.length + (page.metadata?.remainingItemCount ?? 0);
     const dsList = (await apps.listNamespacedDaemonSet({ namespace: NAMESPACE })).items;
-    const pods = dsList.reduce((s, d) => s + (d.status?.currentNumberScheduled ?? 0), 0);
-    const reference = dsList.find((d) => d.metadata?.name === fixture().metadata!.name) ?? dsList[0];
-    const context = { setting, nodes, pods, daemonSets: dsList.length, quiet };
-    const resync = await invoke(invokeUrl, 'resync', scheduledEvent());
-    out.push(toMeasurement('resync', resync, context));
-    if (reference) {
-      const hint = { kind: 'daemonSet', namespace: NAMESPACE, name: reference.metadata!.name!, uid: reference.metadata!.uid! };
-      const pass = await invoke(invokeUrl, 'reconcile', sqsEventFor(hint, Date.now()));
-      out.push(toMeasurement('DaemonSet pass', pass, context));
+    return {
+      reference: dsList.find((d) => d.metadata?.name === fixture().metadata!.name) ?? dsList[0],
+      at: {
+        setting,
+        nodes: page.items.length + (page.metadata?.remainingItemCount ?? 0),
+        pods: dsList.reduce((s, d) => s + (d.status?.currentNumberScheduled ?? 0), 0),
+        daemonSets: dsList.length,
+        quiet,
+      },
+    };
+  };
+  const passes: { pass: MemoryPass; payload: (ref: V1DaemonSet) => object; fn: string }[] = [
+    { pass: 'resync', fn: 'resync', payload: () => scheduledEvent() },
+    {
+      pass: 'DaemonSet pass',
+      fn: 'reconcile',
+      payload: (ref) => sqsEventFor({ kind: 'daemonSet', namespace: NAMESPACE, name: ref.metadata!.name!, uid: ref.metadata!.uid! }, Date.now()),
+    },
+  ];
+  for (const { pass, fn, payload } of passes) {
+    const { reference, at } = await context(await waitQuiet(invokeUrl));
+    if (!reference) continue;
+    for (let i = 0; i < reps; i++) {
+      const m = toMeasurement(pass, await invoke(invokeUrl, fn, payload(reference)), at);
+      out.push(m);
+      log(`  ${setting}, ${at.nodes} nodes: ${pass} ${m.peakRssMb} MB (${m.coldStart ? 'cold' : 'warm'}) in ${m.durationMs.toFixed(0)} ms`);
     }
-    const last = out.slice(-2);
-    log(`  ${setting}, ${context.nodes} nodes: ${last.map((m) => `${m.pass} ${m.peakRssMb} MB${m.coldStart ? ' (cold)' : ''} in ${m.durationMs.toFixed(0)} ms`).join(', ')}`);
   }
   return out;
 }

@@ -442,7 +442,8 @@ export function memorySection(results: BenchResults): string[] {
       'the runtime\'s start and the import. "steady state": the run\'s cluster after the latency phase (simulated nodes, a Ready pod of each of the 4 ' +
       'DaemonSets on every node; its environments warm, their memory what earlier work left). "bare nodes": a fresh cluster, Node objects ' +
       'created directly (no simulator), tainted so that none of the 4 DaemonSets places a pod: the pass reads every node and plans nothing; ' +
-      'each pass in a fresh environment.',
+      'each pass first in a fresh environment (cold), then again in the same one (warm: what the first left in the heap counts, as on Lambda). ' +
+      '"functions busy": the intake was still working off the nodes\' own events (one audit delivery per node create) when measured.',
   );
   out.push('');
   out.push('| setting | nodes | DaemonSet pods | pass | peak RSS MB | of configured | environment peak MB | start | duration ms | outcome |');
