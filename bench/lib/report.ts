@@ -201,7 +201,8 @@ export function markdown(results: BenchResults): string {
     out.push('');
     out.push(
       `Process start → first response (API Gateway v2 \`GET /healthz\` through the handler), median of ${cold.reps} fresh \`node\` processes (${cold.node}); ` +
-        '"above floor" compares the time beyond `node -e 0`. resync has no HTTP route: process start → bundle imported.',
+        '"above floor" compares the time beyond `node -e 0`. Functions without an HTTP route (reconcile, resync, auditlogs): process start → bundle ' +
+        'imported. The route secrets are given in the environment (a deployment reads them from SSM at cold start: one more request, not measured).',
     );
     out.push('');
     out.push('| bundle | median ms | × baseline | above floor, × baseline | in-process ms | peak RSS MiB | raw KiB | gzip KiB |');
@@ -348,6 +349,7 @@ export function convergenceTable(results: BenchResults): string[] {
   if (main && raised) ratios.push({ title: `${main.label} ÷ raised`, of: (s) => ratio(sec(main.kind, s), sec('raised', s)) });
   if (main && results.floor) ratios.push({ title: `${main.label} ÷ floor`, of: (s) => ratio(sec(main.kind, s), effectiveFloor(results, s)) });
   const out: string[] = [];
+  if (!present.some((x) => x.shapes.length > 0)) return ['No shape was run.'];
   const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
   out.push(row(['shape', 'N', 'pod writes', ...present.map((x) => x.label), 'plain-client floor', ...ratios.map((r) => r.title)]));
   out.push(`|---|${['N', 'writes', ...present, 'floor', ...ratios].map(() => '---:|').join('')}`);
