@@ -13,6 +13,9 @@
  *   --latency-samples K   single-node joins for the latency phase, with 1 and with 4 DaemonSets (default 30)
  *   --change-samples K    DaemonSet changes for the change phase (default 5)
  *   --memory-nodes L      node counts of the memory phase's sweep (default 100,1000,5000; Lambda runtime only)
+ *   --lambda-heap-mb M    the Lambda runtime's functions run with NODE_OPTIONS=--max-old-space-size=M (default: none,
+ *                         V8's own limit for this machine's memory; 211 is what Node 22 picks inside a 256 MB memory
+ *                         cgroup, as a 256 MB Lambda environment would: docs/benchmarks.md)
  *   --cold-reps R         process starts per bundle for the cold-start phase (default 15)
  *   --raised-qps Q        kube-controller-manager QPS of the "raised" run (default: daemonless's measured peak request
  *                         rate in this run, rounded up to 10, at least 50; 200 when daemonless did not run)
@@ -40,6 +43,7 @@ export interface BenchArgs {
   latencySamples: number;
   changeSamples: number;
   memoryNodes: number[];
+  lambdaHeapMb: number | undefined;
   coldReps: number;
   raisedQps: number | undefined;
   stallSeconds: number;
@@ -64,6 +68,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let latencySamples = 30;
   let changeSamples = 5;
   let memoryNodes = [100, 1000, 5000];
+  let lambdaHeapMb: number | undefined;
   let runtime: RuntimeName = 'server';
   let coldReps = 15;
   let raisedQps: number | undefined;
@@ -90,6 +95,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--memory-nodes':
         memoryNodes = (value() ?? '').split(',').map((s) => positiveInt(flag, s.trim()));
+        break;
+      case '--lambda-heap-mb':
+        lambdaHeapMb = positiveInt(flag, value());
         break;
       case '--runtime': {
         const r = value();
@@ -124,6 +132,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     latencySamples,
     changeSamples,
     memoryNodes,
+    lambdaHeapMb,
     coldReps,
     raisedQps,
     stallSeconds,

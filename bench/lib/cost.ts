@@ -69,8 +69,11 @@ export interface CostInputs {
   /** Where the figures come from: the Lambda runtime (measured billed durations) or the local server (modelled). */
   source: string;
   events: EventInputs[];
-  /** Extra billed ms of a cold invocation (its runtime start and import) over a warm one, and at which memory. */
-  coldStart?: { extraBilledMs: number; memoryMB: number };
+  /**
+   * Extra billed ms of a cold invocation (its runtime start and import) over a warm one, at which memory, and where the
+   * figure comes from (e.g. "mean of 25 cold invocations of the run").
+   */
+  coldStart?: { extraBilledMs: number; memoryMB: number; basis?: string };
   /** One resync (measured), at the cluster size it was measured at. */
   resync?: { nodes: number; billedMs: number; memoryMB: number };
   /** The example cluster priced per month. */

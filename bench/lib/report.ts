@@ -447,6 +447,14 @@ export function memorySection(results: BenchResults): string[] {
       'each pass first in a fresh environment (cold), then again in the same one (warm: what the first left in the heap counts, as on Lambda). ' +
       '"functions busy": the intake was still working off the nodes\' own events (one audit delivery per node create) when measured.',
   );
+  const heap = results.args.lambdaHeapMb;
+  out.push('');
+  out.push(
+    heap === undefined
+      ? 'V8\'s heap limit in these environments is its default for this machine (24 GiB: ≈ 4 GB), not what it would pick inside a 256 MB ' +
+          'Lambda environment (≈ 259 MB): a warm environment may hold more garbage here than on Lambda (docs/benchmarks.md).'
+      : `The functions ran with NODE_OPTIONS=--max-old-space-size=${heap} (V8's heap limit as inside a 256 MB environment).`,
+  );
   out.push('');
   out.push('| setting | nodes | DaemonSet pods | pass | peak RSS MB | of configured | environment peak MB | start | duration ms | outcome |');
   out.push('|---|---:|---:|---|---:|---:|---:|---|---:|---|');
@@ -463,7 +471,11 @@ export function costSection(model: CostModel, overloaded: boolean): string[] {
     `${i.source}. Prices: us-east-1 list prices as of 2026 (bench/lib/cost.ts, docs/benchmarks.md): Lambda arm64 $0.0000133334 per GB-s and ` +
       '$0.20 per million requests, SQS standard $0.40 per million requests, API Gateway HTTP API $1.00 per million. Durations come from a loaded ' +
       '2-core machine with the API server on the same cores; Lambda arm64 will differ.' +
-      (i.coldStart ? ` A cold invocation adds ${i.coldStart.extraBilledMs.toFixed(0)} billed ms (INIT is billed since 2025-08).` : ''),
+      (i.coldStart
+        ? ` A cold invocation adds ${i.coldStart.extraBilledMs.toFixed(0)} billed ms${i.coldStart.basis ? ` (${i.coldStart.basis})` : ''}; INIT is billed since ` +
+          '2025-08. Cold starts here come in bursts on 2 loaded cores (shape (b) starts several environments at once): the "every invocation cold" ' +
+          'column is a pessimistic bound.'
+        : ''),
   );
   if (overloaded) {
     out.push('', '**Caution:** a daemonless runtime did not converge in every shape of this run; read these figures with that in mind.');

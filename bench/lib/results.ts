@@ -274,7 +274,7 @@ export function perEventRows(results: BenchResults): PerEventRow[] {
  * cold invocation: from the whole run's reports when the run kept them (SystemRun.coldWarm), else from the measured
  * windows. A function without both cold and warm invocations to compare is left out.
  */
-export function coldStartExtra(system: SystemRun): { extraBilledMs: number; memoryMB: number } | undefined {
+export function coldStartExtra(system: SystemRun): { extraBilledMs: number; memoryMB: number; basis: string } | undefined {
   const byFunction = new Map<string, ColdWarm>();
   if (system.coldWarm) {
     for (const [fn, cw] of Object.entries(system.coldWarm)) byFunction.set(fn, cw);
@@ -300,7 +300,7 @@ export function coldStartExtra(system: SystemRun): { extraBilledMs: number; memo
   }
   if (cold === 0) return undefined;
   // Every function is configured with the provider's memory size (serverless.yml).
-  return { extraBilledMs: Math.max(0, extraMs / cold), memoryMB: 256 };
+  return { extraBilledMs: Math.max(0, extraMs / cold), memoryMB: 256, basis: `mean of the run's ${cold} cold invocations over the warm ones of the same function` };
 }
 
 /** The example cluster every cost model prices (docs/benchmarks.md explains the choice). */
@@ -352,7 +352,7 @@ export function costInputsFor(results: BenchResults, system: SystemRun, memoryMB
   const coldStart = lambda
     ? coldStartExtra(system)
     : coldFromPhase
-      ? { extraBilledMs: coldFromPhase.inProcessMedianMs ?? coldFromPhase.medianMs, memoryMB }
+      ? { extraBilledMs: coldFromPhase.inProcessMedianMs ?? coldFromPhase.medianMs, memoryMB, basis: 'the cold-start phase: import and first response of the audit bundle' }
       : undefined;
   // The resync at the example's size when the sweep measured it, else on this system's own cluster.
   const resyncs = [...(results.memorySweep ?? []), ...(system.memory ?? [])].filter((m) => m.pass === 'resync' && m.outcome === 'ok');

@@ -44,7 +44,7 @@ export const UPSTREAM_DEFAULT_BURST = 30;
 
 export async function startBenchSystem(
   kind: SystemKind,
-  options: { qps?: number; burst?: number; log: (line: string) => void },
+  options: { qps?: number; burst?: number; lambdaHeapMb?: number | undefined; log: (line: string) => void },
 ): Promise<RunningSystem> {
   const started = performance.now();
   const paths = localPaths();
@@ -60,7 +60,9 @@ export async function startBenchSystem(
   } else if (kind === 'lambda') {
     // The SQS counter of the local Lambda service (its /_local/stats): queue requests per event, for the cost model.
     process.env.DAEMONLESS_LAMBDA_SQS_STATS = '1';
-    const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv: { LOG_LEVEL: 'info' } });
+    const functionsEnv: Record<string, string> = { LOG_LEVEL: 'info' };
+    if (options.lambdaHeapMb !== undefined) functionsEnv['NODE_OPTIONS'] = `--max-old-space-size=${options.lambdaHeapMb}`;
+    const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv });
     functionsLog = system.functionsLog;
     lambda = { invokeUrl: readLambdaInvokeUrl() };
     label = 'daemonless-lambda';

@@ -264,6 +264,7 @@ const results: BenchResults = {
     latencySamples: 10,
     changeSamples: 5,
     memoryNodes: [1000, 5000],
+    lambdaHeapMb: undefined,
     coldReps: 15,
     raisedQps: undefined,
     stallSeconds: 20,
