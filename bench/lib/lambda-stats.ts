@@ -12,6 +12,7 @@ const FunctionStatsSchema = z.looseObject({
   throttles: z.number(),
   errors: z.number(),
   timeouts: z.number(),
+  memoryKills: z.number().optional(),
   concurrentMax: z.number(),
 });
 
@@ -42,6 +43,8 @@ export interface LambdaWindow {
   coldStarts: Record<string, number>;
   throttles: number;
   errors: number;
+  /** Invocations killed for going past the configured memory (Runtime.ExitError, signal: killed). */
+  memoryKills?: number;
   /** The hints queue's event source mapping: batches invoked, messages received, messages deleted. */
   batches: number;
   messagesReceived: number;
@@ -73,6 +76,7 @@ export function lambdaWindow(before: LambdaStats, after: LambdaStats): LambdaWin
   const concurrentMax: Record<string, number> = {};
   let throttles = 0;
   let errors = 0;
+  let memoryKills = 0;
   for (const [key, a] of Object.entries(after.functions)) {
     const b = before.functions[key];
     const d = (field: 'invocations' | 'coldStarts' | 'throttles' | 'errors') => a[field] - (b?.[field] ?? 0);
@@ -81,6 +85,7 @@ export function lambdaWindow(before: LambdaStats, after: LambdaStats): LambdaWin
     if (a.concurrentMax > 0) concurrentMax[key] = a.concurrentMax;
     throttles += d('throttles');
     errors += d('errors');
+    memoryKills += (a.memoryKills ?? 0) - (b?.memoryKills ?? 0);
   }
   const sum = (stats: LambdaStats, field: 'batches' | 'messages' | 'deleted') => stats.mappings.reduce((s, m) => s + m[field], 0);
   const window: LambdaWindow = {
@@ -88,6 +93,7 @@ export function lambdaWindow(before: LambdaStats, after: LambdaStats): LambdaWin
     coldStarts,
     throttles,
     errors,
+    memoryKills,
     batches: sum(after, 'batches') - sum(before, 'batches'),
     messagesReceived: sum(after, 'messages') - sum(before, 'messages'),
     messagesDeleted: sum(after, 'deleted') - sum(before, 'deleted'),

@@ -134,7 +134,8 @@ export function markdown(results: BenchResults): string {
       const durations = f?.auditDurationsMs ?? [];
       const meanMs = durations.length ? durations.reduce((x, y) => x + y, 0) / durations.length : undefined;
       const fn = w.lambda
-        ? `${fmtRecord(w.lambda.invocations, 0)} invocations (${Object.values(w.lambda.coldStarts).reduce((x, y) => x + y, 0)} cold), ` +
+        ? `${fmtRecord(w.lambda.invocations, 0)} invocations (${Object.values(w.lambda.coldStarts).reduce((x, y) => x + y, 0)} cold` +
+          `${w.lambda.errors > 0 ? `, ${w.lambda.errors} failed${w.lambda.memoryKills ? ` of which ${w.lambda.memoryKills} killed at the memory limit` : ''}` : ''}), ` +
           `${w.lambda.messagesReceived} queue messages in ${w.lambda.batches} batches, ${f?.reconciles ?? 0} reconciles, ${f?.apiRequests ?? 0} requests`
         : f
           ? `${f.requestsByRoute['audit'] ?? 0} audit batches (mean ${meanMs === undefined ? '–' : meanMs.toFixed(0)} ms, max ${durations.length ? Math.max(...durations).toFixed(0) : '–'} ms), ` +
@@ -450,10 +451,11 @@ export function memorySection(results: BenchResults): string[] {
   const heap = results.args.lambdaHeapMb;
   out.push('');
   out.push(
-    heap === undefined
-      ? 'V8\'s heap limit in these environments is its default for this machine (24 GiB: ≈ 4 GB), not what it would pick inside a 256 MB ' +
-          'Lambda environment (≈ 259 MB): a warm environment may hold more garbage here than on Lambda (docs/benchmarks.md).'
-      : `The functions ran with NODE_OPTIONS=--max-old-space-size=${heap} (V8's heap limit as inside a 256 MB environment).`,
+    heap === undefined || heap === 0
+      ? 'V8\'s heap limit in these environments was its default for this machine (24 GiB: ≈ 4 GB), not what it picks inside a 256 MB ' +
+          'environment (≈ 259 MB): a warm environment may hold more garbage here than on Lambda (docs/benchmarks.md).'
+      : `The functions ran with NODE_OPTIONS=--max-old-space-size=${heap}: V8's heap limit as Node 22 sizes it inside a 256 MB memory cgroup ` +
+          '(259 MB), as in a 256 MB Lambda environment; without it V8 takes its default for this machine (≈ 4 GB) and lets garbage pile up.',
   );
   out.push('');
   out.push('| setting | nodes | DaemonSet pods | pass | peak RSS MB | of configured | environment peak MB | start | duration ms | outcome |');

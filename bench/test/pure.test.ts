@@ -10,11 +10,12 @@ import { percentile, ratio, summarize } from '../lib/stats.ts';
 
 describe('parseArgs', () => {
   it.each([
-    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], complete: true }],
+    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], lambdaHeapMb: 211, complete: true }],
     ['the Lambda runtime beside the server and upstream', ['--runtime', 'lambda'], { runtime: 'lambda', systems: ['daemonless', 'lambda', 'upstream'], complete: true }],
     ['only the Lambda runtime', ['--only', 'lambda'], { systems: ['lambda'], complete: false }],
     ['memory sweep sizes', ['--memory-nodes', '10,20'], { memoryNodes: [10, 20] }],
-    ['V8 heap of the Lambda runtime', ['--lambda-heap-mb', '211'], { lambdaHeapMb: 211 }],
+    ['V8 heap of the Lambda runtime', ['--lambda-heap-mb', '180'], { lambdaHeapMb: 180 }],
+    ['V8 own heap limit', ['--lambda-heap-mb', '0'], { lambdaHeapMb: undefined }],
     ['large', ['--large'], { nodes: 1000, large: true, complete: true }],
     ['nodes override', ['--nodes', '20'], { nodes: 20, complete: false }],
     ['inline value', ['--nodes=30'], { nodes: 30 }],
