@@ -2,13 +2,17 @@
  * `npm run bench` — daemonless side by side with the upstream DaemonSet controller, on this machine, in one run.
  * Options: bench/lib/args.ts. Method and latest numbers: docs/benchmarks.md.
  *
- * For each system (daemonless, upstream at its default client QPS, upstream with QPS raised to our request rate) a
- * fresh control plane in the bench's own folder and ports (bench/lib/env.ts), then the shapes (b) join, (a) new
- * DaemonSet, (c) rollout, then warm latency; the plain-client floor on the upstream control plane; then cold starts.
- * Every cluster it starts is stopped again, on failure and on Ctrl-C too.
+ * For each system (daemonless in the local server runtime, with `--runtime lambda` also in the local Lambda runtime,
+ * upstream at its default client QPS, upstream with QPS raised to our request rate) a fresh control plane in the
+ * bench's own folder and ports (bench/lib/env.ts), then warm single joins with one DaemonSet, the shapes (b) join,
+ * (a) new DaemonSet, (c) rollout, DaemonSet changes, warm joins with four DaemonSets, and (Lambda runtime) the memory
+ * of a resync and a DaemonSet-wide pass; the plain-client floor on the upstream control plane; the memory sweep on
+ * bare nodes (Lambda runtime, its own control plane); then cold starts. Every cluster it starts is stopped again, on
+ * failure and on Ctrl-C too.
  *
  * Writes, for a complete run, bench/results/latest.json + latest.md + latest.svg (N = 100) or latest-large.* (N = 1000);
- * a partial run writes latest-partial.* (not kept in git). Prints the summary.
+ * with `--runtime lambda`, latest-lambda.* (N = 100, complete) or latest-lambda-large.* (N = 1000, shapes of both
+ * runtimes); any other run writes latest-partial.* (not kept in git). See results.ts resultName. Prints the summary.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -19,11 +23,13 @@ import { ArgsError, parseArgs, type BenchArgs, type SystemName } from './lib/arg
 import { installFlowSchemas } from './lib/apf.ts';
 import { measureColdStarts } from './lib/coldstart.ts';
 import { costModel } from './lib/cost.ts';
+import { daemonSetChanges, soloJoins } from './lib/events.ts';
+import { bareNodeSweep, measurePasses } from './lib/memory.ts';
+import { fetchColdWarm } from './lib/lambda-stats.ts';
 import { startObserver, type Observer } from './lib/observer.ts';
 import { markdown, svgChart, systemLine } from './lib/report.ts';
-import { checkTargets, type BenchResults, type SystemRun } from './lib/results.ts';
+import { checkTargets, costInputsFor, isDaemonless, resultName, type BenchResults, type SystemRun } from './lib/results.ts';
 import { NAMESPACE, floor, latency, shapeJoin, shapeNewDaemonSet, shapeRollout, type BenchContext, type ShapeResult } from './lib/shapes.ts';
-import { mean } from './lib/stats.ts';
 import { startBenchSystem, stopBenchSystem, type RunningSystem, type SystemKind } from './lib/systems.ts';
 import { isSystemUp } from '../devcluster/system.ts';
 import { logOffset } from './lib/functions-log.ts';
@@ -81,7 +87,7 @@ if (results.git.dirtyProductFiles.length > 0) {
   results.notes.push(`The product had uncommitted changes when measured: ${results.git.dirtyProductFiles.join(', ')}.`);
 }
 
-const clusterPhases = ['a', 'b', 'c', 'latency'].filter((p) => args.phases.has(p as never));
+const clusterPhases = ['a', 'b', 'c', 'latency', 'change', 'memory'].filter((p) => args.phases.has(p as never));
 const wantFloor = args.phases.has('floor');
 // The floor runs on an upstream control plane (its DaemonSet controller idle by then, no audit webhook to feed), or on
 // a plain one when no upstream system runs.
@@ -92,12 +98,15 @@ try {
   if (clusterPhases.length > 0 || wantFloor) {
     for (const kind of args.systems) {
       const floorHere = wantFloor && kind === floorSystem;
-      if (clusterPhases.length === 0 && !floorHere) continue;
+      // memory is measured in the Lambda runtime only; the raised system runs the shapes only.
+      const phases = clusterPhases.filter((p) => (p !== 'memory' || kind === 'lambda') && (kind !== 'raised' || ['a', 'b', 'c'].includes(p)));
+      if (phases.length === 0 && !floorHere) continue;
       const qps = raisedQps(kind);
-      await runSystem(kind, { qps, burst: qps * 2, clusterPhases, floorHere });
+      await runSystem(kind, { qps, burst: qps * 2, clusterPhases: phases, floorHere });
     }
     if (wantFloor && floorSystem === 'plain') await runSystem('plain', { qps: 0, burst: 0, clusterPhases: [], floorHere: true });
   }
+  if (args.phases.has('memory') && args.systems.includes('lambda')) await runMemorySweep();
   if (args.phases.has('cold')) {
     log('cold start');
     results.coldStart = await measureColdStarts(join(env.DAEMONLESS_LOCAL_DIR, 'cold-start'), args.coldReps, log);
@@ -110,7 +119,7 @@ try {
   await stopBenchSystem(quiet).catch((e: unknown) => log(`stopping failed: ${String(e)}`));
 }
 
-results.costModel = modelCost();
+results.costModels = modelCosts();
 results.targets = checkTargets(results);
 results.finishedAt = new Date().toISOString();
 results.durationSeconds = (performance.now() - started) / 1000;
@@ -128,7 +137,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
   let observer: Observer | undefined;
   try {
     log(`${kind}: starting a fresh control plane`);
-    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, log: quiet });
+    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, lambdaHeapMb: args.lambdaHeapMb, log: quiet });
     Object.assign(run, {
       label: system.label,
       upSeconds: system.upSeconds,
@@ -152,11 +161,11 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
      * from outside). A shape measured without it would be wrong, so say so, and bring it back for the next phase.
      */
     const functionsSurvived = async (phase: string): Promise<boolean> => {
-      if (kind !== 'daemonless' || isSystemUp()) return true;
-      const note = `daemonless: the functions server was gone after ${phase}; that phase's numbers are not valid, and it was restarted`;
+      if (!isDaemonless(kind) || isSystemUp()) return true;
+      const note = `${run.label}: the functions were gone after ${phase}; that phase's numbers are not valid, and they were restarted`;
       results.notes.push(note);
       log(note);
-      await startBenchSystem('daemonless', { log: quiet });
+      await startBenchSystem(kind, { lambdaHeapMb: args.lambdaHeapMb, log: quiet });
       return false;
     };
     const measure = async (phase: string, shape: () => Promise<ShapeResult>) => {
@@ -165,6 +174,14 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       run.shapes.push(result);
       log(`  ${systemLine(run)}`);
     };
+    const withLatency = how.clusterPhases.includes('latency') && kind !== 'raised';
+    if (withLatency) {
+      log(`${system.label}: warm joins with 1 DaemonSet, ${args.latencySamples} single node joins (after 2 unmeasured)`);
+      run.soloLatency = await soloJoins(ctx, args.latencySamples, 2);
+      if (!(await functionsSurvived('the 1-DaemonSet joins'))) run.soloLatency.missing = Math.max(run.soloLatency.missing, 1);
+      const l = run.soloLatency.createToPod;
+      log(`  node create → pod p50 ${l?.p50.toFixed(0)} ms, p95 ${l?.p95.toFixed(0)} ms (${run.soloLatency.missing} missing)`);
+    }
     if (how.clusterPhases.includes('b')) {
       log(`${system.label}: (b) ${args.nodes} nodes join under 3 DaemonSets`);
       await measure('(b)', async () => (await shapeJoin(ctx)).result);
@@ -177,13 +194,23 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       log(`${system.label}: (c) image rollout`);
       await measure('(c)', () => shapeRollout(ctx));
     }
-    if (how.clusterPhases.includes('latency') && kind !== 'raised') {
+    if (how.clusterPhases.includes('change') && kind !== 'raised') {
+      log(`${system.label}: ${args.changeSamples} DaemonSet changes (annotation only)`);
+      run.change = await daemonSetChanges(ctx, args.changeSamples);
+      await functionsSurvived('the DaemonSet changes');
+    }
+    if (withLatency) {
       log(`${system.label}: latency, ${args.latencySamples} single node joins`);
-      run.latency = await latency(ctx, args.latencySamples);
+      run.latency = await latency(ctx, args.latencySamples, { warmup: 2 });
       if (!(await functionsSurvived('the latency phase'))) run.latency.missing = Math.max(run.latency.missing, 1);
       const l = run.latency.createToPod;
       log(`  node create → pod p50 ${l?.p50.toFixed(0)} ms, p95 ${l?.p95.toFixed(0)} ms, p99 ${l?.p99.toFixed(0)} ms (${run.latency.missing} missing)`);
     }
+    if (how.clusterPhases.includes('memory') && kind === 'lambda' && system.lambda) {
+      log(`${system.label}: memory of a resync and a DaemonSet-wide pass (steady state)`);
+      run.memory = await measurePasses(system.kc, system.lambda.invokeUrl, 'steady state', 2, log);
+    }
+    if (system.lambda) run.coldWarm = await fetchColdWarm(system.lambda.invokeUrl, ['audit', 'reconcile', 'resync', 'admission', 'watch']);
     if (how.floorHere) {
       log(`${system.label}: plain-client floor`);
       const f = await floor(ctx);
@@ -218,20 +245,35 @@ function raisedQps(kind: SystemName | 'plain'): number {
   return qps;
 }
 
-function modelCost() {
-  const dl = results.systems.find((s) => s.kind === 'daemonless')?.latency;
-  const audit = results.coldStart?.results.find((c) => c.name === 'audit');
-  const f = dl?.window?.functions;
-  if (!dl || !f || dl.samples === 0 || !audit) return undefined;
-  const warm = mean(f.auditDurationsMs.map((d) => Math.ceil(d)));
-  if (warm === undefined) return undefined;
-  return costModel({
-    invocationsPerNodeEvent: (f.requestsByRoute['audit'] ?? 0) / dl.samples,
-    warmDurationMs: warm,
-    coldStartMs: audit.inProcessMedianMs ?? audit.medianMs,
-    memoryMB: memorySize(),
-    ...(audit.maxRssMiB !== undefined ? { peakRssMiB: audit.maxRssMiB } : {}),
-  });
+/** The memory phase's sweep: a fresh Lambda-runtime control plane, bare nodes up to each count (memory.ts). */
+async function runMemorySweep(): Promise<void> {
+  log(`memory sweep: bare nodes up to ${args.memoryNodes.join(', ')}, on a fresh control plane (Lambda runtime)`);
+  try {
+    // Environments idle for 3 s are stopped: each pass's first measurement (after waitQuiet's 5 s) starts a fresh
+    // environment. No scheduled resync in between (once a day): every measured resync is the bench's.
+    process.env.DAEMONLESS_LAMBDA_IDLE_MS = '3000';
+    process.env.DAEMONLESS_RESYNC_RATE_MS = String(24 * 3600_000);
+    const system = await startBenchSystem('lambda', { lambdaHeapMb: args.lambdaHeapMb, log: quiet }).finally(() => {
+      delete process.env.DAEMONLESS_LAMBDA_IDLE_MS;
+      delete process.env.DAEMONLESS_RESYNC_RATE_MS;
+    });
+    if (!system.lambda) throw new Error('the Lambda runtime gave no invoke URL');
+    results.memorySweep = await bareNodeSweep(system.kc, system.lambda.invokeUrl, args.memoryNodes, 2, log);
+  } catch (error) {
+    results.notes.push(`memory sweep: ${String(error)}`);
+    log(`memory sweep failed: ${(error as Error).stack ?? String(error)}`);
+  } finally {
+    await stopBenchSystem(quiet);
+  }
+}
+
+/** One cost model per daemonless runtime measured (results.ts costInputsFor, cost.ts). */
+function modelCosts() {
+  return results.systems
+    .filter((s) => isDaemonless(s.kind))
+    .map((s) => costInputsFor(results, s, memorySize()))
+    .filter((i) => i !== undefined)
+    .map((i) => costModel(i));
 }
 
 function memorySize(): number {
@@ -270,7 +312,7 @@ function otherApiServers(): number {
 function writeOutputs(): void {
   mkdirSync(resultsDir, { recursive: true });
   // One raw result per kind of run is kept (git history has the older ones); timestamped copies only for partial runs.
-  const name = args.complete ? (args.nodes >= 1000 ? 'latest-large' : 'latest') : 'latest-partial';
+  const name = resultName(args);
   const file = join(resultsDir, `${name}.json`);
   writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
   const md = markdown(results);

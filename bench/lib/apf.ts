@@ -134,6 +134,8 @@ export interface ApiCost {
   byVerbResource: { verb: string; resource: string; requests: number }[];
   /** Bytes the API server sent in answer to LIST requests, all clients (apiserver_response_sizes). */
   listResponseBytes?: number;
+  /** The same by verb (LIST, GET, …): reads are LIST and GET. */
+  responseBytesByVerb?: Record<string, number>;
 }
 
 /** What happened between two snapshots of the same API server. Pure. */
@@ -182,14 +184,14 @@ export function apiCost(before: MetricsSnapshot, after: MetricsSnapshot): ApiCos
       resource: [r.labels['group'] ? `${r.labels['group']}/` : '', r.labels['resource'], r.labels['subresource'] ? `/${r.labels['subresource']}` : ''].join(''),
       requests: r.value,
     }));
-  const listBytes =
+  const bytesByVerb =
     before.responseBytes && after.responseBytes
-      ? diffBy(before.responseBytes, after.responseBytes, ['verb'])
-          .filter((r) => r.labels['verb'] === 'LIST')
-          .reduce((x, r) => x + r.value, 0)
+      ? Object.fromEntries(diffBy(before.responseBytes, after.responseBytes, ['verb']).map((r) => [r.labels['verb'] ?? '', r.value]))
       : undefined;
+  const listBytes = bytesByVerb ? (bytesByVerb['LIST'] ?? 0) : undefined;
   return {
     ...(listBytes !== undefined ? { listResponseBytes: listBytes } : {}),
+    ...(bytesByVerb ? { responseBytesByVerb: bytesByVerb } : {}),
     total: diffBy(before.requests, after.requests, []).reduce((s, r) => s + r.value, 0),
     byIdentity,
     byFlowSchema: flows.map((f) => ({ flowSchema: f.labels['flow_schema'] ?? '', requests: f.value })),

@@ -3,26 +3,53 @@
  *
  *   --nodes N             node count (default 100; --large: 1000)
  *   --large               the large run: N = 1000
- *   --only a,b,...        any of the systems  daemonless, upstream, raised
- *                         and of the phases   a, b, c, latency, floor, cold
- *                         (no system named: all systems; no phase named: all phases)
- *   --latency-samples K   single-node joins for the latency phase (default 30)
+ *   --runtime R           server (default) or lambda: `--runtime lambda` runs daemonless in the local Lambda runtime
+ *                         (system "lambda") beside the local server (system "daemonless") and upstream; its results
+ *                         are kept apart (bench/results/latest-lambda*.{json,md,svg})
+ *   --only a,b,...        any of the systems  daemonless (the local server runtime), lambda (the Lambda runtime),
+ *                                             upstream, raised
+ *                         and of the phases   a, b, c, latency, change, memory, floor, cold
+ *                         (no system named: the runtime's systems; no phase named: all phases)
+ *   --latency-samples K   single-node joins for the latency phase, with 1 and with 4 DaemonSets (default 30)
+ *   --change-samples K    DaemonSet changes for the change phase (default 5)
+ *   --memory-nodes L      node counts of the memory phase's sweep (default 100,1000,5000; Lambda runtime only)
+ *   --lambda-heap-mb M    the Lambda runtime's functions run with NODE_OPTIONS=--max-old-space-size=M (default 211: the
+ *                         heap limit Node 22 picks inside a 256 MB memory cgroup, as in a 256 MB Lambda environment;
+ *                         0: no flag, V8's own limit for this machine's 24 GiB, ≈ 4 GB; docs/benchmarks.md)
  *   --cold-reps R         process starts per bundle for the cold-start phase (default 15)
  *   --raised-qps Q        kube-controller-manager QPS of the "raised" run (default: daemonless's measured peak request
  *                         rate in this run, rounded up to 10, at least 50; 200 when daemonless did not run)
  *   --stall-seconds S     give up on a shape after S seconds without any pod change (default 20)
  */
-export const systemNames = ['daemonless', 'upstream', 'raised'] as const;
-export const phaseNames = ['a', 'b', 'c', 'latency', 'floor', 'cold'] as const;
+export const systemNames = ['daemonless', 'lambda', 'upstream', 'raised'] as const;
+export const phaseNames = ['a', 'b', 'c', 'latency', 'change', 'memory', 'floor', 'cold'] as const;
+export const runtimeNames = ['server', 'lambda'] as const;
 export type SystemName = (typeof systemNames)[number];
 export type PhaseName = (typeof phaseNames)[number];
+export type RuntimeName = (typeof runtimeNames)[number];
+
+/**
+ * V8's old-space limit for the Lambda runtime's functions (256 MB configured): Node 22 run inside a 256 MB memory cgroup
+ * on this machine reports a heap limit of 259 MB, which `--max-old-space-size=211` reproduces outside one.
+ */
+export const LAMBDA_HEAP_MB = 211;
+
+/** The systems a runtime compares when --only names none. */
+export const defaultSystems: Record<RuntimeName, SystemName[]> = {
+  server: ['daemonless', 'upstream', 'raised'],
+  lambda: ['daemonless', 'lambda', 'upstream'],
+};
 
 export interface BenchArgs {
   nodes: number;
   large: boolean;
+  runtime: RuntimeName;
   systems: SystemName[];
   phases: Set<PhaseName>;
   latencySamples: number;
+  changeSamples: number;
+  memoryNodes: number[];
+  lambdaHeapMb: number | undefined;
   coldReps: number;
   raisedQps: number | undefined;
   stallSeconds: number;
@@ -45,6 +72,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let large = false;
   let only: string[] | undefined;
   let latencySamples = 30;
+  let changeSamples = 5;
+  let memoryNodes = [100, 1000, 5000];
+  let lambdaHeapMb: number | undefined = LAMBDA_HEAP_MB;
+  let runtime: RuntimeName = 'server';
   let coldReps = 15;
   let raisedQps: number | undefined;
   let stallSeconds = 20;
@@ -65,6 +96,23 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--latency-samples':
         latencySamples = positiveInt(flag, value());
         break;
+      case '--change-samples':
+        changeSamples = positiveInt(flag, value());
+        break;
+      case '--memory-nodes':
+        memoryNodes = (value() ?? '').split(',').map((s) => positiveInt(flag, s.trim()));
+        break;
+      case '--lambda-heap-mb': {
+        const mb = value();
+        lambdaHeapMb = mb === '0' ? undefined : positiveInt(flag, mb);
+        break;
+      }
+      case '--runtime': {
+        const r = value();
+        if (!(runtimeNames as readonly string[]).includes(r ?? '')) throw new ArgsError(`--runtime: use ${runtimeNames.join(' or ')}, got ${r}`);
+        runtime = r as RuntimeName;
+        break;
+      }
       case '--cold-reps':
         coldReps = positiveInt(flag, value());
         break;
@@ -86,9 +134,13 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   return {
     nodes: n,
     large,
-    systems: chosenSystems.length > 0 ? chosenSystems : [...systemNames],
+    runtime,
+    systems: chosenSystems.length > 0 ? chosenSystems : [...defaultSystems[runtime]],
     phases: new Set(chosenPhases.length > 0 ? chosenPhases : phaseNames),
     latencySamples,
+    changeSamples,
+    memoryNodes,
+    lambdaHeapMb,
     coldReps,
     raisedQps,
     stallSeconds,

@@ -1,6 +1,21 @@
 /** The human-readable outputs: a Markdown summary (also printed) and a hand-written SVG bar chart. Pure. */
-import { convergedSeconds, daemonlessOverloaded, effectiveFloor, shapeOf, shapeTitles, type BenchResults, type SystemRun } from './results.ts';
+import type { CostModel } from './cost.ts';
+import type { MemoryMeasurement } from './memory.ts';
+import {
+  convergedSeconds,
+  daemonlessOverloaded,
+  effectiveFloor,
+  fmtRecord,
+  identityOf,
+  isDaemonless,
+  perEventRows,
+  shapeOf,
+  shapeTitles,
+  type BenchResults,
+  type SystemRun,
+} from './results.ts';
 import type { ShapeName, ShapeResult } from './shapes.ts';
+import type { SystemKind } from './systems.ts';
 import { ratio } from './stats.ts';
 
 const shapes: ShapeName[] = ['a', 'b', 'c'];
@@ -18,11 +33,10 @@ const ms = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(0));
 
 export function markdown(results: BenchResults): string {
   const out: string[] = [];
-  const up = results.systems.find((s) => s.kind === 'upstream');
   const raised = results.systems.find((s) => s.kind === 'raised');
-  const dl = results.systems.find((s) => s.kind === 'daemonless');
   const n = results.args.nodes;
-  out.push(`# daemonless vs the upstream DaemonSet controller — ${n} nodes`);
+  const runtimes = results.systems.some((x) => x.kind === 'lambda') ? ' (local server and Lambda runtimes)' : '';
+  out.push(`# daemonless${runtimes} vs the upstream DaemonSet controller — ${n} nodes`);
   out.push('');
   out.push(
     `Measured ${results.startedAt} in ${Math.round(results.durationSeconds)} s with \`${results.command}\` on one ${results.machine.cpus}-core machine ` +
@@ -36,25 +50,8 @@ export function markdown(results: BenchResults): string {
   out.push('');
   out.push('Seconds from the triggering write until every node has exactly one Ready pod of each DaemonSet (of the new image for (c)).');
   out.push('');
-  const upLabel = up?.label ?? 'upstream';
-  const raisedLabel = raised?.label ?? 'upstream raised';
-  out.push(`| shape | N | pod writes | daemonless | ${upLabel} | ${raisedLabel} | plain-client floor | daemonless ÷ upstream | daemonless ÷ raised | daemonless ÷ floor |`);
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const shape of shapes) {
-    const d = shapeOf(results, 'daemonless', shape);
-    const u = shapeOf(results, 'upstream', shape);
-    const r = shapeOf(results, 'raised', shape);
-    if (!d && !u && !r) continue;
-    const floor = effectiveFloor(results, shape);
-    const writes = results.floor?.writes[shape] ?? (shape === 'b' ? 3 * n : shape === 'a' ? n : 2 * n);
-    const floorCell =
-      floor === undefined ? '–' : shape === 'c' && results.floor?.rolloutPacing ? `${s1(floor)} (paced; writes ${s1(results.floor.seconds.c)})` : s1(floor);
-    out.push(
-      `| ${shapeTitles[shape]} | ${d?.nodes ?? u?.nodes ?? n} | ${writes} | ${cell(d)} | ${cell(u)} | ${cell(r)} | ${floorCell} | ` +
-        `${times(ratio(convergedSeconds(d), convergedSeconds(u)))} | ${times(ratio(convergedSeconds(d), convergedSeconds(r)))} | ${times(ratio(convergedSeconds(d), floor))} |`,
-    );
-  }
-  const join = shapeOf(results, 'daemonless', 'b');
+  out.push(...convergenceTable(results));
+  const join = results.systems.flatMap((x) => x.shapes).find((r) => r.shape === 'b');
   if (join?.nodesRegisteredSeconds !== undefined) {
     out.push('');
     out.push(
@@ -97,13 +94,14 @@ export function markdown(results: BenchResults): string {
     );
     const pacing = results.floor?.rolloutPacing;
     if (pacing) {
-      const dlc = convergedSeconds(shapeOf(results, 'daemonless', 'c'));
-      const upc = convergedSeconds(shapeOf(results, 'upstream', 'c'));
+      const against = results.systems
+        .filter((x) => x.kind !== 'raised')
+        .map((x) => `${x.label} ${times(ratio(convergedSeconds(x.shapes.find((r) => r.shape === 'c')), pacing.seconds))}`);
       out.push('');
       out.push(
         `(c) is paced, not throughput-bound: maxUnavailable 10 % means ${pacing.rounds} rounds, each waiting for the simulator to complete the old pods' ` +
           `deletion and report the new ones Ready (${pacing.perRoundMs} ms), so no system can finish in less than ≈ ${s1(pacing.seconds)} s; ` +
-          `the write floor does not apply. Against that bound: daemonless ${times(ratio(dlc, pacing.seconds))}, upstream ${times(ratio(upc, pacing.seconds))}.`,
+          `the write floor does not apply. Against that bound: ${against.join(', ')}.`,
       );
     }
   }
@@ -131,14 +129,18 @@ export function markdown(results: BenchResults): string {
       const r = sys.shapes.find((x) => x.shape === shape);
       const w = r?.window;
       if (!r || !w) continue;
-      const id = sys.kind === 'daemonless' ? w.cost.byIdentity.daemonless : w.cost.byIdentity['daemonset-controller'];
+      const id = w.cost.byIdentity[identityOf(sys.kind)];
       const f = w.functions;
       const durations = f?.auditDurationsMs ?? [];
       const meanMs = durations.length ? durations.reduce((x, y) => x + y, 0) / durations.length : undefined;
-      const fn = f
-        ? `${f.requestsByRoute['audit'] ?? 0} audit batches (mean ${meanMs === undefined ? '–' : meanMs.toFixed(0)} ms, max ${durations.length ? Math.max(...durations).toFixed(0) : '–'} ms), ` +
-          `${f.reconciles} reconciles, ${f.apiRequests} requests`
-        : '–';
+      const fn = w.lambda
+        ? `${fmtRecord(w.lambda.invocations, 0)} invocations (${Object.values(w.lambda.coldStarts).reduce((x, y) => x + y, 0)} cold` +
+          `${w.lambda.errors > 0 ? `, ${w.lambda.errors} failed${w.lambda.memoryKills ? ` of which ${w.lambda.memoryKills} killed at the memory limit` : ''}` : ''}), ` +
+          `${w.lambda.messagesReceived} queue messages in ${w.lambda.batches} batches, ${f?.reconciles ?? 0} reconciles, ${f?.apiRequests ?? 0} requests`
+        : f
+          ? `${f.requestsByRoute['audit'] ?? 0} audit batches (mean ${meanMs === undefined ? '–' : meanMs.toFixed(0)} ms, max ${durations.length ? Math.max(...durations).toFixed(0) : '–'} ms), ` +
+            `${f.reconciles} reconciles, ${f.apiRequests} requests`
+          : '–';
       out.push(
         `| ${shape} | ${sys.label} | ${id.reads} | ${id.writes} | ${(id.reads / r.nodes).toFixed(2)} | ${(id.writes / r.nodes).toFixed(2)} | ` +
           `${id.meanQueueMs === undefined ? '–' : id.meanQueueMs.toFixed(1)} / ${id.meanExecMs === undefined ? '–' : id.meanExecMs.toFixed(1)} | ${w.cost.total} | ` +
@@ -149,7 +151,7 @@ export function markdown(results: BenchResults): string {
   const execLines: string[] = [];
   for (const sys of results.systems) {
     for (const r of sys.shapes) {
-      const id = r.window && (sys.kind === 'daemonless' ? r.window.cost.byIdentity.daemonless : r.window.cost.byIdentity['daemonset-controller']);
+      const id = r.window?.cost.byIdentity[identityOf(sys.kind)];
       if (id?.execMsByVerb) {
         execLines.push(`${r.shape}, ${sys.label}: ${Object.entries(id.execMsByVerb).map(([v, x]) => `${v} ${x.toFixed(0)}`).join(', ')}`);
       }
@@ -159,31 +161,8 @@ export function markdown(results: BenchResults): string {
     out.push('');
     out.push(`Mean time the API server spent executing the controller's requests, ms by verb (APF execution histogram): ${execLines.join('; ')}.`);
   }
-  const latencyRuns = results.systems.filter((s) => s.latency?.window);
-  if (latencyRuns.length > 0) {
-    out.push('');
-    out.push('Per single node join (warm, the latency phase below), divided by the number of joins:');
-    out.push('');
-    out.push(
-      '| system | DaemonSets | controller reads / join | controller writes / join | by verb, per join | audit invocations / join | ' +
-        'reconciles / join | requests / join on the node path (of which pod creates) |',
-    );
-    out.push('|---|---:|---:|---:|---|---:|---:|---:|');
-    for (const sys of latencyRuns) {
-      const lat = sys.latency!;
-      const id = sys.kind === 'daemonless' ? lat.window!.cost.byIdentity.daemonless : lat.window!.cost.byIdentity['daemonset-controller'];
-      const verbs = Object.entries(id.byVerb)
-        .map(([v, k]) => `${v} ${(k / lat.samples).toFixed(1)}`)
-        .join(', ');
-      const f = lat.window!.functions;
-      const per = (x: number) => (x / lat.samples).toFixed(1);
-      const inv = f ? per(f.requestsByRoute['audit'] ?? 0) : '–';
-      const rec = f ? per(f.reconciles) : '–';
-      const nodePath = f ? `${per(f.nodeHinted.apiRequests)} (${per(f.nodeHinted.created)})` : '–';
-      out.push(`| ${sys.label} | ${lat.podsPerNode} | ${per(id.reads)} | ${per(id.writes)} | ${verbs || '–'} | ${inv} | ${rec} | ${nodePath} |`);
-    }
-  }
-
+  out.push(...perEventSection(results));
+  const latencyRuns = results.systems.filter((x) => x.latency || x.soloLatency);
   if (latencyRuns.length > 0) {
     out.push('');
     out.push('## Latency (warm)');
@@ -201,15 +180,15 @@ export function markdown(results: BenchResults): string {
       );
       out.push('');
     }
-    out.push('| system | pods | node create → pod p50 / p95 / p99 | schedulable → pod p50 / p95 / p99 | node create → last pod p50 / p95 | missing |');
-    out.push('|---|---:|---|---|---|---:|');
-    for (const sys of latencyRuns) {
-      const l = sys.latency!;
-      const c = l.createToPod;
-      const e = l.eligibleToPod;
-      const last = l.createToLastPod;
+    out.push('| system | DaemonSets | pods | node create → pod p50 / p95 / p99 | schedulable → pod p50 / p95 / p99 | node create → last pod p50 / p95 | missing |');
+    out.push('|---|---:|---:|---|---|---|---:|');
+    for (const l of latencyRuns.flatMap((x) => [x.soloLatency, x.latency].filter(Boolean).map((lat) => ({ sys: x, lat: lat! })))) {
+      const c = l.lat.createToPod;
+      const e = l.lat.eligibleToPod;
+      const last = l.lat.createToLastPod;
       out.push(
-        `| ${sys.label} | ${c?.n ?? 0} | ${ms(c?.p50)} / ${ms(c?.p95)} / ${ms(c?.p99)} | ${ms(e?.p50)} / ${ms(e?.p95)} / ${ms(e?.p99)} | ${ms(last?.p50)} / ${ms(last?.p95)} | ${l.missing} |`,
+        `| ${l.sys.label} | ${l.lat.podsPerNode} | ${c?.n ?? 0} | ${ms(c?.p50)} / ${ms(c?.p95)} / ${ms(c?.p99)} | ${ms(e?.p50)} / ${ms(e?.p95)} / ${ms(e?.p99)} | ` +
+          `${ms(last?.p50)} / ${ms(last?.p95)} | ${l.lat.missing} |`,
       );
     }
   }
@@ -223,7 +202,8 @@ export function markdown(results: BenchResults): string {
     out.push('');
     out.push(
       `Process start → first response (API Gateway v2 \`GET /healthz\` through the handler), median of ${cold.reps} fresh \`node\` processes (${cold.node}); ` +
-        '"above floor" compares the time beyond `node -e 0`. resync has no HTTP route: process start → bundle imported.',
+        '"above floor" compares the time beyond `node -e 0`. Functions without an HTTP route (reconcile, resync, auditlogs): process start → bundle ' +
+        'imported. The route secrets are given in the environment (a deployment reads them from SSM at cold start: one more request, not measured).',
     );
     out.push('');
     out.push('| bundle | median ms | × baseline | above floor, × baseline | in-process ms | peak RSS MiB | raw KiB | gzip KiB |');
@@ -246,43 +226,15 @@ export function markdown(results: BenchResults): string {
     out.push(`What the audit bundle is made of (minified bytes by package, esbuild metafile): ${top.join(', ')}.`);
   }
 
-  const cost = results.costModel;
-  if (cost) {
-    const i = cost.inputs;
-    out.push('');
-    out.push('## Cost model (a model, not a bill)');
-    out.push('');
-    out.push(
-      `Inputs measured here: ${i.invocationsPerNodeEvent.toFixed(2)} invocations per node join (audit batches, latency phase), ` +
-        `${i.warmDurationMs.toFixed(0)} ms mean warm invocation, ${i.coldStartMs.toFixed(0)} ms cold start (in-process, audit bundle), ` +
-        `${i.memoryMB} MB configured memory (serverless.yml${i.peakRssMiB ? `; peak RSS of a cold function ${i.peakRssMiB.toFixed(0)} MiB` : ''}). ` +
-        'Durations come from a loaded 2-core machine with the API server on the same cores; Lambda arm64 will differ. Prices: us-east-1 list prices (bench/lib/cost.ts).',
-    );
-    if (daemonlessOverloaded(results)) {
-      out.push('');
-      out.push(
-        '**Caution:** these inputs come from an overloaded daemonless (see above: shapes that did not converge, invocations timing out); the ' +
-          'model is only meaningful for a run where every shape converged.',
-      );
-    }
-    out.push('');
-    out.push('| item | USD |');
-    out.push('|---|---:|');
-    out.push(`| Lambda, per million node events, warm | ${cost.lambdaWarmPerMillion.toFixed(2)} |`);
-    out.push(`| Lambda, per million node events, every invocation cold | ${cost.lambdaAllColdPerMillion.toFixed(2)} |`);
-    out.push(`| API Gateway HTTP API in front, per million node events | ${cost.apiGatewayPerMillion.toFixed(2)} |`);
-    out.push(`| always-on controller pod, 0.1 vCPU / 128 MiB share of an m7g.medium, per month | ${cost.podShareOnNodePerMonth.toFixed(2)} |`);
-    out.push(`| always-on controller, smallest Fargate task (0.25 vCPU / 0.5 GB arm64), per month | ${cost.fargateMinTaskPerMonth.toFixed(2)} |`);
-    out.push('');
-    out.push(
-      `Break-even against the pod share: ≈ ${Math.round(cost.breakEvenNodeEventsPerMonthVsPod).toLocaleString('en-US')} node events per month (warm, with API Gateway). ` +
-        'Not modelled: the scheduled resync (every 5 min, one LIST of nodes and pods), data transfer, and the always-on option\'s own API watch traffic.',
-    );
+  out.push(...memorySection(results));
+  for (const model of results.costModels ?? []) out.push(...costSection(model, daemonlessOverloaded(results)));
+  if (results.costModel && !results.costModels) {
+    out.push('', '## Cost model', '', 'This run predates the per-runtime cost model (bench/lib/cost.ts); see its JSON, or run the bench again.');
   }
 
   if (results.targets.length > 0) {
     out.push('');
-    out.push('## Targets (issue 6)');
+    out.push('## Targets (issues 6, 9 and 11)');
     out.push('');
     out.push('| target | measured | met |');
     out.push('|---|---|---|');
@@ -300,6 +252,7 @@ export function markdown(results: BenchResults): string {
 
 const palette: Record<string, string> = {
   daemonless: '#2f7ed8',
+  lambda: '#5cb85c',
   upstream: '#d9534f',
   raised: '#f0ad4e',
   floor: '#7a7a7a',
@@ -317,7 +270,7 @@ export function svgChart(results: BenchResults): string {
       const r = sys.shapes.find((x) => x.shape === shape);
       if (!r) continue;
       const value = convergedSeconds(r);
-      const vsUp = sys.kind === 'daemonless' ? ratio(value, convergedSeconds(shapeOf(results, 'upstream', shape))) : undefined;
+      const vsUp = isDaemonless(sys.kind) ? ratio(value, convergedSeconds(shapeOf(results, 'upstream', shape))) : undefined;
       const note = value === undefined ? cell(r) : `${s1(value)} s${vsUp === undefined ? '' : ` (${vsUp.toFixed(2)}× upstream)`}`;
       bars.push({ label: sys.label, color: palette[sys.kind] ?? '#999', value, note });
     }
@@ -372,3 +325,190 @@ export function svgChart(results: BenchResults): string {
 export function systemLine(run: SystemRun): string {
   return run.shapes.map((r) => `${r.shape}: ${cell(r)}${r.status === 'converged' ? ' s' : ''}`).join(', ');
 }
+
+const systemOrder: SystemKind[] = ['daemonless', 'lambda', 'upstream', 'raised'];
+
+/**
+ * One column per system that ran (local server, Lambda runtime, upstream, upstream raised), the floor, then ratios:
+ * each daemonless runtime against upstream (and the server against raised and the floor, as before), and the Lambda
+ * runtime against the local server.
+ */
+export function convergenceTable(results: BenchResults): string[] {
+  const n = results.args.nodes;
+  const present = systemOrder.map((k) => results.systems.find((x) => x.kind === k)).filter((x): x is SystemRun => x !== undefined);
+  const server = present.find((x) => x.kind === 'daemonless');
+  const lambda = present.find((x) => x.kind === 'lambda');
+  const upstream = present.find((x) => x.kind === 'upstream');
+  const raised = present.find((x) => x.kind === 'raised');
+  const ratios: { title: string; of: (shape: ShapeName) => number | undefined }[] = [];
+  const sec = (kind: SystemKind, shape: ShapeName) => convergedSeconds(shapeOf(results, kind, shape));
+  for (const d of [server, lambda].filter((x): x is SystemRun => x !== undefined)) {
+    if (upstream) ratios.push({ title: `${d.label} ÷ upstream`, of: (s) => ratio(sec(d.kind, s), sec('upstream', s)) });
+  }
+  if (server && lambda) ratios.push({ title: 'lambda ÷ server', of: (s) => ratio(sec('lambda', s), sec('daemonless', s)) });
+  const main = server ?? lambda;
+  if (main && raised) ratios.push({ title: `${main.label} ÷ raised`, of: (s) => ratio(sec(main.kind, s), sec('raised', s)) });
+  if (main && results.floor) ratios.push({ title: `${main.label} ÷ floor`, of: (s) => ratio(sec(main.kind, s), effectiveFloor(results, s)) });
+  const out: string[] = [];
+  if (!present.some((x) => x.shapes.length > 0)) return ['No shape was run.'];
+  const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  out.push(row(['shape', 'N', 'pod writes', ...present.map((x) => x.label), 'plain-client floor', ...ratios.map((r) => r.title)]));
+  out.push(`|---|${['N', 'writes', ...present, 'floor', ...ratios].map(() => '---:|').join('')}`);
+  for (const shape of shapes) {
+    const runs = present.map((x) => x.shapes.find((r) => r.shape === shape));
+    if (runs.every((r) => r === undefined)) continue;
+    const floor = effectiveFloor(results, shape);
+    const writes = results.floor?.writes[shape] ?? (shape === 'b' ? 3 * n : shape === 'a' ? n : 2 * n);
+    const floorCell =
+      floor === undefined ? '–' : shape === 'c' && results.floor?.rolloutPacing ? `${s1(floor)} (paced; writes ${s1(results.floor.seconds.c)})` : s1(floor);
+    const nodes = runs.find((r) => r !== undefined)?.nodes ?? n;
+    out.push(row([shapeTitles[shape], String(nodes), String(writes), ...runs.map(cell), floorCell, ...ratios.map((r) => times(r.of(shape)))]));
+  }
+  return out;
+}
+
+const f1 = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
+
+/**
+ * What one event costs in each system: warm joins with 1 and 4 DaemonSets, a DaemonSet change that changes no pod,
+ * and an image rollout per node; invocations by function, cold starts, billed time, queue messages and SQS requests,
+ * API requests (the API server's count for the system's identity), bytes read (all clients), and the functions' own
+ * count of their requests by kind.
+ */
+export function perEventSection(results: BenchResults): string[] {
+  const rows = perEventRows(results);
+  if (rows.length === 0) return [];
+  const out: string[] = [''];
+  out.push('## Per event');
+  out.push('');
+  out.push(
+    'Everything one event causes, divided by the number of events in the window (joins, changes, or nodes for the rollout); the window closes a few ' +
+      'seconds after the last event, so trailing status passes are counted. Invocations: in the Lambda runtime the local Lambda service\'s count by ' +
+      'function (HTTP intake through API Gateway, `reconcile` from the queue); in the local server its HTTP deliveries and in-process reconciles. ' +
+      'Queue: messages sent (SendMessage) and received by the event source mapping, and every SQS request (sends, long-poll receives, deletes). API ' +
+      'requests: the API server\'s count for the system\'s identity (APF FlowSchemas). Bytes read: LIST and GET response bytes of all clients ' +
+      '(`apiserver_response_sizes`; upstream reads from its informers\' watch instead, not counted there).',
+  );
+  out.push('');
+  out.push('| event | system | invocations / event | cold starts | billed ms | queue msgs sent / received | SQS requests (billed) | API reads / writes | by verb | LIST+GET MiB (all clients) |');
+  out.push('|---|---|---|---:|---:|---:|---:|---:|---|---:|');
+  for (const r of rows) {
+    const total = Object.entries(r.invocations)
+      .filter(([fn]) => !fn.startsWith('reconciles'))
+      .reduce((s, [, x]) => s + x, 0);
+    const inv = isDaemonless(r.system.kind) ? `${total.toFixed(2)} (${fmtRecord(r.invocations, 2)})` : '– (always running)';
+    out.push(
+      `| ${r.event} | ${r.system.label} | ${inv} | ${r.system.kind === 'lambda' ? r.coldStarts.toFixed(2) : '–'} | ${f1(r.billedMs)} | ` +
+        `${r.queue ? `${r.queue.sent.toFixed(2)} / ${r.queue.received.toFixed(2)}` : '–'} | ${r.queue ? `${r.queue.requests.toFixed(2)} (${r.queue.billedRequests.toFixed(2)})` : '–'} | ` +
+        `${r.reads.toFixed(1)} / ${r.writes.toFixed(1)} | ${fmtRecord(r.byVerb)} | ${r.readMiB === undefined ? '–' : r.readMiB.toFixed(3)} |`,
+    );
+  }
+  const kinds = rows.filter((r) => Object.keys(r.requestsByKind).length > 0);
+  if (kinds.length > 0) {
+    out.push('');
+    out.push(
+      'The functions\' own count of their API requests by kind (their `reconciled` log lines; the API server\'s count above also has the Leases ' +
+        'that rate-limit status passes and what the intake reads), per event:',
+    );
+    out.push('');
+    out.push('| event | system | requests by kind, per event |');
+    out.push('|---|---|---|');
+    for (const r of kinds) out.push(`| ${r.event} | ${r.system.label} | ${fmtRecord(r.requestsByKind, 2)} |`);
+  }
+  const billed = rows.filter((r) => r.billedMsByFunction);
+  if (billed.length > 0) {
+    out.push('');
+    out.push(`Billed ms per event by function (Lambda runtime): ${billed.map((r) => `${r.event}: ${fmtRecord(r.billedMsByFunction!, 1)}`).join('; ')}.`);
+  }
+  return out;
+}
+
+function memoryRows(measurements: readonly MemoryMeasurement[]): string[] {
+  return measurements.map(
+    (m) =>
+      `| ${m.setting} | ${m.nodes.toLocaleString('en-US')} | ${m.pods.toLocaleString('en-US')} | ${m.pass} | **${m.peakRssMb}** | ` +
+        `${((100 * m.peakRssMb) / m.memorySizeMb).toFixed(0)} % of ${m.memorySizeMb} | ${m.environmentPeakMb} | ${m.coldStart ? 'cold' : 'warm'} | ` +
+        `${m.durationMs.toFixed(0)} | ${m.outcome}${m.quiet ? '' : ' (functions busy)'} |`,
+  );
+}
+
+/** Peak RSS of a resync and a DaemonSet-wide pass under the RIE: steady state of the run, and the bare-node sweep. */
+export function memorySection(results: BenchResults): string[] {
+  const steady = results.systems.flatMap((x) => x.memory ?? []);
+  const sweep = results.memorySweep ?? [];
+  if (steady.length === 0 && sweep.length === 0) return [];
+  const out: string[] = ['', '## Memory of a whole-cluster pass (Lambda runtime)', ''];
+  out.push(
+    'Peak resident memory of one invocation of the built bundle under AWS\'s Runtime Interface Emulator and the official runtime client, at the ' +
+      'memory serverless.yml configures: the resync (scheduled event through the Invoke API) and the reconcile function with one DaemonSet hint (a ' +
+      'DaemonSet-wide pass of the reference DaemonSet). The kernel\'s peak RSS (VmHWM) is reset before each invocation; a cold invocation includes ' +
+      'the runtime\'s start and the import. "steady state": the run\'s cluster after the latency phase (simulated nodes, a Ready pod of each of the 4 ' +
+      'DaemonSets on every node; its environments warm, their memory what earlier work left). "bare nodes": a fresh cluster, Node objects ' +
+      'created directly (no simulator), tainted so that none of the 4 DaemonSets places a pod: the pass reads every node and plans nothing; ' +
+      'each pass first in a fresh environment (cold), then again in the same one (warm: what the first left in the heap counts, as on Lambda). ' +
+      '"functions busy": the intake was still working off the nodes\' own events (one audit delivery per node create) when measured.',
+  );
+  const heap = results.args.lambdaHeapMb;
+  out.push('');
+  out.push(
+    heap === undefined || heap === 0
+      ? 'V8\'s heap limit in these environments was its default for this machine (24 GiB: ≈ 4 GB), not what it picks inside a 256 MB ' +
+          'environment (≈ 259 MB): a warm environment may hold more garbage here than on Lambda (docs/benchmarks.md).'
+      : `The functions ran with NODE_OPTIONS=--max-old-space-size=${heap}: V8's heap limit as Node 22 sizes it inside a 256 MB memory cgroup ` +
+          '(259 MB), as in a 256 MB Lambda environment; without it V8 takes its default for this machine (≈ 4 GB) and lets garbage pile up.',
+  );
+  out.push('');
+  out.push('| setting | nodes | DaemonSet pods | pass | peak RSS MB | of configured | environment peak MB | start | duration ms | outcome |');
+  out.push('|---|---:|---:|---|---:|---:|---:|---|---:|---|');
+  out.push(...memoryRows(steady), ...memoryRows(sweep));
+  return out;
+}
+
+const usd = (x: number) => (x >= 100 ? x.toFixed(0) : x >= 1 ? x.toFixed(2) : x >= 0.001 || x === 0 ? x.toFixed(3) : x.toPrecision(2));
+
+export function costSection(model: CostModel, overloaded: boolean): string[] {
+  const i = model.inputs;
+  const out: string[] = ['', `## Cost model — ${i.source.split(':')[0]} (a model, not a bill)`, ''];
+  out.push(
+    `${i.source}. Prices: us-east-1 list prices as of 2026 (bench/lib/cost.ts, docs/benchmarks.md): Lambda arm64 $0.0000133334 per GB-s and ` +
+      '$0.20 per million requests, SQS standard $0.40 per million requests, API Gateway HTTP API $1.00 per million. Durations come from a loaded ' +
+      '2-core machine with the API server on the same cores; Lambda arm64 will differ.' +
+      (i.coldStart
+        ? ` A cold invocation adds ${i.coldStart.extraBilledMs.toFixed(0)} billed ms${i.coldStart.basis ? ` (${i.coldStart.basis})` : ''}; INIT is billed since ` +
+          '2025-08. Cold starts here come in bursts on 2 loaded cores (shape (b) starts several environments at once): the "every invocation cold" ' +
+          'column is a pessimistic bound.'
+        : ''),
+  );
+  if (overloaded) {
+    out.push('', '**Caution:** a daemonless runtime did not converge in every shape of this run; read these figures with that in mind.');
+  }
+  out.push('');
+  out.push('| per million events | invocations / event | Lambda requests | Lambda duration | SQS | API Gateway | total, warm | total, every invocation cold |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const e of model.events) {
+    const p = e.perMillion;
+    out.push(
+      `| ${e.label} | ${e.invocationsPerEvent.toFixed(2)} | ${usd(p.lambdaRequests)} | ${usd(p.lambdaDuration)} | ${usd(p.sqs)} | ${usd(p.apiGateway)} | ` +
+        `**${usd(p.total)}** | ${usd(e.perMillionAllCold)} |`,
+    );
+  }
+  const ex = i.example;
+  const fixed = model.fixedPerMonth;
+  out.push('');
+  out.push(
+    `Per month whatever happens: the resync every 5 minutes ${i.resync ? `(${i.resync.billedMs.toFixed(0)} billed ms at ${i.resync.nodes.toLocaleString('en-US')} nodes, measured) ` : '(not measured here) '}` +
+      `$${usd(fixed.resync)}, the idle queue's long polls (5 pollers, 20 s receives) $${usd(fixed.sqsIdlePolling)}.`,
+  );
+  out.push('');
+  out.push(
+    `Example: a ${ex.nodes.toLocaleString('en-US')}-node cluster replacing 10 % of its nodes a day (${ex.nodeEventsPerMonth.toLocaleString('en-US')} node events a month, ` +
+      `each priced as a "${ex.nodeEvent}") and ${ex.daemonSetChangesPerMonth} DaemonSet changes a month: **$${usd(model.example.total)} a month** ` +
+      `($${usd(model.example.nodeEvents)} node events, $${usd(model.example.changes)} changes, $${usd(model.example.fixed)} fixed; ` +
+      `$${usd(model.example.totalAllCold)} if every invocation were cold). Always on instead: a controller pod of 0.1 vCPU / 128 MiB on a node the ` +
+      `cluster runs anyway $${usd(model.alwaysOn.podShareOnNodePerMonth)} a month, the smallest Fargate task (0.25 vCPU / 0.5 GB arm64) ` +
+      `$${usd(model.alwaysOn.fargateMinTaskPerMonth)}. Break-even with the pod share: ≈ ${Number.isFinite(model.breakEvenNodeEventsPerMonthVsPod) ? Math.round(model.breakEvenNodeEventsPerMonthVsPod).toLocaleString('en-US') : '∞'} ` +
+      'node events a month (warm). Not modelled: data transfer, CloudWatch Logs, the always-on controller\'s own API watch traffic.',
+  );
+  return out;
+}
+

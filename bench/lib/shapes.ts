@@ -31,6 +31,7 @@ import { addNodes } from '../../devcluster/simulator/nodes.ts';
 import { SimulatorEnvSchema } from '../../devcluster/simulator/config.ts';
 import { apiCost, scrapeMetrics, type ApiCost, type MetricsSnapshot } from './apf.ts';
 import { logOffset, readFunctionsWindow, type FunctionsWindow } from './functions-log.ts';
+import { lambdaWindow, scrapeLambdaStats, type LambdaWindow } from './lambda-stats.ts';
 import { hasNotReadyTaint, stages, waitConverged, type Observer, type PodSeen, type Stages } from './observer.ts';
 import { summarize, type Summary } from './stats.ts';
 import type { RunningSystem } from './systems.ts';
@@ -48,6 +49,8 @@ export type Status = 'converged' | 'stalled' | 'timeout' | 'failed';
 export interface Window {
   cost: ApiCost;
   functions?: FunctionsWindow;
+  /** Lambda runtime: the local Lambda service's counters over the window. */
+  lambda?: LambdaWindow;
   seconds: number;
 }
 
@@ -98,18 +101,22 @@ export function fixtureCopy(name: string): V1DaemonSet {
 }
 
 /** Opens a measurement window: metrics (and functions log offset) now; `close` scrapes again after `settleMs`. */
-async function openWindow(ctx: BenchContext): Promise<{ close: () => Promise<Window>; load: number }> {
+export async function openWindow(ctx: BenchContext): Promise<{ close: () => Promise<Window>; load: number }> {
   const before: MetricsSnapshot = await scrapeMetrics(ctx.system.server, ctx.system.tls);
   const logFile = ctx.system.functionsLog;
   const offset = logFile ? logOffset(logFile) : 0;
+  const invokeUrl = ctx.system.lambda?.invokeUrl;
+  const lambdaBefore = invokeUrl ? await scrapeLambdaStats(invokeUrl) : undefined;
   return {
     load: loadavg()[0] ?? 0,
     close: async () => {
       await sleep(ctx.settleMs);
       const after = await scrapeMetrics(ctx.system.server, ctx.system.tls);
+      const lambdaAfter = invokeUrl ? await scrapeLambdaStats(invokeUrl) : undefined;
       return {
         cost: apiCost(before, after),
         ...(logFile ? { functions: readFunctionsWindow(logFile, offset) } : {}),
+        ...(lambdaBefore && lambdaAfter ? { lambda: lambdaWindow(lambdaBefore, lambdaAfter) } : {}),
         seconds: (after.at - before.at) / 1000,
       };
     },
@@ -258,11 +265,16 @@ export interface LatencyResult {
   window?: Window;
 }
 
-/** Warm latency: single nodes joining one at a time, each waited for before the next. */
-export async function latency(ctx: BenchContext, samples: number): Promise<LatencyResult> {
+/**
+ * Warm latency: single nodes joining one at a time, each waited for before the next, after `warmup` joins that are
+ * not measured (in the Lambda runtime they start the functions' environments: the measured joins are warm). The
+ * nodes' names start with `prefix`.
+ */
+export async function latency(ctx: BenchContext, samples: number, options: { warmup?: number; prefix?: string } = {}): Promise<LatencyResult> {
   const { apps } = apis(ctx.system.kc);
   const dsList = (await apps.listNamespacedDaemonSet({ namespace: NAMESPACE })).items;
   const dsUids = new Set(dsList.map((d) => d.metadata!.uid!));
+  const prefix = options.prefix ?? 'lat';
   const podsPerNode = dsUids.size;
   const podsByNode = new Map<string, PodSeen[]>();
   const eligibleAt = new Map<string, number>();
@@ -278,18 +290,25 @@ export async function latency(ctx: BenchContext, samples: number): Promise<Laten
   const createToLastPod: number[] = [];
   const eligibleToPod: number[] = [];
   let missing = 0;
+  const join = async (namePrefix: string) => {
+    const t0 = performance.now();
+    const [name] = await addNodes(ctx.system.kc, 1, { namePrefix, labels: { [BATCH_LABEL]: 'latency' } });
+    const end = performance.now() + 20_000;
+    while ((podsByNode.get(name!)?.length ?? 0) < podsPerNode && performance.now() < end) await sleep(20);
+    return { t0, name: name!, pods: podsByNode.get(name!) ?? [] };
+  };
+  for (let i = 0; i < (options.warmup ?? 0) && podsPerNode > 0; i++) {
+    await join(`${prefix}w${i}`);
+    await sleep(1_500);
+  }
   const window = await openWindow(ctx);
   try {
     for (let i = 0; i < samples && podsPerNode > 0; i++) {
-      const t0 = performance.now();
-      const [name] = await addNodes(ctx.system.kc, 1, { namePrefix: `lat${i}`, labels: { [BATCH_LABEL]: 'latency' } });
-      const end = performance.now() + 20_000;
-      while ((podsByNode.get(name!)?.length ?? 0) < podsPerNode && performance.now() < end) await sleep(20);
-      const pods = podsByNode.get(name!) ?? [];
+      const { t0, name, pods } = await join(`${prefix}${i}`);
       missing += podsPerNode - Math.min(podsPerNode, pods.length);
       for (const pod of pods) {
         createToPod.push(pod.firstSeen - t0);
-        const eligible = eligibleAt.get(name!);
+        const eligible = eligibleAt.get(name);
         if (eligible !== undefined) eligibleToPod.push(pod.firstSeen - eligible);
       }
       if (pods.length >= podsPerNode) createToLastPod.push(Math.max(...pods.map((p) => p.firstSeen)) - t0);

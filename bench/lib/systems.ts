@@ -3,18 +3,22 @@
  *
  *   daemonless  devcluster/system.ts startSystem(): control plane + simulator + our functions server, events delivered by
  *               the API server's audit webhook; kube-controller-manager runs without its DaemonSet controller
+ *   lambda      startSystem({ runtime: 'lambda' }): the same cluster, the built bundles in the local Lambda runtime
+ *               (AWS's Runtime Interface Emulator + the official runtime client, API Gateway v2 in front, ElasticMQ as
+ *               SQS, the reconcile function consuming the hints queue), SQS requests counted (sqs-counter.ts)
  *   upstream    devcluster up({ upstreamDaemonset: true }): kube-controller-manager with its DaemonSet controller at the
  *               default client rate limit (QPS 20, burst 30); no audit webhook, no functions
  *   raised      the same with --kube-api-qps/--kube-api-burst raised
  *   plain       neither (only for the floor when no upstream system runs)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { down, up } from '../../devcluster/controlplane.ts';
 import type { TlsOptions } from '../../devcluster/health.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort, startSystem, stopSystem } from '../../devcluster/system.ts';
+import { lambdaStateDir } from '../../devcluster/lambda/product.ts';
 import type { SystemName } from './args.ts';
 
 export type SystemKind = SystemName | 'plain';
@@ -26,8 +30,10 @@ export interface RunningSystem {
   kc: KubeConfig;
   server: string;
   tls: TlsOptions;
-  /** daemonless only: the functions server's JSON-lines log. */
+  /** daemonless (either runtime): the functions' JSON-lines log. */
   functionsLog?: string;
+  /** lambda only: the local Lambda service's invoke API (and /_local/stats). */
+  lambda?: { invokeUrl: string };
   kcmQps?: number;
   kcmBurst?: number;
   upSeconds: number;
@@ -38,18 +44,28 @@ export const UPSTREAM_DEFAULT_BURST = 30;
 
 export async function startBenchSystem(
   kind: SystemKind,
-  options: { qps?: number; burst?: number; log: (line: string) => void },
+  options: { qps?: number; burst?: number; lambdaHeapMb?: number | undefined; log: (line: string) => void },
 ): Promise<RunningSystem> {
   const started = performance.now();
   const paths = localPaths();
   let functionsLog: string | undefined;
+  let lambda: RunningSystem['lambda'];
   let label: string;
   let kcmQps: number | undefined;
   let kcmBurst: number | undefined;
   if (kind === 'daemonless') {
     const system = await startSystem({ port: functionsPort(), log: options.log, functionsEnv: { LOG_LEVEL: 'info' } });
     functionsLog = system.functionsLog;
-    label = 'daemonless';
+    label = 'daemonless-server';
+  } else if (kind === 'lambda') {
+    // The SQS counter of the local Lambda service (its /_local/stats): queue requests per event, for the cost model.
+    process.env.DAEMONLESS_LAMBDA_SQS_STATS = '1';
+    const functionsEnv: Record<string, string> = { LOG_LEVEL: 'info' };
+    if (options.lambdaHeapMb !== undefined) functionsEnv['NODE_OPTIONS'] = `--max-old-space-size=${options.lambdaHeapMb}`;
+    const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv });
+    functionsLog = system.functionsLog;
+    lambda = { invokeUrl: readLambdaInvokeUrl() };
+    label = 'daemonless-lambda';
   } else if (kind === 'plain') {
     await up({ log: options.log });
     label = 'plain (no DaemonSet controller)';
@@ -74,10 +90,20 @@ export async function startBenchSystem(
     server,
     tls,
     ...(functionsLog ? { functionsLog } : {}),
+    ...(lambda ? { lambda } : {}),
     ...(kcmQps !== undefined ? { kcmQps } : {}),
     ...(kcmBurst !== undefined ? { kcmBurst } : {}),
     upSeconds: (performance.now() - started) / 1000,
   };
+}
+
+/** The running local Lambda service's invoke API, from the ready file it writes in the bench's folder. */
+function readLambdaInvokeUrl(): string {
+  const file = join(lambdaStateDir(localPaths()), 'ready.json');
+  if (!existsSync(file)) throw new Error(`the local Lambda service wrote no ${file}`);
+  const ready = JSON.parse(readFileSync(file, 'utf8')) as { invokeUrl?: string };
+  if (!ready.invokeUrl) throw new Error(`${file} names no invoke URL`);
+  return ready.invokeUrl;
 }
 
 /** Stops whatever runs in the bench's folder (functions server, then the control plane). Safe when nothing runs. */

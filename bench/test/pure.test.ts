@@ -2,7 +2,6 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { apiCost, type MetricsSnapshot } from '../lib/apf.ts';
 import { ArgsError, parseArgs } from '../lib/args.ts';
-import { costModel } from '../lib/cost.ts';
 import { progress, stages, waitConverged, type Observer } from '../lib/observer.ts';
 import { diffBy, parseCounters } from '../lib/prom.ts';
 import { markdown, svgChart } from '../lib/report.ts';
@@ -11,7 +10,12 @@ import { percentile, ratio, summarize } from '../lib/stats.ts';
 
 describe('parseArgs', () => {
   it.each([
-    ['defaults', [], { nodes: 100, systems: ['daemonless', 'upstream', 'raised'], complete: true }],
+    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], lambdaHeapMb: 211, complete: true }],
+    ['the Lambda runtime beside the server and upstream', ['--runtime', 'lambda'], { runtime: 'lambda', systems: ['daemonless', 'lambda', 'upstream'], complete: true }],
+    ['only the Lambda runtime', ['--only', 'lambda'], { systems: ['lambda'], complete: false }],
+    ['memory sweep sizes', ['--memory-nodes', '10,20'], { memoryNodes: [10, 20] }],
+    ['V8 heap of the Lambda runtime', ['--lambda-heap-mb', '180'], { lambdaHeapMb: 180 }],
+    ['V8 own heap limit', ['--lambda-heap-mb', '0'], { lambdaHeapMb: undefined }],
     ['large', ['--large'], { nodes: 1000, large: true, complete: true }],
     ['nodes override', ['--nodes', '20'], { nodes: 20, complete: false }],
     ['inline value', ['--nodes=30'], { nodes: 30 }],
@@ -24,10 +28,10 @@ describe('parseArgs', () => {
     const args = parseArgs(['--only', 'a,upstream']);
     expect(args.systems).toEqual(['upstream']);
     expect([...args.phases]).toEqual(['a']);
-    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'floor', 'cold']);
+    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'memory', 'floor', 'cold']);
   });
 
-  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']]])('rejects %j', (argv) => {
+  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']]])('rejects %j', (argv) => {
     expect(() => parseArgs(argv)).toThrow(ArgsError);
   });
 });
@@ -141,18 +145,6 @@ describe('stages', () => {
   });
 });
 
-describe('cost model', () => {
-  it('prices invocations per node event and the always-on alternatives', () => {
-    const m = costModel({ invocationsPerNodeEvent: 2, warmDurationMs: 100, coldStartMs: 200, memoryMB: 256 });
-    // 2 × ($0.20/M + 0.25 GB × 0.1 s × $0.0000133334) per event → per million
-    expect(m.lambdaWarmPerMillion).toBeCloseTo(2 * (0.2 + 0.25 * 0.1 * 0.0000133334 * 1e6), 6);
-    expect(m.lambdaAllColdPerMillion).toBeGreaterThan(m.lambdaWarmPerMillion);
-    expect(m.apiGatewayPerMillion).toBeCloseTo(2, 6);
-    expect(m.fargateMinTaskPerMonth).toBeCloseTo((0.25 * 0.03238 + 0.5 * 0.00356) * 730, 6);
-    expect(m.breakEvenNodeEventsPerMonthVsPod).toBeGreaterThan(0);
-  });
-});
-
 describe('reports', () => {
   const shape = (s: 'a' | 'b' | 'c', seconds: number, status: 'converged' | 'stalled' = 'converged') => ({
     shape: s,
@@ -167,7 +159,21 @@ describe('reports', () => {
     finishedAt: '2026-01-01T00:05:00.000Z',
     durationSeconds: 300,
     command: 'npm run bench',
-    args: { nodes: 100, large: false, systems: ['daemonless', 'upstream'], phases: ['a', 'b', 'c'], latencySamples: 30, coldReps: 15, raisedQps: undefined, stallSeconds: 20, complete: true },
+    args: {
+      nodes: 100,
+      large: false,
+      runtime: 'server',
+      systems: ['daemonless', 'upstream'],
+      phases: ['a', 'b', 'c'],
+      latencySamples: 30,
+      changeSamples: 5,
+      memoryNodes: [100],
+      lambdaHeapMb: undefined,
+      coldReps: 15,
+      raisedQps: undefined,
+      stallSeconds: 20,
+      complete: true,
+    },
     git: { commit: '0123456789abcdef', dirtyProductFiles: [] },
     machine: { cpus: 2, node: 'v22', loadAverageAtStart: [1, 1, 1], otherControlPlanes: 0 },
     localDir: '/tmp/x',
@@ -181,7 +187,8 @@ describe('reports', () => {
   };
   it('prints ratios against the baseline of the same run, and says when a shape did not converge', () => {
     const md = markdown({ ...results, targets: checkTargets(results) });
-    expect(md).toContain('| (a) new DaemonSet on N nodes | 100 | 100 | 2.00 | 5.00 | – | 0.50 | 0.40× | – | 4.00× |');
+    expect(md).toContain('| shape | N | pod writes | daemonless | upstream QPS 20/30 | plain-client floor | daemonless ÷ upstream | daemonless ÷ floor |');
+    expect(md).toContain('| (a) new DaemonSet on N nodes | 100 | 100 | 2.00 | 5.00 | 0.50 | 0.40× | 4.00× |');
     expect(md).toContain('stalled 40/100 after 30.0');
     expect(md).toContain('7.00 (paced; writes 1.00)');
   });

@@ -62,6 +62,8 @@ export interface StartLambdaOptions {
   only?: string[];
   integrationTimeoutMs?: number;
   combinedLogFile?: string;
+  /** Count SQS requests by action (service.ts ServiceOptions.countSqsRequests). */
+  countSqsRequests?: boolean;
   log?: (line: string) => void;
 }
 
@@ -124,6 +126,7 @@ export async function startLambda(options: StartLambdaOptions): Promise<LambdaHa
     http: options.http,
     https: options.https,
     sqsEndpoint,
+    countSqsRequests: options.countSqsRequests ?? false,
     unreservedConcurrency: options.unreservedConcurrency ?? 10,
     idleTimeoutMs: options.idleTimeoutMs ?? 10 * 60_000,
     asyncRetryDelaysMs: options.asyncRetryDelaysMs ?? [60_000, 120_000],

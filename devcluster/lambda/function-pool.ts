@@ -10,6 +10,7 @@
  *  - environments idle longer than `idleTimeoutMs` are stopped (the next invocation is a cold start again).
  */
 import { randomUUID } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { Instance, type InstanceSpec, type InvocationReport, type InvokeOutcome } from './instance.ts';
 
 export class TooManyRequestsError extends Error {
@@ -30,6 +31,8 @@ export interface FailureRecord {
 
 export interface PoolOptions {
   spec: Omit<InstanceSpec, 'environment'> & { environment: Record<string, string> };
+  /** The function's key in serverless.yml (`reconcile`), named in its report lines. */
+  key?: string;
   functionArn: string;
   concurrencyLimit: number;
   maximumRetryAttempts: number;
@@ -159,6 +162,7 @@ export class FunctionPool {
       }
       this.stats.reports.push({ ...outcome.report, outcome: kind, coldStartWallMs, waitMs });
       if (this.stats.reports.length > MAX_REPORTS) this.stats.reports.shift();
+      this.writeReportLine(platformReportLine({ functionName: this.name, functionKey: this.options.key, report: outcome.report, outcome: kind, coldStartWallMs, now: new Date() }));
       this.options.log(
         `${this.name} ${requestId} ${kind} duration=${outcome.report.durationMs}ms billed=${outcome.report.billedDurationMs}ms ` +
           `maxMemory=${outcome.report.maxMemoryUsedMb}MB${coldStartWallMs === undefined ? '' : ` coldStart=${Math.round(coldStartWallMs)}ms`}`,
@@ -174,6 +178,18 @@ export class FunctionPool {
       }
       this.stats.instances = this.all.size;
       this.drainAsync();
+    }
+  }
+
+  /** Beside RIE's REPORT line (whose memory figure is the memory size): the measured one, in the function's logs. */
+  private writeReportLine(line: string): void {
+    for (const file of [this.options.spec.logFile, this.options.spec.combinedLogFile]) {
+      if (!file) continue;
+      try {
+        appendFileSync(file, `${line}\n`);
+      } catch {
+        // the log folder went away (down)
+      }
     }
   }
 
@@ -274,6 +290,49 @@ export class FunctionPool {
     this.idle.length = 0;
     this.stats.instances = 0;
   }
+}
+
+/**
+ * Lambda's `platform.report` record (its JSON log format for the REPORT line: duration, billed duration, memory size,
+ * max memory used, status), with the figures measured here and, under `local`, what the combined log needs to tell
+ * functions apart and what a benchmark wants besides. Pure.
+ *
+ * RIE starts the runtime only at the first invocation, so a cold invocation's `durationMs` includes the runtime's
+ * start and the bundle's import: what Lambda reports as Init Duration plus Duration, and bills (INIT is billed for
+ * managed runtimes since 2025-08-01).
+ */
+export function platformReportLine(input: {
+  functionName: string;
+  functionKey: string | undefined;
+  report: InvocationReport;
+  outcome: string;
+  coldStartWallMs: number | undefined;
+  now: Date;
+}): string {
+  const { report } = input;
+  const status = input.outcome === 'ok' ? 'success' : input.outcome === 'timeout' ? 'timeout' : 'error';
+  return JSON.stringify({
+    time: input.now.toISOString(),
+    type: 'platform.report',
+    functionName: input.functionName,
+    record: {
+      requestId: report.requestId,
+      metrics: {
+        durationMs: report.durationMs,
+        billedDurationMs: report.billedDurationMs,
+        memorySizeMB: report.memorySizeMb,
+        maxMemoryUsedMB: report.maxMemoryUsedMb,
+      },
+      status,
+    },
+    local: {
+      ...(input.functionKey ? { function: input.functionKey } : {}),
+      coldStart: report.coldStart,
+      ...(input.coldStartWallMs === undefined ? {} : { coldStartWallMs: Math.round(input.coldStartWallMs) }),
+      invocationPeakRssMB: report.invocationPeakRssMb,
+      outcome: input.outcome,
+    },
+  });
 }
 
 function parseOr(text: string): unknown {

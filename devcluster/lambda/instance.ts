@@ -10,8 +10,9 @@
  *    on Lambda when a frozen environment is thawed).
  *  - MEMORY: RIE reports `Max Memory Used` equal to the memory size. Here the runtime tree's resident memory is
  *    sampled during the invocation; past `memorySize` MB the runtime is killed and the invocation fails with
- *    `Runtime.ExitError` ("signal: killed"), as Lambda's cgroup limit does. The reported figure is the runtime's
- *    peak RSS (VmHWM) so far.
+ *    `Runtime.ExitError` ("signal: killed"), as Lambda's cgroup limit does. The kernel's peak RSS (VmHWM) is reset
+ *    before each invocation, so each report has the invocation's own peak (`invocationPeakRssMb`) beside the
+ *    environment's peak so far (`maxMemoryUsedMb`, what Lambda reports).
  *  - TIMEOUT: RIE enforces AWS_LAMBDA_FUNCTION_TIMEOUT; after a timeout (or a crash) this environment is discarded and
  *    the next invocation starts a new one (Lambda re-initialises the runtime).
  */
@@ -21,7 +22,7 @@ import { portOpen } from '../health.ts';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alive, childrenOf, freePort, signalTree, statusKb, treeOf } from './proc.ts';
+import { alive, childrenOf, freePort, resetPeakRss, signalTree, statusKb, treeOf } from './proc.ts';
 
 export interface InstanceSpec {
   /** Deployed function name (AWS_LAMBDA_FUNCTION_NAME). */
@@ -53,6 +54,11 @@ export interface InvocationReport {
   billedDurationMs: number;
   memorySizeMb: number;
   maxMemoryUsedMb: number;
+  /**
+   * The runtime tree's peak resident memory during this invocation only (VmHWM reset before it, and sampled every
+   * 20 ms), where maxMemoryUsedMb is the environment's peak since it started, earlier invocations included.
+   */
+  invocationPeakRssMb: number;
   /** Time the runtime tree took to stop after the answer, and to continue before the invocation. */
   freezeMs: number;
   thawMs: number;
@@ -75,6 +81,8 @@ export class Instance {
   private invocations = 0;
   private dead = false;
   private lineWaiters: ((line: string) => void)[] = [];
+  /** Peak RSS of the runtime tree over every invocation so far (kB). */
+  private lifetimePeakKb = 0;
   readonly startedAt = Date.now();
   lastUsed = Date.now();
 
@@ -203,8 +211,11 @@ export class Instance {
     this.invocations += 1;
     this.lastUsed = Date.now();
 
+    const frozen = this.runtimeTree();
+    // A cold environment's runtime starts with this invocation: its VmHWM covers only it anyway.
+    for (const pid of frozen) resetPeakRss(pid);
     const thawStarted = performance.now();
-    signalTree(this.runtimeTree(), 'SIGCONT');
+    signalTree(frozen, 'SIGCONT');
     const thawMs = performance.now() - thawStarted;
 
     const report = this.waitLine((line) => line.startsWith(`REPORT RequestId: ${requestId}`), this.spec.timeoutSeconds * 1000 + 10_000);
@@ -218,15 +229,16 @@ export class Instance {
     const limitKb = this.spec.memorySize * 1024;
     let killedForMemory = false;
     let peakKb = 0;
-    const sampler = setInterval(() => {
+    const sample = (enforce = true) => {
       const tree = this.runtimeTree();
       const rss = tree.reduce((sum, pid) => sum + statusKb(pid, 'VmRSS'), 0);
       peakKb = Math.max(peakKb, rss);
-      if (rss > limitKb && !killedForMemory) {
+      if (enforce && rss > limitKb && !killedForMemory) {
         killedForMemory = true;
         signalTree(tree, 'SIGKILL');
       }
-    }, 20);
+    };
+    const sampler = setInterval(() => sample(), 20);
 
     let status = 0;
     let body = '';
@@ -245,6 +257,8 @@ export class Instance {
       transportError = error;
     } finally {
       clearInterval(sampler);
+      // One more reading at the answer (an invocation shorter than the interval has none otherwise); measure only.
+      if (!killedForMemory) sample(false);
     }
 
     // Freeze first: nothing the function left running may run after its answer.
@@ -258,6 +272,8 @@ export class Instance {
     invokeError.cancel();
     const parsed = parseReportLine(reportLine ?? '');
     const hwmKb = tree.reduce((sum, pid) => sum + statusKb(pid, 'VmHWM'), 0);
+    const invocationPeakKb = Math.max(peakKb, hwmKb);
+    this.lifetimePeakKb = Math.max(this.lifetimePeakKb, invocationPeakKb);
     const outcomeReport: InvocationReport = {
       requestId,
       coldStart,
@@ -265,7 +281,8 @@ export class Instance {
       durationMs: parsed.durationMs ?? 0,
       billedDurationMs: parsed.billedDurationMs ?? 0,
       memorySizeMb: this.spec.memorySize,
-      maxMemoryUsedMb: Math.ceil(Math.max(peakKb, hwmKb) / 1024),
+      maxMemoryUsedMb: Math.ceil(this.lifetimePeakKb / 1024),
+      invocationPeakRssMb: Math.ceil(invocationPeakKb / 1024),
       freezeMs,
       thawMs,
     };

@@ -2,7 +2,7 @@
  * Linux /proc helpers for the local Lambda runtime: a process's descendants, their resident memory, and signals to a
  * whole tree. Everything is addressed by pid; nothing is looked up by name.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** Direct children of `pid` (all its threads' children). */
@@ -40,6 +40,19 @@ export function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     return match ? Number(match[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * Resets the process's peak resident memory (VmHWM) to its current RSS (`/proc/<pid>/clear_refs` value 5, Linux ≥ 4.0),
+ * so that the next VmHWM reading is the peak since now. False when the kernel refused (or the process is gone).
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

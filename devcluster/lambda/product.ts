@@ -80,6 +80,8 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
     asyncRetryDelaysMs: env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS ? env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS.split(',').map(Number) : [60_000, 120_000],
     scheduleRateMs: positive(env.DAEMONLESS_RESYNC_RATE_MS) ? { resync: positive(env.DAEMONLESS_RESYNC_RATE_MS)! } : {},
     combinedLogFile: functionsLog,
+    // Benchmarks: SQS requests counted by action in /_local/stats (devcluster/lambda/sqs-counter.ts).
+    countSqsRequests: env.DAEMONLESS_LAMBDA_SQS_STATS === '1',
     log,
   });
   return { ...handle, functionsLog, admissionUrl };

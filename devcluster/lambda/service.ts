@@ -32,6 +32,7 @@ import {
 import { FunctionPool, TooManyRequestsError, type FailureRecord } from './function-pool.ts';
 import { LOCAL_QUEUE_URL, parseServerlessYaml, queueNameOf, type FunctionDefinition, type ServiceDefinition } from './serverless-config.ts';
 import { SqsMapping } from './sqs-mapping.ts';
+import { startSqsCounter, type SqsCounter } from './sqs-counter.ts';
 import { queueArn } from './sqs-event.ts';
 import { extractZip } from './zip.ts';
 
@@ -56,6 +57,11 @@ export interface ServiceOptions {
   http?: { port: number };
   https?: { port: number; certFile: string; keyFile: string };
   sqsEndpoint?: string;
+  /**
+   * Route every SQS request (the functions' and the event source mappings') through a counting pass-through
+   * (sqs-counter.ts) and report the counts by action in `/_local/stats` (`sqs`); for benchmarks.
+   */
+  countSqsRequests?: boolean;
   /** Concurrency of a function without reservedConcurrency (Lambda: the account's unreserved pool). */
   unreservedConcurrency: number;
   idleTimeoutMs: number;
@@ -99,8 +105,12 @@ export async function startService(options: ServiceOptions, log: (line: string) 
   const failuresFile = join(options.stateDir, 'failures.jsonl');
   const failures: FailureRecord[] = [];
   const invokeUrl = `http://${options.host}:${options.invokePort}`;
-  const sqs = options.sqsEndpoint
-    ? new SQSClient({ endpoint: options.sqsEndpoint, region: options.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
+  const sqsCounter: SqsCounter | undefined =
+    options.sqsEndpoint && options.countSqsRequests ? await startSqsCounter(options.sqsEndpoint, options.host) : undefined;
+  // What the functions and the mappings talk to: the counter when there is one, else ElasticMQ itself.
+  const sqsEndpoint = sqsCounter?.url ?? options.sqsEndpoint;
+  const sqs = sqsEndpoint
+    ? new SQSClient({ endpoint: sqsEndpoint, region: options.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } })
     : undefined;
 
   const codeRoot = join(tmpdir(), 'daemonless-lambda', createHash('sha256').update(options.stateDir).digest('hex').slice(0, 12));
@@ -124,7 +134,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
         handler: fn.handler,
         memorySize: fn.memorySize,
         timeoutSeconds: fn.timeoutSeconds,
-        environment: lambdaEnvironment(fn, codeDir, options, invokeUrl),
+        environment: lambdaEnvironment(fn, codeDir, { ...options, sqsEndpoint }, invokeUrl),
         riePath: options.riePath,
         nodePath: options.nodePath,
         ricEntry: options.ricEntry,
@@ -133,6 +143,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
         pidDir,
       },
       functionArn,
+      key: fn.key,
       concurrencyLimit: fn.reservedConcurrency ?? options.unreservedConcurrency,
       maximumRetryAttempts: fn.maximumRetryAttempts,
       maximumEventAgeSeconds: fn.maximumEventAgeSeconds,
@@ -144,7 +155,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
         appendFileSync(failuresFile, `${JSON.stringify(record)}\n`);
         const queue = queueNameOf(record.destination, {});
         if (queue && sqs) {
-          const url = `${options.sqsEndpoint}/${options.accountId}/${queue}`;
+          const url = `${sqsEndpoint}/${options.accountId}/${queue}`;
           await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: JSON.stringify({ ...record, destination: undefined }) }));
         }
       },
@@ -292,6 +303,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
         return json(200, {
           functions: Object.fromEntries([...pools].map(([key, pool]) => [key, { name: pool.name, ...pool.stats, reports: undefined }])),
           mappings: mappings.map((m) => ({ function: m.key, queue: m.queue, ...m.mapping.stats })),
+          ...(sqsCounter ? { sqs: sqsCounter.stats } : {}),
         });
       }
       if (req.method === 'GET' && url.pathname === '/_local/reports') {
@@ -386,6 +398,7 @@ export async function startService(options: ServiceOptions, log: (line: string) 
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
       for (const pool of pools.values()) pool.stop();
       sqs?.destroy();
+      await sqsCounter?.stop();
       removeCodeRoot(codeRoot);
     },
   };
