@@ -13,8 +13,10 @@ import { goJson } from '../core/go-json.ts';
 import { daemonSetKinds, type DaemonSetKind, type EventToRecord, type ObjectRef } from '../core/model.ts';
 import { daemonSetKindOf, nodeNameError } from '../core/refs.ts';
 import { createLeaseProtocols, type LeaseProtocols } from './leases.ts';
-import { withRetry, type RetryOptions } from './retry.ts';
-import type { Request, Transport } from './transport.ts';
+import { createCalls, listAll, type CallTiming } from './calls.ts';
+import type { Transport } from './transport.ts';
+
+export { createCalls, type Calls } from './calls.ts';
 
 /** A pod as a metadata-only list gives it (PartialObjectMetadata): enough to claim or release, not to plan. */
 export interface PodMetadata {
@@ -79,32 +81,13 @@ export interface Cluster extends LeaseProtocols {
   requestsByKind(): Record<string, number>;
 }
 
-export interface CallOptions {
-  /** Epoch ms after which transient failures are no longer retried. */
-  deadline: number;
-  now?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  random?: () => number;
+export interface CallOptions extends CallTiming {
   /** The DaemonSet kinds `listDaemonSets` returns; default apps/v1 DaemonSet only. */
   kinds?: readonly DaemonSetKind[];
   /** The namespace of daemonless's own Leases (src/k8s/leases.ts); default `daemonless-system`. */
   leaseNamespace?: string;
 }
 
-/** A page of a list, as the API server answers it. */
-interface ListPage<T> {
-  items?: T[] | null;
-  metadata?: { continue?: string };
-}
-
-/** Sends requests through the transport with retries and counts them: what the Cluster port and the leases share. */
-export interface Calls {
-  call<T>(request: Request): Promise<T>;
-  /** Like `call`, resolving to null on 404. */
-  orNull<T>(request: Request): Promise<T | null>;
-}
-
-const PAGE = '500';
 const STRATEGIC = 'application/strategic-merge-patch+json';
 const MERGE = 'application/merge-patch+json';
 const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
@@ -117,70 +100,12 @@ function checkedNodeName(name: string): string {
   return name;
 }
 
-/** Calls through the transport with retries until `options.deadline`, counted: shared by the port and the leases. */
-export function createCalls(
-  transport: Transport,
-  options: CallOptions,
-): Calls & { count(): number; counted(what: string): void; byKind(): Record<string, number>; retry: RetryOptions } {
-  let requests = 0;
-  // By the first two words of `what` ("list pods", "create pod", "update status"), for the log: what a pass cost.
-  const kinds = new Map<string, number>();
-  const tally = (what: string) => {
-    requests += 1;
-    const kind = what.split(' ').slice(0, 2).join(' ');
-    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-  };
-  const retry: RetryOptions = {
-    deadline: options.deadline,
-    now: options.now ?? Date.now,
-    sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
-    random: options.random ?? Math.random,
-  };
-  const calls = {
-    retry,
-    count: () => requests,
-    byKind: () => Object.fromEntries(kinds),
-    call: <T>(request: Request) =>
-      withRetry(() => {
-        tally(request.what);
-        return transport.send<T>(request);
-      }, retry),
-    async orNull<T>(request: Request): Promise<T | null> {
-      try {
-        return await calls.call<T>(request);
-      } catch (error) {
-        if (error instanceof NotFoundError) return null;
-        throw error;
-      }
-    },
-    /** Counts a request made outside `call` (list pages). */
-    counted: tally,
-  };
-  return calls;
-}
-
 export function createCluster(transport: Transport, options: CallOptions): Cluster {
   // Per invocation: a long-lived server runs several invocations at once over the same transport.
   const calls = createCalls(transport, options);
-  const { retry } = calls;
   const { call, orNull } = calls;
-  /** Follows `continue` tokens; a list restarts from scratch when its token expired (410, retried). */
-  /**
-   * Follows `continue` tokens, 500 items a page; `project` keeps of each item what the core reads (core/fields.ts), page
-   * by page, so a list of every node or pod of a large cluster holds only those fields, never every page whole.
-   */
-  const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string, project: (item: T) => T = (item) => item): Promise<T[]> =>
-    withRetry(async () => {
-      const items: T[] = [];
-      let cont: string | undefined;
-      do {
-        calls.counted(what);
-        const page = await transport.send<ListPage<T>>({ method: 'GET', path, query: { ...query, limit: PAGE, continue: cont }, what, ...(accept ? { accept } : {}) });
-        for (const item of page.items ?? []) items.push(project(item));
-        cont = page.metadata?.continue || undefined;
-      } while (cont);
-      return items;
-    }, retry);
+  const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string, project?: (item: T) => T): Promise<T[]> =>
+    listAll(transport, calls, { what, path, query, ...(accept ? { accept } : {}) }, project);
   /**
    * 404 (gone), 409 (UID precondition failed) and, for a patch carrying the UID, 422 on `metadata.uid` (the API server
    * answers a patch whose UID differs from the stored one "field is immutable") all mean the same here: the object we

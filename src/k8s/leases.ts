@@ -16,7 +16,7 @@ import type { V1Lease } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { shortHash } from '../core/hash.ts';
 import type { BackoffState, DaemonSetKind, ObjectRef } from '../core/model.ts';
-import type { Calls } from './cluster.ts';
+import type { Calls } from './calls.ts';
 
 export interface LeaseProtocols {
   getBackoff(daemonSet: ObjectRef, nodeName: string): Promise<BackoffState | undefined>;

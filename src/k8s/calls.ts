@@ -1,0 +1,99 @@
+/**
+ * Requests through the transport, retried until the invocation's deadline and counted (every list page counts): what
+ * the Cluster port (./cluster.ts) and the Leases (./leases.ts) share.
+ */
+import { NotFoundError } from '../errors.ts';
+import { withRetry, type RetryOptions } from './retry.ts';
+import type { Request, Transport } from './transport.ts';
+
+export interface CallTiming {
+  /** Epoch ms after which transient failures are no longer retried. */
+  deadline: number;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+/** Sends requests through the transport with retries and counts them. */
+export interface Calls {
+  call<T>(request: Request): Promise<T>;
+  /** Like `call`, resolving to null on 404. */
+  orNull<T>(request: Request): Promise<T | null>;
+}
+
+export type CountedCalls = Calls & { count(): number; counted(what: string): void; byKind(): Record<string, number>; retry: RetryOptions };
+
+/** Calls through the transport with retries until `options.deadline`, counted: shared by the port and the leases. */
+export function createCalls(
+  transport: Transport,
+  options: CallTiming,
+): CountedCalls {
+  let requests = 0;
+  // By the first two words of `what` ("list pods", "create pod", "update status"), for the log: what a pass cost.
+  const kinds = new Map<string, number>();
+  const tally = (what: string) => {
+    requests += 1;
+    const kind = what.split(' ').slice(0, 2).join(' ');
+    kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+  };
+  const retry: RetryOptions = {
+    deadline: options.deadline,
+    now: options.now ?? Date.now,
+    sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
+    random: options.random ?? Math.random,
+  };
+  const calls = {
+    retry,
+    count: () => requests,
+    byKind: () => Object.fromEntries(kinds),
+    call: <T>(request: Request) =>
+      withRetry(() => {
+        tally(request.what);
+        return transport.send<T>(request);
+      }, retry),
+    async orNull<T>(request: Request): Promise<T | null> {
+      try {
+        return await calls.call<T>(request);
+      } catch (error) {
+        if (error instanceof NotFoundError) return null;
+        throw error;
+      }
+    },
+    /** Counts a request made outside `call` (list pages). */
+    counted: tally,
+  };
+  return calls;
+}
+
+
+/** A page of a list, as the API server answers it. */
+interface ListPage<T> {
+  items?: T[] | null;
+  metadata?: { continue?: string };
+}
+
+const PAGE = '500';
+
+/**
+ * Follows `continue` tokens, 500 items a page; a list restarts from scratch when its token expired (410, retried).
+ * `project` keeps of each item what the core reads (core/fields.ts), page by page, so a list of every node or pod of a
+ * large cluster holds only those fields, never every page whole.
+ */
+export function listAll<T>(
+  transport: Transport,
+  calls: CountedCalls,
+  request: { what: string; path: string; query: Record<string, string | undefined>; accept?: string },
+  project: (item: T) => T = (item) => item,
+): Promise<T[]> {
+  return withRetry(async () => {
+    const items: T[] = [];
+    let cont: string | undefined;
+    do {
+      calls.counted(request.what);
+      const page = await transport.send<ListPage<T>>({ method: 'GET', ...request, query: { ...request.query, limit: PAGE, continue: cont } });
+      for (const item of page.items ?? []) items.push(project(item));
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    return items;
+  }, calls.retry);
+}
