@@ -215,7 +215,13 @@ export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet
  * when none matches yet (the DaemonSet-wide pass creates that revision with this very hash).
  */
 export function currentRevisionHash(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): string {
-  return planHistory(ds, revisions, [], revisionHash(ds)).hash;
+  return currentRevision(ds, revisions).hash;
+}
+
+/** The same, and whether that revision exists (false: the DaemonSet-wide pass has yet to write it). */
+export function currentRevision(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): { hash: string; written: boolean } {
+  const plan = planHistory(ds, revisions, [], revisionHash(ds));
+  return { hash: plan.hash, written: plan.toCreate === undefined };
 }
 
 /** Revisions in the DaemonSet's namespace, for `planHistory` (which claims among them). */

@@ -10,7 +10,8 @@ import { followUp, type Pass } from './deps.ts';
 import { readForNodes, snapshotWithBackoffs } from './read.ts';
 
 export async function reconcileNodes(pass: Pass, names: string[]): Promise<void> {
-  const { daemonSets, states, hashes } = await readForNodes(pass, names);
+  const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names);
+  for (const ds of withoutHistory) followUp(pass, ds);
   if (daemonSets.length === 0) return;
   const snapshot = await snapshotWithBackoffs(pass, daemonSets, states, hashes);
   await apply(pass, planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan));

@@ -6,7 +6,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernet
 import type { PodMetadata } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
-import { currentRevisionHash, revisionsOf } from '../core/history.ts';
+import { currentRevision, revisionsOf } from '../core/history.ts';
 import { selectorQuery } from '../core/label-selector.ts';
 import type { BackoffState, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
@@ -46,6 +46,8 @@ export interface NodeRead {
   states: NodeState[];
   /** The revision hash of each DaemonSet counting on these nodes, from its history (one hash per pass). */
   hashes: Map<string, string>;
+  /** DaemonSets counted on these nodes whose current revision does not exist yet (left out of `daemonSets`). */
+  withoutHistory: V1DaemonSet[];
 }
 
 /**
@@ -87,8 +89,17 @@ export async function readForNodes(pass: Pass, names: string[]): Promise<NodeRea
     }
   }
   const [daemonSets, revisions] = await Promise.all([dsRead, revisionsRead]);
-  const hashes = new Map(countedOn(daemonSets, states).map((ds) => [ds.metadata?.uid ?? '', currentRevisionHash(ds, revisionsOf(ds, revisions))]));
-  return { daemonSets, states, hashes };
+  // A DaemonSet whose current revision is not written yet (just created or edited) is left to its DaemonSet-wide pass,
+  // which writes the revision before any pod (upstream: history before manage), so no pod carries a hash that no
+  // ControllerRevision has.
+  const hashes = new Map<string, string>();
+  const withoutHistory: V1DaemonSet[] = [];
+  for (const ds of countedOn(daemonSets, states)) {
+    const current = currentRevision(ds, revisionsOf(ds, revisions));
+    if (current.written) hashes.set(ds.metadata?.uid ?? '', current.hash);
+    else withoutHistory.push(ds);
+  }
+  return { daemonSets: daemonSets.filter((ds) => !withoutHistory.includes(ds)), states, hashes, withoutHistory };
 }
 
 /** The snapshot to plan with: reads the failed-pod backoff only where a DaemonSet has a Failed pod (the rare path). */

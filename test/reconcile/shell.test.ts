@@ -9,7 +9,8 @@ import { slowStart } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { defaultPlanOptions } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/log.ts';
-import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import { T0, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
 
@@ -30,6 +31,8 @@ function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {
 }
 
 const ds = () => newDaemonSet('agent');
+/** The current revisions of these DaemonSets, as their DaemonSet-wide pass wrote them. */
+const written = (...daemonSets: V1DaemonSet[]) => daemonSets.map((d) => newControllerRevision(d, 1));
 
 describe('reads per hint', () => {
   it.each([
@@ -51,7 +54,7 @@ describe('reads per hint', () => {
   it('an unbound pod aimed at a node that is gone is deleted (it was read with the pods not yet bound)', async () => {
     const d = ds();
     const pending = newDaemonSetPod(d, 'gone', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
-    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [pending] });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [pending], revisions: written(d) });
     await reconciler.handle([{ kind: 'node', name: 'gone' }]);
     expect(cluster.deleted.map((d) => d.pod.name)).toEqual([pending.metadata!.name]);
     // Not a force-delete: an unbound pod has no kubelet to wait for anyway.
@@ -106,9 +109,23 @@ describe('status', () => {
 });
 
 describe('applying a plan', () => {
+  it('a node pass leaves a DaemonSet whose current revision is not written yet to its DaemonSet-wide pass (history before pods)', async () => {
+    const d = ds();
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: [] };
+    const { cluster, reconciler } = setup(state);
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(state.pods).toEqual([]);
+    expect(cluster.calls).not.toContain('createControllerRevision');
+    expect(result.followUp).toEqual([expect.objectContaining({ kind: 'daemonSet', name: 'agent' })]);
+    // The follow-up writes the revision, then the pod.
+    await reconciler.handle(result.followUp!);
+    expect(cluster.calls.indexOf('createControllerRevision')).toBeLessThan(cluster.calls.indexOf('createPod'));
+    expect(state.pods.map((p) => p.spec?.affinity?.nodeAffinity ? 'n0' : p.spec?.nodeName)).toEqual(['n0']);
+  });
+
   it('creates the missing pod, records SuccessfulCreate, asks for a DaemonSet-wide follow-up', async () => {
     const d = ds();
-    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [] });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
     const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     expect(result).toMatchObject({ created: 1, deleted: 0, apiRequests: cluster.calls.length });
     expect(cluster.events.map((e) => e.reason)).toEqual(['SuccessfulCreate']);
@@ -172,7 +189,7 @@ describe('applying a plan', () => {
   it('a node deleted → its bound pod is force-deleted (grace 0): no kubelet will confirm', async () => {
     const d = ds();
     const bound = newDaemonSetPod(d, 'gone');
-    const state: FakeState = { nodes: [], daemonSets: [d], pods: [bound] };
+    const state: FakeState = { nodes: [], daemonSets: [d], pods: [bound], revisions: written(d) };
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'node', name: 'gone' }]);
     expect(cluster.deleted).toEqual([{ pod: expect.objectContaining({ name: bound.metadata!.name }), gracePeriodSeconds: 0 }]);
@@ -182,7 +199,7 @@ describe('applying a plan', () => {
   it('a failed pod: the backoff is stored before the delete, and read back on the next failure', async () => {
     const d = ds();
     const failed = newDaemonSetPod(d, 'n0', { status: { phase: 'Failed', conditions: [] } });
-    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [failed] };
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [failed], revisions: written(d) };
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     const writes = cluster.calls.filter((c) => ['writeBackoff', 'deletePod'].includes(c));
@@ -201,6 +218,7 @@ describe('applying a plan', () => {
       nodes: [newNode('ns', { spec: { taints: [taint('x', 'NoSchedule')] } }), newNode('ne', { spec: { taints: [taint('x', 'NoExecute')] } })],
       daemonSets: [d],
       pods: [newDaemonSetPod(d, 'ns'), newDaemonSetPod(d, 'ne')],
+      revisions: written(d),
     };
     const { cluster, reconciler } = setup(state);
     await reconciler.handle([{ kind: 'node', name: 'ns' }, { kind: 'node', name: 'ne' }]);
@@ -328,7 +346,7 @@ describe('time budget', () => {
 describe('failing reads', () => {
   it('a node pass whose node read fails first rejects once, leaving no unobserved rejection behind (it would end the process)', async () => {
     const d = ds();
-    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [] });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
     const forbidden = () => new RejectedError('forbidden: the authorizer is starting', 403);
     // The DaemonSet list fails a moment after the node read: nobody may be left holding its rejection.
     cluster.getNode = () => Promise.reject(forbidden());
@@ -350,7 +368,7 @@ describe('failing reads', () => {
     ['Conflict', () => new ConflictError('the object has been modified', 'Conflict')],
   ])('a %s that escapes a pass is transient (503: the sender redelivers), not a 4xx about the request', async (_name, error) => {
     const d = ds();
-    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [] });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
     cluster.listDaemonSets = () => Promise.reject(error());
     const failure = await reconciler.handle([{ kind: 'node', name: 'n0' }]).catch((e: unknown) => e);
     expect(isTransient(failure)).toBe(true);
