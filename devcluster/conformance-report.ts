@@ -212,7 +212,7 @@ export function failureDetails(run: ConformanceRun): string {
 const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 function label(system: string): string {
-  return system === 'upstream' ? 'upstream controller' : system;
+  return ({ upstream: 'upstream controller', daemonless: 'daemonless (local server)', 'daemonless-lambda': 'daemonless (Lambda runtime)' } as Record<string, string>)[system] ?? system;
 }
 
 /** docs/conformance/latest.md: every system's latest run side by side, then each failure's message. */
@@ -229,11 +229,11 @@ export function renderMarkdown(latest: Latest): string {
     '| system | passed | failed | suite time | e2e.test | system up | nodes | Kubernetes | commit | date |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
-  for (const run of runs) {
+  for (const [i, run] of runs.entries()) {
     const binary = `${seconds(run.durations.binarySeconds)}${run.durations.binaryBuilt ? ' (built)' : ' (cached)'}`;
     const commit = `${run.commit.slice(0, 10)}${run.dirty ? ' (modified)' : ''}`;
     out.push(
-      `| ${label(run.system)} | ${run.passed} / ${run.specs.length} | ${run.failed} | ${seconds(run.durations.suiteSeconds)} | ${binary} | ` +
+      `| ${label(systems[i]!)} | ${run.passed} / ${run.specs.length} | ${run.failed} | ${seconds(run.durations.suiteSeconds)} | ${binary} | ` +
         `${seconds(run.durations.systemUpSeconds)} | ${run.nodes} | ${run.kubernetes} | ${commit} | ${run.date} |`,
     );
   }
@@ -250,7 +250,7 @@ export function renderMarkdown(latest: Latest): string {
   for (const run of runs) {
     const failures = [...run.setupFailures, ...run.specs.filter((spec) => isFailure(spec.status))];
     if (failures.length === 0) continue;
-    out.push('', `## Failures: ${label(run.system)}`);
+    out.push('', `## Failures: ${label(systems[runs.indexOf(run)]!)}`);
     for (const spec of failures) {
       out.push('', `### ${shortName(spec.name)}`, '');
       if (spec.lastStep) out.push(`Last step before the failure: ${spec.lastStep}`, '');
@@ -258,6 +258,6 @@ export function renderMarkdown(latest: Latest): string {
     }
   }
   const focus = runs[0]?.focus;
-  out.push('', `Focus: \`${focus ?? ''}\`. Seeds: ${runs.map((run) => `${label(run.system)} ${run.seed ?? '?'}`).join(', ')} (Ginkgo randomises the order; \`--seed\` repeats one).`, '');
+  out.push('', `Focus: \`${focus ?? ''}\`. Seeds: ${runs.map((run) => `${label(systems[runs.indexOf(run)]!)} ${run.seed ?? '?'}`).join(', ')} (Ginkgo randomises the order; \`--seed\` repeats one).`, '');
   return out.join('\n');
 }

@@ -323,6 +323,11 @@ function gitState(): { commit: string; dirty: boolean } {
   }
 }
 
+/** Where a run is kept in docs/conformance/latest.json: per system, and per runtime for daemonless. */
+function runKey(run: ConformanceRun): string {
+  return run.system === 'daemonless' && run.systemOptions['runtime'] === 'lambda' ? 'daemonless-lambda' : run.system;
+}
+
 /** Records this run beside the other systems' latest ones in docs/conformance/latest.{json,md}. */
 function writeDocs(run: ConformanceRun, log: (line: string) => void): string {
   const jsonFile = join(docsDir, 'latest.json');
@@ -332,7 +337,7 @@ function writeDocs(run: ConformanceRun, log: (line: string) => void): string {
     if (parsed.success) latest = parsed.data;
     else log(`warning: ${jsonFile} is not in the expected shape; starting it afresh (${parsed.error.issues[0]?.message ?? ''})`);
   }
-  latest = { runs: { ...latest.runs, [run.system]: run } };
+  latest = { runs: { ...latest.runs, [runKey(run)]: run } };
   mkdirSync(docsDir, { recursive: true });
   writeFileSync(jsonFile, `${JSON.stringify(latest, null, 2)}\n`);
   const mdFile = join(docsDir, 'latest.md');

@@ -1,16 +1,16 @@
 /**
  * `npm run conformance [-- --system daemonless|upstream] [--focus REGEX] [--nodes N] [--timeout 40m] [--seed N]
- * [--delivery audit|admission|both] [--verbose]`: upstream's DaemonSet e2e specs against the local system (see
+ * [--delivery audit|admission|both] [--runtime server|lambda] [--verbose]`: upstream's DaemonSet e2e specs against the local system (see
  * devcluster/conformance.ts). Prints a per-spec table; exits 1 when any spec failed, 2 on a usage error.
  */
 import { parseArgs } from 'node:util';
 import { ConformanceError, runConformance, systemNames, type ConformanceOptions, type SystemName } from '../devcluster/conformance.ts';
 import { failureDetails, summaryTable } from '../devcluster/conformance-report.ts';
-import type { Delivery } from '../devcluster/system.ts';
+import type { Delivery, Runtime } from '../devcluster/system.ts';
 
 const usage =
   'usage: npm run conformance -- [--system daemonless|upstream] [--focus REGEX] [--nodes N] [--timeout DURATION] [--seed N]\n' +
-  '                              [--delivery audit|admission|both] [--verbose]\n';
+  '                              [--delivery audit|admission|both] [--runtime server|lambda] [--verbose]\n';
 
 function parseCommandLine(): ConformanceOptions {
   const { values } = parseArgs({
@@ -21,6 +21,7 @@ function parseCommandLine(): ConformanceOptions {
       timeout: { type: 'string', default: '40m' },
       seed: { type: 'string' },
       delivery: { type: 'string' },
+      runtime: { type: 'string' },
       verbose: { type: 'boolean', default: false },
     },
   });
@@ -33,6 +34,8 @@ function parseCommandLine(): ConformanceOptions {
   if (seed !== undefined && !Number.isInteger(seed)) problems.push(`--seed must be an integer, got ${values.seed}`);
   if (values.delivery !== undefined && !['audit', 'admission', 'both'].includes(values.delivery)) problems.push('--delivery must be audit, admission or both');
   if (values.delivery !== undefined && values.system !== 'daemonless') problems.push('--delivery applies to --system daemonless only');
+  if (values.runtime !== undefined && !['server', 'lambda'].includes(values.runtime)) problems.push('--runtime must be server or lambda');
+  if (values.runtime !== undefined && values.system !== 'daemonless') problems.push('--runtime applies to --system daemonless only');
   if (problems.length > 0) {
     process.stderr.write(`${problems.join('\n')}\n${usage}`);
     process.exit(2);
@@ -40,7 +43,10 @@ function parseCommandLine(): ConformanceOptions {
   return {
     system: values.system as SystemName,
     // The one place the daemonless system's own options are assembled; further shapes add theirs here.
-    systemOptions: values.delivery !== undefined ? { delivery: values.delivery as Delivery } : {},
+    systemOptions: {
+      ...(values.delivery !== undefined ? { delivery: values.delivery as Delivery } : {}),
+      ...(values.runtime !== undefined ? { runtime: values.runtime as Runtime } : {}),
+    },
     ...(values.focus !== undefined ? { focus: values.focus } : {}),
     nodes,
     timeout: values.timeout,

@@ -237,13 +237,16 @@ describe('rendering', () => {
 
   it('renderMarkdown: systems side by side (daemonless first), each failure with its message', () => {
     const md = renderMarkdown({ runs: { upstream, daemonless } });
-    expect(md).toContain('| daemonless | 1 / 2 | 1 | 331.2 s | 0.1 s (cached) | 9.5 s | 3 | v1.37.2 | 0123456789 | 2026-11-30T07:10:00.000Z |');
+    expect(md).toContain('| daemonless (local server) | 1 / 2 | 1 | 331.2 s | 0.1 s (cached) | 9.5 s | 3 | v1.37.2 | 0123456789 | 2026-11-30T07:10:00.000Z |');
     expect(md).toContain('| upstream controller | 2 / 2 | 0 | 67.0 s |');
-    expect(md).toContain('| spec | daemonless | upstream controller |');
+    expect(md).toContain('| spec | daemonless (local server) | upstream controller |');
     expect(md).toContain('| should retry creating failed daemon pods [Conformance] | **FAILED** 300.4 s | passed 4.2 s |');
-    expect(md).toContain('## Failures: daemonless\n\n### should retry creating failed daemon pods [Conformance]\n\n```\n[FAILED] error waiting');
+    expect(md).toContain('## Failures: daemonless (local server)\n\n### should retry creating failed daemon pods [Conformance]\n\n```\n[FAILED] error waiting');
     expect(md).not.toContain('Full Stack Trace');
     expect(md).not.toContain('## Failures: upstream');
+    // A run in the Lambda runtime is kept beside the local server's, under its own label.
+    const both = renderMarkdown({ runs: { upstream, daemonless, 'daemonless-lambda': daemonless } });
+    expect(both).toContain('| spec | daemonless (local server) | daemonless (Lambda runtime) | upstream controller |');
   });
 
   it('shortName drops the DaemonSet container and its Serial label only', () => {

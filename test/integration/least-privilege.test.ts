@@ -10,7 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
-import { RejectedError } from '../../src/errors.ts';
+import { ConflictError, RejectedError } from '../../src/errors.ts';
 import { createCluster, type Cluster } from '../../src/k8s/cluster.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 import { adminClient, apiStatus, createNamespace, deleteNamespace, reconcilerClient, uniqueName, waitFor } from '../support/cluster.ts';
@@ -155,7 +155,17 @@ describe('the reconciler identity against the real API server', () => {
     expect(await cluster.deletePod(podRef, 0)).toBe('deleted');
 
     await cluster.recordEvent({ daemonSet: ref, reason: 'SuccessfulCreate', message: 'recorded as the reconciler (least-privilege test)', type: 'Normal' }, new Date());
-    await cluster.updateDaemonSetStatus(ds, { ...ds.status, observedGeneration: ds.metadata!.generation!, currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 });
+    // The running functions reconcile this DaemonSet too: a status write of theirs in between is a 409; read again.
+    await waitFor('a status write not raced by the functions', async () => {
+      const current = (await cluster.getDaemonSet(namespace, 'agent'))!;
+      try {
+        await cluster.updateDaemonSetStatus(current, { ...current.status, observedGeneration: current.metadata!.generation!, currentNumberScheduled: 0, desiredNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0 });
+        return true;
+      } catch (error) {
+        if (error instanceof ConflictError) return false;
+        throw error;
+      }
+    });
     await cluster.bumpCollisionCount(ref, 0);
 
     const revision = { apiVersion: 'apps/v1', kind: 'ControllerRevision', metadata: { name: 'agent-by-hand-rev', namespace, ownerReferences: [dsOwner] }, data: { spec: {} }, revision: 1 };
