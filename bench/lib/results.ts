@@ -139,14 +139,17 @@ export function checkTargets(results: BenchResults): TargetCheck[] {
   const cold = results.coldStart?.results;
   const base = cold?.find((c) => c.kind === 'baseline');
   if (cold && base) {
-    const worst = cold.filter((c) => c.kind === 'function' && c.mode === 'http').sort((x, y) => y.medianMs - x.medianMs)[0];
+    // The functions as deployed (the intake with its queue); the diagnostic rows (named "… (…)") are not targets.
+    const worst = cold.filter((c) => c.kind === 'function' && c.mode === 'http' && !c.name.includes('(')).sort((x, y) => y.medianMs - x.medianMs)[0];
     if (worst) {
       const r = worst.medianMs / base.medianMs;
-      checks.push({
-        target: 'cold start ≤ 1.3× the plain-fetch hono bundle',
-        measured: `${r.toFixed(2)}× (slowest: ${worst.name}, ${worst.medianMs.toFixed(0)} ms vs ${base.medianMs.toFixed(0)} ms)`,
-        met: r <= 1.3,
-      });
+      for (const [issue, bound] of [['issue 6', 1.3], ['issue 11', 1.5]] as const) {
+        checks.push({
+          target: `${issue}: cold start ≤ ${bound}× the plain-fetch hono bundle`,
+          measured: `${r.toFixed(2)}× (slowest: ${worst.name}, ${worst.medianMs.toFixed(0)} ms vs ${base.medianMs.toFixed(0)} ms)`,
+          met: r <= bound,
+        });
+      }
     }
   }
   return checks;
