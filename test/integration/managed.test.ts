@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
-import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
+import { adminClient, createNamespace, deleteNamespace, functionsLogLines, uniqueName, waitFor } from '../support/cluster.ts';
 import { MODE, RUN_LABEL, daemonSetApi, isReady, testDaemonSet } from '../support/daemon.ts';
 
 const { core, apps, kc } = adminClient();
@@ -52,8 +52,17 @@ describe.runIf(MODE === 'managed')('two controllers side by side (managed cluste
     return { pods, byOwner };
   }
 
+  /** On a timeout, what the functions logged about this test's objects: CI keeps nothing else. */
+  const withLog = async <T>(wait: Promise<T>): Promise<T> => {
+    try {
+      return await wait;
+    } catch (error) {
+      const lines = functionsLogLines([namespace, ...nodes], 40);
+      throw new Error(`${(error as Error).message}\nfunctions log (${lines.length} last lines naming the namespace or a node):\n${lines.join('\n')}`);
+    }
+  };
   const converged = () =>
-    waitFor('one Ready pod of each controller on every node', async () => {
+    withLog(waitFor('one Ready pod of each controller on every node', async () => {
       const { pods, byOwner } = await podsByOwner();
       // Thrown, so a timeout names what was still missing.
       for (const kind of ['DaemonSet', 'ServerlessDaemonSet']) {
@@ -67,7 +76,7 @@ describe.runIf(MODE === 'managed')('two controllers side by side (managed cluste
       }
       if (byOwner.has('none')) throw new Error(`pods without a controller: ${[...(byOwner.get('none')?.values() ?? [])].flat().map((p) => p.metadata?.name).join(', ')}`);
       return pods;
-    }, { timeoutMs: 60_000 });
+    }, { timeoutMs: 60_000 }));
 
   it('each controller runs one pod per node, and writes only its own', async () => {
     const pods = await converged();

@@ -21,6 +21,7 @@ import {
   loadAllYaml,
 } from '@kubernetes/client-node';
 import { localPaths } from '../../devcluster/paths.ts';
+import { ConflictError, NotFoundError, RejectedError } from '../../src/errors.ts';
 
 export interface Clients {
   readonly kc: KubeConfig;
@@ -112,9 +113,13 @@ function describeError(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : preview(error);
 }
 
-/** The HTTP status of a failed API call, or undefined for any other error. */
+/** The HTTP status of a failed API call (client-node's, or the typed errors of daemonless's own transport), or undefined. */
 export function apiStatus(error: unknown): number | undefined {
-  return error instanceof ApiException ? error.code : undefined;
+  if (error instanceof ApiException) return error.code;
+  if (error instanceof ConflictError) return 409;
+  if (error instanceof NotFoundError) return 404;
+  if (error instanceof RejectedError) return error.apiStatus;
+  return undefined;
 }
 
 /**
@@ -192,4 +197,20 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
+}
+
+/** The last `max` lines of the functions' logs (either runtime) that contain one of `needles`, each cut to 400 chars. */
+export function functionsLogLines(needles: readonly string[], max: number): string[] {
+  const root = localPaths().root;
+  const found: string[] = [];
+  for (const file of [join(root, 'logs', 'functions.log'), join(root, 'lambda', 'service.log')]) {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n')) if (needles.some((n) => n !== '' && line.includes(n))) found.push(line.slice(0, 400));
+  }
+  return found.slice(-max);
 }
