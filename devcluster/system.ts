@@ -14,6 +14,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createTransport } from '../src/k8s/transport.ts';
+import { NotFoundError } from '../src/errors.ts';
 import { down as clusterDown, stopTrackedUnless, trackProcess, up as clusterUp } from './controlplane.ts';
 import { type FaultProxyProcessOptions, ensureFaultProxyProcess } from './faults/process.ts';
 import { admissionSecret as localAdmissionSecret, functionsToken } from './local-secrets.ts';
@@ -237,6 +238,18 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
  * Registers (or removes) the ValidatingWebhookConfiguration that sends Node, Pod and DaemonSet changes to us. `url` is
  * the admission route with its path secret (`…/events/admission/<secret>`: System.admissionUrl).
  */
+/** Whether the admission webhook configuration is registered (by `up` in admission or managed mode, or by a test). */
+export async function isAdmissionRegistered(kc: KubeConfig): Promise<boolean> {
+  const api = createTransport(kc, { requestTimeoutMs: 30_000 });
+  try {
+    await api.send({ method: 'GET', path: `apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/${WEBHOOK_NAME}`, what: 'get the admission webhook' });
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+}
+
 export async function registerAdmission(kc: KubeConfig, url: string | undefined): Promise<void> {
   // Raw JSON: the configuration's matchConditions must reach the API server as written.
   const api = createTransport(kc, { requestTimeoutMs: 30_000 });

@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
-import { admissionUrl, registerAdmission } from '../../devcluster/system.ts';
+import { admissionUrl, isAdmissionRegistered, registerAdmission } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, testDaemonSet, waitConverged, daemonSetApi } from '../support/daemon.ts';
 
@@ -18,14 +18,19 @@ let namespace = '';
 const nodes: string[] = [];
 const run = uniqueName('adm');
 
+/** The system delivered through admission already (managed mode): its webhook is left as it is, before and after. */
+let registeredBySystem = false;
+
 beforeAll(async () => {
   namespace = await createNamespace(core);
   await daemonSets.create(namespace, testDaemonSet(namespace, 'agent', run));
-  await registerAdmission(kc, admissionUrl());
+  registeredBySystem = await isAdmissionRegistered(kc);
+  if (!registeredBySystem) await registerAdmission(kc, admissionUrl());
 });
 
 afterAll(async () => {
-  await registerAdmission(kc, undefined);
+  // Removing the system's own webhook would leave the files after this one without events in managed mode.
+  if (!registeredBySystem) await registerAdmission(kc, undefined);
   await deleteNamespace(core, namespace);
   for (const node of nodes) await deleteNode(kc, node);
 });
