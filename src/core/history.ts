@@ -212,13 +212,9 @@ export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet
 /**
  * The hash a pass that does not write history (the node-scoped one) uses for `ds`: the label of the revision that
  * matches its template (the highest, when several do), as the DaemonSet-wide pass would find it; `revisionHash(ds)`
- * when none matches yet (the DaemonSet-wide pass creates that revision with this very hash).
+ * when none matches yet (the DaemonSet-wide pass creates that revision with this very hash); `written` says whether
+ * that revision exists (false: the DaemonSet-wide pass has yet to write it).
  */
-export function currentRevisionHash(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): string {
-  return currentRevision(ds, revisions).hash;
-}
-
-/** The same, and whether that revision exists (false: the DaemonSet-wide pass has yet to write it). */
 export function currentRevision(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): { hash: string; written: boolean } {
   const plan = planHistory(ds, revisions, [], revisionHash(ds));
   return { hash: plan.hash, written: plan.toCreate === undefined };

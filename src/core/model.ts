@@ -42,7 +42,7 @@ export interface Snapshot {
   backoffs: ReadonlyMap<string, BackoffState>;
   /**
    * The revision hash of each DaemonSet for this pass, by UID: the label of the ControllerRevision that matches its
-   * template (see history.ts `currentRevisionHash`). One hash per pass, used by creates, the surge branch, the rolling
+   * template (see history.ts `currentRevision`). One hash per pass, used by creates, the surge branch, the rolling
    * update and the status alike. A DaemonSet missing here gets `revisionHash(ds)`.
    */
   hashes: ReadonlyMap<string, string>;

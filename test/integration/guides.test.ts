@@ -89,7 +89,10 @@ function run(block: Block, env: Record<string, string> = {}): string {
   return result.stdout;
 }
 
-const kubectl = (...args: string[]) => execFileSync(join(binDir ?? '', 'kubectl'), ['--kubeconfig', paths.kubeconfig, ...args], { encoding: 'utf8' });
+const kubectlArgs = (args: string[]) => [join(binDir ?? '', 'kubectl'), ['--kubeconfig', paths.kubeconfig, ...args]] as const;
+const kubectl = (...args: string[]) => execFileSync(...kubectlArgs(args), { encoding: 'utf8' });
+/** Cleanup: deletes what may not exist, and never fails the test. */
+const deleteQuietly = (...args: string[]) => spawnSync(...kubectlArgs([...args, '--ignore-not-found', '--timeout=60s']));
 
 describe('the deployment guides', () => {
   // Nodes of its own, so that every DaemonSet the blocks create has pods to place (and to keep, when it moves).
@@ -137,11 +140,10 @@ describe('the deployment guides', () => {
 
   afterAll(() => {
     // What the blocks created (the reference DaemonSet, the ServiceAccount and its bindings); the other suites bring their own.
-    const quietly = (...args: string[]) => spawnSync(join(binDir ?? '', 'kubectl'), ['--kubeconfig', paths.kubeconfig, ...args, '--ignore-not-found', '--timeout=60s']);
-    quietly('-n', 'kube-system', 'delete', 'daemonsets.apps', 'fluentd-elasticsearch');
-    if (MODE === 'managed') quietly('-n', 'kube-system', 'delete', 'serverlessdaemonsets.daemonless.dev', 'fluentd-elasticsearch');
-    quietly('-n', 'daemonless-system', 'delete', 'secret/daemonless-reconciler-token', 'serviceaccount/daemonless-reconciler', 'rolebinding/daemonless-reconciler-leases-sa');
-    quietly('delete', 'clusterrolebinding', 'daemonless-reconciler-sa');
+    deleteQuietly('-n', 'kube-system', 'delete', 'daemonsets.apps', 'fluentd-elasticsearch');
+    if (MODE === 'managed') deleteQuietly('-n', 'kube-system', 'delete', 'serverlessdaemonsets.daemonless.dev', 'fluentd-elasticsearch');
+    deleteQuietly('-n', 'daemonless-system', 'delete', 'secret/daemonless-reconciler-token', 'serviceaccount/daemonless-reconciler', 'rolebinding/daemonless-reconciler-leases-sa');
+    deleteQuietly('delete', 'clusterrolebinding', 'daemonless-reconciler-sa');
   });
 
   // deploy-eks.md: move an apps/v1 DaemonSet the built-in controller runs to a ServerlessDaemonSet and back, without
@@ -187,7 +189,7 @@ describe('the deployment guides', () => {
       expect(back).toEqual(before);
     } finally {
       await apps.deleteNamespacedDaemonSet({ namespace, name }).catch(() => undefined);
-      spawnSync(join(binDir ?? '', 'kubectl'), ['--kubeconfig', paths.kubeconfig, '-n', namespace, 'delete', 'sds', name, '--ignore-not-found']);
+      deleteQuietly('-n', namespace, 'delete', 'sds', name);
     }
   }, 300_000);
 });

@@ -199,18 +199,22 @@ export async function freePorts(count: number): Promise<number[]> {
   return ports;
 }
 
-/** The last `max` lines of the functions' logs (either runtime) that contain one of `needles`, each cut to 400 chars. */
-export function functionsLogLines(needles: readonly string[], max: number): string[] {
+/** The lines of the functions' logs, of either runtime (the local server's, the local Lambda service's). */
+export function functionsLog(): string[] {
   const root = localPaths().root;
-  const found: string[] = [];
-  for (const file of [join(root, 'logs', 'functions.log'), join(root, 'lambda', 'service.log')]) {
-    let text = '';
+  return [join(root, 'logs', 'functions.log'), join(root, 'lambda', 'service.log')].flatMap((file) => {
     try {
-      text = readFileSync(file, 'utf8');
+      return readFileSync(file, 'utf8').split('\n');
     } catch {
-      continue;
+      return [];
     }
-    for (const line of text.split('\n')) if (needles.some((n) => n !== '' && line.includes(n))) found.push(line.slice(0, 400));
-  }
-  return found.slice(-max);
+  });
+}
+
+/** The last `max` lines of the functions' logs that contain one of `needles`, each cut to 400 characters. */
+export function functionsLogLines(needles: readonly string[], max: number): string[] {
+  return functionsLog()
+    .filter((line) => needles.some((n) => n !== '' && line.includes(n)))
+    .map((line) => line.slice(0, 400))
+    .slice(-max);
 }

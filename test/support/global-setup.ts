@@ -5,11 +5,8 @@
  * server (devcluster/lambda/product.ts); `DAEMONLESS_MODE=managed` brings the system up as a managed cluster gives it
  * (`npm run up -- --managed`: the built-in DaemonSet controller on, admission only, ServerlessDaemonSets).
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { isSystemUp, startSystem, stopSystem, type Runtime } from '../../devcluster/system.ts';
-
-/** The functions' logs of either runtime. */
-const functionLogs = ['.local/logs/functions.log', '.local/lambda/service.log'];
+import { functionsLog } from './cluster.ts';
 
 /**
  * Errors the functions logged during this run, by message, with the last few in full: a CI failure of a test that only
@@ -17,15 +14,13 @@ const functionLogs = ['.local/logs/functions.log', '.local/lambda/service.log'];
  */
 function reportErrors(since: number, write: (line: string) => void): void {
   const errors: { msg: string; line: string }[] = [];
-  for (const file of functionLogs.filter((f) => existsSync(f))) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.includes('"level":"error"')) continue;
-      try {
-        const entry = JSON.parse(line) as { time?: string; msg?: string };
-        if (entry.time && Date.parse(entry.time) >= since) errors.push({ msg: entry.msg ?? '?', line });
-      } catch {
-        // not a log entry of ours
-      }
+  for (const line of functionsLog()) {
+    if (!line.includes('"level":"error"')) continue;
+    try {
+      const entry = JSON.parse(line) as { time?: string; msg?: string };
+      if (entry.time && Date.parse(entry.time) >= since) errors.push({ msg: entry.msg ?? '?', line });
+    } catch {
+      // not a log entry of ours
     }
   }
   if (errors.length === 0) return;
