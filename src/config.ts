@@ -149,6 +149,14 @@ export const ConfigSchema = z.object({
    * such short-lived duplicates at 2). Raise it for throughput only where that trade is wanted.
    */
   MAX_CONCURRENT_RECONCILES: intFrom(1, 1),
+  /**
+   * One pass at a time across processes (a Lease in LEASE_NAMESPACE, two writes per pass: src/k8s/leases.ts
+   * `PassLock`). `auto`: on Lambda, where the reconcile function's batches overlap, and in a local server whose
+   * MAX_CONCURRENT_RECONCILES is above 1; off in a local server that already runs one pass at a time.
+   */
+  PASS_LOCK: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** How long a pass waits for the pass lock before handing its hints back (503, or re-sent to the queue). */
+  PASS_LOCK_WAIT_MS: intFrom(3_000, 0),
   /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */
   RESYNC_INTERVAL_MS: intFrom(300_000, 0),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),

@@ -11,20 +11,44 @@ import type { HintHandler } from './hints.ts';
 import { withInlineFollowUps } from './follow-up.ts';
 import { createCalls, createCluster } from './k8s/cluster.ts';
 import { eksBearerToken, loadKubeConfig } from './k8s/kubeconfig.ts';
-import { createPassScheduler } from './k8s/leases.ts';
+import { createPassLock, createPassScheduler } from './k8s/leases.ts';
 import { createTransport, type Transport } from './k8s/transport.ts';
 import type { Logger } from './log.ts';
 import type { HintQueue } from './queue/port.ts';
+import { withPassLock } from './pass-lock.ts';
 import { withQueuedFollowUps } from './queue/runtime.ts';
 import { createReconciler } from './reconcile/index.ts';
 
+/** The longest a single API request may take (the transport's timeout). */
+const requestTimeoutMs = (config: Config) => Math.min(10_000, config.TIME_BUDGET_MS);
+
 function transportFor(config: Config, kc: KubeConfig): Transport {
   const token = eksBearerToken(config);
-  return createTransport(kc, { requestTimeoutMs: Math.min(10_000, config.TIME_BUDGET_MS), ...(token ? { bearerToken: token } : {}) });
+  return createTransport(kc, { requestTimeoutMs: requestTimeoutMs(config), ...(token ? { bearerToken: token } : {}) });
 }
 
+/** The local server's reconciler; with the pass lock where it may run passes at once (PASS_LOCK, src/config.ts). */
 export function createHandler(config: Config, log: Logger, kc: KubeConfig = loadKubeConfig(config)): HintHandler {
-  return reconcilerOn(transportFor(config, kc), config, log);
+  const transport = transportFor(config, kc);
+  const reconciler = reconcilerOn(transport, config, log);
+  const locked = config.PASS_LOCK === 'on' || (config.PASS_LOCK === 'auto' && config.MAX_CONCURRENT_RECONCILES > 1);
+  return locked ? passLocked(reconciler, transport, config, log) : reconciler;
+}
+
+/**
+ * `inner` under the pass lock. The hold time covers the pass's budget, a request launched at its very end, and a
+ * margin for clocks, so a live holder's lock never expires under it.
+ */
+function passLocked(inner: HintHandler, transport: Transport, config: Config, log: Logger): HintHandler {
+  return withPassLock(inner, {
+    lock: (deadline) => createPassLock(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
+    holdMs: config.TIME_BUDGET_MS + requestTimeoutMs(config) + 5_000,
+    waitMs: config.PASS_LOCK_WAIT_MS,
+    now: Date.now,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    newId: () => randomUUID(),
+    log,
+  });
 }
 
 function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHandler {
@@ -46,13 +70,14 @@ function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHa
 }
 
 /**
- * A reconciler for Lambda, where nothing runs after the answer: with a queue (QUEUE_URL) follow-ups and re-queues
+ * A reconciler for Lambda, where nothing runs after the answer and passes of several instances overlap (so under the
+ * pass lock unless PASS_LOCK=off): with a queue (QUEUE_URL) follow-ups and re-queues
  * become delayed messages; without one (the direct path) follow-up passes run at the end of the same invocation and
  * re-queues wait for the next event or the resync.
  */
 export function lambdaReconciler(config: Config, log: Logger, queue: HintQueue | undefined): HintHandler {
   const transport = transportFor(config, loadKubeConfig(config));
-  const reconciler = reconcilerOn(transport, config, log);
+  const reconciler = config.PASS_LOCK === 'off' ? reconcilerOn(transport, config, log) : passLocked(reconcilerOn(transport, config, log), transport, config, log);
   if (!queue) return withInlineFollowUps(reconciler);
   return withQueuedFollowUps(reconciler, {
     queue,

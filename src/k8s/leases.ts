@@ -8,6 +8,8 @@
  * - rollout lock, one Lease per DaemonSet: a short lock taken by compare-and-swap on the Lease's resourceVersion, so
  *   concurrent invocations apply one rolling-update step at a time within one budget (docs/rollout.md).
  * - pass schedule, one Lease per DaemonSet (the queue runtime): see `PassScheduler`.
+ * - pass lock, one Lease for all: where passes can overlap (Lambda instances), one pass at a time reads and writes
+ *   pods, as in the local server's in-process queue: see `PassLock`.
  *
  * An owner reference cannot cross namespaces, so these are not garbage-collected with their DaemonSet: the resync
  * deletes those whose DaemonSet or node is gone, or that have served their purpose (`cleanUpLeases`).
@@ -32,7 +34,7 @@ export interface LeaseProtocols {
   cleanUpLeases(liveDaemonSets: ReadonlySet<string>, liveNodes: ReadonlySet<string>, now: Date, staleAfterMs: number): Promise<number>;
 }
 
-export type LeasePurpose = 'backoff' | 'rollout' | 'pass';
+export type LeasePurpose = 'backoff' | 'rollout' | 'pass' | 'lock';
 
 /** `daemonless-<purpose>-<10-character hash of the key parts>`: deterministic, and far within name limits. */
 export function leaseName(purpose: LeasePurpose, ...key: string[]): string {
@@ -146,6 +148,8 @@ export function leaseIsDone(lease: V1Lease, liveDaemonSets: ReadonlySet<string>,
     }
     case 'pass':
       return Date.parse(annotations[SCHEDULED_AT] ?? '') < staleBefore;
+    case 'lock':
+      return Date.parse(annotations[HELD_UNTIL] ?? '') < staleBefore;
     default:
       return false;
   }
@@ -205,6 +209,64 @@ export function createPassScheduler({ call, orNull }: Calls, namespace: string):
       }
       // Twice beaten by other schedulers: enqueue anyway; an extra pass costs reads, never correctness.
       return Math.max(0, Math.ceil((atMs - now) / 1000));
+    },
+  };
+}
+
+/**
+ * One pass at a time, across processes: where two reconciles can run at once (Lambda's event source mapping runs at
+ * least two batches concurrently), two passes that read either side of a template edit, or either side of a pod's
+ * delete, would each create a pod for the same node under different names (docs/reliability.md, finding 1). The lock
+ * is the existence of one Lease: taken by creating it (of two creates, the API server accepts one), given back by
+ * deleting it with a UID precondition, so a pass costs two writes and no read. A holder that died leaves its Lease
+ * until `held-until` (its own time budget plus its longest request, written by the holder): after that the next
+ * taker deletes it, guarded by its UID and resourceVersion, and creates its own.
+ */
+export interface PassLock {
+  /** Takes the lock until `heldUntil` (epoch ms): the holder's handle, or null while another holder's lock is valid. */
+  tryAcquire(holder: string, heldUntil: number, now: number): Promise<HeldPassLock | null>;
+}
+
+export interface HeldPassLock {
+  /** Gives the lock back; a lock not given back (crash, timeout) is taken over after its `held-until`. */
+  release(): Promise<void>;
+}
+
+export const PASS_LOCK_NAME = leaseName('lock', 'passes');
+
+/** `name`: the one Lease every pass uses; another only where a test must not meet a running system's passes. */
+export function createPassLock({ call, orNull }: Calls, namespace: string, name: string = PASS_LOCK_NAME): PassLock {
+  const collection = `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
+  const path = `${collection}/${name}`;
+  const remove = async (preconditions: { uid?: string | undefined; resourceVersion?: string | undefined }, what: string): Promise<void> => {
+    try {
+      await call({ method: 'DELETE', path, body: { preconditions }, what: `${what} lease ${namespace}/${name}` });
+    } catch (error) {
+      // Gone already, or no longer the Lease we meant (given back and taken again): nothing of ours to remove.
+      if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
+    }
+  };
+  return {
+    async tryAcquire(holder, heldUntil, now) {
+      const seconds = Math.max(1, Math.ceil((heldUntil - now) / 1000));
+      const body = leaseBody({ name, namespace }, leaseLabels('lock'), { [HELD_UNTIL]: new Date(heldUntil).toISOString() }, { holderIdentity: holder, leaseDurationSeconds: seconds });
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          const created = await call<V1Lease>({ method: 'POST', path: collection, body, what: `take lease ${namespace}/${name}` });
+          const uid = created.metadata?.uid;
+          return { release: () => remove({ uid }, 'give back') };
+        } catch (error) {
+          if (!(error instanceof ConflictError)) throw error;
+        }
+        const held = await orNull<V1Lease>({ method: 'GET', path, what: `get lease ${namespace}/${name}` });
+        // Given back between our create and this read: try once more.
+        if (held === null) continue;
+        const until = Date.parse(held.metadata?.annotations?.[HELD_UNTIL] ?? '');
+        if (Number.isFinite(until) && until > now) return null;
+        // Its holder is gone (or wrote no valid time): remove exactly that Lease, then take it.
+        await remove({ uid: held.metadata?.uid, resourceVersion: held.metadata?.resourceVersion }, 'take over expired');
+      }
+      return null;
     },
   };
 }

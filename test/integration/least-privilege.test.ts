@@ -11,7 +11,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { ConflictError, RejectedError } from '../../src/errors.ts';
-import { createCluster, type Cluster } from '../../src/k8s/cluster.ts';
+import { createCalls, createCluster, type Cluster } from '../../src/k8s/cluster.ts';
+import { createPassLock } from '../../src/k8s/leases.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 import { adminClient, apiStatus, createNamespace, deleteNamespace, reconcilerClient, uniqueName, waitFor } from '../support/cluster.ts';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
@@ -181,6 +182,35 @@ describe('the reconciler identity against the real API server', () => {
     await cluster.releaseRolloutLock(ref, 'holder-a');
     expect(await cluster.acquireRolloutLock(ref, 'holder-b', 15, new Date())).toBe(true);
     expect(cluster.requestCount()).toBeGreaterThan(20);
+  });
+
+  it('takes, refuses, gives back and takes over the pass lock as the reconciler: the API server decides', async () => {
+    const calls = createCalls(createTransport(reconciler.kc, { requestTimeoutMs: 10_000 }), { deadline: Date.now() + 60_000 });
+    // Its own Lease name: a running system's passes use the real one.
+    const name = `daemonless-lock-test-${Date.now().toString(36)}`;
+    const lock = createPassLock(calls, 'daemonless-system', name);
+    const t = Date.now();
+    try {
+      // Ten passes at once: exactly one holds it.
+      const ten = await Promise.all(Array.from({ length: 10 }, (_, i) => lock.tryAcquire(`p${i}`, t + 15_000, t)));
+      const holders = ten.filter((h) => h !== null);
+      expect(holders.length).toBe(1);
+      expect(await lock.tryAcquire('late', t + 15_000, t)).toBeNull();
+      await holders[0]!.release();
+      // A holder that dies without giving it back: refused until its held-until, taken over after it.
+      const dead = await lock.tryAcquire('dead', t + 1_000, t);
+      expect(dead).not.toBeNull();
+      expect(await lock.tryAcquire('next', t + 15_000, t)).toBeNull();
+      const next = await lock.tryAcquire('next', t + 15_000, t + 2_000);
+      expect(next).not.toBeNull();
+      // The dead holder's late give-back leaves the new holder's lock alone (UID precondition).
+      await dead!.release();
+      expect(await lock.tryAcquire('third', t + 15_000, t + 2_000)).toBeNull();
+      await next!.release();
+      expect(await lock.tryAcquire('third', t + 15_000, t + 2_000)).not.toBeNull();
+    } finally {
+      await admin.coordination.deleteNamespacedLease({ name, namespace: 'daemonless-system' }).catch(() => undefined);
+    }
   });
 
   it('is refused (403) for secrets, node deletes and node status, with nothing changed', async () => {

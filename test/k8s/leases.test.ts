@@ -21,6 +21,9 @@ describe('leaseIsDone', () => {
     { name: 'rollout lock of a live DaemonSet: kept', l: lease('rollout', { 'daemonless.dev/daemonset-uid': 'ds-1' }, {}), want: false },
     { name: 'rollout lock of a deleted DaemonSet: removed', l: lease('rollout', { 'daemonless.dev/daemonset-uid': 'ds-9' }, {}), want: true },
     { name: 'pass schedule, recent: kept', l: lease('pass', {}, { 'daemonless.dev/pass-scheduled-at': '2026-01-01T00:59:59Z' }), want: false },
+    { name: 'pass lock, held or recently expired: kept', l: lease('lock', {}, { 'daemonless.dev/held-until': '2026-01-01T00:59:00Z' }), want: false },
+    // A holder that died leaves it; the next pass takes it over, and the resync removes it once it is long spent.
+    { name: 'pass lock expired 30 minutes ago: removed', l: lease('lock', {}, { 'daemonless.dev/held-until': '2026-01-01T00:29:00Z' }), want: true },
     { name: 'pass schedule, stale: removed', l: lease('pass', {}, { 'daemonless.dev/pass-scheduled-at': '2026-01-01T00:00:00Z' }), want: true },
   ])('$name', ({ l, want }) => {
     expect(leaseIsDone(l, live, nodes, staleBefore)).toBe(want);

@@ -23,7 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requestInfo, type RequestInfo } from '../../devcluster/faults/request-info.ts';
 import { loadConfig, managedKinds } from '../../src/config.ts';
 import { createCalls, createCluster, type Cluster } from '../../src/k8s/cluster.ts';
-import { createPassScheduler, leaseName } from '../../src/k8s/leases.ts';
+import { createPassLock, createPassScheduler, leaseName } from '../../src/k8s/leases.ts';
 import { createTransport, type Transport } from '../../src/k8s/transport.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -195,8 +195,8 @@ afterAll(async () => {
 });
 
 type Manage = 'apps' | 'crd' | 'both';
-/** The port methods, and `schedule` of the pass scheduler the queue runtime builds on the same calls. */
-type Method = Exclude<keyof Cluster, 'requestCount' | 'requestsByKind'> | 'schedule';
+/** The port methods, `schedule` of the pass scheduler and `passLock` (take, give back) built on the same calls. */
+type Method = Exclude<keyof Cluster, 'requestCount' | 'requestsByKind'> | 'schedule' | 'passLock';
 
 interface Row {
   name: string;
@@ -207,7 +207,7 @@ interface Row {
   leaseNamespace?: string;
   /** Answers in order (the rest: 200 `{}`). */
   answers?: Answer[];
-  drive: (cluster: Cluster, scheduler: ReturnType<typeof createPassScheduler>) => Promise<unknown>;
+  drive: (cluster: Cluster, scheduler: ReturnType<typeof createPassScheduler>, lock: ReturnType<typeof createPassLock>) => Promise<unknown>;
   /** The requests made, classified (`requestKey`): proves the row took the branch it names. */
   want: string[];
 }
@@ -351,6 +351,27 @@ const rows: Row[] = [
     drive: (_c, s) => s.schedule(ds, NOW.getTime(), 1000, NOW.getTime()),
     want: [`get leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`],
   },
+  {
+    name: 'PassLock, free: taken and given back',
+    method: 'passLock',
+    answers: [ok({ metadata: { uid: 'lock-uid' } })],
+    drive: async (_c, _s, l) => (await l.tryAcquire('me', NOW.getTime() + 30_000, NOW.getTime()))?.release(),
+    want: [`create leases.coordination.k8s.io ${L}`, `delete leases.coordination.k8s.io ${L}`],
+  },
+  {
+    name: 'PassLock, held by another',
+    method: 'passLock',
+    answers: [alreadyExists, ok({ metadata: { uid: 'theirs', annotations: { 'daemonless.dev/held-until': '2026-01-01T00:01:00Z' } }, spec: { holderIdentity: 'other' } })],
+    drive: (_c, _s, l) => l.tryAcquire('me', NOW.getTime() + 30_000, NOW.getTime()),
+    want: [`create leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`],
+  },
+  {
+    name: 'PassLock, expired: taken over',
+    method: 'passLock',
+    answers: [alreadyExists, ok({ metadata: { uid: 'theirs', resourceVersion: '5', annotations: { 'daemonless.dev/held-until': '2025-12-31T23:59:00Z' } } }), ok(), ok({ metadata: { uid: 'mine' } })],
+    drive: (_c, _s, l) => l.tryAcquire('me', NOW.getTime() + 30_000, NOW.getTime()),
+    want: [`create leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`, `delete leases.coordination.k8s.io ${L}`, `create leases.coordination.k8s.io ${L}`],
+  },
 ];
 
 /** Drives one row on a fresh port; the requests it made, classified. */
@@ -362,7 +383,8 @@ async function drive(row: Pick<Row, 'manage' | 'leaseNamespace' | 'answers' | 'd
   const deadline = Date.now() - 1;
   const cluster = createCluster(transport, { deadline, kinds: managedKinds(row.manage ?? 'apps'), leaseNamespace });
   const scheduler = createPassScheduler(createCalls(transport, { deadline }), leaseNamespace);
-  await row.drive(cluster, scheduler);
+  const lock = createPassLock(createCalls(transport, { deadline }), leaseNamespace);
+  await row.drive(cluster, scheduler, lock);
   return recorded.map(({ method, url }) => ({ method, url, info: requestInfo(method, url) }));
 }
 
@@ -381,7 +403,7 @@ describe('the requests of the Cluster port', () => {
 
   it('every method of the port, and the pass scheduler, is driven by a row', () => {
     const cluster = createCluster(transport, { deadline: 0 });
-    const methods = [...Object.keys(cluster).filter((key) => key !== 'requestCount' && key !== 'requestsByKind'), 'schedule'].sort();
+    const methods = [...Object.keys(cluster).filter((key) => key !== 'requestCount' && key !== 'requestsByKind'), 'schedule', 'passLock'].sort();
     expect([...new Set(rows.map((row) => row.method))].sort()).toEqual(methods);
   });
 

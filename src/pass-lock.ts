@@ -1,0 +1,57 @@
+/**
+ * One pass at a time where reconciles can overlap (src/k8s/leases.ts `PassLock`): every pass reads and writes under
+ * the lock, so each reads after the previous one's writes, as in the local server's in-process queue. A pass that
+ * finds the lock held waits for it a little (a pass usually takes well under a second), then gives up with a
+ * transient error: the queue consumer sends its hints again shortly, an HTTP sender gets 503 and retries.
+ */
+import { TransientError } from './errors.ts';
+import type { HintHandler } from './hints.ts';
+import type { PassLock } from './k8s/leases.ts';
+import type { Logger } from './log.ts';
+
+export interface PassLockOptions {
+  /** The lock, its API calls bounded by `deadline` (epoch ms). */
+  lock: (deadline: number) => PassLock;
+  /** How long the holder may hold it: the pass's time budget plus its longest request, so it never expires mid-pass. */
+  holdMs: number;
+  /** How long a pass waits for a held lock before giving up (transient). */
+  waitMs: number;
+  now: () => number;
+  sleep: (ms: number) => Promise<void>;
+  newId: () => string;
+  log: Logger;
+}
+
+/** First retry after this long, doubling up to `MAX_POLL_MS`. */
+const FIRST_POLL_MS = 50;
+const MAX_POLL_MS = 400;
+
+export function withPassLock(inner: HintHandler, options: PassLockOptions): HintHandler {
+  return {
+    async handle(hints, signal) {
+      const started = options.now();
+      const lock = options.lock(started + options.waitMs + options.holdMs);
+      const holder = options.newId();
+      let poll = FIRST_POLL_MS;
+      let held = await lock.tryAcquire(holder, options.now() + options.holdMs, options.now());
+      while (held === null) {
+        const waited = options.now() - started;
+        if (waited + poll > options.waitMs || signal?.aborted) {
+          options.log.info('pass lock held by another pass; hints handed back', { hints: hints.length, waitedMs: waited });
+          throw new TransientError(`another pass holds the pass lock (waited ${waited} ms); redeliver`, 1);
+        }
+        await options.sleep(poll);
+        poll = Math.min(MAX_POLL_MS, poll * 2);
+        held = await lock.tryAcquire(holder, options.now() + options.holdMs, options.now());
+      }
+      const waitedMs = options.now() - started;
+      if (waitedMs > 0) options.log.debug('pass lock taken', { waitedMs });
+      try {
+        return await inner.handle(hints, signal);
+      } finally {
+        // Not given back (API server unreachable): the next pass takes it over after its hold time.
+        await held.release().catch((error: unknown) => options.log.warn('pass lock not given back; it expires', { error: String(error) }));
+      }
+    },
+  };
+}

@@ -1,0 +1,111 @@
+/**
+ * The pass-lock decorator (src/pass-lock.ts): waits, gives up with a transient error, always gives the lock back. The
+ * lock itself is an in-memory holder here (the decorator's port); its API protocol runs against the real API server
+ * in test/integration/least-privilege.test.ts and its requests are checked in test/k8s/rbac.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import { TransientError } from '../src/errors.ts';
+import type { HandleResult, HintHandler } from '../src/hints.ts';
+import type { PassLock } from '../src/k8s/leases.ts';
+import { createLogger } from '../src/log.ts';
+import { withPassLock } from '../src/pass-lock.ts';
+
+/** A lock held by at most one holder; `busyFor` attempts are refused first (another holder). */
+function memoryLock(busyFor = 0, failRelease = false) {
+  const state = { holder: null as string | null, attempts: 0, releases: 0 };
+  const lock: PassLock = {
+    async tryAcquire(holder) {
+      state.attempts++;
+      if (state.attempts <= busyFor || state.holder !== null) return null;
+      state.holder = holder;
+      return {
+        async release() {
+          state.releases++;
+          if (failRelease) throw new Error('connection reset');
+          state.holder = null;
+        },
+      };
+    },
+  };
+  return { lock, state };
+}
+
+const result: HandleResult = { hints: 1, created: 0, deleted: 0, apiRequests: 0 };
+const log = createLogger('error');
+
+/** A clock that only moves when the decorator sleeps. */
+function clock() {
+  let now = 0;
+  return { now: () => now, sleep: async (ms: number) => void (now += ms) };
+}
+
+function locked(inner: HintHandler, lock: PassLock, waitMs = 3000, c = clock()) {
+  let id = 0;
+  return withPassLock(inner, { lock: () => lock, holdMs: 60_000, waitMs, now: c.now, sleep: c.sleep, newId: () => `h${++id}`, log });
+}
+
+describe('withPassLock', () => {
+  it.each([
+    { name: 'free: runs at once', busyFor: 0, waitMs: 3000, runs: true, attempts: 1 },
+    { name: 'held for a while: waits (50, 100, 200 ms) and runs', busyFor: 3, waitMs: 3000, runs: true, attempts: 4 },
+    { name: 'held longer than the wait: hands the hints back (transient), never runs', busyFor: 1000, waitMs: 3000, runs: false, attempts: 10 },
+    { name: 'no wait allowed: one attempt', busyFor: 1, waitMs: 0, runs: false, attempts: 1 },
+  ])('$name', async ({ busyFor, waitMs, runs, attempts }) => {
+    const { lock, state } = memoryLock(busyFor);
+    let calls = 0;
+    const handler = locked({ handle: async () => (calls++, result) }, lock, waitMs);
+    if (runs) {
+      await expect(handler.handle([{ kind: 'node', name: 'n1' }])).resolves.toEqual(result);
+      expect(state.releases).toBe(1);
+      expect(state.holder).toBeNull();
+    } else {
+      const error = await handler.handle([{ kind: 'node', name: 'n1' }]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(TransientError);
+      expect((error as TransientError).retryAfterSeconds).toBe(1);
+    }
+    expect(calls).toBe(runs ? 1 : 0);
+    expect(state.attempts).toBe(attempts);
+  });
+
+  it('gives the lock back when the pass fails, and the failure goes on', async () => {
+    const { lock, state } = memoryLock();
+    const handler = locked({ handle: async () => Promise.reject(new TransientError('apiserver 503')) }, lock);
+    await expect(handler.handle([{ kind: 'resync' }])).rejects.toThrow('apiserver 503');
+    expect(state.releases).toBe(1);
+    expect(state.holder).toBeNull();
+  });
+
+  it('a lock not given back does not fail a pass that succeeded (it expires)', async () => {
+    const { lock, state } = memoryLock(0, true);
+    const handler = locked({ handle: async () => result }, lock);
+    await expect(handler.handle([{ kind: 'resync' }])).resolves.toEqual(result);
+    expect(state.holder).not.toBeNull();
+  });
+
+  it('passes started together never overlap: each reads after the previous one wrote', async () => {
+    const { lock } = memoryLock();
+    let running = 0;
+    let most = 0;
+    const inner: HintHandler = {
+      async handle() {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        running--;
+        return result;
+      },
+    };
+    // Real time here: the passes really interleave.
+    let id = 0;
+    const handler = withPassLock(inner, {
+      lock: () => lock,
+      holdMs: 60_000,
+      waitMs: 5_000,
+      now: Date.now,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      newId: () => `h${++id}`,
+      log,
+    });
+    await Promise.all(Array.from({ length: 6 }, () => handler.handle([{ kind: 'node', name: 'n1' }])));
+    expect(most).toBe(1);
+  });
+});
