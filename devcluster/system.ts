@@ -161,7 +161,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   const proxy = options.faultProxy ? await ensureFaultProxyProcess({ ...options.faultProxy, log }) : undefined;
   const functionsKubeconfig = proxy?.kubeconfig ?? p.reconcilerKubeconfig;
   if (runtime === 'lambda') {
-    const lambda = await startProductLambda({ paths: p, port, bearerToken: secret, functionsEnv, log });
+    const lambda = await startProductLambda({ paths: p, port, bearerToken: secret, functionsEnv, kubeconfig: functionsKubeconfig, log });
     functionsLog = lambda.functionsLog;
     webhookUrl = lambda.admissionUrl;
   } else {

@@ -58,9 +58,6 @@ const seeds = values.seed?.map((s) => int('seed', s, 0));
 const only = values.only?.split(',').map((p) => p.trim()) as Phase[] | undefined;
 if (only && only.some((p) => !phases.includes(p))) usage(`--only takes ${phases.join(', ')}`);
 if (values.runtime !== 'server' && values.runtime !== 'lambda') usage(`--runtime is server or lambda, got ${values.runtime}`);
-// The phases restart the functions with their own settings (resync off, then on) through the server's launch record;
-// the Lambda runtime has none yet. Refused here rather than failing after the control plane is up.
-if (values.runtime === 'lambda') usage('--runtime lambda is not supported yet: the phases restart the local server with per-phase settings, which the Lambda runtime cannot do');
 const lossRate = values['loss-rate'] === undefined ? 0.3 : Number(values['loss-rate']);
 if (!(lossRate >= 0 && lossRate <= 1)) usage('--loss-rate is a share in [0, 1]');
 

@@ -44,8 +44,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         poll = Math.min(MAX_POLL_MS, poll * 2);
         held = await lock.tryAcquire(holder, options.now() + options.holdMs, options.now());
       }
-      const waitedMs = options.now() - started;
-      if (waitedMs > 0) options.log.debug('pass lock taken', { waitedMs });
+      if (poll > FIRST_POLL_MS) options.log.debug('pass lock taken after waiting', { waitedMs: options.now() - started });
       try {
         return await inner.handle(hints, signal);
       } finally {

@@ -53,6 +53,8 @@ export interface PoolStats {
   errors: number;
   timeouts: number;
   memoryKills: number;
+  /** Invocations whose runtime exited (a crash: Runtime.ExitError), memory kills included. */
+  exits: number;
   asyncQueued: number;
   asyncRetries: number;
   asyncDropped: number;
@@ -89,6 +91,7 @@ export class FunctionPool {
     errors: 0,
     timeouts: 0,
     memoryKills: 0,
+    exits: 0,
     asyncQueued: 0,
     asyncRetries: 0,
     asyncDropped: 0,
@@ -158,6 +161,7 @@ export class FunctionPool {
       if (outcome.kind === 'error') {
         this.stats.errors += 1;
         if (kind === 'timeout') this.stats.timeouts += 1;
+        if (kind === 'error:exit') this.stats.exits += 1;
         if (outcome.payload.includes('signal: killed') && outcome.errorType === 'Runtime.ExitError') this.stats.memoryKills += 1;
       }
       this.stats.reports.push({ ...outcome.report, outcome: kind, coldStartWallMs, waitMs });

@@ -32,8 +32,13 @@ export interface ProductLambdaOptions {
   /** API Gateway's HTTP port; HTTPS is port + 1. */
   port: number;
   bearerToken: string;
-  /** Extra environment for every function (e.g. LOG_LEVEL), after serverless.yml's. */
+  /**
+   * Extra environment for every function (e.g. LOG_LEVEL), after serverless.yml's. Its RESYNC_INTERVAL_MS (the local
+   * server's resync period) sets the resync function's schedule here, as on Lambda (0: no schedule).
+   */
   functionsEnv?: Record<string, string>;
+  /** The kubeconfig the functions use (default: the reconciler identity's; the fault proxy's in the reliability run). */
+  kubeconfig?: string;
   log: (line: string) => void;
 }
 
@@ -70,7 +75,7 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
       [parameter('admission-path-secret')]: pathSecret,
     },
     variablesEnv: env,
-    extraEnvironment: { KUBECONFIG: paths.reconcilerKubeconfig, ...options.functionsEnv },
+    extraEnvironment: { KUBECONFIG: options.kubeconfig ?? paths.reconcilerKubeconfig, ...options.functionsEnv },
     http: { port },
     https: { port: port + 1, certFile: join(paths.pki, 'webhook.crt'), keyFile: join(paths.pki, 'webhook.key') },
     // Functions without reservedConcurrency share the account's pool (1,000 by default on AWS); locally each environment
@@ -78,7 +83,7 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
     unreservedConcurrency: positive(env.DAEMONLESS_LAMBDA_CONCURRENCY) ?? 32,
     idleTimeoutMs: positive(env.DAEMONLESS_LAMBDA_IDLE_MS) ?? 10 * 60_000,
     asyncRetryDelaysMs: env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS ? env.DAEMONLESS_LAMBDA_RETRY_DELAYS_MS.split(',').map(Number) : [60_000, 120_000],
-    scheduleRateMs: positive(env.DAEMONLESS_RESYNC_RATE_MS) ? { resync: positive(env.DAEMONLESS_RESYNC_RATE_MS)! } : {},
+    scheduleRateMs: resyncRate(options.functionsEnv?.RESYNC_INTERVAL_MS, env.DAEMONLESS_RESYNC_RATE_MS),
     combinedLogFile: functionsLog,
     // Benchmarks: SQS requests counted by action in /_local/stats (devcluster/lambda/sqs-counter.ts).
     countSqsRequests: env.DAEMONLESS_LAMBDA_SQS_STATS === '1',
@@ -89,6 +94,12 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
 
 export async function stopProductLambda(paths: LocalPaths, log: (line: string) => void): Promise<void> {
   await stopLambda(lambdaStateDir(paths), log);
+}
+
+/** The resync schedule's rate: RESYNC_INTERVAL_MS of the functions (0: off), else DAEMONLESS_RESYNC_RATE_MS, else serverless.yml's. */
+function resyncRate(interval: string | undefined, override: string | undefined): Record<string, number> {
+  if (interval !== undefined && interval !== '' && Number.isFinite(Number(interval)) && Number(interval) >= 0) return { resync: Number(interval) };
+  return positive(override) ? { resync: positive(override)! } : {};
 }
 
 function positive(value: string | undefined): number | undefined {

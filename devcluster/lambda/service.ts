@@ -176,6 +176,10 @@ export async function startService(options: ServiceOptions, log: (line: string) 
   for (const fn of functions) {
     for (const schedule of fn.schedules) {
       const rateMs = options.scheduleRateMs[fn.key] ?? options.scheduleRateMs['*'] ?? schedule.rateMs;
+      if (rateMs <= 0) {
+        log(`schedule: ${fn.key} off (${schedule.expression} overridden with 0)`);
+        continue;
+      }
       const rule = `arn:aws:events:${options.region}:${options.accountId}:rule/${definition.service}-${definition.stage}-${fn.key}`;
       const timer = setInterval(() => {
         const event =

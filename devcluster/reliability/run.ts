@@ -12,7 +12,6 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { restart as restartComponent } from '../controlplane.ts';
 import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { faultControl } from '../faults/control.ts';
 import { restartApiserver } from '../faults/restart.ts';
@@ -204,6 +203,8 @@ export async function run(options: RunOptions): Promise<Report> {
   let delivery: Delivery | undefined;
   let functionsPeak = 0;
   const sampleFunctions = () => {
+    // The Lambda service's own process is not a function's: its instances report their memory per invocation.
+    if (options.runtime === 'lambda') return;
     const pid = sys?.functionsPid();
     if (!pid) return;
     try {
@@ -248,6 +249,11 @@ export async function run(options: RunOptions): Promise<Report> {
         log(`reliability: phase ${phase} done in ${((Date.now() - phaseStarted) / 1000).toFixed(0)} s`);
       }
       supervisor.stop();
+      // On Lambda a crash ends one instance, not the service: the pool counts the invocations whose runtime exited.
+      const exits = await sys.runtimeExits();
+      for (const [fn, n] of Object.entries(exits ?? {})) {
+        if (n > 0) report.functionsCrashes.push({ phase: 'any', at: new Date().toISOString(), error: `${n} invocation(s) of ${fn} ended with Runtime.ExitError (the runtime process exited)` });
+      }
     }
     if (options.phases.includes('fuzz')) {
       log(`reliability: phase fuzz (${options.fuzzCases} cases)`);
@@ -297,7 +303,8 @@ function superviseFunctions(sys: TrialSystem, report: Report, phase: () => strin
     }
     report.functionsCrashes.push({ phase: phase(), at: new Date().toISOString(), error });
     log(`reliability: the functions server (pid ${pid}) died during ${phase()}; starting it again. Its last words:\n${error}`);
-    void restartComponent('functions', { localDir: sys.localDir, log, reason: 'reliability: the functions server died' })
+    void sys
+      .restartFunctions('reliability: the functions server died')
       .catch((e: unknown) => log(`reliability: restarting the functions failed: ${String(e)}`))
       .finally(() => (restarting = false));
   }, 1_000);

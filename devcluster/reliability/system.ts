@@ -3,14 +3,19 @@
  * events themselves), the functions routed through the fault proxy (no rules until a fault phase sets some), in a
  * folder and on ports of their own unless the caller's environment names them.
  *
- * The runtime is a parameter passed through to startSystem: `server` (the local functions server) today; `lambda`
- * once the Lambda runtime (the Runtime Interface Emulator behind a queue) is in startSystem.
+ * The runtime is passed through to startSystem: `server` (the local functions server) or `lambda` (the built bundles in
+ * the local Lambda runtime: API Gateway, the queue, the reconcile function's event source mapping, the resync schedule
+ * at the functions' RESYNC_INTERVAL_MS). Per-phase settings restart the functions: the server from its launch record,
+ * the Lambda service by stopping it and starting it with the new environment (its queue starts empty).
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { restart, trackProcess } from '../controlplane.ts';
+import { lambdaPid } from '../lambda/control.ts';
+import { lambdaStateDir, stopProductLambda } from '../lambda/product.ts';
+import { localPaths } from '../paths.ts';
 import { launchFile, readLaunch } from '../state.ts';
 import { startSystem, stopSystem, type System, type SystemOptions } from '../system.ts';
 import { freePort } from './ports.ts';
@@ -23,7 +28,12 @@ export interface TrialSystem {
   localDir: string;
   /** Starts (or restarts) the functions with these settings (e.g. RESYNC_INTERVAL_MS); the cluster is kept. */
   functionsWith(env: Record<string, string>): Promise<System>;
+  /** The functions' process: the server, or the local Lambda service (its instances are its children). */
   functionsPid(): number | undefined;
+  /** Starts the functions again as they were (after a crash), as a supervisor, or Lambda with fresh instances, would. */
+  restartFunctions(reason: string): Promise<void>;
+  /** Lambda only: invocations whose runtime exited (crashed), per function, since the trial system started. */
+  runtimeExits(): Promise<Record<string, number> | null>;
   /** True while functionsWith restarts them on purpose (a supervisor must not take that for a crash). */
   readonly restartingFunctions: boolean;
   stop(): Promise<void>;
@@ -54,8 +64,29 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     };
     return startSystem(systemOptions);
   };
-  const system = await start(options.functionsEnv);
+  let system = await start(options.functionsEnv);
+  let currentEnv = options.functionsEnv;
   let restartingFunctions = false;
+  const lambda = options.runtime === 'lambda';
+  /** Exits counted by the Lambda services stopped so far (each one's counters start at 0). */
+  const carriedExits: Record<string, number> = {};
+  const serviceExits = async (): Promise<Record<string, number>> => {
+    const ready = JSON.parse(readFileSync(join(lambdaStateDir(localPaths(localDir)), 'ready.json'), 'utf8')) as { invokeUrl: string };
+    const stats = (await (await fetch(`${ready.invokeUrl}/_local/stats`)).json()) as { functions: Record<string, { exits?: number }> };
+    return Object.fromEntries(Object.entries(stats.functions).map(([key, f]) => [key, f.exits ?? 0]));
+  };
+  const restartLambda = async (env: Record<string, string>) => {
+    restartingFunctions = true;
+    try {
+      const exits = await serviceExits().catch(() => ({}) as Record<string, number>);
+      for (const [key, n] of Object.entries(exits)) carriedExits[key] = (carriedExits[key] ?? 0) + n;
+      await stopProductLambda(localPaths(localDir), options.log);
+      system = await start(env);
+      currentEnv = env;
+    } finally {
+      restartingFunctions = false;
+    }
+  };
   const kc = new KubeConfig();
   kc.loadFromFile(system.kubeconfig);
   return {
@@ -65,6 +96,11 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     kc,
     localDir,
     async functionsWith(env) {
+      if (lambda) {
+        const same = Object.keys({ ...env, ...currentEnv }).every((k) => env[k] === currentEnv[k]);
+        if (!same) await restartLambda(env);
+        return system;
+      }
       // Not through startSystem: it keeps a running functions server whatever its environment, and `up` starts a dead
       // one again with its recorded launch. So the record is updated and the server restarted from it.
       const file = launchFile(join(localDir, 'run'), 'functions');
@@ -83,7 +119,18 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     get restartingFunctions() {
       return restartingFunctions;
     },
+    async restartFunctions(reason) {
+      if (lambda) return restartLambda(currentEnv);
+      await restart('functions', { localDir, log: options.log, reason });
+    },
+    async runtimeExits() {
+      if (!lambda) return null;
+      const now = await serviceExits();
+      const keys = new Set([...Object.keys(now), ...Object.keys(carriedExits)]);
+      return Object.fromEntries([...keys].map((key) => [key, (now[key] ?? 0) + (carriedExits[key] ?? 0)]));
+    },
     functionsPid() {
+      if (lambda) return lambdaPid(lambdaStateDir(localPaths(localDir)));
       try {
         return Number(readFileSync(join(localDir, 'run', 'functions.pid'), 'utf8'));
       } catch {
