@@ -4,7 +4,7 @@
  *
  * The reliability run of issue 13 (devcluster/reliability/): randomized delivery trials, loss, faults, a
  * kube-apiserver restart mid-rollout, hostile input. Writes reliability/results/latest.{json,md} (the long run) or
- * reliability/results/short.{json,md} (`--short`); `--seed N` re-runs single trials and writes nothing. Exits 1 when
+ * reliability/results/short.{json,md} (`--short`), `-lambda` added to the name with `--runtime lambda`; `--seed N` re-runs single trials and writes nothing. Exits 1 when
  * an invariant was violated (except kinds named by `--tolerate KIND,...` or `--tolerate known`: devcluster/reliability/
  * known.ts), a trial did not converge, or the fuzz run found a problem outside its known gaps.
  * `--render FILE.json` re-renders that run's Markdown.
@@ -97,7 +97,7 @@ if (values.render) {
 }
 
 const report = await run(options);
-const files = mode === 'seed' || values['no-write'] ? [] : writeReport(report, short ? 'short' : 'latest');
+const files = mode === 'seed' || values['no-write'] ? [] : writeReport(report, `${short ? 'short' : 'latest'}${options.runtime === 'lambda' ? '-lambda' : ''}`);
 const { ok, summary } = verdict(report, tolerate);
 process.stdout.write(`\n${summary}\n${files.length > 0 ? `written: ${files.join(', ')}\n` : ''}`);
 process.exit(ok ? 0 : 1);
