@@ -8,7 +8,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['test/**/*.test.ts'],
+          // The bench's own pure parts (parsing, statistics, reports, target checks) too.
+          include: ['test/**/*.test.ts', 'bench/test/**/*.test.ts'],
           exclude: ['test/integration/**'],
         },
       },

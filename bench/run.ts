@@ -29,7 +29,7 @@ import { fetchColdWarm } from './lib/lambda-stats.ts';
 import { startObserver, type Observer } from './lib/observer.ts';
 import { markdown, svgChart, systemLine } from './lib/report.ts';
 import { checkTargets, costInputsFor, isDaemonless, resultName, type BenchResults, type SystemRun } from './lib/results.ts';
-import { NAMESPACE, floor, latency, shapeJoin, shapeNewDaemonSet, shapeRollout, type BenchContext, type ShapeResult } from './lib/shapes.ts';
+import { MIN_READY, NAMESPACE, floor, latency, minReadyRollout, shapeJoin, shapeNewDaemonSet, shapeRollout, type BenchContext, type ShapeResult } from './lib/shapes.ts';
 import { startBenchSystem, stopBenchSystem, type RunningSystem, type SystemKind } from './lib/systems.ts';
 import { isSystemUp } from '../devcluster/system.ts';
 import { logOffset } from './lib/functions-log.ts';
@@ -87,7 +87,7 @@ if (results.git.dirtyProductFiles.length > 0) {
   results.notes.push(`The product had uncommitted changes when measured: ${results.git.dirtyProductFiles.join(', ')}.`);
 }
 
-const clusterPhases = ['a', 'b', 'c', 'latency', 'change', 'memory'].filter((p) => args.phases.has(p as never));
+const clusterPhases = ['a', 'b', 'c', 'latency', 'change', 'minready', 'memory'].filter((p) => args.phases.has(p as never));
 const wantFloor = args.phases.has('floor');
 // The floor runs on an upstream control plane (its DaemonSet controller idle by then, no audit webhook to feed), or on
 // a plain one when no upstream system runs.
@@ -198,6 +198,12 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       log(`${system.label}: ${args.changeSamples} DaemonSet changes (annotation only)`);
       run.change = await daemonSetChanges(ctx, args.changeSamples);
       await functionsSurvived('the DaemonSet changes');
+    }
+    if (how.clusterPhases.includes('minready') && kind !== 'raised') {
+      log(`${system.label}: minReadySeconds ${MIN_READY.minReadySeconds} rollout on ${MIN_READY.nodes} nodes of its own, maxUnavailable 1`);
+      run.minReady = await minReadyRollout(ctx);
+      if (!(await functionsSurvived('the minReadySeconds rollout'))) run.minReady.error = 'functions died during the measurement';
+      log(`  ${run.minReady.status} in ${run.minReady.seconds.toFixed(1)} s (bound ${run.minReady.boundSeconds} s)${run.minReady.error ? `: ${run.minReady.error}` : ''}`);
     }
     if (withLatency) {
       log(`${system.label}: latency, ${args.latencySamples} single node joins`);

@@ -193,6 +193,28 @@ export function markdown(results: BenchResults): string {
     }
   }
 
+  const minReadyRuns = results.systems.filter((x) => x.minReady);
+  if (minReadyRuns.length > 0) {
+    out.push('');
+    out.push('## Rollout paced by minReadySeconds');
+    out.push('');
+    out.push(
+      'A DaemonSet on 5 nodes of its own, RollingUpdate maxUnavailable 1, minReadySeconds 10, its pods available before the edit: ' +
+        'seconds from the image edit until every pod runs the new image and is Ready. Each step waits until the previous new pod has been ' +
+        'Ready for minReadySeconds; upstream re-queues the DaemonSet after the exact remaining time, daemonless with a timer (server) or a ' +
+        'delayed queue message (Lambda). The bound: one step per node, each minReadySeconds long.',
+    );
+    out.push('');
+    out.push('| system | nodes | minReadySeconds | outcome | seconds | bound s | × upstream |');
+    out.push('|---|---:|---:|---|---:|---:|---:|');
+    const up = results.systems.find((x) => x.kind === 'upstream')?.minReady;
+    for (const x of minReadyRuns) {
+      const m = x.minReady!;
+      const vs = m.status === 'converged' && up?.status === 'converged' ? m.seconds / up.seconds : undefined;
+      out.push(`| ${x.label} | ${m.nodes} | ${m.minReadySeconds} | ${m.status}${m.error ? ` (${m.error})` : ''} | ${m.seconds.toFixed(1)} | ${m.boundSeconds} | ${times(vs)} |`);
+    }
+  }
+
   const cold = results.coldStart;
   if (cold) {
     const base = cold.results.find((c) => c.kind === 'baseline');

@@ -7,7 +7,7 @@ import type { FunctionsWindow } from './functions-log.ts';
 import type { ColdWarm } from './lambda-stats.ts';
 import type { Identity } from './apf.ts';
 import type { MemoryMeasurement } from './memory.ts';
-import type { FloorResult, LatencyResult, ShapeName, ShapeResult, Window } from './shapes.ts';
+import type { FloorResult, LatencyResult, MinReadyResult, ShapeName, ShapeResult, Window } from './shapes.ts';
 import { ratio } from './stats.ts';
 import type { SystemKind } from './systems.ts';
 
@@ -25,6 +25,8 @@ export interface SystemRun {
   soloLatency?: LatencyResult;
   /** DaemonSet changes that change no pod. */
   change?: ChangeResult;
+  /** A rolling update paced by minReadySeconds (issue 9). */
+  minReady?: MinReadyResult;
   /** Lambda runtime: peak memory of a resync and a DaemonSet-wide pass on this system's cluster (steady state). */
   memory?: MemoryMeasurement[];
   /** Lambda runtime: billed time of cold and warm invocations by function over the whole run (the service's reports). */
@@ -427,6 +429,19 @@ export function eventTargets(results: BenchResults): TargetCheck[] {
         met: l.p50 <= u.p50 && l.p95 <= 1.5 * u.p95,
       });
     }
+  }
+  const upMinReady = upstream?.minReady;
+  for (const sys of [server, lambda].filter((s): s is SystemRun => s?.minReady !== undefined)) {
+    const m = sys.minReady!;
+    const r = m.status === 'converged' && upMinReady?.status === 'converged' ? m.seconds / upMinReady.seconds : undefined;
+    checks.push({
+      target: `issue 9, ${sys.label}: minReadySeconds=${m.minReadySeconds} rollout of ${m.nodes} nodes, maxUnavailable 1, within 1.2× of upstream's time`,
+      measured:
+        r === undefined
+          ? `${m.status}${m.status === 'converged' ? ` in ${m.seconds.toFixed(1)} s` : ''}, upstream ${upMinReady ? `${upMinReady.status} ${upMinReady.seconds.toFixed(1)} s` : 'not measured'}`
+          : `${m.seconds.toFixed(1)} s vs ${upMinReady!.seconds.toFixed(1)} s = ${r.toFixed(2)}× (bound ${m.boundSeconds} s)`,
+      met: r === undefined ? (m.status === 'converged' ? null : false) : r <= 1.2,
+    });
   }
   if (lambda) {
     const windows = [...lambda.shapes.map((r) => r.window), lambda.latency?.window].filter((w): w is Window => w?.lambda !== undefined);

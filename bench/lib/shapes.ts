@@ -251,6 +251,63 @@ export async function shapeRollout(ctx: BenchContext): Promise<ShapeResult> {
   return result;
 }
 
+/** The minReadySeconds rollout (issue 9): 5 nodes of its own, maxUnavailable 1, minReadySeconds 10. */
+export const MIN_READY = { nodes: 5, minReadySeconds: 10, name: 'bench-minready' } as const;
+
+export interface MinReadyResult {
+  nodes: number;
+  minReadySeconds: number;
+  status: Status;
+  /** Image edit → every pod on the new image and Ready (each step waits for the previous new pod to be available). */
+  seconds: number;
+  /** The least it can take: one step per node, each waiting minReadySeconds after its new pod turned Ready. */
+  boundSeconds: number;
+  error?: string;
+}
+
+/**
+ * A rolling update that minReadySeconds paces: a DaemonSet on 5 nodes of its own (nodeSelector on the batch label),
+ * maxUnavailable 1, minReadySeconds 10, its pods available before the edit; the time from the image edit until every
+ * pod runs the new image and is Ready. Upstream re-queues each DaemonSet after the exact remaining seconds; daemonless
+ * with a timer (server) or a delayed queue message (Lambda). The DaemonSet and the nodes are deleted afterwards.
+ */
+export async function minReadyRollout(ctx: BenchContext): Promise<MinReadyResult> {
+  const { apps, core } = apis(ctx.system.kc);
+  const { nodes: count, minReadySeconds, name } = MIN_READY;
+  const result: MinReadyResult = { nodes: count, minReadySeconds, status: 'failed', seconds: 0, boundSeconds: count * minReadySeconds };
+  const nodes = await addSchedulableNodes(ctx, count, name);
+  const ds = fixtureCopy(name);
+  ds.spec!.minReadySeconds = minReadySeconds;
+  ds.spec!.updateStrategy = { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: 0 } };
+  ds.spec!.template.spec = { ...ds.spec!.template.spec!, nodeSelector: { [BATCH_LABEL]: name } };
+  const waitOptions = { timeoutMs: 180_000, stallMs: Math.max(ctx.stallMs, 3 * minReadySeconds * 1000), ...(ctx.activity ? { activity: ctx.activity } : {}) };
+  try {
+    const created = await apps.createNamespacedDaemonSet({ namespace: NAMESPACE, body: ds });
+    const uid = created.metadata!.uid!;
+    const before = await waitConverged(ctx.observer, () => ({ daemonSets: [{ uid }], nodes }), waitOptions);
+    if (before.status !== 'converged') {
+      result.error = `the DaemonSet did not converge before the rollout (${before.progress.satisfied}/${before.progress.total})`;
+      return result;
+    }
+    // Available before the edit: the first step must not wait for the initial pods' minReadySeconds.
+    await sleep(minReadySeconds * 1000 + 2_000);
+    const t0 = performance.now();
+    await apps.patchNamespacedDaemonSet(
+      { name, namespace: NAMESPACE, body: [{ op: 'replace', path: '/spec/template/spec/containers/0/image', value: ROLLOUT_IMAGE }] },
+      jsonPatch,
+    );
+    const outcome = await waitConverged(ctx.observer, () => ({ daemonSets: [{ uid, image: ROLLOUT_IMAGE }], nodes }), waitOptions);
+    Object.assign(result, { status: outcome.status, seconds: secondsSince(t0, outcome.at) });
+    if (outcome.status !== 'converged') result.error = `${outcome.progress.satisfied}/${outcome.progress.total} nodes rolled out`;
+  } catch (error) {
+    result.error = String(error);
+  } finally {
+    await apps.deleteNamespacedDaemonSet({ name, namespace: NAMESPACE }).catch(() => undefined);
+    await mapLimit(nodes, 8, (node) => core.deleteNode({ name: node }).catch(() => undefined));
+  }
+  return result;
+}
+
 export interface LatencyResult {
   samples: number;
   /** Pods expected per node (the DaemonSets present). */

@@ -28,7 +28,7 @@ describe('parseArgs', () => {
     const args = parseArgs(['--only', 'a,upstream']);
     expect(args.systems).toEqual(['upstream']);
     expect([...args.phases]).toEqual(['a']);
-    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'memory', 'floor', 'cold']);
+    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'minready', 'memory', 'floor', 'cold']);
   });
 
   it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']]])('rejects %j', (argv) => {
@@ -191,6 +191,26 @@ describe('reports', () => {
     expect(md).toContain('| (a) new DaemonSet on N nodes | 100 | 100 | 2.00 | 5.00 | 0.50 | 0.40× | 4.00× |');
     expect(md).toContain('stalled 40/100 after 30.0');
     expect(md).toContain('7.00 (paced; writes 1.00)');
+  });
+  it('checks the minReadySeconds rollout against upstream (issue 9: within 1.2×), and says when it did not converge', () => {
+    const minReady = (seconds: number, status: 'converged' | 'stalled' = 'converged') => ({ nodes: 5, minReadySeconds: 10, status, seconds, boundSeconds: 50 });
+    const lambda = { kind: 'lambda' as const, label: 'daemonless-lambda', loadAverageAtStart: [1], shapes: [], minReady: minReady(64) };
+    const withMinReady: BenchResults = {
+      ...results,
+      systems: [
+        { ...results.systems[0]!, minReady: minReady(55) },
+        { ...results.systems[1]!, minReady: minReady(52) },
+        lambda,
+      ],
+    };
+    const rows = checkTargets(withMinReady).filter((t) => t.target.includes('minReadySeconds'));
+    expect(rows.map((r) => [r.met, r.measured])).toEqual([
+      [true, '55.0 s vs 52.0 s = 1.06× (bound 50 s)'],
+      [false, '64.0 s vs 52.0 s = 1.23× (bound 50 s)'],
+    ]);
+    const stalled = { ...withMinReady, systems: [withMinReady.systems[0]!, withMinReady.systems[1]!, { ...lambda, minReady: minReady(90, 'stalled') }] };
+    expect(checkTargets(stalled).filter((t) => t.target.includes('minReadySeconds')).map((r) => r.met)).toEqual([true, false]);
+    expect(markdown({ ...withMinReady, targets: checkTargets(withMinReady) })).toContain('| daemonless-lambda | 5 | 10 | converged | 64.0 | 50 | 1.23× |');
   });
   it('draws one bar per system and the floor, a hatched bar for what did not converge', () => {
     const svg = svgChart(results);

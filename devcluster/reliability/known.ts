@@ -7,8 +7,8 @@
  * checker's 2 s grace only under faults (an invocation held up by a slow or timed-out request acts on a view seconds
  * old): budget / surge excess, and a pod created on a node tainted NoExecute seconds before.
  *
- * Fixed and no longer tolerated: duplicate (no two passes overlap at the default MAX_CONCURRENT_RECONCILES=1; the
- * races remain above 1, see `--concurrency`), crash (unhandled rejection in the node reads), refused (a NotFound
+ * Fixed and no longer tolerated: duplicate (no two passes overlap: one at a time in a server at the default
+ * MAX_CONCURRENT_RECONCILES=1, and under the pass lock on Lambda and above 1, src/pass-lock.ts), crash (unhandled rejection in the node reads), refused (a NotFound
  * inside a pass answered 404), surge-stall (an unbound pod on a node that takes no new pods).
  */
 import type { ViolationKind } from './checker.ts';
