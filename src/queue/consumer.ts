@@ -8,7 +8,10 @@
  * - A transient failure of the reconcile (API server overloaded, time budget spent) sends the batch's hints again
  *   with a short delay (the API server's Retry-After when it gave one) and reports success, so the retry does not
  *   wait for the visibility timeout; when even that send fails, every record is reported failed and SQS redelivers.
- * - Any other failure is reported for every record (SQS redelivers, then dead-letters).
+ * - Any other failure (a 403 while kube-apiserver's authorizer starts after a restart, a bug) sends the hints again
+ *   with a growing delay (2, 4, 8, 16 s: upstream re-queues every failed sync with backoff), counting the failures in
+ *   the message; after that it is reported for every record, and SQS redelivers after the visibility timeout, then
+ *   dead-letters.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { isTransient } from '../errors.ts';
@@ -26,10 +29,12 @@ export interface ConsumerDeps {
 
 /** Delay of a retried batch when the API server named none: short, since the queue already spaces deliveries. */
 const RETRY_DELAY_SECONDS = 2;
+/** Re-sends after a failure that is not transient, before the records are left to SQS's redrive. */
+export const MAX_FAILED_RESENDS = 4;
 
 export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise<SQSBatchResponse> {
   const failures: string[] = [];
-  const due: { record: SQSRecord; hints: Hint[] }[] = [];
+  const due: { record: SQSRecord; hints: Hint[]; failures: number }[] = [];
   await Promise.all(
     event.Records.map(async (record) => {
       const message = parseRecord(record);
@@ -41,13 +46,13 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
       const wait = message.notBefore === undefined ? 0 : (message.notBefore - deps.now()) / 1000;
       if (wait > 1) {
         try {
-          await deps.queue.send(message.hints, wait);
+          await deps.queue.send(message.hints, wait, { failures: message.failures ?? 0 });
         } catch {
           failures.push(record.messageId);
         }
         return;
       }
-      due.push({ record, hints: message.hints });
+      due.push({ record, hints: message.hints, failures: message.failures ?? 0 });
     }),
   );
   if (due.length === 0) return batchResponse(failures);
@@ -58,15 +63,20 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
     deps.log.info('queue batch reconciled', { records: event.Records.length, hints: hints.length, result });
   } catch (error) {
     deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, error: serializeError(error) });
-    const retryable = isTransient(error);
-    const delay = retryable ? Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS))) : 0;
-    const requeued = retryable && (await deps.queue.send(hints, delay).then(() => true, () => false));
+    const failed = Math.max(...due.map((d) => d.failures));
+    let requeued = false;
+    if (isTransient(error)) {
+      const delay = Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS)));
+      requeued = await deps.queue.send(hints, delay, { failures: failed }).then(() => true, () => false);
+    } else if (failed < MAX_FAILED_RESENDS) {
+      requeued = await deps.queue.send(hints, RETRY_DELAY_SECONDS * 2 ** failed, { failures: failed + 1 }).then(() => true, () => false);
+    }
     if (!requeued) failures.push(...due.map((d) => d.record.messageId));
   }
   return batchResponse(failures);
 }
 
-function parseRecord(record: SQSRecord): { hints: Hint[]; notBefore?: number } | undefined {
+function parseRecord(record: SQSRecord): { hints: Hint[]; notBefore?: number; failures?: number } | undefined {
   let body: unknown;
   try {
     body = JSON.parse(record.body) as unknown;

@@ -26,7 +26,7 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
   const now = options.now ?? Date.now;
   let client: { sdk: SqsSdk; sqs: InstanceType<SqsSdk['SQSClient']> } | undefined;
   return {
-    async send(hints: readonly Hint[], delaySeconds = 0) {
+    async send(hints: readonly Hint[], delaySeconds = 0, sendOptions = {}) {
       if (hints.length === 0) return;
       if (!client) {
         const sdk = (options.sdk ?? loadRuntimeSqsSdk)();
@@ -36,7 +36,7 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
       const notBefore = delay > MAX_DELAY_SECONDS ? now() + delay * 1000 : undefined;
       const command = new client.sdk.SendMessageCommand({
         QueueUrl: options.queueUrl,
-        MessageBody: encodeMessage(hints, notBefore),
+        MessageBody: encodeMessage(hints, notBefore, sendOptions.failures),
         DelaySeconds: Math.min(delay, MAX_DELAY_SECONDS),
       });
       try {

@@ -9,7 +9,7 @@ import { RejectedError, TransientError } from '../../src/errors.ts';
 import type { HandleResult, Hint, HintHandler } from '../../src/hints.ts';
 import { nextPassAt, type PassScheduler } from '../../src/k8s/leases.ts';
 import { silentLogger } from '../../src/log.ts';
-import { consumeBatch } from '../../src/queue/consumer.ts';
+import { MAX_FAILED_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
 import { encodeMessage } from '../../src/queue/message.ts';
 import type { HintQueue } from '../../src/queue/port.ts';
 import { enqueueingHandler, withQueuedFollowUps } from '../../src/queue/runtime.ts';
@@ -164,14 +164,43 @@ describe('consumeBatch', () => {
     expect(await consumeBatch(event(a, b), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: a.messageId }, { itemIdentifier: b.messageId }] });
   });
 
-  it('any other failure reports every record failed', async () => {
+  // Upstream re-queues a failed sync with backoff whatever the error; a 403 for a moment after an API-server restart
+  // (its authorizer starting) must not wait for the queue's 360 s visibility timeout.
+  it.each([
+    { failuresBefore: undefined, delay: 2, failuresAfter: 1 },
+    { failuresBefore: 1, delay: 4, failuresAfter: 2 },
+    { failuresBefore: 3, delay: 16, failuresAfter: 4 },
+  ])('any other failure sends the hints again with a growing delay (failures so far $failuresBefore → delay $delay s)', async ({ failuresBefore, delay, failuresAfter }) => {
+    const { h } = handler(async () => {
+      throw new RejectedError('403 forbidden', 403);
+    });
+    const sent: { hints: Hint[]; delay: number; failures?: number }[] = [];
+    const queue: HintQueue = { send: async (hints, d = 0, options) => void sent.push({ hints: [...hints], delay: d, failures: options?.failures }) };
+    const a = record(encodeMessage([node('n1')], undefined, failuresBefore));
+    expect(await consumeBatch(event(a), deps(h, queue))).toEqual({ batchItemFailures: [] });
+    expect(sent).toEqual([{ hints: [node('n1')], delay, failures: failuresAfter }]);
+  });
+
+  it(`after ${MAX_FAILED_RESENDS} such re-sends every record is reported failed (SQS redelivers, then dead-letters)`, async () => {
     const { h } = handler(async () => {
       throw new RejectedError('403 forbidden', 403);
     });
     const { queue, sent } = recordingQueue();
-    const a = record(encodeMessage([node('n1')]));
-    expect(await consumeBatch(event(a), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: a.messageId }] });
+    const a = record(encodeMessage([node('n1')], undefined, MAX_FAILED_RESENDS));
+    const b = record(encodeMessage([node('n2')]));
+    expect(await consumeBatch(event(a, b), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: a.messageId }, { itemIdentifier: b.messageId }] });
     expect(sent).toEqual([]);
+  });
+
+  it('a transient failure keeps the count of earlier failures; a message not yet due keeps it too', async () => {
+    const sent: { delay: number; failures?: number }[] = [];
+    const queue: HintQueue = { send: async (_hints, d = 0, options) => void sent.push({ delay: d, failures: options?.failures }) };
+    const { h } = handler(async () => {
+      throw new TransientError('503');
+    });
+    await consumeBatch(event(record(encodeMessage([node('n1')], undefined, 2))), deps(h, queue));
+    await consumeBatch(event(record(encodeMessage([node('n1')], NOW + 1_200_000, 3))), deps(h, queue));
+    expect(sent).toEqual([{ delay: 2, failures: 2 }, { delay: 1200, failures: 3 }]);
   });
 });
 
@@ -195,6 +224,12 @@ describe('createSqsQueue', () => {
     };
     return { sdk, commands };
   }
+
+  it('carries the count of failed reconciles in the message', async () => {
+    const { sdk, commands } = fakeSdk();
+    await createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk, now: () => NOW }).send([node('n1')], 4, { failures: 2 });
+    expect(JSON.parse(commands[0]!.MessageBody)).toEqual({ v: 1, hints: [node('n1')], failures: 2 });
+  });
 
   it('sends one message with the hints, the delay rounded up to whole seconds', async () => {
     const { sdk, commands } = fakeSdk();
