@@ -2,7 +2,10 @@
  * One pass at a time where reconciles can overlap (src/k8s/leases.ts `PassLock`): every pass reads and writes under
  * the lock, so each reads after the previous one's writes, as in the local server's in-process queue. A pass that
  * finds the lock held waits for it a little (a pass usually takes well under a second), then gives up with a
- * transient error: the queue consumer sends its hints again shortly, an HTTP sender gets 503 and retries.
+ * transient error: the queue consumer sends its hints again shortly, an HTTP sender gets 503 and retries. The lock is
+ * held for `holdMs` and renewed every `renewEveryMs` while the pass runs, so a holder that dies blocks the others for
+ * `holdMs` at most (not for its whole time budget: the first reliability run in the Lambda runtime found a resync
+ * killed mid-pass blocking every reconcile for minutes).
  */
 import { TransientError } from './errors.ts';
 import type { HintHandler } from './hints.ts';
@@ -12,14 +15,23 @@ import type { Logger } from './log.ts';
 export interface PassLockOptions {
   /** The lock, its API calls bounded by `deadline` (epoch ms). */
   lock: (deadline: number) => PassLock;
-  /** How long the holder may hold it: the pass's time budget plus its longest request, so it never expires mid-pass. */
+  /** How long one take or renewal holds it: more than `renewEveryMs` plus the longest request, so a live holder keeps it. */
   holdMs: number;
+  /** How often a running pass renews it. */
+  renewEveryMs: number;
+  /** Runs `fn` every `ms` until the returned function is called (setInterval; tests pass their own). */
+  every?: (fn: () => void, ms: number) => () => void;
   /** How long a pass waits for a held lock before giving up (transient). */
   waitMs: number;
   now: () => number;
   sleep: (ms: number) => Promise<void>;
   newId: () => string;
   log: Logger;
+}
+
+function every(fn: () => void, ms: number): () => void {
+  const timer = setInterval(fn, ms);
+  return () => clearInterval(timer);
 }
 
 /** First retry after this long, doubling up to `MAX_POLL_MS`. */
@@ -30,10 +42,10 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
   return {
     async handle(hints, signal) {
       const started = options.now();
-      const lock = options.lock(started + options.waitMs + options.holdMs);
+      const port = options.lock(started + options.waitMs + options.holdMs);
       const holder = options.newId();
       let poll = FIRST_POLL_MS;
-      let held = await lock.tryAcquire(holder, options.now() + options.holdMs, options.now());
+      let held = await port.tryAcquire(holder, options.now() + options.holdMs, options.now());
       while (held === null) {
         const waited = options.now() - started;
         if (waited + poll > options.waitMs || signal?.aborted) {
@@ -42,14 +54,31 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         }
         await options.sleep(poll);
         poll = Math.min(MAX_POLL_MS, poll * 2);
-        held = await lock.tryAcquire(holder, options.now() + options.holdMs, options.now());
+        held = await port.tryAcquire(holder, options.now() + options.holdMs, options.now());
       }
       if (poll > FIRST_POLL_MS) options.log.debug('pass lock taken after waiting', { waitedMs: options.now() - started });
+      const lock = held;
+      let renewing = false;
+      let lost = false;
+      const stop = (options.every ?? every)(() => {
+        if (renewing || lost) return;
+        renewing = true;
+        lock
+          .renew(options.now() + options.holdMs, options.now())
+          .then((ok) => {
+            // Only when renewals failed for longer than holdMs: another pass may now run beside this one.
+            if (!ok) options.log.error('pass lock lost while the pass runs: it expired and was taken over', {});
+            lost = !ok;
+          })
+          .catch((error: unknown) => options.log.warn('pass lock not renewed; trying again', { error: String(error) }))
+          .finally(() => (renewing = false));
+      }, options.renewEveryMs);
       try {
         return await inner.handle(hints, signal);
       } finally {
+        stop();
         // Not given back (API server unreachable): the next pass takes it over after its hold time.
-        await held.release().catch((error: unknown) => options.log.warn('pass lock not given back; it expires', { error: String(error) }));
+        if (!lost) await lock.release().catch((error: unknown) => options.log.warn('pass lock not given back; it expires', { error: String(error) }));
       }
     },
   };

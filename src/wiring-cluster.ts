@@ -36,13 +36,14 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
 }
 
 /**
- * `inner` under the pass lock. The hold time covers the pass's budget, a request launched at its very end, and a
- * margin for clocks, so a live holder's lock never expires under it.
+ * `inner` under the pass lock, renewed every 5 s for 20 s: a renewal held up by the longest request (10 s) still lands
+ * before the hold ends, and a holder that died blocks the others for 20 s at most.
  */
 function passLocked(inner: HintHandler, transport: Transport, config: Config, log: Logger): HintHandler {
   return withPassLock(inner, {
     lock: (deadline) => createPassLock(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
-    holdMs: config.TIME_BUDGET_MS + requestTimeoutMs(config) + 5_000,
+    holdMs: 20_000,
+    renewEveryMs: 5_000,
     waitMs: config.PASS_LOCK_WAIT_MS,
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

@@ -11,14 +11,20 @@ import { createLogger } from '../src/log.ts';
 import { withPassLock } from '../src/pass-lock.ts';
 
 /** A lock held by at most one holder; `busyFor` attempts are refused first (another holder). */
-function memoryLock(busyFor = 0, failRelease = false) {
-  const state = { holder: null as string | null, attempts: 0, releases: 0 };
+function memoryLock(busyFor = 0, failRelease = false, renewals: boolean[] = []) {
+  const state = { holder: null as string | null, attempts: 0, releases: 0, renewals: 0 };
   const lock: PassLock = {
     async tryAcquire(holder) {
       state.attempts++;
       if (state.attempts <= busyFor || state.holder !== null) return null;
       state.holder = holder;
       return {
+        async renew() {
+          state.renewals++;
+          const ok = renewals.shift() ?? true;
+          if (!ok) state.holder = 'taken over';
+          return ok;
+        },
         async release() {
           state.releases++;
           if (failRelease) throw new Error('connection reset');
@@ -41,7 +47,7 @@ function clock() {
 
 function locked(inner: HintHandler, lock: PassLock, waitMs = 3000, c = clock()) {
   let id = 0;
-  return withPassLock(inner, { lock: () => lock, holdMs: 60_000, waitMs, now: c.now, sleep: c.sleep, newId: () => `h${++id}`, log });
+  return withPassLock(inner, { lock: () => lock, holdMs: 20_000, renewEveryMs: 5_000, every: () => () => {}, waitMs, now: c.now, sleep: c.sleep, newId: () => `h${++id}`, log });
 }
 
 describe('withPassLock', () => {
@@ -82,6 +88,50 @@ describe('withPassLock', () => {
     expect(state.holder).not.toBeNull();
   });
 
+  it('a pass longer than the renewal period renews the lock while it runs, and stops renewing after it', async () => {
+    const { lock, state } = memoryLock();
+    let tick: (() => void) | undefined;
+    let stopped = false;
+    const handler = withPassLock(
+      {
+        async handle() {
+          tick!();
+          // A tick while a renewal is still in flight is skipped: three ticks, the second at once.
+          tick!();
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          tick!();
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          return result;
+        },
+      },
+      { lock: () => lock, holdMs: 20_000, renewEveryMs: 5_000, every: (fn) => ((tick = fn), () => void (stopped = true)), waitMs: 0, now: () => 0, sleep: async () => {}, newId: () => 'h', log },
+    );
+    await handler.handle([{ kind: 'resync' }]);
+    expect(state.renewals).toBe(2);
+    expect(stopped).toBe(true);
+    expect(state.releases).toBe(1);
+  });
+
+  it('a lock lost while the pass runs (expired, taken over) is not given back: it is no longer ours', async () => {
+    const { lock, state } = memoryLock(0, false, [false]);
+    let tick: (() => void) | undefined;
+    const handler = withPassLock(
+      {
+        async handle() {
+          tick!();
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          tick!();
+          return result;
+        },
+      },
+      { lock: () => lock, holdMs: 20_000, renewEveryMs: 5_000, every: (fn) => ((tick = fn), () => {}), waitMs: 0, now: () => 0, sleep: async () => {}, newId: () => 'h', log },
+    );
+    await expect(handler.handle([{ kind: 'resync' }])).resolves.toEqual(result);
+    expect(state.renewals).toBe(1);
+    expect(state.releases).toBe(0);
+    expect(state.holder).toBe('taken over');
+  });
+
   it('passes started together never overlap: each reads after the previous one wrote', async () => {
     const { lock } = memoryLock();
     let running = 0;
@@ -98,7 +148,8 @@ describe('withPassLock', () => {
     let id = 0;
     const handler = withPassLock(inner, {
       lock: () => lock,
-      holdMs: 60_000,
+      holdMs: 20_000,
+      renewEveryMs: 5_000,
       waitMs: 5_000,
       now: Date.now,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),

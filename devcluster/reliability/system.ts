@@ -11,7 +11,8 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
+import { PASS_LOCK_NAME } from '../../src/k8s/leases.ts';
 import { restart, trackProcess } from '../controlplane.ts';
 import { lambdaPid } from '../lambda/control.ts';
 import { lambdaStateDir, stopProductLambda } from '../lambda/product.ts';
@@ -83,6 +84,7 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
       await stopProductLambda(localPaths(localDir), options.log);
       system = await start(env);
       currentEnv = env;
+      await passLockFree(kc, options.log);
     } finally {
       restartingFunctions = false;
     }
@@ -111,6 +113,7 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
       restartingFunctions = true;
       try {
         await restart('functions', { localDir, log: options.log, reason: `reliability: functions with ${JSON.stringify(env)}` });
+        await passLockFree(kc, options.log);
       } finally {
         restartingFunctions = false;
       }
@@ -139,4 +142,21 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     },
     stop: () => stopSystem(options.log),
   };
+}
+
+/**
+ * Stopping the functions between phases kills a pass in flight, whose pass lock then holds until it expires (20 s):
+ * a phase starts once it is free, so that its first trials are not judged against a wait the harness caused.
+ */
+async function passLockFree(kc: KubeConfig, log: (line: string) => void): Promise<void> {
+  const api = kc.makeApiClient(CoordinationV1Api);
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const lease = await api.readNamespacedLease({ name: PASS_LOCK_NAME, namespace: 'daemonless-system' }).catch(() => null);
+    const until = Date.parse(lease?.metadata?.annotations?.['daemonless.dev/held-until'] ?? '');
+    if (lease === null || !(until > Date.now())) return;
+    if (Date.now() > end) throw new Error(`the pass lock is still held ${Math.round((until - Date.now()) / 1000)} s after the restart`);
+    log(`reliability: waiting for the pass lock a stopped pass left (held until ${new Date(until).toISOString()})`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(2_000, until - Date.now() + 100)));
+  }
 }

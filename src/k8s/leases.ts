@@ -218,9 +218,10 @@ export function createPassScheduler({ call, orNull }: Calls, namespace: string):
  * least two batches concurrently), two passes that read either side of a template edit, or either side of a pod's
  * delete, would each create a pod for the same node under different names (docs/reliability.md, finding 1). The lock
  * is the existence of one Lease: taken by creating it (of two creates, the API server accepts one), given back by
- * deleting it with a UID precondition, so a pass costs two writes and no read. A holder that died leaves its Lease
- * until `held-until` (its own time budget plus its longest request, written by the holder): after that the next
- * taker deletes it, guarded by its UID and resourceVersion, and creates its own.
+ * deleting it with a UID precondition, so a pass costs two writes and no read. It is held for a short time
+ * (`held-until`), which a pass that takes longer renews (a PUT guarded by the resourceVersion of its last write), so
+ * a holder that died (a timeout, a crash, a killed environment) blocks the others only until then: the next taker
+ * deletes the expired Lease, guarded by its UID and resourceVersion, and creates its own.
  */
 export interface PassLock {
   /** Takes the lock until `heldUntil` (epoch ms): the holder's handle, or null while another holder's lock is valid. */
@@ -228,6 +229,8 @@ export interface PassLock {
 }
 
 export interface HeldPassLock {
+  /** Holds it until `heldUntil` (epoch ms): false when it is no longer this holder's (it expired and was taken over). */
+  renew(heldUntil: number, now: number): Promise<boolean>;
   /** Gives the lock back; a lock not given back (crash, timeout) is taken over after its `held-until`. */
   release(): Promise<void>;
 }
@@ -248,13 +251,27 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
   };
   return {
     async tryAcquire(holder, heldUntil, now) {
-      const seconds = Math.max(1, Math.ceil((heldUntil - now) / 1000));
-      const body = leaseBody({ name, namespace }, leaseLabels('lock'), { [HELD_UNTIL]: new Date(heldUntil).toISOString() }, { holderIdentity: holder, leaseDurationSeconds: seconds });
+      const body = (until: number, at: number, resourceVersion?: string) =>
+        leaseBody({ name, namespace, resourceVersion }, leaseLabels('lock'), { [HELD_UNTIL]: new Date(until).toISOString() }, {
+          holderIdentity: holder,
+          leaseDurationSeconds: Math.max(1, Math.ceil((until - at) / 1000)),
+        });
       for (let attempt = 0; attempt < 2; attempt++) {
         try {
-          const created = await call<V1Lease>({ method: 'POST', path: collection, body, what: `take lease ${namespace}/${name}` });
-          const uid = created.metadata?.uid;
-          return { release: () => remove({ uid }, 'give back') };
+          let held = await call<V1Lease>({ method: 'POST', path: collection, body: body(heldUntil, now), what: `take lease ${namespace}/${name}` });
+          const uid = held.metadata?.uid;
+          return {
+            async renew(until, at) {
+              try {
+                held = await call<V1Lease>({ method: 'PUT', path, body: body(until, at, held.metadata?.resourceVersion), what: `renew lease ${namespace}/${name}` });
+                return true;
+              } catch (error) {
+                if (error instanceof ConflictError || error instanceof NotFoundError) return false;
+                throw error;
+              }
+            },
+            release: () => remove({ uid }, 'give back'),
+          };
         } catch (error) {
           if (!(error instanceof ConflictError)) throw error;
         }

@@ -203,7 +203,10 @@ describe('the reconciler identity against the real API server', () => {
       expect(await lock.tryAcquire('next', t + 15_000, t)).toBeNull();
       const next = await lock.tryAcquire('next', t + 15_000, t + 2_000);
       expect(next).not.toBeNull();
-      // The dead holder's late give-back leaves the new holder's lock alone (UID precondition).
+      // The new holder renews; the dead one, back late, can neither renew (resourceVersion) nor give it back (UID).
+      expect(await next!.renew(t + 20_000, t + 5_000)).toBe(true);
+      expect(await next!.renew(t + 25_000, t + 10_000)).toBe(true);
+      expect(await dead!.renew(t + 30_000, t + 10_000)).toBe(false);
       await dead!.release();
       expect(await lock.tryAcquire('third', t + 15_000, t + 2_000)).toBeNull();
       await next!.release();

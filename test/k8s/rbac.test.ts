@@ -352,11 +352,15 @@ const rows: Row[] = [
     want: [`get leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`],
   },
   {
-    name: 'PassLock, free: taken and given back',
+    name: 'PassLock, free: taken, renewed and given back',
     method: 'passLock',
-    answers: [ok({ metadata: { uid: 'lock-uid' } })],
-    drive: async (_c, _s, l) => (await l.tryAcquire('me', NOW.getTime() + 30_000, NOW.getTime()))?.release(),
-    want: [`create leases.coordination.k8s.io ${L}`, `delete leases.coordination.k8s.io ${L}`],
+    answers: [ok({ metadata: { uid: 'lock-uid', resourceVersion: '1' } })],
+    drive: async (_c, _s, l) => {
+      const held = await l.tryAcquire('me', NOW.getTime() + 20_000, NOW.getTime());
+      await held?.renew(NOW.getTime() + 25_000, NOW.getTime() + 5_000);
+      await held?.release();
+    },
+    want: [`create leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`, `delete leases.coordination.k8s.io ${L}`],
   },
   {
     name: 'PassLock, held by another',
