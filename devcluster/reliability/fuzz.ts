@@ -1,7 +1,8 @@
 /**
  * Hostile input, property-based (issue 13 item 5): fast-check generators for every intake route (watch, audit,
  * CloudEvents binary/structured/batch, admission, resync) and envelope (API Gateway v2 events through
- * src/http/lambda.ts, SQS records through src/queue/consumer.ts), checked against the contract rather than today's
+ * src/http/lambda.ts, SQS records through src/queue/consumer.ts, CloudWatch Logs subscription events — EKS audit logs —
+ * through the auditlogs function's handler), checked against the contract rather than today's
  * exact codes:
  *
  *  - bad or missing credentials → 401 (admission: a wrong path secret → 404), the handler never called;
@@ -16,12 +17,13 @@
  * handler never called" is "zero writes to the cluster". Used by test/fuzz (a few hundred cases, CI) and by
  * `npm run reliability` (≥ 10,000).
  */
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { loadConfig } from '../../src/config.ts';
 import type { HandleResult, Hint, HintHandler } from '../../src/hints.ts';
 import { createApp } from '../../src/http/app.ts';
-import { createHttpLambdaHandler } from '../../src/http/lambda.ts';
+import { createCloudWatchLogsLambdaHandler, createHttpLambdaHandler } from '../../src/http/lambda.ts';
 import { silentLogger } from '../../src/log.ts';
 import { consumeBatch } from '../../src/queue/consumer.ts';
 
@@ -467,6 +469,74 @@ const properties: Property[] = [
           const handled = calls.flat();
           if (handled.some((hint) => !validHint(hint))) throw new ContractError(`invalid hint handled: ${JSON.stringify(handled).slice(0, 200)}`);
           if (records.every((r) => !r.valid) && calls.length > 0) throw new ContractError('a batch of only invalid records reached the handler');
+          if ((Object.prototype as Record<string, unknown>)['polluted'] !== undefined) throw new ContractError('Object.prototype polluted');
+        }),
+        { numRuns: runs, seed, endOnFailure: true },
+      );
+    },
+  },
+  {
+    name: 'CloudWatch Logs (EKS audit logs): not base64 or gzip, a gzip bomb, not the payload, bad audit events and names, __proto__ → refused, nothing handled',
+    weight: 2,
+    async check(_h, record, runs, seed) {
+      const gz = (text: string) => gzipSync(Buffer.from(text)).toString('base64');
+      const event = (data: string) => ({ awslogs: { data } });
+      const payload = (messages: string[], messageType = 'DATA_MESSAGE') =>
+        JSON.stringify({
+          messageType,
+          owner: '123456789012',
+          logGroup: '/aws/eks/fuzz/cluster',
+          logStream: 'kube-apiserver-audit-0',
+          subscriptionFilters: ['daemonless'],
+          logEvents: messages.map((message, i) => ({ id: String(i), timestamp: 0, message })),
+        });
+      const auditMessages = fc.array(
+        nodeNameArb.chain((name) => objectNaming(name)).map((object) => JSON.stringify(auditEvent(object))),
+        { minLength: 1, maxLength: 4 },
+      );
+      const valid = fc.oneof(
+        auditMessages.map((messages) => event(gz(payload(messages)))),
+        // CloudWatch checking the destination: nothing to handle.
+        fc.constant(event(gz(payload([], 'CONTROL_MESSAGE')))),
+      );
+      const invalid = fc.oneof(
+        fc.constantFrom<unknown>(null, 7, 'awslogs', [], {}, { awslogs: {} }, { awslogs: { data: '' } }, { awslogs: { data: 42 } }),
+        // Not gzip: plain text, base64 or not.
+        fc.string({ minLength: 1, maxLength: 80 }).map((s) => event(Buffer.from(s).toString('base64'))),
+        fc.constant(event('%%% not base64 %%%')),
+        // A gzip bomb: small compressed, larger than the body limit decompressed.
+        fc.integer({ min: BODY_LIMIT + 1, max: BODY_LIMIT * 8 }).map((n) => event(gz(`{"pad":"${'z'.repeat(n)}"}`))),
+        notJsonArb.map((text) => event(gz(text))),
+        wrongJsonArb.map((text) => event(gz(text))),
+        fc.constant(event(gz(JSON.stringify({ messageType: 'DATA_MESSAGE', logEvents: 'none' })))),
+        notJsonArb.map((message) => event(gz(payload([message])))),
+        wrongJsonArb.map((message) => event(gz(payload([message])))),
+        badNameArb.map((name) => event(gz(payload([JSON.stringify(auditEvent(nodeObject(name)))])))),
+        nodeNameArb.map((name) => event(gz(payload([JSON.stringify(auditEvent(nodeObject(name))).replace('"kind":"Event"', '"kind":"Event","__proto__":{"polluted":true}').split(`"name":"${name}"`).join('"name":"Bad_Name"')])))),
+      );
+      const caseArb: fc.Arbitrary<{ valid: boolean; event: unknown }> = fc.oneof(valid.map((e) => ({ valid: true, event: e })), invalid.map((e) => ({ valid: false, event: e })));
+      await fc.assert(
+        fc.asyncProperty(caseArb, async (c) => {
+          const calls: Hint[][] = [];
+          const handler = createCloudWatchLogsLambdaHandler(async () => ({
+            handler: { handle: async (hints) => (calls.push([...hints]), { hints: hints.length, created: 0, deleted: 0, apiRequests: 0 }) },
+            config: loadConfig({ BODY_LIMIT_BYTES: String(BODY_LIMIT), INSECURE_NO_AUTH: 'true' }),
+            secrets: { bearerTokens: [], admissionPathSecrets: [] },
+            log: silentLogger,
+          }));
+          let answer: Awaited<ReturnType<typeof handler>>;
+          try {
+            answer = await handler(c.event);
+          } catch (error) {
+            // The handler here never fails: a throw is a crash (Lambda would retry the event for nothing).
+            throw new ContractError(`a crash on ${c.valid ? 'a valid' : 'an invalid'} event: ${String(error).slice(0, 200)}`);
+          }
+          const refused = 'refused' in answer && answer.refused !== undefined;
+          record(`cloudwatch ${refused ? 'refused' : calls.length > 0 ? 'handled' : 'nothing to handle'}`);
+          if (!c.valid && !refused) throw new ContractError(`an invalid event was not refused: ${JSON.stringify(c.event).slice(0, 160)}`);
+          if (c.valid && refused) throw new ContractError(`a valid event was refused: ${answer && 'refused' in answer ? answer.refused : ''}`);
+          if (!c.valid && calls.length > 0) throw new ContractError('an invalid event reached the handler');
+          if (calls.flat().some((hint) => !validHint(hint))) throw new ContractError(`invalid hint handled: ${JSON.stringify(calls).slice(0, 200)}`);
           if ((Object.prototype as Record<string, unknown>)['polluted'] !== undefined) throw new ContractError('Object.prototype polluted');
         }),
         { numRuns: runs, seed, endOnFailure: true },
