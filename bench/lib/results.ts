@@ -174,6 +174,8 @@ export const identityOf = (kind: SystemKind): Identity => (isDaemonless(kind) ? 
 
 /** The file name (without extension) a run's results are kept under: one raw result per kind of run. */
 export function resultName(args: Pick<BenchArgs, 'complete' | 'nodes' | 'runtime' | 'systems' | 'phases'>): string {
+  // The minReadySeconds rollout alone (issue 9): kept beside the full runs, which predate it.
+  if (args.phases.size === 1 && args.phases.has('minready') && args.systems.includes('upstream')) return 'latest-minready';
   if (args.runtime === 'lambda') {
     const shapesOfBoth =
       args.systems.includes('daemonless') && args.systems.includes('lambda') && (['a', 'b', 'c'] as const).every((p) => args.phases.has(p));

@@ -355,6 +355,16 @@ describe('result names', () => {
       'latest-lambda-large',
     ],
     ['Lambda runtime, one system only', { ...base, runtime: 'lambda' as const, complete: false, systems: ['lambda' as const] }, 'latest-partial'],
+    [
+      'the minReadySeconds rollout beside upstream',
+      { ...base, runtime: 'lambda' as const, complete: false, systems: ['daemonless' as const, 'lambda' as const, 'upstream' as const], phases: new Set(['minready'] as const) },
+      'latest-minready',
+    ],
+    [
+      'the minReadySeconds rollout without upstream: nothing to compare',
+      { ...base, complete: false, phases: new Set(['minready'] as const) },
+      'latest-partial',
+    ],
   ])('%s', (_name, args, name) => {
     expect(resultName(args)).toBe(name);
   });
