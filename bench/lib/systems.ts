@@ -61,7 +61,9 @@ export async function startBenchSystem(
     // The SQS counter of the local Lambda service (its /_local/stats): queue requests per event, for the cost model.
     process.env.DAEMONLESS_LAMBDA_SQS_STATS = '1';
     const functionsEnv: Record<string, string> = { LOG_LEVEL: 'info' };
-    if (options.lambdaHeapMb !== undefined) functionsEnv['NODE_OPTIONS'] = `--max-old-space-size=${options.lambdaHeapMb}`;
+    // The local Lambda runtime gives 211 MB itself at 256 MB (devcluster/lambda/service.ts); `0` asks for V8's own
+    // limit on this machine (≈ 4 GB), which it would pick without the flag.
+    functionsEnv['NODE_OPTIONS'] = `--max-old-space-size=${options.lambdaHeapMb ?? 4096}`;
     const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv });
     functionsLog = system.functionsLog;
     lambda = { invokeUrl: readLambdaInvokeUrl() };

@@ -18,7 +18,11 @@ import type { V1Lease } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { shortHash } from '../core/hash.ts';
 import type { BackoffState, DaemonSetKind, ObjectRef } from '../core/model.ts';
+import { mapLimit } from '../concurrency.ts';
 import type { Calls } from './calls.ts';
+
+/** Lease deletes in flight at once in `cleanUpLeases`. */
+export const CLEANUP_CONCURRENCY = 8;
 
 export interface LeaseProtocols {
   getBackoff(daemonSet: ObjectRef, nodeName: string): Promise<BackoffState | undefined>;
@@ -120,15 +124,19 @@ export function createLeaseProtocols({ call, orNull }: Calls, namespace: string)
     async cleanUpLeases(liveDaemonSets, liveNodes, now, staleAfterMs) {
       const list = await call<{ items?: V1Lease[] }>({ method: 'GET', path: path(), query: { labelSelector: `${MANAGED_BY}=daemonless` }, what: `list leases in ${namespace}` });
       const gone = (list.items ?? []).filter((lease) => leaseIsDone(lease, liveDaemonSets, liveNodes, now.getTime() - staleAfterMs));
-      await Promise.all(
-        gone.map(async (lease) => {
+      // A few at a time: thousands can pile up (a pass schedule per DaemonSet ever created, while no resync ran), and
+      // as many deletes at once ran a 256 MB resync out of memory, again at every retry (docs/reliability.md).
+      await mapLimit(
+        gone,
+        CLEANUP_CONCURRENCY,
+        async (lease) => {
           try {
             // The UID precondition keeps a Lease re-created meanwhile.
             await call({ method: 'DELETE', path: path(lease.metadata?.name), body: { preconditions: { uid: lease.metadata?.uid } }, what: `delete lease ${namespace}/${lease.metadata?.name}` });
           } catch (error) {
             if (!(error instanceof NotFoundError || error instanceof ConflictError)) throw error;
           }
-        }),
+        },
       );
       return gone.length;
     },

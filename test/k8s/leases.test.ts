@@ -1,7 +1,8 @@
 /** Which of daemonless's own Leases the resync removes (src/k8s/leases.ts `leaseIsDone`): pure. */
 import type { V1Lease } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { leaseIsDone, leaseName } from '../../src/k8s/leases.ts';
+import type { Calls } from '../../src/k8s/calls.ts';
+import { CLEANUP_CONCURRENCY, createLeaseProtocols, leaseIsDone, leaseName } from '../../src/k8s/leases.ts';
 
 const NOW = Date.parse('2026-01-01T01:00:00Z');
 const staleBefore = NOW - 30 * 60_000;
@@ -33,5 +34,32 @@ describe('leaseIsDone', () => {
     expect(leaseName('backoff', 'ds-1', 'n1')).toBe(leaseName('backoff', 'ds-1', 'n1'));
     expect(leaseName('backoff', 'ds-1', 'n1')).toMatch(/^daemonless-backoff-[a-z0-9]{10}$/);
     expect(leaseName('rollout', 'ds-1')).not.toBe(leaseName('pass', 'ds-1'));
+  });
+});
+
+describe('cleanUpLeases', () => {
+  // The port's own Calls, recording: what a resync asks of the API server when 1,500 spent Leases have piled up.
+  it(`deletes thousands of spent Leases ${CLEANUP_CONCURRENCY} at a time, every one with its UID precondition`, async () => {
+    const spent = Array.from({ length: 1_500 }, (_, i) => lease('pass', { 'daemonless.dev/daemonset-uid': `gone-${i}` }, { 'daemonless.dev/pass-scheduled-at': '2026-01-01T00:59:00Z' }));
+    spent.forEach((l, i) => (l.metadata = { ...l.metadata, name: `daemonless-pass-${i}`, uid: `uid-${i}` }));
+    let inFlight = 0;
+    let most = 0;
+    const deleted: unknown[] = [];
+    const calls: Calls = {
+      async call<T>(request: { method: string; body?: unknown }): Promise<T> {
+        if (request.method === 'GET') return { items: spent } as T;
+        most = Math.max(most, ++inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        inFlight--;
+        deleted.push(request.body);
+        return {} as T;
+      },
+      orNull: async () => null,
+    };
+    const removed = await createLeaseProtocols(calls, 'daemonless-system').cleanUpLeases(live, nodes, new Date(NOW), 30 * 60_000);
+    expect(removed).toBe(1_500);
+    expect(deleted).toHaveLength(1_500);
+    expect(deleted[7]).toEqual({ preconditions: { uid: 'uid-7' } });
+    expect(most).toBe(CLEANUP_CONCURRENCY);
   });
 });
