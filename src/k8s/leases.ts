@@ -23,6 +23,8 @@ import type { Calls } from './calls.ts';
 
 /** Lease deletes in flight at once in `cleanUpLeases`. */
 export const CLEANUP_CONCURRENCY = 8;
+/** Leases deleted by one `cleanUpLeases` at most (the rest at the next resync): it runs under the pass lock. */
+export const CLEANUP_MAX = 200;
 
 export interface LeaseProtocols {
   getBackoff(daemonSet: ObjectRef, nodeName: string): Promise<BackoffState | undefined>;
@@ -33,7 +35,8 @@ export interface LeaseProtocols {
   releaseRolloutLock(daemonSet: ObjectRef, holder: string): Promise<void>;
   /**
    * Deletes the Leases no longer needed: of DaemonSets (UIDs) not in `liveDaemonSets`, backoffs of nodes not in
-   * `liveNodes` or older than `staleAfterMs`, pass schedules older than `staleAfterMs`. Returns how many went.
+   * `liveNodes` or older than `staleAfterMs`, pass schedules older than `staleAfterMs`; at most CLEANUP_MAX, the rest
+   * at the next call. Returns how many went.
    */
   cleanUpLeases(liveDaemonSets: ReadonlySet<string>, liveNodes: ReadonlySet<string>, now: Date, staleAfterMs: number): Promise<number>;
 }
@@ -123,7 +126,7 @@ export function createLeaseProtocols({ call, orNull }: Calls, namespace: string)
     },
     async cleanUpLeases(liveDaemonSets, liveNodes, now, staleAfterMs) {
       const list = await call<{ items?: V1Lease[] }>({ method: 'GET', path: path(), query: { labelSelector: `${MANAGED_BY}=daemonless` }, what: `list leases in ${namespace}` });
-      const gone = (list.items ?? []).filter((lease) => leaseIsDone(lease, liveDaemonSets, liveNodes, now.getTime() - staleAfterMs));
+      const gone = (list.items ?? []).filter((lease) => leaseIsDone(lease, liveDaemonSets, liveNodes, now.getTime() - staleAfterMs)).slice(0, CLEANUP_MAX);
       // A few at a time: thousands can pile up (a pass schedule per DaemonSet ever created, while no resync ran), and
       // as many deletes at once ran a 256 MB resync out of memory, again at every retry (docs/reliability.md).
       await mapLimit(

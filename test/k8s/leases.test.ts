@@ -2,7 +2,7 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { Calls } from '../../src/k8s/calls.ts';
-import { CLEANUP_CONCURRENCY, createLeaseProtocols, leaseIsDone, leaseName } from '../../src/k8s/leases.ts';
+import { CLEANUP_CONCURRENCY, CLEANUP_MAX, createLeaseProtocols, leaseIsDone, leaseName } from '../../src/k8s/leases.ts';
 
 const NOW = Date.parse('2026-01-01T01:00:00Z');
 const staleBefore = NOW - 30 * 60_000;
@@ -39,7 +39,7 @@ describe('leaseIsDone', () => {
 
 describe('cleanUpLeases', () => {
   // The port's own Calls, recording: what a resync asks of the API server when 1,500 spent Leases have piled up.
-  it(`deletes thousands of spent Leases ${CLEANUP_CONCURRENCY} at a time, every one with its UID precondition`, async () => {
+  it(`of thousands of spent Leases deletes ${CLEANUP_MAX} (it runs under the pass lock), ${CLEANUP_CONCURRENCY} at a time, each with its UID precondition`, async () => {
     const spent = Array.from({ length: 1_500 }, (_, i) => lease('pass', { 'daemonless.dev/daemonset-uid': `gone-${i}` }, { 'daemonless.dev/pass-scheduled-at': '2026-01-01T00:59:00Z' }));
     spent.forEach((l, i) => (l.metadata = { ...l.metadata, name: `daemonless-pass-${i}`, uid: `uid-${i}` }));
     let inFlight = 0;
@@ -57,8 +57,8 @@ describe('cleanUpLeases', () => {
       orNull: async () => null,
     };
     const removed = await createLeaseProtocols(calls, 'daemonless-system').cleanUpLeases(live, nodes, new Date(NOW), 30 * 60_000);
-    expect(removed).toBe(1_500);
-    expect(deleted).toHaveLength(1_500);
+    expect(removed).toBe(CLEANUP_MAX);
+    expect(deleted).toHaveLength(CLEANUP_MAX);
     expect(deleted[7]).toEqual({ preconditions: { uid: 'uid-7' } });
     expect(most).toBe(CLEANUP_CONCURRENCY);
   });
