@@ -267,28 +267,41 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
           holderIdentity: holder,
           leaseDurationSeconds: Math.max(1, Math.ceil((until - at) / 1000)),
         });
-      for (let attempt = 0; attempt < 2; attempt++) {
-        try {
-          let held = await call<V1Lease>({ method: 'POST', path: collection, body: body(heldUntil, now), what: `take lease ${namespace}/${name}` });
-          const uid = held.metadata?.uid;
-          return {
-            async renew(until, at) {
+      /** The holder's handle on the Lease it took (`taken`: as the API server answered the create, or read back). */
+      const handleFor = (taken: V1Lease): HeldPassLock => {
+        let held = taken;
+        const uid = taken.metadata?.uid;
+        return {
+          async renew(until, at) {
+            for (let attempt = 0; attempt < 2; attempt++) {
               try {
                 held = await call<V1Lease>({ method: 'PUT', path, body: body(until, at, held.metadata?.resourceVersion), what: `renew lease ${namespace}/${name}` });
                 return true;
               } catch (error) {
-                if (error instanceof ConflictError || error instanceof NotFoundError) return false;
-                throw error;
+                if (!(error instanceof ConflictError || error instanceof NotFoundError)) throw error;
               }
-            },
-            release: () => remove({ uid }, 'give back'),
-          };
+              // A renewal that applied but whose answer was lost, retried with the old resourceVersion, conflicts with
+              // itself: still ours if the Lease is the one taken and names this holder.
+              const current = await orNull<V1Lease>({ method: 'GET', path, what: `get lease ${namespace}/${name}` });
+              if (current === null || current.metadata?.uid !== uid || current.spec?.holderIdentity !== holder) return false;
+              held = current;
+            }
+            return false;
+          },
+          release: () => remove({ uid }, 'give back'),
+        };
+      };
+      for (let attempt = 0; attempt < 2; attempt++) {
+        try {
+          return handleFor(await call<V1Lease>({ method: 'POST', path: collection, body: body(heldUntil, now), what: `take lease ${namespace}/${name}` }));
         } catch (error) {
           if (!(error instanceof ConflictError)) throw error;
         }
         const held = await orNull<V1Lease>({ method: 'GET', path, what: `get lease ${namespace}/${name}` });
         // Given back between our create and this read: try once more.
         if (held === null) continue;
+        // Our own create, applied although its answer was lost (the retry then met it): ours.
+        if (held.spec?.holderIdentity === holder) return handleFor(held);
         const until = Date.parse(held.metadata?.annotations?.[HELD_UNTIL] ?? '');
         if (Number.isFinite(until) && until > now) return null;
         // Its holder is gone (or wrote no valid time): remove exactly that Lease, then take it.

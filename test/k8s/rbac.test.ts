@@ -159,6 +159,7 @@ interface Answer {
 }
 const ok = (body: unknown = {}): Answer => ({ status: 200, body });
 const notFound: Answer = { status: 404, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 } };
+const conflict: Answer = { status: 409, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Conflict', code: 409 } };
 const alreadyExists: Answer = { status: 409, body: { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'AlreadyExists', code: 409 } };
 
 let server: Server;
@@ -368,6 +369,27 @@ const rows: Row[] = [
     answers: [alreadyExists, ok({ metadata: { uid: 'theirs', annotations: { 'daemonless.dev/held-until': '2026-01-01T00:01:00Z' } }, spec: { holderIdentity: 'other' } })],
     drive: (_c, _s, l) => l.tryAcquire('me', NOW.getTime() + 30_000, NOW.getTime()),
     want: [`create leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`],
+  },
+  {
+    // A create that applied although its answer was lost: the retry meets our own Lease, which is then ours.
+    name: 'PassLock, our own create met again: ours',
+    method: 'passLock',
+    answers: [alreadyExists, ok({ metadata: { uid: 'mine', annotations: { 'daemonless.dev/held-until': '2026-01-01T00:00:20Z' } }, spec: { holderIdentity: 'me' } })],
+    drive: async (_c, _s, l) => {
+      if ((await l.tryAcquire('me', NOW.getTime() + 20_000, NOW.getTime())) === null) throw new Error('our own Lease was not taken as ours');
+    },
+    want: [`create leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`],
+  },
+  {
+    // A renewal that applied although its answer was lost conflicts with itself on the retry: still ours.
+    name: 'PassLock, our own renewal met again: still ours',
+    method: 'passLock',
+    answers: [ok({ metadata: { uid: 'mine', resourceVersion: '1' } }), conflict, ok({ metadata: { uid: 'mine', resourceVersion: '2' }, spec: { holderIdentity: 'me' } })],
+    drive: async (_c, _s, l) => {
+      const held = await l.tryAcquire('me', NOW.getTime() + 20_000, NOW.getTime());
+      if (!(await held?.renew(NOW.getTime() + 25_000, NOW.getTime() + 5_000))) throw new Error('our own renewal was taken as a lost lock');
+    },
+    want: [`create leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`],
   },
   {
     name: 'PassLock, expired: taken over',
