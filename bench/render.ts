@@ -1,10 +1,10 @@
 /**
  * Re-renders the Markdown summary and the SVG chart from a results JSON (after a change to the report's layout, or to
- * look at an older run): `npm run bench:render -- bench/results/latest.json [name]`, where name defaults to latest
- * (N = 100) or latest-large (N = 1000). The numbers are the JSON's; nothing is measured.
+ * look at an older run): `npm run bench:render -- bench/results/latest.json [name]`, where name defaults to the JSON's
+ * own (latest-lambda.json → latest-lambda.md and .svg beside it). The numbers are the JSON's; nothing is measured.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { markdown, svgChart } from './lib/report.ts';
 import { checkTargets, type BenchResults } from './lib/results.ts';
 
@@ -15,7 +15,8 @@ if (!file) {
 }
 const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
 results.targets = checkTargets(results);
-const out = name ?? (results.args.nodes >= 1000 ? 'latest-large' : 'latest');
+// Its own name: re-rendering latest-lambda.json once overwrote latest.md.
+const out = name ?? basename(file, '.json');
 const dir = join(import.meta.dirname, 'results');
 writeFileSync(join(dir, `${out}.md`), markdown(results));
 writeFileSync(join(dir, `${out}.svg`), svgChart(results));

@@ -376,6 +376,11 @@ export function costInputsFor(results: BenchResults, system: SystemRun, memoryMB
 }
 
 /** Targets of issues 9 (the Lambda runtime) and 11 (cheap per event), for whichever runtimes ran. */
+/** Every step but the last waits minReadySeconds (the measurement ends when the last new pod is Ready). */
+export function minReadyBoundSeconds(m: Pick<MinReadyResult, 'nodes' | 'minReadySeconds'>): number {
+  return (m.nodes - 1) * m.minReadySeconds;
+}
+
 export function eventTargets(results: BenchResults): TargetCheck[] {
   const checks: TargetCheck[] = [];
   const n = results.args.nodes;
@@ -384,6 +389,8 @@ export function eventTargets(results: BenchResults): TargetCheck[] {
   const upstream = results.systems.find((s) => s.kind === 'upstream');
   if (server && lambda) {
     for (const shape of ['a', 'b', 'c'] as ShapeName[]) {
+      // Not measured in this run (e.g. `--only …,minready`): nothing to check.
+      if (shapeOf(results, 'lambda', shape) === undefined && shapeOf(results, 'daemonless', shape) === undefined) continue;
       const r = ratio(convergedSeconds(shapeOf(results, 'lambda', shape)), convergedSeconds(shapeOf(results, 'daemonless', shape)));
       checks.push({
         target: `issue 9: ${shapeTitles[shape]} in the Lambda runtime within 1.25× of the local server (target is for 1,000 nodes)`,
@@ -441,7 +448,7 @@ export function eventTargets(results: BenchResults): TargetCheck[] {
       measured:
         r === undefined
           ? `${m.status}${m.status === 'converged' ? ` in ${m.seconds.toFixed(1)} s` : ''}, upstream ${upMinReady ? `${upMinReady.status} ${upMinReady.seconds.toFixed(1)} s` : 'not measured'}`
-          : `${m.seconds.toFixed(1)} s vs ${upMinReady!.seconds.toFixed(1)} s = ${r.toFixed(2)}× (bound ${m.boundSeconds} s)`,
+          : `${m.seconds.toFixed(1)} s vs ${upMinReady!.seconds.toFixed(1)} s = ${r.toFixed(2)}× (bound ${minReadyBoundSeconds(m)} s)`,
       met: r === undefined ? (m.status === 'converged' ? null : false) : r <= 1.2,
     });
   }
