@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoordinationV1Api, KubeConfig } from '@kubernetes/client-node';
-import { PASS_LOCK_NAME } from '../../src/k8s/leases.ts';
+import { PASS_LOCK_NAME, lockHeldUntil } from '../../src/k8s/leases.ts';
 import { restart, trackProcess } from '../controlplane.ts';
 import { lambdaPid } from '../lambda/control.ts';
 import { lambdaStateDir, stopProductLambda } from '../lambda/product.ts';
@@ -153,7 +153,7 @@ async function passLockFree(kc: KubeConfig, log: (line: string) => void): Promis
   const end = Date.now() + 30_000;
   for (;;) {
     const lease = await api.readNamespacedLease({ name: PASS_LOCK_NAME, namespace: 'daemonless-system' }).catch(() => null);
-    const until = Date.parse(lease?.metadata?.annotations?.['daemonless.dev/held-until'] ?? '');
+    const until = lease === null ? NaN : lockHeldUntil(lease);
     if (lease === null || !(until > Date.now())) return;
     if (Date.now() > end) throw new Error(`the pass lock is still held ${Math.round((until - Date.now()) / 1000)} s after the restart`);
     log(`reliability: waiting for the pass lock a stopped pass left (held until ${new Date(until).toISOString()})`);

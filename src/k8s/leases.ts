@@ -101,7 +101,7 @@ export function createLeaseProtocols({ call, orNull }: Calls, namespace: string)
           await call({ method: 'POST', path: path(), body: body(), what: `create lease ${namespace}/${name}` });
           return true;
         }
-        const until = Date.parse(lease.metadata?.annotations?.[HELD_UNTIL] ?? '');
+        const until = lockHeldUntil(lease);
         const free = !Number.isFinite(until) || until <= now.getTime() || lease.spec?.holderIdentity === holder;
         if (!free) return false;
         // The resourceVersion makes this a compare-and-swap: of two invocations that both saw it free, one wins.
@@ -146,6 +146,11 @@ export function createLeaseProtocols({ call, orNull }: Calls, namespace: string)
   };
 }
 
+/** Until when a lock Lease (rollout lock, pass lock) is held, epoch ms; NaN when it says no valid time. Pure. */
+export function lockHeldUntil(lease: V1Lease): number {
+  return Date.parse(lease.metadata?.annotations?.[HELD_UNTIL] ?? '');
+}
+
 /** Whether a daemonless Lease has served its purpose (see `cleanUpLeases`). Pure. */
 export function leaseIsDone(lease: V1Lease, liveDaemonSets: ReadonlySet<string>, liveNodes: ReadonlySet<string>, staleBefore: number): boolean {
   const labels = lease.metadata?.labels ?? {};
@@ -160,7 +165,7 @@ export function leaseIsDone(lease: V1Lease, liveDaemonSets: ReadonlySet<string>,
     case 'pass':
       return Date.parse(annotations[SCHEDULED_AT] ?? '') < staleBefore;
     case 'lock':
-      return Date.parse(annotations[HELD_UNTIL] ?? '') < staleBefore;
+      return lockHeldUntil(lease) < staleBefore;
     default:
       return false;
   }
@@ -302,7 +307,7 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
         if (held === null) continue;
         // Our own create, applied although its answer was lost (the retry then met it): ours.
         if (held.spec?.holderIdentity === holder) return handleFor(held);
-        const until = Date.parse(held.metadata?.annotations?.[HELD_UNTIL] ?? '');
+        const until = lockHeldUntil(held);
         if (Number.isFinite(until) && until > now) return null;
         // Its holder is gone (or wrote no valid time): remove exactly that Lease, then take it.
         await remove({ uid: held.metadata?.uid, resourceVersion: held.metadata?.resourceVersion }, 'take over expired');
