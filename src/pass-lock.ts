@@ -13,8 +13,8 @@ import type { PassLock } from './k8s/leases.ts';
 import type { Logger } from './log.ts';
 
 export interface PassLockOptions {
-  /** The lock, its API calls bounded by `deadline` (epoch ms). */
-  lock: (deadline: number) => PassLock;
+  /** The lock (each of its operations bounds its own requests: src/k8s/leases.ts `PassLockTiming`). */
+  lock: () => PassLock;
   /** How long one take or renewal holds it: more than `renewEveryMs` plus the longest request, so a live holder keeps it. */
   holdMs: number;
   /** How often a running pass renews it. */
@@ -42,7 +42,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
   return {
     async handle(hints, signal) {
       const started = options.now();
-      const port = options.lock(started + options.waitMs + options.holdMs);
+      const port = options.lock();
       const holder = options.newId();
       let poll = FIRST_POLL_MS;
       let held = await port.tryAcquire(holder, options.now() + options.holdMs, options.now());
@@ -78,7 +78,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
       } finally {
         stop();
         // Not given back (API server unreachable): the next pass takes it over after its hold time.
-        if (!lost) await lock.release().catch((error: unknown) => options.log.warn('pass lock not given back; it expires', { error: String(error) }));
+        if (!lost) await lock.release(options.now()).catch((error: unknown) => options.log.warn('pass lock not given back; it expires', { error: String(error) }));
       }
     },
   };

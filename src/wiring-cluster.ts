@@ -41,7 +41,7 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
  */
 function passLocked(inner: HintHandler, transport: Transport, config: Config, log: Logger): HintHandler {
   return withPassLock(inner, {
-    lock: (deadline) => createPassLock(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
+    lock: () => createPassLock((deadline) => createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
     holdMs: 20_000,
     renewEveryMs: 5_000,
     waitMs: config.PASS_LOCK_WAIT_MS,

@@ -75,6 +75,7 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
       [parameter('admission-path-secret')]: pathSecret,
     },
     variablesEnv: env,
+    ...(env.DAEMONLESS_LAMBDA_PARAMS ? { params: parseParams(env.DAEMONLESS_LAMBDA_PARAMS) } : {}),
     extraEnvironment: { KUBECONFIG: options.kubeconfig ?? paths.reconcilerKubeconfig, ...options.functionsEnv },
     http: { port },
     https: { port: port + 1, certFile: join(paths.pki, 'webhook.crt'), keyFile: join(paths.pki, 'webhook.key') },
@@ -100,6 +101,18 @@ export async function stopProductLambda(paths: LocalPaths, log: (line: string) =
 function resyncRate(interval: string | undefined, override: string | undefined): Record<string, number> {
   if (interval !== undefined && interval !== '' && Number.isFinite(Number(interval)) && Number(interval) >= 0) return { resync: Number(interval) };
   return positive(override) ? { resync: positive(override)! } : {};
+}
+
+/** `name=value,name=value` (DAEMONLESS_LAMBDA_PARAMS): serverless.yml params overridden, as `--param` does on deploy. */
+export function parseParams(text: string): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const pair of text.split(',')) {
+    if (pair.trim() === '') continue;
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new Error(`DAEMONLESS_LAMBDA_PARAMS: ${JSON.stringify(pair)} is not name=value`);
+    params[pair.slice(0, at).trim()] = pair.slice(at + 1).trim();
+  }
+  return params;
 }
 
 function positive(value: string | undefined): number | undefined {

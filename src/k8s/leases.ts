@@ -14,6 +14,7 @@
  * An owner reference cannot cross namespaces, so these are not garbage-collected with their DaemonSet: the resync
  * deletes those whose DaemonSet or node is gone, or that have served their purpose (`cleanUpLeases`).
  */
+import { randomUUID } from 'node:crypto';
 import type { V1Lease } from '@kubernetes/client-node';
 import { ConflictError, NotFoundError } from '../errors.ts';
 import { shortHash } from '../core/hash.ts';
@@ -57,6 +58,8 @@ const GENERATION = 'daemonless.dev/backoff-generation';
 const LAST_DELETION = 'daemonless.dev/last-deletion';
 const HELD_UNTIL = 'daemonless.dev/held-until';
 const SCHEDULED_AT = 'daemonless.dev/pass-scheduled-at';
+// Who wrote the schedule: a write whose answer was lost is recognised as one's own when it is read back.
+const SCHEDULED_BY = 'daemonless.dev/pass-scheduled-by';
 const MERGE = 'application/merge-patch+json';
 
 /** Labels of every daemonless Lease; a DaemonSet UID when the Lease belongs to one. */
@@ -198,33 +201,39 @@ export function nextPassAt(scheduled: number, atMs: number, intervalMs: number):
   return scheduled < atMs ? Math.max(atMs, scheduled + intervalMs) : atMs;
 }
 
-export function createPassScheduler({ call, orNull }: Calls, namespace: string): PassScheduler {
+export function createPassScheduler({ call, orNull }: Calls, namespace: string, newId: () => string = randomUUID): PassScheduler {
   const path = (name?: string) =>
     `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
   return {
     async schedule(daemonSet, atMs, intervalMs, now) {
       const name = leaseName('pass', daemonSet.type ?? 'DaemonSet', daemonSet.namespace, daemonSet.name);
+      const mine = newId();
+      const delay = (at: number) => Math.max(0, Math.ceil((at - now) / 1000));
       for (let attempt = 0; attempt < 2; attempt++) {
         const lease = await orNull<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
-        const target = nextPassAt(Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? ''), atMs, intervalMs);
+        const scheduled = Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? '');
+        // Our own write, applied although its answer was lost (its retry then conflicted): the pass it records is ours
+        // to enqueue. Taken as someone else's, it would cover this request and no message would ever be sent.
+        if (lease?.metadata?.annotations?.[SCHEDULED_BY] === mine && Number.isFinite(scheduled)) return delay(scheduled);
+        const target = nextPassAt(scheduled, atMs, intervalMs);
         if (target === null) return null;
         const body = leaseBody(
           { name, namespace, resourceVersion: lease?.metadata?.resourceVersion },
           leaseLabels('pass', daemonSet.uid),
-          { [SCHEDULED_AT]: new Date(target).toISOString() },
+          { [SCHEDULED_AT]: new Date(target).toISOString(), [SCHEDULED_BY]: mine },
           { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
         );
         try {
           if (lease === null) await call({ method: 'POST', path: path(), body, what: `create lease ${namespace}/${name}` });
           else await call({ method: 'PUT', path: path(name), body, what: `update lease ${namespace}/${name}` });
-          return Math.max(0, Math.ceil((target - now) / 1000));
+          return delay(target);
         } catch (error) {
-          // Someone scheduled meanwhile: look again (their pass may cover this one).
+          // Someone scheduled meanwhile (their pass may cover this one), or our own write met again: look again.
           if (!(error instanceof ConflictError)) throw error;
         }
       }
       // Twice beaten by other schedulers: enqueue anyway; an extra pass costs reads, never correctness.
-      return Math.max(0, Math.ceil((atMs - now) / 1000));
+      return delay(atMs);
     },
   };
 }
@@ -247,17 +256,52 @@ export interface PassLock {
 export interface HeldPassLock {
   /** Holds it until `heldUntil` (epoch ms): false when it is no longer this holder's (it expired and was taken over). */
   renew(heldUntil: number, now: number): Promise<boolean>;
-  /** Gives the lock back; a lock not given back (crash, timeout) is taken over after its `held-until`. */
-  release(): Promise<void>;
+  /** Gives the lock back (`now`: epoch ms); a lock not given back (crash, timeout) is taken over after its `held-until`. */
+  release(now: number): Promise<void>;
 }
 
 export const PASS_LOCK_NAME = leaseName('lock', 'passes');
 
-/** `name`: the one Lease every pass uses; another only where a test must not meet a running system's passes. */
-export function createPassLock({ call, orNull }: Calls, namespace: string, name: string = PASS_LOCK_NAME): PassLock {
+/** How the pass lock's requests are bounded. */
+export interface PassLockTiming {
+  /**
+   * Each request's timeout. A Lease write is small and fast; a request that hangs (a dropped connection) must not hold
+   * every pass up for the transport's whole timeout, since all of them wait for the lock (the reliability run's
+   * timeout faults in the Lambda runtime).
+   */
+  requestTimeoutMs: number;
+  /** How long one operation (take, renew, give back) retries its transient failures. */
+  operationMs: number;
+}
+
+export const PASS_LOCK_TIMING: PassLockTiming = { requestTimeoutMs: 3_000, operationMs: 6_000 };
+
+/**
+ * `calls(deadline)`: requests retried until `deadline`; each operation gets its own (its `now` + `operationMs`), so a
+ * give-back after a long pass is still retried. `name`: the one Lease every pass uses; another only where a test must
+ * not meet a running system's passes.
+ */
+export function createPassLock(
+  calls: (deadline: number) => Calls,
+  namespace: string,
+  name: string = PASS_LOCK_NAME,
+  timing: PassLockTiming = PASS_LOCK_TIMING,
+): PassLock {
   const collection = `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases`;
   const path = `${collection}/${name}`;
-  const remove = async (preconditions: { uid?: string | undefined; resourceVersion?: string | undefined }, what: string): Promise<void> => {
+  /** The calls of one operation started at `now`, every request with the lock's short timeout. */
+  const operation = (now: number): Calls => {
+    const bounded = calls(now + timing.operationMs);
+    return {
+      call: (request) => bounded.call({ ...request, timeoutMs: timing.requestTimeoutMs }),
+      orNull: (request) => bounded.orNull({ ...request, timeoutMs: timing.requestTimeoutMs }),
+    };
+  };
+  const remove = async (
+    { call }: Calls,
+    preconditions: { uid?: string | undefined; resourceVersion?: string | undefined },
+    what: string,
+  ): Promise<void> => {
     try {
       await call({ method: 'DELETE', path, body: { preconditions }, what: `${what} lease ${namespace}/${name}` });
     } catch (error) {
@@ -267,6 +311,7 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
   };
   return {
     async tryAcquire(holder, heldUntil, now) {
+      const { call, orNull } = operation(now);
       const body = (until: number, at: number, resourceVersion?: string) =>
         leaseBody({ name, namespace, resourceVersion }, leaseLabels('lock'), { [HELD_UNTIL]: new Date(until).toISOString() }, {
           holderIdentity: holder,
@@ -278,6 +323,7 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
         const uid = taken.metadata?.uid;
         return {
           async renew(until, at) {
+            const { call, orNull } = operation(at);
             for (let attempt = 0; attempt < 2; attempt++) {
               try {
                 held = await call<V1Lease>({ method: 'PUT', path, body: body(until, at, held.metadata?.resourceVersion), what: `renew lease ${namespace}/${name}` });
@@ -293,7 +339,7 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
             }
             return false;
           },
-          release: () => remove({ uid }, 'give back'),
+          release: (at) => remove(operation(at), { uid }, 'give back'),
         };
       };
       for (let attempt = 0; attempt < 2; attempt++) {
@@ -310,7 +356,7 @@ export function createPassLock({ call, orNull }: Calls, namespace: string, name:
         const until = lockHeldUntil(held);
         if (Number.isFinite(until) && until > now) return null;
         // Its holder is gone (or wrote no valid time): remove exactly that Lease, then take it.
-        await remove({ uid: held.metadata?.uid, resourceVersion: held.metadata?.resourceVersion }, 'take over expired');
+        await remove({ call, orNull }, { uid: held.metadata?.uid, resourceVersion: held.metadata?.resourceVersion }, 'take over expired');
       }
       return null;
     },

@@ -25,6 +25,8 @@ export interface Request {
   accept?: string;
   /** Names the call in errors, e.g. `create pod ns/name`. */
   what: string;
+  /** This request's timeout, when it must be shorter than the transport's `requestTimeoutMs` (a small Lease write). */
+  timeoutMs?: number;
 }
 
 export interface Transport {
@@ -77,7 +79,7 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
     if (options.bearerToken) context.setHeaderParam('Authorization', `Bearer ${options.bearerToken()}`);
     if (dispatcher === undefined) dispatcher = context.getDispatcher();
     else context.setDispatcher(dispatcher);
-    context.setSignal(AbortSignal.timeout(options.requestTimeoutMs));
+    context.setSignal(AbortSignal.timeout(Math.min(options.requestTimeoutMs, request.timeoutMs ?? options.requestTimeoutMs)));
     counter.requests += 1;
     let status: number;
     let text: string;

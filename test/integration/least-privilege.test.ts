@@ -188,7 +188,7 @@ describe('the reconciler identity against the real API server', () => {
     const calls = createCalls(createTransport(reconciler.kc, { requestTimeoutMs: 10_000 }), { deadline: Date.now() + 60_000 });
     // Its own Lease name: a running system's passes use the real one.
     const name = `daemonless-lock-test-${Date.now().toString(36)}`;
-    const lock = createPassLock(calls, 'daemonless-system', name);
+    const lock = createPassLock(() => calls, 'daemonless-system', name);
     const t = Date.now();
     try {
       // Ten passes at once: exactly one holds it.
@@ -196,7 +196,7 @@ describe('the reconciler identity against the real API server', () => {
       const holders = ten.filter((h) => h !== null);
       expect(holders.length).toBe(1);
       expect(await lock.tryAcquire('late', t + 15_000, t)).toBeNull();
-      await holders[0]!.release();
+      await holders[0]!.release(Date.now());
       // A holder that dies without giving it back: refused until its held-until, taken over after it.
       const dead = await lock.tryAcquire('dead', t + 1_000, t);
       expect(dead).not.toBeNull();
@@ -207,9 +207,9 @@ describe('the reconciler identity against the real API server', () => {
       expect(await next!.renew(t + 20_000, t + 5_000)).toBe(true);
       expect(await next!.renew(t + 25_000, t + 10_000)).toBe(true);
       expect(await dead!.renew(t + 30_000, t + 10_000)).toBe(false);
-      await dead!.release();
+      await dead!.release(Date.now());
       expect(await lock.tryAcquire('third', t + 15_000, t + 2_000)).toBeNull();
-      await next!.release();
+      await next!.release(Date.now());
       expect(await lock.tryAcquire('third', t + 15_000, t + 2_000)).not.toBeNull();
     } finally {
       await admin.coordination.deleteNamespacedLease({ name, namespace: 'daemonless-system' }).catch(() => undefined);

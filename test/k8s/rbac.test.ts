@@ -353,13 +353,35 @@ const rows: Row[] = [
     want: [`get leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`],
   },
   {
+    // A create that applied although its answer was lost: the retry conflicts with it, the read finds our own
+    // schedule, whose pass is then ours to enqueue (not taken as another's that covers this one).
+    name: 'PassScheduler.schedule, our own create met again: ours to enqueue',
+    method: 'schedule',
+    answers: [notFound, alreadyExists, ok({ metadata: { annotations: { 'daemonless.dev/pass-scheduled-at': '2026-01-01T00:00:02.000Z', 'daemonless.dev/pass-scheduled-by': 'me' } } })],
+    drive: async (_c, s) => {
+      const delay = await s.schedule(ds, NOW.getTime() + 2000, 1000, NOW.getTime());
+      if (delay !== 2) throw new Error(`our own schedule was not enqueued: ${delay}`);
+    },
+    want: [`get leases.coordination.k8s.io ${L}`, `create leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`],
+  },
+  {
+    name: "PassScheduler.schedule, another's schedule covers it: nothing to enqueue",
+    method: 'schedule',
+    answers: [notFound, alreadyExists, ok({ metadata: { annotations: { 'daemonless.dev/pass-scheduled-at': '2026-01-01T00:00:02.000Z', 'daemonless.dev/pass-scheduled-by': 'other' } } })],
+    drive: async (_c, s) => {
+      const delay = await s.schedule(ds, NOW.getTime() + 2000, 1000, NOW.getTime());
+      if (delay !== null) throw new Error(`a covered pass was enqueued again: ${delay}`);
+    },
+    want: [`get leases.coordination.k8s.io ${L}`, `create leases.coordination.k8s.io ${L}`, `get leases.coordination.k8s.io ${L}`],
+  },
+  {
     name: 'PassLock, free: taken, renewed and given back',
     method: 'passLock',
     answers: [ok({ metadata: { uid: 'lock-uid', resourceVersion: '1' } })],
     drive: async (_c, _s, l) => {
       const held = await l.tryAcquire('me', NOW.getTime() + 20_000, NOW.getTime());
       await held?.renew(NOW.getTime() + 25_000, NOW.getTime() + 5_000);
-      await held?.release();
+      await held?.release(NOW.getTime());
     },
     want: [`create leases.coordination.k8s.io ${L}`, `update leases.coordination.k8s.io ${L}`, `delete leases.coordination.k8s.io ${L}`],
   },
@@ -408,8 +430,8 @@ async function drive(row: Pick<Row, 'manage' | 'leaseNamespace' | 'answers' | 'd
   // A deadline in the past: nothing is retried, so a wrong answer fails the row instead of looping.
   const deadline = Date.now() - 1;
   const cluster = createCluster(transport, { deadline, kinds: managedKinds(row.manage ?? 'apps'), leaseNamespace });
-  const scheduler = createPassScheduler(createCalls(transport, { deadline }), leaseNamespace);
-  const lock = createPassLock(createCalls(transport, { deadline }), leaseNamespace);
+  const scheduler = createPassScheduler(createCalls(transport, { deadline }), leaseNamespace, () => 'me');
+  const lock = createPassLock(() => createCalls(transport, { deadline }), leaseNamespace);
   await row.drive(cluster, scheduler, lock);
   return recorded.map(({ method, url }) => ({ method, url, info: requestInfo(method, url) }));
 }

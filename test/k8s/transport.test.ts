@@ -6,6 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type User } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isTransient } from '../../src/errors.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 
 let server: Server;
@@ -14,6 +15,8 @@ const seen: IncomingHttpHeaders[] = [];
 
 beforeAll(async () => {
   server = createServer((request, response) => {
+    // Never answered: a request that hangs (a dropped connection).
+    if (request.url?.endsWith('/hang')) return;
     seen.push(request.headers);
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } }));
@@ -76,5 +79,15 @@ describe('createTransport bearerToken', () => {
     });
     await expect(transport.send({ method: 'GET', path: 'api/v1/nodes/n1', what: 'get node n1' })).rejects.toThrow(/AWS_ACCESS_KEY_ID not set/);
     expect(seen).toEqual([]);
+  });
+});
+
+describe('request timeout', () => {
+  it("a request's own timeoutMs bounds it below the transport's (the pass lock's small Lease writes)", async () => {
+    const transport = createTransport(kubeConfig({ name: 'u', token: 't' }), { requestTimeoutMs: 60_000 });
+    const started = Date.now();
+    const error = await transport.send({ method: 'GET', path: 'api/v1/nodes/hang', what: 'get node hang', timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(isTransient(error)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(30_000);
   });
 });
