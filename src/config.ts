@@ -120,6 +120,11 @@ export const ConfigSchema = z.object({
   /** Time budget of one invocation; retries stop before it runs out, and the request answers 503. */
   TIME_BUDGET_MS: intFrom(25_000, 1000),
   /**
+   * After a request of a pass failed (a timeout, a 5xx, a reset), no pod is created or deleted from reads older than
+   * this: the pass hands its hints back to be handled on a fresh read (src/reconcile/deps.ts `viewIsFresh`).
+   */
+  STALE_VIEW_MS: intFrom(2_000, 100),
+  /**
    * Hints touching more nodes than this are served from one cluster-wide read instead of per-node reads. Per-node reads
    * are small and indexed; one LIST of every pod of a 1,000-node cluster is not (measured: docs/benchmarks.md).
    */

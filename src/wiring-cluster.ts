@@ -55,7 +55,7 @@ function passLocked(inner: HintHandler, transport: Transport, config: Config, lo
 function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHandler {
   const kinds = managedKinds(config.MANAGE);
   return createReconciler({
-    cluster: (deadline) => createCluster(transport, { deadline, kinds, leaseNamespace: config.LEASE_NAMESPACE }),
+    cluster: (deadline, mayRetryFromView) => createCluster(transport, { deadline, mayRetryFromView, kinds, leaseNamespace: config.LEASE_NAMESPACE }),
     now: () => new Date(),
     newId: () => randomUUID(),
     log,
@@ -66,6 +66,7 @@ function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHa
       wideReadThreshold: config.WIDE_READ_THRESHOLD,
       eventsPerReason: 5,
       kinds,
+      staleViewMs: config.STALE_VIEW_MS,
     },
   });
 }

@@ -2,7 +2,7 @@
  * Requests through the transport, retried until the invocation's deadline and counted (every list page counts): what
  * the Cluster port (./cluster.ts) and the Leases (./leases.ts) share.
  */
-import { NotFoundError } from '../errors.ts';
+import { NotFoundError, isTransient } from '../errors.ts';
 import { withRetry, type RetryOptions } from './retry.ts';
 import type { Request, Transport } from './transport.ts';
 
@@ -12,6 +12,12 @@ export interface CallTiming {
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /**
+   * Checked before a failed request marked `fromView` (a pod create or delete) is retried: false gives up with its
+   * error. A reconcile pass stops retrying writes decided from a view that has meanwhile gone stale
+   * (src/reconcile/deps.ts `viewIsFresh`).
+   */
+  mayRetryFromView?: () => boolean;
 }
 
 /** Sends requests through the transport with retries and counts them. */
@@ -21,7 +27,16 @@ export interface Calls {
   orNull<T>(request: Request): Promise<T | null>;
 }
 
-export type CountedCalls = Calls & { count(): number; counted(what: string): void; byKind(): Record<string, number>; retry: RetryOptions };
+export type CountedCalls = Calls & {
+  count(): number;
+  counted(what: string): void;
+  byKind(): Record<string, number>;
+  /** Requests that failed transiently (each attempt), retried or not. */
+  failures(): number;
+  /** Counts a transient failure of a request made outside `call` (list pages). */
+  failed(error: unknown): void;
+  retry: RetryOptions;
+};
 
 /** Calls through the transport with retries until `options.deadline`, counted: shared by the port and the leases. */
 export function createCalls(
@@ -29,6 +44,7 @@ export function createCalls(
   options: CallTiming,
 ): CountedCalls {
   let requests = 0;
+  let failures = 0;
   // By the first two words of `what` ("list pods", "create pod", "update status"), for the log: what a pass cost.
   const kinds = new Map<string, number>();
   const tally = (what: string) => {
@@ -42,15 +58,25 @@ export function createCalls(
     sleep: options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))),
     random: options.random ?? Math.random,
   };
+  const fromViewRetry: RetryOptions = options.mayRetryFromView ? { ...retry, mayRetry: options.mayRetryFromView } : retry;
   const calls = {
     retry,
     count: () => requests,
     byKind: () => Object.fromEntries(kinds),
+    failures: () => failures,
+    failed: (error: unknown) => {
+      if (isTransient(error)) failures += 1;
+    },
     call: <T>(request: Request) =>
-      withRetry(() => {
+      withRetry(async () => {
         tally(request.what);
-        return transport.send<T>(request);
-      }, retry),
+        try {
+          return await transport.send<T>(request);
+        } catch (error) {
+          if (isTransient(error)) failures += 1;
+          throw error;
+        }
+      }, request.fromView ? fromViewRetry : retry),
     async orNull<T>(request: Request): Promise<T | null> {
       try {
         return await calls.call<T>(request);
@@ -90,7 +116,12 @@ export function listAll<T>(
     let cont: string | undefined;
     do {
       calls.counted(request.what);
-      const page = await transport.send<ListPage<T>>({ method: 'GET', ...request, query: { ...request.query, limit: PAGE, continue: cont } });
+      const page = await transport
+        .send<ListPage<T>>({ method: 'GET', ...request, query: { ...request.query, limit: PAGE, continue: cont } })
+        .catch((error: unknown) => {
+          calls.failed(error);
+          throw error;
+        });
       for (const item of page.items ?? []) items.push(project(item));
       cont = page.metadata?.continue || undefined;
     } while (cont);

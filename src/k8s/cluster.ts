@@ -79,6 +79,8 @@ export interface Cluster extends LeaseProtocols {
   requestCount(): number;
   /** The same, by kind of request ("list pods", "create pod", "update status", …). */
   requestsByKind(): Record<string, number>;
+  /** Requests that failed transiently so far (each attempt), retried or not. */
+  transientFailures(): number;
 }
 
 export interface CallOptions extends CallTiming {
@@ -169,7 +171,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     async createPod(pod) {
       const namespace = pod.metadata?.namespace ?? 'default';
       try {
-        await call({ method: 'POST', path: podPath(namespace), body: pod, what: `create pod ${namespace}/${pod.metadata?.name}` });
+        await call({ method: 'POST', path: podPath(namespace), body: pod, what: `create pod ${namespace}/${pod.metadata?.name}`, fromView: true });
         return 'created';
       } catch (error) {
         if (error instanceof ConflictError && error.reason === 'AlreadyExists') return 'exists';
@@ -184,6 +186,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
           path: podPath(pod.namespace, pod.name),
           body: { kind: 'DeleteOptions', apiVersion: 'v1', preconditions: { uid: pod.uid }, ...(gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds }) },
           what: `delete pod ${pod.namespace}/${pod.name}`,
+          fromView: true,
         }),
       ),
     adopt: (resource, obj, owner) => patchOwners(resource, obj, owner, 'adopt'),
@@ -262,5 +265,6 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     ...createLeaseProtocols(calls, options.leaseNamespace ?? 'daemonless-system'),
     requestCount: calls.count,
     requestsByKind: calls.byKind,
+    transientFailures: calls.failures,
   };
 }

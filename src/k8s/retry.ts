@@ -12,6 +12,8 @@ export interface RetryOptions {
   random: () => number;
   baseMs?: number;
   maxMs?: number;
+  /** Checked before a retry: false gives up at once with the last error (a write whose view has gone stale). */
+  mayRetry?: () => boolean;
 }
 
 export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T> {
@@ -22,6 +24,7 @@ export async function withRetry<T>(attempt: () => Promise<T>, options: RetryOpti
       return await attempt();
     } catch (error) {
       if (!isTransient(error)) throw error;
+      if (options.mayRetry && !options.mayRetry()) throw error;
       // Honour the API server's Retry-After (429 from API Priority and Fairness) when it gives one.
       const hinted = error.retryAfterSeconds ? error.retryAfterSeconds * 1000 : 0;
       const backoff = Math.max(hinted, options.random() * Math.min(cap, base * 2 ** n));

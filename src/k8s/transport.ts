@@ -27,6 +27,11 @@ export interface Request {
   what: string;
   /** This request's timeout, when it must be shorter than the transport's `requestTimeoutMs` (a small Lease write). */
   timeoutMs?: number;
+  /**
+   * A pod write decided from what a reconcile pass read (its view): retried only while that view is fresh enough
+   * (src/k8s/calls.ts `mayRetryFromView`). Not sent.
+   */
+  fromView?: boolean;
 }
 
 export interface Transport {

@@ -8,9 +8,12 @@ import { settleAll, slowStart } from '../concurrency.ts';
 import { eventForAction, throttleEvents } from '../core/events.ts';
 import type { Action, ActionOutcome, CreateAction, EventToRecord, Plan } from '../core/model.ts';
 import { resolveNameConflict } from '../core/pod-template.ts';
-import { requeueAfter, type Pass } from './deps.ts';
+import { requeueAfter, viewIsFresh, type Pass } from './deps.ts';
 
-type Done = { kind: 'done'; name?: string } | { kind: 'noop' };
+/** `skipped`: not launched, its view stale (`viewIsFresh`); the pass is unfinished and handled again. */
+type Done = { kind: 'done'; name?: string } | { kind: 'noop' } | { kind: 'skipped' };
+
+const STALE = 'a request failed and the view is stale';
 
 export async function apply(pass: Pass, plan: Plan): Promise<void> {
   const { deps } = pass;
@@ -20,6 +23,7 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
   const errors: unknown[] = [];
   const record = (action: Action, settled: PromiseSettledResult<Done>): void => {
     let outcome: ActionOutcome;
+    if (settled.status === 'fulfilled' && settled.value.kind === 'skipped') return;
     if (settled.status === 'fulfilled') {
       const done = settled.value;
       outcome = done.kind === 'done' ? { kind: 'succeeded', ...(done.name ? { name: done.name } : {}) } : { kind: 'unchanged' };
@@ -35,7 +39,11 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
     if (event) events.push(event);
   };
   const run = async (actions: Action[]): Promise<void> => {
-    const settled = await settleAll(actions, writeConcurrency, (a) => execute(pass, a));
+    const settled = await settleAll(actions, writeConcurrency, (a): Promise<Done> => {
+      if (viewIsFresh(pass)) return execute(pass, a);
+      pass.unfinished = STALE;
+      return Promise.resolve({ kind: 'skipped' });
+    });
     settled.forEach((s, i) => record(actions[i] as Action, s));
   };
   const of = <K extends Action['kind']>(kind: K) => plan.actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
@@ -43,8 +51,16 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
   await run([...of('adopt'), ...of('release')]);
   await run(await confirmForceDeletes(pass, of('delete')));
   const creates = of('create');
-  const skipped = await slowStart(creates, writeConcurrency, (a) => create(pass, a), record, (error) => !isTransient(error), () => deps.now().getTime() < pass.writeDeadline);
-  if (skipped > 0 && deps.now().getTime() >= pass.writeDeadline) pass.unfinished = true;
+  const skipped = await slowStart(
+    creates,
+    writeConcurrency,
+    (a) => create(pass, a),
+    record,
+    (error) => !isTransient(error),
+    () => deps.now().getTime() < pass.writeDeadline && viewIsFresh(pass),
+  );
+  if (skipped > 0 && deps.now().getTime() >= pass.writeDeadline) pass.unfinished = 'time budget exhausted';
+  else if (skipped > 0 && !viewIsFresh(pass)) pass.unfinished = STALE;
   else if (skipped > 0) deps.log.warn('skipping remaining creates after a rejected create', { skipped });
   requeueAfter(pass, plan.requeueAfterSeconds);
   await recordEvents(pass, events, now);

@@ -12,7 +12,7 @@ import { namespaceOf } from '../core/refs.ts';
 import { isRollingUpdate } from '../core/budget.ts';
 import { nodeStates } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
-import { isolated, requeueAfter, type Pass } from './deps.ts';
+import { beginView, isolated, requeueAfter, type Pass } from './deps.ts';
 import { syncHistory } from './history.ts';
 import { readForDaemonSets, snapshotWithBackoffs, type DaemonSetRead } from './read.ts';
 import { rolloutStep } from './rollout-step.ts';
@@ -22,6 +22,7 @@ import { updateStatus } from './status.ts';
 export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<DaemonSetRead | undefined> {
   if (daemonSets.length === 0) return undefined;
   const { cluster } = pass;
+  beginView(pass);
   const read = await readForDaemonSets(pass, daemonSets, resync);
   const states = nodeStates(read.nodes, read.pods);
   const uid = (ds: V1DaemonSet) => ds.metadata?.uid ?? '';

@@ -22,11 +22,20 @@ export interface ReconcilerOptions {
   eventsPerReason: number;
   /** The DaemonSet kinds reconciled (MANAGE): hints for another kind are ignored. */
   kinds: readonly DaemonSetKind[];
+  /**
+   * After a request of the pass failed (a timeout, a 5xx, a reset), no write is launched or retried on a view (the
+   * reads a plan came from) older than this: the pass ends unfinished and its hints are handled again on a fresh read
+   * (`viewIsFresh`). A pass without failures is not bounded by it.
+   */
+  staleViewMs: number;
 }
 
 export interface ReconcilerDeps {
-  /** A Cluster port for one call, whose transient retries stop at `deadline` (epoch ms). */
-  cluster: (deadline: number) => Cluster;
+  /**
+   * A Cluster port for one call, whose transient retries stop at `deadline` (epoch ms), and whose failed pod creates
+   * and deletes are retried only while `mayRetryFromView()`.
+   */
+  cluster: (deadline: number, mayRetryFromView: () => boolean) => Cluster;
   now: () => Date;
   /** A unique id per call (the rollout lock's holder). */
   newId: () => string;
@@ -46,8 +55,10 @@ export interface Pass {
   followUp: Map<string, Hint>;
   /** Epoch ms after which no new create is launched. */
   readonly writeDeadline: number;
-  /** Creates were left undone for lack of time: the same hints must be handled again. */
-  unfinished: boolean;
+  /** When the reads of the current view began (epoch ms), and the transient failures counted before them. */
+  view: { since: number; failuresBefore: number };
+  /** Why writes were left undone (time budget, a stale view): the same hints must be handled again. */
+  unfinished: string | undefined;
   /** Nodes this pass saw gone with a GET (404): their pods may be force-deleted without asking again. */
   readonly confirmedGone: Set<string>;
   /** What failed for one DaemonSet while the others went on (`isolated`): the pass fails with it at the end. */
@@ -55,19 +66,43 @@ export interface Pass {
 }
 
 export function newPass(deps: ReconcilerDeps, started: Date): Pass {
-  return {
+  const pass: Pass = {
     deps,
-    cluster: deps.cluster(started.getTime() + deps.options.timeBudgetMs),
+    // A failed write is retried only on a view that is still fresh enough (it failed: so the view may not be).
+    cluster: deps.cluster(started.getTime() + deps.options.timeBudgetMs, () => viewAgeMs(pass) <= deps.options.staleViewMs),
     created: 0,
     deleted: 0,
     requeue: undefined,
     followUp: new Map(),
     // Writes stop being launched this long before the budget ends, leaving time to record Events and answer.
     writeDeadline: started.getTime() + deps.options.timeBudgetMs * 0.8,
-    unfinished: false,
+    view: { since: started.getTime(), failuresBefore: 0 },
+    unfinished: undefined,
     confirmedGone: new Set(),
     failures: [],
   };
+  return pass;
+}
+
+/** Called before the reads a plan will be made from: the view's age counts from here. */
+export function beginView(pass: Pass): void {
+  pass.view = { since: pass.deps.now().getTime(), failuresBefore: pass.cluster.transientFailures() };
+}
+
+function viewAgeMs(pass: Pass): number {
+  return pass.deps.now().getTime() - pass.view.since;
+}
+
+/**
+ * Whether writes may still be launched from the current view. Without a failed request since its reads began, yes:
+ * a healthy pass is as fresh as its reads (a large one writes for seconds, as upstream's syncs do). After one (a
+ * request that hung until its timeout, retries after 5xx), only while the view is younger than `staleViewMs`: a pod
+ * created on a node read ten seconds earlier may land on a node that has since been tainted or relabelled (the
+ * reliability run's timeout faults, docs/reliability.md finding 5).
+ */
+export function viewIsFresh(pass: Pass): boolean {
+  if (pass.cluster.transientFailures() === pass.view.failuresBefore) return true;
+  return viewAgeMs(pass) <= pass.deps.options.staleViewMs;
 }
 
 export function requeueAfter(pass: Pass, seconds: number | undefined): void {

@@ -74,10 +74,10 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };
       if (pass.requeue !== undefined) result.requeueAfterSeconds = pass.requeue;
       if (pass.followUp.size > 0) result.followUp = [...pass.followUp.values()];
-      if (pass.unfinished) {
+      if (pass.unfinished !== undefined) {
         // Everything written so far stays written (the next pass finds those pods); the sender redelivers the rest.
-        deps.log.warn('time budget exhausted before every create was launched', { ...result });
-        throw new TransientError(`time budget exhausted after ${result.created} creates; redeliver to continue`, 1);
+        deps.log.warn('writes left for the next pass', { reason: pass.unfinished, ...result });
+        throw new TransientError(`${pass.unfinished} after ${result.created} creates and ${result.deleted} deletes; redeliver to continue`, 1);
       }
       deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime() });
       // Some DaemonSet failed while the others went on: the pass fails with its error (a transient one first, so the

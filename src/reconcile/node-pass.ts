@@ -6,10 +6,11 @@
 import { planSnapshot } from '../core/plan.ts';
 import { countedOn } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
-import { followUp, type Pass } from './deps.ts';
+import { beginView, followUp, type Pass } from './deps.ts';
 import { readForNodes, snapshotWithBackoffs } from './read.ts';
 
 export async function reconcileNodes(pass: Pass, names: string[]): Promise<void> {
+  beginView(pass);
   const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names);
   for (const ds of withoutHistory) followUp(pass, ds);
   if (daemonSets.length === 0) return;

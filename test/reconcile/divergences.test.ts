@@ -18,6 +18,7 @@ const options: ReconcilerOptions = {
   wideReadThreshold: 3,
   eventsPerReason: 5,
   kinds: ['DaemonSet'],
+  staleViewMs: 2_000,
 };
 
 function setup(state: FakeState, now: Date = T0) {

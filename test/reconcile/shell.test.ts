@@ -21,6 +21,7 @@ const options: ReconcilerOptions = {
   wideReadThreshold: 3,
   eventsPerReason: 2,
   kinds: ['DaemonSet'],
+  staleViewMs: 2_000,
 };
 
 function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {
@@ -340,6 +341,67 @@ describe('time budget', () => {
     cluster.createPod = createPod;
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(state.pods).toHaveLength(10);
+  });
+});
+
+describe('stale view', () => {
+  /** Ten nodes to create pods on, one create at a time; the first create fails transiently after `failAfterMs`. */
+  function slowFirstFailure(failAfterMs: number, eachMs = 0) {
+    const d = ds();
+    const state: FakeState = { nodes: Array.from({ length: 10 }, (_, i) => newNode(`n${i}`)), daemonSets: [d], pods: [], revisions: written(d) };
+    const cluster = fakeCluster(state);
+    cluster.failOn('createPod', new TransientError('create pod: the operation was aborted due to timeout'), 1);
+    let now = T0.getTime();
+    let first = true;
+    const createPod = cluster.createPod.bind(cluster);
+    cluster.createPod = async (pod) => {
+      now += first ? failAfterMs : eachMs;
+      first = false;
+      return createPod(pod);
+    };
+    const reconciler = createReconciler({
+      cluster: () => cluster,
+      now: () => new Date(now),
+      newId: () => 'id',
+      log: silentLogger,
+      options: { ...options, writeConcurrency: 1, timeBudgetMs: 60_000 },
+    });
+    return { cluster, reconciler, state };
+  }
+
+  it.each([
+    // A create that hung until its timeout: the view is older than staleViewMs, nothing more is written from it.
+    ['after a failure, no write from a view older than staleViewMs', 3_000, 0, 0],
+    // The same failure, answered at once: the view is still fresh, the other nine are created.
+    ['after a failure, writes go on while the view is fresh', 0, 0, 9],
+  ])('%s', async (_name, failAfterMs, eachMs, created) => {
+    const { cluster, reconciler } = slowFirstFailure(failAfterMs, eachMs);
+    const error = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]).catch((e: unknown) => e);
+    expect(isTransient(error)).toBe(true);
+    expect(cluster.created).toHaveLength(created);
+  });
+
+  it('a pass without failures is not bounded by it: ten creates of 500 ms each all go out', async () => {
+    const d = ds();
+    const state: FakeState = { nodes: Array.from({ length: 10 }, (_, i) => newNode(`n${i}`)), daemonSets: [d], pods: [], revisions: written(d) };
+    const cluster = fakeCluster(state);
+    let now = T0.getTime();
+    const createPod = cluster.createPod.bind(cluster);
+    cluster.createPod = async (pod) => {
+      now += 500;
+      return createPod(pod);
+    };
+    const reconciler = createReconciler({ cluster: () => cluster, now: () => new Date(now), newId: () => 'id', log: silentLogger, options: { ...options, writeConcurrency: 1, timeBudgetMs: 60_000 } });
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.created).toHaveLength(10);
+  });
+
+  it('the stale pass is handed back (transient) and the next pass, reading afresh, creates the rest', async () => {
+    const { cluster, reconciler, state } = slowFirstFailure(3_000);
+    await expect(reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }])).rejects.toBeInstanceOf(TransientError);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(state.pods).toHaveLength(10);
+    expect(cluster.created).toHaveLength(10);
   });
 });
 

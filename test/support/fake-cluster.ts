@@ -5,6 +5,7 @@
  */
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from '../../src/k8s/cluster.ts';
+import { isTransient } from '../../src/errors.ts';
 import { selectorMatches } from '../../src/core/label-selector.ts';
 import type { BackoffState, EventToRecord, ObjectRef } from '../../src/core/model.ts';
 import { getTargetNodeName } from '../../src/core/pod-template.ts';
@@ -34,11 +35,13 @@ export interface FakeCluster extends Cluster {
 export function fakeCluster(state: FakeState): FakeCluster {
   const calls: string[] = [];
   const failures = new Map<string, { error: unknown; times: number }>();
+  let transient = 0;
   const record = (name: keyof Cluster): void => {
     calls.push(name);
     const failure = failures.get(name);
     if (failure && failure.times > 0) {
       failure.times -= 1;
+      if (isTransient(failure.error)) transient += 1;
       throw failure.error;
     }
   };
@@ -176,6 +179,7 @@ export function fakeCluster(state: FakeState): FakeCluster {
       if (state.leases?.get(daemonSet.uid)?.holder === holder) state.leases.delete(daemonSet.uid);
     },
     requestCount: () => calls.length,
+    transientFailures: () => transient,
     requestsByKind: () => Object.fromEntries([...new Set(calls)].map((c) => [c, calls.filter((x) => x === c).length])),
   };
   return fake;
