@@ -120,6 +120,12 @@ export const ConfigSchema = z.object({
   /** Time budget of one invocation; retries stop before it runs out, and the request answers 503. */
   TIME_BUDGET_MS: intFrom(25_000, 1000),
   /**
+   * Timeout of one API request, then retried. Every request daemonless makes is small (lists come in pages of 500) and
+   * answers in well under a second on a healthy API server; one that hangs (a connection black-holed) holds its pass,
+   * and under the pass lock every other pass, for this long (docs/reliability.md finding 17).
+   */
+  REQUEST_TIMEOUT_MS: intFrom(5_000, 500),
+  /**
    * After a request of a pass failed (a timeout, a 5xx, a reset), no pod is created or deleted from reads older than
    * this: the pass hands its hints back to be handled on a fresh read (src/reconcile/deps.ts `viewIsFresh`).
    */

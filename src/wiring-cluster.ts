@@ -19,8 +19,8 @@ import { withPassLock } from './pass-lock.ts';
 import { withQueuedFollowUps } from './queue/runtime.ts';
 import { createReconciler } from './reconcile/index.ts';
 
-/** The longest a single API request may take (the transport's timeout). */
-const requestTimeoutMs = (config: Config) => Math.min(10_000, config.TIME_BUDGET_MS);
+/** The longest a single API request may take (the transport's timeout), within the time budget. */
+const requestTimeoutMs = (config: Config) => Math.min(config.REQUEST_TIMEOUT_MS, config.TIME_BUDGET_MS);
 
 function transportFor(config: Config, kc: KubeConfig): Transport {
   const token = eksBearerToken(config);
@@ -36,7 +36,7 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
 }
 
 /**
- * `inner` under the pass lock, renewed every 5 s for 20 s: a renewal held up by the longest request (10 s) still lands
+ * `inner` under the pass lock, renewed every 5 s for 20 s: a renewal held up by its requests (3 s each, 6 s per try) still lands
  * before the hold ends, and a holder that died blocks the others for 20 s at most.
  */
 function passLocked(inner: HintHandler, transport: Transport, config: Config, log: Logger): HintHandler {
