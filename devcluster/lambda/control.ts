@@ -49,6 +49,8 @@ export interface StartLambdaOptions {
   region?: string;
   accountId?: string;
   ssm?: Record<string, string>;
+  /** `--param name=value` overrides of serverless.yml's params. */
+  params?: Record<string, string>;
   variablesEnv?: Record<string, string | undefined>;
   extraEnvironment?: Record<string, string>;
   http?: { port: number };
@@ -103,7 +105,7 @@ export async function startLambda(options: StartLambdaOptions): Promise<LambdaHa
 
   // Queues: what serverless.yml declares under resources.
   const definition = parseServerlessYaml(readFileSync(options.serverlessFile, 'utf8'), {
-    sources: { env: variablesEnv, stage, region, accountId, ssm },
+    sources: { env: variablesEnv, stage, region, accountId, ssm, ...(options.params ? { params: options.params } : {}) },
   });
   let sqsEndpoint: string | undefined;
   const wantSqs = options.sqs === true || ((options.sqs ?? 'auto') === 'auto' && definition.queues.length > 0);
@@ -119,6 +121,7 @@ export async function startLambda(options: StartLambdaOptions): Promise<LambdaHa
     region,
     accountId,
     ssm,
+    ...(options.params ? { params: options.params } : {}),
     variablesEnv: Object.fromEntries(Object.entries(variablesEnv).filter(([, v]) => v !== undefined)),
     extraEnvironment: options.extraEnvironment ?? {},
     host: '127.0.0.1',

@@ -64,6 +64,8 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
   mkdirSync(paths.logs, { recursive: true });
   const parameter = (name: string) => `/daemonless/${productStage}/${name}`;
   const env = process.env;
+  const params = env.DAEMONLESS_LAMBDA_PARAMS ? parseParams(env.DAEMONLESS_LAMBDA_PARAMS) : undefined;
+  if (params) log(`lambda: serverless.yml params overridden (DAEMONLESS_LAMBDA_PARAMS): ${JSON.stringify(params)}`);
   const handle = await startLambda({
     serverlessFile: join(repoRoot, 'serverless.yml'),
     stateDir,
@@ -75,7 +77,7 @@ export async function startProductLambda(options: ProductLambdaOptions): Promise
       [parameter('admission-path-secret')]: pathSecret,
     },
     variablesEnv: env,
-    ...(env.DAEMONLESS_LAMBDA_PARAMS ? { params: parseParams(env.DAEMONLESS_LAMBDA_PARAMS) } : {}),
+    ...(params ? { params } : {}),
     extraEnvironment: { KUBECONFIG: options.kubeconfig ?? paths.reconcilerKubeconfig, ...options.functionsEnv },
     http: { port },
     https: { port: port + 1, certFile: join(paths.pki, 'webhook.crt'), keyFile: join(paths.pki, 'webhook.key') },

@@ -3,9 +3,10 @@
  * integration trials tolerate these kinds — they still print and count them — and fail on any other kind, on a trial
  * that does not converge, and on a fuzz contract failure. When src/ fixes one, remove it here: from then on it fails CI.
  *
- * Open (docs/reliability.md, "What the trials found"): writes decided on a state read before they landed, beyond the
- * checker's 2 s grace only under faults (an invocation held up by a slow or timed-out request acts on a view seconds
- * old): budget / surge excess, and a pod created on a node tainted NoExecute seconds before.
+ * Open (docs/reliability.md, "What the trials found", finding 5): writes decided on a state read before they landed,
+ * beyond the checker's 2 s grace only under faults: budget / surge excess, and a pod created on a node tainted
+ * NoExecute seconds before. Since STALE_VIEW_MS a pass whose request failed writes nothing from a view older than 2 s;
+ * slow answers without a failure can still age a view past the grace.
  *
  * Fixed and no longer tolerated: duplicate (no two passes overlap: one at a time in a server at the default
  * MAX_CONCURRENT_RECONCILES=1, and under the pass lock on Lambda and above 1, src/pass-lock.ts), crash (unhandled rejection in the node reads), refused (a NotFound

@@ -58,7 +58,7 @@ describe('parseServerlessYaml', () => {
     expect(resync.timeoutSeconds).toBe(300);
     // The reconcile function consumes the hints queue, which redrives to its dead-letter queue.
     const reconcile = definition.functions.find((f) => f.key === 'reconcile')!;
-    expect(reconcile.sqs).toEqual([expect.objectContaining({ queueName: 'HintsQueue', batchSize: 100, maximumBatchingWindowSeconds: 1, maximumConcurrency: 2, reportBatchItemFailures: true })]);
+    expect(reconcile.sqs).toEqual([expect.objectContaining({ queueName: 'HintsQueue', batchSize: 10, maximumBatchingWindowSeconds: 0, maximumConcurrency: 2, reportBatchItemFailures: true })]);
     expect(reconcile.environment.QUEUE_URL).toBe('local-queue-url:HintsQueue');
     expect(definition.queues.find((q) => q.name === 'HintsQueue')?.deadLetter).toEqual({ queueName: 'HintsDeadLetterQueue', maxReceiveCount: 5 });
   });
