@@ -345,12 +345,12 @@ describe('time budget', () => {
 });
 
 describe('stale view', () => {
-  /** Ten nodes to create pods on, one create at a time; the first create fails transiently after `failAfterMs`. */
-  function slowFirstFailure(failAfterMs: number, eachMs = 0) {
+  /** Ten nodes to create pods on, one create at a time, each taking `eachMs`; the first (when `fails`) fails transiently after `failAfterMs`. */
+  function slowFirstFailure(failAfterMs: number, eachMs = 0, fails = true) {
     const d = ds();
     const state: FakeState = { nodes: Array.from({ length: 10 }, (_, i) => newNode(`n${i}`)), daemonSets: [d], pods: [], revisions: written(d) };
     const cluster = fakeCluster(state);
-    cluster.failOn('createPod', new TransientError('create pod: the operation was aborted due to timeout'), 1);
+    if (fails) cluster.failOn('createPod', new TransientError('create pod: the operation was aborted due to timeout'), 1);
     let now = T0.getTime();
     let first = true;
     const createPod = cluster.createPod.bind(cluster);
@@ -382,16 +382,7 @@ describe('stale view', () => {
   });
 
   it('a pass without failures is not bounded by it: ten creates of 500 ms each all go out', async () => {
-    const d = ds();
-    const state: FakeState = { nodes: Array.from({ length: 10 }, (_, i) => newNode(`n${i}`)), daemonSets: [d], pods: [], revisions: written(d) };
-    const cluster = fakeCluster(state);
-    let now = T0.getTime();
-    const createPod = cluster.createPod.bind(cluster);
-    cluster.createPod = async (pod) => {
-      now += 500;
-      return createPod(pod);
-    };
-    const reconciler = createReconciler({ cluster: () => cluster, now: () => new Date(now), newId: () => 'id', log: silentLogger, options: { ...options, writeConcurrency: 1, timeBudgetMs: 60_000 } });
+    const { cluster, reconciler } = slowFirstFailure(500, 500, false);
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.created).toHaveLength(10);
   });
