@@ -16,7 +16,7 @@ const eks = {
 
 describe('configuration', () => {
   it('has defaults for everything optional', () => {
-    expect(loadConfig({})).toMatchObject({ PORT: 8787, HTTPS_PORT: 8788, WRITE_CONCURRENCY: 32, WIDE_READ_THRESHOLD: 64, FOLLOW_UP_INTERVAL_MS: 250 });
+    expect(loadConfig({})).toMatchObject({ PORT: 8787, HTTPS_PORT: 8788, WRITE_CONCURRENCY: 32, WIDE_READ_THRESHOLD: 64, FOLLOW_UP_INTERVAL_MS: 250, REQUEST_TIMEOUT_MS: 5000, STALE_VIEW_MS: 2000 });
   });
 
   it.each([
