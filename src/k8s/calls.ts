@@ -59,21 +59,22 @@ export function createCalls(
     random: options.random ?? Math.random,
   };
   const fromViewRetry: RetryOptions = options.mayRetryFromView ? { ...retry, mayRetry: options.mayRetryFromView } : retry;
+  const failed = (error: unknown): void => {
+    if (isTransient(error)) failures += 1;
+  };
   const calls = {
     retry,
     count: () => requests,
     byKind: () => Object.fromEntries(kinds),
     failures: () => failures,
-    failed: (error: unknown) => {
-      if (isTransient(error)) failures += 1;
-    },
+    failed,
     call: <T>(request: Request) =>
       withRetry(async () => {
         tally(request.what);
         try {
           return await transport.send<T>(request);
         } catch (error) {
-          if (isTransient(error)) failures += 1;
+          failed(error);
           throw error;
         }
       }, request.fromView ? fromViewRetry : retry),
