@@ -154,6 +154,11 @@ export const ConfigSchema = z.object({
    */
   QUEUE_URL: unsetIfEmpty(z.url()),
   /**
+   * The reconcile function takes up to this many messages already waiting in the queue into the pass of each batch it
+   * is handed (src/queue/consumer.ts), so a backlog costs few passes; 0: each batch alone.
+   */
+  QUEUE_DRAIN_MAX: intFrom(100, 0),
+  /**
    * Reconciles at once in a long-lived server; deliveries arriving meanwhile are merged into the next one. At 1 every
    * pass reads after the previous one's writes, so no two passes race on a node (two passes that read different
    * templates, or one that saw a terminating pod and one that did not, each create a pod: the reliability trials found

@@ -12,19 +12,34 @@
  *   with a growing delay (2, 4, 8, 16 s: upstream re-queues every failed sync with backoff), counting the failures in
  *   the message; after that it is reported for every record, and SQS redelivers after the visibility timeout, then
  *   dead-letters.
+ * - With `drain`, the messages already waiting in the queue (up to `drain.max`, short polls) join the batch before its
+ *   pass: a backlog (a burst of joins, status passes of several DaemonSets) is worked off in one pass per batch instead
+ *   of one per 10 messages, each waiting for the pass lock. They are deleted once their hints are reconciled or sent
+ *   again, as the batch's records are; otherwise (or when the delete fails) SQS delivers them again after their
+ *   visibility timeout. A drained message that is not valid is left alone: it comes back through the event source
+ *   mapping, which reports it and, after maxReceiveCount, dead-letters it.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { isTransient } from '../errors.ts';
 import { dedupeHints, type Hint, type HintHandler } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
-import { QueueMessageSchema } from './message.ts';
-import type { HintQueue } from './port.ts';
+import { QueueMessageSchema, type QueueMessage } from './message.ts';
+import type { HintQueue, QueueDrain, ReceivedMessage } from './port.ts';
 
 export interface ConsumerDeps {
   handler: HintHandler;
   queue: HintQueue;
   log: Logger;
   now: () => number;
+  /** Messages already waiting join the batch's pass, up to `max` of them (absent or 0: the batch alone). */
+  drain?: { queue: QueueDrain; max: number };
+}
+
+interface Due {
+  hints: Hint[];
+  failures: number;
+  /** The batch's record, or a message this invocation took from the queue itself. */
+  from: { record: SQSRecord } | { drained: ReceivedMessage };
 }
 
 /** Delay of a retried batch when the API server named none: short, since the queue already spaces deliveries. */
@@ -34,52 +49,98 @@ export const MAX_FAILED_RESENDS = 4;
 
 export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise<SQSBatchResponse> {
   const failures: string[] = [];
-  const due: { record: SQSRecord; hints: Hint[]; failures: number }[] = [];
+  const due: Due[] = [];
+  /** Drained messages done with before the pass (sent again for later): deleted with the others. */
+  const handled: ReceivedMessage[] = [];
   await Promise.all(
     event.Records.map(async (record) => {
-      const message = parseRecord(record);
+      const message = parseBody(record.body);
       if (message === undefined) {
         deps.log.warn('queue message refused', { messageId: record.messageId, receiveCount: record.attributes?.ApproximateReceiveCount });
         failures.push(record.messageId);
         return;
       }
-      const wait = message.notBefore === undefined ? 0 : (message.notBefore - deps.now()) / 1000;
-      if (wait > 1) {
-        try {
-          await deps.queue.send(message.hints, wait, { failures: message.failures ?? 0 });
-        } catch {
-          failures.push(record.messageId);
-        }
+      try {
+        if (await sentForLater(message, deps)) return;
+      } catch {
+        failures.push(record.messageId);
         return;
       }
-      due.push({ record, hints: message.hints, failures: message.failures ?? 0 });
+      due.push({ hints: message.hints, failures: message.failures ?? 0, from: { record } });
     }),
   );
   if (due.length === 0) return batchResponse(failures);
+  if (deps.drain && deps.drain.max > 0) await drainInto(due, handled, deps.drain, deps);
 
+  const drained = due.flatMap((d) => ('drained' in d.from ? [d.from.drained] : []));
   const hints = dedupeHints(due.flatMap((d) => d.hints));
+  let done = false;
   try {
     const result = await deps.handler.handle(hints);
-    deps.log.info('queue batch reconciled', { records: event.Records.length, hints: hints.length, result });
+    done = true;
+    deps.log.info('queue batch reconciled', { records: event.Records.length, ...(drained.length > 0 ? { drained: drained.length } : {}), hints: hints.length, result });
   } catch (error) {
     deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, error: serializeError(error) });
     const failed = Math.max(...due.map((d) => d.failures));
-    let requeued = false;
     if (isTransient(error)) {
       const delay = Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS)));
-      requeued = await deps.queue.send(hints, delay, { failures: failed }).then(() => true, () => false);
+      done = await deps.queue.send(hints, delay, { failures: failed }).then(() => true, () => false);
     } else if (failed < MAX_FAILED_RESENDS) {
-      requeued = await deps.queue.send(hints, RETRY_DELAY_SECONDS * 2 ** failed, { failures: failed + 1 }).then(() => true, () => false);
+      done = await deps.queue.send(hints, RETRY_DELAY_SECONDS * 2 ** failed, { failures: failed + 1 }).then(() => true, () => false);
     }
-    if (!requeued) failures.push(...due.map((d) => d.record.messageId));
+    if (!done) failures.push(...due.flatMap((d) => ('record' in d.from ? [d.from.record.messageId] : [])));
+  }
+  // Not done: the drained messages stay in the queue and come back after their visibility timeout. Those sent again
+  // for later are done with either way.
+  const finished = done ? [...handled, ...drained] : handled;
+  if (deps.drain && finished.length > 0) {
+    const left = await deps.drain.queue.delete(finished).catch(() => finished.map((m) => m.id));
+    if (left.length > 0) deps.log.warn('drained messages not deleted; they come back after their visibility timeout', { messageIds: left });
   }
   return batchResponse(failures);
 }
 
-function parseRecord(record: SQSRecord): { hints: Hint[]; notBefore?: number; failures?: number } | undefined {
+/** A message whose `notBefore` is still ahead (a delay beyond SQS's 900 s) is sent again with the rest of its delay. */
+async function sentForLater(message: QueueMessage, deps: ConsumerDeps): Promise<boolean> {
+  const wait = message.notBefore === undefined ? 0 : (message.notBefore - deps.now()) / 1000;
+  if (wait <= 1) return false;
+  await deps.queue.send(message.hints, wait, { failures: message.failures ?? 0 });
+  return true;
+}
+
+async function drainInto(due: Due[], handled: ReceivedMessage[], drain: NonNullable<ConsumerDeps['drain']>, deps: ConsumerDeps): Promise<void> {
+  let received: ReceivedMessage[];
+  try {
+    received = await drain.queue.receive(drain.max);
+  } catch (error) {
+    // The batch alone is still worth reconciling; what waits comes in later batches.
+    deps.log.warn('queue not drained', { error: serializeError(error) });
+    return;
+  }
+  await Promise.all(
+    received.map(async (drained) => {
+      const message = parseBody(drained.body);
+      if (message === undefined) {
+        deps.log.warn('drained queue message refused; left for the event source mapping', { messageId: drained.id });
+        return;
+      }
+      try {
+        if (await sentForLater(message, deps)) {
+          handled.push(drained);
+          return;
+        }
+      } catch {
+        return; // left in the queue: it comes back after its visibility timeout
+      }
+      due.push({ hints: message.hints, failures: message.failures ?? 0, from: { drained } });
+    }),
+  );
+}
+
+function parseBody(text: string): QueueMessage | undefined {
   let body: unknown;
   try {
-    body = JSON.parse(record.body) as unknown;
+    body = JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }

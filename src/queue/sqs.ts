@@ -1,18 +1,29 @@
 /**
- * `HintQueue` on Amazon SQS through the AWS SDK v3 that the nodejs22.x runtime provides (on NODE_PATH, which only
- * `require` honours: loaded with createRequire, kept out of the bundle). Locally the same SDK talks to ElasticMQ
- * (AWS_ENDPOINT_URL_SQS). Loaded on the first send, so cold starts that never enqueue do not pay for it.
+ * `HintQueue` and `QueueDrain` on Amazon SQS through the AWS SDK v3 that the nodejs22.x runtime provides (on
+ * NODE_PATH, which only `require` honours: loaded with createRequire, kept out of the bundle). Locally the same SDK
+ * talks to ElasticMQ (AWS_ENDPOINT_URL_SQS). Loaded on the first request, so cold starts that never enqueue do not pay
+ * for it.
  */
 import { createRequire } from 'node:module';
 import { TransientError } from '../errors.ts';
 import type { Hint } from '../hints.ts';
 import { MAX_DELAY_SECONDS, encodeMessage } from './message.ts';
-import type { HintQueue } from './port.ts';
+import type { HintQueue, QueueDrain, ReceivedMessage } from './port.ts';
+
+interface SqsMessage {
+  MessageId?: string;
+  ReceiptHandle?: string;
+  Body?: string;
+}
 
 /** The slice of `@aws-sdk/client-sqs` used here. */
 export interface SqsSdk {
-  SQSClient: new (config: object) => { send(command: unknown): Promise<{ MessageId?: string }> };
+  SQSClient: new (config: object) => {
+    send(command: unknown): Promise<{ MessageId?: string; Messages?: SqsMessage[]; Failed?: { Id?: string }[] }>;
+  };
   SendMessageCommand: new (input: { QueueUrl: string; MessageBody: string; DelaySeconds?: number }) => unknown;
+  ReceiveMessageCommand: new (input: { QueueUrl: string; MaxNumberOfMessages: number; WaitTimeSeconds: number }) => unknown;
+  DeleteMessageBatchCommand: new (input: { QueueUrl: string; Entries: { Id: string; ReceiptHandle: string }[] }) => unknown;
 }
 
 let runtimeSdk: SqsSdk | undefined;
@@ -22,29 +33,72 @@ export function loadRuntimeSqsSdk(): SqsSdk {
   return runtimeSdk;
 }
 
-export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number }): HintQueue {
+/** SQS's largest ReceiveMessage and DeleteMessageBatch. */
+const SQS_BATCH = 10;
+
+export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number }): HintQueue & QueueDrain {
   const now = options.now ?? Date.now;
   let client: { sdk: SqsSdk; sqs: InstanceType<SqsSdk['SQSClient']> } | undefined;
+  const connect = () => {
+    if (!client) {
+      const sdk = (options.sdk ?? loadRuntimeSqsSdk)();
+      client = { sdk, sqs: new sdk.SQSClient({}) };
+    }
+    return client;
+  };
   return {
     async send(hints: readonly Hint[], delaySeconds = 0, sendOptions = {}) {
       if (hints.length === 0) return;
-      if (!client) {
-        const sdk = (options.sdk ?? loadRuntimeSqsSdk)();
-        client = { sdk, sqs: new sdk.SQSClient({}) };
-      }
+      const { sdk, sqs } = connect();
       const delay = Math.max(0, Math.ceil(delaySeconds));
       const notBefore = delay > MAX_DELAY_SECONDS ? now() + delay * 1000 : undefined;
-      const command = new client.sdk.SendMessageCommand({
+      const command = new sdk.SendMessageCommand({
         QueueUrl: options.queueUrl,
         MessageBody: encodeMessage(hints, notBefore, sendOptions.failures),
         DelaySeconds: Math.min(delay, MAX_DELAY_SECONDS),
       });
       try {
-        await client.sqs.send(command);
+        await sqs.send(command);
       } catch (error) {
         // Throttling, a network error, a queue that is briefly unavailable: the sender retries (5xx, redelivery).
         throw new TransientError(`enqueue ${hints.length} hint(s): ${error instanceof Error ? error.message : String(error)}`);
       }
+    },
+
+    async receive(max) {
+      const { sdk, sqs } = connect();
+      const out: ReceivedMessage[] = [];
+      // Short polls (no wait) until the queue has no more visible messages or `max` are taken.
+      while (out.length < max) {
+        const want = Math.min(SQS_BATCH, max - out.length);
+        const answer = await sqs.send(new sdk.ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: want, WaitTimeSeconds: 0 }));
+        const messages = answer.Messages ?? [];
+        for (const m of messages) {
+          if (m.MessageId && m.ReceiptHandle && m.Body !== undefined) out.push({ id: m.MessageId, receipt: m.ReceiptHandle, body: m.Body });
+        }
+        if (messages.length < want) break;
+      }
+      return out;
+    },
+
+    async delete(messages) {
+      const { sdk, sqs } = connect();
+      const failed: string[] = [];
+      const chunks: ReceivedMessage[][] = [];
+      for (let i = 0; i < messages.length; i += SQS_BATCH) chunks.push(messages.slice(i, i + SQS_BATCH));
+      await Promise.all(
+        chunks.map(async (chunk) => {
+          // Entry ids only need to be unique within one request.
+          const entries = chunk.map((m, i) => ({ Id: String(i), ReceiptHandle: m.receipt }));
+          try {
+            const answer = await sqs.send(new sdk.DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries }));
+            for (const f of answer.Failed ?? []) failed.push(chunk[Number(f.Id)]?.id ?? '?');
+          } catch {
+            failed.push(...chunk.map((m) => m.id));
+          }
+        }),
+      );
+      return failed;
     },
   };
 }

@@ -11,7 +11,7 @@ import { nextPassAt, type PassScheduler } from '../../src/k8s/leases.ts';
 import { silentLogger } from '../../src/log.ts';
 import { MAX_FAILED_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
 import { encodeMessage } from '../../src/queue/message.ts';
-import type { HintQueue } from '../../src/queue/port.ts';
+import type { HintQueue, QueueDrain, ReceivedMessage } from '../../src/queue/port.ts';
 import { enqueueingHandler, withQueuedFollowUps } from '../../src/queue/runtime.ts';
 import { createSqsQueue, type SqsSdk } from '../../src/queue/sqs.ts';
 
@@ -204,31 +204,161 @@ describe('consumeBatch', () => {
   });
 });
 
-describe('createSqsQueue', () => {
-  function fakeSdk(fail?: Error) {
-    const commands: { QueueUrl: string; MessageBody: string; DelaySeconds?: number }[] = [];
-    const sdk: SqsSdk = {
-      SQSClient: class {
-        async send(command: unknown) {
-          if (fail) throw fail;
-          commands.push((command as { input: (typeof commands)[number] }).input);
-          return { MessageId: 'x' };
-        }
+describe('consumeBatch with drain: what already waits in the queue joins the batch\'s pass', () => {
+  let id = 0;
+  const record = (body: string): SQSRecord =>
+    ({ messageId: `m${++id}`, receiptHandle: 'r', body, attributes: { ApproximateReceiveCount: '1' }, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' }) as unknown as SQSRecord;
+  const waiting = (body: string): ReceivedMessage => ({ id: `w${++id}`, receipt: `rh${id}`, body });
+
+  /** A queue whose visible messages are `visible`; records what was received (max asked) and deleted. */
+  function drainQueue(visible: ReceivedMessage[], options: { receiveFails?: boolean; deleteFails?: boolean } = {}) {
+    const asked: number[] = [];
+    const deleted: string[] = [];
+    const drain: QueueDrain = {
+      async receive(max) {
+        asked.push(max);
+        if (options.receiveFails) throw new Error('SQS unreachable');
+        return visible.splice(0, max);
       },
-      SendMessageCommand: class {
-        input: unknown;
-        constructor(input: unknown) {
-          this.input = input;
-        }
+      async delete(messages) {
+        if (options.deleteFails) return messages.map((m) => m.id);
+        deleted.push(...messages.map((m) => m.id));
+        return [];
       },
     };
-    return { sdk, commands };
+    return { drain, asked, deleted };
+  }
+  const deps = (h: HintHandler, queue: HintQueue, drain: QueueDrain, max = 100) => ({ handler: h, queue, log: silentLogger, now: () => NOW, drain: { queue: drain, max } });
+
+  it('one pass for the batch and the waiting messages, duplicates merged; the drained messages are deleted after it', async () => {
+    const { h, calls } = handler({});
+    const { queue } = recordingQueue();
+    const a = waiting(encodeMessage([ds('a')]));
+    const b = waiting(encodeMessage([node('n1'), ds('b')]));
+    const { drain, asked, deleted } = drainQueue([a, b]);
+    const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain, 50));
+    expect(asked).toEqual([50]);
+    expect(calls).toHaveLength(1);
+    expect(new Set(calls[0])).toEqual(new Set([node('n1'), ds('a'), ds('b')]));
+    expect(deleted).toEqual([a.id, b.id]);
+    expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it('no drain with max 0', async () => {
+    const max = 0;
+    const { h, calls } = handler({});
+    const { queue } = recordingQueue();
+    const { drain, asked } = drainQueue([waiting(encodeMessage([ds('a')]))]);
+    await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain, max));
+    expect(asked).toEqual([]);
+    expect(calls).toEqual([[node('n1')]]);
+  });
+
+  it('nothing is drained for a batch with nothing due', async () => {
+    const { h, calls } = handler({});
+    const { queue } = recordingQueue();
+    const { drain, asked } = drainQueue([waiting(encodeMessage([ds('a')]))]);
+    await consumeBatch({ Records: [record(encodeMessage([node('n1')], NOW + 1_200_000))] }, deps(h, queue, drain));
+    expect(asked).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('a drained message that is not valid is left in the queue (the mapping reports it, then dead-letters it); the rest go on', async () => {
+    const { h, calls } = handler({});
+    const { queue } = recordingQueue();
+    const bad = waiting('{nope');
+    const good = waiting(encodeMessage([ds('a')]));
+    const { drain, deleted } = drainQueue([bad, good]);
+    const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain));
+    expect(calls).toEqual([[node('n1'), ds('a')]]);
+    expect(deleted).toEqual([good.id]);
+    expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it('a drained message not yet due is sent again with the rest of its delay and deleted, even when the pass fails for good', async () => {
+    const { h, calls } = handler(async () => {
+      throw new RejectedError('403 forbidden', 403);
+    });
+    const { queue, sent } = recordingQueue();
+    const later = waiting(encodeMessage([ds('later')], NOW + 1_200_000));
+    const now = waiting(encodeMessage([ds('now')]));
+    const { drain, deleted } = drainQueue([later, now]);
+    const batch = record(encodeMessage([node('n1')], undefined, MAX_FAILED_RESENDS));
+    const out = await consumeBatch({ Records: [batch] }, deps(h, queue, drain));
+    expect(calls).toEqual([[node('n1'), ds('now')]]);
+    expect(sent).toEqual([{ hints: [ds('later')], delay: 1200 }]);
+    // The pass failed and nothing was sent again: the batch's record is redelivered, the drained one comes back after
+    // its visibility timeout; only the one already sent for later is deleted.
+    expect(deleted).toEqual([later.id]);
+    expect(out.batchItemFailures).toEqual([{ itemIdentifier: batch.messageId }]);
+  });
+
+  it('a transient failure sends every hint again, drained ones included, and deletes the drained messages', async () => {
+    const { h } = handler(async () => {
+      throw new TransientError('503', 2);
+    });
+    const { queue, sent } = recordingQueue();
+    const a = waiting(encodeMessage([ds('a')]));
+    const { drain, deleted } = drainQueue([a]);
+    const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain));
+    expect(sent).toEqual([{ hints: [node('n1'), ds('a')], delay: 2 }]);
+    expect(deleted).toEqual([a.id]);
+    expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it('a drain that fails leaves the batch to be reconciled alone', async () => {
+    const { h, calls } = handler({});
+    const { queue } = recordingQueue();
+    const { drain } = drainQueue([], { receiveFails: true });
+    const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain));
+    expect(calls).toEqual([[node('n1')]]);
+    expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it('drained messages that cannot be deleted are not reported as the batch\'s failures (they come back and are reconciled again, harmlessly)', async () => {
+    const { h } = handler({});
+    const { queue } = recordingQueue();
+    const { drain } = drainQueue([waiting(encodeMessage([ds('a')]))], { deleteFails: true });
+    const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain));
+    expect(out.batchItemFailures).toEqual([]);
+  });
+});
+
+describe('createSqsQueue', () => {
+  type Input = Record<string, unknown>;
+  /** An SDK slice that records each command's input by name and answers with `answer` (default: a message id). */
+  function fakeSdk(fail?: Error, answer: (name: string, input: Input) => object = () => ({ MessageId: 'x' })) {
+    const commands: Input[] = [];
+    const calls: { name: string; input: Input }[] = [];
+    const command = (name: string) =>
+      class {
+        name = name;
+        input: Input;
+        constructor(input: Input) {
+          this.input = input;
+        }
+      };
+    const sdk: SqsSdk = {
+      SQSClient: class {
+        async send(c: unknown) {
+          if (fail) throw fail;
+          const { name, input } = c as { name: string; input: Input };
+          if (name === 'send') commands.push(input);
+          calls.push({ name, input });
+          return answer(name, input);
+        }
+      },
+      SendMessageCommand: command('send'),
+      ReceiveMessageCommand: command('receive'),
+      DeleteMessageBatchCommand: command('delete'),
+    };
+    return { sdk, commands, calls };
   }
 
   it('carries the count of failed reconciles in the message', async () => {
     const { sdk, commands } = fakeSdk();
     await createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk, now: () => NOW }).send([node('n1')], 4, { failures: 2 });
-    expect(JSON.parse(commands[0]!.MessageBody)).toEqual({ v: 1, hints: [node('n1')], failures: 2 });
+    expect(JSON.parse(commands[0]!['MessageBody'] as string)).toEqual({ v: 1, hints: [node('n1')], failures: 2 });
   });
 
   it('sends one message with the hints, the delay rounded up to whole seconds', async () => {
@@ -246,5 +376,35 @@ describe('createSqsQueue', () => {
   it('a failed send is a TransientError (the webhook answers 503 and is retried)', async () => {
     const { sdk } = fakeSdk(new Error('ThrottlingException'));
     await expect(createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk }).send([node('n1')])).rejects.toBeInstanceOf(TransientError);
+  });
+
+  const waiting = (n: number) => Array.from({ length: n }, (_, i) => ({ MessageId: `w${i}`, ReceiptHandle: `r${i}`, Body: encodeMessage([node(`n${i}`)]) }));
+
+  it.each([
+    { name: 'an empty queue: one short poll', queued: 0, max: 100, polls: [10], taken: 0 },
+    { name: 'fewer than a page: one poll', queued: 4, max: 100, polls: [10], taken: 4 },
+    { name: 'full pages until one comes back short', queued: 25, max: 100, polls: [10, 10, 10], taken: 25 },
+    { name: 'never more than max', queued: 40, max: 15, polls: [10, 5], taken: 15 },
+  ])('receive: $name', async ({ queued, max, polls, taken }) => {
+    const left = waiting(queued);
+    const { sdk, calls } = fakeSdk(undefined, (name, input) => (name === 'receive' ? { Messages: left.splice(0, input['MaxNumberOfMessages'] as number) } : {}));
+    const got = await createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk }).receive(max);
+    expect(got.map((m) => m.id)).toEqual(waiting(taken).map((m) => m.MessageId));
+    expect(calls.map((c) => c.input)).toEqual(polls.map((n) => ({ QueueUrl: 'http://q', MaxNumberOfMessages: n, WaitTimeSeconds: 0 })));
+  });
+
+  it('delete: batches of 10 by receipt handle; answers the ids SQS did not delete, and whole batches whose request failed', async () => {
+    const messages = waiting(23).map((m) => ({ id: m.MessageId, receipt: m.ReceiptHandle, body: m.Body }));
+    let batch = 0;
+    const { sdk, calls } = fakeSdk(undefined, () => {
+      batch += 1;
+      if (batch === 1) return { Failed: [{ Id: '3' }] };
+      if (batch === 3) throw new Error('reset');
+      return {};
+    });
+    const failed = await createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk }).delete(messages);
+    expect(calls.map((c) => (c.input['Entries'] as { ReceiptHandle: string }[]).map((e) => e.ReceiptHandle).length)).toEqual([10, 10, 3]);
+    expect((calls[0]!.input['Entries'] as { Id: string; ReceiptHandle: string }[])[3]).toEqual({ Id: '3', ReceiptHandle: 'r3' });
+    expect(failed.sort()).toEqual(['w20', 'w21', 'w22', 'w3'].sort());
   });
 });
