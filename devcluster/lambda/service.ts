@@ -436,7 +436,7 @@ export function lambdaHeapMb(memorySizeMb: number): number {
 }
 
 /** What Lambda sets in a nodejs22.x environment, plus the function's own variables. */
-function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, options: ServiceOptions, invokeUrl: string): Record<string, string> {
+export function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, options: ServiceOptions, invokeUrl: string): Record<string, string> {
   const env: Record<string, string> = {
     ...fn.environment,
     AWS_LAMBDA_FUNCTION_NAME: fn.name,
@@ -464,6 +464,10 @@ function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, options: Ser
     ...(options.sqsEndpoint ? { AWS_ENDPOINT_URL_SQS: options.sqsEndpoint } : {}),
     ...options.extraEnvironment,
   };
+  // The function's own NODE_OPTIONS (serverless.yml: --expose-gc) stay when the caller adds some (the bench's heap limit).
+  const own = fn.environment['NODE_OPTIONS'];
+  const extra = options.extraEnvironment['NODE_OPTIONS'];
+  if (own && extra) env['NODE_OPTIONS'] = `${own} ${extra}`;
   // V8 sizes its heap from the memory it sees: inside Lambda's cgroup of memorySize MB (measured with Node 22: 256 MB →
   // heap_size_limit 259 MB, as with --max-old-space-size=211), here from the whole machine (≈ 4 GB), so a warm
   // environment would let garbage pile up past memorySize and be killed where Lambda's would have collected it.

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import type { FunctionDefinition } from '../../devcluster/lambda/serverless-config.ts';
+import { lambdaEnvironment, type ServiceOptions } from '../../devcluster/lambda/service.ts';
+
+const fn = (environment: Record<string, string>): FunctionDefinition =>
+  ({ key: 'resync', name: 'daemonless-dev-resync', handler: 'index.handler', artifact: undefined, memorySize: 256, timeoutSeconds: 300, reservedConcurrency: 1, environment, maximumRetryAttempts: 0 }) as unknown as FunctionDefinition;
+const options = (extraEnvironment: Record<string, string>): ServiceOptions =>
+  ({ serverlessFile: 'serverless.yml', stateDir: '/tmp/x', stage: 'dev', region: 'us-east-1', accountId: '000000000000', ssm: {}, variablesEnv: {}, extraEnvironment, host: '127.0.0.1', invokePort: 1, runtimeNodePath: '/runtime/node_modules' }) as ServiceOptions;
+
+describe('the local Lambda runtime: NODE_OPTIONS of a function', () => {
+  it.each([
+    { name: "the function's own, with V8's heap limit as in a 256 MB cgroup", own: '--expose-gc', extra: undefined, want: '--expose-gc --max-old-space-size=211' },
+    { name: 'none of its own: the heap limit alone', own: undefined, extra: undefined, want: '--max-old-space-size=211' },
+    // The bench sets its own heap limit for every function; serverless.yml's --expose-gc must survive it.
+    { name: "the caller's added after the function's", own: '--expose-gc', extra: '--max-old-space-size=100', want: '--expose-gc --max-old-space-size=100' },
+    { name: "the caller's alone", own: undefined, extra: '--max-old-space-size=100', want: '--max-old-space-size=100' },
+  ])('$name', ({ own, extra, want }) => {
+    const env = lambdaEnvironment(fn(own ? { NODE_OPTIONS: own } : {}), '/code', options(extra ? { NODE_OPTIONS: extra } : {}), 'http://127.0.0.1:1');
+    expect(env['NODE_OPTIONS']).toBe(want);
+  });
+});
