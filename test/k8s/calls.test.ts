@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../src/errors.ts';
-import { createCalls } from '../../src/k8s/calls.ts';
+import { createCalls, listAll } from '../../src/k8s/calls.ts';
 import type { Request, Transport } from '../../src/k8s/transport.ts';
 
 /** Fails the first `failures` sends transiently, then answers `{}`. */
@@ -37,5 +37,43 @@ describe('createCalls', () => {
     else await expect(result).rejects.toBeInstanceOf(TransientError);
     expect(transport.sent).toBe(sends);
     expect(calls.failures()).toBe(1);
+  });
+});
+
+describe('listAll', () => {
+  /** Answers `pages` pages of one item each, with continue tokens between them. */
+  function paged(pages: number): Transport & { queries: Record<string, string | undefined>[] } {
+    const t = {
+      queries: [] as Record<string, string | undefined>[],
+      counter: { requests: 0 },
+      async send<T>(request: Request): Promise<T> {
+        t.queries.push(request.query ?? {});
+        const n = t.queries.length;
+        return { items: [{ n, big: 'x' }], metadata: n < pages ? { continue: `c${n}` } : {} } as T;
+      },
+    };
+    return t;
+  }
+
+  it.each([
+    { pages: 1, collections: 0 },
+    { pages: 3, collections: 2 },
+  ])('follows continue tokens, projects every item, and collects garbage between pages where gc is exposed: $pages page(s)', async ({ pages, collections }) => {
+    const transport = paged(pages);
+    const calls = createCalls(transport, timing);
+    let collected = 0;
+    const g = globalThis as { gc?: () => void };
+    const before = g.gc;
+    g.gc = () => void (collected += 1);
+    try {
+      const items = await listAll<{ n: number; big?: string }>(transport, calls, { what: 'list nodes', path: 'api/v1/nodes', query: {} }, ({ n }) => ({ n }));
+      expect(items).toEqual(Array.from({ length: pages }, (_, i) => ({ n: i + 1 })));
+    } finally {
+      if (before) g.gc = before;
+      else delete g.gc;
+    }
+    expect(collected).toBe(collections);
+    expect(transport.queries.map((q) => q['continue'])).toEqual([undefined, ...Array.from({ length: pages - 1 }, (_, i) => `c${i + 1}`)]);
+    expect(transport.queries.every((q) => q['limit'] === '500')).toBe(true);
   });
 });
