@@ -60,7 +60,8 @@ function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHa
     newId: () => randomUUID(),
     log,
     options: {
-      plan: defaultPlanOptions,
+      // Nothing in a pass reads the per-node decisions; at scale they were most of its memory.
+      plan: { ...defaultPlanOptions, recordDecisions: false },
       writeConcurrency: config.WRITE_CONCURRENCY,
       timeBudgetMs: config.TIME_BUDGET_MS,
       wideReadThreshold: config.WIDE_READ_THRESHOLD,

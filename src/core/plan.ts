@@ -34,15 +34,18 @@ export function emptyPlan(): Plan {
 /** Concatenates plans; the requeue is the soonest one asked for. */
 export function mergePlans(plans: readonly Plan[]): Plan {
   const merged = emptyPlan();
-  for (const plan of plans) {
-    merged.actions.push(...plan.actions);
-    merged.events.push(...plan.events);
-    merged.decisions.push(...plan.decisions);
-    if (plan.requeueAfterSeconds !== undefined) {
-      merged.requeueAfterSeconds = Math.min(merged.requeueAfterSeconds ?? Number.POSITIVE_INFINITY, plan.requeueAfterSeconds);
-    }
-  }
+  for (const plan of plans) appendPlan(merged, plan);
   return merged;
+}
+
+/** Adds `plan` to `into` (mergePlans, one plan at a time). */
+function appendPlan(into: Plan, plan: Plan): void {
+  into.actions.push(...plan.actions);
+  into.events.push(...plan.events);
+  into.decisions.push(...plan.decisions);
+  if (plan.requeueAfterSeconds !== undefined) {
+    into.requeueAfterSeconds = Math.min(into.requeueAfterSeconds ?? Number.POSITIVE_INFINITY, plan.requeueAfterSeconds);
+  }
 }
 
 /**
@@ -61,18 +64,19 @@ export function planNode(
   const plan = emptyPlan();
   const dsRef = daemonSetRef(ds);
   const nodeName = nodeState.name;
-  const decide = (eligibility: Eligibility, summary: string): Plan => {
-    plan.decisions.push({ daemonSet: keyOf(ds), nodeName, eligibility, summary });
+  // The summary is only written when decisions are recorded (PlanOptions.recordDecisions).
+  const decide = (eligibility: Eligibility, summary: () => string): Plan => {
+    if (options.recordDecisions !== false) plan.decisions.push({ daemonSet: keyOf(ds), nodeName, eligibility, summary: summary() });
     return plan;
   };
   const notPlanned: Eligibility = { shouldRun: false, shouldContinueRunning: false, reason: null };
 
   // syncDaemonSet's early exits: planSnapshot skips these DaemonSets too, and emits SelectingAll once per DaemonSet.
-  if (isBeingDeleted(ds)) return decide(notPlanned, 'DaemonSet is being deleted: its pods are left to the garbage collector');
-  if (isEmptySelector(ds.spec?.selector)) return decide(notPlanned, 'empty selector refused (SelectingAll): nothing done');
+  if (isBeingDeleted(ds)) return decide(notPlanned, () => 'DaemonSet is being deleted: its pods are left to the garbage collector');
+  if (isEmptySelector(ds.spec?.selector)) return decide(notPlanned, () => 'empty selector refused (SelectingAll): nothing done');
   const invalid = selectorError(ds.spec?.selector);
-  if (invalid !== null) return decide(notPlanned, `invalid selector (${invalid}): nothing done`);
-  if (!selectsTemplate(ds)) return decide(notPlanned, "the selector does not match the template's labels: nothing done");
+  if (invalid !== null) return decide(notPlanned, () => `invalid selector (${invalid}): nothing done`);
+  if (!selectsTemplate(ds)) return decide(notPlanned, () => "the selector does not match the template's labels: nothing done");
 
   const claim = claimPodsOnNode(ds, nodeState);
   for (const pod of claim.adopt) plan.actions.push({ kind: 'adopt', daemonSet: dsRef, pod: refOf(pod), owner: controllerRefFor(ds) });
@@ -119,7 +123,7 @@ export function planNode(
       if (bound) deletePod(pod, `node ${nodeName} no longer exists`, 0);
       else if (!isBeingDeleted(pod)) deletePod(pod, `node ${nodeName} no longer exists`);
     }
-    return decide(eligibility, `node no longer exists: ${summarize()}`);
+    return decide(eligibility, () => `node no longer exists: ${summarize()}`);
   }
 
   const eligibility = nodeShouldRunDaemonPod(nodeState.node, ds);
@@ -209,7 +213,7 @@ export function planNode(
   } else {
     notes.push(`not eligible (${eligibility.reason})`);
   }
-  return decide(eligibility, summarize());
+  return decide(eligibility, summarize);
 }
 
 /** The hash of `ds` for this pass (Snapshot.hashes), or `revisionHash(ds)` when the snapshot has none. */
@@ -223,13 +227,14 @@ export function hashFor(snapshot: Pick<Snapshot, 'hashes'>, ds: V1DaemonSet): st
  * empty selector yields only the Warning SelectingAll, as upstream.
  */
 export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions = defaultPlanOptions): Plan {
-  const plans: Plan[] = [];
+  // Merged as it goes: one plan per DaemonSet and node kept until the end was most of a large pass's memory.
+  const merged = emptyPlan();
   const daemonSets = [...snapshot.daemonSets].sort((a, b) => compareStrings(keyOf(a), keyOf(b)));
   const nodes = [...snapshot.nodes].sort((a, b) => compareStrings(a.name, b.name));
   for (const ds of daemonSets) {
     if (isBeingDeleted(ds)) continue;
     if (isEmptySelector(ds.spec?.selector)) {
-      plans.push({
+      appendPlan(merged, {
         ...emptyPlan(),
         events: [
           {
@@ -244,15 +249,15 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
     }
     if (selectorError(ds.spec?.selector) === null && !selectsTemplate(ds)) {
       const message = "The selector does not match the pod template's labels: no pod would belong to it, so none is created.";
-      plans.push({ ...emptyPlan(), events: [{ daemonSet: daemonSetRef(ds), type: 'Warning', reason: 'InvalidSelector', message }] });
+      appendPlan(merged, { ...emptyPlan(), events: [{ daemonSet: daemonSetRef(ds), type: 'Warning', reason: 'InvalidSelector', message }] });
       continue;
     }
     const hash = hashFor(snapshot, ds);
     for (const nodeState of nodes) {
-      plans.push(planNode(ds, nodeState, snapshot.backoffs.get(backoffKey(ds, nodeState.name)), now, options, hash));
+      appendPlan(merged, planNode(ds, nodeState, snapshot.backoffs.get(backoffKey(ds, nodeState.name)), now, options, hash));
     }
   }
-  return mergePlans(plans);
+  return merged;
 }
 
 

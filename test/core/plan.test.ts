@@ -328,6 +328,16 @@ describe('planSnapshot', () => {
     ]);
   });
 
+  it('without recordDecisions (the reconcile passes): the same actions, events and requeue, no decisions', () => {
+    const other = newDaemonSet('aaa');
+    const failed = newDaemonSetPod(ds, 'node-a', { status: { phase: 'Failed' } });
+    const snapshot = { daemonSets: [ds, other], nodes: [nodeState('node-b'), nodeState('node-a', [failed])], backoffs: new Map(), hashes: new Map() };
+    const full = planSnapshot(snapshot, T0);
+    const lean = planSnapshot(snapshot, T0, { ...defaultPlanOptions, recordDecisions: false });
+    expect(full.decisions).toHaveLength(4);
+    expect(lean).toEqual({ ...full, decisions: [] });
+  });
+
   it('skips DaemonSets being deleted (left to the garbage collector)', () => {
     const deleting = newDaemonSet('fluentd', { metadata: { deletionTimestamp: T0 } });
     expect(planSnapshot({ daemonSets: [deleting], nodes, backoffs: new Map(), hashes: new Map() }, T0)).toEqual({ actions: [], events: [], decisions: [] });
