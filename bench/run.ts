@@ -12,7 +12,8 @@
  *
  * Writes, for a complete run, bench/results/latest.json + latest.md + latest.svg (N = 100) or latest-large.* (N = 1000);
  * with `--runtime lambda`, latest-lambda.* (N = 100, complete) or latest-lambda-large.* (N = 1000, shapes of both
- * runtimes); any other run writes latest-partial.* (not kept in git). See results.ts resultName. Prints the summary.
+ * runtimes), latest-memory.* (the memory sweep alone); any other run writes latest-partial.* (not kept in git). See
+ * results.ts resultName. Prints the summary.
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';

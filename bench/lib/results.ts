@@ -177,6 +177,8 @@ export function resultName(args: Pick<BenchArgs, 'complete' | 'nodes' | 'runtime
   // The minReadySeconds rollout alone (issue 9): kept beside the full runs, which predate it.
   if (args.phases.size === 1 && args.phases.has('minready') && args.systems.includes('upstream')) return 'latest-minready';
   if (args.runtime === 'lambda') {
+    // The memory sweep alone (issue 11): kept beside the full runs.
+    if (args.phases.size === 1 && args.phases.has('memory')) return 'latest-memory';
     const shapesOfBoth =
       args.systems.includes('daemonless') && args.systems.includes('lambda') && (['a', 'b', 'c'] as const).every((p) => args.phases.has(p));
     if (args.nodes === 100 && args.complete) return 'latest-lambda';

@@ -361,6 +361,11 @@ describe('result names', () => {
       'latest-minready',
     ],
     [
+      'the memory sweep alone, in the Lambda runtime',
+      { ...base, runtime: 'lambda' as const, complete: false, systems: ['lambda' as const], phases: new Set(['memory'] as const) },
+      'latest-memory',
+    ],
+    [
       'the minReadySeconds rollout without upstream: nothing to compare',
       { ...base, complete: false, phases: new Set(['minready'] as const) },
       'latest-partial',
