@@ -50,7 +50,13 @@ export interface HandleResult {
   followUp?: Hint[];
 }
 
+/**
+ * More hints that may join a call once its pass may run (the pass lock taken): the queue consumer's drain of what
+ * already waits in the queue (src/queue/consumer.ts). Asked for at most once; a caller that never asks leaves them be.
+ */
+export type MoreHints = () => Promise<Hint[]>;
+
 /** The port the HTTP layer calls. Implemented by src/reconcile.ts; faked in HTTP tests. */
 export interface HintHandler {
-  handle(hints: readonly Hint[], signal?: AbortSignal): Promise<HandleResult>;
+  handle(hints: readonly Hint[], signal?: AbortSignal, more?: MoreHints): Promise<HandleResult>;
 }

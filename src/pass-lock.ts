@@ -8,7 +8,7 @@
  * killed mid-pass blocking every reconcile for minutes).
  */
 import { TransientError } from './errors.ts';
-import type { HintHandler } from './hints.ts';
+import { dedupeHints, type HintHandler } from './hints.ts';
 import type { PassLock } from './k8s/leases.ts';
 import type { Logger } from './log.ts';
 
@@ -40,7 +40,7 @@ const MAX_POLL_MS = 400;
 
 export function withPassLock(inner: HintHandler, options: PassLockOptions): HintHandler {
   return {
-    async handle(hints, signal) {
+    async handle(hints, signal, more) {
       const started = options.now();
       const port = options.lock();
       const holder = options.newId();
@@ -74,7 +74,10 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
           .finally(() => (renewing = false));
       }, options.renewEveryMs);
       try {
-        return await inner.handle(hints, signal);
+        // Only now, holding the lock, does the call take on more (a drained backlog): a pass that waits for the lock
+        // and gives up must not have taken messages another pass could have worked off meanwhile.
+        const extra = more ? await more() : [];
+        return await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, signal);
       } finally {
         stop();
         // Not given back (API server unreachable): the next pass takes it over after its hold time.

@@ -73,6 +73,24 @@ describe('withPassLock', () => {
     expect(state.attempts).toBe(attempts);
   });
 
+  it.each([
+    { name: 'the lock taken: the more hints join the pass (duplicates merged), asked for while the lock is held', busyFor: 0, asked: 1, passed: ['node/n1', 'node/n2'] },
+    { name: 'the lock never taken: never asked for, the pass never runs', busyFor: 1000, asked: 0, passed: null },
+  ])('more hints (a drained backlog): $name', async ({ busyFor, asked, passed }) => {
+    const { lock, state } = memoryLock(busyFor);
+    let seen: string[] | null = null;
+    const heldWhenAsked: (string | null)[] = [];
+    const handler = locked({ handle: async (hints) => ((seen = hints.map((h) => (h.kind === 'node' ? `node/${h.name}` : h.kind))), result) }, lock);
+    const more = async () => {
+      heldWhenAsked.push(state.holder);
+      return [{ kind: 'node' as const, name: 'n1' }, { kind: 'node' as const, name: 'n2' }];
+    };
+    await handler.handle([{ kind: 'node', name: 'n1' }], undefined, more).catch(() => undefined);
+    expect(heldWhenAsked).toHaveLength(asked);
+    expect(heldWhenAsked.every((h) => h !== null)).toBe(true);
+    expect(seen).toEqual(passed);
+  });
+
   it('gives the lock back when the pass fails, and the failure goes on', async () => {
     const { lock, state } = memoryLock();
     const handler = locked({ handle: async () => Promise.reject(new TransientError('apiserver 503')) }, lock);

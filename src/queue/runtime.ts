@@ -4,7 +4,7 @@
  * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
  */
 import { isTransient, TransientError } from '../errors.ts';
-import type { HandleResult, Hint, HintHandler } from '../hints.ts';
+import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import type { PassScheduler } from '../k8s/leases.ts';
 import type { Logger } from '../log.ts';
 import type { HintQueue } from './port.ts';
@@ -37,8 +37,16 @@ export interface QueuedFollowUpOptions {
  */
 export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpOptions): HintHandler {
   return {
-    async handle(hints, signal) {
-      const result = await inner.handle(hints, signal);
+    async handle(batch, signal, more) {
+      // Hints the call took on once it could run (a drained backlog) are re-queued like the batch's own.
+      const gathered: Hint[] = [];
+      const tracked = more && (async () => {
+        const extra = await more();
+        gathered.push(...extra);
+        return extra;
+      });
+      const result = await inner.handle(batch, signal, tracked);
+      const hints = gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch;
       const now = options.now();
       const scheduler = options.scheduler(now + 5_000);
       const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>

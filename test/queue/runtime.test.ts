@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { RejectedError, TransientError } from '../../src/errors.ts';
-import type { HandleResult, Hint, HintHandler } from '../../src/hints.ts';
+import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../../src/hints.ts';
 import { nextPassAt, type PassScheduler } from '../../src/k8s/leases.ts';
 import { silentLogger } from '../../src/log.ts';
 import { MAX_FAILED_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
@@ -89,6 +89,20 @@ describe('withQueuedFollowUps', () => {
     await withQueuedFollowUps(h, options(queue, s)).handle([ds('a'), node('n1')]);
     expect(asked).toEqual([{ name: 'a', at: NOW + 10_200 }]);
     expect(sent).toEqual(expect.arrayContaining([{ hints: [ds('a')], delay: 11 }, { hints: [node('n1')], delay: 10.2 }]));
+  });
+
+  it('a re-queue covers the hints the call took on once it ran (a drained backlog) as well as its own', async () => {
+    const { queue, sent } = recordingQueue();
+    const { s, asked } = scheduler(new Map([['a', 11], ['b', 11]]));
+    const h: HintHandler = {
+      async handle(_hints, _signal, more) {
+        await more?.();
+        return { hints: 3, created: 0, deleted: 0, apiRequests: 0, requeueAfterSeconds: 10.2 };
+      },
+    };
+    await withQueuedFollowUps(h, options(queue, s)).handle([ds('a')], undefined, async () => [ds('b'), node('n2')]);
+    expect(asked.map((a) => a.name).sort()).toEqual(['a', 'b']);
+    expect(sent).toEqual(expect.arrayContaining([{ hints: [node('n2')], delay: 10.2 }]));
   });
 
   it('a follow-up that cannot be scheduled fails the call transiently, so the batch is handled again', async () => {
@@ -229,6 +243,19 @@ describe('consumeBatch with drain: what already waits in the queue joins the bat
     return { drain, asked, deleted };
   }
   const deps = (h: HintHandler, queue: HintQueue, drain: QueueDrain, max = 100) => ({ handler: h, queue, log: silentLogger, now: () => NOW, drain: { queue: drain, max } });
+  /** Like the pass lock: takes on the `more` hints once it may run, then handles all of them (or fails with `result`). */
+  function handler(result: Partial<HandleResult> | (() => Promise<HandleResult>)) {
+    const calls: Hint[][] = [];
+    const h: HintHandler = {
+      async handle(hints, _signal, more) {
+        const extra = more ? await more() : [];
+        calls.push(dedupeHints([...hints, ...extra]));
+        if (typeof result === 'function') return result();
+        return { hints: hints.length + extra.length, created: 0, deleted: 0, apiRequests: 0, ...result };
+      },
+    };
+    return { h, calls };
+  }
 
   it('one pass for the batch and the waiting messages, duplicates merged; the drained messages are deleted after it', async () => {
     const { h, calls } = handler({});
@@ -303,6 +330,21 @@ describe('consumeBatch with drain: what already waits in the queue joins the bat
     const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain));
     expect(sent).toEqual([{ hints: [node('n1'), ds('a')], delay: 2 }]);
     expect(deleted).toEqual([a.id]);
+    expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it('nothing is drained by a pass that never runs (the pass lock held elsewhere): what waits stays for the pass that holds it', async () => {
+    const h: HintHandler = {
+      async handle() {
+        throw new TransientError('another pass holds the pass lock', 1);
+      },
+    };
+    const { queue, sent } = recordingQueue();
+    const { drain, asked, deleted } = drainQueue([waiting(encodeMessage([ds('a')]))]);
+    const out = await consumeBatch({ Records: [record(encodeMessage([node('n1')]))] }, deps(h, queue, drain));
+    expect(asked).toEqual([]);
+    expect(deleted).toEqual([]);
+    expect(sent).toEqual([{ hints: [node('n1')], delay: 1 }]);
     expect(out.batchItemFailures).toEqual([]);
   });
 
