@@ -82,15 +82,17 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
           return due.slice(before).flatMap((d) => d.hints);
         }
       : undefined;
+  const hintsOfDue = () => dedupeHints(due.flatMap((d) => d.hints));
+  const drainedOfDue = () => due.flatMap((d) => ('drained' in d.from ? [d.from.drained] : []));
   let done = false;
   try {
-    const result = await deps.handler.handle(dedupeHints(due.flatMap((d) => d.hints)), undefined, more);
+    const result = await deps.handler.handle(hintsOfDue(), undefined, more);
     done = true;
-    const drained = due.filter((d) => 'drained' in d.from).length;
+    const drained = drainedOfDue().length;
     deps.log.info('queue batch reconciled', { records: event.Records.length, ...(drained > 0 ? { drained } : {}), hints: result.hints, result });
   } catch (error) {
     // Every hint the pass had, drained ones included, is sent again.
-    const hints = dedupeHints(due.flatMap((d) => d.hints));
+    const hints = hintsOfDue();
     deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, error: serializeError(error) });
     const failed = Math.max(...due.map((d) => d.failures));
     if (isTransient(error)) {
@@ -103,8 +105,7 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
   }
   // Not done: the drained messages stay in the queue and come back after their visibility timeout. Those sent again
   // for later are done with either way.
-  const drained = due.flatMap((d) => ('drained' in d.from ? [d.from.drained] : []));
-  const finished = done ? [...handled, ...drained] : handled;
+  const finished = done ? [...handled, ...drainedOfDue()] : handled;
   if (deps.drain && finished.length > 0) {
     const left = await deps.drain.queue.delete(finished).catch(() => finished.map((m) => m.id));
     if (left.length > 0) deps.log.warn('drained messages not deleted; they come back after their visibility timeout', { messageIds: left });
