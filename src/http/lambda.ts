@@ -56,10 +56,18 @@ export function createHttpLambdaHandler(init: DepsFactory, options: HttpLambdaOp
     context?: LambdaContext,
   ): Promise<APIGatewayProxyResult | HandleResult> => {
     const { deps, handle } = await ready();
-    const deferred = DeferredInvocationSchema.safeParse(event);
-    if (deferred.success) return runDeferred(deps, deferred.data);
+    // Only an event carrying the marker is parsed as a deferred invocation: a cold HTTP request does not pay for
+    // compiling that schema (zod builds its parser on first use).
+    if (carriesDeferredMarker(event)) {
+      const deferred = DeferredInvocationSchema.safeParse(event);
+      if (deferred.success) return runDeferred(deps, deferred.data);
+    }
     return handle(event as LambdaEvent, context);
   };
+}
+
+function carriesDeferredMarker(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && 'daemonless' in event;
 }
 
 /** The schedule: an EventBridge scheduled event (its contents do not matter) → reconcile everything. */
