@@ -159,6 +159,11 @@ export const ConfigSchema = z.object({
    */
   QUEUE_DRAIN_MAX: intFrom(100, 0),
   /**
+   * The reconcile function's event source mapping batch size (serverless.yml `reconcileBatchSize`): a batch shorter
+   * than this found the queue empty, and does not look for more (src/queue/consumer.ts).
+   */
+  QUEUE_BATCH_SIZE: intFrom(10, 1),
+  /**
    * Reconciles at once in a long-lived server; deliveries arriving meanwhile are merged into the next one. At 1 every
    * pass reads after the previous one's writes, so no two passes race on a node (two passes that read different
    * templates, or one that saw a terminating pod and one that did not, each create a pod: the reliability trials found

@@ -53,8 +53,9 @@ export interface HandleResult {
 /**
  * More hints that may join a call once its pass may run (the pass lock taken): the queue consumer's drain of what
  * already waits in the queue (src/queue/consumer.ts). Asked for at most once; a caller that never asks leaves them be.
+ * `waited`: the lock was held by another pass when first tried, so work may have piled up meanwhile.
  */
-export type MoreHints = () => Promise<Hint[]>;
+export type MoreHints = (context: { waited: boolean }) => Promise<Hint[]>;
 
 /** The port the HTTP layer calls. Implemented by src/reconcile.ts; faked in HTTP tests. */
 export interface HintHandler {

@@ -76,7 +76,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
       try {
         // Only now, holding the lock, does the call take on more (a drained backlog): a pass that waits for the lock
         // and gives up must not have taken messages another pass could have worked off meanwhile.
-        const extra = more ? await more() : [];
+        const extra = more ? await more({ waited: poll > FIRST_POLL_MS }) : [];
         return await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, signal);
       } finally {
         stop();

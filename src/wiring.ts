@@ -51,5 +51,5 @@ export async function createConsumer(config: Config): Promise<(event: SQSEvent) 
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
   const { lambdaReconciler } = await import('./wiring-cluster.ts');
   const handler = lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, queue);
-  return (event) => consumeBatch(event, { handler, queue, log, now: Date.now, drain: { queue, max: config.QUEUE_DRAIN_MAX } });
+  return (event) => consumeBatch(event, { handler, queue, log, now: Date.now, drain: { queue, max: config.QUEUE_DRAIN_MAX, batchSize: config.QUEUE_BATCH_SIZE } });
 }

@@ -74,19 +74,22 @@ describe('withPassLock', () => {
   });
 
   it.each([
-    { name: 'the lock taken: the more hints join the pass (duplicates merged), asked for while the lock is held', busyFor: 0, asked: 1, passed: ['node/n1', 'node/n2'] },
-    { name: 'the lock never taken: never asked for, the pass never runs', busyFor: 1000, asked: 0, passed: null },
+    { name: 'the lock taken: the more hints join the pass (duplicates merged), asked for while the lock is held', busyFor: 0, asked: [false], passed: ['node/n1', 'node/n2'] },
+    { name: 'the lock taken after waiting for it: asked for, saying it waited', busyFor: 2, asked: [true], passed: ['node/n1', 'node/n2'] },
+    { name: 'the lock never taken: never asked for, the pass never runs', busyFor: 1000, asked: [], passed: null },
   ])('more hints (a drained backlog): $name', async ({ busyFor, asked, passed }) => {
     const { lock, state } = memoryLock(busyFor);
     let seen: string[] | null = null;
     const heldWhenAsked: (string | null)[] = [];
+    const waited: boolean[] = [];
     const handler = locked({ handle: async (hints) => ((seen = hints.map((h) => (h.kind === 'node' ? `node/${h.name}` : h.kind))), result) }, lock);
-    const more = async () => {
+    const more = async (context: { waited: boolean }) => {
       heldWhenAsked.push(state.holder);
+      waited.push(context.waited);
       return [{ kind: 'node' as const, name: 'n1' }, { kind: 'node' as const, name: 'n2' }];
     };
     await handler.handle([{ kind: 'node', name: 'n1' }], undefined, more).catch(() => undefined);
-    expect(heldWhenAsked).toHaveLength(asked);
+    expect(waited).toEqual(asked);
     expect(heldWhenAsked.every((h) => h !== null)).toBe(true);
     expect(seen).toEqual(passed);
   });

@@ -14,7 +14,8 @@
  *   dead-letters.
  * - With `drain`, the messages already waiting in the queue (up to `drain.max`, short polls) join the batch's pass once
  *   it holds the pass lock (HintHandler's `more`): a backlog (a burst of joins, status passes of several DaemonSets) is
- *   worked off in one pass per batch instead of one per 10 messages, each waiting for the lock. Drained before the
+ *   worked off in one pass per batch instead of one per 10 messages, each waiting for the lock. Only a full batch, or
+ *   one whose pass waited for the lock, drains: a short batch means the queue was empty. Drained before the
  *   lock, they were held by a pass that then gave up waiting and sent them back delayed (the first N = 1,000 run:
  *   (b) 110 s instead of 64 s). They are deleted once their hints are reconciled or sent again, as the batch's records
  *   are; otherwise (or when the delete fails) SQS delivers them again after their visibility timeout. A drained message
@@ -33,8 +34,12 @@ export interface ConsumerDeps {
   queue: HintQueue;
   log: Logger;
   now: () => number;
-  /** Messages already waiting join the batch's pass, up to `max` of them (absent or 0: the batch alone). */
-  drain?: { queue: QueueDrain; max: number };
+  /**
+   * Messages already waiting join the batch's pass, up to `max` of them (absent or 0: the batch alone). `batchSize` is
+   * the event source mapping's: a batch that came shorter found the queue empty, so unless its pass then waited for
+   * the lock there is nothing to drain, and the pass does not wait for a receive to learn it (the latency of a join).
+   */
+  drain?: { queue: QueueDrain; max: number; batchSize: number };
 }
 
 interface Due {
@@ -76,7 +81,8 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
   const { drain } = deps;
   const more =
     drain && drain.max > 0
-      ? async () => {
+      ? async ({ waited }: { waited: boolean }) => {
+          if (!waited && event.Records.length < drain.batchSize) return [];
           const before = due.length;
           await drainInto(due, handled, drain, deps);
           return due.slice(before).flatMap((d) => d.hints);

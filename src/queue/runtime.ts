@@ -40,8 +40,8 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
     async handle(batch, signal, more) {
       // Hints the call took on once it could run (a drained backlog) are re-queued like the batch's own.
       const gathered: Hint[] = [];
-      const tracked = more && (async () => {
-        const extra = await more();
+      const tracked = more && (async (context: { waited: boolean }) => {
+        const extra = await more(context);
         gathered.push(...extra);
         return extra;
       });

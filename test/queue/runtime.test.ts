@@ -96,7 +96,7 @@ describe('withQueuedFollowUps', () => {
     const { s, asked } = scheduler(new Map([['a', 11], ['b', 11]]));
     const h: HintHandler = {
       async handle(_hints, _signal, more) {
-        await more?.();
+        await more?.({ waited: false });
         return { hints: 3, created: 0, deleted: 0, apiRequests: 0, requeueAfterSeconds: 10.2 };
       },
     };
@@ -242,13 +242,23 @@ describe('consumeBatch with drain: what already waits in the queue joins the bat
     };
     return { drain, asked, deleted };
   }
-  const deps = (h: HintHandler, queue: HintQueue, drain: QueueDrain, max = 100) => ({ handler: h, queue, log: silentLogger, now: () => NOW, drain: { queue: drain, max } });
-  /** Like the pass lock: takes on the `more` hints once it may run, then handles all of them (or fails with `result`). */
-  function handler(result: Partial<HandleResult> | (() => Promise<HandleResult>)) {
+  /** batchSize 1 by default: the one-record batches below are full ones. */
+  const deps = (h: HintHandler, queue: HintQueue, drain: QueueDrain, max = 100, batchSize = 1) => ({
+    handler: h,
+    queue,
+    log: silentLogger,
+    now: () => NOW,
+    drain: { queue: drain, max, batchSize },
+  });
+  /**
+   * Like the pass lock: takes on the `more` hints once it may run (`waited`: after waiting for the lock), then handles
+   * all of them (or fails with `result`).
+   */
+  function handler(result: Partial<HandleResult> | (() => Promise<HandleResult>), waited = false) {
     const calls: Hint[][] = [];
     const h: HintHandler = {
       async handle(hints, _signal, more) {
-        const extra = more ? await more() : [];
+        const extra = more ? await more({ waited }) : [];
         calls.push(dedupeHints([...hints, ...extra]));
         if (typeof result === 'function') return result();
         return { hints: hints.length + extra.length, created: 0, deleted: 0, apiRequests: 0, ...result };
@@ -269,6 +279,20 @@ describe('consumeBatch with drain: what already waits in the queue joins the bat
     expect(new Set(calls[0])).toEqual(new Set([node('n1'), ds('a'), ds('b')]));
     expect(deleted).toEqual([a.id, b.id]);
     expect(out.batchItemFailures).toEqual([]);
+  });
+
+  it.each([
+    { name: 'a short batch whose pass took the lock at once: the queue was empty, no receive', records: 3, waited: false, asked: [100] as number[], drained: false },
+    { name: 'a short batch whose pass waited for the lock: work may have piled up, drains', records: 3, waited: true, asked: [100], drained: true },
+    { name: 'a full batch: drains', records: 10, waited: false, asked: [100], drained: true },
+  ])('$name', async ({ records, waited, asked, drained }) => {
+    const { h, calls } = handler({}, waited);
+    const { queue } = recordingQueue();
+    const { drain, asked: receives } = drainQueue([waiting(encodeMessage([ds('a')]))]);
+    const batch = Array.from({ length: records }, (_, i) => record(encodeMessage([node(`n${i}`)])));
+    await consumeBatch({ Records: batch }, deps(h, queue, drain, 100, 10));
+    expect(receives).toEqual(drained ? asked : []);
+    expect(calls[0]?.some((hint) => hint.kind === 'daemonSet')).toBe(drained);
   });
 
   it('no drain with max 0', async () => {
