@@ -43,6 +43,8 @@ export interface HandleResult {
   requeueAfterSeconds?: number;
   /** Hints handed to the queue instead of being reconciled here (the intake side of the queue runtime). */
   queued?: number;
+  /** Milliseconds from the call to holding the pass lock (taking it, and waiting while another pass held it). */
+  passLockMs?: number;
   /**
    * DaemonSet-wide passes this call asks for (status, rollout steps) after node-scoped work. A long-lived server
    * coalesces and rate-limits them; a Lambda runs them at the end of the same invocation (see src/follow-up.ts).

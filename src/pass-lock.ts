@@ -76,8 +76,10 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
       try {
         // Only now, holding the lock, does the call take on more (a drained backlog): a pass that waits for the lock
         // and gives up must not have taken messages another pass could have worked off meanwhile.
+        const passLockMs = Math.round(options.now() - started);
         const extra = more ? await more({ waited: poll > FIRST_POLL_MS }) : [];
-        return await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, signal);
+        const result = await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, signal);
+        return { ...result, passLockMs };
       } finally {
         stop();
         // Not given back (API server unreachable): the next pass takes it over after its hold time.

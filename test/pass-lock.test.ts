@@ -52,16 +52,17 @@ function locked(inner: HintHandler, lock: PassLock, waitMs = 3000, c = clock()) 
 
 describe('withPassLock', () => {
   it.each([
-    { name: 'free: runs at once', busyFor: 0, waitMs: 3000, runs: true, attempts: 1 },
-    { name: 'held for a while: waits (50, 100, 200 ms) and runs', busyFor: 3, waitMs: 3000, runs: true, attempts: 4 },
-    { name: 'held longer than the wait: hands the hints back (transient), never runs', busyFor: 1000, waitMs: 3000, runs: false, attempts: 10 },
-    { name: 'no wait allowed: one attempt', busyFor: 1, waitMs: 0, runs: false, attempts: 1 },
-  ])('$name', async ({ busyFor, waitMs, runs, attempts }) => {
+    { name: 'free: runs at once', busyFor: 0, waitMs: 3000, runs: true, attempts: 1, lockMs: 0 },
+    { name: 'held for a while: waits (50, 100, 200 ms) and runs', busyFor: 3, waitMs: 3000, runs: true, attempts: 4, lockMs: 350 },
+    { name: 'held longer than the wait: hands the hints back (transient), never runs', busyFor: 1000, waitMs: 3000, runs: false, attempts: 10, lockMs: 0 },
+    { name: 'no wait allowed: one attempt', busyFor: 1, waitMs: 0, runs: false, attempts: 1, lockMs: 0 },
+  ])('$name', async ({ busyFor, waitMs, runs, attempts, lockMs }) => {
     const { lock, state } = memoryLock(busyFor);
     let calls = 0;
     const handler = locked({ handle: async () => (calls++, result) }, lock, waitMs);
     if (runs) {
-      await expect(handler.handle([{ kind: 'node', name: 'n1' }])).resolves.toEqual(result);
+      // The result says how long the pass took to hold the lock (the clock moves only while it waits).
+      await expect(handler.handle([{ kind: 'node', name: 'n1' }])).resolves.toEqual({ ...result, passLockMs: lockMs });
       expect(state.releases).toBe(1);
       expect(state.holder).toBeNull();
     } else {
@@ -105,7 +106,7 @@ describe('withPassLock', () => {
   it('a lock not given back does not fail a pass that succeeded (it expires)', async () => {
     const { lock, state } = memoryLock(0, true);
     const handler = locked({ handle: async () => result }, lock);
-    await expect(handler.handle([{ kind: 'resync' }])).resolves.toEqual(result);
+    await expect(handler.handle([{ kind: 'resync' }])).resolves.toEqual({ ...result, passLockMs: 0 });
     expect(state.holder).not.toBeNull();
   });
 
@@ -147,7 +148,7 @@ describe('withPassLock', () => {
       },
       { lock: () => lock, holdMs: 20_000, renewEveryMs: 5_000, every: (fn) => ((tick = fn), () => {}), waitMs: 0, now: () => 0, sleep: async () => {}, newId: () => 'h', log },
     );
-    await expect(handler.handle([{ kind: 'resync' }])).resolves.toEqual(result);
+    await expect(handler.handle([{ kind: 'resync' }])).resolves.toEqual({ ...result, passLockMs: 0 });
     expect(state.renewals).toBe(1);
     expect(state.releases).toBe(0);
     expect(state.holder).toBe('taken over');
