@@ -56,7 +56,8 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         poll = Math.min(MAX_POLL_MS, poll * 2);
         held = await port.tryAcquire(holder, options.now() + options.holdMs, options.now());
       }
-      if (poll > FIRST_POLL_MS) options.log.debug('pass lock taken after waiting', { waitedMs: options.now() - started });
+      const waited = poll > FIRST_POLL_MS;
+      if (waited) options.log.debug('pass lock taken after waiting', { waitedMs: options.now() - started });
       const lock = held;
       let renewing = false;
       let lost = false;
@@ -77,7 +78,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         // Only now, holding the lock, does the call take on more (a drained backlog): a pass that waits for the lock
         // and gives up must not have taken messages another pass could have worked off meanwhile.
         const passLockMs = Math.round(options.now() - started);
-        const extra = more ? await more({ waited: poll > FIRST_POLL_MS }) : [];
+        const extra = more ? await more({ waited }) : [];
         const result = await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, signal);
         return { ...result, passLockMs };
       } finally {

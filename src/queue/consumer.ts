@@ -24,7 +24,7 @@
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { isTransient } from '../errors.ts';
-import { dedupeHints, type Hint, type HintHandler } from '../hints.ts';
+import { dedupeHints, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
 import { QueueMessageSchema, type QueueMessage } from './message.ts';
 import type { HintQueue, QueueDrain, ReceivedMessage } from './port.ts';
@@ -79,9 +79,9 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
   if (due.length === 0) return batchResponse(failures);
 
   const { drain } = deps;
-  const more =
+  const more: MoreHints | undefined =
     drain && drain.max > 0
-      ? async ({ waited }: { waited: boolean }) => {
+      ? async ({ waited }) => {
           if (!waited && event.Records.length < drain.batchSize) return [];
           const before = due.length;
           await drainInto(due, handled, drain, deps);

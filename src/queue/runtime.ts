@@ -4,7 +4,7 @@
  * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
  */
 import { isTransient, TransientError } from '../errors.ts';
-import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { dedupeHints, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import type { PassScheduler } from '../k8s/leases.ts';
 import type { Logger } from '../log.ts';
 import type { HintQueue } from './port.ts';
@@ -40,11 +40,13 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
     async handle(batch, signal, more) {
       // Hints the call took on once it could run (a drained backlog) are re-queued like the batch's own.
       const gathered: Hint[] = [];
-      const tracked = more && (async (context: { waited: boolean }) => {
-        const extra = await more(context);
-        gathered.push(...extra);
-        return extra;
-      });
+      const tracked: MoreHints | undefined =
+        more &&
+        (async (context) => {
+          const extra = await more(context);
+          gathered.push(...extra);
+          return extra;
+        });
       const result = await inner.handle(batch, signal, tracked);
       const hints = gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch;
       const now = options.now();
