@@ -5,7 +5,7 @@
  */
 import type { V1DaemonSet, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import type { NodeState } from './model.ts';
-import { selectorMatches } from './label-selector.ts';
+import { complementQueries, selectorMatches } from './label-selector.ts';
 import { getTargetNodeName } from './pod-template.ts';
 import { isBeingDeleted, isTerminal } from './pods.ts';
 import { controllerRefOf, namespaceOf } from './refs.ts';
@@ -70,4 +70,26 @@ export function claimPodsOnNode(ds: V1DaemonSet, nodeState: NodeState): Claim<V1
   const targeting = nodeState.pods.filter((pod) => getTargetNodeName(pod) === nodeState.name);
   const claim = claimObjects(ds, targeting);
   return { ...claim, owned: claim.owned.filter((pod) => !(isTerminal(pod) && isBeingDeleted(pod))) };
+}
+
+/** One metadata list of pods: a namespace, narrowed by a label query or whole. */
+export interface PodMetadataList {
+  namespace: string;
+  labelSelector?: string;
+}
+
+/**
+ * The metadata lists that find every pod these DaemonSets may have to release (owned, relabelled out of the selector),
+ * one per namespace. A namespace with one DaemonSet whose selector is one requirement (the usual DaemonSet: one label)
+ * lists only the pods outside that selector: those inside it are listed in full for the pass anyway, and at N nodes
+ * there are N of them. Otherwise the whole namespace (the complement of several requirements, or of several
+ * DaemonSets' selectors together, would take a list per requirement, for pods that are mostly those same pods).
+ */
+export function releaseLists(daemonSets: readonly V1DaemonSet[]): PodMetadataList[] {
+  const byNamespace = new Map<string, V1DaemonSet[]>();
+  for (const ds of daemonSets) byNamespace.set(namespaceOf(ds), [...(byNamespace.get(namespaceOf(ds)) ?? []), ds]);
+  return [...byNamespace].map(([namespace, sets]) => {
+    const queries = sets.length === 1 ? complementQueries(sets[0]?.spec?.selector) : undefined;
+    return queries?.length === 1 ? { namespace, labelSelector: queries[0] } : { namespace };
+  });
 }

@@ -120,28 +120,51 @@ export function describeSelector(selector: V1LabelSelector | undefined): string 
   return parts.length === 0 ? '{}' : parts.join(',');
 }
 
+/** The selector's requirements, matchLabels as `key In [value]`; undefined when it selects nothing here (as `selectorMatches`). */
+function requirementsOf(selector: V1LabelSelector | undefined): LabelRequirement[] | undefined {
+  if (selector === undefined || isEmptySelector(selector) || selectorError(selector) !== null) return undefined;
+  return [
+    ...Object.entries(selector.matchLabels ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] })),
+    ...(selector.matchExpressions ?? []),
+  ];
+}
+
+/** One requirement in the `labelSelector` query syntax (`k=v`, `k!=v`, `k in (a,b)`, `k notin (a)`, `k`, `!k`). */
+function requirementQuery(req: LabelRequirement): string {
+  const values = req.values ?? [];
+  switch (req.operator) {
+    case 'In':
+      return values.length === 1 ? `${req.key}=${values[0]}` : `${req.key} in (${values.join(',')})`;
+    case 'NotIn':
+      return values.length === 1 ? `${req.key}!=${values[0]}` : `${req.key} notin (${values.join(',')})`;
+    case 'Exists':
+      return req.key;
+    default:
+      return `!${req.key}`; // DoesNotExist; anything else was refused by selectorError
+  }
+}
+
+/** The requirement an object fails exactly when it fails `req` (a missing key fails `In` and passes `NotIn`). */
+function negation(req: LabelRequirement): LabelRequirement {
+  const opposite: Record<string, string> = { In: 'NotIn', NotIn: 'In', Exists: 'DoesNotExist', DoesNotExist: 'Exists' };
+  return { ...req, operator: opposite[req.operator] ?? req.operator };
+}
+
 /**
  * The selector in the API's `labelSelector` query syntax (`app=fluentd,tier in (a,b),!legacy`), for listing only the
  * pods a DaemonSet could claim. Undefined when it selects nothing here (missing, empty or invalid, as
  * `selectorMatches`): the caller must not list with it.
  */
 export function selectorQuery(selector: V1LabelSelector | undefined): string | undefined {
-  if (selector === undefined || isEmptySelector(selector) || selectorError(selector) !== null) return undefined;
-  const parts = [
-    ...Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`),
-    ...(selector.matchExpressions ?? []).map((req) => {
-      const values = (req.values ?? []).join(',');
-      switch (req.operator) {
-        case 'In':
-          return `${req.key} in (${values})`;
-        case 'NotIn':
-          return `${req.key} notin (${values})`;
-        case 'Exists':
-          return req.key;
-        default:
-          return `!${req.key}`; // DoesNotExist; anything else was refused by selectorError
-      }
-    }),
-  ];
-  return parts.join(',');
+  return requirementsOf(selector)?.map(requirementQuery).join(',');
+}
+
+/**
+ * The complement of a selector as queries, one per requirement: an object fails the selector exactly when it matches
+ * one of them (a `labelSelector` query is a conjunction, so a disjunction takes one list each). For listing what a
+ * DaemonSet may have to release (owned pods relabelled out of its selector) without listing the pods it selects.
+ * Undefined when the selector selects nothing here (as `selectorQuery`).
+ */
+export function complementQueries(selector: V1LabelSelector | undefined): string[] | undefined {
+  return requirementsOf(selector)?.map((req) => requirementQuery(negation(req)));
 }

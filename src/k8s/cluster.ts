@@ -41,8 +41,8 @@ export interface Cluster extends LeaseProtocols {
   listUnscheduledPods(): Promise<V1Pod[]>;
   /** Pods in one namespace (or all, when undefined), optionally by label selector. */
   listPods(namespace?: string, labelSelector?: string): Promise<V1Pod[]>;
-  /** The metadata of every pod in a namespace (PartialObjectMetadataList): owners, labels, names, UIDs. */
-  listPodMetadata(namespace: string): Promise<PodMetadata[]>;
+  /** The metadata of the pods in a namespace, optionally by label selector (PartialObjectMetadataList): owners, labels, names, UIDs. */
+  listPodMetadata(namespace: string, labelSelector?: string): Promise<PodMetadata[]>;
   /** ControllerRevisions in one namespace (or all, when undefined). */
   listControllerRevisions(namespace?: string): Promise<V1ControllerRevision[]>;
 
@@ -164,7 +164,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     listUnscheduledPods: () => list<V1Pod>('list unscheduled pods', 'api/v1/pods', { fieldSelector: 'spec.nodeName=' }, undefined, projectPod),
     listPods: (namespace, labelSelector) =>
       list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, undefined, projectPod),
-    listPodMetadata: (namespace) => list<PodMetadata>(`list pod-metadata in ${namespace}`, podPath(namespace), {}, METADATA_LIST),
+    listPodMetadata: (namespace, labelSelector) => list<PodMetadata>(`list pod-metadata in ${namespace}`, podPath(namespace), { labelSelector }, METADATA_LIST),
     listControllerRevisions: (namespace) =>
       list<V1ControllerRevision>(`list controllerrevisions${namespace ? ` in ${namespace}` : ''}`, namespace ? revPath(namespace) : 'apis/apps/v1/controllerrevisions', {}),
 

@@ -10,6 +10,7 @@ import { currentRevision, revisionsOf } from '../core/history.ts';
 import { selectorQuery } from '../core/label-selector.ts';
 import type { BackoffState, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
+import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
 import { daemonSetRef, namespaceOf } from '../core/refs.ts';
 import { backoffsToRead, countedOn, nodeStates, uniquePods } from '../core/snapshot.ts';
@@ -18,15 +19,15 @@ import type { Pass } from './deps.ts';
 export interface DaemonSetRead {
   nodes: V1Node[];
   pods: V1Pod[];
-  /** Metadata of every pod in the DaemonSets' namespaces (hinted passes only): to release pods that left a selector. */
+  /** Metadata of the pods the DaemonSets may have to release (hinted passes only; core/claim.ts `releaseLists`). */
   podMetadata: PodMetadata[];
   revisions: V1ControllerRevision[];
 }
 
 /**
  * For DaemonSet-wide passes: one node list; the pods each DaemonSet's selector matches (its own and the orphans it may
- * adopt) plus the metadata of its namespace's pods (owned pods relabelled out of the selector); the namespace's
- * ControllerRevisions. A resync lists every pod and revision of the cluster instead.
+ * adopt) plus the metadata of the namespace's pods outside it (owned pods relabelled out of the selector); the
+ * namespace's ControllerRevisions. A resync lists every pod and revision of the cluster instead.
  */
 export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<DaemonSetRead> {
   const { cluster } = pass;
@@ -35,7 +36,7 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
   const [nodes, podLists, podMetadata, revisionLists] = await Promise.all([
     cluster.listNodes(),
     resync ? Promise.all([cluster.listPods()]) : Promise.all(syncable.map((ds) => cluster.listPods(namespaceOf(ds), selectorQuery(ds.spec?.selector)))),
-    resync ? Promise.resolve([]) : Promise.all(namespaces.map((ns) => cluster.listPodMetadata(ns))).then((l) => l.flat()),
+    resync ? Promise.resolve([]) : Promise.all(releaseLists(syncable).map((l) => cluster.listPodMetadata(l.namespace, l.labelSelector))).then((l) => l.flat()),
     resync ? Promise.all([cluster.listControllerRevisions()]) : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
   ]);
   return { nodes, pods: uniquePods(podLists.flat()), podMetadata, revisions: revisionLists.flat() };

@@ -1,8 +1,9 @@
 import type { V1DaemonSet, V1LabelSelector, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { claimObjects, claimPodsOnNode } from '../../src/core/claim.ts';
+import { claimObjects, claimPodsOnNode, releaseLists, type PodMetadataList } from '../../src/core/claim.ts';
 import { isEmptySelector, selectorMatches } from '../../src/core/label-selector.ts';
 import { newDaemonSet, newDaemonSetPod, newPod, nodeState, T0 } from '../support/builders.ts';
+import { matchesLabelQuery } from '../support/label-query.ts';
 
 const ds = newDaemonSet('fluentd');
 const ownedBy = (uid: string, controller = true) => [
@@ -87,4 +88,33 @@ describe('label selectors', () => {
     { selector: { matchLabels: { a: 'b' } }, empty: false },
     { selector: undefined, empty: false },
   ])('isEmptySelector($selector) = $empty', ({ selector, empty }) => expect(isEmptySelector(selector)).toBe(empty));
+});
+
+describe('releaseLists: which pod metadata a DaemonSet-wide pass lists to find the pods it must release', () => {
+  const inNs = (name: string, namespace: string, selector?: V1LabelSelector) =>
+    newDaemonSet(name, { metadata: { namespace }, ...(selector ? { spec: { selector } } : {}) });
+  it.each<[string, V1DaemonSet[], PodMetadataList[]]>([
+    ['one DaemonSet, one label: only the pods outside its selector', [ds], [{ namespace: 'default', labelSelector: 'app!=fluentd' }]],
+    ['one DaemonSet, one expression', [inNs('a', 'ns', { matchLabels: undefined, matchExpressions: [{ key: 'tier', operator: 'In', values: ['x', 'y'] }] })], [{ namespace: 'ns', labelSelector: 'tier notin (x,y)' }]],
+    // Two requirements would take two lists: the whole namespace in one instead.
+    ['one DaemonSet, two labels: the whole namespace', [inNs('a', 'ns', { matchLabels: { app: 'a', tier: 'node' } })], [{ namespace: 'ns' }]],
+    ['two DaemonSets in a namespace: the whole namespace, once', [inNs('a', 'ns', { matchLabels: { app: 'a' } }), inNs('b', 'ns', { matchLabels: { app: 'b' } })], [{ namespace: 'ns' }]],
+    [
+      'one namespace each: narrowed each',
+      [inNs('a', 'one', { matchLabels: { app: 'a' } }), inNs('b', 'two', { matchLabels: { app: 'b' } })],
+      [{ namespace: 'one', labelSelector: 'app!=a' }, { namespace: 'two', labelSelector: 'app!=b' }],
+    ],
+    ['no DaemonSets: no list', [], []],
+  ])('%s', (_name, daemonSets, expected) => {
+    expect(releaseLists(daemonSets)).toEqual(expected);
+  });
+
+  it('a pod released by the whole-namespace list is found by the narrowed one', () => {
+    const relabelled = newPod('p', { metadata: { labels: { app: 'other' }, ownerReferences: ownedBy('ds-uid-fluentd') } });
+    const selected = newPod('q', { metadata: { labels: { app: 'fluentd' }, ownerReferences: ownedBy('ds-uid-fluentd') } });
+    const [list] = releaseLists([ds]);
+    const narrowed = [relabelled, selected].filter((p) => matchesLabelQuery(list?.labelSelector, p.metadata?.labels));
+    expect(narrowed).toEqual([relabelled]);
+    expect(claimObjects(ds, narrowed).release).toEqual(claimObjects(ds, [relabelled, selected]).release);
+  });
 });

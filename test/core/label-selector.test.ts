@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1LabelSelector } from '@kubernetes/client-node';
-import { selectorQuery } from '../../src/core/label-selector.ts';
+import { complementQueries, selectorMatches, selectorQuery, type Labels } from '../../src/core/label-selector.ts';
+import { matchesLabelQuery } from '../support/label-query.ts';
 
 describe('selectorQuery: a DaemonSet selector as a labelSelector query', () => {
   it.each<[string, V1LabelSelector | undefined, string | undefined]>([
@@ -13,12 +14,61 @@ describe('selectorQuery: a DaemonSet selector as a labelSelector query', () => {
         { key: 'managed', operator: 'Exists' },
         { key: 'legacy', operator: 'DoesNotExist' },
       ],
-    }, 'app=a,tier=node,env in (prod,stage),zone notin (x),managed,!legacy'],
+    }, 'app=a,tier=node,env in (prod,stage),zone!=x,managed,!legacy'],
     // These select nothing (the plan refuses them): no query, so nothing is listed with them.
     ['empty selector', {}, undefined],
     ['missing selector', undefined, undefined],
     ['invalid expression (In without values)', { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }, undefined],
   ])('%s', (_name, selector, expected) => {
     expect(selectorQuery(selector)).toBe(expected);
+  });
+});
+
+const everyOperator: V1LabelSelector = {
+  matchLabels: { app: 'a' },
+  matchExpressions: [
+    { key: 'env', operator: 'In', values: ['prod', 'stage'] },
+    { key: 'zone', operator: 'NotIn', values: ['x', 'y'] },
+    { key: 'managed', operator: 'Exists' },
+    { key: 'legacy', operator: 'DoesNotExist' },
+  ],
+};
+
+describe('complementQueries: what a DaemonSet selector does not select, one query per requirement', () => {
+  it.each<[string, V1LabelSelector | undefined, string[] | undefined]>([
+    ['one label (the usual DaemonSet)', { matchLabels: { name: 'fluentd-elasticsearch' } }, ['name!=fluentd-elasticsearch']],
+    ['every operator, negated', everyOperator, ['app!=a', 'env notin (prod,stage)', 'zone in (x,y)', '!managed', 'legacy']],
+    ['In with one value', { matchExpressions: [{ key: 'env', operator: 'In', values: ['prod'] }] }, ['env!=prod']],
+    // Selects nothing: nothing to release by it, so no list.
+    ['empty selector', {}, undefined],
+    ['missing selector', undefined, undefined],
+    ['invalid expression', { matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] }, undefined],
+  ])('%s', (_name, selector, expected) => {
+    expect(complementQueries(selector)).toEqual(expected);
+  });
+
+  // Every combination of present, absent and differing values of the selector's keys: a pod is in exactly one side.
+  const choices: Record<string, (string | undefined)[]> = {
+    app: ['a', 'b', undefined],
+    env: ['prod', 'stage', 'dev', undefined],
+    zone: ['x', 'z', undefined],
+    managed: ['yes', undefined],
+    legacy: ['1', undefined],
+  };
+  const labelSets: Labels[] = Object.entries(choices).reduce<Record<string, string>[]>(
+    (sets, [key, values]) => sets.flatMap((set) => values.map((v) => (v === undefined ? set : { ...set, [key]: v }))),
+    [{}],
+  );
+  it.each([
+    ['every operator', everyOperator],
+    ['one label', { matchLabels: { app: 'a' } }],
+    ['NotIn alone', { matchExpressions: [{ key: 'zone', operator: 'NotIn', values: ['x'] }] }],
+  ] as [string, V1LabelSelector][])('%s: selected or matched by a complement query, never both, whatever the labels', (_name, selector) => {
+    expect(labelSets.length).toBe(3 * 4 * 3 * 2 * 2);
+    for (const labels of labelSets) {
+      const inComplement = complementQueries(selector)!.some((query) => matchesLabelQuery(query, labels));
+      expect({ labels, selected: selectorMatches(selector, labels), inComplement }).toEqual({ labels, selected: !inComplement, inComplement });
+      expect(matchesLabelQuery(selectorQuery(selector), labels)).toBe(selectorMatches(selector, labels));
+    }
   });
 });

@@ -10,6 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import { releaseLists } from '../../src/core/claim.ts';
+import { complementQueries, selectorMatches } from '../../src/core/label-selector.ts';
 import { ConflictError, RejectedError } from '../../src/errors.ts';
 import { createCalls, createCluster, type Cluster } from '../../src/k8s/cluster.ts';
 import { createPassLock } from '../../src/k8s/leases.ts';
@@ -148,6 +150,18 @@ describe('the reconciler identity against the real API server', () => {
     };
     expect(await cluster.createPod(pod)).toBe('created');
     expect(await cluster.createPod(pod)).toBe('exists');
+    // The queries the core writes to find pods to release, as the API server reads them: each finds exactly the pods
+    // its DaemonSet's selector does not select (core/label-selector.ts `complementQueries`).
+    expect(releaseLists([ds])).toEqual([{ namespace, labelSelector: 'app!=agent' }]);
+    const everyPod = await cluster.listPodMetadata(namespace);
+    for (const selector of [ds.spec!.selector!, { matchExpressions: [{ key: 'app', operator: 'In', values: ['agent', 'x'] }, { key: 'tier', operator: 'DoesNotExist' }] }]) {
+      const found = new Set<string>();
+      for (const query of complementQueries(selector)!) for (const p of await cluster.listPodMetadata(namespace, query)) found.add(p.metadata!.name!);
+      const outside = everyPod.filter((p) => !selectorMatches(selector, p.metadata?.labels)).map((p) => p.metadata!.name!);
+      expect([...found].sort()).toEqual(outside.sort());
+      expect(found.has('agent-by-hand')).toBe(false);
+      expect(found.has(rsPod.metadata!.name!)).toBe(true);
+    }
     const created = (await cluster.getPod(namespace, 'agent-by-hand'))!;
     const podRef = { namespace, name: 'agent-by-hand', uid: created.metadata!.uid! };
     expect(await cluster.labelPod(podRef, { extra: 'x' })).toBe('done');

@@ -6,9 +6,9 @@
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Cluster } from '../../src/k8s/cluster.ts';
 import { isTransient } from '../../src/errors.ts';
-import { selectorMatches } from '../../src/core/label-selector.ts';
 import type { BackoffState, EventToRecord, ObjectRef } from '../../src/core/model.ts';
 import { getTargetNodeName } from '../../src/core/pod-template.ts';
+import { matchesLabelQuery } from './label-query.ts';
 
 export interface FakeState {
   nodes: V1Node[];
@@ -81,11 +81,11 @@ export function fakeCluster(state: FakeState): FakeCluster {
     },
     async listPods(namespace, labelSelector) {
       record('listPods');
-      return state.pods.filter((p) => (namespace === undefined || p.metadata?.namespace === namespace) && matchesQuery(labelSelector, p.metadata?.labels));
+      return state.pods.filter((p) => (namespace === undefined || p.metadata?.namespace === namespace) && matchesLabelQuery(labelSelector, p.metadata?.labels));
     },
-    async listPodMetadata(namespace) {
+    async listPodMetadata(namespace, labelSelector) {
       record('listPodMetadata');
-      return state.pods.filter((p) => p.metadata?.namespace === namespace).map((p) => ({ metadata: p.metadata }));
+      return state.pods.filter((p) => p.metadata?.namespace === namespace && matchesLabelQuery(labelSelector, p.metadata?.labels)).map((p) => ({ metadata: p.metadata }));
     },
     async getPod(namespace, name) {
       record('getPod');
@@ -183,13 +183,6 @@ export function fakeCluster(state: FakeState): FakeCluster {
     requestsByKind: () => Object.fromEntries([...new Set(calls)].map((c) => [c, calls.filter((x) => x === c).length])),
   };
   return fake;
-}
-
-/** A label selector query as `selectorQuery` writes it (`k=v,k2=v2`): enough for the fake's selector lists. */
-function matchesQuery(query: string | undefined, labels: Record<string, string> | undefined): boolean {
-  if (query === undefined || query === '') return true;
-  const matchLabels = Object.fromEntries(query.split(',').map((term) => term.split('=') as [string, string]));
-  return selectorMatches({ matchLabels }, labels);
 }
 
 /** Pods of the fake aimed at `node`, bound or not. */
