@@ -138,7 +138,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
   let observer: Observer | undefined;
   try {
     log(`${kind}: starting a fresh control plane`);
-    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, lambdaHeapMb: args.lambdaHeapMb, log: quiet });
+    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, log: quiet });
     Object.assign(run, {
       label: system.label,
       upSeconds: system.upSeconds,
@@ -166,7 +166,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       const note = `${run.label}: the functions were gone after ${phase}; that phase's numbers are not valid, and they were restarted`;
       results.notes.push(note);
       log(note);
-      await startBenchSystem(kind, { lambdaHeapMb: args.lambdaHeapMb, log: quiet });
+      await startBenchSystem(kind, { log: quiet });
       return false;
     };
     const measure = async (phase: string, shape: () => Promise<ShapeResult>) => {
@@ -260,7 +260,7 @@ async function runMemorySweep(): Promise<void> {
     // environment. No scheduled resync in between (once a day): every measured resync is the bench's.
     process.env.DAEMONLESS_LAMBDA_IDLE_MS = '3000';
     process.env.DAEMONLESS_RESYNC_RATE_MS = String(24 * 3600_000);
-    const system = await startBenchSystem('lambda', { lambdaHeapMb: args.lambdaHeapMb, log: quiet }).finally(() => {
+    const system = await startBenchSystem('lambda', { log: quiet }).finally(() => {
       delete process.env.DAEMONLESS_LAMBDA_IDLE_MS;
       delete process.env.DAEMONLESS_RESYNC_RATE_MS;
     });

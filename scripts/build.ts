@@ -11,11 +11,14 @@
  * `@aws-sdk/*` stays external: the nodejs22.x runtime provides it, and only the admission function loads it (see
  * src/http/lambda.ts).
  */
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
 import { build, type BuildOptions } from 'esbuild';
+
+/** The exec wrapper's file name, in functions/ and at the root of every bundle (/var/task on Lambda). */
+export const EXEC_WRAPPER = 'v8-flags';
 
 /** How a function is bundled; the memory test (test/http/memory.test.ts) bundles its probe the same way. */
 export const functionBundleOptions = {
@@ -67,7 +70,10 @@ async function main(): Promise<void> {
       .filter((file) => file.endsWith('.mjs'))
       .sort()
       .map((file) => ({ name: file, data: readFileSync(join(dist, name, file)) }));
-    const zip = zipFiles(files);
+    // The exec wrapper that gives the runtime daemonless's V8 flags (serverless.yml `AWS_LAMBDA_EXEC_WRAPPER`).
+    copyFileSync(join(functionsDir, EXEC_WRAPPER), join(dist, name, EXEC_WRAPPER));
+    chmodSync(join(dist, name, EXEC_WRAPPER), 0o755);
+    const zip = zipFiles([...files, { name: EXEC_WRAPPER, data: readFileSync(join(functionsDir, EXEC_WRAPPER)), mode: 0o755 }]);
     writeFileSync(join(dist, `${name}.zip`), zip);
     const entry = files.find((f) => f.name === 'index.mjs')?.data ?? Buffer.alloc(0);
     const raw = files.reduce((sum, f) => sum + f.data.length, 0);
@@ -82,10 +88,10 @@ async function main(): Promise<void> {
 }
 
 /**
- * A minimal, reproducible zip (deflate, fixed 1980-01-01 timestamps, mode 0644): enough for a Lambda artifact without
+ * A minimal, reproducible zip (deflate, fixed 1980-01-01 timestamps, mode 0644 unless a file says otherwise): enough for a Lambda artifact without
  * adding a dependency.
  */
-export function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
+export function zipFiles(files: { name: string; data: Buffer; mode?: number }[]): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -126,7 +132,7 @@ export function zipFiles(files: { name: string; data: Buffer }[]): Buffer {
     central.writeUInt16LE(0, 32); // comment
     central.writeUInt16LE(0, 34); // disk
     central.writeUInt16LE(0, 36); // internal attributes
-    central.writeUInt32LE((0o100644 << 16) >>> 0, 38); // regular file, rw-r--r--
+    central.writeUInt32LE(((0o100000 | (file.mode ?? 0o644)) << 16) >>> 0, 38); // regular file, rw-r--r-- unless told
     central.writeUInt32LE(offset, 42);
     centrals.push(central, name);
 

@@ -13,9 +13,6 @@
  *   --latency-samples K   single-node joins for the latency phase, with 1 and with 4 DaemonSets (default 30)
  *   --change-samples K    DaemonSet changes for the change phase (default 5)
  *   --memory-nodes L      node counts of the memory phase's sweep (default 100,1000,5000; Lambda runtime only)
- *   --lambda-heap-mb M    the Lambda runtime's functions run with NODE_OPTIONS=--max-old-space-size=M (default 211: the
- *                         heap limit Node 22 picks inside a 256 MB memory cgroup, as in a 256 MB Lambda environment;
- *                         0: no flag, V8's own limit for this machine's 24 GiB, ≈ 4 GB; docs/benchmarks.md)
  *   --cold-reps R         process starts per bundle for the cold-start phase (default 15)
  *   --raised-qps Q        kube-controller-manager QPS of the "raised" run (default: daemonless's measured peak request
  *                         rate in this run, rounded up to 10, at least 50; 200 when daemonless did not run)
@@ -27,12 +24,6 @@ export const runtimeNames = ['server', 'lambda'] as const;
 export type SystemName = (typeof systemNames)[number];
 export type PhaseName = (typeof phaseNames)[number];
 export type RuntimeName = (typeof runtimeNames)[number];
-
-/**
- * V8's old-space limit for the Lambda runtime's functions (256 MB configured): Node 22 run inside a 256 MB memory cgroup
- * on this machine reports a heap limit of 259 MB, which `--max-old-space-size=211` reproduces outside one.
- */
-export const LAMBDA_HEAP_MB = 211;
 
 /** The systems a runtime compares when --only names none. */
 export const defaultSystems: Record<RuntimeName, SystemName[]> = {
@@ -49,7 +40,11 @@ export interface BenchArgs {
   latencySamples: number;
   changeSamples: number;
   memoryNodes: number[];
-  lambdaHeapMb: number | undefined;
+  /**
+   * Results before the local Lambda runtime started node as the nodejs22.x bootstrap does only: the V8 heap limit
+   * (`--max-old-space-size`) the bench gave every function. Not set since (devcluster/lambda/bootstrap.ts).
+   */
+  lambdaHeapMb?: number | undefined;
   coldReps: number;
   raisedQps: number | undefined;
   stallSeconds: number;
@@ -74,7 +69,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let latencySamples = 30;
   let changeSamples = 5;
   let memoryNodes = [100, 1000, 5000];
-  let lambdaHeapMb: number | undefined = LAMBDA_HEAP_MB;
   let runtime: RuntimeName = 'server';
   let coldReps = 15;
   let raisedQps: number | undefined;
@@ -102,11 +96,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--memory-nodes':
         memoryNodes = (value() ?? '').split(',').map((s) => positiveInt(flag, s.trim()));
         break;
-      case '--lambda-heap-mb': {
-        const mb = value();
-        lambdaHeapMb = mb === '0' ? undefined : positiveInt(flag, mb);
-        break;
-      }
       case '--runtime': {
         const r = value();
         if (!(runtimeNames as readonly string[]).includes(r ?? '')) throw new ArgsError(`--runtime: use ${runtimeNames.join(' or ')}, got ${r}`);
@@ -140,7 +129,6 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     latencySamples,
     changeSamples,
     memoryNodes,
-    lambdaHeapMb,
     coldReps,
     raisedQps,
     stallSeconds,

@@ -474,9 +474,10 @@ export function memorySection(results: BenchResults): string[] {
   const heap = results.args.lambdaHeapMb;
   out.push('');
   out.push(
-    heap === undefined || heap === 0
-      ? 'V8\'s heap limit in these environments was its default for this machine (24 GiB: ≈ 4 GB), not what it picks inside a 256 MB ' +
-          'environment (≈ 259 MB): a warm environment may hold more garbage here than on Lambda (docs/benchmarks.md).'
+    heap === undefined
+      ? 'The functions ran as the nodejs22.x bootstrap starts them: V8\'s heap sized from the memory on node\'s command line (at 256 MB ' +
+          '`--max-semi-space-size=12 --max-old-space-size=231`), and serverless.yml\'s `DAEMONLESS_V8_FLAGS` through its exec wrapper ' +
+          '(reconcile: 4 MB semi-spaces, resync: 2 MB; devcluster/lambda/bootstrap.ts).'
       : `The functions ran with NODE_OPTIONS=--max-old-space-size=${heap}: V8's heap limit as Node 22 sizes it inside a 256 MB memory cgroup ` +
           '(259 MB), as in a 256 MB Lambda environment; without it V8 takes its default for this machine (≈ 4 GB) and lets garbage pile up.',
   );

@@ -44,7 +44,7 @@ export const UPSTREAM_DEFAULT_BURST = 30;
 
 export async function startBenchSystem(
   kind: SystemKind,
-  options: { qps?: number; burst?: number; lambdaHeapMb?: number | undefined; log: (line: string) => void },
+  options: { qps?: number; burst?: number; log: (line: string) => void },
 ): Promise<RunningSystem> {
   const started = performance.now();
   const paths = localPaths();
@@ -61,9 +61,7 @@ export async function startBenchSystem(
     // The SQS counter of the local Lambda service (its /_local/stats): queue requests per event, for the cost model.
     process.env.DAEMONLESS_LAMBDA_SQS_STATS = '1';
     const functionsEnv: Record<string, string> = { LOG_LEVEL: 'info' };
-    // The local Lambda runtime gives 211 MB itself at 256 MB (devcluster/lambda/service.ts); `0` asks for V8's own
-    // limit on this machine (≈ 4 GB), which it would pick without the flag.
-    functionsEnv['NODE_OPTIONS'] = `--max-old-space-size=${options.lambdaHeapMb ?? 4096}`;
+    // V8's heap sizes: the bootstrap's, from each function's memory size (devcluster/lambda/bootstrap.ts).
     const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv });
     functionsLog = system.functionsLog;
     lambda = { invokeUrl: readLambdaInvokeUrl() };

@@ -10,12 +10,10 @@ import { percentile, ratio, summarize } from '../lib/stats.ts';
 
 describe('parseArgs', () => {
   it.each([
-    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], lambdaHeapMb: 211, complete: true }],
+    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], complete: true }],
     ['the Lambda runtime beside the server and upstream', ['--runtime', 'lambda'], { runtime: 'lambda', systems: ['daemonless', 'lambda', 'upstream'], complete: true }],
     ['only the Lambda runtime', ['--only', 'lambda'], { systems: ['lambda'], complete: false }],
     ['memory sweep sizes', ['--memory-nodes', '10,20'], { memoryNodes: [10, 20] }],
-    ['V8 heap of the Lambda runtime', ['--lambda-heap-mb', '180'], { lambdaHeapMb: 180 }],
-    ['V8 own heap limit', ['--lambda-heap-mb', '0'], { lambdaHeapMb: undefined }],
     ['large', ['--large'], { nodes: 1000, large: true, complete: true }],
     ['nodes override', ['--nodes', '20'], { nodes: 20, complete: false }],
     ['inline value', ['--nodes=30'], { nodes: 30 }],
@@ -31,7 +29,7 @@ describe('parseArgs', () => {
     expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'minready', 'memory', 'floor', 'cold']);
   });
 
-  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']]])('rejects %j', (argv) => {
+  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']], [['--lambda-heap-mb', '211']]])('rejects %j', (argv) => {
     expect(() => parseArgs(argv)).toThrow(ArgsError);
   });
 });

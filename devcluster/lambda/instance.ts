@@ -22,6 +22,7 @@ import { portOpen } from '../health.ts';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runtimeCommand } from './bootstrap.ts';
 import { alive, childrenOf, freePort, resetPeakRss, signalTree, statusKb, treeOf } from './proc.ts';
 
 export interface InstanceSpec {
@@ -124,9 +125,8 @@ export class Instance {
         `127.0.0.1:${this.port}`,
         '--runtime-api-address',
         `127.0.0.1:${runtimeApiPort}`,
-        spec.nodePath,
-        spec.ricEntry,
-        spec.handler,
+        // As the nodejs22.x bootstrap starts it (./bootstrap.ts).
+        ...runtimeCommand(spec),
       ],
       { cwd: spec.codeDir, env: spec.environment, stdio: ['ignore', 'pipe', 'pipe'] },
     );

@@ -430,11 +430,6 @@ function prepareCode(fn: FunctionDefinition, baseDir: string, target: string): s
   return target;
 }
 
-/** The old-space limit that gives V8 the heap it has inside a Lambda environment of `memorySizeMb` (211 at 256). */
-export function lambdaHeapMb(memorySizeMb: number): number {
-  return Math.max(16, Math.round((memorySizeMb * 211) / 256));
-}
-
 /** What Lambda sets in a nodejs22.x environment, plus the function's own variables. */
 export function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, options: ServiceOptions, invokeUrl: string): Record<string, string> {
   const env: Record<string, string> = {
@@ -464,16 +459,11 @@ export function lambdaEnvironment(fn: FunctionDefinition, codeDir: string, optio
     ...(options.sqsEndpoint ? { AWS_ENDPOINT_URL_SQS: options.sqsEndpoint } : {}),
     ...options.extraEnvironment,
   };
-  // The function's own NODE_OPTIONS (serverless.yml: --expose-gc) stay when the caller adds some (the bench's heap limit).
+  // The function's own NODE_OPTIONS stay when the caller adds some. V8's heap sizes are not set here: the runtime
+  // starts as the nodejs22.x bootstrap starts it (./bootstrap.ts), with them on node's command line, where they win.
   const own = fn.environment['NODE_OPTIONS'];
   const extra = options.extraEnvironment['NODE_OPTIONS'];
   if (own && extra) env['NODE_OPTIONS'] = `${own} ${extra}`;
-  // V8 sizes its heap from the memory it sees: inside Lambda's cgroup of memorySize MB (measured with Node 22: 256 MB →
-  // heap_size_limit 259 MB, as with --max-old-space-size=211), here from the whole machine (≈ 4 GB), so a warm
-  // environment would let garbage pile up past memorySize and be killed where Lambda's would have collected it.
-  if (!/--max-old-space-size/.test(env['NODE_OPTIONS'] ?? '')) {
-    env['NODE_OPTIONS'] = `${env['NODE_OPTIONS'] ?? ''} --max-old-space-size=${lambdaHeapMb(fn.memorySize)}`.trim();
-  }
   // `{ Ref: <queue> }` values: the local queue's URL (ElasticMQ's, as GetQueueUrl gives it).
   for (const [key, value] of Object.entries(env)) {
     if (value.startsWith(LOCAL_QUEUE_URL)) env[key] = `${options.sqsEndpoint ?? ''}/${options.accountId}/${value.slice(LOCAL_QUEUE_URL.length)}`;

@@ -2,7 +2,7 @@
  * Reads a deployment artifact (.zip: stored or deflated entries, as `npm run build` and common zip tools write them)
  * into a folder, as Lambda unpacks a function's code into /var/task. No dependency: central directory + zlib.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, normalize, sep } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
 
@@ -13,6 +13,8 @@ export class ZipError extends Error {
 export interface ZipEntry {
   name: string;
   data: Buffer;
+  /** The Unix permission bits the zip records (external attributes of a Unix-made entry), if any. */
+  mode?: number;
 }
 
 export function readZip(zip: Buffer): ZipEntry[] {
@@ -28,6 +30,8 @@ export function readZip(zip: Buffer): ZipEntry[] {
     const nameLength = zip.readUInt16LE(offset + 28);
     const extraLength = zip.readUInt16LE(offset + 30);
     const commentLength = zip.readUInt16LE(offset + 32);
+    const madeBy = zip.readUInt16LE(offset + 4) >> 8;
+    const unixMode = madeBy === 3 ? (zip.readUInt32LE(offset + 38) >>> 16) & 0o777 : 0;
     const localOffset = zip.readUInt32LE(offset + 42);
     const name = zip.toString('utf8', offset + 46, offset + 46 + nameLength);
     offset += 46 + nameLength + extraLength + commentLength;
@@ -36,8 +40,9 @@ export function readZip(zip: Buffer): ZipEntry[] {
     const localExtraLength = zip.readUInt16LE(localOffset + 28);
     const start = localOffset + 30 + localNameLength + localExtraLength;
     const raw = zip.subarray(start, start + compressedSize);
-    if (method === 0) entries.push({ name, data: Buffer.from(raw) });
-    else if (method === 8) entries.push({ name, data: inflateRawSync(raw) });
+    const mode = unixMode ? { mode: unixMode } : {};
+    if (method === 0) entries.push({ name, data: Buffer.from(raw), ...mode });
+    else if (method === 8) entries.push({ name, data: inflateRawSync(raw), ...mode });
     else throw new ZipError(`${name}: compression method ${method} not supported`);
   }
   return entries;
@@ -49,7 +54,9 @@ export function extractZip(zip: Buffer, dir: string): string[] {
     const target = normalize(join(dir, entry.name));
     if (!target.startsWith(normalize(dir) + sep)) throw new ZipError(`${entry.name}: path leaves the target folder`);
     mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, entry.data);
+    // Lambda keeps the recorded mode: an executable (an exec wrapper) stays executable.
+    writeFileSync(target, entry.data, entry.mode === undefined ? {} : { mode: entry.mode });
+    if (entry.mode !== undefined) chmodSync(target, entry.mode);
     names.push(entry.name);
   }
   return names;

@@ -102,8 +102,8 @@ interface ListPage<T> {
 const PAGE = '500';
 
 /**
- * Where the runtime exposes V8's collector (`NODE_OPTIONS=--expose-gc`, which serverless.yml sets for the functions
- * that list the cluster), a full collection between two pages of a list. Without it V8 frees a page's text (1.6 MB
+ * Where the runtime exposes V8's collector (`--expose-gc`, which the nodejs22.x bootstrap gives every function), a
+ * full collection between two pages of a list. Without it V8 frees a page's text (1.6 MB
  * for 500 nodes, a large object) and its parsed objects only at a major collection, which a heap limit sized for a
  * 256 MB function postpones past the end of a pass: every page of a 5,000-node list stayed in memory at once
  * (docs/benchmarks.md, memory). What the projection keeps is small, so each collection is short.

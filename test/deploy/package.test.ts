@@ -2,10 +2,12 @@
  * The pure parts of `npm run package` (scripts/package.ts): which cfn-lint findings fail the run, what the generated
  * template must keep, and the artifact sizes. The run itself (osls, cfn-lint) is CI's packaging phase.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { zipFiles } from '../../scripts/build.ts';
+import { extractZip, readZip } from '../../devcluster/lambda/zip.ts';
 import { checkTemplate, judgeLint, unzippedSize, type LintFinding } from '../../scripts/package.ts';
 
 /** What cfn-lint 1.58.0 reported on the template osls 4.3.1 generated from serverless.yml (fields used only). */
@@ -134,5 +136,23 @@ describe('unzippedSize', () => {
     ]);
     expect(zip.length).toBeLessThan(2_000);
     expect(unzippedSize(zip)).toBe(101_234);
+  });
+});
+
+describe('zip modes: an executable stays executable, as Lambda unpacks it', () => {
+  it('the exec wrapper is written 0755 and unpacked 0755; the code stays 0644', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'daemonless-zip-'));
+    try {
+      const zip = zipFiles([
+        { name: 'index.mjs', data: Buffer.from('export {}') },
+        { name: 'v8-flags', data: Buffer.from('#!/bin/bash\n'), mode: 0o755 },
+      ]);
+      expect(readZip(zip).map((e) => [e.name, e.mode])).toEqual([['index.mjs', 0o644], ['v8-flags', 0o755]]);
+      extractZip(zip, dir);
+      expect(statSync(join(dir, 'v8-flags')).mode & 0o777).toBe(0o755);
+      expect(statSync(join(dir, 'index.mjs')).mode & 0o777).toBe(0o644);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

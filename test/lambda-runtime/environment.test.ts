@@ -9,11 +9,11 @@ const options = (extraEnvironment: Record<string, string>): ServiceOptions =>
 
 describe('the local Lambda runtime: NODE_OPTIONS of a function', () => {
   it.each([
-    { name: "the function's own, with V8's heap limit as in a 256 MB cgroup", own: '--expose-gc', extra: undefined, want: '--expose-gc --max-old-space-size=211' },
-    { name: 'none of its own: the heap limit alone', own: undefined, extra: undefined, want: '--max-old-space-size=211' },
-    // The bench sets its own heap limit for every function; serverless.yml's --expose-gc must survive it.
-    { name: "the caller's added after the function's", own: '--expose-gc', extra: '--max-old-space-size=100', want: '--expose-gc --max-old-space-size=100' },
-    { name: "the caller's alone", own: undefined, extra: '--max-old-space-size=100', want: '--max-old-space-size=100' },
+    // No heap limit added: the bootstrap's command line sets it (bootstrap.test.ts).
+    { name: "the function's own, unchanged", own: '--enable-source-maps', extra: undefined, want: '--enable-source-maps' },
+    { name: 'none of its own: none', own: undefined, extra: undefined, want: undefined },
+    { name: "the caller's added after the function's", own: '--enable-source-maps', extra: '--trace-warnings', want: '--enable-source-maps --trace-warnings' },
+    { name: "the caller's alone", own: undefined, extra: '--trace-warnings', want: '--trace-warnings' },
   ])('$name', ({ own, extra, want }) => {
     const env = lambdaEnvironment(fn(own ? { NODE_OPTIONS: own } : {}), '/code', options(extra ? { NODE_OPTIONS: extra } : {}), 'http://127.0.0.1:1');
     expect(env['NODE_OPTIONS']).toBe(want);
