@@ -17,6 +17,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readZip, type ZipEntry } from '../devcluster/lambda/zip.ts';
 
 export const cfnLintVersion = '1.58.0';
 
@@ -159,6 +160,22 @@ function statements(properties: Record<string, any>): Record<string, any>[] {
   return out;
 }
 
+/**
+ * A function whose `AWS_LAMBDA_EXEC_WRAPPER` names a file of its code (/var/task/…) must carry it, executable: the
+ * bootstrap refuses to start the runtime otherwise (exit 126/127), and every invocation fails. Returns the problems.
+ */
+export function checkExecWrappers(functions: readonly { name: string; environment: Record<string, unknown>; entries: readonly ZipEntry[] }[]): string[] {
+  const problems: string[] = [];
+  for (const fn of functions) {
+    const wrapper = fn.environment['AWS_LAMBDA_EXEC_WRAPPER'];
+    if (typeof wrapper !== 'string' || !wrapper.startsWith('/var/task/')) continue;
+    const entry = fn.entries.find((e) => e.name === wrapper.slice('/var/task/'.length));
+    if (!entry) problems.push(`${fn.name}: AWS_LAMBDA_EXEC_WRAPPER ${wrapper} is not in its artifact`);
+    else if (((entry.mode ?? 0) & 0o111) === 0) problems.push(`${fn.name}: AWS_LAMBDA_EXEC_WRAPPER ${wrapper} is not executable in its artifact`);
+  }
+  return problems;
+}
+
 /** Uncompressed size of a zip's entries, from its central directory. */
 export function unzippedSize(zip: Buffer): number {
   const end = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
@@ -228,7 +245,7 @@ function main(): void {
   if (judgement.errors.length + judgement.unexpected.length > 0) throw new Error('cfn-lint found problems');
 
   const state = JSON.parse(readFileSync(join(root, '.serverless', 'serverless-state.json'), 'utf8')) as {
-    service: { functions: Record<string, { package: { artifact: string } }> };
+    service: { functions: Record<string, { package: { artifact: string }; environment?: Record<string, unknown> }> };
   };
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`.padStart(10);
   log(`${'artifact'.padEnd(24)}${'zipped'.padStart(10)}${'unzipped'.padStart(10)}   (Lambda: 50 MB zipped, 250 MB unzipped)`);
@@ -236,6 +253,12 @@ function main(): void {
     const zip = readFileSync(join(root, fn.package.artifact));
     log(`${fn.package.artifact.padEnd(24)}${mb(zip.length)}${mb(unzippedSize(zip))}   ${name}`);
   }
+  const wrappers = checkExecWrappers(
+    Object.entries(state.service.functions).map(([name, fn]) => ({ name, environment: fn.environment ?? {}, entries: readZip(readFileSync(join(root, fn.package.artifact))) })),
+  );
+  for (const problem of wrappers) log(`artifact: ${problem}`);
+  if (wrappers.length > 0) throw new Error(`${wrappers.length} artifact problem(s)`);
+  log('artifacts: every exec wrapper a function names is in its artifact, executable');
 }
 
 /** osls with its pinned tree in the cache, keyed by the lockfile; installed (npm ci, no install scripts) when absent. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { zipFiles } from '../../scripts/build.ts';
 import { extractZip, readZip } from '../../devcluster/lambda/zip.ts';
+import { checkExecWrappers } from '../../scripts/package.ts';
 import { checkTemplate, judgeLint, unzippedSize, type LintFinding } from '../../scripts/package.ts';
 
 /** What cfn-lint 1.58.0 reported on the template osls 4.3.1 generated from serverless.yml (fields used only). */
@@ -154,5 +155,27 @@ describe('zip modes: an executable stays executable, as Lambda unpacks it', () =
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('checkExecWrappers: a function naming an exec wrapper carries it, executable', () => {
+  const code = { name: 'index.mjs', data: Buffer.from(''), mode: 0o644 };
+  const wrapper = (mode: number) => ({ name: 'v8-flags', data: Buffer.from(''), mode });
+  const env = { AWS_LAMBDA_EXEC_WRAPPER: '/var/task/v8-flags' };
+  it.each([
+    ['carried, executable', env, [code, wrapper(0o755)], []],
+    ['none named', {}, [code], []],
+    ['a wrapper outside the code (a layer): not checked here', { AWS_LAMBDA_EXEC_WRAPPER: '/opt/wrapper' }, [code], []],
+    ['missing', env, [code], ['reconcile: AWS_LAMBDA_EXEC_WRAPPER /var/task/v8-flags is not in its artifact']],
+    ['not executable', env, [code, wrapper(0o644)], ['reconcile: AWS_LAMBDA_EXEC_WRAPPER /var/task/v8-flags is not executable in its artifact']],
+  ])('%s', (_name, environment, entries, problems) => {
+    expect(checkExecWrappers([{ name: 'reconcile', environment, entries }])).toEqual(problems);
+  });
+
+  it('the built bundles: serverless.yml names the wrapper for reconcile and resync, and the build zips it 0755', () => {
+    const built = zipFiles([{ name: 'index.mjs', data: Buffer.from('') }, { name: 'v8-flags', data: readFileSync(join(import.meta.dirname, '..', '..', 'functions', 'v8-flags')), mode: 0o755 }]);
+    expect(checkExecWrappers([{ name: 'reconcile', environment: env, entries: readZip(built) }])).toEqual([]);
+    const yml = readFileSync(join(import.meta.dirname, '..', '..', 'serverless.yml'), 'utf8');
+    expect(yml.match(/AWS_LAMBDA_EXEC_WRAPPER: \/var\/task\/v8-flags/g)).toHaveLength(2);
   });
 });
