@@ -101,15 +101,21 @@ interface ListPage<T> {
 
 const PAGE = '500';
 
+/** V8's heap in use above which a list collects between two pages (see `collectBetweenPages`). */
+export const COLLECT_ABOVE_HEAP_BYTES = 40 * 1024 * 1024;
+
 /**
  * Where the runtime exposes V8's collector (`--expose-gc`, which the nodejs22.x bootstrap gives every function), a
- * full collection between two pages of a list. Without it V8 frees a page's text (1.6 MB
- * for 500 nodes, a large object) and its parsed objects only at a major collection, which a heap limit sized for a
- * 256 MB function postpones past the end of a pass: every page of a 5,000-node list stayed in memory at once
- * (docs/benchmarks.md, memory). What the projection keeps is small, so each collection is short.
+ * full collection between two pages of a list once the heap in use passes `COLLECT_ABOVE_HEAP_BYTES`. Without it V8
+ * frees a page's text (1.6 MB for 500 nodes, a large object) and its parsed objects only at a major collection, which
+ * a heap limit sized for a 256 MB function postpones past the end of a pass: every page of a 5,000-node list stayed
+ * in memory at once (docs/benchmarks.md, memory). Below the threshold (a 1,000-node cluster) a collection after every
+ * page cost the passes CPU and kept no memory that mattered.
  */
-function collectBetweenPages(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+export function collectBetweenPages(heapUsed: () => number = () => process.memoryUsage().heapUsed, gc = (globalThis as { gc?: () => void }).gc): boolean {
+  if (!gc || heapUsed() < COLLECT_ABOVE_HEAP_BYTES) return false;
+  gc();
+  return true;
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../src/errors.ts';
-import { createCalls, listAll } from '../../src/k8s/calls.ts';
+import { collectBetweenPages, createCalls, listAll } from '../../src/k8s/calls.ts';
 import type { Request, Transport } from '../../src/k8s/transport.ts';
 
 /** Fails the first `failures` sends transiently, then answers `{}`. */
@@ -75,5 +75,19 @@ describe('listAll', () => {
     expect(collected).toBe(collections);
     expect(transport.queries.map((q) => q['continue'])).toEqual([undefined, ...Array.from({ length: pages - 1 }, (_, i) => `c${i + 1}`)]);
     expect(transport.queries.every((q) => q['limit'] === '500')).toBe(true);
+  });
+});
+
+describe('collectBetweenPages: a full collection between pages only where the collector is exposed and the heap is large', () => {
+  const MB = 1024 * 1024;
+  it.each([
+    ['collector exposed, heap above the threshold: collects', 41 * MB, true, true],
+    ['collector exposed, heap below it (a 1,000-node list): does not', 39 * MB, true, false],
+    ['no collector (the local server): does not', 500 * MB, false, false],
+  ])('%s', (_name, heap, exposed, collects) => {
+    let collections = 0;
+    const gc = exposed ? () => void collections++ : undefined;
+    expect(collectBetweenPages(() => heap, gc)).toBe(collects);
+    expect(collections).toBe(collects ? 1 : 0);
   });
 });
