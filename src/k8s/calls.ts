@@ -112,7 +112,10 @@ export const COLLECT_ABOVE_HEAP_BYTES = 40 * 1024 * 1024;
  * in memory at once (docs/benchmarks.md, memory). Below the threshold (a 1,000-node cluster) a collection after every
  * page cost the passes CPU and kept no memory that mattered.
  */
-export function collectBetweenPages(heapUsed: () => number = () => process.memoryUsage().heapUsed, gc = (globalThis as { gc?: () => void }).gc): boolean {
+export function collectBetweenPages(
+  heapUsed: () => number = () => process.memoryUsage().heapUsed,
+  gc: (() => void) | null = (globalThis as { gc?: () => void }).gc ?? null,
+): boolean {
   if (!gc || heapUsed() < COLLECT_ABOVE_HEAP_BYTES) return false;
   gc();
   return true;

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TransientError } from '../../src/errors.ts';
-import { collectBetweenPages, createCalls, listAll } from '../../src/k8s/calls.ts';
+import { COLLECT_ABOVE_HEAP_BYTES, collectBetweenPages, createCalls, listAll } from '../../src/k8s/calls.ts';
 import type { Request, Transport } from '../../src/k8s/transport.ts';
 
 /** Fails the first `failures` sends transiently, then answers `{}`. */
@@ -56,9 +56,15 @@ describe('listAll', () => {
   }
 
   it.each([
-    { pages: 1, collections: 0 },
-    { pages: 3, collections: 2 },
-  ])('follows continue tokens, projects every item, and collects garbage between pages where gc is exposed: $pages page(s)', async ({ pages, collections }) => {
+    // Below COLLECT_ABOVE_HEAP_BYTES in use, no collection between pages (first: before any ballast).
+    { pages: 3, large: false, collections: 0 },
+    { pages: 1, large: true, collections: 0 },
+    { pages: 3, large: true, collections: 2 },
+  ])('follows continue tokens, projects every item, and collects garbage between pages where gc is exposed: $pages page(s), large heap $large', async ({ pages, large, collections }) => {
+    // A heap in use above the threshold: 48 MB held until the list is done.
+    const ballast = large ? Array.from({ length: 48 }, () => new Array<number>(128 * 1024).fill(1.5)) : [];
+    if (large) expect(process.memoryUsage().heapUsed).toBeGreaterThan(COLLECT_ABOVE_HEAP_BYTES);
+    if (!large) expect(process.memoryUsage().heapUsed).toBeLessThan(COLLECT_ABOVE_HEAP_BYTES);
     const transport = paged(pages);
     const calls = createCalls(transport, timing);
     let collected = 0;
@@ -72,6 +78,7 @@ describe('listAll', () => {
       if (before) g.gc = before;
       else delete g.gc;
     }
+    expect(ballast.length).toBe(large ? 48 : 0);
     expect(collected).toBe(collections);
     expect(transport.queries.map((q) => q['continue'])).toEqual([undefined, ...Array.from({ length: pages - 1 }, (_, i) => `c${i + 1}`)]);
     expect(transport.queries.every((q) => q['limit'] === '500')).toBe(true);
@@ -86,7 +93,7 @@ describe('collectBetweenPages: a full collection between pages only where the co
     ['no collector (the local server): does not', 500 * MB, false, false],
   ])('%s', (_name, heap, exposed, collects) => {
     let collections = 0;
-    const gc = exposed ? () => void collections++ : undefined;
+    const gc = exposed ? () => void collections++ : null;
     expect(collectBetweenPages(() => heap, gc)).toBe(collects);
     expect(collections).toBe(collects ? 1 : 0);
   });
