@@ -102,7 +102,7 @@ interface ListPage<T> {
 const PAGE = '500';
 
 /** V8's heap in use above which a list collects between two pages (see `collectBetweenPages`). */
-export const COLLECT_ABOVE_HEAP_BYTES = 40 * 1024 * 1024;
+export const COLLECT_ABOVE_HEAP_BYTES = 32 * 1024 * 1024;
 
 /**
  * Where the runtime exposes V8's collector (`--expose-gc`, which the nodejs22.x bootstrap gives every function), a

@@ -88,8 +88,8 @@ describe('listAll', () => {
 describe('collectBetweenPages: a full collection between pages only where the collector is exposed and the heap is large', () => {
   const MB = 1024 * 1024;
   it.each([
-    ['collector exposed, heap above the threshold: collects', 41 * MB, true, true],
-    ['collector exposed, heap below it (a 1,000-node list): does not', 39 * MB, true, false],
+    ['collector exposed, heap above the threshold: collects', 33 * MB, true, true],
+    ['collector exposed, heap below it (a 1,000-node list): does not', 31 * MB, true, false],
     ['no collector (the local server): does not', 500 * MB, false, false],
   ])('%s', (_name, heap, exposed, collects) => {
     let collections = 0;
