@@ -78,6 +78,7 @@ interface Item {
 }
 
 export class Delivery {
+  private readonly lastDrops = new Map<string, number>();
   readonly counters: DeliveryCounters = { events: 0, dropped: 0, duplicates: 0, requests: 0, answers: {}, retries: 0, givenUp: 0, refused: 0, maxInFlight: 0 };
   /** Per trial (by the trial label of the object): its plan and its own random stream. */
   private readonly plans = new Map<string, { plan: DeliveryPlan; rng: Rng }>();
@@ -128,8 +129,14 @@ export class Delivery {
    */
   configure(trial: string, plan: DeliveryPlan, seed: number): void {
     this.plans.set(trial, { plan, rng: createRng(seed).fork('delivery') });
+    this.lastDrops.delete(trial);
     this.fallback = { plan: { ...plan }, rng: createRng(seed).fork('delivery-other') };
     this.resizeToPlans();
+  }
+
+  /** When an event of this trial was last dropped (epoch ms), if one was: only a resync after it can heal it. */
+  lastDrop(trial: string): number | undefined {
+    return this.lastDrops.get(trial);
   }
 
   /** The trial is over: its events get the fallback plan. */
@@ -169,6 +176,7 @@ export class Delivery {
     const { plan, rng } = (trial !== undefined ? this.plans.get(trial) : undefined) ?? this.fallback;
     if (rng.chance(plan.dropRate)) {
       this.counters.dropped += 1;
+      if (trial !== undefined) this.lastDrops.set(trial, Date.now());
       return;
     }
     const copies = rng.chance(plan.duplicateRate) ? rng.int(2, Math.max(2, plan.maxCopies)) : 1;

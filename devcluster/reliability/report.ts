@@ -115,7 +115,7 @@ export function renderMarkdown(r: Report): string {
     }
     if (r.loss) {
       lines.push(
-        `Loss: ${r.loss.deliveries.dropped} of ${r.loss.deliveries.events} events dropped; time to heal (last action → converged) p50 / p95 / max ${ms(r.loss.healMs)}; healed within one resync period (+3 s): ${r.loss.healedWithinOnePeriod}/${r.loss.trials}.`,
+        `Loss: ${r.loss.deliveries.dropped} of ${r.loss.deliveries.events} events dropped; time to heal (the last action or the last dropped event, whichever came later → converged) p50 / p95 / max ${ms(r.loss.healMs)}; healed within one resync period (+3 s): ${r.loss.healedWithinOnePeriod}/${r.loss.trials}.`,
         '',
       );
     }

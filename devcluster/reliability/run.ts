@@ -392,6 +392,7 @@ async function runTrials(ctx: Ctx, phase: Phase, specs: TrialSpec[]): Promise<{ 
         skipped: 0,
         converged: false,
         convergeMs: 0,
+        healMs: 0,
         notConverged: `setup failed: ${String(error).slice(0, 300)}`,
         violations: [],
         podEvents: 0,
@@ -466,7 +467,8 @@ async function lossPhase(ctx: Ctx): Promise<NonNullable<Report['loss']>> {
     convergeTimeoutMs: resyncMs + CONVERGE_TIMEOUT_MS,
   }));
   const { results, deliveries } = await runTrials(ctx, 'loss', specs);
-  const heal = results.filter((r) => r.converged).map((r) => r.convergeMs);
+  // From the last action or the last dropped event, whichever came later (trial.ts `healMs`).
+  const heal = results.filter((r) => r.converged).map((r) => r.healMs);
   return {
     ...summarize(results, deliveries),
     dropRate: lossRate,

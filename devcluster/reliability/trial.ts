@@ -44,6 +44,11 @@ export interface TrialResult {
   converged: boolean;
   /** From the last action to convergence (ms), or the timeout. */
   convergeMs: number;
+  /**
+   * From the last action or the last event of the trial that was dropped, whichever came later, to convergence (ms):
+   * a lost event can only be healed by a resync after it (events keep coming after the last action: a pod's Ready).
+   */
+  healMs: number;
   notConverged?: string;
   violations: Violation[];
   podEvents: number;
@@ -245,6 +250,7 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
     if (options.midway) await options.midway();
     const converged = await waitConverged(lastAction + options.convergeTimeoutMs - Date.now());
     const convergeMs = Date.now() - lastAction;
+    const healMs = Date.now() - Math.max(lastAction, options.delivery.lastDrop(id) ?? 0);
     const notConverged = converged ? undefined : checker.notConverged();
     if (!converged) log(`trial ${id} (seed ${scenario.seed}) did not converge in ${options.convergeTimeoutMs} ms: ${notConverged}\n${describeScenario(scenario)}`);
     return {
@@ -256,6 +262,7 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
       skipped,
       converged,
       convergeMs,
+      healMs,
       ...(notConverged ? { notConverged } : {}),
       violations: checker.violations,
       podEvents: checker.podEvents,
