@@ -41,8 +41,8 @@ export interface BenchArgs {
   changeSamples: number;
   memoryNodes: number[];
   /**
-   * Results before the local Lambda runtime started node as the nodejs22.x bootstrap does only: the V8 heap limit
-   * (`--max-old-space-size`) the bench gave every function. Not set since (devcluster/lambda/bootstrap.ts).
+   * Only in results from before the local Lambda runtime started node as the nodejs22.x bootstrap does: the V8 heap
+   * limit (`--max-old-space-size`) the bench gave every function then (devcluster/lambda/bootstrap.ts).
    */
   lambdaHeapMb?: number | undefined;
   coldReps: number;
