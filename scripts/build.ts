@@ -11,7 +11,7 @@
  * `@aws-sdk/*` stays external: the nodejs22.x runtime provides it, and only the admission function loads it (see
  * src/http/lambda.ts).
  */
-import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync, gzipSync } from 'node:zlib';
@@ -71,9 +71,9 @@ async function main(): Promise<void> {
       .sort()
       .map((file) => ({ name: file, data: readFileSync(join(dist, name, file)) }));
     // The exec wrapper that gives the runtime daemonless's V8 flags (serverless.yml `AWS_LAMBDA_EXEC_WRAPPER`).
-    copyFileSync(join(functionsDir, EXEC_WRAPPER), join(dist, name, EXEC_WRAPPER));
-    chmodSync(join(dist, name, EXEC_WRAPPER), 0o755);
-    const zip = zipFiles([...files, { name: EXEC_WRAPPER, data: readFileSync(join(functionsDir, EXEC_WRAPPER)), mode: 0o755 }]);
+    const wrapper = { name: EXEC_WRAPPER, data: readFileSync(join(functionsDir, EXEC_WRAPPER)), mode: 0o755 };
+    writeFileSync(join(dist, name, EXEC_WRAPPER), wrapper.data, { mode: wrapper.mode });
+    const zip = zipFiles([...files, wrapper]);
     writeFileSync(join(dist, `${name}.zip`), zip);
     const entry = files.find((f) => f.name === 'index.mjs')?.data ?? Buffer.alloc(0);
     const raw = files.reduce((sum, f) => sum + f.data.length, 0);

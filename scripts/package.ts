@@ -249,13 +249,12 @@ function main(): void {
   };
   const mb = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(2)} MB`.padStart(10);
   log(`${'artifact'.padEnd(24)}${'zipped'.padStart(10)}${'unzipped'.padStart(10)}   (Lambda: 50 MB zipped, 250 MB unzipped)`);
-  for (const [name, fn] of Object.entries(state.service.functions)) {
+  const artifacts = Object.entries(state.service.functions).map(([name, fn]) => {
     const zip = readFileSync(join(root, fn.package.artifact));
     log(`${fn.package.artifact.padEnd(24)}${mb(zip.length)}${mb(unzippedSize(zip))}   ${name}`);
-  }
-  const wrappers = checkExecWrappers(
-    Object.entries(state.service.functions).map(([name, fn]) => ({ name, environment: fn.environment ?? {}, entries: readZip(readFileSync(join(root, fn.package.artifact))) })),
-  );
+    return { name, environment: fn.environment ?? {}, entries: readZip(zip) };
+  });
+  const wrappers = checkExecWrappers(artifacts);
   for (const problem of wrappers) log(`artifact: ${problem}`);
   if (wrappers.length > 0) throw new Error(`${wrappers.length} artifact problem(s)`);
   log('artifacts: every exec wrapper a function names is in its artifact, executable');

@@ -5,6 +5,7 @@
  * the effect here that they have on Lambda (none, from NODE_OPTIONS, for the heap sizes).
  */
 import { join } from 'node:path';
+import type { InstanceSpec } from './instance.ts';
 
 /** The bootstrap's node flags for a function of `memorySizeMb`: a tenth for the young generation, the rest old. */
 export function bootstrapNodeArgs(memorySizeMb: number): string[] {
@@ -16,7 +17,7 @@ export function bootstrapNodeArgs(memorySizeMb: number): string[] {
  * The runtime process's command: node, the bootstrap's flags, the runtime client and the handler; behind the exec
  * wrapper when the environment names one (a /var/task path is a file of the function's code).
  */
-export function runtimeCommand(spec: { nodePath: string; ricEntry: string; handler: string; memorySize: number; codeDir: string; environment: Record<string, string> }): string[] {
+export function runtimeCommand(spec: Pick<InstanceSpec, 'nodePath' | 'ricEntry' | 'handler' | 'memorySize' | 'codeDir' | 'environment'>): string[] {
   const command = [spec.nodePath, ...bootstrapNodeArgs(spec.memorySize), spec.ricEntry, spec.handler];
   const wrapper = spec.environment['AWS_LAMBDA_EXEC_WRAPPER'];
   if (!wrapper) return command;

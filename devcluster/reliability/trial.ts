@@ -249,8 +249,9 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
     await feed.barrier();
     if (options.midway) await options.midway();
     const converged = await waitConverged(lastAction + options.convergeTimeoutMs - Date.now());
-    const convergeMs = Date.now() - lastAction;
-    const healMs = Date.now() - Math.max(lastAction, options.delivery.lastDrop(id) ?? 0);
+    const settledAt = Date.now();
+    const convergeMs = settledAt - lastAction;
+    const healMs = settledAt - Math.max(lastAction, options.delivery.lastDrop(id) ?? 0);
     const notConverged = converged ? undefined : checker.notConverged();
     if (!converged) log(`trial ${id} (seed ${scenario.seed}) did not converge in ${options.convergeTimeoutMs} ms: ${notConverged}\n${describeScenario(scenario)}`);
     return {
