@@ -2,7 +2,8 @@
  * Cluster access from configuration: which kubeconfig, and the EKS IAM token provider when the functions
  * authenticate with their AWS role. The wiring calls these; nothing else builds a KubeConfig.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+// client-node's module, not its index: the index loads every generated API and model (scripts/build.ts).
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Config } from '../config.ts';
 import { createEksTokenProvider, credentialsFromEnv } from './eks-token.ts';
 
