@@ -7,10 +7,26 @@ export type Hint =
   /** Reconcile this node for every DaemonSet (a Node or Pod changed; the node may no longer exist). */
   | { kind: 'node'; name: string }
   /**
-   * Reconcile every node for this DaemonSet (it was created or changed, or a node-scoped pass asks for a follow-up).
-   * `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
+   * Reconcile every node for this DaemonSet (it was created or changed, one of its pods changed, or a pass asks for a
+   * follow-up). `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
    */
-  | { kind: 'daemonSet'; namespace: string; name: string; uid?: string; /** Absent: apps/v1 DaemonSet. */ type?: 'ServerlessDaemonSet' }
+  | {
+      kind: 'daemonSet';
+      namespace: string;
+      name: string;
+      uid?: string;
+      /** Absent: apps/v1 DaemonSet. */
+      type?: 'ServerlessDaemonSet';
+      /**
+       * What asked for the pass, when it was not a change to the DaemonSet itself: the names of the DaemonSet's pods
+       * whose change asked for it (a pod created, bound, turning Ready), or none at all (a follow-up from a pass, a
+       * deleted pod). Only an owned pod the selector no longer matches needs a release, and only a changed pod can have
+       * left the selector; so with this field the pass reads the namespace's other pods only when one of these is
+       * missing from the pods the selector lists (reconcile/read.ts). Absent: the DaemonSet changed, or the sender
+       * cannot say: the pass always reads them.
+       */
+      pods?: string[];
+    }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
 
@@ -25,12 +41,32 @@ export function hintKey(hint: Hint): string {
   }
 }
 
-/** Drops duplicates, keeping first-seen order. A resync subsumes everything else. */
+/** At most this many pod names ride on one DaemonSet hint; beyond, the hint asks for the full pass (no `pods`). */
+export const MAX_HINTED_PODS = 100;
+
+/**
+ * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their
+ * `pods`: the union, or none (the full pass) as soon as one of them has none or the union passes `MAX_HINTED_PODS`.
+ */
 export function dedupeHints(hints: readonly Hint[]): Hint[] {
   if (hints.some((h) => h.kind === 'resync')) return [{ kind: 'resync' }];
   const seen = new Map<string, Hint>();
-  for (const hint of hints) if (!seen.has(hintKey(hint))) seen.set(hintKey(hint), hint);
+  for (const hint of hints) {
+    const key = hintKey(hint);
+    const first = seen.get(key);
+    if (first === undefined) seen.set(key, hint);
+    else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet' && first.pods !== undefined) seen.set(key, withPods(first, hint.pods));
+  }
   return [...seen.values()];
+}
+
+type DaemonSetHint = Extract<Hint, { kind: 'daemonSet' }>;
+
+function withPods(hint: DaemonSetHint, more: readonly string[] | undefined): DaemonSetHint {
+  const { pods, ...rest } = hint;
+  if (more === undefined || pods === undefined) return rest;
+  const union = [...new Set([...pods, ...more])];
+  return union.length > MAX_HINTED_PODS ? rest : { ...rest, pods: union };
 }
 
 /** What handling a batch of hints did, for the HTTP response and logs. */

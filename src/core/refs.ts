@@ -65,6 +65,11 @@ export function daemonSetNameError(name: string): string | null {
   return nodeNameError(name);
 }
 
+/** Why `name` is not a valid pod name (a DNS-1123 subdomain, like a node name), or null. */
+export function podNameError(name: string): string | null {
+  return nodeNameError(name);
+}
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /**

@@ -3,6 +3,7 @@
  * with a reason. Every intake format reduces its input to `(KubeObject, Operation)` and calls `hintFromObject`.
  */
 import { daemonSetKinds } from '../core/model.ts';
+import { podNameError } from '../core/refs.ts';
 import type { Hint } from '../hints.ts';
 import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
 
@@ -27,11 +28,14 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
   if (apiVersion === 'v1' && kind === 'Pod') {
     // A DaemonSet's pod changed: a DaemonSet-wide pass decides for its node, counts status and takes the next rollout
     // step, all of which the change may affect; a node-scoped pass would read the node only to ask for that pass.
+    // The hint names the pod (Hint `pods`): only if it left the selector does the pass need the namespace's other pods.
+    // A deleted pod needs no release.
     const owner = obj.controller;
     if (owner && metadata.namespace) {
-      if (owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet') return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name } };
+      const pods = operation === 'delete' ? { pods: [] } : podNameError(metadata.name) === null ? { pods: [metadata.name] } : {};
+      if (owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet') return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, ...pods } };
       if (owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet') {
-        return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, type: 'ServerlessDaemonSet' } };
+        return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, type: 'ServerlessDaemonSet', ...pods } };
       }
       return { ignored: reasons.podOfAnotherController(owner.kind) };
     }

@@ -6,7 +6,8 @@
  * do not handle must not fail the batch because its object is shaped differently).
  */
 import * as z from 'zod';
-import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
+import { daemonSetNameError, namespaceError, nodeNameError, podNameError } from '../core/refs.ts';
+import { MAX_HINTED_PODS } from '../hints.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kubernetes objects
@@ -254,6 +255,10 @@ export const HintSchema = z.discriminatedUnion('kind', [
     name: z.string().refine((name) => daemonSetNameError(name) === null, 'not a DaemonSet name'),
     uid: z.string().min(1).optional(),
     type: z.literal('ServerlessDaemonSet').optional(),
+    pods: z
+      .array(z.string().refine((name) => podNameError(name) === null, 'not a pod name'))
+      .max(MAX_HINTED_PODS)
+      .optional(),
   }),
   z.object({ kind: z.literal('resync') }),
 ]);

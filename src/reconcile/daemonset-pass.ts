@@ -14,16 +14,21 @@ import { nodeStates } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
 import { beginView, isolated, requeueAfter, type Pass } from './deps.ts';
 import { syncHistory } from './history.ts';
-import { readForDaemonSets, snapshotWithBackoffs, type DaemonSetRead } from './read.ts';
+import { readForDaemonSets, snapshotWithBackoffs, type ChangedPods, type DaemonSetRead } from './read.ts';
 import { rolloutStep } from './rollout-step.ts';
 import { updateStatus } from './status.ts';
 
 /** Returns what it read (the resync cleans up Leases with it), or undefined when there was nothing to reconcile. */
-export async function reconcileDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<DaemonSetRead | undefined> {
+export async function reconcileDaemonSets(
+  pass: Pass,
+  daemonSets: V1DaemonSet[],
+  resync: boolean,
+  changedPods?: ChangedPods,
+): Promise<DaemonSetRead | undefined> {
   if (daemonSets.length === 0) return undefined;
   const { cluster } = pass;
   beginView(pass);
-  const read = await readForDaemonSets(pass, daemonSets, resync);
+  const read = await readForDaemonSets(pass, daemonSets, resync, changedPods);
   const states = nodeStates(read.nodes, read.pods);
   const uid = (ds: V1DaemonSet) => ds.metadata?.uid ?? '';
 

@@ -111,7 +111,8 @@ export function requeueAfter(pass: Pass, seconds: number | undefined): void {
 
 /** Asks for a DaemonSet-wide pass of `ds` after this one. */
 export function followUp(pass: Pass, ds: V1DaemonSet): void {
-  const hint: Extract<Hint, { kind: 'daemonSet' }> = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '' };
+  // No pod changed and the DaemonSet did not either: the pass needs no release check (Hint `pods`).
+  const hint: Extract<Hint, { kind: 'daemonSet' }> = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '', pods: [] };
   if (ds.metadata?.uid) hint.uid = ds.metadata.uid;
   if (daemonSetKindOf(ds) === 'ServerlessDaemonSet') hint.type = 'ServerlessDaemonSet';
   pass.followUp.set(hintKey(hint), hint);

@@ -63,10 +63,12 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         const dsHints = hints.filter((h): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet');
         const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
         if (dsHints.length > 0) {
-          const found = await Promise.all(
-            dsHints.filter((h) => deps.options.kinds.includes(h.type ?? 'DaemonSet')).map((h) => cluster.getDaemonSet(h.namespace, h.name, h.type ?? 'DaemonSet')),
-          );
-          await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false);
+          const wanted = dsHints.filter((h) => deps.options.kinds.includes(h.type ?? 'DaemonSet'));
+          const found = await Promise.all(wanted.map((h) => cluster.getDaemonSet(h.namespace, h.name, h.type ?? 'DaemonSet')));
+          // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`).
+          const hintOf = new Map(found.flatMap((ds, i) => (ds === null ? [] : [[ds, wanted[i]] as const])));
+          const changedPods = (ds: V1DaemonSet) => hintOf.get(ds)?.pods;
+          await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false, changedPods);
         }
         if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name));
       }

@@ -25,21 +25,45 @@ export interface DaemonSetRead {
 }
 
 /**
- * For DaemonSet-wide passes: one node list; the pods each DaemonSet's selector matches (its own and the orphans it may
- * adopt) plus the metadata of the namespace's pods outside it (owned pods relabelled out of the selector); the
- * namespace's ControllerRevisions. A resync lists every pod and revision of the cluster instead.
+ * Which pods' changes asked for a DaemonSet's pass (Hint `pods`), when it was not a change to the DaemonSet itself:
+ * undefined for a DaemonSet that changed (or a sender that cannot say).
  */
-export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean): Promise<DaemonSetRead> {
+export type ChangedPods = (ds: V1DaemonSet) => readonly string[] | undefined;
+
+/**
+ * For DaemonSet-wide passes: one node list; the pods each DaemonSet's selector matches (its own and the orphans it may
+ * adopt); the namespace's ControllerRevisions; and the metadata of the namespace's pods outside the selector (owned
+ * pods relabelled out of it, which the DaemonSet must release). A resync lists every pod and revision of the cluster
+ * instead.
+ *
+ * The metadata list is read beside the others for a DaemonSet that changed. For a pass its pods asked for (a pod
+ * created, bound, turning Ready, deleted; a follow-up), only a pod that changed can have left the selector: the list is
+ * read, after the selector's list, only when a pod the hints name is missing from it. In a rollout or a join no pod
+ * leaves, and the list (every other pod of the namespace when it holds several DaemonSets) is not read at all.
+ */
+export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean, changedPods: ChangedPods = () => undefined): Promise<DaemonSetRead> {
   const { cluster } = pass;
   const syncable = daemonSets.filter(isSyncable);
   const namespaces = [...new Set(syncable.map(namespaceOf))];
-  const [nodes, podLists, podMetadata, revisionLists] = await Promise.all([
+  const releaseMetadata = (owners: V1DaemonSet[]) =>
+    Promise.all(releaseLists(owners).map((l) => cluster.listPodMetadata(l.namespace, l.labelSelector))).then((l) => l.flat());
+  const changed = resync ? [] : syncable.filter((ds) => changedPods(ds) === undefined);
+  const [nodes, podLists, firstMetadata, revisionLists] = await Promise.all([
     cluster.listNodes(),
     resync ? Promise.all([cluster.listPods()]) : Promise.all(syncable.map((ds) => cluster.listPods(namespaceOf(ds), selectorQuery(ds.spec?.selector)))),
-    resync ? Promise.resolve([]) : Promise.all(releaseLists(syncable).map((l) => cluster.listPodMetadata(l.namespace, l.labelSelector))).then((l) => l.flat()),
+    changed.length > 0 ? releaseMetadata(changed) : Promise.resolve([]),
     resync ? Promise.all([cluster.listControllerRevisions()]) : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
   ]);
+  const left = resync ? [] : syncable.filter((ds, i) => !changed.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
+  const podMetadata = left.length > 0 ? [...firstMetadata, ...(await releaseMetadata(left))] : firstMetadata;
   return { nodes, pods: uniquePods(podLists.flat()), podMetadata, revisions: revisionLists.flat() };
+}
+
+/** A named pod is not among those the selector lists: it left the selector (or is gone, which costs one list). */
+function someLeftSelector(names: readonly string[], selected: readonly V1Pod[]): boolean {
+  if (names.length === 0) return false;
+  const listed = new Set(selected.map((p) => p.metadata?.name));
+  return names.some((name) => !listed.has(name));
 }
 
 export interface NodeRead {

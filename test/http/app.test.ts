@@ -9,7 +9,7 @@ const bearer = { authorization: `Bearer ${token}` };
 const secret = 'admission-secret-0123456789';
 
 const node = (name: string) => ({ kind: 'node', name });
-const ds = (namespace: string, name: string) => ({ kind: 'daemonSet', namespace, name });
+const ds = (namespace: string, name: string, pods?: string[]) => ({ kind: 'daemonSet', namespace, name, ...(pods ? { pods } : {}) });
 
 describe('POST /events/watch', () => {
   it('maps one watch event to a hint and answers with the HandleResult', async () => {
@@ -209,8 +209,8 @@ describe('POST /events/cloudevents', () => {
       }),
     );
     expect(res.status).toBe(200);
-    // A DaemonSet's pod: its DaemonSet.
-    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch')]]);
+    // A DaemonSet's pod: its DaemonSet, naming the pod.
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-m4n5b'])]]);
   });
 
   it('batch mode, with data_base64', async () => {
@@ -228,7 +228,7 @@ describe('POST /events/cloudevents', () => {
       postJson('/events/cloudevents', [first, second], { 'content-type': 'application/cloudevents-batch+json' }),
     );
     expect(res.status).toBe(200);
-    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch'), ds('kube-system', 'fluentd')]]);
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-m4n5b']), ds('kube-system', 'fluentd')]]);
   });
 
   it('a pod reference names no node: 202 with the reason', async () => {
@@ -303,7 +303,8 @@ describe('POST /events/admission', () => {
     const { app, calls } = testApp();
     const res = await app.request(postJson('/events/admission', fixture('admission-pod-delete.json')));
     expect((await json(res)).response).toEqual({ uid: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f', allowed: true });
-    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch')]]);
+    // A deleted pod needs no release check: none named.
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', [])]]);
   });
 
   it('a DaemonSet created without metadata.namespace takes the request’s namespace', async () => {

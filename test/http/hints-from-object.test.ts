@@ -45,13 +45,15 @@ describe('hintFromObject: one row per mapping rule', () => {
       "a DaemonSet's pod → its DaemonSet",
       owned(pod({ nodeName: 'w2' }), { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }),
       'update',
-      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } },
+      // Named: only if it left the selector does the pass read the namespace's other pods (Hint `pods`).
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [pod({ nodeName: 'w2' }).metadata.name] } },
     ],
     [
       "a ServerlessDaemonSet's pod → its ServerlessDaemonSet",
       owned(pod({ nodeName: 'w2' }), { apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', name: 'fluentd' }),
       'delete',
-      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet' } },
+      // A deleted pod needs no release: no pod named.
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet', pods: [] } },
     ],
     ["another controller's pod → ignored", owned(pod({ nodeName: 'w2' }), { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-7d4' }), 'create', { ignored: reasons.podOfAnotherController('ReplicaSet') }],
     // Only the controller reference counts: a pod merely owned (not controlled) by a DaemonSet is an orphan.

@@ -82,6 +82,28 @@ describe('reads per hint', () => {
     expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 2, observedGeneration: d.metadata?.generation ?? 0 });
   });
 
+  describe('the namespace pod metadata (releases) is read only when the DaemonSet changed or a named pod left the selector', () => {
+    const reads = ['getDaemonSet', 'listNodes', 'listPods', 'listControllerRevisions'];
+    it.each([
+      ['the DaemonSet changed (no `pods`)', undefined, [...reads.slice(0, 3), 'listPodMetadata', reads[3]]],
+      ['a follow-up (`pods: []`)', [], reads],
+      ['a pod still matching the selector changed', ['agent-n0'], reads],
+      // The named pod is missing from the selector's list: read after it, so the release check comes second.
+      ['a pod that left the selector changed', ['relabelled'], [...reads, 'listPodMetadata']],
+      ['one of several pods left the selector', ['agent-n0', 'relabelled'], [...reads, 'listPodMetadata']],
+    ])('%s', async (_name, pods, expected) => {
+      const d = ds();
+      const nodes = [newNode('n0'), newNode('n1')];
+      const relabelled = newDaemonSetPod(d, 'n1', { metadata: { name: 'relabelled', labels: { app: 'other' } } });
+      const state: FakeState = { nodes, daemonSets: [d], pods: [newDaemonSetPod(d, 'n0', { metadata: { name: 'agent-n0' } }), relabelled], revisions: written(d) };
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', ...(pods ? { pods } : {}) }]);
+      expect(cluster.calls.filter((c) => c.startsWith('get') || c.startsWith('list'))).toEqual(expected);
+      // The relabelled pod is released exactly when its metadata was read.
+      expect(cluster.ownership).toEqual(expected.includes('listPodMetadata') ? ['release pods relabelled'] : []);
+    });
+  });
+
   it('a hint for a DaemonSet that no longer exists reads it and stops', async () => {
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [], pods: [] });
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'gone' }]);
@@ -130,7 +152,7 @@ describe('applying a plan', () => {
     const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     expect(result).toMatchObject({ created: 1, deleted: 0, apiRequests: cluster.calls.length });
     expect(cluster.events.map((e) => e.reason)).toEqual(['SuccessfulCreate']);
-    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent', uid: 'ds-uid-agent' }]);
+    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent', uid: 'ds-uid-agent', pods: [] }]);
   });
 
   it('a create answered AlreadyExists is success without an event (another invocation made it)', async () => {

@@ -1,0 +1,32 @@
+/** dedupeHints: duplicates dropped in first-seen order; a DaemonSet hint's `pods` merged so no release check is lost. */
+import { describe, expect, it } from 'vitest';
+import { dedupeHints, MAX_HINTED_PODS, type Hint } from '../src/hints.ts';
+import { HintSchema } from '../src/http/schemas.ts';
+
+const ds = (pods?: string[], name = 'agent'): Hint => ({ kind: 'daemonSet', namespace: 'default', name, ...(pods ? { pods } : {}) });
+const node = (name: string): Hint => ({ kind: 'node', name });
+
+describe('dedupeHints', () => {
+  it.each<[string, Hint[], Hint[]]>([
+    ['duplicates dropped, first-seen order kept', [node('a'), ds(), node('a'), node('b')], [node('a'), ds(), node('b')]],
+    ['a resync subsumes everything', [node('a'), { kind: 'resync' }, ds()], [{ kind: 'resync' }]],
+    // `pods`: the union while every duplicate names its pods; the full pass (no `pods`) as soon as one does not.
+    ['pods merged', [ds(['p1']), ds(['p2', 'p1'])], [ds(['p1', 'p2'])]],
+    ['a follow-up and a pod change: the pod', [ds([]), ds(['p1'])], [ds(['p1'])]],
+    ['a DaemonSet change first: the full pass', [ds(), ds(['p1'])], [ds()]],
+    ['a DaemonSet change later: the full pass', [ds(['p1']), ds([]), ds()], [ds()]],
+    ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
+  ])('%s', (_name, hints, expected) => {
+    expect(dedupeHints(hints)).toEqual(expected);
+  });
+
+  it(`more than ${MAX_HINTED_PODS} pods named: the full pass, and every merged hint still passes the schema`, () => {
+    const names = (from: number, n: number) => Array.from({ length: n }, (_, i) => `p${from + i}`);
+    const [atLimit] = dedupeHints([ds(names(0, 60)), ds(names(60, 40))]);
+    expect(atLimit).toEqual(ds(names(0, 100)));
+    expect(HintSchema.safeParse(atLimit).success).toBe(true);
+    const [past] = dedupeHints([ds(names(0, 60)), ds(names(60, 41))]);
+    expect(past).toEqual(ds());
+    expect(HintSchema.safeParse(ds(names(0, MAX_HINTED_PODS + 1))).success).toBe(false);
+  });
+});
