@@ -41,8 +41,12 @@ export function hintKey(hint: Hint): string {
   }
 }
 
-/** At most this many pod names ride on one DaemonSet hint; beyond, the hint asks for the full pass (no `pods`). */
-export const MAX_HINTED_PODS = 100;
+/**
+ * At most this many pod names ride on one DaemonSet hint; beyond, the hint asks for the full pass (no `pods`). A burst
+ * of joins merges the Ready events of hundreds of pods into one pass; 1,000 names of at most 253 characters stay well
+ * under SQS's 256 KiB message.
+ */
+export const MAX_HINTED_PODS = 1000;
 
 /**
  * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their

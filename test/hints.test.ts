@@ -22,10 +22,10 @@ describe('dedupeHints', () => {
 
   it(`more than ${MAX_HINTED_PODS} pods named: the full pass, and every merged hint still passes the schema`, () => {
     const names = (from: number, n: number) => Array.from({ length: n }, (_, i) => `p${from + i}`);
-    const [atLimit] = dedupeHints([ds(names(0, 60)), ds(names(60, 40))]);
-    expect(atLimit).toEqual(ds(names(0, 100)));
+    const [atLimit] = dedupeHints([ds(names(0, 600)), ds(names(600, 400))]);
+    expect(atLimit).toEqual(ds(names(0, MAX_HINTED_PODS)));
     expect(HintSchema.safeParse(atLimit).success).toBe(true);
-    const [past] = dedupeHints([ds(names(0, 60)), ds(names(60, 41))]);
+    const [past] = dedupeHints([ds(names(0, 600)), ds(names(600, 401))]);
     expect(past).toEqual(ds());
     expect(HintSchema.safeParse(ds(names(0, MAX_HINTED_PODS + 1))).success).toBe(false);
   });

@@ -29,10 +29,12 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     // A DaemonSet's pod changed: a DaemonSet-wide pass decides for its node, counts status and takes the next rollout
     // step, all of which the change may affect; a node-scoped pass would read the node only to ask for that pass.
     // The hint names the pod (Hint `pods`): only if it left the selector does the pass need the namespace's other pods.
-    // A deleted pod needs no release.
+    // A pod deleted or being deleted is named by none: it needs no release (it is going; the resync releases one that
+    // lingers), and naming it would send the pass to read the namespace whenever the pod is gone by then (every old
+    // pod of a rollout).
     const owner = obj.controller;
     if (owner && metadata.namespace) {
-      const pods = operation === 'delete' ? { pods: [] } : podNameError(metadata.name) === null ? { pods: [metadata.name] } : {};
+      const pods = operation === 'delete' || obj.terminating ? { pods: [] } : podNameError(metadata.name) === null ? { pods: [metadata.name] } : {};
       if (owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet') return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, ...pods } };
       if (owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet') {
         return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, type: 'ServerlessDaemonSet', ...pods } };

@@ -54,7 +54,7 @@ export type PodSpecFields = z.infer<typeof PodSpecSchema>;
 const OwnerReferenceSchema = z.looseObject({ apiVersion: z.string(), kind: z.string(), name: z.string().min(1), controller: z.boolean().nullish() });
 
 const PodFieldsSchema = z.looseObject({
-  metadata: z.looseObject({ ownerReferences: z.array(OwnerReferenceSchema).nullish() }),
+  metadata: z.looseObject({ ownerReferences: z.array(OwnerReferenceSchema).nullish(), deletionTimestamp: z.string().nullish() }),
   spec: PodSpecSchema.nullish(),
 });
 
@@ -70,6 +70,8 @@ export interface KubeObject {
   metadata: { name: string; namespace?: string | undefined };
   /** Only for `v1 Pod`. */
   podSpec?: PodSpecFields | null | undefined;
+  /** Only for `v1 Pod`: being deleted (graceful deletion started: `metadata.deletionTimestamp` set). */
+  terminating?: boolean;
   /** Only for `v1 Pod`: its controller (the owner reference with `controller: true`), if any. */
   controller?: { apiVersion: string; kind: string; name: string } | undefined;
   /** Only for `v1 Binding`: the node the pod is bound to. */
@@ -111,7 +113,12 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
       const index = pod.data.metadata.ownerReferences?.indexOf(owner) ?? 0;
       checkDaemonSetRef(ctx, obj, obj.metadata.namespace, owner.name, ['metadata', 'ownerReferences', index, 'name']);
     }
-    return { ...head, podSpec: spec, ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}) };
+    return {
+      ...head,
+      podSpec: spec,
+      ...(pod.data.metadata.deletionTimestamp ? { terminating: true } : {}),
+      ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}),
+    };
   }
   if (obj.apiVersion === 'v1' && obj.kind === 'Binding') {
     const binding = BindingFieldsSchema.safeParse(obj);

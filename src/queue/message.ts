@@ -20,7 +20,31 @@ export type QueueMessage = z.infer<typeof QueueMessageSchema>;
 /** SQS's longest per-message delay. */
 export const MAX_DELAY_SECONDS = 900;
 
+/** The largest message body daemonless sends: SQS takes 256 KiB (262,144 bytes); the rest is headroom. */
+export const MAX_MESSAGE_BYTES = 250_000;
+
 export function encodeMessage(hints: readonly Hint[], notBefore?: number, failures?: number): string {
   const message: QueueMessage = { v: 1, hints: [...hints], ...(notBefore === undefined ? {} : { notBefore }), ...(failures ? { failures } : {}) };
   return JSON.stringify(message);
+}
+
+/**
+ * The bodies that carry `hints`, each at most `limit` bytes: one, unless it would be larger. Then the DaemonSet hints
+ * first drop the pod names they carry (Hint `pods`: without them the pass does its full release check, which is always
+ * right), and if that is not enough the hints are split over several messages.
+ */
+export function encodeMessages(hints: readonly Hint[], notBefore?: number, failures?: number, limit = MAX_MESSAGE_BYTES): string[] {
+  const fits = (body: string) => Buffer.byteLength(body) <= limit;
+  const whole = encodeMessage(hints, notBefore, failures);
+  if (fits(whole)) return [whole];
+  const unnamed = hints.map((h) => (h.kind === 'daemonSet' && h.pods !== undefined ? withoutPods(h) : h));
+  const lighter = encodeMessage(unnamed, notBefore, failures);
+  if (fits(lighter) || unnamed.length === 1) return [lighter];
+  const half = Math.ceil(unnamed.length / 2);
+  return [...encodeMessages(unnamed.slice(0, half), notBefore, failures, limit), ...encodeMessages(unnamed.slice(half), notBefore, failures, limit)];
+}
+
+function withoutPods(hint: Extract<Hint, { kind: 'daemonSet' }>): Hint {
+  const { pods: _pods, ...rest } = hint;
+  return rest;
 }

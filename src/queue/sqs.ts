@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import { TransientError } from '../errors.ts';
 import type { Hint } from '../hints.ts';
-import { MAX_DELAY_SECONDS, encodeMessage } from './message.ts';
+import { MAX_DELAY_SECONDS, encodeMessages } from './message.ts';
 import type { HintQueue, QueueDrain, ReceivedMessage } from './port.ts';
 
 interface SqsMessage {
@@ -52,13 +52,12 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
       const { sdk, sqs } = connect();
       const delay = Math.max(0, Math.ceil(delaySeconds));
       const notBefore = delay > MAX_DELAY_SECONDS ? now() + delay * 1000 : undefined;
-      const command = new sdk.SendMessageCommand({
-        QueueUrl: options.queueUrl,
-        MessageBody: encodeMessage(hints, notBefore, sendOptions.failures),
-        DelaySeconds: Math.min(delay, MAX_DELAY_SECONDS),
-      });
+      // One message, unless the hints would not fit in one (message.ts `encodeMessages`).
+      const commands = encodeMessages(hints, notBefore, sendOptions.failures).map(
+        (body) => new sdk.SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, DelaySeconds: Math.min(delay, MAX_DELAY_SECONDS) }),
+      );
       try {
-        await sqs.send(command);
+        await Promise.all(commands.map((command) => sqs.send(command)));
       } catch (error) {
         // Throttling, a network error, a queue that is briefly unavailable: the sender retries (5xx, redelivery).
         throw new TransientError(`enqueue ${hints.length} hint(s): ${error instanceof Error ? error.message : String(error)}`);

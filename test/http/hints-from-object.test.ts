@@ -27,6 +27,9 @@ const owned = (p: ReturnType<typeof pod>, owner: { apiVersion: string; kind: str
   metadata: { ...p.metadata, ownerReferences: [{ ...owner, uid: 'u', controller }] },
 });
 
+/** `p` with its graceful deletion started. */
+const terminating = <P extends { metadata: object }>(p: P) => ({ ...p, metadata: { ...p.metadata, deletionTimestamp: '2026-12-01T00:00:00Z' } });
+
 describe('hintFromObject: one row per mapping rule', () => {
   it.each<[string, unknown, Operation, unknown]>([
     ['node created → that node', node('w1'), 'create', { hint: { kind: 'node', name: 'w1' } }],
@@ -47,6 +50,13 @@ describe('hintFromObject: one row per mapping rule', () => {
       'update',
       // Named: only if it left the selector does the pass read the namespace's other pods (Hint `pods`).
       { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [pod({ nodeName: 'w2' }).metadata.name] } },
+    ],
+    [
+      // Being deleted: no release needed, and it may be gone before the pass lists (a rollout's old pods).
+      "a DaemonSet's pod being deleted → its DaemonSet, no pod named",
+      terminating(owned(pod({ nodeName: 'w2' }), { apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' })),
+      'update',
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [] } },
     ],
     [
       "a ServerlessDaemonSet's pod → its ServerlessDaemonSet",
