@@ -20,7 +20,7 @@ export type Hint =
       /**
        * What asked for the pass, when it was not a change to the DaemonSet itself: the names of the DaemonSet's pods
        * whose change asked for it (a pod created, bound, turning Ready), or none at all (a follow-up from a pass, a
-       * deleted pod). Only an owned pod the selector no longer matches needs a release, and only a changed pod can have
+       * pod deleted or being deleted). Only an owned pod the selector no longer matches needs a release, and only a changed pod can have
        * left the selector; so with this field the pass reads the namespace's other pods only when one of these is
        * missing from the pods the selector lists (reconcile/read.ts). Absent: the DaemonSet changed, or the sender
        * cannot say: the pass always reads them.
@@ -43,8 +43,9 @@ export function hintKey(hint: Hint): string {
 
 /**
  * At most this many pod names ride on one DaemonSet hint; beyond, the hint asks for the full pass (no `pods`). A burst
- * of joins merges the Ready events of hundreds of pods into one pass; 1,000 names of at most 253 characters stay well
- * under SQS's 256 KiB message.
+ * of joins merges the Ready events of hundreds of pods into one pass. 1,000 names of the usual length (under 64
+ * characters) take about 70 KB of a queue message; a message that would still pass SQS's limit drops them
+ * (queue/message.ts `encodeMessages`).
  */
 export const MAX_HINTED_PODS = 1000;
 
