@@ -67,11 +67,16 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
 
 type DaemonSetHint = Extract<Hint, { kind: 'daemonSet' }>;
 
+/** The same hint asking for the full pass: without the pod names it carries. */
+export function withoutPods(hint: DaemonSetHint): DaemonSetHint {
+  const { pods: _pods, ...rest } = hint;
+  return rest;
+}
+
 function withPods(hint: DaemonSetHint, more: readonly string[] | undefined): DaemonSetHint {
-  const { pods, ...rest } = hint;
-  if (more === undefined || pods === undefined) return rest;
-  const union = [...new Set([...pods, ...more])];
-  return union.length > MAX_HINTED_PODS ? rest : { ...rest, pods: union };
+  if (more === undefined || hint.pods === undefined) return withoutPods(hint);
+  const union = [...new Set([...hint.pods, ...more])];
+  return union.length > MAX_HINTED_PODS ? withoutPods(hint) : { ...hint, pods: union };
 }
 
 /** What handling a batch of hints did, for the HTTP response and logs. */

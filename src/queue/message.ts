@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { HintSchema } from '../http/schemas.ts';
-import type { Hint } from '../hints.ts';
+import { withoutPods, type Hint } from '../hints.ts';
 
 export const QueueMessageSchema = z.object({
   v: z.literal(1),
@@ -42,9 +42,4 @@ export function encodeMessages(hints: readonly Hint[], notBefore?: number, failu
   if (fits(lighter) || unnamed.length === 1) return [lighter];
   const half = Math.ceil(unnamed.length / 2);
   return [...encodeMessages(unnamed.slice(0, half), notBefore, failures, limit), ...encodeMessages(unnamed.slice(half), notBefore, failures, limit)];
-}
-
-function withoutPods(hint: Extract<Hint, { kind: 'daemonSet' }>): Hint {
-  const { pods: _pods, ...rest } = hint;
-  return rest;
 }
