@@ -109,8 +109,13 @@ function assertPortFree(port: number): Promise<void> {
   });
 }
 
-async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
+/**
+ * Waits for the functions' /healthz. `stillStarting` says whether the process can still answer: when it has died (a
+ * taken port, a crash at import), this fails at once with the end of its log instead of after the timeout.
+ */
+async function waitHealthy(url: string, timeoutMs: number, logFile: string, stillStarting: () => boolean): Promise<void> {
   const end = Date.now() + timeoutMs;
+  const failed = (why: string): Error => new Error(`functions server ${why}; the end of ${logFile}:\n${logTail(logFile, 20)}`);
   for (;;) {
     try {
       const response = await fetch(`${url}/healthz`);
@@ -118,8 +123,17 @@ async function waitHealthy(url: string, timeoutMs: number): Promise<void> {
     } catch {
       // not listening yet
     }
-    if (Date.now() > end) throw new Error(`functions server did not answer ${url}/healthz within ${timeoutMs} ms`);
+    if (!stillStarting()) throw failed(`exited before answering ${url}/healthz`);
+    if (Date.now() > end) throw failed(`did not answer ${url}/healthz within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function logTail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
   }
 }
 
@@ -218,7 +232,8 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     });
     log(`functions: started (pid ${child.pid}), ${functionsUrl}, log ${functionsLog}`);
   }
-  await waitHealthy(functionsUrl, 20_000);
+  // 60 s: a loaded 2-core machine (CI runs several control planes at once) has taken more than 20 s to start node here.
+  await waitHealthy(functionsUrl, 60_000, functionsLog, () => runtime === 'lambda' || functionsPid() !== undefined);
 
   const kc = new KubeConfig();
   kc.loadFromFile(p.kubeconfig);
