@@ -180,6 +180,12 @@ export const ConfigSchema = z.object({
   PASS_LOCK_WAIT_MS: intFrom(3_000, 0),
   /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */
   RESYNC_INTERVAL_MS: intFrom(300_000, 0),
+  /**
+   * How a pass lists nodes and pods: `protobuf`, decoded straight into the fields the core reads (src/k8s/protobuf.ts;
+   * cheaper for the API server and the function), or `json`, for a proxy in front of the API server that passes JSON
+   * only. Everything else is JSON either way.
+   */
+  LIST_ENCODING: z.enum(['protobuf', 'json']).default('protobuf'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   /**
    * What daemonless reconciles: `apps` (apps/v1 DaemonSets: clusters whose built-in DaemonSet controller is off),

@@ -55,7 +55,7 @@ function passLocked(inner: HintHandler, transport: Transport, config: Config, lo
 function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHandler {
   const kinds = managedKinds(config.MANAGE);
   return createReconciler({
-    cluster: (deadline, mayRetryFromView) => createCluster(transport, { deadline, mayRetryFromView, kinds, leaseNamespace: config.LEASE_NAMESPACE }),
+    cluster: (deadline, mayRetryFromView) => createCluster(transport, { deadline, mayRetryFromView, kinds, leaseNamespace: config.LEASE_NAMESPACE, listEncoding: config.LIST_ENCODING }),
     now: () => new Date(),
     newId: () => randomUUID(),
     log,

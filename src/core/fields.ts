@@ -21,12 +21,16 @@ export function projectNode(node: V1Node): V1Node {
 
 /**
  * A pod as claims, plans, the rolling update and the status read it: identity, labels and owners, its target node
- * (spec.nodeName, or the required node-affinity matchFields of an unbound daemon pod), phase and the Ready condition.
+ * (spec.nodeName, or the required node-affinity matchFields of an unbound daemon pod), phase and the Ready condition's
+ * status and lastTransitionTime. src/k8s/protobuf.ts decodes exactly these fields from a list in protobuf.
  */
 export function projectPod(pod: V1Pod): V1Pod {
   const m = pod.metadata;
   const required = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
-  const ready = pod.status?.conditions?.filter((c) => c.type === 'Ready');
+  // Of the Ready condition, what availability reads (core/pods.ts): its status and since when.
+  const ready = pod.status?.conditions
+    ?.filter((c) => c.type === 'Ready')
+    .map((c) => ({ type: c.type, status: c.status, ...(c.lastTransitionTime ? { lastTransitionTime: c.lastTransitionTime } : {}) }));
   return {
     ...(pod.apiVersion ? { apiVersion: pod.apiVersion } : {}),
     ...(pod.kind ? { kind: pod.kind } : {}),

@@ -129,7 +129,7 @@ export function collectBetweenPages(
 export function listAll<T>(
   transport: Transport,
   calls: CountedCalls,
-  request: { what: string; path: string; query: Record<string, string | undefined>; accept?: string },
+  request: { what: string; path: string; query: Record<string, string | undefined>; accept?: string; decode?: (body: Uint8Array) => unknown },
   project: (item: T) => T = (item) => item,
 ): Promise<T[]> {
   return withRetry(async () => {

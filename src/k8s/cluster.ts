@@ -9,6 +9,7 @@
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError, RejectedError } from '../errors.ts';
 import { projectNode, projectPod } from '../core/fields.ts';
+import { decodeNodeList, decodePodList } from './protobuf.ts';
 import { goJson } from '../core/go-json.ts';
 import { daemonSetKinds, type DaemonSetKind, type EventToRecord, type ObjectRef } from '../core/model.ts';
 import { daemonSetKindOf, nodeNameError } from '../core/refs.ts';
@@ -88,7 +89,11 @@ export interface CallOptions extends CallTiming {
   kinds?: readonly DaemonSetKind[];
   /** The namespace of daemonless's own Leases (src/k8s/leases.ts); default `daemonless-system`. */
   leaseNamespace?: string;
+  /** How nodes and pods are listed: `protobuf` (default; src/k8s/protobuf.ts) or `json` (LIST_ENCODING). */
+  listEncoding?: ListEncoding;
 }
+
+export type ListEncoding = 'protobuf' | 'json';
 
 const STRATEGIC = 'application/strategic-merge-patch+json';
 const MERGE = 'application/merge-patch+json';
@@ -102,12 +107,23 @@ function checkedNodeName(name: string): string {
   return name;
 }
 
+/**
+ * Nodes and pods listed for their projection come in protobuf, decoded straight into it (src/k8s/protobuf.ts): the
+ * API server encodes them with its generated marshallers instead of reflection, and no unread field is parsed.
+ */
+function protobufFor(project: ((item: never) => unknown) | undefined, encoding: ListEncoding): { decode?: (body: Uint8Array) => unknown } {
+  if (encoding === 'json') return {};
+  if (project === projectNode) return { decode: decodeNodeList };
+  if (project === projectPod) return { decode: decodePodList };
+  return {};
+}
+
 export function createCluster(transport: Transport, options: CallOptions): Cluster {
   // Per invocation: a long-lived server runs several invocations at once over the same transport.
   const calls = createCalls(transport, options);
   const { call, orNull } = calls;
   const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string, project?: (item: T) => T): Promise<T[]> =>
-    listAll(transport, calls, { what, path, query, ...(accept ? { accept } : {}) }, project);
+    listAll(transport, calls, { what, path, query, ...(accept ? { accept } : {}), ...protobufFor(project, options.listEncoding ?? 'protobuf') }, project);
   /**
    * 404 (gone), 409 (UID precondition failed) and, for a patch carrying the UID, 422 on `metadata.uid` (the API server
    * answers a patch whose UID differs from the stored one "field is immutable") all mean the same here: the object we

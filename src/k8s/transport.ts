@@ -11,7 +11,9 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { IsomorphicFetchHttpLibrary } from '@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js';
+import { TransientError } from '../errors.ts';
 import { mapHttpError, mapNetworkError } from './errors.ts';
+import { PROTOBUF, ProtobufError, decodeStatus } from './protobuf.ts';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -35,6 +37,11 @@ export interface Request {
    * (src/k8s/calls.ts `mayRetryFromView`). Not sent.
    */
   fromView?: boolean;
+  /**
+   * The answer is asked for in Kubernetes' protobuf encoding and decoded by this (src/k8s/protobuf.ts). A server that
+   * answers in JSON instead (a resource it does not encode in protobuf) is parsed as usual. Not sent.
+   */
+  decode?: (body: Uint8Array) => unknown;
 }
 
 export interface Transport {
@@ -77,7 +84,7 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
     const url = new URL(request.path, base);
     for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(key, value);
     const context = new RequestContext(url.toString(), methods[request.method]);
-    context.setHeaderParam('Accept', request.accept ?? 'application/json');
+    context.setHeaderParam('Accept', request.decode ? `${PROTOBUF}, application/json` : (request.accept ?? 'application/json'));
     context.setHeaderParam('User-Agent', 'daemonless');
     if (request.body !== undefined) {
       context.setHeaderParam('Content-Type', request.contentType ?? 'application/json');
@@ -90,19 +97,37 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
     context.setSignal(AbortSignal.timeout(Math.min(options.requestTimeoutMs, request.timeoutMs ?? options.requestTimeoutMs)));
     counter.requests += 1;
     let status: number;
-    let text: string;
+    let text = '';
+    let bytes: Buffer | undefined;
     let headers: Record<string, string>;
     try {
       const response = await http.send(context).toPromise();
       status = response.httpStatusCode;
       headers = response.headers;
-      text = await response.body.text();
+      if (request.decode && headers['content-type']?.startsWith(PROTOBUF)) bytes = await readAll(response.body.stream());
+      else text = await response.body.text();
     } catch (error) {
       throw mapNetworkError(error, request.what);
+    }
+    if (bytes) {
+      if (status >= 400) throw mapHttpError(status, JSON.stringify(decodeStatus(bytes) ?? {}), headers, request.what);
+      try {
+        return request.decode!(bytes) as T;
+      } catch (error) {
+        // A body cut short (a connection dropped mid-answer that the stream did not report): read it again.
+        if (error instanceof ProtobufError) throw new TransientError(`${request.what}: ${error.message}`);
+        throw error;
+      }
     }
     if (status >= 400) throw mapHttpError(status, text, headers, request.what);
     return (text === '' ? undefined : JSON.parse(text)) as T;
   }
 
   return { send, counter };
+}
+
+async function readAll(stream: ReadableStream<Uint8Array> | null): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  if (stream) for await (const chunk of stream as unknown as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
