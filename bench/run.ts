@@ -34,6 +34,10 @@ import { MIN_READY, NAMESPACE, floor, latency, minReadyRollout, shapeJoin, shape
 import { startBenchSystem, stopBenchSystem, type RunningSystem, type SystemKind } from './lib/systems.ts';
 import { isSystemUp } from '../devcluster/system.ts';
 import { logOffset } from './lib/functions-log.ts';
+import { measureLists } from './lib/lists.ts';
+
+/** Rounds of the lists phase (each lists every node and pod once in either encoding). */
+const LIST_ROUNDS = 15;
 
 const env = applyBenchEnv();
 const started = performance.now();
@@ -88,7 +92,7 @@ if (results.git.dirtyProductFiles.length > 0) {
   results.notes.push(`The product had uncommitted changes when measured: ${results.git.dirtyProductFiles.join(', ')}.`);
 }
 
-const clusterPhases = ['a', 'b', 'c', 'latency', 'change', 'minready', 'memory'].filter((p) => args.phases.has(p as never));
+const clusterPhases = ['a', 'b', 'c', 'latency', 'change', 'minready', 'lists', 'memory'].filter((p) => args.phases.has(p as never));
 const wantFloor = args.phases.has('floor');
 // The floor runs on an upstream control plane (its DaemonSet controller idle by then, no audit webhook to feed), or on
 // a plain one when no upstream system runs.
@@ -212,6 +216,10 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       if (!(await functionsSurvived('the latency phase'))) run.latency.missing = Math.max(run.latency.missing, 1);
       const l = run.latency.createToPod;
       log(`  node create → pod p50 ${l?.p50.toFixed(0)} ms, p95 ${l?.p95.toFixed(0)} ms, p99 ${l?.p99.toFixed(0)} ms (${run.latency.missing} missing)`);
+    }
+    if (how.clusterPhases.includes('lists') && kind === 'daemonless') {
+      log(`${system.label}: a pass's reads in protobuf and in JSON (every node, every pod of ${NAMESPACE}), ${LIST_ROUNDS} rounds`);
+      run.lists = await measureLists(NAMESPACE, LIST_ROUNDS, log);
     }
     if (how.clusterPhases.includes('memory') && kind === 'lambda' && system.lambda) {
       log(`${system.label}: memory of a resync and a DaemonSet-wide pass (steady state)`);

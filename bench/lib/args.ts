@@ -8,7 +8,7 @@
  *                         are kept apart (bench/results/latest-lambda*.{json,md,svg})
  *   --only a,b,...        any of the systems  daemonless (the local server runtime), lambda (the Lambda runtime),
  *                                             upstream, raised
- *                         and of the phases   a, b, c, latency, change, minready, memory, floor, cold
+ *                         and of the phases   a, b, c, latency, change, minready, lists, memory, floor, cold
  *                         (no system named: the runtime's systems; no phase named: all phases)
  *   --latency-samples K   single-node joins for the latency phase, with 1 and with 4 DaemonSets (default 30)
  *   --change-samples K    DaemonSet changes for the change phase (default 5)
@@ -19,7 +19,7 @@
  *   --stall-seconds S     give up on a shape after S seconds without any pod change (default 20)
  */
 export const systemNames = ['daemonless', 'lambda', 'upstream', 'raised'] as const;
-export const phaseNames = ['a', 'b', 'c', 'latency', 'change', 'minready', 'memory', 'floor', 'cold'] as const;
+export const phaseNames = ['a', 'b', 'c', 'latency', 'change', 'minready', 'lists', 'memory', 'floor', 'cold'] as const;
 export const runtimeNames = ['server', 'lambda'] as const;
 export type SystemName = (typeof systemNames)[number];
 export type PhaseName = (typeof phaseNames)[number];

@@ -216,6 +216,26 @@ export function markdown(results: BenchResults): string {
     }
   }
 
+  const lists = results.systems.find((x) => x.lists)?.lists;
+  if (lists) {
+    out.push('');
+    out.push('## List encoding');
+    out.push('');
+    out.push(
+      `What a DaemonSet-wide pass reads, in each encoding (\`LIST_ENCODING\`): every node (${lists.nodes}) and every pod of the bench's namespace ` +
+        `(${lists.pods}), listed through the reconciler's own Cluster port in pages of 500, protobuf and JSON alternately, ${lists.rounds} rounds; ` +
+        'medians per round. Client CPU is the bench process (where the function would parse); kube-apiserver CPU is its own process (/proc).',
+    );
+    out.push('');
+    out.push('| encoding | wall ms | client CPU ms | kube-apiserver CPU ms |');
+    out.push('|---|---:|---:|---:|');
+    for (const [name, c] of [['protobuf', lists.protobuf], ['JSON', lists.json]] as const) {
+      out.push(`| ${name} | ${c.wallMs.toFixed(0)} | ${c.clientCpuMs.toFixed(0)} | ${c.apiserverCpuMs.toFixed(0)} |`);
+    }
+    const r = (a: number, b: number) => times(b > 0 ? a / b : undefined);
+    out.push(`| protobuf ÷ JSON | ${r(lists.protobuf.wallMs, lists.json.wallMs)} | ${r(lists.protobuf.clientCpuMs, lists.json.clientCpuMs)} | ${r(lists.protobuf.apiserverCpuMs, lists.json.apiserverCpuMs)} |`);
+  }
+
   const cold = results.coldStart;
   if (cold) {
     const base = cold.results.find((c) => c.kind === 'baseline');

@@ -10,6 +10,7 @@ import type { MemoryMeasurement } from './memory.ts';
 import type { FloorResult, LatencyResult, MinReadyResult, ShapeName, ShapeResult, Window } from './shapes.ts';
 import { ratio } from './stats.ts';
 import type { SystemKind } from './systems.ts';
+import type { ListsResult } from './lists.ts';
 
 export interface SystemRun {
   kind: SystemKind;
@@ -27,6 +28,8 @@ export interface SystemRun {
   change?: ChangeResult;
   /** A rolling update paced by minReadySeconds (issue 9). */
   minReady?: MinReadyResult;
+  /** Local server runtime: a pass's reads (every node and pod) in protobuf and in JSON (bench/lib/lists.ts). */
+  lists?: ListsResult;
   /** Lambda runtime: peak memory of a resync and a DaemonSet-wide pass on this system's cluster (steady state). */
   memory?: MemoryMeasurement[];
   /** Lambda runtime: billed time of cold and warm invocations by function over the whole run (the service's reports). */

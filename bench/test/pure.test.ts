@@ -26,7 +26,7 @@ describe('parseArgs', () => {
     const args = parseArgs(['--only', 'a,upstream']);
     expect(args.systems).toEqual(['upstream']);
     expect([...args.phases]).toEqual(['a']);
-    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'minready', 'memory', 'floor', 'cold']);
+    expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'minready', 'lists', 'memory', 'floor', 'cold']);
   });
 
   it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']], [['--lambda-heap-mb', '211']]])('rejects %j', (argv) => {
