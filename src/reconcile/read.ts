@@ -100,18 +100,21 @@ export async function readForNodes(pass: Pass, names: string[]): Promise<NodeRea
     states = nodeStates(nodes, pods, wanted);
   } else {
     // Per-node reads are small (the API server serves `spec.nodeName` from an index); at most 16 nodes in flight.
-    const [unscheduled, perNode] = await Promise.all([
-      cluster.listUnscheduledPods(),
-      mapLimit(names, 16, async (name) => {
-        const [node, pods] = await Promise.all([cluster.getNode(name), cluster.listPodsOnNode(name)]);
-        return { name, node, pods };
-      }),
-    ]);
-    states = perNode;
-    for (const state of states) {
-      if (state.node === null) pass.confirmedGone.add(state.name);
-      state.pods.push(...unscheduled.filter((pod) => getTargetNodeName(pod) === state.name));
-    }
+    // The pods not yet bound are listed *before* each node's: binding only ever moves a pod from that list to its
+    // node's, so a pod bound between the two reads is in both (counted once, as the later, bound copy), never in
+    // neither. Read at once or the other way round, a pod bound in between was in neither list, and the pass created
+    // a second pod for its node (seen at N = 1,000: docs/benchmarks.md). Each node's GET still starts at once.
+    const unscheduledRead = cluster.listUnscheduledPods();
+    unscheduledRead.catch(() => undefined);
+    states = await mapLimit(names, 16, async (name) => {
+      const nodeRead = cluster.getNode(name);
+      nodeRead.catch(() => undefined);
+      const unscheduled = await unscheduledRead;
+      const pods = await cluster.listPodsOnNode(name);
+      const aimed = unscheduled.filter((pod) => getTargetNodeName(pod) === name);
+      return { name, node: await nodeRead, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
+    });
+    for (const state of states) if (state.node === null) pass.confirmedGone.add(state.name);
   }
   const [daemonSets, revisions] = await Promise.all([dsRead, revisionsRead]);
   // A DaemonSet whose current revision is not written yet (just created or edited) is left to its DaemonSet-wide pass,

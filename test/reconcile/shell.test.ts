@@ -52,6 +52,37 @@ describe('reads per hint', () => {
     expect([...reads].sort()).toEqual([...new Set(expectedReads)].sort());
   });
 
+  it('reads the pods not yet bound before any node\'s pods (binding only moves a pod from that list to its node\'s)', async () => {
+    const d = ds();
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0'), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) });
+    const listUnscheduled = cluster.listUnscheduledPods.bind(cluster);
+    cluster.listUnscheduledPods = async () => {
+      const answer = await listUnscheduled();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      cluster.calls.push('(pods not yet bound answered)');
+      return answer;
+    };
+    await reconciler.handle([{ kind: 'node', name: 'n0' }, { kind: 'node', name: 'n1' }]);
+    const order = cluster.calls.filter((c) => c === 'listUnscheduledPods' || c === 'listPodsOnNode' || c.startsWith('('));
+    expect(order).toEqual(['listUnscheduledPods', '(pods not yet bound answered)', 'listPodsOnNode', 'listPodsOnNode']);
+  });
+
+  it('a pod bound between the two reads is in both: counted once, no second pod created and none deleted', async () => {
+    const d = ds();
+    const pending = newDaemonSetPod(d, 'n0', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [pending], revisions: written(d) });
+    // kube-scheduler binds the pod right after the list of pods not yet bound was answered.
+    const listUnscheduled = cluster.listUnscheduledPods.bind(cluster);
+    cluster.listUnscheduledPods = async () => {
+      const answer = structuredClone(await listUnscheduled());
+      pending.spec!.nodeName = 'n0';
+      return answer;
+    };
+    await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(cluster.created).toEqual([]);
+    expect(cluster.deleted).toEqual([]);
+  });
+
   it('an unbound pod aimed at a node that is gone is deleted (it was read with the pods not yet bound)', async () => {
     const d = ds();
     const pending = newDaemonSetPod(d, 'gone', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
