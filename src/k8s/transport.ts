@@ -11,7 +11,6 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { IsomorphicFetchHttpLibrary } from '@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js';
-import { TransientError } from '../errors.ts';
 import { mapHttpError, mapNetworkError } from './errors.ts';
 import { PROTOBUF, ProtobufError, decodeStatus } from './protobuf.ts';
 
@@ -114,8 +113,9 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
       try {
         return request.decode!(bytes) as T;
       } catch (error) {
-        // A body cut short (a connection dropped mid-answer that the stream did not report): read it again.
-        if (error instanceof ProtobufError) throw new TransientError(`${request.what}: ${error.message}`);
+        // A body this decoder cannot read (cut short without the stream saying so, or something it does not know):
+        // the same request once more in JSON, which every reader of a decoded list also takes.
+        if (error instanceof ProtobufError) return send<T>({ ...request, decode: undefined });
         throw error;
       }
     }

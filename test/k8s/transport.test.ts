@@ -18,6 +18,18 @@ beforeAll(async () => {
     // Never answered: a request that hangs (a dropped connection).
     if (request.url?.endsWith('/hang')) return;
     seen.push(request.headers);
+    const asksProtobuf = request.headers.accept?.startsWith('application/vnd.kubernetes.protobuf') ?? false;
+    // A protobuf answer this decoder cannot read, then (asked again in JSON) the list in JSON.
+    if (request.url?.endsWith('/broken-protobuf') && asksProtobuf) {
+      response.writeHead(200, { 'content-type': 'application/vnd.kubernetes.protobuf' });
+      response.end(Buffer.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x7f]));
+      return;
+    }
+    if (request.url?.includes('/lists/')) {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ kind: 'NodeList', apiVersion: 'v1', metadata: {}, items: [{ metadata: { name: 'n1' } }] }));
+      return;
+    }
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end(JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } }));
   });
@@ -89,5 +101,29 @@ describe('request timeout', () => {
     const error = await transport.send({ method: 'GET', path: 'api/v1/nodes/hang', what: 'get node hang', timeoutMs: 300 }).catch((e: unknown) => e);
     expect(isTransient(error)).toBe(true);
     expect(Date.now() - started).toBeLessThan(30_000);
+  });
+});
+
+describe('lists asked for in protobuf', () => {
+  const kc = () => kubeConfig({ name: 'u', token: 'static' });
+  const decode = () => {
+    throw new Error('the decoder must not see a JSON answer');
+  };
+
+  it('a server that answers JSON anyway: parsed as JSON, the decoder not called', async () => {
+    const transport = createTransport(kc(), { requestTimeoutMs: 2_000 });
+    const before = seen.length;
+    const list = await transport.send<{ items: unknown[] }>({ method: 'GET', path: 'lists/json-only', what: 'list nodes', decode });
+    expect(list.items).toEqual([{ metadata: { name: 'n1' } }]);
+    expect(seen[before]?.accept).toBe('application/vnd.kubernetes.protobuf, application/json');
+  });
+
+  it('a protobuf answer the decoder cannot read: the same request once more in JSON', async () => {
+    const { decodeNodeList } = await import('../../src/k8s/protobuf.ts');
+    const transport = createTransport(kc(), { requestTimeoutMs: 2_000 });
+    const before = seen.length;
+    const list = await transport.send<{ items: unknown[] }>({ method: 'GET', path: 'lists/broken-protobuf', what: 'list nodes', decode: decodeNodeList });
+    expect(list.items).toEqual([{ metadata: { name: 'n1' } }]);
+    expect(seen.slice(before).map((h) => h.accept)).toEqual(['application/vnd.kubernetes.protobuf, application/json', 'application/json']);
   });
 });
