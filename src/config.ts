@@ -2,35 +2,40 @@
  * All configuration, one schema, read once at the edge (functions/*, src/local/serve.ts). Nothing else reads
  * process.env.
  */
-import * as z from 'zod';
+import * as z from './zod.ts';
 import { AWS_REGION_PATTERN, EKS_CLUSTER_NAME_PATTERN } from './aws-names.ts';
 import type { DaemonSetKind } from './core/model.ts';
 
-const intFrom = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const intFrom = (fallback: number, min = 0) => z._default(z.coerce.number().check(z.int(), z.minimum(min)), fallback);
 /**
  * An optional setting where an empty value means unset: serverless.yml writes `''` for a variable it has no value for
  * (`${env:X, ''}`), and Lambda keeps it as an empty string.
  */
-const unsetIfEmpty = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+const unsetIfEmpty = <T extends z.ZodMiniType>(schema: T) =>
+  z.pipe(
+    z.transform((value: unknown) => (value === '' ? undefined : value)),
+    z.optional(schema),
+  );
 
 /**
  * One or more secrets in one value, separated by commas or line feeds: while a secret is rotated, the old and the new
  * one are both accepted. Each at least 16 characters. Messages never contain the values.
  */
 export const secretList = (setting: string, allowed: RegExp, allowedMessage: string) =>
-  z
-    .string()
-    .transform((value) => value.split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== ''))
-    .pipe(
-      z
-        .array(
-          z
-            .string()
-            .min(16, `${setting} must be at least 16 characters (each of them, when several)`)
-            .regex(allowed, `${setting}: ${allowedMessage}`),
-        )
-        .min(1, `${setting} holds no secret`),
-    );
+  z.pipe(
+    z.pipe(
+      z.string(),
+      z.transform((value: string) => value.split(/[,\n]/).map((s) => s.trim()).filter((s) => s !== '')),
+    ),
+    z
+      .array(
+        z.string().check(
+          z.minLength(16, `${setting} must be at least 16 characters (each of them, when several)`),
+          z.regex(allowed, `${setting}: ${allowedMessage}`),
+        ),
+      )
+      .check(z.minLength(1, `${setting} holds no secret`)),
+  );
 
 export const BearerTokensSchema = secretList('BEARER_TOKEN', /^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');
 export const AdmissionPathSecretsSchema = secretList(
@@ -40,23 +45,20 @@ export const AdmissionPathSecretsSchema = secretList(
 );
 
 /** An SSM parameter name (`/daemonless/prod/bearer-token`) or ARN. The value is read at cold start, never deployed. */
-const ParameterNameSchema = z
-  .string()
-  .max(2048)
-  .regex(/^[A-Za-z0-9_.\-/:]+$/, 'not an SSM parameter name or ARN');
+const ParameterNameSchema = z.string().check(z.maxLength(2048), z.regex(/^[A-Za-z0-9_.\-/:]+$/, 'not an SSM parameter name or ARN'));
 
 export const ConfigSchema = z.object({
   /** Path of a kubeconfig. Unset: in-cluster config, or the Lambda's own credentials (see docs/deploy.md). */
-  KUBECONFIG: z.string().min(1).optional(),
+  KUBECONFIG: z.optional(z.string().check(z.minLength(1))),
   /**
    * Alternative to KUBECONFIG for functions (Lambda has no kubeconfig file): the API server URL, its CA (base64 PEM,
    * as in a kubeconfig's certificate-authority-data) and either a bearer token (e.g. a ServiceAccount token bound to
    * the daemonless-reconciler ClusterRole) or EKS_CLUSTER_NAME. Tokens are never logged.
    */
   KUBE_SERVER: unsetIfEmpty(z.url({ protocol: /^https$/ })),
-  KUBE_CA_DATA: unsetIfEmpty(z.string().min(1)),
+  KUBE_CA_DATA: unsetIfEmpty(z.string().check(z.minLength(1))),
   /** A static token in the environment: for local use. On Lambda name a parameter instead (KUBE_TOKEN_PARAMETER). */
-  KUBE_TOKEN: unsetIfEmpty(z.string().min(1)),
+  KUBE_TOKEN: unsetIfEmpty(z.string().check(z.minLength(1))),
   /**
    * Opt-in alternative to EKS IAM authentication on Lambda: the SSM parameter (SecureString) holding a static token,
    * read at cold start (src/secrets.ts). The default on Lambda is EKS_CLUSTER_NAME.
@@ -66,7 +68,7 @@ export const ConfigSchema = z.object({
    * EKS IAM authentication instead of KUBE_TOKEN: every API request carries a token presigned for this cluster with
    * the AWS credentials below (src/k8s/eks-token.ts). The identity is mapped to Kubernetes groups by an EKS access entry.
    */
-  EKS_CLUSTER_NAME: unsetIfEmpty(z.string().regex(EKS_CLUSTER_NAME_PATTERN, 'not an EKS cluster name')),
+  EKS_CLUSTER_NAME: unsetIfEmpty(z.string().check(z.regex(EKS_CLUSTER_NAME_PATTERN, 'not an EKS cluster name'))),
   /**
    * Set by Lambda: the function's region, whose STS endpoint the EKS token is presigned for (deploy the functions in the
    * cluster's region), and the credentials of its role. Read once: Lambda's do not change within an execution environment.
@@ -82,11 +84,11 @@ export const ConfigSchema = z.object({
   AWS_LAMBDA_FUNCTION_NAME: unsetIfEmpty(z.string()),
   /** Local server port (npm start). */
   PORT: intFrom(8787, 1),
-  HOST: z.string().default('127.0.0.1'),
+  HOST: z._default(z.string(), '127.0.0.1'),
   /** Local HTTPS listener for admission webhooks (the API server calls only https URLs); off unless both files are set. */
   HTTPS_PORT: intFrom(8788, 1),
-  TLS_CERT_FILE: z.string().min(1).optional(),
-  TLS_KEY_FILE: z.string().min(1).optional(),
+  TLS_CERT_FILE: z.optional(z.string().check(z.minLength(1))),
+  TLS_KEY_FILE: z.optional(z.string().check(z.minLength(1))),
   /**
    * The bearer token(s) every event route but admission requires (comma- or newline-separated for rotation); or, on
    * Lambda, BEARER_TOKEN_PARAMETER: the SSM parameter holding them, read at cold start. A route whose secret is
@@ -104,7 +106,10 @@ export const ConfigSchema = z.object({
    * `true`: routes without a secret accept anyone (logged as a warning at start). For local experiments only: refused
    * on Lambda. Routes that have a secret still require it.
    */
-  INSECURE_NO_AUTH: unsetIfEmpty(z.enum(['true', 'false'])).transform((value) => value === 'true'),
+  INSECURE_NO_AUTH: z.pipe(
+    unsetIfEmpty(z.enum(['true', 'false'])),
+    z.transform((value: 'true' | 'false' | undefined) => value === 'true'),
+  ),
   /** Largest request body accepted, in bytes; larger bodies get 413. */
   BODY_LIMIT_BYTES: intFrom(6 * 1024 * 1024, 1024),
   /**
@@ -175,7 +180,7 @@ export const ConfigSchema = z.object({
    * `PassLock`). `auto`: on Lambda, where the reconcile function's batches overlap, and in a local server whose
    * MAX_CONCURRENT_RECONCILES is above 1; off in a local server that already runs one pass at a time.
    */
-  PASS_LOCK: z.enum(['auto', 'on', 'off']).default('auto'),
+  PASS_LOCK: z._default(z.enum(['auto', 'on', 'off']), 'auto'),
   /** How long a pass waits for the pass lock before handing its hints back (503, or re-sent to the queue). */
   PASS_LOCK_WAIT_MS: intFrom(3_000, 0),
   /** Period of the scheduled resync in a long-lived server (0: off). On Lambda the resync function's schedule. */
@@ -185,19 +190,22 @@ export const ConfigSchema = z.object({
    * cheaper for the API server and the function), or `json`, for a proxy in front of the API server that passes JSON
    * only. Everything else is JSON either way.
    */
-  LIST_ENCODING: z.enum(['protobuf', 'json']).default('protobuf'),
-  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LIST_ENCODING: z._default(z.enum(['protobuf', 'json']), 'protobuf'),
+  LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
   /**
    * What daemonless reconciles: `apps` (apps/v1 DaemonSets: clusters whose built-in DaemonSet controller is off),
    * `crd` (ServerlessDaemonSets, infra/crd-serverlessdaemonset.json: managed clusters such as EKS, where the built-in
    * controller keeps apps/v1 DaemonSets), or `both`.
    */
-  MANAGE: z.enum(['apps', 'crd', 'both']).default('apps'),
+  MANAGE: z._default(z.enum(['apps', 'crd', 'both']), 'apps'),
   /**
    * The one namespace where daemonless keeps its own Leases (failed-pod backoffs, rollout locks, pass schedules): the
    * reconciler's Lease rights are granted there only (infra/rbac.yaml creates it).
    */
-  LEASE_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name').max(63).default('daemonless-system'),
+  LEASE_NAMESPACE: z._default(
+    z.string().check(z.regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'not a namespace name'), z.maxLength(63)),
+    'daemonless-system',
+  ),
 });
 
 /** The DaemonSet kinds a MANAGE setting reconciles. */
@@ -208,7 +216,7 @@ export function managedKinds(manage: Config['MANAGE']): DaemonSetKind[] {
 export type Config = z.infer<typeof ConfigSchema>;
 
 /** Settings that only make sense together. */
-const RefinedConfigSchema = ConfigSchema.superRefine((c, ctx) => {
+const RefinedConfigSchema = ConfigSchema.check(z.superRefine((c: Config, ctx) => {
   const problem = (path: keyof Config, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (c.BEARER_TOKEN && c.BEARER_TOKEN_PARAMETER) problem('BEARER_TOKEN', 'set BEARER_TOKEN or BEARER_TOKEN_PARAMETER, not both');
   if (c.ADMISSION_PATH_SECRET && c.ADMISSION_PATH_SECRET_PARAMETER) {
@@ -236,7 +244,7 @@ const RefinedConfigSchema = ConfigSchema.superRefine((c, ctx) => {
   else if (!AWS_REGION_PATTERN.test(c.AWS_REGION)) problem('AWS_REGION', 'not an AWS region');
   if (!c.AWS_ACCESS_KEY_ID) problem('AWS_ACCESS_KEY_ID', 'EKS_CLUSTER_NAME needs AWS credentials in the environment');
   if (!c.AWS_SECRET_ACCESS_KEY) problem('AWS_SECRET_ACCESS_KEY', 'EKS_CLUSTER_NAME needs AWS credentials in the environment');
-});
+}));
 
 /** Parses an environment (process.env at the edge, a literal in tests). Throws a readable error naming each field. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

@@ -12,7 +12,7 @@
  * Values are never logged, and no error message here contains one.
  */
 import { createRequire } from 'node:module';
-import type * as z from 'zod';
+import type * as z from './zod.ts';
 import { AdmissionPathSecretsSchema, BearerTokensSchema, type Config } from './config.ts';
 import type { Logger } from './log.ts';
 
@@ -66,7 +66,7 @@ export async function loadSecrets(config: Config, store: ParameterStore, log: Lo
     }
   }
 
-  const parsed = <S extends z.ZodType<readonly string[], string>>(setting: ParameterSetting, schema: S) => {
+  const parsed = <S extends z.ZodMiniType<readonly string[], string>>(setting: ParameterSetting, schema: S) => {
     const value = values.get(setting);
     if (value === undefined) return undefined;
     const result = schema.safeParse(value);

@@ -20,7 +20,7 @@ describe('configuration', () => {
   });
 
   it.each([
-    ['a port that is not a number', { PORT: 'eighty' }, /PORT/],
+    ['a port that is not a number', { PORT: 'eighty' }, /PORT: Invalid input: expected number, received NaN/],
     ['a short bearer token', { BEARER_TOKEN: 'short' }, /BEARER_TOKEN must be at least 16 characters/],
     ['an API server over plain http', { KUBE_SERVER: 'http://10.0.0.1', KUBE_TOKEN: 't' }, /KUBE_SERVER/],
     ['a server without a credential', { KUBE_SERVER: 'https://10.0.0.1' }, /KUBE_TOKEN: KUBE_SERVER needs EKS_CLUSTER_NAME \(EKS IAM authentication\), or KUBE_TOKEN_PARAMETER \/ KUBE_TOKEN/],
@@ -47,7 +47,8 @@ describe('configuration', () => {
     ['EKS and a static token at once', { ...eks, KUBE_TOKEN: 't' }, /KUBE_TOKEN: set one of KUBE_TOKEN, EKS_CLUSTER_NAME, not several/],
     ['a cluster name EKS would not accept', { ...eks, EKS_CLUSTER_NAME: 'my cluster' }, /EKS_CLUSTER_NAME: not an EKS cluster name/],
     ['a region that is not one', { ...eks, AWS_REGION: 'evil.example/x' }, /AWS_REGION: not an AWS region/],
-    ['an unknown log level', { LOG_LEVEL: 'chatty' }, /LOG_LEVEL/],
+    ['an unknown log level', { LOG_LEVEL: 'chatty' }, /LOG_LEVEL: Invalid option: expected one of "debug"\|"info"\|"warn"\|"error"/],
+    ['a queue URL that is none', { QUEUE_URL: 'sqs-hints' }, /QUEUE_URL: Invalid URL/],
   ])('refuses %s, naming the field', (_name, env, message) => {
     expect(() => loadConfig(env)).toThrow(message);
   });

@@ -2,7 +2,7 @@
  * Parsing at the edge: every failure becomes an `InvalidInputError` (400) naming the path of each problem inside the
  * request, e.g. `items.0.objectRef.name`, so the sender can tell which event of a batch was wrong.
  */
-import type * as z from 'zod';
+import type * as z from '../zod.ts';
 import { BadRequestError } from '../errors.ts';
 
 export interface InputIssue {
@@ -23,7 +23,7 @@ export class InvalidInputError extends BadRequestError {
 
 export type PathSegment = string | number;
 
-export function issuesOf(error: z.ZodError, prefix: readonly PathSegment[] = []): InputIssue[] {
+export function issuesOf(error: z.core.$ZodError, prefix: readonly PathSegment[] = []): InputIssue[] {
   return error.issues.map((issue) => ({
     path: [...prefix, ...issue.path].map(String).join('.'),
     message: issue.message,
@@ -31,7 +31,7 @@ export function issuesOf(error: z.ZodError, prefix: readonly PathSegment[] = [])
 }
 
 /** Parses `value` with `schema`, or throws an `InvalidInputError` whose paths start with `prefix`. */
-export function parseAt<S extends z.ZodType>(
+export function parseAt<S extends z.ZodMiniType>(
   schema: S,
   value: unknown,
   prefix: readonly PathSegment[],

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import { dedupeHints, type HandleResult } from '../hints.ts';
 import { serializeError } from '../log.ts';
 import { createApp, type AppDeps } from './app.ts';
@@ -38,7 +38,7 @@ export type InvocationContext = Partial<Pick<LambdaContext, 'getRemainingTimeInM
 
 export const DeferredInvocationSchema = z.object({
   daemonless: z.literal(deferredInvocationMarker),
-  hints: z.array(HintSchema).min(1),
+  hints: z.array(HintSchema).check(z.minLength(1)),
   notBefore: z.number(),
 });
 

@@ -5,62 +5,71 @@
  * and parsed with `KubeObjectSchema` only once the envelope says the object matters (an audit event for a resource we
  * do not handle must not fail the batch because its object is shaped differently).
  */
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import { daemonSetNameError, namespaceError, nodeNameError, podNameError } from '../core/refs.ts';
 import { MAX_HINTED_PODS } from '../hints.ts';
+
+const nonEmpty = () => z.string().check(z.minLength(1));
+
+/** A string a name check (core/refs.ts: null, or what is wrong) accepts. */
+const validName = (problem: (name: string) => string | null, message: string) =>
+  z.string().check(z.refine((name: string) => problem(name) === null, message));
+
+/** Where the checks below report: a transform's or a refinement's context. */
+interface IssueSink {
+  issues: z.core.$ZodRawIssue[];
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Kubernetes objects
 
 const ObjectMetaSchema = z.looseObject({
-  name: z.string().min(1),
-  namespace: z.string().optional(),
+  name: nonEmpty(),
+  namespace: z.optional(z.string()),
 });
 
 const ObjectHeaderSchema = z.looseObject({
-  apiVersion: z.string().min(1),
-  kind: z.string().min(1),
+  apiVersion: nonEmpty(),
+  kind: nonEmpty(),
   metadata: ObjectMetaSchema,
 });
 
 const NodeSelectorRequirementSchema = z.looseObject({
   key: z.string(),
   operator: z.string(),
-  values: z.array(z.string()).nullish(),
+  values: z.nullish(z.array(z.string())),
 });
 
 /** The parts of a PodSpec that name the node a pod is (or will be) on. */
 const PodSpecSchema = z.looseObject({
-  nodeName: z.string().nullish(),
-  affinity: z
-    .looseObject({
-      nodeAffinity: z
-        .looseObject({
-          requiredDuringSchedulingIgnoredDuringExecution: z
-            .looseObject({
-              nodeSelectorTerms: z.array(
-                z.looseObject({ matchFields: z.array(NodeSelectorRequirementSchema).nullish() }),
-              ),
-            })
-            .nullish(),
-        })
-        .nullish(),
-    })
-    .nullish(),
+  nodeName: z.nullish(z.string()),
+  affinity: z.nullish(
+    z.looseObject({
+      nodeAffinity: z.nullish(
+        z.looseObject({
+          requiredDuringSchedulingIgnoredDuringExecution: z.nullish(
+            z.looseObject({
+              nodeSelectorTerms: z.array(z.looseObject({ matchFields: z.nullish(z.array(NodeSelectorRequirementSchema)) })),
+            }),
+          ),
+        }),
+      ),
+    }),
+  ),
 });
 
 export type PodSpecFields = z.infer<typeof PodSpecSchema>;
 
-const OwnerReferenceSchema = z.looseObject({ apiVersion: z.string(), kind: z.string(), name: z.string().min(1), controller: z.boolean().nullish() });
+const OwnerReferenceSchema = z.looseObject({ apiVersion: z.string(), kind: z.string(), name: nonEmpty(), controller: z.nullish(z.boolean()) });
 
 const PodFieldsSchema = z.looseObject({
-  metadata: z.looseObject({ ownerReferences: z.array(OwnerReferenceSchema).nullish(), deletionTimestamp: z.string().nullish() }),
-  spec: PodSpecSchema.nullish(),
+  metadata: z.looseObject({ ownerReferences: z.nullish(z.array(OwnerReferenceSchema)), deletionTimestamp: z.nullish(z.string()) }),
+  spec: z.nullish(PodSpecSchema),
 });
 
 /** `v1 Binding`, the body of a `pods/binding` create (how the scheduler binds a pod to a node). */
 const BindingFieldsSchema = z.looseObject({
-  target: z.looseObject({ kind: z.string().optional(), name: z.string().min(1) }),
+  target: z.looseObject({ kind: z.optional(z.string()), name: nonEmpty() }),
 });
 
 /** The minimal view of any Kubernetes object that the mapping rules read. */
@@ -82,7 +91,9 @@ export interface KubeObject {
  * Any Kubernetes object. Kind-specific fields are validated only for the kinds that use them, so an unhandled kind
  * with an unusual `spec` is still accepted (and then ignored with a reason).
  */
-export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObject => {
+export const KubeObjectSchema = z.pipe(
+  ObjectHeaderSchema,
+  z.transform((obj: z.output<typeof ObjectHeaderSchema>, ctx): KubeObject => {
   const head: KubeObject = {
     apiVersion: obj.apiVersion,
     kind: obj.kind,
@@ -127,13 +138,14 @@ export const KubeObjectSchema = ObjectHeaderSchema.transform((obj, ctx): KubeObj
     return { ...head, bindingTarget: { kind: binding.data.target.kind, name: binding.data.target.name } };
   }
   return head;
-});
+}),
+);
 
 /**
  * Node names end up in field selectors (`spec.nodeName=<name>`), where a `,` or `=` would change the query: anything
  * but a DNS-1123 subdomain is refused here, with the path of the field.
  */
-function checkNodeName(ctx: z.core.$RefinementCtx, input: unknown, name: string, path: (string | number)[]): void {
+function checkNodeName(ctx: IssueSink, input: unknown, name: string, path: (string | number)[]): void {
   const problem = nodeNameError(name);
   if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a node name: ${problem}`, path, input });
 }
@@ -146,29 +158,31 @@ function isDaemonSetKind(apiVersion: string, kind: string): boolean {
  * A DaemonSet's namespace and name go into request paths: anything but a DNS-1123 label (namespace) and subdomain
  * (name) is refused here, as no API server would have stored it.
  */
-function checkDaemonSetRef(ctx: z.core.$RefinementCtx, input: unknown, namespace: string | undefined, name: string, path: (string | number)[]): void {
+function checkDaemonSetRef(ctx: IssueSink, input: unknown, namespace: string | undefined, name: string, path: (string | number)[]): void {
   const nsProblem = namespace === undefined ? null : namespaceError(namespace);
   if (nsProblem !== null) ctx.issues.push({ code: 'custom', message: `not a namespace: ${nsProblem}`, path: ['metadata', 'namespace'], input });
   const problem = daemonSetNameError(name);
   if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a DaemonSet name: ${problem}`, path, input });
 }
 
-function fail(ctx: z.core.$RefinementCtx, input: unknown, error: z.ZodError): never {
+function fail(ctx: IssueSink, input: unknown, error: z.core.$ZodError): never {
   for (const issue of error.issues) ctx.issues.push({ ...issue, input } as z.core.$ZodRawIssue);
   return z.NEVER;
 }
 
 /** `corev1.ObjectReference`, the data of a Knative ApiServerSource event in Reference mode. */
-export const ObjectReferenceSchema = z
-  .looseObject({
-    apiVersion: z.string().min(1),
-    kind: z.string().min(1),
-    name: z.string().min(1),
-    namespace: z.string().optional(),
-  })
-  .superRefine((ref, ctx) => {
+const ObjectReferenceFields = z.looseObject({
+  apiVersion: nonEmpty(),
+  kind: nonEmpty(),
+  name: nonEmpty(),
+  namespace: z.optional(z.string()),
+});
+
+export const ObjectReferenceSchema = ObjectReferenceFields.check(
+  z.superRefine((ref: z.output<typeof ObjectReferenceFields>, ctx) => {
     if (ref.apiVersion === 'v1' && ref.kind === 'Node') checkNodeName(ctx, ref, ref.name, ['name']);
-  });
+  }),
+);
 
 export type ObjectReference = z.infer<typeof ObjectReferenceSchema>;
 
@@ -177,7 +191,7 @@ export type ObjectReference = z.infer<typeof ObjectReferenceSchema>;
 
 export const WatchEventSchema = z.looseObject({
   type: z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']),
-  object: z.unknown().optional(),
+  object: z.optional(z.unknown()),
 });
 
 export type WatchEvent = z.infer<typeof WatchEventSchema>;
@@ -189,14 +203,14 @@ export const AdmissionReviewSchema = z.looseObject({
   apiVersion: z.enum(['admission.k8s.io/v1', 'admission.k8s.io/v1beta1']),
   kind: z.literal('AdmissionReview'),
   request: z.looseObject({
-    uid: z.string().min(1),
-    operation: z.string().min(1),
-    subResource: z.string().optional(),
-    namespace: z.string().optional(),
-    dryRun: z.boolean().nullish(),
+    uid: nonEmpty(),
+    operation: nonEmpty(),
+    subResource: z.optional(z.string()),
+    namespace: z.optional(z.string()),
+    dryRun: z.nullish(z.boolean()),
     // Parsed later, leniently: bad contents must still be answered allowed:true.
-    object: z.unknown().optional(),
-    oldObject: z.unknown().optional(),
+    object: z.optional(z.unknown()),
+    oldObject: z.optional(z.unknown()),
   }),
 });
 
@@ -206,23 +220,23 @@ export type AdmissionReview = z.infer<typeof AdmissionReviewSchema>;
 // Audit (audit.k8s.io/v1 EventList, what the audit webhook backend POSTs; batch mode sends many per request).
 
 export const AuditObjectRefSchema = z.looseObject({
-  resource: z.string().optional(),
-  namespace: z.string().optional(),
-  name: z.string().optional(),
-  apiGroup: z.string().optional(),
-  apiVersion: z.string().optional(),
-  subresource: z.string().optional(),
+  resource: z.optional(z.string()),
+  namespace: z.optional(z.string()),
+  name: z.optional(z.string()),
+  apiGroup: z.optional(z.string()),
+  apiVersion: z.optional(z.string()),
+  subresource: z.optional(z.string()),
 });
 
 export const AuditEventSchema = z.looseObject({
-  stage: z.string().min(1),
-  verb: z.string().min(1),
-  objectRef: AuditObjectRefSchema.optional(),
-  responseStatus: z.looseObject({ code: z.number().int().optional() }).optional(),
-  requestObject: z.unknown().optional(),
-  responseObject: z.unknown().optional(),
+  stage: nonEmpty(),
+  verb: nonEmpty(),
+  objectRef: z.optional(AuditObjectRefSchema),
+  responseStatus: z.optional(z.looseObject({ code: z.optional(z.int()) })),
+  requestObject: z.optional(z.unknown()),
+  responseObject: z.optional(z.unknown()),
   /** When the API server completed the request (RFC 3339, microseconds); for the latency trace only. */
-  stageTimestamp: z.string().optional(),
+  stageTimestamp: z.optional(z.string()),
 });
 
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
@@ -230,7 +244,7 @@ export type AuditEvent = z.infer<typeof AuditEventSchema>;
 export const AuditEventListSchema = z.looseObject({
   apiVersion: z.literal('audit.k8s.io/v1'),
   kind: z.literal('EventList'),
-  items: z.array(AuditEventSchema).nullish(),
+  items: z.nullish(z.array(AuditEventSchema)),
 });
 
 export type AuditEventList = z.infer<typeof AuditEventListSchema>;
@@ -240,13 +254,13 @@ export type AuditEventList = z.infer<typeof AuditEventListSchema>;
 
 export const CloudEventSchema = z.looseObject({
   specversion: z.literal('1.0'),
-  id: z.string().min(1),
-  source: z.string().min(1),
-  type: z.string().min(1),
-  subject: z.string().optional(),
-  datacontenttype: z.string().optional(),
-  data: z.unknown().optional(),
-  data_base64: z.string().optional(),
+  id: nonEmpty(),
+  source: nonEmpty(),
+  type: nonEmpty(),
+  subject: z.optional(z.string()),
+  datacontenttype: z.optional(z.string()),
+  data: z.optional(z.unknown()),
+  data_base64: z.optional(z.string()),
 });
 
 export type CloudEvent = z.infer<typeof CloudEventSchema>;
@@ -255,17 +269,14 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 // Hints, as carried by a deferred (asynchronous self-) invocation on Lambda. Mirrors src/hints.ts.
 
 export const HintSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('node'), name: z.string().refine((name) => nodeNameError(name) === null, 'not a node name') }),
+  z.object({ kind: z.literal('node'), name: validName(nodeNameError, 'not a node name') }),
   z.object({
     kind: z.literal('daemonSet'),
-    namespace: z.string().refine((ns) => namespaceError(ns) === null, 'not a namespace'),
-    name: z.string().refine((name) => daemonSetNameError(name) === null, 'not a DaemonSet name'),
-    uid: z.string().min(1).optional(),
-    type: z.literal('ServerlessDaemonSet').optional(),
-    pods: z
-      .array(z.string().refine((name) => podNameError(name) === null, 'not a pod name'))
-      .max(MAX_HINTED_PODS)
-      .optional(),
+    namespace: validName(namespaceError, 'not a namespace'),
+    name: validName(daemonSetNameError, 'not a DaemonSet name'),
+    uid: z.optional(nonEmpty()),
+    type: z.optional(z.literal('ServerlessDaemonSet')),
+    pods: z.optional(z.array(validName(podNameError, 'not a pod name')).check(z.maxLength(MAX_HINTED_PODS))),
   }),
   z.object({ kind: z.literal('resync') }),
 ]);

@@ -2,17 +2,17 @@
  * What travels through the queue: hints, one message per intake request or follow-up, validated again when consumed
  * (a queue is an input like any other). `notBefore` carries a delay longer than SQS's 900 s per-message limit.
  */
-import * as z from 'zod';
+import * as z from '../zod.ts';
 import { HintSchema } from '../http/schemas.ts';
 import { withoutPods, type Hint } from '../hints.ts';
 
 export const QueueMessageSchema = z.object({
   v: z.literal(1),
-  hints: z.array(HintSchema).min(1),
+  hints: z.array(HintSchema).check(z.minLength(1)),
   /** Epoch ms before which the hints must not be handled (a delay beyond SQS's 15 minutes). */
-  notBefore: z.number().int().optional(),
+  notBefore: z.optional(z.int()),
   /** How often these hints already failed a reconcile for a reason that is not transient (see consumer.ts). */
-  failures: z.number().int().min(1).max(1000).optional(),
+  failures: z.optional(z.int().check(z.minimum(1), z.maximum(1000))),
 });
 
 export type QueueMessage = z.infer<typeof QueueMessageSchema>;

@@ -13,7 +13,7 @@
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { daemonSetNameError, namespaceError, nodeNameError } from '../../core/refs.ts';
 import { InvalidInputError, parseAt, type PathSegment } from '../invalid-input.ts';
-import * as z from 'zod';
+import * as z from '../../zod.ts';
 import { AuditEventListSchema, AuditEventSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
 
 interface Resource {
@@ -38,14 +38,14 @@ const operations: Record<string, Operation | undefined> = {
   deletecollection: 'delete',
 };
 
-const NamedRefSchema = z.looseObject({ name: z.string().min(1) });
-const ListSchema = z.looseObject({ items: z.array(z.unknown()).nullish() });
+const NamedRefSchema = z.looseObject({ name: z.string().check(z.minLength(1)) });
+const ListSchema = z.looseObject({ items: z.nullish(z.array(z.unknown())) });
 /**
  * The list without its items: each item is validated on its own, and the first bad one ends the request. Validating
  * the whole list at once would collect an issue for every bad item, which for a list of a million empty items is
  * more memory than a function has.
  */
-const EnvelopeSchema = AuditEventListSchema.extend({ items: z.array(z.unknown()).nullish() });
+const EnvelopeSchema = z.extend(AuditEventListSchema, { items: z.nullish(z.array(z.unknown())) });
 
 export function intakeAudit(body: unknown): Intake {
   const list = parseAt(EnvelopeSchema, body, [], 'audit EventList');

@@ -6,7 +6,7 @@
  * `dev.knative.apiserver.ref.{add,update,delete}` carry an ObjectReference (Reference mode, Knative's default), which
  * names a Node or a DaemonSet but not a pod's node. Hand-parsed with zod: no cloudevents package.
  */
-import * as z from 'zod';
+import * as z from '../../zod.ts';
 import { addMapped, emptyIntake, hintFromObject, objectFromReference, type Intake, type Operation } from '../hints-from-object.ts';
 import { InvalidInputError, issuesOf, parseAt, parseJson, type PathSegment } from '../invalid-input.ts';
 import { checkJson, type JsonLimits } from '../json-guard.ts';

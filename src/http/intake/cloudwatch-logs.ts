@@ -8,18 +8,18 @@
  * Bounded: the decompressed payload may not exceed `maxBytes` (zlib stops there), and every message is parsed alone.
  */
 import { gunzipSync } from 'node:zlib';
-import * as z from 'zod';
+import * as z from '../../zod.ts';
 import { emptyIntake, type Intake } from '../hints-from-object.ts';
 import { InvalidInputError, parseAt, parseJson } from '../invalid-input.ts';
 import { intakeAuditEvent } from './audit.ts';
 
-export const CloudWatchLogsEventSchema = z.object({ awslogs: z.object({ data: z.string().min(1) }) });
+export const CloudWatchLogsEventSchema = z.object({ awslogs: z.object({ data: z.string().check(z.minLength(1)) }) });
 
 const PayloadSchema = z.looseObject({
   messageType: z.enum(['DATA_MESSAGE', 'CONTROL_MESSAGE']),
-  logGroup: z.string().optional(),
-  logStream: z.string().optional(),
-  logEvents: z.array(z.looseObject({ id: z.string().optional(), timestamp: z.number().optional(), message: z.string() })),
+  logGroup: z.optional(z.string()),
+  logStream: z.optional(z.string()),
+  logEvents: z.array(z.looseObject({ id: z.optional(z.string()), timestamp: z.optional(z.number()), message: z.string() })),
 });
 
 export function intakeCloudWatchLogs(event: unknown, maxBytes: number): Intake {
