@@ -32,8 +32,11 @@ export interface Cluster extends LeaseProtocols {
   listNodes(): Promise<V1Node[]>;
   /** A DaemonSet of the given kind (default apps/v1 DaemonSet), as a DaemonSet-shaped object with its apiVersion/kind. */
   getDaemonSet(namespace: string, name: string, kind?: DaemonSetKind): Promise<V1DaemonSet | null>;
-  /** Every DaemonSet of the kinds this port manages (CallOptions.kinds), all namespaces. */
-  listDaemonSets(): Promise<V1DaemonSet[]>;
+  /**
+   * Every DaemonSet of the kinds this port manages (CallOptions.kinds), all namespaces; or, with `scope`, of one kind
+   * and/or in one namespace.
+   */
+  listDaemonSets(scope?: { kind?: DaemonSetKind; namespace?: string }): Promise<V1DaemonSet[]>;
   getPod(namespace: string, name: string): Promise<V1Pod | null>;
   /** Nodes and pods from lists carry only the fields the core reads (core/fields.ts). */
   /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces. */
@@ -168,10 +171,14 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
       const ds = await orNull<V1DaemonSet>({ method: 'GET', path: dsPath(namespace, name, kind), what: `get ${kind} ${namespace}/${name}` });
       return ds && asDaemonSet(kind)(ds);
     },
-    listDaemonSets: async () =>
+    listDaemonSets: async (scope = {}) =>
       (
         await Promise.all(
-          kinds.map(async (kind) => (await list<V1DaemonSet>(`list ${daemonSetKinds[kind].plural}`, `${dsBase(kind)}/${daemonSetKinds[kind].plural}`, {})).map(asDaemonSet(kind))),
+          (scope.kind ? [scope.kind] : kinds).map(async (kind) => {
+            const { plural } = daemonSetKinds[kind];
+            const path = scope.namespace ? `${dsBase(kind)}/namespaces/${enc(scope.namespace)}/${plural}` : `${dsBase(kind)}/${plural}`;
+            return (await list<V1DaemonSet>(`list ${plural}${scope.namespace ? ` in ${scope.namespace}` : ''}`, path, {})).map(asDaemonSet(kind));
+          }),
         )
       ).flat(),
     getPod: (namespace, name) => orNull<V1Pod>({ method: 'GET', path: podPath(namespace, name), what: `get pod ${namespace}/${name}` }),

@@ -16,6 +16,7 @@ import { nodeNameError } from '../core/refs.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
+import { readHintedDaemonSets } from './read.ts';
 
 export type { ReconcilerDeps, ReconcilerOptions } from './deps.ts';
 
@@ -64,7 +65,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
         if (dsHints.length > 0) {
           const wanted = dsHints.filter((h) => deps.options.kinds.includes(h.type ?? 'DaemonSet'));
-          const found = await Promise.all(wanted.map((h) => cluster.getDaemonSet(h.namespace, h.name, h.type ?? 'DaemonSet')));
+          const found = await readHintedDaemonSets(pass, wanted);
           // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`).
           const hintOf = new Map(found.flatMap((ds, i) => (ds === null ? [] : [[ds, wanted[i]] as const])));
           const changedPods = (ds: V1DaemonSet) => hintOf.get(ds)?.pods;

@@ -135,6 +135,33 @@ describe('reads per hint', () => {
     });
   });
 
+  it('several DaemonSet hints in one namespace read their DaemonSets with one list of it, not one GET each', async () => {
+    const agent = ds();
+    const logs = newDaemonSet('logs');
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [agent, logs], pods: [] });
+    await reconciler.handle([
+      { kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] },
+      { kind: 'daemonSet', namespace: 'default', name: 'logs', pods: [] },
+    ]);
+    expect(cluster.calls.filter((c) => c === 'getDaemonSet' || c === 'listDaemonSets')).toEqual(['listDaemonSets']);
+    expect(cluster.statuses.map((s) => s.name).sort()).toEqual(['default/agent', 'default/logs']);
+  });
+
+  it('DaemonSet hints across namespaces: one list of every namespace, each DaemonSet found by namespace and name', async () => {
+    const here = ds();
+    const there = newDaemonSet('agent', { metadata: { namespace: 'other', uid: 'ds-uid-other-agent' } });
+    const elsewhere = newDaemonSet('unhinted', { metadata: { namespace: 'third' } });
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [here, there, elsewhere], pods: [] });
+    await reconciler.handle([
+      { kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] },
+      { kind: 'daemonSet', namespace: 'other', name: 'agent', pods: [] },
+      // Gone since: skipped, as a GET answering NotFound would be.
+      { kind: 'daemonSet', namespace: 'default', name: 'gone', pods: [] },
+    ]);
+    expect(cluster.calls.filter((c) => c === 'getDaemonSet' || c === 'listDaemonSets')).toEqual(['listDaemonSets']);
+    expect(cluster.statuses.map((s) => s.name).sort()).toEqual(['default/agent', 'other/agent']);
+  });
+
   it('a hint for a DaemonSet that no longer exists reads it and stops', async () => {
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [], pods: [] });
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'gone' }]);

@@ -67,9 +67,11 @@ export function fakeCluster(state: FakeState): FakeCluster {
       record('getDaemonSet');
       return state.daemonSets.find((d) => d.metadata?.namespace === namespace && d.metadata?.name === name) ?? null;
     },
-    async listDaemonSets() {
+    async listDaemonSets(scope = {}) {
       record('listDaemonSets');
-      return [...state.daemonSets];
+      return state.daemonSets.filter(
+        (d) => (scope.namespace === undefined || d.metadata?.namespace === scope.namespace) && (scope.kind === undefined || (d.kind ?? 'DaemonSet') === scope.kind),
+      );
     },
     async listPodsOnNode(nodeName) {
       record('listPodsOnNode');
