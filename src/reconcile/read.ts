@@ -14,14 +14,11 @@ import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
 import { daemonSetRef, namespaceOf } from '../core/refs.ts';
 import { backoffsToRead, countedOn, nodeStates, uniquePods } from '../core/snapshot.ts';
+import type { Hint } from '../hints.ts';
 import type { Pass } from './deps.ts';
 
-/** What a DaemonSet hint names (Hint `daemonSet`). */
-export interface DaemonSetName {
-  namespace: string;
-  name: string;
-  type?: DaemonSetKind | undefined;
-}
+/** What a DaemonSet hint names. */
+type DaemonSetName = Pick<Extract<Hint, { kind: 'daemonSet' }>, 'namespace' | 'name' | 'type'>;
 
 /**
  * The DaemonSets the hints name, freshly read, in the hints' order (null: gone). One is a GET; several are one LIST
