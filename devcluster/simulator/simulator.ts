@@ -63,6 +63,9 @@ export interface Simulator {
   stop(): Promise<void>;
 }
 
+/** Which queued request starts first (limiter.ts): a node must be Ready before it gets pods; Leases have slack. */
+const Priority = { node: 0, pod: 1, lease: 2 } as const;
+
 interface PodTimer {
   action: 'sync' | 'delete';
   timer: NodeJS.Timeout;
@@ -77,7 +80,8 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
   const { log } = options;
   const clients = clientsFor(kc);
   const { core, coordination } = clients;
-  const limiter = createLimiter(options.concurrency);
+  // A queued request waiting longer than two Lease intervals goes first: Leases are served late, never starved.
+  const limiter = createLimiter(options.concurrency, { promoteAfterMs: 2 * options.leaseIntervalMs });
   const raw = await rawHttp(clients.kc, options.concurrency);
   let stopped = false;
 
@@ -160,7 +164,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
           stats.nodeWrites++;
           log.debug(`node ${name}: removed not-ready taints`);
         }
-      })
+      }, Priority.node)
       .catch((error: unknown) => {
         // 409: a newer version exists; its watch event re-evaluates the node. 404: deleted meanwhile.
         if (statusOf(error) === 409) stats.conflicts++;
@@ -221,7 +225,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
           stats.leaseCreates++;
           log.debug(`node ${name}: created lease`);
         }
-      })
+      }, Priority.lease)
       .catch((error: unknown) => {
         ok = false;
         stats.errors++;
@@ -303,16 +307,21 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
   const firePod = (uid: string) => {
     podTimers.delete(uid);
     if (stopped) return;
-    const planned = actionFor(uid);
-    if (!planned || planned.action === 'none') return;
-    const { pod, node, action } = planned;
-    const name = pod.metadata?.name ?? '';
-    const namespace = pod.metadata?.namespace ?? '';
+    const fired = actionFor(uid);
+    if (!fired || fired.action === 'none') return;
+    let { action } = fired;
+    const name = fired.pod.metadata?.name ?? '';
+    const namespace = fired.pod.metadata?.namespace ?? '';
     let retryMs: number | undefined;
     podBusy.add(uid);
     void limiter
       .run(async () => {
         if (stopped) return; // queued before stop(): drop it, so stop() returns promptly
+        // The latest copy: the request may have waited in the queue while the pod changed.
+        const planned = actionFor(uid);
+        if (!planned || planned.action === 'none') return;
+        const { pod, node } = planned;
+        action = planned.action;
         if (action === 'delete') {
           // UID precondition: never delete a newer pod that took the same name.
           await core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 0, body: { gracePeriodSeconds: 0, preconditions: { uid } } });
@@ -326,7 +335,7 @@ export async function startSimulator(kc: KubeConfig, overrides: Partial<Simulato
         await core.patchNamespacedPodStatus({ name, namespace, body }, mergePatch);
         stats.podStatusWrites++;
         log.debug(`pod ${namespace}/${name} on ${node.metadata?.name}: ${status.phase === 'Running' ? 'Running and Ready' : 'Pending, ImagePullBackOff'}`);
-      })
+      }, Priority.pod)
       .catch((error: unknown) => {
         const code = statusOf(error);
         if (code === 404 || (action === 'delete' && code === 409)) return; // gone, or a different pod now
