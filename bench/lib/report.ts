@@ -1,5 +1,6 @@
 /** The human-readable outputs: a Markdown summary (also printed) and a hand-written SVG bar chart. Pure. */
 import type { CostModel } from './cost.ts';
+import { cpuGroups, localCloudGroups } from './cpu.ts';
 import type { MemoryMeasurement } from './memory.ts';
 import {
   convergedSeconds,
@@ -162,6 +163,7 @@ export function markdown(results: BenchResults): string {
     out.push('');
     out.push(`Mean time the API server spent executing the controller's requests, ms by verb (APF execution histogram): ${execLines.join('; ')}.`);
   }
+  out.push(...cpuSection(results));
   out.push(...perEventSection(results));
   const latencyRuns = results.systems.filter((x) => x.latency || x.soloLatency);
   if (latencyRuns.length > 0) {
@@ -556,3 +558,32 @@ export function costSection(model: CostModel, overloaded: boolean): string[] {
   return out;
 }
 
+
+/** CPU seconds by component during each shape's window (bench/lib/cpu.ts); empty when no window measured it. */
+export function cpuSection(results: BenchResults): string[] {
+  const rows = results.systems.flatMap((sys) => sys.shapes.filter((r) => r.window?.cpu).map((r) => ({ sys, r, cpu: r.window!.cpu! })));
+  if (rows.length === 0) return [];
+  const groups = cpuGroups.filter((g) => rows.some(({ cpu }) => (cpu[g] ?? 0) > 0));
+  const cores = results.machine.cpus;
+  const out: string[] = [''];
+  out.push(
+    `CPU seconds each component used during the shape's window (user + system, /proc; the same window as the API requests). ` +
+      `"Busy" is all of it against the window's wall time × ${cores} cores. "Local AWS" is the local Lambda service, the Runtime Interface ` +
+      'Emulators and ElasticMQ: stand-ins whose CPU Amazon\'s services would not take from the API server\'s machine.',
+  );
+  out.push('');
+  out.push(`| shape | system | window s | ${groups.join(' | ')} | busy | local AWS |`);
+  out.push(`|---|---|---:|${groups.map(() => '---:').join('|')}|---:|---:|`);
+  for (const shape of shapes) {
+    for (const { sys, r, cpu } of rows.filter((x) => x.r.shape === shape)) {
+      const seconds = r.window!.seconds;
+      const total = Object.values(cpu).reduce((x, y) => x + (y ?? 0), 0);
+      const local = localCloudGroups.reduce((x, g) => x + (cpu[g] ?? 0), 0);
+      const pct = (x: number) => `${Math.round((x / (seconds * cores)) * 100)} %`;
+      out.push(
+        `| ${shape} | ${sys.label} | ${seconds.toFixed(1)} | ${groups.map((g) => (cpu[g] ?? 0).toFixed(1)).join(' | ')} | ${pct(total)} | ${local > 0 ? pct(local) : '–'} |`,
+      );
+    }
+  }
+  return out;
+}

@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { cpuSeconds, cpuSnapshot, type CpuGroup } from './cpu.ts';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -51,6 +52,8 @@ export interface Window {
   functions?: FunctionsWindow;
   /** Lambda runtime: the local Lambda service's counters over the window. */
   lambda?: LambdaWindow;
+  /** CPU seconds by component over the window (bench/lib/cpu.ts). */
+  cpu?: Partial<Record<CpuGroup, number>>;
   seconds: number;
 }
 
@@ -107,16 +110,19 @@ export async function openWindow(ctx: BenchContext): Promise<{ close: () => Prom
   const offset = logFile ? logOffset(logFile) : 0;
   const invokeUrl = ctx.system.lambda?.invokeUrl;
   const lambdaBefore = invokeUrl ? await scrapeLambdaStats(invokeUrl) : undefined;
+  const cpuBefore = cpuSnapshot();
   return {
     load: loadavg()[0] ?? 0,
     close: async () => {
       await sleep(ctx.settleMs);
       const after = await scrapeMetrics(ctx.system.server, ctx.system.tls);
       const lambdaAfter = invokeUrl ? await scrapeLambdaStats(invokeUrl) : undefined;
+      const cpu = cpuSeconds(cpuBefore, cpuSnapshot());
       return {
         cost: apiCost(before, after),
         ...(logFile ? { functions: readFunctionsWindow(logFile, offset) } : {}),
         ...(lambdaBefore && lambdaAfter ? { lambda: lambdaWindow(lambdaBefore, lambdaAfter) } : {}),
+        cpu,
         seconds: (after.at - before.at) / 1000,
       };
     },

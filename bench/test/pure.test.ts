@@ -4,7 +4,8 @@ import { apiCost, type MetricsSnapshot } from '../lib/apf.ts';
 import { ArgsError, parseArgs } from '../lib/args.ts';
 import { progress, stages, waitConverged, type Observer } from '../lib/observer.ts';
 import { diffBy, parseCounters } from '../lib/prom.ts';
-import { markdown, svgChart } from '../lib/report.ts';
+import { classifyProcess, cpuSeconds, ticksOfStat, type CpuSnapshot } from '../lib/cpu.ts';
+import { cpuSection, markdown, svgChart } from '../lib/report.ts';
 import { checkTargets, type BenchResults } from '../lib/results.ts';
 import { percentile, ratio, summarize } from '../lib/stats.ts';
 
@@ -143,6 +144,44 @@ describe('stages', () => {
   });
 });
 
+describe('CPU by component', () => {
+  it.each([
+    ['/root/.cache/daemonless/k8s-v1.37.2-etcd-v3.7.0/kube-apiserver --etcd-servers=http://127.0.0.1:28379 ', 'kube-apiserver'],
+    ['/root/.cache/daemonless/k8s-v1.37.2-etcd-v3.7.0/etcd --name=daemonless --data-dir=/tmp/x ', 'etcd'],
+    ['/c/kube-scheduler --kubeconfig=/x ', 'kube-scheduler'],
+    ['/c/kube-controller-manager --kubeconfig=/x ', 'kube-controller-manager'],
+    ['/w/node_modules/node/bin/node /w/devcluster/simulator/main.ts ', 'simulator'],
+    ['/w/node_modules/node/bin/node /w/devcluster/lambda/main.ts /w/.local/lambda/options.json ', 'Lambda service'],
+    ['/c/rie-v0/aws-lambda-rie --log-level warn --runtime-interface-emulator-address 127.0.0.1:1 ', 'RIE'],
+    ['/w/node_modules/node/bin/node --expose-gc /w/node_modules/aws-lambda-ric/index.mjs index.handler ', 'functions'],
+    ['/w/node_modules/node/bin/node src/local/serve.ts ', 'functions'],
+    ['java -Xmx256m -XX:+UseSerialGC -Dconfig.file=/x/elasticmq.conf -cp /a.jar org.elasticmq.server.Main ', 'ElasticMQ'],
+    ['/w/node_modules/node/bin/node bench/run.ts --nodes 30 ', 'bench'],
+    ['bash -c etcd-backup ', undefined],
+    ['/usr/bin/node other.js ', undefined],
+  ])('%s → %s', (cmdline, group) => {
+    expect(classifyProcess(cmdline)).toBe(group);
+  });
+  it('reads utime + stime from a stat line whose command holds spaces and parentheses', () => {
+    const stat = '42 (node (x) y) S 1 42 42 0 -1 4194304 100 0 0 0 250 37 0 0 20 0 11 0 1000 100 10';
+    expect(ticksOfStat(stat)).toBe(287);
+  });
+  it('sums by component; a process started in the window counts from zero, one whose pid was reused by another component too', () => {
+    const before: CpuSnapshot = new Map([
+      [1, { group: 'kube-apiserver', ticks: 1000 }],
+      [2, { group: 'functions', ticks: 50 }],
+      [9, { group: 'bench', ticks: 10 }],
+    ]);
+    const after: CpuSnapshot = new Map([
+      [1, { group: 'kube-apiserver', ticks: 1500 }],
+      [2, { group: 'RIE', ticks: 30 }],
+      [3, { group: 'functions', ticks: 70 }],
+      [9, { group: 'bench', ticks: 10 }],
+    ]);
+    expect(cpuSeconds(before, after)).toEqual({ 'kube-apiserver': 5, RIE: 0.3, functions: 0.7 });
+  });
+});
+
 describe('reports', () => {
   const shape = (s: 'a' | 'b' | 'c', seconds: number, status: 'converged' | 'stalled' = 'converged') => ({
     shape: s,
@@ -209,6 +248,19 @@ describe('reports', () => {
     const stalled = { ...withMinReady, systems: [withMinReady.systems[0]!, withMinReady.systems[1]!, { ...lambda, minReady: minReady(90, 'stalled') }] };
     expect(checkTargets(stalled).filter((t) => t.target.includes('minReadySeconds')).map((r) => r.met)).toEqual([true, false]);
     expect(markdown({ ...withMinReady, targets: checkTargets(withMinReady) })).toContain('| daemonless-lambda | 5 | 10 | converged | 64.0 | 40 | 1.23× |');
+  });
+  const emptyMetrics: MetricsSnapshot = { at: 0, requests: [], dispatched: [] };
+  it('tables CPU by component per shape, with the machine\'s share busy and the local AWS stand-ins\' share', () => {
+    const cpu = { 'kube-apiserver': 8, functions: 3, 'Lambda service': 1, RIE: 0.2, ElasticMQ: 0.8 };
+    const withCpu: BenchResults = {
+      ...results,
+      systems: [{ ...results.systems[0]!, shapes: [{ ...shape('a', 2), window: { cost: apiCost(emptyMetrics, emptyMetrics), cpu, seconds: 10 } }] }],
+    };
+    const lines = cpuSection(withCpu);
+    expect(lines).toContain('| shape | system | window s | kube-apiserver | functions | Lambda service | RIE | ElasticMQ | busy | local AWS |');
+    // 13 CPU-seconds in 10 s on 2 cores; the stand-ins 2 of them.
+    expect(lines).toContain('| a | daemonless | 10.0 | 8.0 | 3.0 | 1.0 | 0.2 | 0.8 | 65 % | 10 % |');
+    expect(cpuSection(results)).toEqual([]);
   });
   it('draws one bar per system and the floor, a hatched bar for what did not converge', () => {
     const svg = svgChart(results);
