@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ConflictError, RejectedError, TransientError } from '../../src/errors.ts';
 import { createBackgroundDefer } from '../../src/http/defer.ts';
 import { reasons } from '../../src/http/hints-from-object.ts';
+import { nodeUnreadChange } from '../../src/http/intake/node-changes.ts';
 import { fixture, fixtureText, json, postJson, testApp } from './support.ts';
 
 const token = 'test-token-0123456789abcdef';
@@ -110,7 +111,7 @@ describe('POST /events/audit', () => {
     expect(calls).toEqual([
       [
         node('worker-1'), // nodes create: responseObject
-        node('worker-2'), // nodes/status patch: responseObject
+        // nodes/status patch of a condition: ignored, daemonless reads no node status (node-changes.ts)
         node('worker-3'), // nodes delete: the response is a Status, so the objectRef
         // pods create 409: skipped
         ds('kube-system', 'fluentd-elasticsearch'), // pods/status patch of a DaemonSet pod: its DaemonSet
@@ -120,8 +121,27 @@ describe('POST /events/audit', () => {
       ],
     ]);
     const body = await json(res);
-    expect(body.ignored).toEqual([{ reason: reasons.daemonSetDeleted, count: 1 }]);
+    expect(body.ignored).toEqual([
+      { reason: nodeUnreadChange, count: 1 },
+      { reason: reasons.daemonSetDeleted, count: 1 },
+    ]);
     expect(body.skipped).toBe(3);
+  });
+
+  it('a node patch of annotations only (the TTL controller) is ignored; one of taints or labels is delivered', async () => {
+    const { app, calls } = testApp();
+    const patchOf = (name: string, requestObject: object) =>
+      auditEvent({ verb: 'patch', objectRef: { resource: 'nodes', name }, requestObject, responseObject: { apiVersion: 'v1', kind: 'Node', metadata: { name } } });
+    const list = auditList([
+      patchOf('ttl', { metadata: { annotations: { 'node.alpha.kubernetes.io/ttl': '60' } } }),
+      patchOf('tainted', { metadata: { resourceVersion: '7' }, spec: { taints: null } }),
+      patchOf('labelled', [{ op: 'add', path: '/metadata/labels/zone', value: 'a' }]),
+      patchOf('applied', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'applied', annotations: { a: 'b' } } }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('tainted'), node('labelled'), node('applied')]]);
+    expect((await json(res)).ignored).toEqual([{ reason: nodeUnreadChange, count: 1 }]);
   });
 
   it('a pod deleted with its object in the response maps to its node', async () => {
@@ -305,6 +325,18 @@ describe('POST /events/admission', () => {
     expect((await json(res)).response).toEqual({ uid: 'c1d2e3f4-a5b6-4c7d-8e9f-0a1b2c3d4e5f', allowed: true });
     // A deleted pod needs no release check: none named.
     expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', [])]]);
+  });
+
+  it('a node UPDATE that changes only what daemonless does not read is ignored; a taint change is delivered', async () => {
+    const { app, calls } = testApp();
+    const before = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'w1', uid: 'u', labels: { zone: 'a' } }, spec: { taints: [{ key: 'k', effect: 'NoSchedule' }] } };
+    const annotated = { ...before, metadata: { ...before.metadata, annotations: { 'node.alpha.kubernetes.io/ttl': '0' } }, status: { conditions: [] } };
+    const untainted = { ...before, spec: {} };
+    const first = await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', oldObject: before, object: annotated })));
+    expect((await json(first)).response).toMatchObject({ allowed: true });
+    expect(calls).toEqual([]);
+    await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', oldObject: before, object: untainted })));
+    expect(calls).toEqual([[node('w1')]]);
   });
 
   it('a DaemonSet created without metadata.namespace takes the request’s namespace', async () => {

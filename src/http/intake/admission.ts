@@ -5,6 +5,7 @@
  */
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { parseAt } from '../invalid-input.ts';
+import { nodeUnreadChange, nodeUpdateChangesNothingRead } from './node-changes.ts';
 import { KubeObjectSchema, type AdmissionReview } from '../schemas.ts';
 
 const operations: Record<string, Operation | undefined> = { CREATE: 'create', UPDATE: 'update', DELETE: 'delete' };
@@ -40,6 +41,10 @@ export function intakeAdmission(review: AdmissionReview): Intake {
     return intake;
   }
   const object = parseAt(KubeObjectSchema, raw, ['request', field], 'object in AdmissionReview');
+  if (operation === 'update' && object.apiVersion === 'v1' && object.kind === 'Node' && nodeUpdateChangesNothingRead(request.oldObject, raw)) {
+    intake.ignored.push(nodeUnreadChange);
+    return intake;
+  }
   // An object being created may not carry its namespace yet; the request names it.
   if (!object.metadata.namespace && request.namespace) object.metadata.namespace = request.namespace;
   addMapped(intake, hintFromObject(object, operation));

@@ -8,11 +8,13 @@
  *    for create/update/patch and, when the response is the deleted object itself, delete; otherwise the objectRef
  *    (resource, namespace, name), which names a Node or DaemonSet but not a pod's node.
  *  - pods/binding: the response is a Status, so the Binding in `requestObject` names the node.
+ *  - a node patch that touches only annotations or status (`requestObject`, the patch): ignored (node-changes.ts).
  *  - deletecollection: the items of the returned list.
  */
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { daemonSetNameError, namespaceError, nodeNameError } from '../../core/refs.ts';
 import { InvalidInputError, parseAt, type PathSegment } from '../invalid-input.ts';
+import { nodePatchChangesNothingRead, nodeUnreadChange } from './node-changes.ts';
 import * as z from '../../zod.ts';
 import { AuditEventListSchema, AuditEventSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
 
@@ -87,6 +89,11 @@ function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]):
     !operation
   ) {
     intake.skipped += 1;
+    return;
+  }
+
+  if (resource.kind === 'Node' && event.verb === 'patch' && nodePatchChangesNothingRead(event.requestObject)) {
+    intake.ignored.push(nodeUnreadChange);
     return;
   }
 
