@@ -219,6 +219,12 @@ describe('a private control plane with an audit webhook and a validating webhook
       ),
     );
     expect(untaint.responseObject.spec?.taints ?? []).not.toContainEqual(expect.objectContaining({ key: 'node.kubernetes.io/not-ready' }));
+    // The TTL controller annotated the node (node.alpha.kubernetes.io/ttl), and the policy kept that write out.
+    await waitFor('the TTL controller to annotate the node', async () =>
+      (await admin.core.readNode({ name: nodeName })).metadata?.annotations?.['node.alpha.kubernetes.io/ttl'] !== undefined ? true : undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // several audit batch waits (50 ms)
+    expect(events().filter((e) => e.objectRef?.resource === 'nodes' && String(e.user?.username).endsWith(':ttl-controller'))).toEqual([]);
 
     // The stream carries nothing the reconciler did not ask for: no namespaces, service accounts, leases, node status.
     const unexpected = events().filter(
