@@ -8,6 +8,7 @@
  * and protobuf ÷ JSON, are the figures.
  */
 import { readFileSync } from 'node:fs';
+import { ticksOfStat } from './cpu.ts';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCluster, type ListEncoding } from '../../src/k8s/cluster.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
@@ -30,12 +31,9 @@ export interface ListsResult {
   json: ListCost;
 }
 
-const TICK_MS = 10; // USER_HZ 100: /proc's CPU times are in 1/100 s.
-
+/** CPU ms a process has used so far (its /proc stat: utime + stime, in 1/100 s). */
 function cpuMsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  // utime and stime are fields 14 and 15 of stat; [0] here is field 3 (state).
-  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+  return ticksOfStat(readFileSync(`/proc/${pid}/stat`, 'utf8')) * 10;
 }
 
 export async function measureLists(namespace: string, rounds: number, log: (line: string) => void): Promise<ListsResult> {

@@ -231,15 +231,14 @@ export class Instance {
     const limitKb = this.spec.memorySize * 1024;
     let killedForMemory = false;
     let peakKb = 0;
-    let sampled = frozen;
+    let sampledTree = frozen;
     const sample = (enforce = true) => {
-      if (sampled.length === 0) sampled = this.runtimeTree();
-      const tree = sampled;
-      const rss = tree.reduce((sum, pid) => sum + statusKb(pid, 'VmRSS'), 0);
+      if (sampledTree.length === 0) sampledTree = this.runtimeTree();
+      const rss = sampledTree.reduce((sum, pid) => sum + statusKb(pid, 'VmRSS'), 0);
       peakKb = Math.max(peakKb, rss);
       if (enforce && rss > limitKb && !killedForMemory) {
         killedForMemory = true;
-        signalTree(tree, 'SIGKILL');
+        signalTree(sampledTree, 'SIGKILL');
       }
     };
     const sampler = setInterval(() => sample(), 20);
