@@ -219,7 +219,8 @@ export function createPassScheduler({ call, orNull }: Calls, namespace: string, 
         if (target === null) return null;
         const body = leaseBody(
           { name, namespace, resourceVersion: lease?.metadata?.resourceVersion },
-          leaseLabels('pass', daemonSet.uid),
+          // A request that does not know the DaemonSet's UID (a pod's change) keeps the one the Lease has.
+          leaseLabels('pass', daemonSet.uid ?? lease?.metadata?.labels?.[DAEMONSET_UID]),
           { [SCHEDULED_AT]: new Date(target).toISOString(), [SCHEDULED_BY]: mine },
           { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
         );

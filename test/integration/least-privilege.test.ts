@@ -14,7 +14,7 @@ import { releaseLists } from '../../src/core/claim.ts';
 import { complementQueries, selectorMatches } from '../../src/core/label-selector.ts';
 import { ConflictError, RejectedError } from '../../src/errors.ts';
 import { createCalls, createCluster, type Cluster } from '../../src/k8s/cluster.ts';
-import { createPassLock } from '../../src/k8s/leases.ts';
+import { createPassLock, createPassScheduler, leaseName } from '../../src/k8s/leases.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 import { adminClient, apiStatus, createNamespace, deleteNamespace, reconcilerClient, uniqueName, waitFor } from '../support/cluster.ts';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
@@ -227,6 +227,29 @@ describe('the reconciler identity against the real API server', () => {
       expect(await lock.tryAcquire('third', t + 15_000, t + 2_000)).not.toBeNull();
     } finally {
       await admin.coordination.deleteNamespacedLease({ name, namespace: 'daemonless-system' }).catch(() => undefined);
+    }
+  });
+
+  it('schedules DaemonSet-wide passes as the reconciler: one per interval, and a pod\'s request keeps the Lease\'s owner', async () => {
+    const calls = createCalls(createTransport(reconciler.kc, { requestTimeoutMs: 10_000 }), { deadline: Date.now() + 60_000 });
+    const scheduler = createPassScheduler(calls, 'daemonless-system');
+    // Its own DaemonSet name: a running system's passes use the real ones.
+    const ds = { namespace: 'least-privilege', name: `sched-test-${Date.now().toString(36)}` };
+    const leaseOf = async () => admin.coordination.readNamespacedLease({ name: leaseName('pass', 'DaemonSet', ds.namespace, ds.name), namespace: 'daemonless-system' });
+    const t = Date.now();
+    try {
+      // A follow-up (it knows the DaemonSet's UID) a second ahead, as the intake's inline path asks for one.
+      expect(await scheduler.schedule({ ...ds, uid: 'uid-1' }, t + 1_000, 1_000, t)).toBe(1);
+      // A pod turning Ready meanwhile (its hint names no UID): covered by that pass, which reads after it.
+      expect(await scheduler.schedule(ds, t + 300, 1_000, t + 300)).toBeNull();
+      // After that pass: the next one not closer than the interval to it.
+      expect(await scheduler.schedule(ds, t + 1_500, 1_000, t + 1_500)).toBe(1);
+      // The Lease still names the DaemonSet's UID, by which the resync cleans up after a deleted DaemonSet.
+      expect((await leaseOf()).metadata?.labels?.['daemonless.dev/daemonset-uid']).toBe('uid-1');
+    } finally {
+      await admin.coordination
+        .deleteNamespacedLease({ name: leaseName('pass', 'DaemonSet', ds.namespace, ds.name), namespace: 'daemonless-system' })
+        .catch(() => undefined);
     }
   });
 
