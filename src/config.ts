@@ -159,14 +159,6 @@ export const ConfigSchema = z.object({
    */
   QUEUE_URL: unsetIfEmpty(z.url()),
   /**
-   * With a queue, what an intake function (audit, watch, cloudevents, CloudWatch Logs) does with the hints of node and
-   * pod changes: `idle`, reconcile them itself when no other pass holds the pass lock, else enqueue them
-   * (src/queue/inline.ts); `off`, always enqueue. Needs the cluster identity in the intake function as well.
-   */
-  INTAKE_RECONCILE: z._default(z.enum(['off', 'idle']), 'off'),
-  /** With INTAKE_RECONCILE=idle, a delivery with more hints than this (a burst) is enqueued all the same. */
-  INTAKE_RECONCILE_MAX_HINTS: intFrom(4, 1),
-  /**
    * The reconcile function takes up to this many messages already waiting in the queue into the pass of each batch it
    * is handed (src/queue/consumer.ts), so a backlog costs few passes; 0: each batch alone.
    */
@@ -263,6 +255,3 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   return result.data;
 }
-
-/** The queue runtime's least interval between two DaemonSet-wide passes of one DaemonSet: SQS delays have whole seconds. */
-export const queueFollowUpIntervalMs = (config: Pick<Config, 'FOLLOW_UP_INTERVAL_MS'>): number => Math.max(1000, config.FOLLOW_UP_INTERVAL_MS);

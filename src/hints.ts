@@ -89,10 +89,6 @@ export interface HandleResult {
   requeueAfterSeconds?: number;
   /** Hints handed to the queue instead of being reconciled here (the intake side of the queue runtime). */
   queued?: number;
-  /** Hints the intake reconciled itself, the pass lock being free (src/queue/inline.ts). */
-  inline?: number;
-  /** DaemonSet-wide follow-ups the call ran itself after its pass (the intake's inline path). */
-  followUpsRun?: number;
   /** Milliseconds from the call to holding the pass lock (taking it, and waiting while another pass held it). */
   passLockMs?: number;
   /**

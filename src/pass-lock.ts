@@ -29,14 +29,6 @@ export interface PassLockOptions {
   log: Logger;
 }
 
-/**
- * The lock was held by another pass for as long as the caller would wait. Transient (the hints are handed back); the
- * intake's inline path (src/queue/inline.ts) tells it from a failed pass by its type: it enqueues the hints at once.
- */
-export class PassLockHeldError extends TransientError {
-  override name = 'PassLockHeldError';
-}
-
 function every(fn: () => void, ms: number): () => void {
   const timer = setInterval(fn, ms);
   return () => clearInterval(timer);
@@ -58,7 +50,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         const waited = options.now() - started;
         if (waited + poll > options.waitMs || signal?.aborted) {
           options.log.info('pass lock held by another pass; hints handed back', { hints: hints.length, waitedMs: waited });
-          throw new PassLockHeldError(`another pass holds the pass lock (waited ${waited} ms); redeliver`, 1);
+          throw new TransientError(`another pass holds the pass lock (waited ${waited} ms); redeliver`, 1);
         }
         await options.sleep(poll);
         poll = Math.min(MAX_POLL_MS, poll * 2);

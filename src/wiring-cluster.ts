@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { managedKinds, queueFollowUpIntervalMs, type Config } from './config.ts';
+import { managedKinds, type Config } from './config.ts';
 import { defaultPlanOptions } from './core/model.ts';
 import type { HintHandler } from './hints.ts';
 import { withInlineFollowUps } from './follow-up.ts';
@@ -39,12 +39,12 @@ export function createHandler(config: Config, log: Logger, kc: KubeConfig = load
  * `inner` under the pass lock, renewed every 5 s for 20 s: a renewal held up by its requests (3 s each, 6 s per try) still lands
  * before the hold ends, and a holder that died blocks the others for 20 s at most.
  */
-function passLocked(inner: HintHandler, transport: Transport, config: Config, log: Logger, waitMs = config.PASS_LOCK_WAIT_MS): HintHandler {
+function passLocked(inner: HintHandler, transport: Transport, config: Config, log: Logger): HintHandler {
   return withPassLock(inner, {
     lock: () => createPassLock((deadline) => createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
     holdMs: 20_000,
     renewEveryMs: 5_000,
-    waitMs,
+    waitMs: config.PASS_LOCK_WAIT_MS,
     now: Date.now,
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     newId: () => randomUUID(),
@@ -85,26 +85,9 @@ export function lambdaReconciler(config: Config, log: Logger, queue: HintQueue |
   return withQueuedFollowUps(reconciler, {
     queue,
     scheduler: (deadline) => createPassScheduler(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
-    intervalMs: queueFollowUpIntervalMs(config),
+    intervalMs: Math.max(1000, config.FOLLOW_UP_INTERVAL_MS),
     now: Date.now,
     log,
   });
 }
 
-
-/**
- * The intake's inline reconciler (INTAKE_RECONCILE=idle, src/queue/inline.ts): the pass lock tried once without
- * waiting, and under it the pass and the follow-ups due at once; later follow-ups and re-queues are delayed messages.
- */
-export function intakeReconciler(config: Config, log: Logger, queue: HintQueue): HintHandler {
-  const transport = transportFor(config, loadKubeConfig(config));
-  const followingUp = withQueuedFollowUps(reconcilerOn(transport, config, log), {
-    queue,
-    scheduler: (deadline) => createPassScheduler(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
-    intervalMs: queueFollowUpIntervalMs(config),
-    runDueNow: true,
-    now: Date.now,
-    log,
-  });
-  return passLocked(followingUp, transport, config, log, 0);
-}

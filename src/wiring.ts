@@ -8,7 +8,6 @@ import type { Config } from './config.ts';
 import type { AppDeps } from './http/app.ts';
 import { createLogger } from './log.ts';
 import { consumeBatch } from './queue/consumer.ts';
-import { inlineWhenIdle } from './queue/inline.ts';
 import { enqueueingHandler } from './queue/runtime.ts';
 import { createSqsQueue } from './queue/sqs.ts';
 import { createSsmParameterStore, loadSecrets } from './secrets.ts';
@@ -20,24 +19,14 @@ import { createSsmParameterStore, loadSecrets } from './secrets.ts';
  */
 export async function createDeps(config: Config): Promise<Omit<AppDeps, 'defer'> & Partial<Pick<AppDeps, 'defer'>>> {
   const log = createLogger(config.LOG_LEVEL);
-  // Secrets are read here, once per cold start (src/secrets.ts). An intake that only enqueues never calls the API
-  // server, so the cluster token is not read into its memory even where a parameter is named.
-  const inline = config.QUEUE_URL !== undefined && config.INTAKE_RECONCILE === 'idle';
-  const needed = config.QUEUE_URL && !inline ? { ...config, KUBE_TOKEN_PARAMETER: undefined, KUBE_TOKEN: undefined } : config;
+  // Secrets are read here, once per cold start (src/secrets.ts). With a queue the intake never calls the API server,
+  // so the cluster token is not read into its memory even where a parameter is named.
+  const needed = config.QUEUE_URL ? { ...config, KUBE_TOKEN_PARAMETER: undefined, KUBE_TOKEN: undefined } : config;
   const secrets = await loadSecrets(needed, createSsmParameterStore(), log);
   if (!config.QUEUE_URL) return { handler: (await import('./wiring-cluster.ts')).lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, undefined), config, log, secrets };
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
   return {
-    handler: inline
-      ? inlineWhenIdle({
-          // The cluster side is loaded with the first hints, not at cold start (a health check does not need it).
-          reconciler: memoised(async () => (await import('./wiring-cluster.ts')).intakeReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, queue)),
-          queue,
-          log,
-          now: Date.now,
-          maxHints: config.INTAKE_RECONCILE_MAX_HINTS,
-        })
-      : enqueueingHandler(queue),
+    handler: enqueueingHandler(queue),
     config,
     log,
     secrets,
@@ -63,16 +52,4 @@ export async function createConsumer(config: Config): Promise<(event: SQSEvent) 
   const { lambdaReconciler } = await import('./wiring-cluster.ts');
   const handler = lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, queue);
   return (event) => consumeBatch(event, { handler, queue, log, now: Date.now, drain: { queue, max: config.QUEUE_DRAIN_MAX, batchSize: config.QUEUE_BATCH_SIZE } });
-}
-
-/** Memoises an async factory; a rejection is not kept, so the next call tries again. */
-function memoised<T>(factory: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | undefined;
-  return () => {
-    pending ??= factory().catch((error: unknown) => {
-      pending = undefined;
-      throw error;
-    });
-    return pending;
-  };
 }

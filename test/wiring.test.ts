@@ -1,7 +1,6 @@
 /**
- * The intake functions' dependencies on Lambda (src/wiring.ts createDeps): with the queue and INTAKE_RECONCILE=off they
- * only enqueue, so they never read the cluster token, even where a parameter is named; without a queue, or with
- * INTAKE_RECONCILE=idle, they reconcile and must read it.
+ * The intake functions' dependencies on Lambda (src/wiring.ts createDeps): with the queue they only enqueue, so they
+ * never read the cluster token, even where a parameter is named; without a queue they reconcile and must read it.
  * The SSM endpoint points at a closed port: any attempt to read a parameter fails at once.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -31,12 +30,6 @@ describe('createDeps (intake functions)', () => {
     const deps = await createDeps(loadConfig({ ...env, QUEUE_URL: 'http://127.0.0.1:9/000000000000/hints' }));
     expect((deps.secrets as { kubeToken?: string }).kubeToken).toBeUndefined();
     expect(deps.secrets.bearerTokens).toEqual([env.BEARER_TOKEN]);
-  });
-
-  it('with a queue and INTAKE_RECONCILE=idle: it may reconcile itself, so it reads the parameter (and fails closed when it cannot)', async () => {
-    await expect(createDeps(loadConfig({ ...env, QUEUE_URL: 'http://127.0.0.1:9/000000000000/hints', INTAKE_RECONCILE: 'idle' }))).rejects.toThrow(
-      /cannot read SSM parameters \/daemonless\/kube-token/,
-    );
   });
 
   it('without a queue: it reconciles inline, so it reads the parameter (and fails closed when it cannot)', async () => {

@@ -35,9 +35,3 @@ export interface QueueDrain {
   /** Deletes handled messages; resolves with the ids it could not delete (they come back after their visibility timeout). */
   delete(messages: readonly ReceivedMessage[]): Promise<string[]>;
 }
-
-/** How much work the queue holds right now, for the intake's inline path (src/queue/inline.ts). */
-export interface QueueBacklog {
-  /** Messages waiting or being worked on (visible, or received and not yet deleted); delayed ones do not count. */
-  backlog(): Promise<number>;
-}

@@ -25,12 +25,6 @@ export interface QueuedFollowUpOptions {
   scheduler: (deadline: number) => PassScheduler;
   /** Least time between two scheduled DaemonSet-wide passes of one DaemonSet (SQS delays have 1 s granularity). */
   intervalMs: number;
-  /**
-   * A follow-up the scheduler allows at once runs in this call, after the pass that asked for it, instead of going to
-   * the queue as a message without delay: the intake's inline path (src/queue/inline.ts), whose caller holds the pass
-   * lock for both. Only one such round: what the follow-up pass asks for in turn is queued.
-   */
-  runDueNow?: boolean;
   now: () => number;
   log: Logger;
 }
@@ -42,37 +36,6 @@ export interface QueuedFollowUpOptions {
  * transient: the batch is handled again, and the reconcile, being idempotent, does no harm twice.
  */
 export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpOptions): HintHandler {
-  /** Schedules what `result` asks for; returns the follow-ups due now when `runDueNow` (not sent). */
-  const scheduleAfter = async (hints: readonly Hint[], result: HandleResult, runDueNow: boolean): Promise<Hint[]> => {
-    const now = options.now();
-    const scheduler = options.scheduler(now + 5_000);
-    const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
-      h.kind === 'daemonSet' ? [{ hint: h, at: now }] : [],
-    );
-    const others: Hint[] = [];
-    if (result.requeueAfterSeconds !== undefined) {
-      const at = now + result.requeueAfterSeconds * 1000;
-      for (const hint of hints) {
-        if (hint.kind === 'daemonSet') wanted.push({ hint, at });
-        else others.push(hint);
-      }
-    }
-    const dueNow: Hint[] = [];
-    try {
-      await Promise.all([
-        ...wanted.map(async ({ hint, at }) => {
-          const delay = await scheduler.schedule(hint, at, options.intervalMs, now);
-          if (delay === 0 && runDueNow) dueNow.push(hint);
-          else if (delay !== null) await options.queue.send([hint], delay);
-        }),
-        others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
-      ]);
-    } catch (error) {
-      options.log.warn('follow-ups not scheduled', { error: String(error) });
-      throw isTransient(error) ? error : new TransientError(`follow-ups not scheduled: ${String(error)}`);
-    }
-    return dedupeHints(dueNow);
-  };
   return {
     async handle(batch, signal, more) {
       // Hints the call took on once it could run (a drained backlog) are re-queued like the batch's own.
@@ -86,22 +49,35 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
         });
       const result = await inner.handle(batch, signal, tracked);
       const hints = gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch;
-      const dueNow = await scheduleAfter(hints, result, options.runDueNow === true);
+      const now = options.now();
+      const scheduler = options.scheduler(now + 5_000);
+      const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
+        h.kind === 'daemonSet' ? [{ hint: h, at: now }] : [],
+      );
+      const others: Hint[] = [];
+      if (result.requeueAfterSeconds !== undefined) {
+        const at = now + result.requeueAfterSeconds * 1000;
+        for (const hint of hints) {
+          if (hint.kind === 'daemonSet') wanted.push({ hint, at });
+          else others.push(hint);
+        }
+      }
+      try {
+        await Promise.all([
+          ...wanted.map(async ({ hint, at }) => {
+            const delay = await scheduler.schedule(hint, at, options.intervalMs, now);
+            if (delay !== null) await options.queue.send([hint], delay);
+          }),
+          others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
+        ]);
+      } catch (error) {
+        options.log.warn('follow-ups not scheduled', { error: String(error) });
+        throw isTransient(error) ? error : new TransientError(`follow-ups not scheduled: ${String(error)}`);
+      }
       // Scheduled here: nothing is left for the caller to run after the answer.
       const out: HandleResult = { ...result };
       delete out.followUp;
-      if (dueNow.length === 0) return out;
-      const next = await inner.handle(dueNow, signal);
-      await scheduleAfter(dueNow, next, false);
-      const requeue = Math.min(out.requeueAfterSeconds ?? Infinity, next.requeueAfterSeconds ?? Infinity);
-      return {
-        ...out,
-        created: out.created + next.created,
-        deleted: out.deleted + next.deleted,
-        apiRequests: out.apiRequests + next.apiRequests,
-        followUpsRun: dueNow.length,
-        ...(Number.isFinite(requeue) ? { requeueAfterSeconds: requeue } : {}),
-      };
+      return out;
     },
   };
 }

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { TransientError } from '../errors.ts';
 import type { Hint } from '../hints.ts';
 import { MAX_DELAY_SECONDS, encodeMessages } from './message.ts';
-import type { HintQueue, QueueBacklog, QueueDrain, ReceivedMessage } from './port.ts';
+import type { HintQueue, QueueDrain, ReceivedMessage } from './port.ts';
 
 interface SqsMessage {
   MessageId?: string;
@@ -19,12 +19,11 @@ interface SqsMessage {
 /** The slice of `@aws-sdk/client-sqs` used here. */
 export interface SqsSdk {
   SQSClient: new (config: object) => {
-    send(command: unknown): Promise<{ MessageId?: string; Messages?: SqsMessage[]; Failed?: { Id?: string }[]; Attributes?: Record<string, string> }>;
+    send(command: unknown): Promise<{ MessageId?: string; Messages?: SqsMessage[]; Failed?: { Id?: string }[] }>;
   };
   SendMessageCommand: new (input: { QueueUrl: string; MessageBody: string; DelaySeconds?: number }) => unknown;
   ReceiveMessageCommand: new (input: { QueueUrl: string; MaxNumberOfMessages: number; WaitTimeSeconds: number }) => unknown;
   DeleteMessageBatchCommand: new (input: { QueueUrl: string; Entries: { Id: string; ReceiptHandle: string }[] }) => unknown;
-  GetQueueAttributesCommand: new (input: { QueueUrl: string; AttributeNames: string[] }) => unknown;
 }
 
 let runtimeSdk: SqsSdk | undefined;
@@ -37,7 +36,7 @@ export function loadRuntimeSqsSdk(): SqsSdk {
 /** SQS's largest ReceiveMessage and DeleteMessageBatch. */
 const SQS_BATCH = 10;
 
-export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number }): HintQueue & QueueDrain & QueueBacklog {
+export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number }): HintQueue & QueueDrain {
   const now = options.now ?? Date.now;
   let client: { sdk: SqsSdk; sqs: InstanceType<SqsSdk['SQSClient']> } | undefined;
   const connect = () => {
@@ -63,20 +62,6 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
         // Throttling, a network error, a queue that is briefly unavailable: the sender retries (5xx, redelivery).
         throw new TransientError(`enqueue ${hints.length} hint(s): ${error instanceof Error ? error.message : String(error)}`);
       }
-    },
-
-    async backlog() {
-      const { sdk, sqs } = connect();
-      const answer = await sqs.send(
-        new sdk.GetQueueAttributesCommand({
-          QueueUrl: options.queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      );
-      const count = (name: string) => Number(answer.Attributes?.[name] ?? 'NaN');
-      const total = count('ApproximateNumberOfMessages') + count('ApproximateNumberOfMessagesNotVisible');
-      if (!Number.isFinite(total)) throw new TransientError('queue attributes: no message counts in the answer');
-      return total;
     },
 
     async receive(max) {

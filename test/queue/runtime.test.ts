@@ -105,35 +105,6 @@ describe('withQueuedFollowUps', () => {
     expect(sent).toEqual(expect.arrayContaining([{ hints: [node('n2')], delay: 10.2 }]));
   });
 
-  it('with runDueNow, a follow-up the scheduler allows at once runs in the same call; later ones and covered ones do not', async () => {
-    const { queue, sent } = recordingQueue();
-    const { s } = scheduler(new Map([['a', 0], ['b', null], ['c', 1]]));
-    const { h, calls } = handler(async (hints) =>
-      hints[0]?.kind === 'node'
-        ? { hints: 1, created: 1, deleted: 0, apiRequests: 6, followUp: [ds('a'), ds('b'), ds('c')] }
-        : { hints: hints.length, created: 0, deleted: 0, apiRequests: 5 },
-    );
-    const result = await withQueuedFollowUps(h, { ...options(queue, s), runDueNow: true }).handle([node('n1')]);
-    expect(calls).toEqual([[node('n1')], [ds('a')]]);
-    expect(sent).toEqual([{ hints: [ds('c')], delay: 1 }]);
-    expect(result).toEqual({ hints: 1, created: 1, deleted: 0, apiRequests: 11, followUpsRun: 1 });
-  });
-
-  it('with runDueNow, only one such round: what the follow-up pass asks for in turn is queued, and its re-queue too', async () => {
-    const { queue, sent } = recordingQueue();
-    const { s, asked } = scheduler(new Map([['a', 0], ['b', 0]]));
-    const { h, calls } = handler(async (hints) =>
-      hints[0]?.kind === 'node'
-        ? { hints: 1, created: 1, deleted: 0, apiRequests: 6, followUp: [ds('a')] }
-        : { hints: 1, created: 0, deleted: 0, apiRequests: 5, followUp: [ds('b')], requeueAfterSeconds: 4 },
-    );
-    const result = await withQueuedFollowUps(h, { ...options(queue, s), runDueNow: true }).handle([node('n1')]);
-    expect(calls).toEqual([[node('n1')], [ds('a')]]);
-    expect(asked).toEqual([{ name: 'a', at: NOW }, { name: 'b', at: NOW }, { name: 'a', at: NOW + 4000 }]);
-    expect(sent).toEqual(expect.arrayContaining([{ hints: [ds('b')], delay: 0 }, { hints: [ds('a')], delay: 0 }]));
-    expect(result.requeueAfterSeconds).toBe(4);
-  });
-
   it('a follow-up that cannot be scheduled fails the call transiently, so the batch is handled again', async () => {
     const { queue } = recordingQueue(new TransientError('SQS throttled'));
     const { s } = scheduler(new Map());
@@ -446,21 +417,9 @@ describe('createSqsQueue', () => {
       SendMessageCommand: command('send'),
       ReceiveMessageCommand: command('receive'),
       DeleteMessageBatchCommand: command('delete'),
-      GetQueueAttributesCommand: command('attributes'),
     };
     return { sdk, commands, calls };
   }
-
-  it('backlog: the messages waiting plus those being worked on (delayed ones are not asked for)', async () => {
-    const { sdk, calls } = fakeSdk(undefined, () => ({ Attributes: { ApproximateNumberOfMessages: '3', ApproximateNumberOfMessagesNotVisible: '2' } }));
-    expect(await createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk }).backlog()).toBe(5);
-    expect(calls).toEqual([{ name: 'attributes', input: { QueueUrl: 'http://q', AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] } }]);
-  });
-
-  it('backlog: an answer without the counts is an error, not an empty queue', async () => {
-    const { sdk } = fakeSdk(undefined, () => ({ Attributes: {} }));
-    await expect(createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk }).backlog()).rejects.toBeInstanceOf(TransientError);
-  });
 
   it('carries the count of failed reconciles in the message', async () => {
     const { sdk, commands } = fakeSdk();
