@@ -160,6 +160,37 @@ export function selectorQuery(selector: V1LabelSelector | undefined): string | u
 }
 
 /**
+ * Few lists for several selectors: selectors that are a single `key In (values)` requirement (`matchLabels` with one
+ * label, the usual DaemonSet selector) and share the key are asked for together, `key in (every value)`, which lists
+ * exactly the union of what each selects; any other selector gets its own query (`selectorQuery`). Each entry names
+ * the selectors (by index) whose pods its list holds; the caller picks each one's pods with `selectorMatches`. A
+ * selector that selects nothing here gets no list. An empty value is never grouped (the query syntax would need it
+ * between commas).
+ */
+export function groupedSelectorQueries(selectors: readonly (V1LabelSelector | undefined)[]): { query: string; members: number[] }[] {
+  const byKey = new Map<string, { values: Set<string>; members: number[] }>();
+  const alone: { query: string; members: number[] }[] = [];
+  selectors.forEach((selector, i) => {
+    const reqs = requirementsOf(selector);
+    if (reqs === undefined) return;
+    const [only] = reqs;
+    if (reqs.length === 1 && only?.operator === 'In' && (only.values ?? []).every((v) => v !== '')) {
+      const group = byKey.get(only.key) ?? { values: new Set<string>(), members: [] };
+      for (const v of only.values ?? []) group.values.add(v);
+      group.members.push(i);
+      byKey.set(only.key, group);
+    } else {
+      alone.push({ query: reqs.map(requirementQuery).join(','), members: [i] });
+    }
+  });
+  const grouped = [...byKey].map(([key, { values, members }]) => ({
+    query: requirementQuery({ key, operator: 'In', values: [...values].sort() }),
+    members,
+  }));
+  return [...grouped, ...alone].sort((a, b) => (a.members[0] ?? 0) - (b.members[0] ?? 0));
+}
+
+/**
  * The complement of a selector as queries, one per requirement: an object fails the selector exactly when it matches
  * one of them (a `labelSelector` query is a conjunction, so a disjunction takes one list each). For listing what a
  * DaemonSet may have to release (owned pods relabelled out of its selector) without listing the pods it selects.

@@ -7,7 +7,7 @@ import type { PodMetadata } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
 import { currentRevision, revisionsOf } from '../core/history.ts';
-import { selectorQuery } from '../core/label-selector.ts';
+import { groupedSelectorQueries, selectorMatches } from '../core/label-selector.ts';
 import type { BackoffState, DaemonSetKind, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
 import { releaseLists } from '../core/claim.ts';
@@ -72,13 +72,37 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
   const changed = resync ? [] : syncable.filter((ds) => changedPods(ds) === undefined);
   const [nodes, podLists, firstMetadata, revisionLists] = await Promise.all([
     cluster.listNodes(),
-    resync ? Promise.all([cluster.listPods()]) : Promise.all(syncable.map((ds) => cluster.listPods(namespaceOf(ds), selectorQuery(ds.spec?.selector)))),
+    resync ? Promise.all([cluster.listPods()]) : podsOfEach(cluster, syncable),
     changed.length > 0 ? releaseMetadata(changed) : Promise.resolve([]),
     resync ? Promise.all([cluster.listControllerRevisions()]) : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
   ]);
   const left = resync ? [] : syncable.filter((ds, i) => !changed.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
   const podMetadata = left.length > 0 ? [...firstMetadata, ...(await releaseMetadata(left))] : firstMetadata;
   return { nodes, pods: uniquePods(podLists.flat()), podMetadata, revisions: revisionLists.flat() };
+}
+
+/**
+ * The pods each DaemonSet's selector matches, in `daemonSets` order: one list per namespace and selector key where
+ * several share a one-label selector (`name in (a,b,c)`: four DaemonSets of one namespace cost one list, not four),
+ * else one per DaemonSet (core/label-selector.ts `groupedSelectorQueries`).
+ */
+async function podsOfEach(cluster: Pass['cluster'], daemonSets: readonly V1DaemonSet[]): Promise<V1Pod[][]> {
+  const out: V1Pod[][] = daemonSets.map(() => []);
+  const namespaces = [...new Set(daemonSets.map(namespaceOf))];
+  await Promise.all(
+    namespaces.flatMap((ns) => {
+      const indexes = daemonSets.flatMap((ds, i) => (namespaceOf(ds) === ns ? [i] : []));
+      return groupedSelectorQueries(indexes.map((i) => daemonSets[i]?.spec?.selector)).map(async ({ query, members }) => {
+        const pods = await cluster.listPods(ns, query);
+        for (const m of members) {
+          const i = indexes[m] as number;
+          const selector = daemonSets[i]?.spec?.selector;
+          out[i] = members.length === 1 ? pods : pods.filter((p) => selectorMatches(selector, p.metadata?.labels));
+        }
+      });
+    }),
+  );
+  return out;
 }
 
 /** A named pod is not among those the selector lists: it left the selector (or is gone, which costs one list). */

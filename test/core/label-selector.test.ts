@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { V1LabelSelector } from '@kubernetes/client-node';
-import { complementQueries, selectorMatches, selectorQuery, type Labels } from '../../src/core/label-selector.ts';
+import { complementQueries, groupedSelectorQueries, selectorMatches, selectorQuery, type Labels } from '../../src/core/label-selector.ts';
 import { matchesLabelQuery } from '../support/label-query.ts';
 
 describe('selectorQuery: a DaemonSet selector as a labelSelector query', () => {
@@ -69,6 +69,53 @@ describe('complementQueries: what a DaemonSet selector does not select, one quer
       const inComplement = complementQueries(selector)!.some((query) => matchesLabelQuery(query, labels));
       expect({ labels, selected: selectorMatches(selector, labels), inComplement }).toEqual({ labels, selected: !inComplement, inComplement });
       expect(matchesLabelQuery(selectorQuery(selector), labels)).toBe(selectorMatches(selector, labels));
+    }
+  });
+});
+
+describe('groupedSelectorQueries: one list for selectors that are one label on the same key', () => {
+  const one = (key: string, value: string) => ({ matchLabels: { [key]: value } });
+  it.each([
+    { name: 'one selector: its own query', selectors: [one('app', 'a')], want: [{ query: 'app=a', members: [0] }] },
+    {
+      name: 'one-label selectors on one key: `key in (…)`, values sorted',
+      selectors: [one('app', 'b'), one('app', 'a'), one('app', 'c')],
+      want: [{ query: 'app in (a,b,c)', members: [0, 1, 2] }],
+    },
+    {
+      name: 'two keys: one list each',
+      selectors: [one('app', 'a'), one('k8s-app', 'x'), one('app', 'b')],
+      want: [
+        { query: 'app in (a,b)', members: [0, 2] },
+        { query: 'k8s-app=x', members: [1] },
+      ],
+    },
+    {
+      name: 'an In expression groups like a label; duplicates once',
+      selectors: [{ matchExpressions: [{ key: 'app', operator: 'In', values: ['a', 'b'] }] }, one('app', 'b')],
+      want: [{ query: 'app in (a,b)', members: [0, 1] }],
+    },
+    {
+      name: 'two labels, or another operator: alone, with its own query',
+      selectors: [{ matchLabels: { app: 'a', tier: 'x' } }, { matchExpressions: [{ key: 'app', operator: 'NotIn', values: ['z'] }] }, one('app', 'c')],
+      want: [
+        { query: 'app=a,tier=x', members: [0] },
+        { query: 'app!=z', members: [1] },
+        { query: 'app=c', members: [2] },
+      ],
+    },
+    { name: 'an empty value is never grouped', selectors: [one('app', ''), one('app', 'a')], want: [{ query: 'app=', members: [0] }, { query: 'app=a', members: [1] }] },
+    { name: 'a selector that selects nothing here gets no list', selectors: [{}, undefined, one('app', 'a')], want: [{ query: 'app=a', members: [2] }] },
+  ])('$name', ({ selectors, want }) => {
+    expect(groupedSelectorQueries(selectors)).toEqual(want);
+  });
+
+  it('the union query lists exactly what the selectors select together', () => {
+    const selectors = [one('app', 'a'), one('app', 'b')];
+    const [group] = groupedSelectorQueries(selectors);
+    for (const labels of [{ app: 'a' }, { app: 'b' }, { app: 'c' }, {}, { other: 'a' }] as Labels[]) {
+      const union = selectors.some((sel) => selectorMatches(sel, labels));
+      expect(matchesLabelQuery(group!.query, labels), JSON.stringify(labels)).toBe(union);
     }
   });
 });

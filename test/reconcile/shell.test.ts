@@ -162,6 +162,25 @@ describe('reads per hint', () => {
     expect(cluster.statuses.map((s) => s.name).sort()).toEqual(['default/agent', 'other/agent']);
   });
 
+  it('several DaemonSets of one namespace with one-label selectors on one key: one pod list for them, each counting only its own', async () => {
+    const agent = ds();
+    const logs = newDaemonSet('logs');
+    // A selector of two labels: its own list.
+    const metrics = newDaemonSet('metrics', { spec: { selector: { matchLabels: { tier: 'metrics' } }, template: { metadata: { labels: { tier: 'metrics' } } } } });
+    const nodes = [newNode('n0'), newNode('n1')];
+    const pods = [newDaemonSetPod(agent, 'n0'), newDaemonSetPod(logs, 'n0'), newDaemonSetPod(logs, 'n1')];
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [agent, logs, metrics], pods, revisions: written(agent, logs, metrics) });
+    const queries: (string | undefined)[] = [];
+    const listPods = cluster.listPods.bind(cluster);
+    cluster.listPods = (namespace, labelSelector) => (queries.push(labelSelector), listPods(namespace, labelSelector));
+    await reconciler.handle(['agent', 'logs', 'metrics'].map((name) => ({ kind: 'daemonSet' as const, namespace: 'default', name, pods: [] })));
+    expect(queries.sort()).toEqual(['app in (agent,logs)', 'app=metrics,tier=metrics']);
+    const status = (name: string) => cluster.statuses.find((s) => s.name === `default/${name}`)?.status;
+    expect(status('agent')).toMatchObject({ desiredNumberScheduled: 2, currentNumberScheduled: 1 });
+    expect(status('logs')).toMatchObject({ desiredNumberScheduled: 2, currentNumberScheduled: 2 });
+    expect(status('metrics')).toMatchObject({ desiredNumberScheduled: 2, currentNumberScheduled: 0 });
+  });
+
   it('a hint for a DaemonSet that no longer exists reads it and stops', async () => {
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [], pods: [] });
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'gone' }]);
