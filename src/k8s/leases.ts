@@ -186,8 +186,16 @@ export interface PassScheduler {
    * A pass of `daemonSet` is wanted at `atMs` (epoch ms, not before). Returns the delay in seconds after which the
    * caller must enqueue it, or null when a pass already scheduled in [atMs, atMs + intervalMs] covers it.
    */
-  schedule(daemonSet: { namespace: string; name: string; uid?: string; type?: DaemonSetKind }, atMs: number, intervalMs: number, now: number): Promise<number | null>;
+  schedule(daemonSet: ScheduledDaemonSet, atMs: number, intervalMs: number, now: number): Promise<number | null>;
+  /**
+   * Several passes at once, each answered as `schedule` would, in order. When every request names its DaemonSet's
+   * UID, their Leases are read with one LIST (by the UID label) instead of a GET each: a join under four DaemonSets
+   * asks for four follow-ups together.
+   */
+  scheduleMany(requests: readonly { daemonSet: ScheduledDaemonSet; atMs: number }[], intervalMs: number, now: number): Promise<(number | null)[]>;
 }
+
+export type ScheduledDaemonSet = { namespace: string; name: string; uid?: string; type?: DaemonSetKind };
 
 /**
  * When to schedule a pass wanted at `atMs`, given the one last scheduled at `scheduled` (NaN: none): null when that one
@@ -204,37 +212,62 @@ export function nextPassAt(scheduled: number, atMs: number, intervalMs: number):
 export function createPassScheduler({ call, orNull }: Calls, namespace: string, newId: () => string = randomUUID): PassScheduler {
   const path = (name?: string) =>
     `apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name === undefined ? '' : `/${encodeURIComponent(name)}`}`;
-  return {
-    async schedule(daemonSet, atMs, intervalMs, now) {
-      const name = leaseName('pass', daemonSet.type ?? 'DaemonSet', daemonSet.namespace, daemonSet.name);
-      const mine = newId();
-      const delay = (at: number) => Math.max(0, Math.ceil((at - now) / 1000));
-      for (let attempt = 0; attempt < 2; attempt++) {
-        const lease = await orNull<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
-        const scheduled = Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? '');
-        // Our own write, applied although its answer was lost (its retry then conflicted): the pass it records is ours
-        // to enqueue. Taken as someone else's, it would cover this request and no message would ever be sent.
-        if (lease?.metadata?.annotations?.[SCHEDULED_BY] === mine && Number.isFinite(scheduled)) return delay(scheduled);
-        const target = nextPassAt(scheduled, atMs, intervalMs);
-        if (target === null) return null;
-        const body = leaseBody(
-          { name, namespace, resourceVersion: lease?.metadata?.resourceVersion },
-          // A request that does not know the DaemonSet's UID (a pod's change) keeps the one the Lease has.
-          leaseLabels('pass', daemonSet.uid ?? lease?.metadata?.labels?.[DAEMONSET_UID]),
-          { [SCHEDULED_AT]: new Date(target).toISOString(), [SCHEDULED_BY]: mine },
-          { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
-        );
-        try {
-          if (lease === null) await call({ method: 'POST', path: path(), body, what: `create lease ${namespace}/${name}` });
-          else await call({ method: 'PUT', path: path(name), body, what: `update lease ${namespace}/${name}` });
-          return delay(target);
-        } catch (error) {
-          // Someone scheduled meanwhile (their pass may cover this one), or our own write met again: look again.
-          if (!(error instanceof ConflictError)) throw error;
-        }
+  const nameOf = (daemonSet: ScheduledDaemonSet) => leaseName('pass', daemonSet.type ?? 'DaemonSet', daemonSet.namespace, daemonSet.name);
+  /** `known`: the Lease as a LIST just returned it (null: not there); undefined: read it first. */
+  const scheduleOne = async (daemonSet: ScheduledDaemonSet, atMs: number, intervalMs: number, now: number, known?: V1Lease | null): Promise<number | null> => {
+    const name = nameOf(daemonSet);
+    const mine = newId();
+    const delay = (at: number) => Math.max(0, Math.ceil((at - now) / 1000));
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const lease = attempt === 0 && known !== undefined ? known : await orNull<V1Lease>({ method: 'GET', path: path(name), what: `get lease ${namespace}/${name}` });
+      const scheduled = Date.parse(lease?.metadata?.annotations?.[SCHEDULED_AT] ?? '');
+      // Our own write, applied although its answer was lost (its retry then conflicted): the pass it records is ours
+      // to enqueue. Taken as someone else's, it would cover this request and no message would ever be sent.
+      if (lease?.metadata?.annotations?.[SCHEDULED_BY] === mine && Number.isFinite(scheduled)) return delay(scheduled);
+      const target = nextPassAt(scheduled, atMs, intervalMs);
+      if (target === null) return null;
+      const body = leaseBody(
+        { name, namespace, resourceVersion: lease?.metadata?.resourceVersion },
+        // A request that does not know the DaemonSet's UID (a pod's change) keeps the one the Lease has.
+        leaseLabels('pass', daemonSet.uid ?? lease?.metadata?.labels?.[DAEMONSET_UID]),
+        { [SCHEDULED_AT]: new Date(target).toISOString(), [SCHEDULED_BY]: mine },
+        { holderIdentity: `${daemonSet.namespace}/${daemonSet.name}` },
+      );
+      try {
+        if (lease === null) await call({ method: 'POST', path: path(), body, what: `create lease ${namespace}/${name}` });
+        else await call({ method: 'PUT', path: path(name), body, what: `update lease ${namespace}/${name}` });
+        return delay(target);
+      } catch (error) {
+        // Someone scheduled meanwhile (their pass may cover this one), our own write met again, or a Lease the LIST
+        // did not show (one without the UID label): look again.
+        if (!(error instanceof ConflictError)) throw error;
       }
-      // Twice beaten by other schedulers: enqueue anyway; an extra pass costs reads, never correctness.
-      return delay(atMs);
+    }
+    // Twice beaten by other schedulers: enqueue anyway; an extra pass costs reads, never correctness.
+    return delay(atMs);
+  };
+  return {
+    schedule: (daemonSet, atMs, intervalMs, now) => scheduleOne(daemonSet, atMs, intervalMs, now),
+    async scheduleMany(requests, intervalMs, now) {
+      const uids = requests.map((r) => r.daemonSet.uid);
+      if (requests.length < 2 || uids.some((uid) => !uid)) return Promise.all(requests.map((r) => scheduleOne(r.daemonSet, r.atMs, intervalMs, now)));
+      const list = await call<{ items?: V1Lease[] }>({
+        method: 'GET',
+        path: path(),
+        query: { labelSelector: `${PURPOSE}=pass,${DAEMONSET_UID} in (${[...new Set(uids)].sort().join(',')})` },
+        what: `list pass leases in ${namespace}`,
+      });
+      const byName = new Map((list.items ?? []).map((lease) => [lease.metadata?.name, lease]));
+      // The same DaemonSet twice (a follow-up and a re-queue): the second reads its Lease again after the first wrote.
+      const seen = new Set<string>();
+      return Promise.all(
+        requests.map((r) => {
+          const name = nameOf(r.daemonSet);
+          const known = seen.has(name) ? undefined : (byName.get(name) ?? null);
+          seen.add(name);
+          return scheduleOne(r.daemonSet, r.atMs, intervalMs, now, known);
+        }),
+      );
     },
   };
 }

@@ -253,6 +253,30 @@ describe('the reconciler identity against the real API server', () => {
     }
   });
 
+  it('schedules the passes of several DaemonSets at once: one list of their Leases, the same answers as one by one', async () => {
+    const calls = createCalls(createTransport(reconciler.kc, { requestTimeoutMs: 10_000 }), { deadline: Date.now() + 60_000 });
+    const scheduler = createPassScheduler(calls, 'daemonless-system');
+    const stamp = Date.now().toString(36);
+    const a = { namespace: 'least-privilege', name: `many-a-${stamp}`, uid: `uid-a-${stamp}` };
+    const b = { namespace: 'least-privilege', name: `many-b-${stamp}`, uid: `uid-b-${stamp}` };
+    // Scheduled before by a pod's change, which names no UID: a Lease the list by UID does not show.
+    const c = { namespace: 'least-privilege', name: `many-c-${stamp}`, uid: `uid-c-${stamp}` };
+    const t = Date.now();
+    try {
+      expect(await scheduler.schedule(a, t + 1_000, 1_000, t)).toBe(1);
+      expect(await scheduler.schedule({ namespace: c.namespace, name: c.name }, t + 1_000, 1_000, t)).toBe(1);
+      // a: covered by its pass at t + 1 s; b: first use, now; c: covered (found after its create conflicts).
+      const requests = [a, b, c].map((daemonSet) => ({ daemonSet, atMs: t + 200 }));
+      expect(await scheduler.scheduleMany(requests, 1_000, t + 200)).toEqual([null, 0, null]);
+      // Again, later: each one interval after its last, as `schedule` answers.
+      expect(await scheduler.scheduleMany(requests.map((r) => ({ ...r, atMs: t + 1_500 })), 1_000, t + 1_500)).toEqual([1, 0, 1]);
+    } finally {
+      for (const d of [a, b, c]) {
+        await admin.coordination.deleteNamespacedLease({ name: leaseName('pass', 'DaemonSet', d.namespace, d.name), namespace: 'daemonless-system' }).catch(() => undefined);
+      }
+    }
+  });
+
   it('is refused (403) for secrets, node deletes and node status, with nothing changed', async () => {
     expect(await status(reconciler.core.readNamespacedSecret({ name: 'anything', namespace: 'kube-system' }))).toBe(403);
     expect(await status(reconciler.core.listSecretForAllNamespaces())).toBe(403);

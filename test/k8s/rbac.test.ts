@@ -196,8 +196,8 @@ afterAll(async () => {
 });
 
 type Manage = 'apps' | 'crd' | 'both';
-/** The port methods, `schedule` of the pass scheduler and `passLock` (take, give back) built on the same calls. */
-type Method = Exclude<keyof Cluster, 'requestCount' | 'requestsByKind' | 'transientFailures'> | 'schedule' | 'passLock';
+/** The port methods, `schedule` and `scheduleMany` of the pass scheduler and `passLock` (take, give back) built on the same calls. */
+type Method = Exclude<keyof Cluster, 'requestCount' | 'requestsByKind' | 'transientFailures'> | 'schedule' | 'scheduleMany' | 'passLock';
 
 interface Row {
   name: string;
@@ -355,6 +355,21 @@ const rows: Row[] = [
     want: [`get leases.coordination.k8s.io ${L}`, `create leases.coordination.k8s.io ${L}`],
   },
   {
+    name: 'PassScheduler.scheduleMany: one list of the Leases by UID, then a write each',
+    method: 'scheduleMany',
+    answers: [ok({ items: [] })],
+    drive: (_c, s) =>
+      s.scheduleMany(
+        [
+          { daemonSet: { ...ds, uid: 'uid-a' }, atMs: NOW.getTime() },
+          { daemonSet: { ...ds, name: 'other', uid: 'uid-b' }, atMs: NOW.getTime() },
+        ],
+        1000,
+        NOW.getTime(),
+      ),
+    want: [`list leases.coordination.k8s.io ${L}`, `create leases.coordination.k8s.io ${L}`, `create leases.coordination.k8s.io ${L}`],
+  },
+  {
     name: 'PassScheduler.schedule, existing Lease',
     method: 'schedule',
     drive: (_c, s) => s.schedule(ds, NOW.getTime(), 1000, NOW.getTime()),
@@ -459,7 +474,7 @@ describe('the requests of the Cluster port', () => {
 
   it('every method of the port, and the pass scheduler, is driven by a row', () => {
     const cluster = createCluster(transport, { deadline: 0 });
-    const methods = [...Object.keys(cluster).filter((key) => key !== 'requestCount' && key !== 'requestsByKind' && key !== 'transientFailures'), 'schedule', 'passLock'].sort();
+    const methods = [...Object.keys(cluster).filter((key) => key !== 'requestCount' && key !== 'requestsByKind' && key !== 'transientFailures'), 'schedule', 'scheduleMany', 'passLock'].sort();
     expect([...new Set(rows.map((row) => row.method))].sort()).toEqual(methods);
   });
 

@@ -66,6 +66,9 @@ describe('withQueuedFollowUps', () => {
         asked.push({ name: d.name, at });
         return delays.has(d.name) ? (delays.get(d.name) as number | null) : 0;
       },
+      async scheduleMany(requests, interval, now) {
+        return Promise.all(requests.map((r) => this.schedule(r.daemonSet, r.atMs, interval, now)));
+      },
     };
     return { s, asked };
   }
