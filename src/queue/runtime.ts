@@ -67,7 +67,12 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
           (async () => {
             // Together: one read of their Leases for several DaemonSets (a join under four asks for four).
             const delays = await scheduler.scheduleMany(wanted.map(({ hint, at }) => ({ daemonSet: hint, atMs: at })), options.intervalMs, now);
-            await Promise.all(wanted.map(({ hint }, i) => (delays[i] === null || delays[i] === undefined ? undefined : options.queue.send([hint], delays[i]))));
+            await Promise.all(
+              wanted.map(({ hint }, i) => {
+                const delay = delays[i] ?? null;
+                return delay === null ? undefined : options.queue.send([hint], delay);
+              }),
+            );
           })(),
           others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
         ]);
