@@ -30,8 +30,9 @@ function transportFor(config: Config, kc: KubeConfig): Transport {
 /** The local server's reconciler; with the pass lock where it may run passes at once (PASS_LOCK, src/config.ts). */
 export function createHandler(config: Config, log: Logger, kc: KubeConfig = loadKubeConfig(config)): HintHandler {
   const transport = transportFor(config, kc);
-  const reconciler = reconcilerOn(transport, config, log);
   const locked = config.PASS_LOCK === 'on' || (config.PASS_LOCK === 'auto' && config.MAX_CONCURRENT_RECONCILES > 1);
+  // src/local/serve.ts runs at most MAX_CONCURRENT_RECONCILES passes at once (withCoalescing).
+  const reconciler = reconcilerOn(transport, config, log, locked || config.MAX_CONCURRENT_RECONCILES === 1);
   return locked ? passLocked(reconciler, transport, config, log) : reconciler;
 }
 
@@ -52,7 +53,8 @@ function passLocked(inner: HintHandler, transport: Transport, config: Config, lo
   });
 }
 
-function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHandler {
+/** `passesSerialized`: no two passes of the deployment overlap (src/reconcile/deps.ts). */
+function reconcilerOn(transport: Transport, config: Config, log: Logger, passesSerialized: boolean): HintHandler {
   const kinds = managedKinds(config.MANAGE);
   return createReconciler({
     cluster: (deadline, mayRetryFromView) => createCluster(transport, { deadline, mayRetryFromView, kinds, leaseNamespace: config.LEASE_NAMESPACE, listEncoding: config.LIST_ENCODING }),
@@ -68,6 +70,7 @@ function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHa
       eventsPerReason: 5,
       kinds,
       staleViewMs: config.STALE_VIEW_MS,
+      passesSerialized,
     },
   });
 }
@@ -80,7 +83,7 @@ function reconcilerOn(transport: Transport, config: Config, log: Logger): HintHa
  */
 export function lambdaReconciler(config: Config, log: Logger, queue: HintQueue | undefined): HintHandler {
   const transport = transportFor(config, loadKubeConfig(config));
-  const reconciler = config.PASS_LOCK === 'off' ? reconcilerOn(transport, config, log) : passLocked(reconcilerOn(transport, config, log), transport, config, log);
+  const reconciler = config.PASS_LOCK === 'off' ? reconcilerOn(transport, config, log, false) : passLocked(reconcilerOn(transport, config, log, true), transport, config, log);
   if (!queue) return withInlineFollowUps(reconciler);
   return withQueuedFollowUps(reconciler, {
     queue,

@@ -2,7 +2,8 @@
  * One rolling-update step for one DaemonSet (src/core/rollout.ts), within the global maxUnavailable / maxSurge budget
  * although many invocations run at once: the step runs under the DaemonSet's rollout lock (src/k8s/leases.ts) and
  * plans from pods read *after* taking it, so it sees every earlier step's deletes and creates. An invocation that does
- * not get the lock skips the step; the holder's writes bring the next events. See docs/rollout.md.
+ * not get the lock skips the step; the holder's writes bring the next events. Where passes never overlap (the pass lock,
+ * or one pass at a time in a local server) the step takes no lock. See docs/rollout.md.
  */
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
 import type { NodeState } from '../core/model.ts';
@@ -24,8 +25,11 @@ export async function rolloutStep(pass: Pass, ds: V1DaemonSet, snapshot: NodeSta
   const preview = planRollingUpdate(ds, snapshot, hash, deps.now());
   requeueAfter(pass, preview.requeueAfterSeconds);
   if (preview.creates.length + preview.deletes.length === 0) return;
-  const holder = deps.newId();
-  if (!(await cluster.acquireRolloutLock(ref, holder, ROLLOUT_LOCK_SECONDS, deps.now()))) {
+  // Where passes never overlap (deps.ts `passesSerialized`), no other pass can be spending the budget meanwhile: the
+  // step needs no lock, only the fresh read below (changes made by others since the pass's reads, such as a pod no
+  // longer Ready, still count against the budget).
+  const holder = deps.options.passesSerialized ? null : deps.newId();
+  if (holder !== null && !(await cluster.acquireRolloutLock(ref, holder, ROLLOUT_LOCK_SECONDS, deps.now()))) {
     deps.log.debug('rollout step skipped: another invocation holds the lock', { daemonSet: keyOf(ds) });
     return;
   }
@@ -39,6 +43,6 @@ export async function rolloutStep(pass: Pass, ds: V1DaemonSet, snapshot: NodeSta
     await apply(pass, { actions: [...step.creates, ...step.deletes], events: [], decisions: [] });
     requeueAfter(pass, step.requeueAfterSeconds);
   } finally {
-    await cluster.releaseRolloutLock(ref, holder).catch((error: unknown) => deps.log.warn('rollout lock not released', { error: String(error) }));
+    if (holder !== null) await cluster.releaseRolloutLock(ref, holder).catch((error: unknown) => deps.log.warn('rollout lock not released', { error: String(error) }));
   }
 }

@@ -349,6 +349,35 @@ describe('rolling update steps', () => {
     expect(order).toEqual(['listPods', 'acquireRolloutLock', 'listPods', 'deletePod', 'releaseRolloutLock']);
   });
 
+  it('passes that never overlap (pass lock, one at a time): no rollout lock, still a fresh read before the step', async () => {
+    const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    // A Lease left by some earlier holder does not matter here: no other pass can be running.
+    state.leases = new Map([['ds-uid-agent', { holder: 'other', until: Infinity }]]);
+    const { cluster, reconciler } = setup(state, { passesSerialized: true });
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.deleted).toHaveLength(1);
+    const order = cluster.calls.filter((c) => ['acquireRolloutLock', 'listPods', 'deletePod', 'releaseRolloutLock'].includes(c));
+    expect(order).toEqual(['listPods', 'listPods', 'deletePod']);
+  });
+
+  it('the fresh read counts what changed since the pass read: a pod no longer Ready uses up the budget', async () => {
+    const { state } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
+    const { cluster, reconciler } = setup(state, { passesSerialized: true });
+    // The pass's own read sees every old pod Ready; by the step's read, n2's pod is not.
+    let lists = 0;
+    const unready = state.pods[2]!.metadata!.name;
+    const listPods = cluster.listPods.bind(cluster);
+    cluster.listPods = async (...args) => {
+      lists += 1;
+      if (lists === 2) state.pods[2] = newDaemonSetPod(ds(), 'n2', { status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'False' }] } });
+      return listPods(...args);
+    };
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(lists).toBe(2);
+    // Upstream: an old pod that is not available is replaced whatever the budget; no available one is deleted.
+    expect(cluster.deleted.map((d) => d.pod.name)).toEqual([unready]);
+  });
+
   it('takes no lock and makes no extra read when the snapshot shows no step to take', async () => {
     const { state, next } = rolled({ type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1 } });
     state.pods = ['n0', 'n1', 'n2'].map((n) => newDaemonSetPod(next, n));
