@@ -18,12 +18,13 @@ export type Hint =
       /** Absent: apps/v1 DaemonSet. */
       type?: 'ServerlessDaemonSet';
       /**
-       * What asked for the pass, when it was not a change to the DaemonSet itself: the names of the DaemonSet's pods
-       * whose change asked for it (a pod created, bound, turning Ready), or none at all (a follow-up from a pass, a
-       * pod deleted or being deleted). Only an owned pod the selector no longer matches needs a release, and only a changed pod can have
-       * left the selector; so with this field the pass reads the namespace's other pods only when one of these is
-       * missing from the pods the selector lists (reconcile/read.ts). Absent: the DaemonSet changed, or the sender
-       * cannot say: the pass always reads them.
+       * The names of the DaemonSet's pods whose change asked for the pass (a pod created, bound, turning Ready), or
+       * none at all: the DaemonSet itself changed, a follow-up from a pass, a pod deleted or being deleted. Only an
+       * owned pod the selector no longer matches needs a release, and only a changed pod can have left the selector
+       * (the selector itself is immutable, in apps/v1 and in the CRD); so with this field the pass reads the
+       * namespace's other pods only when one of these is missing from the pods the selector lists
+       * (reconcile/read.ts). Absent: the sender cannot say which pods changed (more than `MAX_HINTED_PODS`, a name
+       * that is not a pod name, a queue message that had to drop them): the pass always reads them.
        */
       pods?: string[];
     }

@@ -55,7 +55,9 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
   if ((apiVersion === 'apps/v1' && kind === 'DaemonSet') || sds) {
     if (operation === 'delete') return { ignored: reasons.daemonSetDeleted };
     if (!metadata.namespace) return { ignored: reasons.daemonSetWithoutNamespace };
-    return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: metadata.name, ...(sds ? { type: 'ServerlessDaemonSet' as const } : {}) } };
+    // `pods: []`: none of its pods changed. The selector is immutable (apps/v1, and the CRD's validation rule), so a
+    // change to the DaemonSet cannot take an owned pod out of it: the pass needs no release check (Hint `pods`).
+    return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: metadata.name, ...(sds ? { type: 'ServerlessDaemonSet' as const } : {}), pods: [] } };
   }
   return { ignored: reasons.unhandledKind(obj) };
 }

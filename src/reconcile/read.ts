@@ -47,8 +47,8 @@ export interface DaemonSetRead {
 }
 
 /**
- * Which pods' changes asked for a DaemonSet's pass (Hint `pods`), when it was not a change to the DaemonSet itself:
- * undefined for a DaemonSet that changed (or a sender that cannot say).
+ * Which pods' changes asked for a DaemonSet's pass (Hint `pods`; none when the DaemonSet itself changed): undefined
+ * when the sender cannot say.
  */
 export type ChangedPods = (ds: V1DaemonSet) => readonly string[] | undefined;
 
@@ -58,10 +58,11 @@ export type ChangedPods = (ds: V1DaemonSet) => readonly string[] | undefined;
  * pods relabelled out of it, which the DaemonSet must release). A resync lists every pod and revision of the cluster
  * instead.
  *
- * The metadata list is read beside the others for a DaemonSet that changed. For a pass its pods asked for (a pod
- * created, bound, turning Ready, deleted; a follow-up), only a pod that changed can have left the selector: the list is
- * read, after the selector's list, only when a pod the hints name is missing from it. In a rollout or a join no pod
- * leaves, and the list (every other pod of the namespace when it holds several DaemonSets) is not read at all.
+ * Only a pod that changed can have left the selector (the selector is immutable, so a change to the DaemonSet cannot
+ * take one out): the metadata list is read, after the selector's list, only when a pod the hints name is missing from
+ * it, and beside the others when the hint cannot say which pods changed. For a change to the DaemonSet, a rollout or
+ * a join no pod leaves, and the list (every other pod of the namespace when it holds several DaemonSets) is not read
+ * at all.
  */
 export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean, changedPods: ChangedPods = () => undefined): Promise<DaemonSetRead> {
   const { cluster } = pass;
@@ -69,14 +70,14 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
   const namespaces = [...new Set(syncable.map(namespaceOf))];
   const releaseMetadata = (owners: V1DaemonSet[]) =>
     Promise.all(releaseLists(owners).map((l) => cluster.listPodMetadata(l.namespace, l.labelSelector))).then((l) => l.flat());
-  const changed = resync ? [] : syncable.filter((ds) => changedPods(ds) === undefined);
+  const unsaid = resync ? [] : syncable.filter((ds) => changedPods(ds) === undefined);
   const [nodes, podLists, firstMetadata, revisionLists] = await Promise.all([
     cluster.listNodes(),
     resync ? Promise.all([cluster.listPods()]) : podsOfEach(cluster, syncable),
-    changed.length > 0 ? releaseMetadata(changed) : Promise.resolve([]),
+    unsaid.length > 0 ? releaseMetadata(unsaid) : Promise.resolve([]),
     resync ? Promise.all([cluster.listControllerRevisions()]) : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
   ]);
-  const left = resync ? [] : syncable.filter((ds, i) => !changed.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
+  const left = resync ? [] : syncable.filter((ds, i) => !unsaid.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
   const podMetadata = left.length > 0 ? [...firstMetadata, ...(await releaseMetadata(left))] : firstMetadata;
   return { nodes, pods: uniquePods(podLists.flat()), podMetadata, revisions: revisionLists.flat() };
 }

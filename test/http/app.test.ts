@@ -25,8 +25,9 @@ describe('POST /events/watch', () => {
     const { app, calls } = testApp();
     const res = await app.request(postJson('/events/watch', fixtureText('watch-events.ndjson')));
     expect(res.status).toBe(200);
-    // The two DaemonSet pods (worker-2, worker-3) map to their DaemonSet, like the DaemonSet's own event.
-    expect(calls).toEqual([[node('worker-1'), ds('kube-system', 'fluentd-elasticsearch'), node('worker-4')]]);
+    // The two DaemonSet pods (worker-2, worker-3) map to their DaemonSet, like the DaemonSet's own event; the hint
+    // names the two pods (the DaemonSet's own change names none).
+    expect(calls).toEqual([[node('worker-1'), ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-x7k2p', 'fluentd-elasticsearch-m4n5b']), node('worker-4')]]);
     expect((await json(res)).ignored).toEqual([{ reason: 'watch BOOKMARK event carries no change', count: 1 }]);
   });
 
@@ -114,9 +115,10 @@ describe('POST /events/audit', () => {
         // nodes/status patch of a condition: ignored, daemonless reads no node status (node-changes.ts)
         node('worker-3'), // nodes delete: the response is a Status, so the objectRef
         // pods create 409: skipped
-        ds('kube-system', 'fluentd-elasticsearch'), // pods/status patch of a DaemonSet pod: its DaemonSet
+        // pods/status patch of a DaemonSet pod: its DaemonSet, naming the pod; daemonsets create and an unbound
+        // DaemonSet pod merge into it (the create names no pod, the pod its own name)
+        ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-x7k2p', 'fluentd-elasticsearch-m4n5b']),
         node('worker-4'), // pods/binding: requestObject.target
-        // daemonsets create, and an unbound DaemonSet pod: the same DaemonSet again (merged)
         // daemonsets delete: ignored; RequestReceived and configmaps: skipped
       ],
     ]);
@@ -248,7 +250,7 @@ describe('POST /events/cloudevents', () => {
       postJson('/events/cloudevents', [first, second], { 'content-type': 'application/cloudevents-batch+json' }),
     );
     expect(res.status).toBe(200);
-    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-m4n5b']), ds('kube-system', 'fluentd')]]);
+    expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-m4n5b']), ds('kube-system', 'fluentd', [])]]);
   });
 
   it('a pod reference names no node: 202 with the reason', async () => {
@@ -347,7 +349,7 @@ describe('POST /events/admission', () => {
       object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' } },
     });
     await app.request(postJson('/events/admission', review));
-    expect(calls).toEqual([[ds('team-a', 'agent')]]);
+    expect(calls).toEqual([[ds('team-a', 'agent', [])]]);
   });
 
   it('still allowed:true when the handler throws (the error is logged)', async () => {

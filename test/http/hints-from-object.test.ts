@@ -82,14 +82,15 @@ describe('hintFromObject: one row per mapping rule', () => {
       'create',
       { hint: { kind: 'node', name: 'w5' } },
     ],
-    ['DaemonSet created → that DaemonSet', daemonSet, 'create', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } }],
-    ['DaemonSet updated → that DaemonSet', daemonSet, 'update', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd' } }],
+    // `pods: []`: no pod changed, and the selector is immutable, so the pass needs no release check.
+    ['DaemonSet created → that DaemonSet', daemonSet, 'create', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [] } }],
+    ['DaemonSet updated → that DaemonSet', daemonSet, 'update', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [] } }],
     ['DaemonSet deleted → left to the garbage collector', daemonSet, 'delete', { ignored: reasons.daemonSetDeleted }],
     [
       'ServerlessDaemonSet changed → that ServerlessDaemonSet',
       { ...daemonSet, apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet' },
       'update',
-      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet' } },
+      { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet', pods: [] } },
     ],
     ['ServerlessDaemonSet deleted → left to the garbage collector', { ...daemonSet, apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet' }, 'delete', { ignored: reasons.daemonSetDeleted }],
     [

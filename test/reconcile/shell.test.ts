@@ -98,12 +98,12 @@ describe('reads per hint', () => {
     const nodes = [newNode('n0'), newNode('n1')];
     const state: FakeState = { nodes, daemonSets: [d], pods: [] };
     const { cluster, reconciler } = setup(state);
-    const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    // As the intake maps a created DaemonSet (http/hints-from-object.ts): no pod changed.
+    const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }]);
     expect(cluster.calls.filter((c) => !['createPod', 'recordEvent', 'updateDaemonSetStatus'].includes(c))).toEqual([
       'getDaemonSet',
       'listNodes',
       'listPods',
-      'listPodMetadata',
       'listControllerRevisions',
       'createControllerRevision',
     ]);
@@ -113,11 +113,11 @@ describe('reads per hint', () => {
     expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 2, observedGeneration: d.metadata?.generation ?? 0 });
   });
 
-  describe('the namespace pod metadata (releases) is read only when the DaemonSet changed or a named pod left the selector', () => {
+  describe('the namespace pod metadata (releases) is read only when the hint cannot say which pods changed or a named pod left the selector', () => {
     const reads = ['getDaemonSet', 'listNodes', 'listPods', 'listControllerRevisions'];
     it.each([
-      ['the DaemonSet changed (no `pods`)', undefined, [...reads.slice(0, 3), 'listPodMetadata', reads[3]]],
-      ['a follow-up (`pods: []`)', [], reads],
+      ['the sender cannot say which pods changed (no `pods`)', undefined, [...reads.slice(0, 3), 'listPodMetadata', reads[3]]],
+      ['the DaemonSet changed, or a follow-up (`pods: []`): its immutable selector let no pod out', [], reads],
       ['a pod still matching the selector changed', ['agent-n0'], reads],
       // The named pod is missing from the selector's list: read after it, so the release check comes second.
       ['a pod that left the selector changed', ['relabelled'], [...reads, 'listPodMetadata']],
