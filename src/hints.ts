@@ -23,8 +23,10 @@ export type Hint =
        * owned pod the selector no longer matches needs a release, and only a changed pod can have left the selector
        * (the selector itself is immutable, in apps/v1 and in the CRD); so with this field the pass reads the
        * namespace's other pods only when one of these is missing from the pods the selector lists
-       * (reconcile/read.ts). Absent: the sender cannot say which pods changed (more than `MAX_HINTED_PODS`, a name
-       * that is not a pod name, a queue message that had to drop them): the pass always reads them.
+       * (reconcile/read.ts). Named pods also let a pass take the revision hash from the pods instead of reading the
+       * revisions (core/history.ts `provenRevisionHash`). Absent: the sender cannot say which pods changed (more than
+       * `MAX_HINTED_PODS`, a name that is not a pod name, a queue message that had to drop them): the pass always
+       * reads them.
        */
       pods?: string[];
     }

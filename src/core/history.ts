@@ -11,7 +11,7 @@ import { revisionHash } from './hash.ts';
 import { labels, type ObjectRef } from './model.ts';
 import { controllerRefFor, getTargetNodeName } from './pod-template.ts';
 import { isBeingDeleted } from './pods.ts';
-import { compareStrings, namespaceOf, refOf } from './refs.ts';
+import { compareStrings, isControlledBy, namespaceOf, refOf } from './refs.ts';
 
 /** A ControllerRevision name is a DNS subdomain. */
 export const MAX_REVISION_NAME_LENGTH = 253;
@@ -215,6 +215,32 @@ export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet
  * when none matches yet (the DaemonSet-wide pass creates that revision with this very hash); `written` says whether
  * that revision exists (false: the DaemonSet-wide pass has yet to write it).
  */
+/**
+ * The current revision's hash where the cluster already proves it, so that a pass may skip reading the revisions: the
+ * DaemonSet's status says its generation was observed (a DaemonSet-wide pass wrote its history before that status),
+ * and a pod the DaemonSet controls carries `revisionHash(ds)` as its `controller-revision-hash`. Pods are created only
+ * once their revision exists, and cleanup never deletes a revision a pod still carries; a revision's hash is that of
+ * its template and collisionCount, so that revision holds the current template: it is the current revision. Undefined
+ * when not proven (a template changed and not yet synced, revisions made by upstream's controller with its own hash,
+ * a rollback to a revision kept from before a collisionCount change): the pass reads the revisions.
+ *
+ * What a pass without them leaves out is only upstream's `cleanupHistory` (old revisions beyond
+ * `revisionHistoryLimit`) and the claiming of revisions: the next pass that reads them does both.
+ */
+export function provenRevisionHash(ds: V1DaemonSet, pods: readonly V1Pod[]): string | undefined {
+  const generation = ds.metadata?.generation;
+  if (isBeingDeleted(ds) || generation === undefined || ds.status?.observedGeneration !== generation) return undefined;
+  const uid = ds.metadata?.uid;
+  const hash = revisionHash(ds);
+  const carried = pods.some((pod) => pod.metadata?.labels?.[labels.revisionHash] === hash && isControlledBy(pod, uid));
+  return carried ? hash : undefined;
+}
+
+/** A history plan that only names the hash (`provenRevisionHash`): nothing to claim, create, relabel or clean up. */
+export function provenHistoryPlan(hash: string): HistoryPlan {
+  return { adopt: [], release: [], labelRevisions: [], dedup: { deleteNames: [], relabelPods: [] }, cleanup: [], old: [], hash };
+}
+
 export function currentRevision(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): { hash: string; written: boolean } {
   const plan = planHistory(ds, revisions, [], revisionHash(ds));
   return { hash: plan.hash, written: plan.toCreate === undefined };

@@ -6,7 +6,7 @@
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { isSyncable } from '../core/daemonset.ts';
 import type { HistoryPlan } from '../core/history.ts';
-import { revisionsOf } from '../core/history.ts';
+import { provenHistoryPlan, revisionsOf } from '../core/history.ts';
 import { mergePlans, planReleases, planSnapshot } from '../core/plan.ts';
 import { namespaceOf } from '../core/refs.ts';
 import { isRollingUpdate } from '../core/budget.ts';
@@ -41,7 +41,9 @@ export async function reconcileDaemonSets(
     daemonSets.filter(isSyncable).map(async (ds) => {
       const podsOfNamespace = read.pods.filter((p) => namespaceOf(p) === namespaceOf(ds));
       const ok = await isolated(pass, ds, 'history', async () => {
-        const history = await syncHistory(pass, ds, revisionsOf(ds, read.revisions), podsOfNamespace);
+        // Proven by its pods (read.ts), the hash needs no revisions; the next pass that reads them cleans up.
+        const proven = read.provenHashes.get(uid(ds));
+        const history = proven !== undefined ? provenHistoryPlan(proven) : await syncHistory(pass, ds, revisionsOf(ds, read.revisions), podsOfNamespace);
         if (history) histories.set(uid(ds), history);
         // A hash collision bumped collisionCount: this DaemonSet is synced again with the new hash.
         else requeueAfter(pass, 1);

@@ -6,7 +6,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernet
 import type { PodMetadata } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
-import { currentRevision, revisionsOf } from '../core/history.ts';
+import { currentRevision, provenRevisionHash, revisionsOf } from '../core/history.ts';
 import { groupedSelectorQueries, selectorMatches } from '../core/label-selector.ts';
 import type { BackoffState, DaemonSetKind, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
@@ -43,7 +43,10 @@ export interface DaemonSetRead {
   pods: V1Pod[];
   /** Metadata of the pods the DaemonSets may have to release (hinted passes only; core/claim.ts `releaseLists`). */
   podMetadata: PodMetadata[];
+  /** The revisions of the namespaces whose DaemonSets needed them (every one but those in `provenHashes`). */
   revisions: V1ControllerRevision[];
+  /** By DaemonSet UID: the current revision hash, proven without the revisions (core/history.ts `provenRevisionHash`). */
+  provenHashes: Map<string, string>;
 }
 
 /**
@@ -67,19 +70,47 @@ export type ChangedPods = (ds: V1DaemonSet) => readonly string[] | undefined;
 export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], resync: boolean, changedPods: ChangedPods = () => undefined): Promise<DaemonSetRead> {
   const { cluster } = pass;
   const syncable = daemonSets.filter(isSyncable);
-  const namespaces = [...new Set(syncable.map(namespaceOf))];
   const releaseMetadata = (owners: V1DaemonSet[]) =>
     Promise.all(releaseLists(owners).map((l) => cluster.listPodMetadata(l.namespace, l.labelSelector))).then((l) => l.flat());
+  const listRevisions = (namespaces: Iterable<string>) =>
+    Promise.all([...new Set(namespaces)].map((ns) => cluster.listControllerRevisions(ns))).then((l) => l.flat());
   const unsaid = resync ? [] : syncable.filter((ds) => changedPods(ds) === undefined);
-  const [nodes, podLists, firstMetadata, revisionLists] = await Promise.all([
+  // A pass its pods' changes asked for (created, bound, turning Ready) may know the revision hash from those pods
+  // (`mayProveHash`). A namespace is read whole or not at all: only where no DaemonSet needs its revisions anyway, and,
+  // after the pods, where the proof failed for one of them.
+  const needed = new Set(resync ? [] : syncable.filter((ds) => !mayProveHash(ds, changedPods(ds))).map(namespaceOf));
+  const proving = resync ? [] : syncable.filter((ds) => !needed.has(namespaceOf(ds)));
+  const [nodes, podLists, firstMetadata, firstRevisions] = await Promise.all([
     cluster.listNodes(),
     resync ? Promise.all([cluster.listPods()]) : podsOfEach(cluster, syncable),
     unsaid.length > 0 ? releaseMetadata(unsaid) : Promise.resolve([]),
-    resync ? Promise.all([cluster.listControllerRevisions()]) : Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))),
+    resync ? cluster.listControllerRevisions() : listRevisions(needed),
   ]);
+  const uid = (ds: V1DaemonSet) => ds.metadata?.uid ?? '';
+  const provenHashes = new Map<string, string>();
+  const failed = new Set<string>();
+  for (const ds of proving) {
+    const hash = provenRevisionHash(ds, podLists[syncable.indexOf(ds)] ?? []);
+    if (hash === undefined) failed.add(namespaceOf(ds));
+    else provenHashes.set(uid(ds), hash);
+  }
+  for (const ds of proving) if (failed.has(namespaceOf(ds))) provenHashes.delete(uid(ds));
   const left = resync ? [] : syncable.filter((ds, i) => !unsaid.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
-  const podMetadata = left.length > 0 ? [...firstMetadata, ...(await releaseMetadata(left))] : firstMetadata;
-  return { nodes, pods: uniquePods(podLists.flat()), podMetadata, revisions: revisionLists.flat() };
+  const [moreMetadata, moreRevisions] = await Promise.all([
+    left.length > 0 ? releaseMetadata(left) : Promise.resolve([]),
+    failed.size > 0 ? listRevisions(failed) : Promise.resolve([]),
+  ]);
+  return { nodes, pods: uniquePods(podLists.flat()), podMetadata: [...firstMetadata, ...moreMetadata], revisions: [...firstRevisions, ...moreRevisions], provenHashes };
+}
+
+/**
+ * Whether a pass may take the revision hash from the DaemonSet's pods instead of reading its revisions: only when the
+ * hint names pods that changed (a pod created, bound, turning Ready), never for a change to the DaemonSet (its
+ * history may change), a pod deleted or a follow-up (a pod gone may let cleanup delete a revision), or a hint that
+ * cannot say.
+ */
+function mayProveHash(ds: V1DaemonSet, pods: readonly string[] | undefined): boolean {
+  return pods !== undefined && pods.length > 0 && ds.status?.observedGeneration === ds.metadata?.generation;
 }
 
 /**

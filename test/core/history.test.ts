@@ -8,6 +8,7 @@ import {
   collisionOutcome,
   newRevision,
   planHistory,
+  provenRevisionHash,
   revisionPatch,
   revisionMatches,
   revisionName,
@@ -232,5 +233,25 @@ describe('collisionOutcome', () => {
     expect(planHistory(bumped, [rev(v2, 1, { metadata: { name: revisionName(v1, h1) } })], [], revisionHash(bumped)).toCreate?.metadata?.name).toBe(
       revisionName(bumped, revisionHash(bumped)),
     );
+  });
+});
+
+describe('provenRevisionHash: the current hash from the pods, without the revisions', () => {
+  /** Synced: its status observed this generation (a DaemonSet-wide pass wrote its history first). */
+  const synced = (overrides?: DeepPartial<V1DaemonSet>) => merge<V1DaemonSet>(newDaemonSet('agent', { status: { observedGeneration: 1 } }), overrides);
+  const other = newDaemonSet('other');
+  it.each<[string, V1DaemonSet, (ds: V1DaemonSet) => V1Pod[], 'hash' | undefined]>([
+    ['synced, a pod it controls carries revisionHash(ds): proven', synced(), (ds) => [newDaemonSetPod(ds, 'n0')], 'hash'],
+    ['one of several pods carries it (a rollout under way): proven', synced(), (ds) => [newDaemonSetPod(ds, 'n0', { metadata: { labels: { 'controller-revision-hash': 'old' } } }), newDaemonSetPod(ds, 'n1')], 'hash'],
+    ['no status yet (never synced)', newDaemonSet('agent'), (ds) => [newDaemonSetPod(ds, 'n0')], undefined],
+    // The template changed (generation 2) and no pass has written its history yet.
+    ['generation not yet observed', synced({ metadata: { generation: 2 } }), (ds) => [newDaemonSetPod(ds, 'n0')], undefined],
+    // Pods of upstream's controller carry upstream's hash: the current revision's hash is only in the revisions.
+    ['pods carry another hash (revisions made by upstream)', synced(), (ds) => [newDaemonSetPod(ds, 'n0', { metadata: { labels: { 'controller-revision-hash': '7d9f8c6b5' } } })], undefined],
+    ['the pod carrying it is controlled by another DaemonSet', synced(), (ds) => [{ ...newDaemonSetPod(other, 'n0'), metadata: { ...newDaemonSetPod(other, 'n0').metadata, labels: { 'controller-revision-hash': revisionHash(ds) } } }], undefined],
+    ['no pods', synced(), () => [], undefined],
+    ['being deleted', synced({ metadata: { deletionTimestamp: at(5) } }), (ds) => [newDaemonSetPod(ds, 'n0')], undefined],
+  ])('%s', (_name, ds, pods, want) => {
+    expect(provenRevisionHash(ds, pods(ds))).toBe(want === 'hash' ? revisionHash(ds) : undefined);
   });
 });

@@ -135,6 +135,81 @@ describe('reads per hint', () => {
     });
   });
 
+  describe('the revisions are read unless the hint names pods and they prove the hash (core/history.ts `provenRevisionHash`)', () => {
+    /** Synced (status observed generation 1), its pods on n0 and n1 carrying its hash; a pod on n1 just turned Ready. */
+    function synced(podOverrides?: Parameters<typeof newDaemonSetPod>[2]) {
+      const d = newDaemonSet('agent', { status: { observedGeneration: 1 } });
+      const pods = ['n0', 'n1'].map((n) => newDaemonSetPod(d, n, podOverrides));
+      const state: FakeState = { nodes: [newNode('n0'), newNode('n1')], daemonSets: [d], pods, revisions: written(d) };
+      return { d, state, ready: pods[1]!.metadata!.name! };
+    }
+    const reads = (calls: string[]) => calls.filter((c) => c.startsWith('get') || c.startsWith('list') || c.startsWith('('));
+    /** Marks in the calls the moment the pod lists were answered. */
+    function markPodsAnswered(cluster: ReturnType<typeof setup>['cluster']) {
+      const listPods = cluster.listPods.bind(cluster);
+      cluster.listPods = async (...args) => {
+        const answer = await listPods(...args);
+        cluster.calls.push('(pods answered)');
+        return answer;
+      };
+    }
+
+    it('a pod turning Ready, pods carrying the hash: no revisions read; a pod created meanwhile carries that hash', async () => {
+      const { d, state, ready } = synced();
+      state.nodes.push(newNode('n2'));
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [ready] }]);
+      expect(reads(cluster.calls)).toEqual(['getDaemonSet', 'listNodes', 'listPods']);
+      expect(cluster.calls).not.toContain('createControllerRevision');
+      expect(cluster.created.map((p) => p.metadata?.labels?.['controller-revision-hash'])).toEqual([revisionHash(d)]);
+      expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 3, updatedNumberScheduled: 2, numberReady: 2 });
+    });
+
+    it.each<[string, { pods?: string[] }, string[]]>([
+      // A change to the DaemonSet may change its history; a deleted pod or a follow-up may let cleanup delete one.
+      ['the DaemonSet changed, a pod was deleted, a follow-up (`pods: []`)', { pods: [] }, ['getDaemonSet', 'listNodes', 'listPods', 'listControllerRevisions', '(pods answered)']],
+      ['the hint cannot say (no `pods`)', {}, ['getDaemonSet', 'listNodes', 'listPods', 'listPodMetadata', 'listControllerRevisions', '(pods answered)']],
+    ])('%s: the revisions are read beside the others', async (_name, hint, expected) => {
+      const { state } = synced();
+      const { cluster, reconciler } = setup(state);
+      markPodsAnswered(cluster);
+      await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', ...hint }]);
+      expect(reads(cluster.calls)).toEqual(expected);
+    });
+
+    it('pods carrying another hash (made by upstream): the proof fails and the revisions are read after the pods', async () => {
+      const { state, ready } = synced({ metadata: { labels: { 'controller-revision-hash': '7d9f8c6b5' } } });
+      const { cluster, reconciler } = setup(state);
+      markPodsAnswered(cluster);
+      await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [ready] }]);
+      expect(reads(cluster.calls)).toEqual(['getDaemonSet', 'listNodes', 'listPods', '(pods answered)', 'listControllerRevisions']);
+    });
+
+    it('a template changed and not yet synced (generation ahead of status): the revisions are read and written first', async () => {
+      const { d, state, ready } = synced();
+      state.daemonSets = [newDaemonSet('agent', { metadata: { generation: 2 }, status: { observedGeneration: 1 }, spec: { template: { spec: { containers: [{ name: 'main', image: 'registry.example/agent:2' }] } } } })];
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [ready] }]);
+      expect(reads(cluster.calls)).toContain('listControllerRevisions');
+      expect(cluster.calls).toContain('createControllerRevision');
+      expect(state.revisions?.map((r) => r.metadata?.name)).toContain(`agent-${revisionHash(state.daemonSets[0]!)}`);
+      expect(revisionHash(state.daemonSets[0]!)).not.toBe(revisionHash(d));
+    });
+
+    it('two DaemonSets of one namespace, one of which needs its revisions: the namespace is read once, for both', async () => {
+      const { state, ready } = synced();
+      const logs = newDaemonSet('logs', { status: { observedGeneration: 1 } });
+      state.daemonSets.push(logs);
+      state.revisions!.push(...written(logs));
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([
+        { kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [ready] },
+        { kind: 'daemonSet', namespace: 'default', name: 'logs', pods: [] },
+      ]);
+      expect(cluster.calls.filter((c) => c === 'listControllerRevisions')).toHaveLength(1);
+    });
+  });
+
   it('several DaemonSet hints in one namespace read their DaemonSets with one list of it, not one GET each', async () => {
     const agent = ds();
     const logs = newDaemonSet('logs');
