@@ -6,7 +6,8 @@
  * - failed-pod backoff, one Lease per (DaemonSet, node): upstream keeps it in memory (flowcontrol.Backoff); here it
  *   must survive the invocation. Last writer wins: two invocations deleting the same failed pod compute the same state.
  * - rollout lock, one Lease per DaemonSet: a short lock taken by compare-and-swap on the Lease's resourceVersion, so
- *   concurrent invocations apply one rolling-update step at a time within one budget (docs/rollout.md).
+ *   concurrent invocations apply one rolling-update step at a time within one budget (docs/rollout.md); only where
+ *   passes may overlap (`PASS_LOCK=off` with several reconciles at once), since the pass lock already serialises them.
  * - pass schedule, one Lease per DaemonSet (the queue runtime): see `PassScheduler`.
  * - pass lock, one Lease for all: where passes can overlap (Lambda instances), one pass at a time reads and writes
  *   pods, as in the local server's in-process queue: see `PassLock`.
