@@ -9,7 +9,7 @@
  *   invocation, once; backoff expiry is left to the next event or the scheduled resync.
  */
 import { isTransient } from './errors.ts';
-import { hintKey, type HandleResult, type Hint, type HintHandler } from './hints.ts';
+import { hintKey, mergeFollowUps, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 
 export interface TimerOptions {
@@ -38,6 +38,8 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
     lastStart: number;
     /** When the pending follow-up was first asked for. */
     askedAt: number;
+    /** What the pending (or next) follow-up runs with: every request for it merged (hints.ts `mergeFollowUps`). */
+    hint?: Hint;
   }
   const slots = new Map<string, Slot>();
   const requeues = new Map<string, NodeJS.Timeout>();
@@ -45,8 +47,10 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
   const lastPass = new Map<string, number>();
   const delay = options.followUpDelayMs ?? 20;
 
-  const run = (key: string, hint: Hint, slot: Slot): void => {
+  const run = (key: string, slot: Slot): void => {
     slot.timer = undefined;
+    const hint = slot.hint as Hint;
+    slot.hint = undefined;
     if ((lastPass.get(key) ?? -Infinity) > slot.askedAt) {
       log.debug('follow-up covered by a later pass', { hint: key });
       return;
@@ -64,14 +68,17 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
         slot.running = false;
         if (slot.again) {
           slot.again = false;
-          followUp(hint);
+          const next = slot.hint ?? hint;
+          slot.hint = undefined;
+          followUp(next);
         }
       });
   };
   const followUp = (hint: Hint): void => {
     const key = hintKey(hint);
-    const slot = slots.get(key) ?? { running: false, again: false, lastStart: 0, askedAt: 0 };
+    const slot: Slot = slots.get(key) ?? { running: false, again: false, lastStart: 0, askedAt: 0 };
     slots.set(key, slot);
+    slot.hint = mergeFollowUps(slot.hint, hint);
     if (slot.running) {
       slot.again = true;
       return;
@@ -79,7 +86,7 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
     if (slot.timer) return;
     slot.askedAt = Date.now();
     const wait = Math.max(delay, slot.lastStart + options.followUpIntervalMs - Date.now());
-    slot.timer = setTimeout(() => run(key, hint, slot), wait);
+    slot.timer = setTimeout(() => run(key, slot), wait);
     slot.timer.unref();
   };
   const requeue = (hint: Hint, delayMs: number): void => {

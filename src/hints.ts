@@ -82,6 +82,17 @@ function withPods(hint: DaemonSetHint, more: readonly string[] | undefined): Dae
   return union.length > MAX_HINTED_PODS ? withoutPods(hint) : { ...hint, pods: union };
 }
 
+/**
+ * Two follow-ups of one DaemonSet as one (reconcile/deps.ts `followUp`): the pods either names, or none as soon as one
+ * names none. A follow-up naming none reads the revisions (a pod deleted may let cleanup delete one) and must not
+ * lose that to one naming the pods it created; `dedupeHints` keeps the names instead, for what the intake delivers.
+ */
+export function mergeFollowUps(a: Hint | undefined, b: Hint): Hint {
+  if (a === undefined || a.kind !== 'daemonSet' || b.kind !== 'daemonSet') return b;
+  const pods = a.pods?.length && b.pods?.length ? [...new Set([...a.pods, ...b.pods])].slice(0, MAX_HINTED_PODS) : [];
+  return { ...a, ...b, pods };
+}
+
 /** What handling a batch of hints did, for the HTTP response and logs. */
 export interface HandleResult {
   hints: number;

@@ -69,6 +69,31 @@ describe('withTimers (long-lived server)', () => {
     expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(2);
   });
 
+  it('follow-ups asked while one is pending merge: one naming no pod keeps the pass reading the revisions', async () => {
+    const seen: (readonly Hint[])[] = [];
+    let asks: Hint[] = [];
+    const inner: HintHandler = {
+      async handle(hints) {
+        seen.push(hints);
+        const base: HandleResult = { hints: hints.length, created: 0, deleted: 0, apiRequests: 1 };
+        return hints[0]?.kind === 'node' ? { ...base, followUp: asks } : base;
+      },
+    };
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
+    asks = [{ ...ds, pods: ['p1'] }];
+    await handler.handle([node]);
+    asks = [{ ...ds, pods: ['p2'] }];
+    await handler.handle([{ kind: 'node', name: 'n1' }]);
+    await vi.advanceTimersByTimeAsync(25);
+    expect(seen.at(-1)).toEqual([{ ...ds, pods: ['p1', 'p2'] }]);
+    asks = [{ ...ds, pods: ['p3'] }];
+    await handler.handle([node]);
+    asks = [{ ...ds, pods: [] }];
+    await handler.handle([{ kind: 'node', name: 'n1' }]);
+    await vi.advanceTimersByTimeAsync(300);
+    expect(seen.at(-1)).toEqual([{ ...ds, pods: [] }]);
+  });
+
   it('re-queues the hints after a backoff, once', async () => {
     const { inner, calls } = recording(0, { requeueAfterSeconds: 1, followUp: [] });
     const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });

@@ -1,6 +1,6 @@
 /** dedupeHints: duplicates dropped in first-seen order; a DaemonSet hint's `pods` merged so no release check is lost. */
 import { describe, expect, it } from 'vitest';
-import { dedupeHints, MAX_HINTED_PODS, type Hint } from '../src/hints.ts';
+import { dedupeHints, mergeFollowUps, MAX_HINTED_PODS, type Hint } from '../src/hints.ts';
 import { HintSchema } from '../src/http/schemas.ts';
 
 const ds = (pods?: string[], name = 'agent'): Hint => ({ kind: 'daemonSet', namespace: 'default', name, ...(pods ? { pods } : {}) });
@@ -12,9 +12,9 @@ describe('dedupeHints', () => {
     ['a resync subsumes everything', [node('a'), { kind: 'resync' }, ds()], [{ kind: 'resync' }]],
     // `pods`: the union while every duplicate names its pods; the full pass (no `pods`) as soon as one does not.
     ['pods merged', [ds(['p1']), ds(['p2', 'p1'])], [ds(['p1', 'p2'])]],
-    ['a follow-up and a pod change: the pod', [ds([]), ds(['p1'])], [ds(['p1'])]],
-    ['a DaemonSet change first: the full pass', [ds(), ds(['p1'])], [ds()]],
-    ['a DaemonSet change later: the full pass', [ds(['p1']), ds([]), ds()], [ds()]],
+    ['a DaemonSet change or a follow-up, and a pod change: the pod', [ds([]), ds(['p1'])], [ds(['p1'])]],
+    ['a hint that cannot say first: the full pass', [ds(), ds(['p1'])], [ds()]],
+    ['a hint that cannot say later: the full pass', [ds(['p1']), ds([]), ds()], [ds()]],
     ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
   ])('%s', (_name, hints, expected) => {
     expect(dedupeHints(hints)).toEqual(expected);
@@ -28,5 +28,18 @@ describe('dedupeHints', () => {
     const [past] = dedupeHints([ds(names(0, 600)), ds(names(600, 401))]);
     expect(past).toEqual(ds());
     expect(HintSchema.safeParse(ds(names(0, MAX_HINTED_PODS + 1))).success).toBe(false);
+  });
+});
+
+describe('mergeFollowUps: a follow-up naming no pod keeps its revisions read', () => {
+  it.each<[string, Hint | undefined, Hint, Hint]>([
+    ['the first one', undefined, ds(['p1']), ds(['p1'])],
+    ['created pods on two nodes: both named', ds(['p1']), ds(['p2']), ds(['p1', 'p2'])],
+    // A pod deleted may let history cleanup delete a revision: the pass must read them, whatever else asked.
+    ['a deletion after a create: none named', ds(['p1']), ds([]), ds([])],
+    ['a create after a deletion: none named', ds([]), ds(['p1']), ds([])],
+    ['a node hint is not merged', node('n0'), ds(['p1']), ds(['p1'])],
+  ])('%s', (_name, a, b, expected) => {
+    expect(mergeFollowUps(a, b)).toEqual(expected);
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { Cluster } from '../k8s/cluster.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { hintKey, type Hint } from '../hints.ts';
+import { MAX_HINTED_PODS, hintKey, mergeFollowUps, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonSetKind, PlanOptions } from '../core/model.ts';
 import { daemonSetKindOf, keyOf } from '../core/refs.ts';
@@ -116,14 +116,21 @@ export function requeueAfter(pass: Pass, seconds: number | undefined): void {
   if (seconds !== undefined) pass.requeue = Math.min(pass.requeue ?? Infinity, seconds);
 }
 
-/** Asks for a DaemonSet-wide pass of `ds` after this one. */
-export function followUp(pass: Pass, ds: V1DaemonSet): void {
-  // No pod changed and the DaemonSet did not either: the pass needs no release check (Hint `pods`).
-  const hint: Extract<Hint, { kind: 'daemonSet' }> = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '', pods: [] };
+/**
+ * Asks for a DaemonSet-wide pass of `ds` after this one. `created`: the pods this pass created for it, when that is
+ * all it wrote for it; the follow-up names them (Hint `pods`; the first `MAX_HINTED_PODS`: pods just created are in
+ * the selector, and one of them proves the hash), so it may take the revision hash from them. Otherwise it
+ * names none: no pod left the selector and the DaemonSet did not change, so it needs no release check, but a pod
+ * this pass deleted may let history cleanup delete a revision, which needs the revisions read.
+ */
+export function followUp(pass: Pass, ds: V1DaemonSet, created: readonly string[] = []): void {
+  const hint: Extract<Hint, { kind: 'daemonSet' }> = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '', pods: created.slice(0, MAX_HINTED_PODS) };
   if (ds.metadata?.uid) hint.uid = ds.metadata.uid;
   if (daemonSetKindOf(ds) === 'ServerlessDaemonSet') hint.type = 'ServerlessDaemonSet';
-  pass.followUp.set(hintKey(hint), hint);
+  const key = hintKey(hint);
+  pass.followUp.set(key, mergeFollowUps(pass.followUp.get(key), hint));
 }
+
 
 /**
  * Runs one DaemonSet's step of a pass that covers several (upstream syncs each DaemonSet on its own): a failure is kept

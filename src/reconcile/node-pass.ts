@@ -4,6 +4,7 @@
  * progress need every node, which this pass does not read).
  */
 import { planSnapshot } from '../core/plan.ts';
+import type { Plan } from '../core/model.ts';
 import { countedOn } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
 import { beginView, followUp, type Pass } from './deps.ts';
@@ -15,6 +16,13 @@ export async function reconcileNodes(pass: Pass, names: string[]): Promise<void>
   for (const ds of withoutHistory) followUp(pass, ds);
   if (daemonSets.length === 0) return;
   const snapshot = await snapshotWithBackoffs(pass, daemonSets, states, hashes);
-  await apply(pass, planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan));
-  for (const ds of countedOn(daemonSets, states)) followUp(pass, ds);
+  const plan = planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan);
+  await apply(pass, plan);
+  for (const ds of countedOn(daemonSets, states)) followUp(pass, ds, onlyCreated(plan, ds.metadata?.uid ?? ''));
+}
+
+/** The pods the plan creates for a DaemonSet, when creating is all it does for it (else none). */
+function onlyCreated(plan: Plan, uid: string): string[] {
+  const mine = plan.actions.filter((a) => a.daemonSet.uid === uid);
+  return mine.every((a) => a.kind === 'create') ? mine.flatMap((a) => (a.kind === 'create' ? [a.pod.metadata?.name ?? ''] : [])).filter((n) => n !== '') : [];
 }

@@ -300,11 +300,22 @@ describe('applying a plan', () => {
 
   it('creates the missing pod, records SuccessfulCreate, asks for a DaemonSet-wide follow-up', async () => {
     const d = ds();
-    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
     const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     expect(result).toMatchObject({ created: 1, deleted: 0, apiRequests: cluster.calls.length });
     expect(cluster.events.map((e) => e.reason)).toEqual(['SuccessfulCreate']);
-    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent', uid: 'ds-uid-agent', pods: [] }]);
+    // Named: the follow-up may take the revision hash from the pod it created (read.ts `mayProveHash`).
+    expect(result.followUp).toEqual([{ kind: 'daemonSet', namespace: 'default', name: 'agent', uid: 'ds-uid-agent', pods: [state.pods[0]!.metadata!.name] }]);
+  });
+
+  it('a node pass that deletes a pod of a DaemonSet asks for a follow-up naming none (it reads the revisions: cleanup)', async () => {
+    const d = ds();
+    const state: FakeState = { nodes: [newNode('ne', { spec: { taints: [taint('x', 'NoExecute')] } })], daemonSets: [d], pods: [newDaemonSetPod(d, 'ne')], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
+    const result = await reconciler.handle([{ kind: 'node', name: 'ne' }]);
+    expect(cluster.deleted).toHaveLength(1);
+    expect(result.followUp).toEqual([expect.objectContaining({ name: 'agent', pods: [] })]);
   });
 
   it('a create answered AlreadyExists is success without an event (another invocation made it)', async () => {
