@@ -131,7 +131,6 @@ export function followUp(pass: Pass, ds: V1DaemonSet, created: readonly string[]
   pass.followUp.set(key, mergeFollowUps(pass.followUp.get(key), hint));
 }
 
-
 /**
  * Runs one DaemonSet's step of a pass that covers several (upstream syncs each DaemonSet on its own): a failure is kept
  * in `pass.failures` and the pass goes on with the others, failing only at the end; true when the step succeeded. A
