@@ -215,6 +215,11 @@ export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet
  * when none matches yet (the DaemonSet-wide pass creates that revision with this very hash); `written` says whether
  * that revision exists (false: the DaemonSet-wide pass has yet to write it).
  */
+export function currentRevision(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): { hash: string; written: boolean } {
+  const plan = planHistory(ds, revisions, [], revisionHash(ds));
+  return { hash: plan.hash, written: plan.toCreate === undefined };
+}
+
 /**
  * The current revision's hash where the cluster already proves it, so that a pass may skip reading the revisions: the
  * DaemonSet's status says its generation was observed (a DaemonSet-wide pass wrote its history before that status),
@@ -228,8 +233,7 @@ export function collisionOutcome(existing: V1ControllerRevision, ds: V1DaemonSet
  * `revisionHistoryLimit`) and the claiming of revisions: the next pass that reads them does both.
  */
 export function provenRevisionHash(ds: V1DaemonSet, pods: readonly V1Pod[]): string | undefined {
-  const generation = ds.metadata?.generation;
-  if (isBeingDeleted(ds) || generation === undefined || ds.status?.observedGeneration !== generation) return undefined;
+  if (isBeingDeleted(ds) || !generationObserved(ds)) return undefined;
   const uid = ds.metadata?.uid;
   const hash = revisionHash(ds);
   const carried = pods.some((pod) => pod.metadata?.labels?.[labels.revisionHash] === hash && isControlledBy(pod, uid));
@@ -241,9 +245,10 @@ export function provenHistoryPlan(hash: string): HistoryPlan {
   return { adopt: [], release: [], labelRevisions: [], dedup: { deleteNames: [], relabelPods: [] }, cleanup: [], old: [], hash };
 }
 
-export function currentRevision(ds: V1DaemonSet, revisions: readonly V1ControllerRevision[]): { hash: string; written: boolean } {
-  const plan = planHistory(ds, revisions, [], revisionHash(ds));
-  return { hash: plan.hash, written: plan.toCreate === undefined };
+/** The DaemonSet's status has observed its current generation: a DaemonSet-wide pass wrote its history first. */
+export function generationObserved(ds: V1DaemonSet): boolean {
+  const generation = ds.metadata?.generation;
+  return generation !== undefined && ds.status?.observedGeneration === generation;
 }
 
 /** Revisions in the DaemonSet's namespace, for `planHistory` (which claims among them). */

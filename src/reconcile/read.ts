@@ -6,7 +6,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernet
 import type { PodMetadata } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
-import { currentRevision, provenRevisionHash, revisionsOf } from '../core/history.ts';
+import { currentRevision, generationObserved, provenRevisionHash, revisionsOf } from '../core/history.ts';
 import { groupedSelectorQueries, selectorMatches } from '../core/label-selector.ts';
 import type { BackoffState, DaemonSetKind, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
@@ -86,15 +86,9 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
     unsaid.length > 0 ? releaseMetadata(unsaid) : Promise.resolve([]),
     resync ? cluster.listControllerRevisions() : listRevisions(needed),
   ]);
-  const uid = (ds: V1DaemonSet) => ds.metadata?.uid ?? '';
-  const provenHashes = new Map<string, string>();
-  const failed = new Set<string>();
-  for (const ds of proving) {
-    const hash = provenRevisionHash(ds, podLists[syncable.indexOf(ds)] ?? []);
-    if (hash === undefined) failed.add(namespaceOf(ds));
-    else provenHashes.set(uid(ds), hash);
-  }
-  for (const ds of proving) if (failed.has(namespaceOf(ds))) provenHashes.delete(uid(ds));
+  const proofs = proving.map((ds) => ({ ds, hash: provenRevisionHash(ds, podLists[syncable.indexOf(ds)] ?? []) }));
+  const failed = new Set(proofs.filter((p) => p.hash === undefined).map((p) => namespaceOf(p.ds)));
+  const provenHashes = new Map(proofs.flatMap(({ ds, hash }) => (hash === undefined || failed.has(namespaceOf(ds)) ? [] : [[ds.metadata?.uid ?? '', hash] as const])));
   const left = resync ? [] : syncable.filter((ds, i) => !unsaid.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
   const [moreMetadata, moreRevisions] = await Promise.all([
     left.length > 0 ? releaseMetadata(left) : Promise.resolve([]),
@@ -110,7 +104,7 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
  * cannot say.
  */
 function mayProveHash(ds: V1DaemonSet, pods: readonly string[] | undefined): boolean {
-  return pods !== undefined && pods.length > 0 && ds.status?.observedGeneration === ds.metadata?.generation;
+  return pods !== undefined && pods.length > 0 && generationObserved(ds);
 }
 
 /**
