@@ -9,7 +9,7 @@
  *   invocation, once; backoff expiry is left to the next event or the scheduled resync.
  */
 import { isTransient } from './errors.ts';
-import { hintKey, mergeFollowUps, type HandleResult, type Hint, type HintHandler } from './hints.ts';
+import { dedupeHints, hintKey, mergeFollowUps, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 
 export interface TimerOptions {
@@ -142,7 +142,7 @@ export function withInlineFollowUps(inner: HintHandler): HintHandler {
  */
 export function withCoalescing(inner: HintHandler, options: { concurrency: number }): HintHandler {
   interface Batch {
-    hints: Map<string, Hint>;
+    hints: Hint[];
     waiters: { resolve: (r: HandleResult) => void; reject: (e: unknown) => void }[];
   }
   let pending: Batch | undefined;
@@ -153,7 +153,7 @@ export function withCoalescing(inner: HintHandler, options: { concurrency: numbe
       pending = undefined;
       running += 1;
       inner
-        .handle([...batch.hints.values()])
+        .handle(batch.hints)
         .then(
           (result) => batch.waiters.forEach((w) => w.resolve(result)),
           (error: unknown) => batch.waiters.forEach((w) => w.reject(error)),
@@ -167,8 +167,10 @@ export function withCoalescing(inner: HintHandler, options: { concurrency: numbe
   return {
     handle(hints) {
       return new Promise<HandleResult>((resolve, reject) => {
-        pending ??= { hints: new Map(), waiters: [] };
-        for (const hint of hints) pending.hints.set(hintKey(hint), hint);
+        // Merged as the intake merges one delivery's hints (hints.ts `dedupeHints`): the pod names of a DaemonSet's
+        // hints joined, a node's creation only if every delivery says so. Keeping the last per key instead lost the
+        // others' pod names (a pod that left the selector went unreleased) and could take a change for a creation.
+        pending = { hints: dedupeHints([...(pending?.hints ?? []), ...hints]), waiters: pending?.waiters ?? [] };
         pending.waiters.push({ resolve, reject });
         start();
       });

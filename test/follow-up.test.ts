@@ -135,6 +135,27 @@ describe('withCoalescing (long-lived server)', () => {
     expect(results.slice(1).every((r) => r.hints === 5)).toBe(true);
   });
 
+  it('hints merged into the next reconcile keep what each says: every pod name, and a creation only if all say so', async () => {
+    const calls: Hint[][] = [];
+    let release: () => void = () => {};
+    const inner: HintHandler = {
+      async handle(hints) {
+        calls.push([...hints]);
+        if (calls.length === 1) await new Promise<void>((r) => (release = r));
+        return { hints: hints.length, created: 0, deleted: 0, apiRequests: 1 };
+      },
+    };
+    const handler = withCoalescing(inner, { concurrency: 1 });
+    const first = handler.handle([node]);
+    const others = [
+      handler.handle([{ ...ds, pods: ['p1'] }, { kind: 'node', name: 'n1' }]),
+      handler.handle([{ ...ds, pods: ['p2'] }, { kind: 'node', name: 'n1', created: true }, { kind: 'node', name: 'n2', created: true }]),
+    ];
+    release();
+    await Promise.all([first, ...others]);
+    expect(calls[1]).toEqual([{ ...ds, pods: ['p1', 'p2'] }, { kind: 'node', name: 'n1' }, { kind: 'node', name: 'n2', created: true }]);
+  });
+
   it('a failed reconcile fails every caller merged into it (each answers 503, each sender redelivers)', async () => {
     const inner: HintHandler = {
       async handle() {
