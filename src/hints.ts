@@ -4,8 +4,13 @@
  * duplicated or reordered without harm.
  */
 export type Hint =
-  /** Reconcile this node for every DaemonSet (a Node or Pod changed; the node may no longer exist). */
-  | { kind: 'node'; name: string }
+  /**
+   * Reconcile this node for every DaemonSet (a Node or Pod changed; the node may no longer exist). `created`: the
+   * change was the node's creation, and nothing else (a node registering): where no DaemonSet should run a pod on it
+   * yet, the pass reads no pods there (reconcile/read.ts `readForNodes`). Merged with any other hint for the node, it
+   * is dropped.
+   */
+  | { kind: 'node'; name: string; created?: true }
   /**
    * Reconcile every node for this DaemonSet (it was created or changed, one of its pods changed, or a pass asks for a
    * follow-up). `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
@@ -55,6 +60,7 @@ export const MAX_HINTED_PODS = 1000;
 /**
  * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their
  * `pods`: the union, or none (the full pass) as soon as one of them has none or the union passes `MAX_HINTED_PODS`.
+ * Duplicate node hints are `created` only if all of them are.
  */
 export function dedupeHints(hints: readonly Hint[]): Hint[] {
   if (hints.some((h) => h.kind === 'resync')) return [{ kind: 'resync' }];
@@ -64,6 +70,7 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
     const first = seen.get(key);
     if (first === undefined) seen.set(key, hint);
     else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet' && first.pods !== undefined) seen.set(key, withPods(first, hint.pods));
+    else if (first.kind === 'node' && hint.kind === 'node' && first.created && !hint.created) seen.set(key, { kind: 'node', name: first.name });
   }
   return [...seen.values()];
 }

@@ -5,6 +5,7 @@ import { HintSchema } from '../src/http/schemas.ts';
 
 const ds = (pods?: string[], name = 'agent'): Hint => ({ kind: 'daemonSet', namespace: 'default', name, ...(pods ? { pods } : {}) });
 const node = (name: string): Hint => ({ kind: 'node', name });
+const created = (name: string): Hint => ({ kind: 'node', name, created: true });
 
 describe('dedupeHints', () => {
   it.each<[string, Hint[], Hint[]]>([
@@ -15,6 +16,10 @@ describe('dedupeHints', () => {
     ['a DaemonSet change or a follow-up, and a pod change: the pod', [ds([]), ds(['p1'])], [ds(['p1'])]],
     ['a hint that cannot say first: the full pass', [ds(), ds(['p1'])], [ds()]],
     ['a hint that cannot say later: the full pass', [ds(['p1']), ds([]), ds()], [ds()]],
+    // A node hint is a creation only if every duplicate is: a change after it may need the node's pods read.
+    ['a node created and changed: not a creation', [created('a'), node('a')], [node('a')]],
+    ['a node changed and created: not a creation', [node('a'), created('a')], [node('a')]],
+    ['a node created twice: a creation', [created('a'), created('a'), created('b')], [created('a'), created('b')]],
     ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
   ])('%s', (_name, hints, expected) => {
     expect(dedupeHints(hints)).toEqual(expected);

@@ -51,6 +51,14 @@ export function countedOn(daemonSets: readonly V1DaemonSet[], states: readonly N
   });
 }
 
+/**
+ * DaemonSets that should run a pod on one of these nodes (as the nodes read): the only ones a node pass can create
+ * for. Known before any pod is read, so a pass may start reading what creating needs (the revisions) at once.
+ */
+export function wantingPods(daemonSets: readonly V1DaemonSet[], nodes: readonly (V1Node | null)[]): V1DaemonSet[] {
+  return daemonSets.filter((ds) => isSyncable(ds) && nodes.some((node) => node !== null && nodeShouldRunDaemonPod(node, ds).shouldRun));
+}
+
 /** (DaemonSet, node) pairs with a Failed pod of that DaemonSet: the only places a failed-pod backoff must be read. */
 export function backoffsToRead(daemonSets: readonly V1DaemonSet[], states: readonly NodeState[]): { ds: V1DaemonSet; node: string }[] {
   const wanted: { ds: V1DaemonSet; node: string }[] = [];

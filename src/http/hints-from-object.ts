@@ -22,8 +22,8 @@ export const reasons = {
 export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
   const { apiVersion, kind, metadata } = obj;
   if (apiVersion === 'v1' && kind === 'Node') {
-    // Any operation, deletes included: a deleted node's daemon pods must go.
-    return { hint: { kind: 'node', name: metadata.name } };
+    // Any operation, deletes included: a deleted node's daemon pods must go. A creation says so (Hint `created`).
+    return { hint: { kind: 'node', name: metadata.name, ...(operation === 'create' ? { created: true as const } : {}) } };
   }
   if (apiVersion === 'v1' && kind === 'Pod') {
     // A DaemonSet's pod changed: a DaemonSet-wide pass decides for its node, counts status and takes the next rollout

@@ -269,7 +269,7 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 // Hints, as carried by a deferred (asynchronous self-) invocation on Lambda. Mirrors src/hints.ts.
 
 export const HintSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('node'), name: validName(nodeNameError, 'not a node name') }),
+  z.object({ kind: z.literal('node'), name: validName(nodeNameError, 'not a node name'), created: z.optional(z.literal(true)) }),
   z.object({
     kind: z.literal('daemonSet'),
     namespace: validName(namespaceError, 'not a namespace'),

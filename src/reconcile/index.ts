@@ -71,7 +71,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
           const changedPods = (ds: V1DaemonSet) => hintOf.get(ds)?.pods;
           await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false, changedPods);
         }
-        if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name));
+        if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name), new Set(nodeHints.filter((h) => h.created).map((h) => h.name)));
       }
 
       const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };

@@ -10,9 +10,9 @@ import { apply } from './apply.ts';
 import { beginView, followUp, type Pass } from './deps.ts';
 import { readForNodes, snapshotWithBackoffs } from './read.ts';
 
-export async function reconcileNodes(pass: Pass, names: string[]): Promise<void> {
+export async function reconcileNodes(pass: Pass, names: string[], created?: ReadonlySet<string>): Promise<void> {
   beginView(pass);
-  const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names);
+  const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names, created);
   for (const ds of withoutHistory) followUp(pass, ds);
   if (daemonSets.length === 0) return;
   const snapshot = await snapshotWithBackoffs(pass, daemonSets, states, hashes);

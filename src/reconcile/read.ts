@@ -13,7 +13,7 @@ import { backoffKey } from '../core/backoff.ts';
 import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
 import { daemonSetRef, namespaceOf } from '../core/refs.ts';
-import { backoffsToRead, countedOn, nodeStates, uniquePods } from '../core/snapshot.ts';
+import { backoffsToRead, countedOn, nodeStates, uniquePods, wantingPods } from '../core/snapshot.ts';
 import type { Hint } from '../hints.ts';
 import type { Pass } from './deps.ts';
 
@@ -149,25 +149,33 @@ export interface NodeRead {
 
 /**
  * For node-scoped passes. Few nodes: per node a GET and a pod list by `spec.nodeName`, plus one list of the pods not
- * yet bound anywhere (a pending pod aimed at a node counts there before it is created again) and one DaemonSet list,
- * with the ControllerRevisions of the DaemonSets' namespaces (for the revision hash) as soon as that list is in.
+ * yet bound anywhere (a pending pod aimed at a node counts there before it is created again) and one DaemonSet list;
+ * the ControllerRevisions of the DaemonSets' namespaces (for the revision hash) as soon as the DaemonSets and nodes
+ * say that some DaemonSet should run a pod here, else only if pods of one are found here.
  * Many nodes (a burst of joins): one node list and one pod list instead of the per-node reads.
+ *
+ * `created`: nodes whose hint came from their creation. No DaemonSet counted such a node before, and nothing aims a
+ * pod at it, so where no DaemonSet should run a pod on it (a node registering with the `not-ready` taint, which a
+ * DaemonSet's pods do not tolerate unless it says so) the pass has nothing to read there: no pod list, no revisions.
+ * Its later changes (the taint going) bring their own passes.
  */
-export async function readForNodes(pass: Pass, names: string[]): Promise<NodeRead> {
+export async function readForNodes(pass: Pass, names: string[], created: ReadonlySet<string> = new Set()): Promise<NodeRead> {
   const { cluster, deps } = pass;
   const wanted = new Set(names);
-  // The revisions are read as soon as the DaemonSets are known, beside the node and pod reads.
   const dsRead = cluster.listDaemonSets();
-  const revisionsRead = dsRead.then(async (list) => {
-    const namespaces = [...new Set(list.filter(isSyncable).map(namespaceOf))];
-    return (await Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns)))).flat();
-  });
-  // Awaited below, after the node and pod reads; if those fail first, these must not reject unobserved (an unhandled
-  // rejection ends a Node process: the reliability trials saw a 403 burst after an API-server restart do just that).
+  const listRevisions = (of: readonly V1DaemonSet[]) => {
+    const namespaces = [...new Set(of.filter(isSyncable).map(namespaceOf))];
+    return Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))).then((l) => l.flat());
+  };
+  // Read beside the node and pod reads (null: not needed so far); awaited below, after those. If those fail first,
+  // these must not reject unobserved (an unhandled rejection ends a Node process: the reliability trials saw a 403
+  // burst after an API-server restart do just that).
+  let revisionsRead: Promise<V1ControllerRevision[] | null>;
   dsRead.catch(() => undefined);
-  revisionsRead.catch(() => undefined);
   let states: NodeState[];
   if (names.length > deps.options.wideReadThreshold) {
+    revisionsRead = dsRead.then(listRevisions);
+    revisionsRead.catch(() => undefined);
     const [nodes, pods] = await Promise.all([cluster.listNodes(), cluster.listPods()]);
     states = nodeStates(nodes, pods, wanted);
   } else {
@@ -175,26 +183,38 @@ export async function readForNodes(pass: Pass, names: string[]): Promise<NodeRea
     // The pods not yet bound are listed *before* each node's: binding only ever moves a pod from that list to its
     // node's, so a pod bound between the two reads is in both (counted once, as the later, bound copy), never in
     // neither. Read at once or the other way round, a pod bound in between was in neither list, and the pass created
-    // a second pod for its node (seen at N = 1,000: docs/benchmarks.md). Each node's GET still starts at once.
+    // a second pod for its node (seen at N = 1,000: docs/benchmarks.md). The node GETs start at once.
     const unscheduledRead = cluster.listUnscheduledPods();
     unscheduledRead.catch(() => undefined);
-    states = await mapLimit(names, 16, async (name) => {
-      const nodeRead = cluster.getNode(name);
-      nodeRead.catch(() => undefined);
+    const nodesRead = mapLimit(names, 16, (name) => cluster.getNode(name));
+    const firstRound = Promise.all([dsRead, nodesRead]);
+    firstRound.catch(() => undefined);
+    revisionsRead = firstRound.then(([list, nodes]) => (wantingPods(list, nodes).length > 0 ? listRevisions(list) : null));
+    revisionsRead.catch(() => undefined);
+    states = await mapLimit(names, 16, async (name, i) => {
+      if (created.has(name)) {
+        const [list, nodes] = await firstRound;
+        const node = nodes[i] ?? null;
+        if (node !== null && wantingPods(list, [node]).length === 0) return { name, node, pods: [] };
+      }
       const unscheduled = await unscheduledRead;
       const pods = await cluster.listPodsOnNode(name);
       const aimed = unscheduled.filter((pod) => getTargetNodeName(pod) === name);
-      return { name, node: await nodeRead, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
+      return { name, node: (await nodesRead)[i] ?? null, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
     });
     for (const state of states) if (state.node === null) pass.confirmedGone.add(state.name);
   }
-  const [daemonSets, revisions] = await Promise.all([dsRead, revisionsRead]);
+  const daemonSets = await dsRead;
+  const counted = countedOn(daemonSets, states);
+  // Not read early: no DaemonSet should run here, but pods of some are here (to keep or delete); their hash still
+  // decides which of a node's pods is current (surge).
+  const revisions = (await revisionsRead) ?? (counted.length > 0 ? await listRevisions(counted) : []);
   // A DaemonSet whose current revision is not written yet (just created or edited) is left to its DaemonSet-wide pass,
   // which writes the revision before any pod (upstream: history before manage), so no pod carries a hash that no
   // ControllerRevision has.
   const hashes = new Map<string, string>();
   const withoutHistory: V1DaemonSet[] = [];
-  for (const ds of countedOn(daemonSets, states)) {
+  for (const ds of counted) {
     const current = currentRevision(ds, revisionsOf(ds, revisions));
     if (current.written) hashes.set(ds.metadata?.uid ?? '', current.hash);
     else withoutHistory.push(ds);

@@ -10,6 +10,8 @@ const bearer = { authorization: `Bearer ${token}` };
 const secret = 'admission-secret-0123456789';
 
 const node = (name: string) => ({ kind: 'node', name });
+/** A node hint from the node's creation (Hint `created`). */
+const createdNode = (name: string) => ({ kind: 'node', name, created: true });
 const ds = (namespace: string, name: string, pods?: string[]) => ({ kind: 'daemonSet', namespace, name, ...(pods ? { pods } : {}) });
 
 describe('POST /events/watch', () => {
@@ -17,7 +19,7 @@ describe('POST /events/watch', () => {
     const { app, calls } = testApp();
     const res = await app.request(postJson('/events/watch', fixtureText('watch-node-added.json')));
     expect(res.status).toBe(200);
-    expect(calls).toEqual([[node('worker-8')]]);
+    expect(calls).toEqual([[createdNode('worker-8')]]);
     expect(await json(res)).toEqual({ accepted: 1, hints: 1, created: 1, deleted: 0, apiRequests: 3, ignored: [] });
   });
 
@@ -27,7 +29,7 @@ describe('POST /events/watch', () => {
     expect(res.status).toBe(200);
     // The two DaemonSet pods (worker-2, worker-3) map to their DaemonSet, like the DaemonSet's own event; the hint
     // names the two pods (the DaemonSet's own change names none).
-    expect(calls).toEqual([[node('worker-1'), ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-x7k2p', 'fluentd-elasticsearch-m4n5b']), node('worker-4')]]);
+    expect(calls).toEqual([[createdNode('worker-1'), ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-x7k2p', 'fluentd-elasticsearch-m4n5b']), node('worker-4')]]);
     expect((await json(res)).ignored).toEqual([{ reason: 'watch BOOKMARK event carries no change', count: 1 }]);
   });
 
@@ -111,7 +113,7 @@ describe('POST /events/audit', () => {
     expect(res.status).toBe(200);
     expect(calls).toEqual([
       [
-        node('worker-1'), // nodes create: responseObject
+        createdNode('worker-1'), // nodes create: responseObject (Hint `created`)
         // nodes/status patch of a condition: ignored, daemonless reads no node status (node-changes.ts)
         node('worker-3'), // nodes delete: the response is a Status, so the objectRef
         // pods create 409: skipped
@@ -317,8 +319,8 @@ describe('POST /events/admission', () => {
       kind: 'AdmissionReview',
       response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
     });
-    expect(deferred).toEqual([{ hints: [node('worker-7')], delayMs: 0 }]);
-    expect(calls).toEqual([[node('worker-7')]]);
+    expect(deferred).toEqual([{ hints: [createdNode('worker-7')], delayMs: 0 }]);
+    expect(calls).toEqual([[createdNode('worker-7')]]);
   });
 
   it('DELETE carries only oldObject: the deleted DaemonSet pod’s DaemonSet', async () => {
@@ -439,7 +441,7 @@ describe('POST /events/admission', () => {
     expect(res.status).toBe(200);
     expect(calls).toEqual([]); // answered before the object is stored
     await background.drain();
-    expect(calls).toEqual([[node('worker-7')]]);
+    expect(calls).toEqual([[createdNode('worker-7')]]);
   });
 
   it('400 only when the body is not an AdmissionReview at all', async () => {
@@ -475,7 +477,7 @@ describe('POST /events/admission', () => {
       const { app, calls, logs } = testApp({ env });
       const res = await app.request(postJson(`/events/admission/${secret}?timeout=10s`, fixture('admission-node-create.json')));
       expect(res.status).toBe(200);
-      expect(calls).toEqual([[node('worker-7')]]);
+      expect(calls).toEqual([[createdNode('worker-7')]]);
       expect(logs.lines.join('\n')).not.toContain(secret);
     });
   });

@@ -32,7 +32,8 @@ const terminating = <P extends { metadata: object }>(p: P) => ({ ...p, metadata:
 
 describe('hintFromObject: one row per mapping rule', () => {
   it.each<[string, unknown, Operation, unknown]>([
-    ['node created → that node', node('w1'), 'create', { hint: { kind: 'node', name: 'w1' } }],
+    // A creation says so: where no DaemonSet should run a pod on the node yet, its pass reads no pods there.
+    ['node created → that node, created', node('w1'), 'create', { hint: { kind: 'node', name: 'w1', created: true } }],
     ['node updated → that node', node('w1'), 'update', { hint: { kind: 'node', name: 'w1' } }],
     // A deleted node's daemon pods must be removed: deletes are hints too.
     ['node deleted → that node', node('w1'), 'delete', { hint: { kind: 'node', name: 'w1' } }],

@@ -52,6 +52,56 @@ describe('reads per hint', () => {
     expect([...reads].sort()).toEqual([...new Set(expectedReads)].sort());
   });
 
+  describe('a node no DaemonSet should run a pod on yet: no pods of it read where it was just created, no revisions unless pods are there', () => {
+    const notReady = () => newNode('n0', { spec: { taints: [taint('node.kubernetes.io/not-ready', 'NoSchedule')] } });
+    const toleratingAll = () => newDaemonSet('cni', { spec: { template: { spec: { tolerations: [{ operator: 'Exists' }] } } } });
+
+    it('created with the not-ready taint: the DaemonSets, the node (and the unbound pods, read at once for a creating pass); nothing written or asked', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [], revisions: written(d) });
+      const result = await reconciler.handle([{ kind: 'node', name: 'n0', created: true }]);
+      expect([...cluster.calls].sort()).toEqual(['getNode', 'listDaemonSets', 'listUnscheduledPods']);
+      expect(result).toMatchObject({ created: 0, deleted: 0 });
+      expect(result.followUp).toBeUndefined();
+    });
+
+    it('created, and one DaemonSet tolerates the taint: every read, and its pod created', async () => {
+      const d = ds();
+      const cni = toleratingAll();
+      const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d, cni], pods: [], revisions: written(d, cni) });
+      const result = await reconciler.handle([{ kind: 'node', name: 'n0', created: true }]);
+      expect(new Set(cluster.calls)).toEqual(new Set(['getNode', 'listDaemonSets', 'listUnscheduledPods', 'listPodsOnNode', 'listControllerRevisions', 'createPod', 'recordEvent']));
+      expect(result.created).toBe(1);
+    });
+
+    it('created, but the same node also changed in the batch: its pods are read (a pod of it is kept, and counted)', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')], revisions: written(d) });
+      const result = await reconciler.handle([{ kind: 'node', name: 'n0', created: true }, { kind: 'node', name: 'n0' }]);
+      expect(cluster.calls).toContain('listPodsOnNode');
+      // Found after the pods: read then, for the pod's hash.
+      expect(cluster.calls.indexOf('listControllerRevisions')).toBeGreaterThan(cluster.calls.indexOf('listPodsOnNode'));
+      expect(result.followUp).toEqual([expect.objectContaining({ name: 'agent' })]);
+      expect(cluster.deleted).toEqual([]);
+    });
+
+    it('changed, nothing should run and nothing is there: the pods are read, the revisions are not', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [], revisions: written(d) });
+      const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      expect([...cluster.calls].sort()).toEqual(['getNode', 'listDaemonSets', 'listPodsOnNode', 'listUnscheduledPods']);
+      expect(result.followUp).toBeUndefined();
+    });
+
+    it('created but already gone: its pods are read (a pod aimed at it must go)', async () => {
+      const d = ds();
+      const pending = newDaemonSetPod(d, 'gone', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
+      const { cluster, reconciler } = setup({ nodes: [], daemonSets: [d], pods: [pending], revisions: written(d) });
+      await reconciler.handle([{ kind: 'node', name: 'gone', created: true }]);
+      expect(cluster.deleted.map((x) => x.pod.name)).toEqual([pending.metadata!.name]);
+    });
+  });
+
   it('reads the pods not yet bound before any node\'s pods (binding only moves a pod from that list to its node\'s)', async () => {
     const d = ds();
     const { cluster, reconciler } = setup({ nodes: [newNode('n0'), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) });
