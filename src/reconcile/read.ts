@@ -156,8 +156,9 @@ export interface NodeRead {
  *
  * `created`: nodes whose hint came from their creation. No DaemonSet counted such a node before, and nothing aims a
  * pod at it, so where no DaemonSet should run a pod on it (a node registering with the `not-ready` taint, which a
- * DaemonSet's pods do not tolerate unless it says so) the pass has nothing to read there: no pod list, no revisions.
- * Its later changes (the taint going) bring their own passes.
+ * DaemonSet's pods do not tolerate unless it says so) the pass has nothing to read there: no pod lists, no revisions.
+ * Its later changes (the taint going) bring their own passes. Where one should (a DaemonSet tolerating every taint,
+ * as CNI daemons do), its pod is created one round trip later than for other hints.
  */
 export async function readForNodes(pass: Pass, names: string[], created: ReadonlySet<string> = new Set()): Promise<NodeRead> {
   const { cluster, deps } = pass;
@@ -183,9 +184,18 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
     // The pods not yet bound are listed *before* each node's: binding only ever moves a pod from that list to its
     // node's, so a pod bound between the two reads is in both (counted once, as the later, bound copy), never in
     // neither. Read at once or the other way round, a pod bound in between was in neither list, and the pass created
-    // a second pod for its node (seen at N = 1,000: docs/benchmarks.md). The node GETs start at once.
-    const unscheduledRead = cluster.listUnscheduledPods();
-    unscheduledRead.catch(() => undefined);
+    // a second pod for its node (seen at N = 1,000: docs/benchmarks.md). The node GETs start at once, and so does the
+    // list of pods not yet bound, unless every node was just created: then only once one of them turns out to need
+    // its pods read (during a scale-up that list holds every pod waiting for the new nodes).
+    let unscheduledRead: Promise<V1Pod[]> | undefined;
+    const unscheduled = () => {
+      if (unscheduledRead === undefined) {
+        unscheduledRead = cluster.listUnscheduledPods();
+        unscheduledRead.catch(() => undefined);
+      }
+      return unscheduledRead;
+    };
+    if (names.some((name) => !created.has(name))) unscheduled();
     const nodesRead = mapLimit(names, 16, (name) => cluster.getNode(name));
     const firstRound = Promise.all([dsRead, nodesRead]);
     firstRound.catch(() => undefined);
@@ -197,9 +207,9 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
         const node = nodes[i] ?? null;
         if (node !== null && wantingPods(list, [node]).length === 0) return { name, node, pods: [] };
       }
-      const unscheduled = await unscheduledRead;
+      const pending = await unscheduled();
       const pods = await cluster.listPodsOnNode(name);
-      const aimed = unscheduled.filter((pod) => getTargetNodeName(pod) === name);
+      const aimed = pending.filter((pod) => getTargetNodeName(pod) === name);
       return { name, node: (await nodesRead)[i] ?? null, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
     });
     for (const state of states) if (state.node === null) pass.confirmedGone.add(state.name);

@@ -56,11 +56,11 @@ describe('reads per hint', () => {
     const notReady = () => newNode('n0', { spec: { taints: [taint('node.kubernetes.io/not-ready', 'NoSchedule')] } });
     const toleratingAll = () => newDaemonSet('cni', { spec: { template: { spec: { tolerations: [{ operator: 'Exists' }] } } } });
 
-    it('created with the not-ready taint: the DaemonSets, the node (and the unbound pods, read at once for a creating pass); nothing written or asked', async () => {
+    it('created with the not-ready taint: the DaemonSets and the node only; nothing written or asked', async () => {
       const d = ds();
       const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [], revisions: written(d) });
       const result = await reconciler.handle([{ kind: 'node', name: 'n0', created: true }]);
-      expect([...cluster.calls].sort()).toEqual(['getNode', 'listDaemonSets', 'listUnscheduledPods']);
+      expect([...cluster.calls].sort()).toEqual(['getNode', 'listDaemonSets']);
       expect(result).toMatchObject({ created: 0, deleted: 0 });
       expect(result.followUp).toBeUndefined();
     });
@@ -71,6 +71,8 @@ describe('reads per hint', () => {
       const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d, cni], pods: [], revisions: written(d, cni) });
       const result = await reconciler.handle([{ kind: 'node', name: 'n0', created: true }]);
       expect(new Set(cluster.calls)).toEqual(new Set(['getNode', 'listDaemonSets', 'listUnscheduledPods', 'listPodsOnNode', 'listControllerRevisions', 'createPod', 'recordEvent']));
+      // The pods not yet bound are still listed before the node's.
+      expect(cluster.calls.indexOf('listUnscheduledPods')).toBeLessThan(cluster.calls.indexOf('listPodsOnNode'));
       expect(result.created).toBe(1);
     });
 
@@ -83,6 +85,17 @@ describe('reads per hint', () => {
       expect(cluster.calls.indexOf('listControllerRevisions')).toBeGreaterThan(cluster.calls.indexOf('listPodsOnNode'));
       expect(result.followUp).toEqual([expect.objectContaining({ name: 'agent' })]);
       expect(cluster.deleted).toEqual([]);
+    });
+
+    it('two nodes created, one of them ready: the pods not yet bound are read once, the ready node\'s pods only', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [notReady(), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) });
+      const result = await reconciler.handle([
+        { kind: 'node', name: 'n0', created: true },
+        { kind: 'node', name: 'n1', created: true },
+      ]);
+      expect(cluster.calls.filter((c) => c === 'listUnscheduledPods' || c === 'listPodsOnNode')).toEqual(['listUnscheduledPods', 'listPodsOnNode']);
+      expect(result.created).toBe(1);
     });
 
     it('changed, nothing should run and nothing is there: the pods are read, the revisions are not', async () => {
