@@ -182,7 +182,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
     const withLatency = how.clusterPhases.includes('latency') && kind !== 'raised';
     if (withLatency) {
       log(`${system.label}: warm joins with 1 DaemonSet, ${args.latencySamples} single node joins (after 2 unmeasured)`);
-      run.soloLatency = await soloJoins(ctx, args.latencySamples, 2);
+      run.soloLatency = await soloJoins(ctx, args.latencySamples, 2, args.joinReadyMs);
       if (!(await functionsSurvived('the 1-DaemonSet joins'))) run.soloLatency.missing = Math.max(run.soloLatency.missing, 1);
       const l = run.soloLatency.createToPod;
       log(`  node create → pod p50 ${l?.p50.toFixed(0)} ms, p95 ${l?.p95.toFixed(0)} ms (${run.soloLatency.missing} missing)`);
@@ -212,7 +212,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
     }
     if (withLatency) {
       log(`${system.label}: latency, ${args.latencySamples} single node joins`);
-      run.latency = await latency(ctx, args.latencySamples, { warmup: 2 });
+      run.latency = await latency(ctx, args.latencySamples, { warmup: 2, readyAfterMs: args.joinReadyMs });
       if (!(await functionsSurvived('the latency phase'))) run.latency.missing = Math.max(run.latency.missing, 1);
       const l = run.latency.createToPod;
       log(`  node create → pod p50 ${l?.p50.toFixed(0)} ms, p95 ${l?.p95.toFixed(0)} ms, p99 ${l?.p99.toFixed(0)} ms (${run.latency.missing} missing)`);

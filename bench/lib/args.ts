@@ -11,6 +11,10 @@
  *                         and of the phases   a, b, c, latency, change, minready, lists, memory, floor, cold
  *                         (no system named: the runtime's systems; no phase named: all phases)
  *   --latency-samples K   single-node joins for the latency phase, with 1 and with 4 DaemonSets (default 30)
+ *   --join-ready-ms M     the latency phase's nodes register not Ready (as a kubelet does before its runtime and
+ *                         network are up) and report Ready M ms later: their creation and the not-ready taint's
+ *                         removal are separate events, as in a cluster (default 0: Ready at creation, so the two
+ *                         usually share an audit batch)
  *   --change-samples K    DaemonSet changes for the change phase (default 5)
  *   --memory-nodes L      node counts of the memory phase's sweep (default 100,1000,5000; Lambda runtime only)
  *   --cold-reps R         process starts per bundle for the cold-start phase (default 15)
@@ -38,6 +42,8 @@ export interface BenchArgs {
   systems: SystemName[];
   phases: Set<PhaseName>;
   latencySamples: number;
+  /** The latency phase's nodes report Ready this long after registering (0: at once). */
+  joinReadyMs: number;
   changeSamples: number;
   memoryNodes: number[];
   /**
@@ -67,6 +73,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let large = false;
   let only: string[] | undefined;
   let latencySamples = 30;
+  let joinReadyMs = 0;
   let changeSamples = 5;
   let memoryNodes = [100, 1000, 5000];
   let runtime: RuntimeName = 'server';
@@ -89,6 +96,9 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         break;
       case '--latency-samples':
         latencySamples = positiveInt(flag, value());
+        break;
+      case '--join-ready-ms':
+        joinReadyMs = positiveInt(flag, value());
         break;
       case '--change-samples':
         changeSamples = positiveInt(flag, value());
@@ -127,11 +137,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     systems: chosenSystems.length > 0 ? chosenSystems : [...defaultSystems[runtime]],
     phases: new Set(chosenPhases.length > 0 ? chosenPhases : phaseNames),
     latencySamples,
+    joinReadyMs,
     changeSamples,
     memoryNodes,
     coldReps,
     raisedQps,
     stallSeconds,
-    complete: only === undefined && (n === 100 || n === 1000),
+    complete: only === undefined && (n === 100 || n === 1000) && joinReadyMs === 0,
   };
 }

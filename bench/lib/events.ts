@@ -21,14 +21,14 @@ export const SOLO_DAEMONSET = 'bench-solo';
  * Warm joins with one DaemonSet: creates it (on no node yet), joins `warmup` + `samples` nodes one at a time, then
  * deletes the DaemonSet, waits until its pods are gone and deletes the nodes, so that the shapes start as before.
  */
-export async function soloJoins(ctx: BenchContext, samples: number, warmup: number): Promise<LatencyResult> {
+export async function soloJoins(ctx: BenchContext, samples: number, warmup: number, readyAfterMs = 0): Promise<LatencyResult> {
   const apps = ctx.system.kc.makeApiClient(AppsV1Api);
   const before = new Set(ctx.observer.nodes.keys());
   const ds = await apps.createNamespacedDaemonSet({ namespace: NAMESPACE, body: fixtureCopy(SOLO_DAEMONSET) });
   const uid = ds.metadata!.uid!;
   await sleep(2_000);
   try {
-    return await latency(ctx, samples, { warmup, prefix: 'solo' });
+    return await latency(ctx, samples, { warmup, prefix: 'solo', readyAfterMs });
   } finally {
     await apps.deleteNamespacedDaemonSet({ name: SOLO_DAEMONSET, namespace: NAMESPACE, propagationPolicy: 'Background' });
     const end = performance.now() + 60_000;

@@ -28,7 +28,7 @@ import {
 import { repoRoot } from '../../devcluster/paths.ts';
 import { clientsFor } from '../../devcluster/simulator/client.ts';
 import { mapLimit } from '../../devcluster/simulator/limiter.ts';
-import { addNodes } from '../../devcluster/simulator/nodes.ts';
+import { addNodes, setNodeReady } from '../../devcluster/simulator/nodes.ts';
 import { SimulatorEnvSchema } from '../../devcluster/simulator/config.ts';
 import { apiCost, scrapeMetrics, type ApiCost, type MetricsSnapshot } from './apf.ts';
 import { logOffset, readFunctionsWindow, type FunctionsWindow } from './functions-log.ts';
@@ -333,7 +333,7 @@ export interface LatencyResult {
  * not measured (in the Lambda runtime they start the functions' environments: the measured joins are warm). The
  * nodes' names start with `prefix`.
  */
-export async function latency(ctx: BenchContext, samples: number, options: { warmup?: number; prefix?: string } = {}): Promise<LatencyResult> {
+export async function latency(ctx: BenchContext, samples: number, options: { warmup?: number; prefix?: string; readyAfterMs?: number } = {}): Promise<LatencyResult> {
   const { apps } = apis(ctx.system.kc);
   const dsList = (await apps.listNamespacedDaemonSet({ namespace: NAMESPACE })).items;
   const dsUids = new Set(dsList.map((d) => d.metadata!.uid!));
@@ -355,7 +355,14 @@ export async function latency(ctx: BenchContext, samples: number, options: { war
   let missing = 0;
   const join = async (namePrefix: string) => {
     const t0 = performance.now();
-    const [name] = await addNodes(ctx.system.kc, 1, { namePrefix, labels: { [BATCH_LABEL]: 'latency' } });
+    // With `readyAfterMs` the node registers as a kubelet does (Ready False, so it keeps the not-ready taint) and
+    // reports Ready that much later: its creation and the taint's removal are then separate events, as in a cluster.
+    const readyAfterMs = options.readyAfterMs ?? 0;
+    const [name] = await addNodes(ctx.system.kc, 1, { namePrefix, labels: { [BATCH_LABEL]: 'latency' }, notReady: readyAfterMs > 0 });
+    if (readyAfterMs > 0) {
+      await sleep(readyAfterMs);
+      await setNodeReady(ctx.system.kc, name!, true);
+    }
     const end = performance.now() + 20_000;
     while ((podsByNode.get(name!)?.length ?? 0) < podsPerNode && performance.now() < end) await sleep(20);
     return { t0, name: name!, pods: podsByNode.get(name!) ?? [] };

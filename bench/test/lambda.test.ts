@@ -262,6 +262,7 @@ const results: BenchResults = {
     systems: ['daemonless', 'lambda', 'upstream'],
     phases: ['a', 'b', 'c', 'latency'],
     latencySamples: 10,
+    joinReadyMs: 0,
     changeSamples: 5,
     memoryNodes: [1000, 5000],
     lambdaHeapMb: undefined,

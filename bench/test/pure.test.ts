@@ -11,7 +11,7 @@ import { percentile, ratio, summarize } from '../lib/stats.ts';
 
 describe('parseArgs', () => {
   it.each([
-    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], complete: true }],
+    ['defaults', [], { nodes: 100, runtime: 'server', systems: ['daemonless', 'upstream', 'raised'], joinReadyMs: 0, complete: true }],
     ['the Lambda runtime beside the server and upstream', ['--runtime', 'lambda'], { runtime: 'lambda', systems: ['daemonless', 'lambda', 'upstream'], complete: true }],
     ['only the Lambda runtime', ['--only', 'lambda'], { systems: ['lambda'], complete: false }],
     ['memory sweep sizes', ['--memory-nodes', '10,20'], { memoryNodes: [10, 20] }],
@@ -19,6 +19,7 @@ describe('parseArgs', () => {
     ['nodes override', ['--nodes', '20'], { nodes: 20, complete: false }],
     ['inline value', ['--nodes=30'], { nodes: 30 }],
     ['only a system', ['--only', 'daemonless'], { systems: ['daemonless'], complete: false }],
+    ['joins that turn Ready later: not a stored full run', ['--join-ready-ms', '1500'], { joinReadyMs: 1500, complete: false }],
   ])('%s', (_name, argv, expected) => {
     expect(parseArgs(argv)).toMatchObject(expected);
   });
@@ -203,6 +204,7 @@ describe('reports', () => {
       systems: ['daemonless', 'upstream'],
       phases: ['a', 'b', 'c'],
       latencySamples: 30,
+      joinReadyMs: 0,
       changeSamples: 5,
       memoryNodes: [100],
       lambdaHeapMb: undefined,

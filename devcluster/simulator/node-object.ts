@@ -21,6 +21,11 @@ export interface NodeOptions {
   labels?: Record<string, string>;
   taints?: Taint[];
   namePrefix?: string;
+  /**
+   * Registers as a kubelet does before its container runtime and network are up: Ready False, and kept so (the
+   * `nodes not-ready` annotation) until `setNodeReady(…, true)`.
+   */
+  notReady?: boolean;
 }
 
 function digest(text: string): Buffer {
@@ -107,6 +112,7 @@ export function buildNode(name: string, options: Omit<NodeOptions, 'namePrefix'>
       annotations: {
         'node.alpha.kubernetes.io/ttl': '0',
         'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+        ...(options.notReady ? { [NOT_READY_ANNOTATION]: 'true' } : {}),
       },
     },
     spec: {
@@ -120,7 +126,7 @@ export function buildNode(name: string, options: Omit<NodeOptions, 'namePrefix'>
         pressure('MemoryPressure', 'KubeletHasSufficientMemory', 'kubelet has sufficient memory available', now),
         pressure('DiskPressure', 'KubeletHasNoDiskPressure', 'kubelet has no disk pressure', now),
         pressure('PIDPressure', 'KubeletHasSufficientPID', 'kubelet has sufficient PID available', now),
-        readyCondition(true, now),
+        readyCondition(!options.notReady, now),
       ],
       addresses: [
         { type: 'InternalIP', address: ip },

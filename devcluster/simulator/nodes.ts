@@ -50,7 +50,7 @@ export async function addNodes(kc: KubeConfig, count: number, options: AddNodesO
   await mapLimit(names, options.concurrency ?? 24, async (name) => {
     const now = new Date().toISOString();
     const created = await core.createNode({ body: buildNode(name, options, now) });
-    if (readyStatusOf(created) !== 'True') {
+    if (!options.notReady && readyStatusOf(created) !== 'True') {
       await core.patchNodeStatus({ name, body: { status: { conditions: [readyCondition(true, now)] } } }, strategicMergePatch);
     }
   });

@@ -6,6 +6,7 @@ import {
   internalIPOf,
   nodeNames,
   planNode,
+  wantsReady,
   withTaint,
   withoutTaint,
   ZONES,
@@ -56,6 +57,14 @@ describe('buildNode', () => {
   it('registers taints in the create (as --register-with-taints)', () => {
     expect(built.spec?.taints).toEqual([{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }]);
     expect(buildNode('n', {}, NOW).spec?.taints).toBeUndefined();
+  });
+
+  it('notReady: registers as a kubelet whose runtime is not up yet, kept so by the not-ready wish until `nodes ready`', () => {
+    const n = buildNode('n', { notReady: true }, NOW);
+    expect(n.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('False');
+    expect(wantsReady(n)).toBe(false);
+    expect(planNode(n)).toEqual({});
+    expect(wantsReady(buildNode('n', {}, NOW))).toBe(true);
   });
 
   it('reports capacity, Ready, addresses and nodeInfo', () => {
