@@ -7,7 +7,12 @@ import { podNameError } from '../core/refs.ts';
 import type { Hint } from '../hints.ts';
 import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
 
-export type Operation = 'create' | 'update' | 'delete';
+/**
+ * What happened to the object. `added`: it appeared in a watch or an informer, which is a creation or, when the watch
+ * (re)started, an object that already existed (a watch from no resourceVersion, an ApiServerSource's informer
+ * listing): handled as a change, never as a creation.
+ */
+export type Operation = 'create' | 'added' | 'update' | 'delete';
 
 export type Mapped = { hint: Hint } | { ignored: string };
 
@@ -22,7 +27,8 @@ export const reasons = {
 export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
   const { apiVersion, kind, metadata } = obj;
   if (apiVersion === 'v1' && kind === 'Node') {
-    // Any operation, deletes included: a deleted node's daemon pods must go. A creation says so (Hint `created`).
+    // Any operation, deletes included: a deleted node's daemon pods must go. A creation says so (Hint `created`): an
+    // audit event or AdmissionReview of the create, never a watch's ADDED (see `Operation`).
     return { hint: { kind: 'node', name: metadata.name, ...(operation === 'create' ? { created: true as const } : {}) } };
   }
   if (apiVersion === 'v1' && kind === 'Pod') {

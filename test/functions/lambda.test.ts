@@ -30,7 +30,7 @@ describe('HTTP functions on Lambda (hono/aws-lambda)', () => {
     const result = await handler(fixture<LambdaEvent>('lambda-apigw-v2-watch.json'), context);
     expect(result).toMatchObject({ statusCode: 200, isBase64Encoded: false });
     expect(JSON.parse((result as { body: string }).body)).toMatchObject({ accepted: 1, hints: 1 });
-    expect(calls).toEqual([[{ kind: 'node', name: 'worker-11', created: true }]]);
+    expect(calls).toEqual([[{ kind: 'node', name: 'worker-11' }]]);
   });
 
   it('refuses an API Gateway v2 event with a wrong token', async () => {

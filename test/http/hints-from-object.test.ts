@@ -34,6 +34,8 @@ describe('hintFromObject: one row per mapping rule', () => {
   it.each<[string, unknown, Operation, unknown]>([
     // A creation says so: where no DaemonSet should run a pod on the node yet, its pass reads no pods there.
     ['node created → that node, created', node('w1'), 'create', { hint: { kind: 'node', name: 'w1', created: true } }],
+    // A watch or informer reports every existing node as added when it (re)starts: not a creation.
+    ['node added (watch, CloudEvent) → that node, not created', node('w1'), 'added', { hint: { kind: 'node', name: 'w1' } }],
     ['node updated → that node', node('w1'), 'update', { hint: { kind: 'node', name: 'w1' } }],
     // A deleted node's daemon pods must be removed: deletes are hints too.
     ['node deleted → that node', node('w1'), 'delete', { hint: { kind: 'node', name: 'w1' } }],

@@ -12,7 +12,7 @@ import { InvalidInputError, issuesOf, parseAt, parseJson, type PathSegment } fro
 import { checkJson, type JsonLimits } from '../json-guard.ts';
 import { CloudEventSchema, KubeObjectSchema, ObjectReferenceSchema, type CloudEvent } from '../schemas.ts';
 
-const operations: Record<string, Operation | undefined> = { add: 'create', update: 'update', delete: 'delete' };
+const operations: Record<string, Operation | undefined> = { add: 'added', update: 'update', delete: 'delete' };
 
 const typePattern = /^dev\.knative\.apiserver\.(resource|ref)\.(add|update|delete)$/;
 

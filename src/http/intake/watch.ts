@@ -6,7 +6,7 @@ import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } f
 import { parseAt, parseJson, type PathSegment } from '../invalid-input.ts';
 import { KubeObjectSchema, WatchEventSchema } from '../schemas.ts';
 
-const operations: Record<string, Operation | undefined> = { ADDED: 'create', MODIFIED: 'update', DELETED: 'delete' };
+const operations: Record<string, Operation | undefined> = { ADDED: 'added', MODIFIED: 'update', DELETED: 'delete' };
 
 export function intakeWatch(body: string): Intake {
   const intake = emptyIntake();
