@@ -7,12 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { addNodes, addTaint, deleteNode, failPod, setLabels } from '../../devcluster/simulator/nodes.ts';
+import { addNodes, addTaint, deleteNode, failPod, setLabels, setNodeReady } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
 import { DAEMONSET_KIND, RUN_LABEL, daemonSetApi, podsByNode, testDaemonSet, waitConverged } from '../support/daemon.ts';
 import { nodeShouldRunDaemonPod } from '../../src/core/eligibility.ts';
+import { getTargetNodeName } from '../../src/core/pod-template.ts';
 
 const admin = adminClient();
 const { core, apps, kc } = admin;
@@ -92,6 +93,31 @@ describe('node lifecycle and eligibility', () => {
   it('node added → it gets a pod', async () => {
     const [added] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: run } });
     nodes.push(added!);
+    await waitConverged(core, namespace, selector, nodes);
+  });
+
+  it('a node registering not Ready, as a kubelet does: a DaemonSet tolerating every taint gets its pod at once, the others once it reports Ready', async () => {
+    // The node's creation pass (Hint `created`) reads no pods where no DaemonSet should run one; a CNI-like DaemonSet
+    // should. Which pass creates its pod is not visible here (the node lifecycle controller's not-ready NoExecute
+    // taint on the new node brings another pass at once): test/reconcile/shell.test.ts counts the creation pass's
+    // reads and writes. This checks the outcome on the real control plane.
+    const cni = testDaemonSet(namespace, 'cni', run);
+    cni.spec!.template.spec!.tolerations = [{ operator: 'Exists' }];
+    await daemonSets.create(namespace, cni);
+    await waitConverged(core, namespace, 'app=cni', nodes);
+    const [joining] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: run }, notReady: true });
+    const aimedAt = async (labelSelector: string) =>
+      (await core.listNamespacedPod({ namespace, labelSelector })).items.filter((p) => getTargetNodeName(p) === joining);
+    await waitFor('the tolerating DaemonSet’s pod on the node registering', async () => (await aimedAt('app=cni')).length === 1);
+    // Give the node's events time to arrive and be acted on: no pod of the other DaemonSet while the node is not Ready.
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(await aimedAt(selector)).toEqual([]);
+    await setNodeReady(kc, joining!, true);
+    await waitConverged(core, namespace, selector, [...nodes, joining!]);
+    await waitConverged(core, namespace, 'app=cni', [...nodes, joining!]);
+    expect(await aimedAt('app=cni')).toHaveLength(1);
+    await daemonSets.delete(namespace, 'cni');
+    await deleteNode(kc, joining!);
     await waitConverged(core, namespace, selector, nodes);
   });
 
