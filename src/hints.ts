@@ -129,4 +129,10 @@ export type MoreHints = (context: { waited: boolean }) => Promise<Hint[]>;
 /** The port the HTTP layer calls. Implemented by src/reconcile.ts; faked in HTTP tests. */
 export interface HintHandler {
   handle(hints: readonly Hint[], signal?: AbortSignal, more?: MoreHints): Promise<HandleResult>;
+  /**
+   * Hints that reads alone can show to need nothing (a node's creation where no DaemonSet should run a pod yet): their
+   * result, without a pass, so without the pass lock (src/pass-lock.ts), since nothing is written; undefined when they
+   * need a pass. Absent: every call is a pass.
+   */
+  settleUnlocked?(hints: readonly Hint[]): Promise<HandleResult | undefined>;
 }

@@ -5,7 +5,8 @@
  * transient error: the queue consumer sends its hints again shortly, an HTTP sender gets 503 and retries. The lock is
  * held for `holdMs` and renewed every `renewEveryMs` while the pass runs, so a holder that dies blocks the others for
  * `holdMs` at most (not for its whole time budget: the first reliability run in the Lambda runtime found a resync
- * killed mid-pass blocking every reconcile for minutes).
+ * killed mid-pass blocking every reconcile for minutes). Hints that reads alone settle (HintHandler `settleUnlocked`)
+ * take no lock: nothing is written for them.
  */
 import { TransientError } from './errors.ts';
 import { dedupeHints, type HintHandler } from './hints.ts';
@@ -41,6 +42,9 @@ const MAX_POLL_MS = 400;
 export function withPassLock(inner: HintHandler, options: PassLockOptions): HintHandler {
   return {
     async handle(hints, signal, more) {
+      // Nothing to write, as reads alone showed: no lock to take and give back (two writes saved per such call).
+      const settled = await inner.settleUnlocked?.(hints);
+      if (settled !== undefined) return settled;
       const started = options.now();
       const port = options.lock();
       const holder = options.newId();

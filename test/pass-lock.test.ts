@@ -95,6 +95,21 @@ describe('withPassLock', () => {
     expect(seen).toEqual(passed);
   });
 
+  it('hints that reads alone settle take no lock and run no pass; the others do', async () => {
+    const { lock, state } = memoryLock();
+    let passes = 0;
+    const settledResult: HandleResult = { hints: 1, created: 0, deleted: 0, apiRequests: 2 };
+    const inner: HintHandler = {
+      handle: async () => (passes++, result),
+      settleUnlocked: async (hints) => (hints[0]?.kind === 'node' && hints[0].created ? settledResult : undefined),
+    };
+    const handler = locked(inner, lock);
+    await expect(handler.handle([{ kind: 'node', name: 'n1', created: true }])).resolves.toEqual(settledResult);
+    expect({ attempts: state.attempts, passes }).toEqual({ attempts: 0, passes: 0 });
+    await expect(handler.handle([{ kind: 'node', name: 'n1' }])).resolves.toEqual({ ...result, passLockMs: 0 });
+    expect({ attempts: state.attempts, releases: state.releases, passes }).toEqual({ attempts: 1, releases: 1, passes: 1 });
+  });
+
   it('gives the lock back when the pass fails, and the failure goes on', async () => {
     const { lock, state } = memoryLock();
     const handler = locked({ handle: async () => Promise.reject(new TransientError('apiserver 503')) }, lock);

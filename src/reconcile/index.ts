@@ -16,7 +16,7 @@ import { nodeNameError } from '../core/refs.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
-import { readHintedDaemonSets } from './read.ts';
+import { nothingForCreatedNodes, readHintedDaemonSets } from './read.ts';
 
 export type { ReconcilerDeps, ReconcilerOptions } from './deps.ts';
 
@@ -26,6 +26,7 @@ const LEASE_STALE_MS = 30 * 60_000;
 export function createReconciler(deps: ReconcilerDeps): HintHandler {
   const inner = reconcilerPass(deps);
   return {
+    settleUnlocked: (hints) => settleCreatedNodes(deps, hints),
     async handle(hints, signal) {
       try {
         return await inner.handle(hints, signal);
@@ -39,6 +40,22 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
       }
     },
   };
+}
+
+/**
+ * Hints that are all node creations, on nodes no DaemonSet should run a pod on yet (a node registering with the
+ * `not-ready` taint): settled by two reads, without a pass. Anything else: undefined, for a pass.
+ */
+async function settleCreatedNodes(deps: ReconcilerDeps, rawHints: readonly Hint[]): Promise<HandleResult | undefined> {
+  const hints = dedupeHints(rawHints);
+  const names = hints.flatMap((h) => (h.kind === 'node' && h.created && nodeNameError(h.name) === null ? [h.name] : []));
+  if (names.length === 0 || names.length !== hints.length) return undefined;
+  const started = deps.now();
+  const pass = newPass(deps, started);
+  if (!(await nothingForCreatedNodes(pass, names))) return undefined;
+  const result: HandleResult = { hints: hints.length, created: 0, deleted: 0, apiRequests: pass.cluster.requestCount() };
+  deps.log.info('reconciled', { ...result, requests: pass.cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), settledUnlocked: true });
+  return result;
 }
 
 function reconcilerPass(deps: ReconcilerDeps): HintHandler {

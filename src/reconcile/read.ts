@@ -232,6 +232,15 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
   return { daemonSets: daemonSets.filter((ds) => !withoutHistory.includes(ds)), states, hashes, withoutHistory };
 }
 
+/**
+ * Whether the nodes of these creation hints need no pass: each exists and no DaemonSet should run a pod on it yet
+ * (`readForNodes` on a created node stops there too). Two reads, written nothing: the caller needs no pass lock.
+ */
+export async function nothingForCreatedNodes(pass: Pass, names: readonly string[]): Promise<boolean> {
+  const [daemonSets, nodes] = await Promise.all([pass.cluster.listDaemonSets(), mapLimit(names, 16, (name) => pass.cluster.getNode(name))]);
+  return nodes.every((node) => node !== null && wantingPods(daemonSets, [node]).length === 0);
+}
+
 /** The snapshot to plan with: reads the failed-pod backoff only where a DaemonSet has a Failed pod (the rare path). */
 export async function snapshotWithBackoffs(pass: Pass, daemonSets: V1DaemonSet[], states: NodeState[], hashes: Map<string, string>): Promise<Snapshot> {
   const backoffs = new Map<string, BackoffState>();

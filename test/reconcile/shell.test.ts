@@ -98,6 +98,24 @@ describe('reads per hint', () => {
       expect(result.created).toBe(1);
     });
 
+    it('settled without a pass (so without the pass lock): only creations, on nodes nothing should run on yet', async () => {
+      const d = ds();
+      const cni = toleratingAll();
+      const { cluster, reconciler } = setup({ nodes: [notReady(), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) });
+      await expect(reconciler.settleUnlocked!([{ kind: 'node', name: 'n0', created: true }])).resolves.toEqual({ hints: 1, created: 0, deleted: 0, apiRequests: 2 });
+      expect([...cluster.calls].sort()).toEqual(['getNode', 'listDaemonSets']);
+      // A ready node, a node already gone, any other hint: a pass (none read for the last).
+      await expect(reconciler.settleUnlocked!([{ kind: 'node', name: 'n0', created: true }, { kind: 'node', name: 'n1', created: true }])).resolves.toBeUndefined();
+      await expect(reconciler.settleUnlocked!([{ kind: 'node', name: 'gone', created: true }])).resolves.toBeUndefined();
+      const before = cluster.calls.length;
+      await expect(reconciler.settleUnlocked!([{ kind: 'node', name: 'n0', created: true }, { kind: 'node', name: 'n0' }])).resolves.toBeUndefined();
+      await expect(reconciler.settleUnlocked!([{ kind: 'node', name: 'n0', created: true }, { kind: 'daemonSet', namespace: 'default', name: 'agent' }])).resolves.toBeUndefined();
+      expect(cluster.calls.length).toBe(before);
+      // One DaemonSet tolerating the taint: its pod is to be made, so a pass.
+      const tolerating = setup({ nodes: [notReady()], daemonSets: [d, cni], pods: [], revisions: written(d, cni) });
+      await expect(tolerating.reconciler.settleUnlocked!([{ kind: 'node', name: 'n0', created: true }])).resolves.toBeUndefined();
+    });
+
     it('changed, nothing should run and nothing is there: the pods are read, the revisions are not', async () => {
       const d = ds();
       const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [], revisions: written(d) });
