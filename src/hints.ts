@@ -6,9 +6,10 @@
 export type Hint =
   /**
    * Reconcile this node for every DaemonSet (a Node or Pod changed; the node may no longer exist). `created`: the
-   * change was the node's creation, and nothing else (a node registering): where no DaemonSet should run a pod on it
-   * yet, the pass reads no pods there (reconcile/read.ts `readForNodes`). Merged with any other hint for the node, it
-   * is dropped.
+   * change was the node's creation, and nothing else (a node registering; from an audit event or AdmissionReview of
+   * the create, never a watch's ADDED): where no DaemonSet should run a pod on it yet, the pass reads no pods there
+   * (reconcile/read.ts `readForNodes`), and under a pass lock needs no lock (`settleUnlocked`). Merged with any other
+   * hint for the node, it is dropped.
    */
   | { kind: 'node'; name: string; created?: true }
   /**
