@@ -23,7 +23,7 @@ import { restartApiserver } from '../../devcluster/faults/restart.ts';
 import { localPaths, repoRoot } from '../../devcluster/paths.ts';
 import { addNodes } from '../../devcluster/simulator/nodes.ts';
 import { type ClusterState, launchFile, readLaunch, readState } from '../../devcluster/state.ts';
-import { type Clients, clientsFor, createNamespace, freePorts, uniqueName, waitFor } from '../support/cluster.ts';
+import { apiStatus, type Clients, clientsFor, createNamespace, freePorts, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, testDaemonSet, waitConverged } from '../support/daemon.ts';
 
 const run = promisify(execFile);
@@ -89,10 +89,21 @@ async function freePortPair(): Promise<number> {
   }
 }
 
+/**
+ * Read, change, replace: again on a conflict, since daemonless's status writes move the DaemonSet's resourceVersion
+ * at any time (the fresh-clone CI once lost this race and the rollout never started).
+ */
 async function setImage(image: string): Promise<void> {
-  const ds = await admin.apps.readNamespacedDaemonSet({ namespace, name });
-  ds.spec!.template.spec!.containers[0]!.image = image;
-  await admin.apps.replaceNamespacedDaemonSet({ namespace, name, body: ds });
+  for (let attempt = 1; ; attempt++) {
+    const ds = await admin.apps.readNamespacedDaemonSet({ namespace, name });
+    ds.spec!.template.spec!.containers[0]!.image = image;
+    try {
+      await admin.apps.replaceNamespacedDaemonSet({ namespace, name, body: ds });
+      return;
+    } catch (error) {
+      if (apiStatus(error) !== 409 || attempt >= 5) throw error;
+    }
+  }
 }
 
 const imageOf = (pod: V1Pod) => pod.spec?.containers?.[0]?.image;
