@@ -46,14 +46,14 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
  * Hints that are all node creations, on nodes no DaemonSet should run a pod on yet (a node registering with the
  * `not-ready` taint): settled by two reads, without a pass. Anything else: undefined, for a pass.
  */
-async function settleCreatedNodes(deps: ReconcilerDeps, rawHints: readonly Hint[]): Promise<HandleResult | undefined> {
-  const hints = dedupeHints(rawHints);
-  const names = hints.flatMap((h) => (h.kind === 'node' && h.created && nodeNameError(h.name) === null ? [h.name] : []));
-  if (names.length === 0 || names.length !== hints.length) return undefined;
+async function settleCreatedNodes(deps: ReconcilerDeps, hints: readonly Hint[]): Promise<HandleResult | undefined> {
+  // Every hint a creation, so none merges into a change (dedupeHints): the distinct names are the deduplicated hints.
+  if (hints.length === 0 || !hints.every((h) => h.kind === 'node' && h.created && nodeNameError(h.name) === null)) return undefined;
+  const names = [...new Set(hints.flatMap((h) => (h.kind === 'node' ? [h.name] : [])))];
   const started = deps.now();
   const pass = newPass(deps, started);
   if (!(await nothingForCreatedNodes(pass, names))) return undefined;
-  const result: HandleResult = { hints: hints.length, created: 0, deleted: 0, apiRequests: pass.cluster.requestCount() };
+  const result: HandleResult = { hints: names.length, created: 0, deleted: 0, apiRequests: pass.cluster.requestCount() };
   deps.log.info('reconciled', { ...result, requests: pass.cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), settledUnlocked: true });
   return result;
 }

@@ -238,7 +238,7 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
  */
 export async function nothingForCreatedNodes(pass: Pass, names: readonly string[]): Promise<boolean> {
   const [daemonSets, nodes] = await Promise.all([pass.cluster.listDaemonSets(), mapLimit(names, 16, (name) => pass.cluster.getNode(name))]);
-  return nodes.every((node) => node !== null && wantingPods(daemonSets, [node]).length === 0);
+  return nodes.every((node) => node !== null) && wantingPods(daemonSets, nodes).length === 0;
 }
 
 /** The snapshot to plan with: reads the failed-pod backoff only where a DaemonSet has a Failed pod (the rare path). */
