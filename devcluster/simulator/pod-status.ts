@@ -59,8 +59,13 @@ export function isTerminal(pod: V1Pod): boolean {
 }
 
 export function planPod(pod: V1Pod, ctx: PodContext): PodAction {
-  // Once a grace-period-0 delete went through, what remains (finalizers) is not the kubelet's business.
-  if (pod.metadata?.deletionTimestamp) return pod.metadata.deletionGracePeriodSeconds === 0 ? 'none' : 'delete';
+  if (pod.metadata?.deletionTimestamp) {
+    if (pod.metadata.deletionGracePeriodSeconds !== 0) return 'delete';
+    // Grace 0 already: a delete of ours went through. Finalizers holding the pod are not the kubelet's business (and
+    // deleting again on every event would loop). Without finalizers the API server was stopped between the delete's
+    // two steps (set grace 0, then remove): it keeps such a pod until asked again, and a kubelet asks again.
+    return (pod.metadata.finalizers?.length ?? 0) > 0 ? 'none' : 'delete';
+  }
   // Failed/Succeeded are final (the API server refuses to leave them, and `nodes fail-pod` must stick).
   if (isTerminal(pod)) return 'none';
   if (!ctx.nodeWantsReady) return 'none';

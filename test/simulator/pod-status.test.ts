@@ -7,7 +7,7 @@ const LATER = '2026-11-28T00:05:00.000Z';
 const broken = /:unready$/;
 const ready = { nodeWantsReady: true, broken };
 
-function pod(overrides: { images?: string[]; init?: { image: string; restartPolicy?: string }[]; status?: V1Pod['status']; deleting?: boolean; grace?: number; hostNetwork?: boolean; gates?: string[] } = {}): V1Pod {
+function pod(overrides: { images?: string[]; init?: { image: string; restartPolicy?: string }[]; status?: V1Pod['status']; deleting?: boolean; grace?: number; finalizers?: string[]; hostNetwork?: boolean; gates?: string[] } = {}): V1Pod {
   return {
     metadata: {
       name: 'p',
@@ -15,6 +15,7 @@ function pod(overrides: { images?: string[]; init?: { image: string; restartPoli
       uid: 'uid-1',
       resourceVersion: '5',
       ...(overrides.deleting ? { deletionTimestamp: NOW as unknown as Date, deletionGracePeriodSeconds: overrides.grace ?? 30 } : {}),
+      ...(overrides.finalizers ? { finalizers: overrides.finalizers } : {}),
     },
     spec: {
       nodeName: 'sim-x-0',
@@ -42,7 +43,9 @@ describe('planPod', () => {
     ['Succeeded: never touched again', pod({ status: { phase: 'Succeeded' } }), ready, 'none'],
     ['Terminating: complete the deletion', pod({ deleting: true }), ready, 'delete'],
     // After our grace-period-0 delete only finalizers hold it: not the kubelet's business, and no delete loop.
-    ['Terminating with grace 0 already: nothing', pod({ deleting: true, grace: 0 }), ready, 'none'],
+    ['Terminating with grace 0, held by a finalizer: nothing', pod({ deleting: true, grace: 0, finalizers: ['example.com/keep'] }), ready, 'none'],
+    // The API server died between setting grace 0 and removing the pod: it stays until deleted again (a CI run hung on this).
+    ['Terminating with grace 0 and no finalizer: delete again', pod({ deleting: true, grace: 0 }), ready, 'delete'],
     ['Terminating on a not-ready node: still delete', pod({ deleting: true }), { ...ready, nodeWantsReady: false }, 'delete'],
     ['node held not-ready: start nothing', pod(), { ...ready, nodeWantsReady: false }, 'none'],
   ])('%s', (_, p, ctx, action) => {
