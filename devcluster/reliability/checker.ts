@@ -296,7 +296,14 @@ export class InvariantChecker {
       let misscheduled = 0;
       const pods = [...this.pods.values()].filter((p) => ownerUid(p) === uid);
       const terminating = pods.filter((p) => p.metadata?.deletionTimestamp && !isTerminal(p));
-      if (terminating.length > 0) problems.push(`${dsName(ds)}: ${terminating.length} pod(s) still terminating`);
+      if (terminating.length > 0) {
+        // Which pods and what holds them, so a run that did not converge says where to look (finding 18).
+        const which = terminating.slice(0, 3).map((p) => {
+          const finalizers = p.metadata?.finalizers ?? [];
+          return `${p.metadata?.name} on ${targetNode(p) ?? '?'}, grace ${p.metadata?.deletionGracePeriodSeconds ?? '?'} s, ${finalizers.length > 0 ? `finalizers ${finalizers.join(' ')}` : 'no finalizers'}`;
+        });
+        problems.push(`${dsName(ds)}: ${terminating.length} pod(s) still terminating (${which.join('; ')}${terminating.length > 3 ? '; …' : ''})`);
+      }
       for (const pod of pods) {
         const node = targetNode(pod);
         if (isLive(pod) && (node === undefined || !this.nodes.has(node))) problems.push(`${dsName(ds)}: live pod ${pod.metadata?.name} on missing node ${node}`);

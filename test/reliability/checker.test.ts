@@ -264,7 +264,7 @@ describe('convergence', () => {
     ['a pod not Ready', (c: InvariantChecker) => c.onPod('ADDED', pod('a', 'n1', { ready: false }), 10), /not Ready/],
     ['a pod on an ineligible node', (c: InvariantChecker) => { c.onPod('ADDED', pod('a', 'n1'), 10); c.onPod('ADDED', pod('b', 'n2'), 10); }, /must not run/],
     ['no pod', () => {}, /0 live pods, want 1/],
-    ['a terminating pod', (c: InvariantChecker) => { c.onPod('ADDED', pod('a', 'n1'), 10); c.onPod('ADDED', pod('b', 'n1', { deleting: true }), 10); }, /terminating/],
+    ['a terminating pod (named, with what holds it)', (c: InvariantChecker) => { c.onPod('ADDED', pod('a', 'n1'), 10); c.onPod('ADDED', pod('b', 'n1', { deleting: true }), 10); }, /1 pod\(s\) still terminating \(pod-b on n1, grace .* s, no finalizers\)/],
   ])('%s is not converged', (_name, act, why) => {
     const c = converged({});
     act(c);
