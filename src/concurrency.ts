@@ -1,6 +1,6 @@
 /**
  * Bounded concurrency, in one place: `settleAll` and `mapLimit` for plain fan-out, `slowStart` for creates (upstream
- * syncNodes' batches of 1, 2, 4, … without the batch barriers).
+ * syncNodes' batches of 1, 2, 4, … without the batch barriers), `slowStartEach` for one slow start per DaemonSet.
  */
 
 /** Runs tasks with at most `limit` in flight; resolves to their settled outcomes in input order. */
@@ -75,4 +75,48 @@ export async function slowStart<T, R>(
     launch();
   });
   return items.length - next;
+}
+
+/**
+ * One `slowStart` per group, all at once, with at most `limit` tasks in flight over all of them. Upstream syncs each
+ * DaemonSet on its own, so a pass over several (a node joining under four DaemonSets, a resync) starts each group's
+ * creates at 1 in flight together, and a group whose create is refused (its quota, its template) stops only itself.
+ * Returns how many of each group were never launched.
+ */
+export async function slowStartEach<T, R>(
+  groups: readonly (readonly T[])[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+  done: (item: T, settled: PromiseSettledResult<R>) => void,
+  stopsLaunching: (error: unknown) => boolean,
+  mayLaunch: () => boolean = () => true,
+): Promise<number[]> {
+  const slot = semaphore(limit);
+  const bounded = async (item: T): Promise<R> => {
+    const release = await slot();
+    try {
+      return await task(item);
+    } finally {
+      release();
+    }
+  };
+  return Promise.all(groups.map((items) => slowStart(items, limit, bounded, done, stopsLaunching, mayLaunch)));
+}
+
+/** At most `limit` holders at once; the waiters are served in order. */
+function semaphore(limit: number): () => Promise<() => void> {
+  let held = 0;
+  const waiting: (() => void)[] = [];
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next) next();
+    else held -= 1;
+  };
+  return () => {
+    if (held < limit) {
+      held += 1;
+      return Promise.resolve(release);
+    }
+    return new Promise((resolve) => waiting.push(() => resolve(release)));
+  };
 }

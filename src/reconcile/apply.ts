@@ -4,7 +4,7 @@
  * upstream would record for each outcome.
  */
 import { NamespaceTerminatingError, isTransient } from '../errors.ts';
-import { settleAll, slowStart } from '../concurrency.ts';
+import { settleAll, slowStartEach } from '../concurrency.ts';
 import { eventForAction, throttleEvents } from '../core/events.ts';
 import type { Action, ActionOutcome, CreateAction, EventToRecord, Plan } from '../core/model.ts';
 import { resolveNameConflict } from '../core/pod-template.ts';
@@ -50,18 +50,31 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
   await run(of('recordBackoff'));
   await run([...of('adopt'), ...of('release')]);
   await run(await confirmForceDeletes(pass, of('delete')));
-  const creates = of('create');
-  const skipped = await slowStart(
-    creates,
+  // Each DaemonSet's creates have their own slow start, as each has its own sync upstream.
+  const creates = new Map<string, CreateAction[]>();
+  for (const a of of('create')) {
+    const group = creates.get(a.daemonSet.uid);
+    if (group) group.push(a);
+    else creates.set(a.daemonSet.uid, [a]);
+  }
+  const skippedEach = await slowStartEach(
+    [...creates.values()],
     writeConcurrency,
     (a) => create(pass, a),
     record,
     (error) => !isTransient(error),
     () => deps.now().getTime() < pass.writeDeadline && viewIsFresh(pass),
   );
+  const skipped = skippedEach.reduce((sum, n) => sum + n, 0);
   if (skipped > 0 && deps.now().getTime() >= pass.writeDeadline) pass.unfinished = 'time budget exhausted';
   else if (skipped > 0 && !viewIsFresh(pass)) pass.unfinished = STALE;
-  else if (skipped > 0) deps.log.warn('skipping remaining creates after a rejected create', { skipped });
+  else {
+    [...creates.values()].forEach((group, i) => {
+      const n = skippedEach[i] ?? 0;
+      const ds = group[0]?.daemonSet;
+      if (n > 0 && ds) deps.log.warn('skipping remaining creates after a rejected create', { daemonSet: `${ds.namespace}/${ds.name}`, skipped: n });
+    });
+  }
   requeueAfter(pass, plan.requeueAfterSeconds);
   await recordEvents(pass, events, now);
   // A transient failure is re-thrown so the sender redelivers; the writes that did succeed stay done (idempotent).

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
-import { slowStart } from '../../src/concurrency.ts';
+import { slowStart, slowStartEach } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { defaultPlanOptions } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/log.ts';
@@ -611,6 +611,75 @@ describe('slowStart', () => {
       return 'done';
     }, () => {}, (e) => !isTransient(e));
     expect(transient).toBe(0);
+  });
+});
+
+describe('slowStartEach', () => {
+  const tick = () => new Promise((r) => setTimeout(r, 1));
+
+  it('starts every group at one in flight together, and bounds all of them by the limit', async () => {
+    let inFlight = 0;
+    const seen: number[] = [];
+    const groups = [0, 1, 2].map((g) => Array.from({ length: 20 }, (_, i) => `${g}-${i}`));
+    const skipped = await slowStartEach(groups, 4, async () => {
+      inFlight += 1;
+      seen.push(inFlight);
+      await tick();
+      inFlight -= 1;
+      return 'done';
+    }, () => {}, (e) => !isTransient(e));
+    expect(skipped).toEqual([0, 0, 0]);
+    expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
+    expect(Math.max(...seen)).toBe(4);
+  });
+
+  it("a group's rejected item stops only that group", async () => {
+    const outcomes: string[] = [];
+    const skipped = await slowStartEach([['a1', 'a2', 'a3'], ['b1', 'b2', 'b3']], 4, async (item) => {
+      if (item === 'a1') throw new RejectedError('403 quota', 403);
+      return 'done';
+    }, (item, s) => outcomes.push(`${item}:${s.status}`), (e) => !isTransient(e));
+    expect(skipped).toEqual([2, 0]);
+    expect(outcomes.sort()).toEqual(['a1:rejected', 'b1:fulfilled', 'b2:fulfilled', 'b3:fulfilled']);
+  });
+});
+
+describe('creates of several DaemonSets in one pass (upstream: one sync, one slow start each)', () => {
+  const two = () => {
+    const broken = newDaemonSet('a-broken');
+    const agent = newDaemonSet('b-agent');
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0'), newNode('n1')], daemonSets: [broken, agent], pods: [], revisions: written(broken, agent) });
+    return { cluster, reconciler };
+  };
+
+  it("a DaemonSet whose creates are refused does not hold up another's on the same node", async () => {
+    const { cluster, reconciler } = two();
+    const createPod = cluster.createPod.bind(cluster);
+    cluster.createPod = async (pod) => {
+      if (pod.metadata?.labels?.app === 'a-broken') throw new RejectedError('403 exceeded quota', 403);
+      return createPod(pod);
+    };
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(cluster.created.map((p) => p.metadata?.labels?.app)).toEqual(['b-agent']);
+    expect(result.created).toBe(1);
+    expect(cluster.events.map((e) => e.reason)).toContain('FailedCreate');
+  });
+
+  it('a node joining under two DaemonSets gets both pods in one round trip', async () => {
+    const { cluster, reconciler } = two();
+    const createPod = cluster.createPod.bind(cluster);
+    let inFlight = 0;
+    let most = 0;
+    cluster.createPod = async (pod) => {
+      inFlight += 1;
+      most = Math.max(most, inFlight);
+      await new Promise((r) => setTimeout(r, 2));
+      inFlight -= 1;
+      return createPod(pod);
+    };
+    await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(cluster.created).toHaveLength(2);
+    expect(most).toBe(2);
   });
 });
 
