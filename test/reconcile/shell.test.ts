@@ -580,19 +580,24 @@ describe('rolling update steps', () => {
   });
 });
 
-describe('slowStart', () => {
-  const tick = () => new Promise((r) => setTimeout(r, 1));
+/** A task that takes a millisecond, and the number in flight each time one starts. */
+function inFlightProbe() {
+  let inFlight = 0;
+  const seen: number[] = [];
+  const task = async () => {
+    inFlight += 1;
+    seen.push(inFlight);
+    await new Promise((r) => setTimeout(r, 1));
+    inFlight -= 1;
+    return 'done';
+  };
+  return { seen, task };
+}
 
+describe('slowStart', () => {
   it('starts with one in flight and grows by one per success, up to the limit', async () => {
-    let inFlight = 0;
-    const seen: number[] = [];
-    const skipped = await slowStart(Array.from({ length: 40 }, (_, i) => i), 8, async () => {
-      inFlight += 1;
-      seen.push(inFlight);
-      await tick();
-      inFlight -= 1;
-      return 'done';
-    }, () => {}, (e) => !isTransient(e));
+    const { seen, task } = inFlightProbe();
+    const skipped = await slowStart(Array.from({ length: 40 }, (_, i) => i), 8, task, () => {}, (e) => !isTransient(e));
     expect(skipped).toBe(0);
     expect(seen[0]).toBe(1);
     expect(Math.max(...seen)).toBe(8);
@@ -615,19 +620,10 @@ describe('slowStart', () => {
 });
 
 describe('slowStartEach', () => {
-  const tick = () => new Promise((r) => setTimeout(r, 1));
-
   it('starts every group at one in flight together, and bounds all of them by the limit', async () => {
-    let inFlight = 0;
-    const seen: number[] = [];
+    const { seen, task } = inFlightProbe();
     const groups = [0, 1, 2].map((g) => Array.from({ length: 20 }, (_, i) => `${g}-${i}`));
-    const skipped = await slowStartEach(groups, 4, async () => {
-      inFlight += 1;
-      seen.push(inFlight);
-      await tick();
-      inFlight -= 1;
-      return 'done';
-    }, () => {}, (e) => !isTransient(e));
+    const skipped = await slowStartEach(groups, 4, task, () => {}, (e) => !isTransient(e));
     expect(skipped).toEqual([0, 0, 0]);
     expect(seen.slice(0, 3)).toEqual([1, 2, 3]);
     expect(Math.max(...seen)).toBe(4);
