@@ -131,9 +131,10 @@ export type MoreHints = (context: { waited: boolean }) => Promise<Hint[]>;
 export interface HintHandler {
   handle(hints: readonly Hint[], signal?: AbortSignal, more?: MoreHints): Promise<HandleResult>;
   /**
-   * Hints that reads alone can show to need nothing (a node's creation where no DaemonSet should run a pod yet): their
-   * result, without a pass, so without the pass lock (src/pass-lock.ts), since nothing is written; undefined when they
-   * need a pass. Absent: every call is a pass.
+   * Hints settled without the pass lock (src/pass-lock.ts), since nothing but a status is written for them: a node's
+   * creation where reads alone show that no DaemonSet should run a pod yet, and a DaemonSet pass that pods asked for
+   * when it writes only the status (src/reconcile/status-only.ts). Their result; undefined when they need the locked
+   * pass (nothing was written then). Absent: every call is a locked pass.
    */
   settleUnlocked?(hints: readonly Hint[]): Promise<HandleResult | undefined>;
 }

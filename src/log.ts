@@ -59,3 +59,24 @@ export function serializeError(error: unknown): LogFields {
 
 /** Discards everything (tests that do not look at logs). */
 export const silentLogger: Logger = createLogger('error', () => {});
+
+/**
+ * Holds every line (its children's too) until `flush()` writes them to `log` in order; never flushed, they are
+ * dropped. For a pass that may be thrown away and run again (reconcile/status-only.ts).
+ */
+export function heldLogger(log: Logger): { log: Logger; flush(): void } {
+  const held: (() => void)[] = [];
+  const make = (target: Logger): Logger => ({
+    debug: (msg, fields) => void held.push(() => target.debug(msg, fields)),
+    info: (msg, fields) => void held.push(() => target.info(msg, fields)),
+    warn: (msg, fields) => void held.push(() => target.warn(msg, fields)),
+    error: (msg, fields) => void held.push(() => target.error(msg, fields)),
+    child: (fields) => make(target.child(fields)),
+  });
+  return {
+    log: make(log),
+    flush() {
+      for (const line of held.splice(0)) line();
+    },
+  };
+}

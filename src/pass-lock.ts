@@ -5,8 +5,8 @@
  * transient error: the queue consumer sends its hints again shortly, an HTTP sender gets 503 and retries. The lock is
  * held for `holdMs` and renewed every `renewEveryMs` while the pass runs, so a holder that dies blocks the others for
  * `holdMs` at most (not for its whole time budget: the first reliability run in the Lambda runtime found a resync
- * killed mid-pass blocking every reconcile for minutes). Hints that reads alone settle (HintHandler `settleUnlocked`)
- * take no lock: nothing is written for them.
+ * killed mid-pass blocking every reconcile for minutes). Hints the handler can settle without it (HintHandler
+ * `settleUnlocked`: reads alone, or reads and a status write, reconcile/status-only.ts) take no lock.
  */
 import { TransientError } from './errors.ts';
 import { dedupeHints, type HintHandler } from './hints.ts';

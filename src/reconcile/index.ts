@@ -17,6 +17,8 @@ import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
 import { nothingForCreatedNodes, readHintedDaemonSets } from './read.ts';
+import { statusOnlyGuard } from './status-only.ts';
+import { heldLogger } from '../log.ts';
 
 export type { ReconcilerDeps, ReconcilerOptions } from './deps.ts';
 
@@ -26,17 +28,12 @@ const LEASE_STALE_MS = 30 * 60_000;
 export function createReconciler(deps: ReconcilerDeps): HintHandler {
   const inner = reconcilerPass(deps);
   return {
-    settleUnlocked: (hints) => settleCreatedNodes(deps, hints),
+    settleUnlocked: async (hints) => (await settleCreatedNodes(deps, hints)) ?? (await settleStatusOnly(deps, hints)),
     async handle(hints, signal) {
       try {
         return await inner.handle(hints, signal);
       } catch (error) {
-        // A NotFound or Conflict the pass did not handle means the cluster changed under it (an object gone between
-        // two reads, a write raced). That says nothing about the request: the sender must redeliver, not give up on a 4xx.
-        if (error instanceof NotFoundError || error instanceof ConflictError) {
-          throw new TransientError(`the cluster changed during the reconcile (${error.message}); redeliver`, 1);
-        }
-        throw error;
+        throw redeliverable(error);
       }
     },
   };
@@ -56,6 +53,46 @@ async function settleCreatedNodes(deps: ReconcilerDeps, hints: readonly Hint[]):
   const result: HandleResult = { hints: names.length, created: 0, deleted: 0, apiRequests: pass.cluster.requestCount() };
   deps.log.info('reconciled', { ...result, requests: pass.cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), settledUnlocked: true });
   return result;
+}
+
+/**
+ * Hints that are all DaemonSets' pods changing (Hint `pods`: created, bound, turning Ready): their pass usually only
+ * writes status, and runs without the pass lock through a port that refuses every other write (status-only.ts).
+ * Refused: undefined, and the caller runs the pass again under the lock; its log lines are dropped with it.
+ */
+async function settleStatusOnly(deps: ReconcilerDeps, hints: readonly Hint[]): Promise<HandleResult | undefined> {
+  const named = (h: Hint): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet' && (h.pods?.length ?? 0) > 0;
+  if (hints.length === 0 || !hints.every(named)) return undefined;
+  const guard = statusOnlyGuard(new Set(hints.filter(named).map((h) => `${h.namespace}/${h.name}`)));
+  const held = heldLogger(deps.log);
+  const pass = reconcilerPass({ ...deps, log: held.log, cluster: (deadline, mayRetry) => guard.wrap(deps.cluster(deadline, mayRetry)) });
+  try {
+    const result = await pass.handle(hints);
+    if (guard.refused !== undefined) return refusedUnlocked(deps, guard.refused);
+    held.flush();
+    deps.log.debug('status-only pass ran without the pass lock', { hints: hints.length });
+    return result;
+  } catch (error) {
+    if (guard.refused !== undefined) return refusedUnlocked(deps, guard.refused);
+    held.flush();
+    throw redeliverable(error);
+  }
+}
+
+/**
+ * A NotFound or Conflict the pass did not handle means the cluster changed under it (an object gone between two
+ * reads, a write raced). That says nothing about the request: the sender must redeliver, not give up on a 4xx.
+ */
+function redeliverable(error: unknown): unknown {
+  if (error instanceof NotFoundError || error instanceof ConflictError) {
+    return new TransientError(`the cluster changed during the reconcile (${error.message}); redeliver`, 1);
+  }
+  return error;
+}
+
+function refusedUnlocked(deps: ReconcilerDeps, what: string): undefined {
+  deps.log.debug('status-only pass needs the pass lock', { needs: what });
+  return undefined;
 }
 
 function reconcilerPass(deps: ReconcilerDeps): HintHandler {

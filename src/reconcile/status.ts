@@ -12,9 +12,9 @@ import { followUp, requeueAfter, type Pass } from './deps.ts';
 /**
  * Writes the status of `ds` with the resourceVersion it was read at. The counters and `observedGeneration` always
  * belong together: both come from the DaemonSet this pass planned with. On a conflict the DaemonSet is re-read; if
- * its generation is still the planned one, the same status is written on the new resourceVersion (as upstream
- * retries); if the spec changed meanwhile, nothing is written and a fresh DaemonSet-wide pass is asked for, which
- * computes counters for the new template.
+ * its generation is still the planned one and its status the one this pass read, the same status is written on the
+ * new resourceVersion (as upstream retries); if the spec changed meanwhile, or another pass wrote the status (its
+ * counts may be newer), nothing is written and a fresh DaemonSet-wide pass is asked for.
  */
 export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeState[], hash: string): Promise<void> {
   const { deps, cluster } = pass;
@@ -35,9 +35,17 @@ export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeStat
         deps.log.warn('status not written', { daemonSet: keyOf(ds), error: String((error as Error).message) });
         return;
       }
+      const read = current;
       current = await cluster.getDaemonSet(namespaceOf(ds), ds.metadata?.name ?? '', daemonSetKindOf(ds));
       if (current && (current.metadata?.generation ?? 0) !== generation) {
         deps.log.info('status not written: the DaemonSet changed since it was read; a new pass computes it', { daemonSet: keyOf(ds) });
+        followUp(pass, ds);
+        return;
+      }
+      // Another pass wrote the status since this one read it (a status-only pass runs beside the locked ones:
+      // status-only.ts): its counts may come from a later view than these, so a new pass reads again.
+      if (current && JSON.stringify(current.status ?? {}) !== JSON.stringify(read.status ?? {})) {
+        deps.log.info('status not written: another pass wrote it since it was read; a new pass computes it', { daemonSet: keyOf(ds) });
         followUp(pass, ds);
         return;
       }
