@@ -6,20 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
 import { ConflictError } from '../../src/errors.ts';
-import { defaultPlanOptions } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/log.ts';
 import { T0, at, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, readyCondition, updatedDaemonSet, withRollingUpdate } from '../support/builders.ts';
 import { fakeCluster, type FakeState } from '../support/fake-cluster.ts';
+import { shellTestOptions } from '../support/reconciler-options.ts';
 
-const options: ReconcilerOptions = {
-  plan: defaultPlanOptions,
-  writeConcurrency: 4,
-  timeBudgetMs: 1_000,
-  wideReadThreshold: 3,
-  eventsPerReason: 5,
-  kinds: ['DaemonSet'],
-  staleViewMs: 2_000,
-};
+const options: ReconcilerOptions = { ...shellTestOptions, eventsPerReason: 5 };
 
 function setup(state: FakeState, now: Date = T0) {
   const cluster = fakeCluster(state);

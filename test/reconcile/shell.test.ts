@@ -7,22 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
 import { slowStart, slowStartEach } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
-import { defaultPlanOptions } from '../../src/core/model.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { T0, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
+import { shellTestOptions } from '../support/reconciler-options.ts';
 
-const options: ReconcilerOptions = {
-  plan: defaultPlanOptions,
-  writeConcurrency: 4,
-  timeBudgetMs: 1_000,
-  wideReadThreshold: 3,
-  eventsPerReason: 2,
-  kinds: ['DaemonSet'],
-  staleViewMs: 2_000,
-};
+const options: ReconcilerOptions = shellTestOptions;
 
 function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {
   const cluster = fakeCluster(state);

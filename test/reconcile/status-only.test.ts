@@ -7,22 +7,14 @@ import type { V1DaemonSet } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { ConflictError } from '../../src/errors.ts';
 import type { Hint } from '../../src/hints.ts';
-import { defaultPlanOptions } from '../../src/core/model.ts';
 import { createLogger } from '../../src/log.ts';
 import { createReconciler, type ReconcilerOptions } from '../../src/reconcile/index.ts';
 import { NeedsLockError, mayRollOut, statusOnlyGuard } from '../../src/reconcile/status-only.ts';
 import { newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, T0 } from '../support/builders.ts';
 import { fakeCluster, type FakeState } from '../support/fake-cluster.ts';
+import { shellTestOptions } from '../support/reconciler-options.ts';
 
-const options: ReconcilerOptions = {
-  plan: defaultPlanOptions,
-  writeConcurrency: 4,
-  timeBudgetMs: 1_000,
-  wideReadThreshold: 3,
-  eventsPerReason: 2,
-  kinds: ['DaemonSet'],
-  staleViewMs: 2_000,
-};
+const options: ReconcilerOptions = shellTestOptions;
 
 function setup(state: FakeState) {
   const cluster = fakeCluster(state);
