@@ -79,6 +79,7 @@ describe('refused: undefined for the locked pass, nothing written, nothing logge
     ['a node', [{ kind: 'node', name: 'n0' }]],
     ['pods named beside a node', [podsHint('agent-x'), { kind: 'node', name: 'n0' }]],
     ['the resync', [{ kind: 'resync' }]],
+    ['more than 4 pods of one DaemonSet (a burst of joins: nodes without their pods are likely)', [podsHint('p1', 'p2', 'p3', 'p4', 'p5')]],
   ])('not tried for %s: no reads', async (_name, hints) => {
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [settled(1)], pods: [] });
     await expect(reconciler.settleUnlocked!(hints)).resolves.toBeUndefined();
