@@ -6,7 +6,8 @@
  *     project's own dependencies) and `cfn-lint` (PyPI, in a virtualenv).
  *  2. `osls package` → .serverless/, run with no AWS credentials reachable (so a variable that needs them fails here).
  *  3. Policy checks on the generated template (`checkTemplate`): partition-agnostic ARNs, one role per function,
- *     reserved concurrency, a failure destination for every asynchronous invocation config, no secret values.
+ *     reserved concurrency, a failure destination for every asynchronous invocation config, an alarm on every queue
+ *     of failures, no secret values.
  *  4. `cfn-lint` on the generated templates: errors fail; warnings fail unless they are framework output listed in
  *     `knownWarnings` (and explained in docs/deploy.md), matched by rule, resource and dependency, not by rule alone.
  *  5. The size of each deployed artifact (zipped and unzipped).
@@ -146,7 +147,31 @@ export function checkTemplate(template: Template, text: string, functionNames: r
       }
     }
   }
+  problems.push(...unwatchedFailureQueues(template));
   return problems;
+}
+
+/**
+ * The queues that collect what failed for good (a queue's dead-letter target, an asynchronous invocation's on-failure
+ * destination) without a CloudWatch alarm on their depth: what lands there would wait unseen for its retention period.
+ */
+function unwatchedFailureQueues(template: Template): string[] {
+  const resources = Object.entries(template.Resources);
+  const arnOf = (value: any): string | undefined => (value?.['Fn::GetAtt']?.[1] === 'Arn' ? value['Fn::GetAtt'][0] : undefined);
+  const failureQueues = new Set<string>();
+  for (const [, r] of resources) {
+    const deadLetter = r.Type === 'AWS::SQS::Queue' ? arnOf(r.Properties?.['RedrivePolicy']?.['deadLetterTargetArn']) : undefined;
+    const onFailure = r.Type === 'AWS::Lambda::EventInvokeConfig' ? arnOf(r.Properties?.['DestinationConfig']?.['OnFailure']?.['Destination']) : undefined;
+    for (const id of [deadLetter, onFailure]) if (id !== undefined) failureQueues.add(id);
+  }
+  const watched = new Set(
+    resources
+      .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm' && r.Properties?.['MetricName'] === 'ApproximateNumberOfMessagesVisible')
+      .flatMap(([, r]) => (r.Properties?.['Dimensions'] ?? []) as { Name: string; Value: any }[])
+      .filter((d) => d.Name === 'QueueName' && d.Value?.['Fn::GetAtt']?.[1] === 'QueueName')
+      .map((d) => String(d.Value['Fn::GetAtt'][0])),
+  );
+  return [...failureQueues].filter((id) => !watched.has(id)).map((id) => `${id}: a queue of failures without an alarm on its depth`);
 }
 
 /** Every statement of a role's inline policies, the branches of an Fn::If included. */
@@ -229,7 +254,7 @@ function main(): void {
   const problems = checkTemplate(JSON.parse(text) as Template, text, functionNames);
   for (const problem of problems) log(`policy: ${problem}`);
   if (problems.length > 0) throw new Error(`${problems.length} policy problem(s) in the generated template`);
-  log('policy: partition-agnostic ARNs, one role and reserved concurrency per function, failure destinations, no secret values');
+  log('policy: partition-agnostic ARNs, one role and reserved concurrency per function, failure destinations, an alarm on every queue of failures, no secret values');
 
   const lint = timed('cfn-lint', () => run(cfnLint, ['--format', 'json', ...templates], { okStatus: [0, 2, 4, 6, 8, 10, 12, 14] }));
   const judgement = judgeLint(JSON.parse(lint.stdout || '[]') as LintFinding[]);

@@ -97,8 +97,17 @@ describe('checkTemplate', () => {
       ResyncRole: role([logs()]),
       WatchLambdaFunction: fn('watch', 'WatchRole'),
       ResyncLambdaFunction: fn('resync', 'ResyncRole'),
-      ResyncLambdaEvConf: { Type: 'AWS::Lambda::EventInvokeConfig', Properties: { DestinationConfig: { OnFailure: { Destination: 'q' } } } },
+      ResyncLambdaEvConf: { Type: 'AWS::Lambda::EventInvokeConfig', Properties: { DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['Failures', 'Arn'] } } } } },
+      Hints: { Type: 'AWS::SQS::Queue', Properties: { RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetters', 'Arn'] }, maxReceiveCount: 5 } } },
+      DeadLetters: { Type: 'AWS::SQS::Queue', Properties: {} },
+      Failures: { Type: 'AWS::SQS::Queue', Properties: {} },
+      DeadLettersAlarm: depthAlarm('DeadLetters'),
+      FailuresAlarm: depthAlarm('Failures'),
     },
+  });
+  const depthAlarm = (queue: string, metric = 'ApproximateNumberOfMessagesVisible') => ({
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: { MetricName: metric, Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queue, 'QueueName'] } }] },
   });
   const check = (template: ReturnType<typeof good>, names = ['resync', 'watch']) =>
     checkTemplate(template as never, JSON.stringify(template), names);
@@ -115,6 +124,10 @@ describe('checkTemplate', () => {
     ['a secret value in the environment', (t) => (t.Resources.WatchLambdaFunction.Properties.Environment.Variables.KUBE_TOKEN = 'x'), /a secret value in its environment \(KUBE_TOKEN\)/],
     ['an async config without a failure destination', (t) => delete t.Resources.ResyncLambdaEvConf.Properties.DestinationConfig, /ResyncLambdaEvConf: asynchronous invocations without an on-failure destination/],
     ['a wildcard action', (t) => t.Resources.ResyncRole.Properties.Policies[0].PolicyDocument.Statement.push({ Action: 'ssm:*', Resource: 'x' }), /ResyncRole: a wildcard action/],
+    ['a dead-letter queue without an alarm', (t) => delete t.Resources.DeadLettersAlarm, /^DeadLetters: a queue of failures without an alarm on its depth$/],
+    ['an on-failure destination without an alarm', (t) => delete t.Resources.FailuresAlarm, /^Failures: a queue of failures without an alarm on its depth$/],
+    ['an alarm on another metric than the depth', (t) => (t.Resources.FailuresAlarm = depthAlarm('Failures', 'NumberOfMessagesSent')), /^Failures: a queue of failures/],
+    ['an alarm on another queue', (t) => (t.Resources.DeadLettersAlarm = depthAlarm('Hints')), /^DeadLetters: a queue of failures/],
     ['Resource * beyond network interfaces', (t) => t.Resources.ResyncRole.Properties.Policies[0].PolicyDocument.Statement.push({ Action: 'ssm:GetParameters', Resource: '*' }), /ResyncRole: Resource '\*' for ssm:GetParameters/],
   ])('finds %s', (_name, spoil, problem) => {
     const template = good();
