@@ -99,9 +99,10 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
   } catch (error) {
     // Every hint the pass had, drained ones included, is sent again.
     const hints = hintsOfDue();
-    deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, error: serializeError(error) });
+    const transient = isTransient(error);
+    deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, transient, error: serializeError(error) });
     const failed = Math.max(...due.map((d) => d.failures));
-    if (isTransient(error)) {
+    if (transient) {
       const delay = Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS)));
       done = await deps.queue.send(hints, delay, { failures: failed }).then(() => true, () => false);
     } else if (failed < MAX_FAILED_RESENDS) {

@@ -8,7 +8,7 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { RejectedError, TransientError } from '../../src/errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../../src/hints.ts';
 import { nextPassAt, type PassScheduler } from '../../src/k8s/leases.ts';
-import { silentLogger } from '../../src/log.ts';
+import { createLogger, silentLogger } from '../../src/log.ts';
 import { MAX_FAILED_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
 import { encodeMessage } from '../../src/queue/message.ts';
 import type { HintQueue, QueueDrain, ReceivedMessage } from '../../src/queue/port.ts';
@@ -169,6 +169,21 @@ describe('consumeBatch', () => {
     const out = await consumeBatch(event(record(encodeMessage([node('n1')]))), deps(h, queue));
     expect(sent).toEqual([{ hints: [node('n1')], delay: 3 }]);
     expect(out.batchItemFailures).toEqual([]);
+  });
+
+  // docs/deploy.md: transient failures do not alarm; the log line is how an operator tells them from the others.
+  it.each([
+    ['a transient failure', new TransientError('429 TooManyRequests', 3), true],
+    ['any other failure', new RejectedError('403 forbidden', 403), false],
+  ])('%s is logged as a batch not reconciled, saying whether it was transient', async (_name, error, transient) => {
+    const { h } = handler(async () => {
+      throw error;
+    });
+    const { queue } = recordingQueue();
+    const lines: Record<string, unknown>[] = [];
+    const log = createLogger('info', (line) => lines.push(JSON.parse(line) as Record<string, unknown>));
+    await consumeBatch(event(record(encodeMessage([node('n1')]))), { ...deps(h, queue), log });
+    expect(lines).toEqual([expect.objectContaining({ level: 'warn', msg: 'queue batch not reconciled', records: 1, hints: 1, transient })]);
   });
 
   it('when even that send fails, every record is reported failed (SQS redelivers)', async () => {
