@@ -212,6 +212,13 @@ export async function shapeNewDaemonSet(ctx: BenchContext): Promise<{ result: Sh
 
 /** (c) an image rollout of the reference DaemonSet with maxUnavailable 10 %, maxSurge 0, the same for both systems. */
 export async function shapeRollout(ctx: BenchContext): Promise<ShapeResult> {
+  const have = ctx.observer.nodes.size;
+  if (have < ctx.nodes) {
+    // Run alone (`--only …,c`), the rollout needs the nodes that (a) would have added.
+    ctx.log(`  adding ${ctx.nodes - have} nodes first (not measured)`);
+    await addSchedulableNodes(ctx, ctx.nodes - have, 'base');
+    await sleep(2_000);
+  }
   const { apps } = apis(ctx.system.kc);
   const name = fixture().metadata!.name!;
   let ds = await apps.readNamespacedDaemonSet({ name, namespace: NAMESPACE }).catch(() => undefined);
