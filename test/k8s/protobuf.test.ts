@@ -4,7 +4,7 @@
  * decoded lists equal the JSON ones projected is checked against the real API server (test/integration/list-encoding).
  */
 import { describe, expect, it } from 'vitest';
-import { ProtobufError, decodeNodeList, decodePodList, decodeStatus } from '../../src/k8s/protobuf.ts';
+import { ProtobufError, decodeNodeList, decodePodList, decodeStatus, rfc3339 } from '../../src/k8s/protobuf.ts';
 
 /** A protobuf writer just big enough for these tests: fields by number, wire type from the value. */
 type Value = string | number | boolean | bigint | Uint8Array | Value[];
@@ -105,6 +105,12 @@ describe('decodePodList', () => {
     ['empty strings, as JSON leaves them out', msg([1, msg([1, 'p'], [3, ''], [5, ''])], [2, msg([10, ''])], [3, msg([1, ''])]), { metadata: { name: 'p' }, spec: { containers: [] }, status: {} }],
     ['the zero time left out', msg([1, msg([1, 'p'], [8, ZERO_TIME])]), { metadata: { name: 'p' }, spec: { containers: [] }, status: {} }],
     [
+      // Only the Ready condition is kept, with its own time, in whatever order the fields come.
+      'the other conditions dropped with their times, the Ready one keeping its time written before its type',
+      msg([3, msg([2, [msg([1, 'Initialized'], [2, 'True'], [4, time('2026-12-01T09:00:00Z')]), msg([4, time('2026-12-01T10:01:02Z')], [1, 'Ready'], [2, 'True'])]])]),
+      { metadata: {}, spec: { containers: [] }, status: { conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: '2026-12-01T10:01:02Z' }] } },
+    ],
+    [
       'a Ready condition without a transition time',
       msg([3, msg([2, msg([1, 'Ready'], [2, 'False'], [4, ZERO_TIME])])]),
       { metadata: {}, spec: { containers: [] }, status: { conditions: [{ type: 'Ready', status: 'False' }] } },
@@ -155,6 +161,31 @@ describe('decodeNodeList', () => {
         { metadata: { name: 'n2' }, spec: {} },
       ],
     });
+  });
+});
+
+describe('rfc3339: what JSON writes for a metav1.Time, without Date', () => {
+  const viaDate = (seconds: number) => new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  it.each([
+    ['the epoch', '1970-01-01T00:00:00Z'],
+    ['a second before it', '1969-12-31T23:59:59Z'],
+    ['a leap day', '2024-02-29T12:34:56Z'],
+    ['a century year that is a leap year', '2000-02-29T23:59:59Z'],
+    ['the day after February in a century year that is not', '2100-03-01T00:00:00Z'],
+    ['the last second of a year', '2026-12-31T23:59:59Z'],
+    ['the first year with four digits', '1000-01-01T00:00:00Z'],
+    ['the last second a four-digit year has', '9999-12-31T23:59:59Z'],
+  ])('%s: %s', (_, iso) => {
+    expect(rfc3339(Date.parse(iso) / 1000)).toBe(iso);
+  });
+
+  it('equals the Date formatting every 86,413 s from year 1000 to 9999, and outside those years falls back to it', () => {
+    const from = Date.parse('1000-01-01T00:00:00Z') / 1000;
+    const to = Date.parse('9999-12-31T23:59:59Z') / 1000;
+    const wrong: string[] = [];
+    for (let s = from; s <= to; s += 86_413) if (rfc3339(s) !== viaDate(s)) wrong.push(`${s}: ${rfc3339(s)} ≠ ${viaDate(s)}`);
+    expect(wrong).toEqual([]);
+    expect(rfc3339(-62_135_596_799)).toBe('0001-01-01T00:00:01Z');
   });
 });
 
