@@ -179,11 +179,11 @@ describe('rfc3339: what JSON writes for a metav1.Time, without Date', () => {
     expect(rfc3339(Date.parse(iso) / 1000)).toBe(iso);
   });
 
-  it('equals the Date formatting every 86,413 s from year 1000 to 9999, and outside those years falls back to it', () => {
+  it('equals the Date formatting every 3,197,293 s (37 days and 3 s) from year 1000 to 9999, and outside those years falls back to it', () => {
     const from = Date.parse('1000-01-01T00:00:00Z') / 1000;
     const to = Date.parse('9999-12-31T23:59:59Z') / 1000;
     const wrong: string[] = [];
-    for (let s = from; s <= to; s += 86_413) if (rfc3339(s) !== viaDate(s)) wrong.push(`${s}: ${rfc3339(s)} ≠ ${viaDate(s)}`);
+    for (let s = from; s <= to; s += 3_197_293) if (rfc3339(s) !== viaDate(s)) wrong.push(`${s}: ${rfc3339(s)} ≠ ${viaDate(s)}`);
     expect(wrong).toEqual([]);
     expect(rfc3339(-62_135_596_799)).toBe('0001-01-01T00:00:01Z');
   });
