@@ -178,13 +178,17 @@ export async function shapeJoin(ctx: BenchContext): Promise<{ result: ShapeResul
 }
 
 /** (a) the reference DaemonSet, unchanged, on every simulated node. */
-export async function shapeNewDaemonSet(ctx: BenchContext): Promise<{ result: ShapeResult; uid?: string }> {
+/** Adds the simulated nodes the run asks for that the cluster does not have yet (not measured). */
+async function ensureNodes(ctx: BenchContext): Promise<void> {
   const have = ctx.observer.nodes.size;
-  if (have < ctx.nodes) {
-    ctx.log(`  adding ${ctx.nodes - have} nodes first (not measured)`);
-    await addSchedulableNodes(ctx, ctx.nodes - have, 'base');
-    await sleep(2_000);
-  }
+  if (have >= ctx.nodes) return;
+  ctx.log(`  adding ${ctx.nodes - have} nodes first (not measured)`);
+  await addSchedulableNodes(ctx, ctx.nodes - have, 'base');
+  await sleep(2_000);
+}
+
+export async function shapeNewDaemonSet(ctx: BenchContext): Promise<{ result: ShapeResult; uid?: string }> {
+  await ensureNodes(ctx);
   const { apps } = apis(ctx.system.kc);
   const nodes = [...ctx.observer.nodes.keys()];
   const result: ShapeResult = { shape: 'a', nodes: nodes.length, daemonSets: 1, status: 'failed', seconds: 0, satisfiedNodes: 0 };
@@ -212,13 +216,8 @@ export async function shapeNewDaemonSet(ctx: BenchContext): Promise<{ result: Sh
 
 /** (c) an image rollout of the reference DaemonSet with maxUnavailable 10 %, maxSurge 0, the same for both systems. */
 export async function shapeRollout(ctx: BenchContext): Promise<ShapeResult> {
-  const have = ctx.observer.nodes.size;
-  if (have < ctx.nodes) {
-    // Run alone (`--only …,c`), the rollout needs the nodes that (a) would have added.
-    ctx.log(`  adding ${ctx.nodes - have} nodes first (not measured)`);
-    await addSchedulableNodes(ctx, ctx.nodes - have, 'base');
-    await sleep(2_000);
-  }
+  // Run alone (`--only …,c`), the rollout needs the nodes that (a) would have added.
+  await ensureNodes(ctx);
   const { apps } = apis(ctx.system.kc);
   const name = fixture().metadata!.name!;
   let ds = await apps.readNamespacedDaemonSet({ name, namespace: NAMESPACE }).catch(() => undefined);
