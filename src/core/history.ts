@@ -4,7 +4,7 @@
  * Nothing here writes; `planHistory` says which revisions to adopt, release, label, create, update and delete, and
  * which pods to relabel, and the shell does it.
  */
-import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetCondition, V1Pod } from '@kubernetes/client-node';
 import { claimObjects, type Claim } from './claim.ts';
 import { goJson } from './go-json.ts';
 import { revisionHash } from './hash.ts';
@@ -238,6 +238,44 @@ export function provenRevisionHash(ds: V1DaemonSet, pods: readonly V1Pod[]): str
   const hash = revisionHash(ds);
   const carried = pods.some((pod) => pod.metadata?.labels?.[labels.revisionHash] === hash && isControlledBy(pod, uid));
   return carried ? hash : undefined;
+}
+
+/**
+ * The status condition in which daemonless records the current revision's hash, beside the counters and in the same
+ * write as `observedGeneration`: `message` is `controller-revision-hash=<hash>`. Upstream's DaemonSet has no
+ * conditions; this one is ours (docs/design.md, deliberate differences). A node-scoped pass reads it instead of the
+ * ControllerRevisions (`recordedRevisionHash`); a person reads which revision is current.
+ */
+export const revisionCondition = { type: 'daemonless.dev/CurrentRevision', reason: 'RevisionWritten', prefix: 'controller-revision-hash=' } as const;
+
+/**
+ * The condition recording `hash` as current. Its lastTransitionTime is when this hash became current (kept from `old`
+ * while the hash stays the same).
+ */
+export function revisionConditionFor(hash: string, old: readonly V1DaemonSetCondition[] | undefined, now: string): V1DaemonSetCondition {
+  const message = `${revisionCondition.prefix}${hash}`;
+  const before = old?.find((c) => c.type === revisionCondition.type);
+  const since = before?.status === 'True' && before.message === message && before.lastTransitionTime ? before.lastTransitionTime : now;
+  return { type: revisionCondition.type, status: 'True', reason: revisionCondition.reason, message, lastTransitionTime: since as unknown as Date };
+}
+
+/**
+ * The current revision's hash as a DaemonSet-wide pass recorded it in the status (`revisionCondition`), where the
+ * DaemonSet as read proves it still holds: the status observed the current generation (the condition came in the same
+ * write as `observedGeneration`, after the pass wrote the revision), and the hash is `revisionHash(ds)` of today's
+ * template and collisionCount. Undefined otherwise (a spec not yet synced, no condition, a rollback to a revision kept
+ * from before a collisionCount change or made by upstream with its own hash): the pass reads the revisions.
+ *
+ * Why the revision still exists: cleanup never deletes the current revision, and one deleted by hand is made again
+ * under the same name and hash by the next DaemonSet-wide pass (the hash is a function of template and
+ * collisionCount, both unchanged).
+ */
+export function recordedRevisionHash(ds: V1DaemonSet): string | undefined {
+  if (isBeingDeleted(ds) || !generationObserved(ds)) return undefined;
+  const recorded = ds.status?.conditions?.find((c) => c.type === revisionCondition.type);
+  if (recorded?.status !== 'True' || !recorded.message?.startsWith(revisionCondition.prefix)) return undefined;
+  const hash = revisionHash(ds);
+  return recorded.message === `${revisionCondition.prefix}${hash}` ? hash : undefined;
 }
 
 /** A history plan that only names the hash (`provenRevisionHash`): nothing to claim, create, relabel or clean up. */

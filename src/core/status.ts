@@ -5,6 +5,7 @@
  */
 import type { V1DaemonSet, V1DaemonSetCondition, V1DaemonSetStatus } from '@kubernetes/client-node';
 import { claimPodsOnNode } from './claim.ts';
+import { revisionCondition, revisionConditionFor } from './history.ts';
 import { nodeShouldRunDaemonPod } from './eligibility.ts';
 import type { NodeState, StatusCounters } from './model.ts';
 import { templateGeneration } from './pod-template.ts';
@@ -62,7 +63,7 @@ const counterNames = [
 
 /**
  * Upstream skips the status write when all seven counters are unchanged and observedGeneration ≥ generation. With
- * `conditions` (a ServerlessDaemonSet's), also when they read the same.
+ * `conditions` (`conditionsToWrite`), also when they read the same.
  */
 export function statusNeedsUpdate(old: V1DaemonSetStatus | undefined, next: StatusCounters, generation: number, conditions?: V1DaemonSetCondition[]): boolean {
   if ((old?.observedGeneration ?? 0) < generation) return true;
@@ -101,6 +102,17 @@ export function statusConditions(counters: StatusCounters, old: V1DaemonSetStatu
     const since = before && before.status === c.status && before.lastTransitionTime ? before.lastTransitionTime : rfc3339(now);
     return { ...c, lastTransitionTime: since as unknown as Date };
   });
+}
+
+/**
+ * The conditions a status write carries: a ServerlessDaemonSet's own (`statusConditions`) or, for an apps/v1
+ * DaemonSet, those others wrote (kept as they are); and for both, the current revision (core/history.ts
+ * `revisionCondition`), which node-scoped passes read instead of the revisions.
+ */
+export function conditionsToWrite(serverless: boolean, counters: StatusCounters, hash: string, old: V1DaemonSetStatus | undefined, now: Date): V1DaemonSetCondition[] {
+  const revision = revisionConditionFor(hash, old?.conditions, rfc3339(now));
+  if (serverless) return [...statusConditions(counters, old, now), revision];
+  return [...(old?.conditions ?? []).filter((c) => c.type !== revisionCondition.type), revision];
 }
 
 function sameConditions(a: V1DaemonSetCondition[] | undefined, b: V1DaemonSetCondition[]): boolean {

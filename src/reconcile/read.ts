@@ -6,7 +6,7 @@ import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernet
 import type { PodMetadata } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
-import { currentRevision, generationObserved, provenRevisionHash, revisionsOf } from '../core/history.ts';
+import { currentRevision, generationObserved, provenRevisionHash, recordedRevisionHash, revisionsOf } from '../core/history.ts';
 import { groupedSelectorQueries, selectorMatches } from '../core/label-selector.ts';
 import type { BackoffState, DaemonSetKind, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
@@ -86,7 +86,7 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
     unsaid.length > 0 ? releaseMetadata(unsaid) : Promise.resolve([]),
     resync ? cluster.listControllerRevisions() : listRevisions(needed),
   ]);
-  const proofs = proving.map((ds) => ({ ds, hash: provenRevisionHash(ds, podLists[syncable.indexOf(ds)] ?? []) }));
+  const proofs = proving.map((ds) => ({ ds, hash: provenRevisionHash(ds, podLists[syncable.indexOf(ds)] ?? []) ?? recordedRevisionHash(ds) }));
   const failed = new Set(proofs.filter((p) => p.hash === undefined).map((p) => namespaceOf(p.ds)));
   const provenHashes = new Map(proofs.flatMap(({ ds, hash }) => (hash === undefined || failed.has(namespaceOf(ds)) ? [] : [[ds.metadata?.uid ?? '', hash] as const])));
   const left = resync ? [] : syncable.filter((ds, i) => !unsaid.includes(ds) && someLeftSelector(changedPods(ds) ?? [], podLists[i] ?? []));
@@ -151,7 +151,8 @@ export interface NodeRead {
  * For node-scoped passes. Few nodes: per node a GET and a pod list by `spec.nodeName`, plus one list of the pods not
  * yet bound anywhere (a pending pod aimed at a node counts there before it is created again) and one DaemonSet list;
  * the ControllerRevisions of the DaemonSets' namespaces (for the revision hash) as soon as the DaemonSets and nodes
- * say that some DaemonSet should run a pod here, else only if pods of one are found here.
+ * say that some DaemonSet should run a pod here, else only if pods of one are found here; none for a DaemonSet whose
+ * status records the hash (core/history.ts `recordedRevisionHash`), as it does once its DaemonSet-wide pass has run.
  * Many nodes (a burst of joins): one node list and one pod list instead of the per-node reads.
  *
  * `created`: nodes whose hint came from their creation. No DaemonSet counted such a node before, and nothing aims a
@@ -164,8 +165,10 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
   const { cluster, deps } = pass;
   const wanted = new Set(names);
   const dsRead = cluster.listDaemonSets();
+  // DaemonSets whose status records their current revision's hash need no revisions read (core/history.ts
+  // `recordedRevisionHash`): after its first DaemonSet-wide pass, a node joining under an unchanged DaemonSet.
   const listRevisions = (of: readonly V1DaemonSet[]) => {
-    const namespaces = [...new Set(of.filter(isSyncable).map(namespaceOf))];
+    const namespaces = [...new Set(of.filter((ds) => isSyncable(ds) && recordedRevisionHash(ds) === undefined).map(namespaceOf))];
     return Promise.all(namespaces.map((ns) => cluster.listControllerRevisions(ns))).then((l) => l.flat());
   };
   // Read beside the node and pod reads (null: not needed so far); awaited below, after those. If those fail first,
@@ -225,6 +228,11 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
   const hashes = new Map<string, string>();
   const withoutHistory: V1DaemonSet[] = [];
   for (const ds of counted) {
+    const recorded = recordedRevisionHash(ds);
+    if (recorded !== undefined) {
+      hashes.set(ds.metadata?.uid ?? '', recorded);
+      continue;
+    }
     const current = currentRevision(ds, revisionsOf(ds, revisions));
     if (current.written) hashes.set(ds.metadata?.uid ?? '', current.hash);
     else withoutHistory.push(ds);

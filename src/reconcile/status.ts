@@ -1,12 +1,13 @@
 /**
  * DaemonSet status (upstream `updateDaemonSetStatus` / `storeDaemonSetStatus`): computed from the snapshot the pass
- * planned with, for the generation it planned; written only when a counter changed or observedGeneration lags.
+ * planned with, for the generation it planned; written only when a counter changed, observedGeneration lags or a
+ * condition would read differently (the current revision's, core/history.ts `revisionCondition`, among them).
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { ConflictError } from '../errors.ts';
 import type { NodeState } from '../core/model.ts';
 import { daemonSetKindOf, keyOf, namespaceOf } from '../core/refs.ts';
-import { computeStatus, nextStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds } from '../core/status.ts';
+import { computeStatus, conditionsToWrite, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds } from '../core/status.ts';
 import { followUp, requeueAfter, type Pass } from './deps.ts';
 
 /**
@@ -22,10 +23,10 @@ export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeStat
   // Upstream requeues while ready pods are waiting out minReadySeconds, so `available` catches up.
   requeueAfter(pass, statusRequeueAfterSeconds(ds, next));
   const generation = ds.metadata?.generation ?? 0;
-  const withConditions = daemonSetKindOf(ds) === 'ServerlessDaemonSet';
+  const serverless = daemonSetKindOf(ds) === 'ServerlessDaemonSet';
   let current: V1DaemonSet | null = ds;
   for (let attempt = 0; current && attempt < 3; attempt += 1) {
-    const conditions = withConditions ? statusConditions(next, current.status, deps.now()) : undefined;
+    const conditions = conditionsToWrite(serverless, next, hash, current.status, deps.now());
     if (!statusNeedsUpdate(current.status, next, generation, conditions)) return;
     try {
       await cluster.updateDaemonSetStatus(current, nextStatus(current.status, next, generation, conditions));

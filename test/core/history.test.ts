@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetCondition, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import {
@@ -9,12 +9,15 @@ import {
   newRevision,
   planHistory,
   provenRevisionHash,
+  recordedRevisionHash,
+  revisionCondition,
+  revisionConditionFor,
   revisionPatch,
   revisionMatches,
   revisionName,
   type HistoryPlan,
 } from '../../src/core/history.ts';
-import { at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, updatedDaemonSet, type DeepPartial } from '../support/builders.ts';
+import { at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, recordedDaemonSet, updatedDaemonSet, type DeepPartial } from '../support/builders.ts';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'go-json');
 
@@ -253,5 +256,37 @@ describe('provenRevisionHash: the current hash from the pods, without the revisi
     ['being deleted', synced({ metadata: { deletionTimestamp: at(5) } }), (ds) => [newDaemonSetPod(ds, 'n0')], undefined],
   ])('%s', (_name, ds, pods, want) => {
     expect(provenRevisionHash(ds, pods(ds))).toBe(want === 'hash' ? revisionHash(ds) : undefined);
+  });
+});
+
+describe('recordedRevisionHash: the current hash from the status, without the revisions', () => {
+  const recorded = recordedDaemonSet(newDaemonSet('agent'));
+  const withCondition = (ds: V1DaemonSet, change: Partial<V1DaemonSetCondition>): V1DaemonSet => ({
+    ...ds,
+    status: { ...ds.status, conditions: (ds.status?.conditions ?? []).map((c) => (c.type === revisionCondition.type ? { ...c, ...change } : c)) },
+  });
+  // The template changed (generation 2, new image), the status still says generation 1 and the old hash.
+  const edited = merge<V1DaemonSet>(updatedDaemonSet(recorded, 'registry.k8s.io/pause:3.11'), { metadata: { generation: 2 } });
+  it.each<[string, V1DaemonSet, 'hash' | undefined]>([
+    ['recorded for this generation and template: read from the status', recorded, 'hash'],
+    ['no condition (written by a version before it, or by upstream)', newDaemonSet('agent', { status: { observedGeneration: 1 } }), undefined],
+    ['a template changed and not yet synced (generation ahead of status)', edited, undefined],
+    // The same generation observed, but the condition names another hash: a rollback to a revision kept from before a
+    // collisionCount change, or made by upstream with its own hash. The revisions say which is current.
+    ['recorded hash is not the template\'s', recordedDaemonSet(newDaemonSet('agent'), 'bcdfghjklm'), undefined],
+    // collisionCount raised since (no generation change): revisionHash(ds) changes with it.
+    ['collisionCount raised since it was recorded', { ...recorded, status: { ...recorded.status, collisionCount: 1 } }, undefined],
+    ['condition not True', withCondition(recorded, { status: 'False' }), undefined],
+    ['message without the prefix', withCondition(recorded, { message: revisionHash(recorded) }), undefined],
+    ['being deleted', merge<V1DaemonSet>(recorded, { metadata: { deletionTimestamp: at(5) } }), undefined],
+  ])('%s', (_name, ds, want) => {
+    expect(recordedRevisionHash(ds)).toBe(want === 'hash' ? revisionHash(ds) : undefined);
+  });
+
+  it('the condition keeps its lastTransitionTime while the hash stays, and is stamped anew when it changes', () => {
+    const first = revisionConditionFor('aaaa', undefined, '2026-01-01T00:00:00Z');
+    expect(first).toMatchObject({ type: 'daemonless.dev/CurrentRevision', status: 'True', reason: 'RevisionWritten', message: 'controller-revision-hash=aaaa' });
+    expect(String(revisionConditionFor('aaaa', [first], '2026-01-01T00:05:00Z').lastTransitionTime)).toBe('2026-01-01T00:00:00Z');
+    expect(String(revisionConditionFor('bbbb', [first], '2026-01-01T00:05:00Z').lastTransitionTime)).toBe('2026-01-01T00:05:00Z');
   });
 });

@@ -2,7 +2,7 @@ import type { V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState, StatusCounters } from '../../src/core/model.ts';
-import { computeStatus, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds } from '../../src/core/status.ts';
+import { computeStatus, conditionsToWrite, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds } from '../../src/core/status.ts';
 import { at, deletedNodeState, merge, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
 
 const ds = newDaemonSet('fluentd');
@@ -218,5 +218,29 @@ describe('statusConditions (ServerlessDaemonSet)', () => {
     const written = nextStatus(undefined, c, 1, conditions);
     expect(statusNeedsUpdate(written, c, 1, statusConditions(c, written, at(5)))).toBe(false);
     expect(statusNeedsUpdate({ ...written, conditions: [] }, c, 1, conditions)).toBe(true);
+  });
+});
+
+describe('conditionsToWrite: the current revision recorded in every status write', () => {
+  const c: StatusCounters = { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1, numberUnavailable: 0 };
+  const types = (conditions: { type?: string; message?: string }[]) => conditions.map((x) => `${x.type}: ${x.message ?? ''}`);
+  const foreign = { type: 'StatusUpdate', status: 'True', reason: 'E2E', message: 'Set from e2e test' };
+  const revision = (hash: string) => `daemonless.dev/CurrentRevision: controller-revision-hash=${hash}`;
+
+  it.each<[string, boolean, V1DaemonSetStatus | undefined, string[]]>([
+    ['apps/v1, no conditions yet', false, undefined, [revision('h2')]],
+    // Others' conditions (the conformance suite writes its own) stay as they are; ours is replaced.
+    ['apps/v1, others\' conditions kept, ours replaced', false, { conditions: [foreign, { type: 'daemonless.dev/CurrentRevision', status: 'True', message: 'controller-revision-hash=h1' }] }, ['StatusUpdate: Set from e2e test', revision('h2')]],
+    ['ServerlessDaemonSet: its own conditions and ours', true, undefined, ['Available: 1 of 1 pods available', 'RolloutComplete: 1 of 1 pods updated and available', revision('h2')]],
+  ])('%s', (_name, serverless, old, want) => {
+    expect(types(conditionsToWrite(serverless, c, 'h2', old, T0))).toEqual(want);
+  });
+
+  it('a status that does not record the hash yet is written once, then not again', () => {
+    const old = nextStatus(undefined, c, 1, undefined);
+    expect(statusNeedsUpdate(old, c, 1, conditionsToWrite(false, c, 'h2', old, T0))).toBe(true);
+    const written = nextStatus(old, c, 1, conditionsToWrite(false, c, 'h2', old, T0));
+    expect(statusNeedsUpdate(written, c, 1, conditionsToWrite(false, c, 'h2', written, at(5)))).toBe(false);
+    expect(statusNeedsUpdate(written, c, 1, conditionsToWrite(false, c, 'h3', written, at(5)))).toBe(true);
   });
 });

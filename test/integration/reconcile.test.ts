@@ -55,6 +55,21 @@ describe('the reference DaemonSet (fluentd-elasticsearch, unchanged)', () => {
     ]);
   });
 
+  it('its status records the current revision: the hash its pods carry, which a joining node\'s pass reads instead of the revisions', async () => {
+    const recorded = await waitFor('the current revision in the status', async () => {
+      const ds = await daemonSets.read(namespace, name);
+      const condition = ds.status?.conditions?.find((c) => c.type === 'daemonless.dev/CurrentRevision');
+      return condition && ds.status?.observedGeneration === ds.metadata?.generation ? condition : false;
+    });
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: selector })).items;
+    const hashes = new Set(pods.map((p) => p.metadata?.labels?.['controller-revision-hash']));
+    expect(hashes.size).toBe(1);
+    const [hash] = hashes;
+    expect(recorded).toMatchObject({ status: 'True', reason: 'RevisionWritten', message: `controller-revision-hash=${hash}` });
+    const revisions = await apps.listNamespacedControllerRevision({ namespace, labelSelector: `controller-revision-hash=${hash}` });
+    expect(revisions.items.map((r) => r.metadata?.ownerReferences?.[0]?.name)).toEqual([name]);
+  });
+
   it('records SuccessfulCreate Events on the DaemonSet', async () => {
     const events = await waitFor('SuccessfulCreate events', async () => {
       const list = await core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });

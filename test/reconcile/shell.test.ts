@@ -9,7 +9,7 @@ import { slowStart, slowStartEach } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { T0, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
+import { T0, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
 import { shellTestOptions } from '../support/reconciler-options.ts';
@@ -122,6 +122,40 @@ describe('reads per hint', () => {
       const { cluster, reconciler } = setup({ nodes: [], daemonSets: [d], pods: [pending], revisions: written(d) });
       await reconciler.handle([{ kind: 'node', name: 'gone', created: true }]);
       expect(cluster.deleted.map((x) => x.pod.name)).toEqual([pending.metadata!.name]);
+    });
+  });
+
+  describe('a DaemonSet whose status records its current revision (core/history.ts `recordedRevisionHash`): no revisions read', () => {
+    it.each([
+      ['one node joining', 1, ['getNode', 'listPodsOnNode', 'listUnscheduledPods', 'listDaemonSets']],
+      ['four nodes (one wide read)', 4, ['listNodes', 'listPods', 'listDaemonSets']],
+    ])('%s: its pods are created with the recorded hash', async (_name, count, expectedReads) => {
+      const d = recordedDaemonSet(ds());
+      const nodes = Array.from({ length: count }, (_, i) => newNode(`n${i}`));
+      const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [], revisions: written(d) });
+      await reconciler.handle(nodes.map((n) => ({ kind: 'node' as const, name: n.metadata!.name! })));
+      const reads = [...new Set(cluster.calls)].filter((c) => c.startsWith('get') || c.startsWith('list'));
+      expect(reads.sort()).toEqual([...expectedReads].sort());
+      expect(cluster.created.map((p) => p.metadata?.labels?.['controller-revision-hash'])).toEqual(nodes.map(() => revisionHash(d)));
+    });
+
+    it('a status recording another DaemonSet of the namespace does not spare the revisions of one that records none', async () => {
+      const recorded = recordedDaemonSet(newDaemonSet('agent'));
+      const plain = newDaemonSet('logs', { status: { observedGeneration: 1 } });
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [recorded, plain], pods: [], revisions: written(recorded, plain) });
+      await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      expect(cluster.calls.filter((c) => c === 'listControllerRevisions')).toHaveLength(1);
+      expect(cluster.created).toHaveLength(2);
+    });
+
+    it('a template edited since the status was written: the revisions are read, and no pod is made before its revision exists', async () => {
+      const edited = { ...updatedDaemonSet(recordedDaemonSet(ds()), 'registry.k8s.io/pause:3.11') };
+      edited.metadata = { ...edited.metadata, generation: 2 };
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [edited], pods: [], revisions: written(ds()) });
+      await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      expect(cluster.calls).toContain('listControllerRevisions');
+      // Its DaemonSet-wide pass writes the revision first (withoutHistory): the node pass creates nothing for it.
+      expect(cluster.created).toEqual([]);
     });
   });
 
@@ -348,11 +382,20 @@ describe('status', () => {
   });
 
   it('no write when nothing changed', async () => {
+    const d = recordedDaemonSet(ds());
+    d.status = { ...d.status, desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1, numberUnavailable: 0, observedGeneration: 1 };
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')], revisions: [] });
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
+    expect(cluster.calls).not.toContain('updateDaemonSetStatus');
+  });
+
+  it('a status with the same counters that does not record the current revision yet is written once, recording it', async () => {
     const d = ds();
     d.status = { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1, numberUnavailable: 0, observedGeneration: 1 };
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')], revisions: [] });
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
-    expect(cluster.calls).not.toContain('updateDaemonSetStatus');
+    expect(cluster.statuses).toHaveLength(1);
+    expect(cluster.statuses[0]!.status.conditions).toEqual([expect.objectContaining({ type: 'daemonless.dev/CurrentRevision', message: `controller-revision-hash=${revisionHash(d)}` })]);
   });
 });
 

@@ -6,7 +6,7 @@
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod, V1PodCondition, V1Taint } from '@kubernetes/client-node';
 import type { NodeState } from '../../src/core/model.ts';
 import { revisionHash } from '../../src/core/hash.ts';
-import { newRevision } from '../../src/core/history.ts';
+import { newRevision, revisionConditionFor } from '../../src/core/history.ts';
 import { newDaemonPod } from '../../src/core/pod-template.ts';
 
 /** The fixed "now" of unit tests, and the default creationTimestamp. */
@@ -120,6 +120,15 @@ export function readyCondition(since: Date = T0, status: 'True' | 'False' = 'Tru
  * kubelet would have it afterwards: a UID, creationTimestamp T0, bound to the node, Running and Ready since T0.
  * Overrides apply last, e.g. `{ spec: { nodeName: undefined } }` for a pod still waiting for the scheduler.
  */
+/**
+ * `ds` as its DaemonSet-wide pass leaves it: the status observed its generation and records `hash` (default: the
+ * template's, `revisionHash(ds)`) as the current revision (core/history.ts `revisionCondition`).
+ */
+export function recordedDaemonSet(ds: V1DaemonSet, hash: string = revisionHash(ds)): V1DaemonSet {
+  const conditions = [...(ds.status?.conditions ?? []), revisionConditionFor(hash, undefined, '2026-01-01T00:00:00Z')];
+  return { ...ds, status: { ...ds.status, observedGeneration: ds.metadata?.generation ?? 1, conditions } } as V1DaemonSet;
+}
+
 export function newDaemonSetPod(ds: V1DaemonSet, nodeName: string, overrides?: DeepPartial<V1Pod>): V1Pod {
   const pod = newDaemonPod(ds, nodeName, revisionHash(ds));
   return merge<V1Pod>(
