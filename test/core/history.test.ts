@@ -261,10 +261,8 @@ describe('provenRevisionHash: the current hash from the pods, without the revisi
 
 describe('recordedRevisionHash: the current hash from the status, without the revisions', () => {
   const recorded = recordedDaemonSet(newDaemonSet('agent'));
-  const withCondition = (ds: V1DaemonSet, change: Partial<V1DaemonSetCondition>): V1DaemonSet => ({
-    ...ds,
-    status: { ...ds.status, conditions: (ds.status?.conditions ?? []).map((c) => (c.type === revisionCondition.type ? { ...c, ...change } : c)) },
-  });
+  const withCondition = (ds: V1DaemonSet, change: Partial<V1DaemonSetCondition>): V1DaemonSet =>
+    ({ ...ds, status: { ...ds.status, conditions: (ds.status?.conditions ?? []).map((c) => (c.type === revisionCondition.type ? { ...c, ...change } : c)) } }) as V1DaemonSet;
   // The template changed (generation 2, new image), the status still says generation 1 and the old hash.
   const edited = merge<V1DaemonSet>(updatedDaemonSet(recorded, 'registry.k8s.io/pause:3.11'), { metadata: { generation: 2 } });
   it.each<[string, V1DaemonSet, 'hash' | undefined]>([
@@ -275,7 +273,7 @@ describe('recordedRevisionHash: the current hash from the status, without the re
     // collisionCount change, or made by upstream with its own hash. The revisions say which is current.
     ['recorded hash is not the template\'s', recordedDaemonSet(newDaemonSet('agent'), 'bcdfghjklm'), undefined],
     // collisionCount raised since (no generation change): revisionHash(ds) changes with it.
-    ['collisionCount raised since it was recorded', { ...recorded, status: { ...recorded.status, collisionCount: 1 } }, undefined],
+    ['collisionCount raised since it was recorded', { ...recorded, status: { ...recorded.status!, collisionCount: 1 } }, undefined],
     ['condition not True', withCondition(recorded, { status: 'False' }), undefined],
     ['message without the prefix', withCondition(recorded, { message: revisionHash(recorded) }), undefined],
     ['being deleted', merge<V1DaemonSet>(recorded, { metadata: { deletionTimestamp: at(5) } }), undefined],

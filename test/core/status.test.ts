@@ -230,7 +230,7 @@ describe('conditionsToWrite: the current revision recorded in every status write
   it.each<[string, boolean, V1DaemonSetStatus | undefined, string[]]>([
     ['apps/v1, no conditions yet', false, undefined, [revision('h2')]],
     // Others' conditions (the conformance suite writes its own) stay as they are; ours is replaced.
-    ['apps/v1, others\' conditions kept, ours replaced', false, { conditions: [foreign, { type: 'daemonless.dev/CurrentRevision', status: 'True', message: 'controller-revision-hash=h1' }] }, ['StatusUpdate: Set from e2e test', revision('h2')]],
+    ['apps/v1, others\' conditions kept, ours replaced', false, { conditions: [foreign, { type: 'daemonless.dev/CurrentRevision', status: 'True', message: 'controller-revision-hash=h1' }] } as V1DaemonSetStatus, ['StatusUpdate: Set from e2e test', revision('h2')]],
     ['ServerlessDaemonSet: its own conditions and ours', true, undefined, ['Available: 1 of 1 pods available', 'RolloutComplete: 1 of 1 pods updated and available', revision('h2')]],
   ])('%s', (_name, serverless, old, want) => {
     expect(types(conditionsToWrite(serverless, c, 'h2', old, T0))).toEqual(want);
