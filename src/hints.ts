@@ -9,9 +9,13 @@ export type Hint =
    * change was the node's creation, and nothing else (a node registering; from an audit event or AdmissionReview of
    * the create, never a watch's ADDED): where no DaemonSet should run a pod on it yet, the pass reads no pods there
    * (reconcile/read.ts `readForNodes`), and under a pass lock needs no lock (`settleUnlocked`). Merged with any other
-   * hint for the node, it is dropped.
+   * hint for the node, it is dropped. `registered`: with `created`, the node as its creation stored it (an audit
+   * event's `responseObject`, an AdmissionReview's final object), as far as eligibility reads it; a pass that only has
+   * to learn that no DaemonSet should run a pod on it yet decides from this instead of reading the node
+   * (reconcile/read.ts `nothingForCreatedNodes`). Only ever a reason to do nothing: whatever the node became since is
+   * a change with an event, and a hint, of its own.
    */
-  | { kind: 'node'; name: string; created?: true }
+  | { kind: 'node'; name: string; created?: true; registered?: RegisteredNode }
   /**
    * Reconcile every node for this DaemonSet (it was created or changed, one of its pods changed, or a pass asks for a
    * follow-up). `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
@@ -39,6 +43,12 @@ export type Hint =
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
 
+/** What eligibility reads of a node (core/eligibility.ts), besides its name. */
+export interface RegisteredNode {
+  labels?: Record<string, string>;
+  taints?: { key: string; value?: string; effect: string }[];
+}
+
 export function hintKey(hint: Hint): string {
   switch (hint.kind) {
     case 'node':
@@ -61,7 +71,7 @@ export const MAX_HINTED_PODS = 1000;
 /**
  * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their
  * `pods`: the union, or none (the full pass) as soon as one of them has none or the union passes `MAX_HINTED_PODS`.
- * Duplicate node hints are `created` only if all of them are.
+ * Duplicate node hints are `created` only if all of them are, and keep `registered` only if they all carry the same.
  */
 export function dedupeHints(hints: readonly Hint[]): Hint[] {
   if (hints.some((h) => h.kind === 'resync')) return [{ kind: 'resync' }];
@@ -72,6 +82,11 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
     if (first === undefined) seen.set(key, hint);
     else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet' && first.pods !== undefined) seen.set(key, withPods(first, hint.pods));
     else if (first.kind === 'node' && hint.kind === 'node' && first.created && !hint.created) seen.set(key, { kind: 'node', name: first.name });
+    // Two creations of one name (a node deleted and registered again, its deletion in another delivery) may differ:
+    // the pass reads the node instead.
+    else if (first.kind === 'node' && hint.kind === 'node' && first.registered && JSON.stringify(first.registered) !== JSON.stringify(hint.registered)) {
+      seen.set(key, { kind: 'node', name: first.name, created: true });
+    }
   }
   return [...seen.values()];
 }

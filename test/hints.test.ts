@@ -6,6 +6,7 @@ import { HintSchema } from '../src/http/schemas.ts';
 const ds = (pods?: string[], name = 'agent'): Hint => ({ kind: 'daemonSet', namespace: 'default', name, ...(pods ? { pods } : {}) });
 const node = (name: string): Hint => ({ kind: 'node', name });
 const created = (name: string): Hint => ({ kind: 'node', name, created: true });
+const registered = (name: string, zone: string): Hint => ({ kind: 'node', name, created: true, registered: { labels: { zone } } });
 
 describe('dedupeHints', () => {
   it.each<[string, Hint[], Hint[]]>([
@@ -20,6 +21,11 @@ describe('dedupeHints', () => {
     ['a node created and changed: not a creation', [created('a'), node('a')], [node('a')]],
     ['a node changed and created: not a creation', [node('a'), created('a')], [node('a')]],
     ['a node created twice: a creation', [created('a'), created('a'), created('b')], [created('a'), created('b')]],
+    // Hint `registered`: kept while the creations agree; two different nodes of one name: the pass reads it.
+    ['created twice, the same node as created: kept', [registered('a', 'x'), registered('a', 'x')], [registered('a', 'x')]],
+    ['created twice, different nodes of one name: a creation without it', [registered('a', 'x'), registered('a', 'y')], [created('a')]],
+    ['created twice, once without it: a creation without it', [registered('a', 'x'), created('a')], [created('a')]],
+    ['created with it, then changed: not a creation', [registered('a', 'x'), node('a')], [node('a')]],
     ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
   ])('%s', (_name, hints, expected) => {
     expect(dedupeHints(hints)).toEqual(expected);

@@ -24,12 +24,21 @@ export const reasons = {
   unhandledKind: (obj: { apiVersion: string; kind: string }) => `${obj.apiVersion} ${obj.kind} is not handled`,
 } as const;
 
+/**
+ * A creation hint carries the node's labels and taints up to this size (JSON); a larger one (hundreds of labels) has
+ * its pass read the node instead, so that queue messages stay small.
+ */
+export const MAX_REGISTERED_BYTES = 8192;
+
 export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
   const { apiVersion, kind, metadata } = obj;
   if (apiVersion === 'v1' && kind === 'Node') {
     // Any operation, deletes included: a deleted node's daemon pods must go. A creation says so (Hint `created`): an
     // audit event or AdmissionReview of the create, never a watch's ADDED (see `Operation`).
-    return { hint: { kind: 'node', name: metadata.name, ...(operation === 'create' ? { created: true as const } : {}) } };
+    // With the creation, what eligibility reads of the node as stored (Hint `registered`), unless unusually large.
+    if (operation !== 'create') return { hint: { kind: 'node', name: metadata.name } };
+    const registered = obj.node !== undefined && JSON.stringify(obj.node).length <= MAX_REGISTERED_BYTES ? { registered: obj.node } : {};
+    return { hint: { kind: 'node', name: metadata.name, created: true, ...registered } };
   }
   if (apiVersion === 'v1' && kind === 'Pod') {
     // A DaemonSet's pod changed: a DaemonSet-wide pass decides for its node, counts status and takes the next rollout

@@ -7,7 +7,7 @@
  */
 import * as z from '../zod.ts';
 import { daemonSetNameError, namespaceError, nodeNameError, podNameError } from '../core/refs.ts';
-import { MAX_HINTED_PODS } from '../hints.ts';
+import { MAX_HINTED_PODS, type RegisteredNode } from '../hints.ts';
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 
@@ -72,6 +72,14 @@ const BindingFieldsSchema = z.looseObject({
   target: z.looseObject({ kind: z.optional(z.string()), name: nonEmpty() }),
 });
 
+const TaintSchema = z.looseObject({ key: z.string(), value: z.nullish(z.string()), effect: z.string() });
+
+/** What eligibility reads of a node (Hint `registered`): its labels and taints. */
+const NodeFieldsSchema = z.looseObject({
+  metadata: z.looseObject({ labels: z.nullish(z.record(z.string(), z.string())) }),
+  spec: z.nullish(z.looseObject({ taints: z.nullish(z.array(TaintSchema)) })),
+});
+
 /** The minimal view of any Kubernetes object that the mapping rules read. */
 export interface KubeObject {
   apiVersion: string;
@@ -85,6 +93,8 @@ export interface KubeObject {
   controller?: { apiVersion: string; kind: string; name: string } | undefined;
   /** Only for `v1 Binding`: the node the pod is bound to. */
   bindingTarget?: { kind?: string | undefined; name: string };
+  /** Only for `v1 Node`, parsed from its body: its labels and taints. */
+  node?: RegisteredNode;
 }
 
 /**
@@ -101,7 +111,11 @@ export const KubeObjectSchema = z.pipe(
   };
   if (obj.apiVersion === 'v1' && obj.kind === 'Node') {
     checkNodeName(ctx, obj, obj.metadata.name, ['metadata', 'name']);
-    return head;
+    const node = NodeFieldsSchema.safeParse(obj);
+    if (!node.success) return fail(ctx, obj, node.error);
+    const labels = node.data.metadata.labels ?? undefined;
+    const taints = node.data.spec?.taints?.map((t) => ({ key: t.key, effect: t.effect, ...(t.value ? { value: t.value } : {}) }));
+    return { ...head, node: { ...(labels ? { labels } : {}), ...(taints?.length ? { taints } : {}) } };
   }
   if (isDaemonSetKind(obj.apiVersion, obj.kind)) {
     checkDaemonSetRef(ctx, obj, obj.metadata.namespace, obj.metadata.name, ['metadata', 'name']);
@@ -269,7 +283,17 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 // Hints, as carried by a deferred (asynchronous self-) invocation on Lambda. Mirrors src/hints.ts.
 
 export const HintSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('node'), name: validName(nodeNameError, 'not a node name'), created: z.optional(z.literal(true)) }),
+  z.object({
+    kind: z.literal('node'),
+    name: validName(nodeNameError, 'not a node name'),
+    created: z.optional(z.literal(true)),
+    registered: z.optional(
+      z.object({
+        labels: z.optional(z.record(z.string(), z.string())),
+        taints: z.optional(z.array(z.object({ key: z.string(), value: z.optional(z.string()), effect: z.string() }))),
+      }),
+    ),
+  }),
   z.object({
     kind: z.literal('daemonSet'),
     namespace: validName(namespaceError, 'not a namespace'),

@@ -44,13 +44,13 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
  * `not-ready` taint): settled by two reads, without a pass. Anything else: undefined, for a pass.
  */
 async function settleCreatedNodes(deps: ReconcilerDeps, hints: readonly Hint[]): Promise<HandleResult | undefined> {
-  // Every hint a creation, so none merges into a change (dedupeHints): the distinct names are the deduplicated hints.
+  // Every hint a creation, so none merges into a change; two creations of one name keep `registered` only if they agree.
   if (hints.length === 0 || !hints.every((h) => h.kind === 'node' && h.created && nodeNameError(h.name) === null)) return undefined;
-  const names = [...new Set(hints.flatMap((h) => (h.kind === 'node' ? [h.name] : [])))];
+  const created = dedupeHints(hints).flatMap((h) => (h.kind === 'node' ? [{ name: h.name, registered: h.registered }] : []));
   const started = deps.now();
   const pass = newPass(deps, started);
-  if (!(await nothingForCreatedNodes(pass, names))) return undefined;
-  const result: HandleResult = { hints: names.length, created: 0, deleted: 0, apiRequests: pass.cluster.requestCount() };
+  if (!(await nothingForCreatedNodes(pass, created))) return undefined;
+  const result: HandleResult = { hints: created.length, created: 0, deleted: 0, apiRequests: pass.cluster.requestCount() };
   deps.log.info('reconciled', { ...result, requests: pass.cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), settledUnlocked: true });
   return result;
 }
@@ -134,7 +134,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
           const changedPods = (ds: V1DaemonSet) => hintOf.get(ds)?.pods;
           await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false, changedPods);
         }
-        if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name), new Set(nodeHints.filter((h) => h.created).map((h) => h.name)));
+        if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name), new Map(nodeHints.flatMap((h) => (h.created ? [[h.name, h.registered] as const] : []))));
       }
 
       const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };

@@ -9,8 +9,9 @@ import { countedOn } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
 import { beginView, followUp, type Pass } from './deps.ts';
 import { readForNodes, snapshotWithBackoffs } from './read.ts';
+import type { RegisteredNode } from '../hints.ts';
 
-export async function reconcileNodes(pass: Pass, names: string[], created?: ReadonlySet<string>): Promise<void> {
+export async function reconcileNodes(pass: Pass, names: string[], created?: ReadonlyMap<string, RegisteredNode | undefined>): Promise<void> {
   beginView(pass);
   const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names, created);
   for (const ds of withoutHistory) followUp(pass, ds);

@@ -14,7 +14,7 @@ import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
 import { daemonSetRef, namespaceOf } from '../core/refs.ts';
 import { backoffsToRead, countedOn, nodeStates, uniquePods, wantingPods } from '../core/snapshot.ts';
-import type { Hint } from '../hints.ts';
+import type { Hint, RegisteredNode } from '../hints.ts';
 import type { Pass } from './deps.ts';
 
 /** What a DaemonSet hint names. */
@@ -159,9 +159,11 @@ export interface NodeRead {
  * pod at it, so where no DaemonSet should run a pod on it (a node registering with the `not-ready` taint, which a
  * DaemonSet's pods do not tolerate unless it says so) the pass has nothing to read there: no pod lists, no revisions.
  * Its later changes (the taint going) bring their own passes. Where one should (a DaemonSet tolerating every taint,
- * as CNI daemons do), its pod is created one round trip later than for other hints.
+ * as CNI daemons do), its pod is created one round trip later than for other hints. Where the hint carries the node
+ * as created (Hint `registered`), that copy decides whether any DaemonSet should run a pod there, and the node is read
+ * only if one should.
  */
-export async function readForNodes(pass: Pass, names: string[], created: ReadonlySet<string> = new Set()): Promise<NodeRead> {
+export async function readForNodes(pass: Pass, names: string[], created: ReadonlyMap<string, RegisteredNode | undefined> = new Map()): Promise<NodeRead> {
   const { cluster, deps } = pass;
   const wanted = new Set(names);
   const dsRead = cluster.listDaemonSets();
@@ -199,21 +201,27 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
       return unscheduledRead;
     };
     if (names.some((name) => !created.has(name))) unscheduled();
-    const nodesRead = mapLimit(names, 16, (name) => cluster.getNode(name));
+    // A creation whose hint carries the node as created (Hint `registered`) is first decided on that copy: only if some
+    // DaemonSet should run a pod on it is the node read.
+    const nodesRead = mapLimit(names, 16, (name) => {
+      const registered = created.get(name);
+      return registered === undefined ? cluster.getNode(name) : Promise.resolve(asCreated(name, registered));
+    });
     const firstRound = Promise.all([dsRead, nodesRead]);
     firstRound.catch(() => undefined);
     revisionsRead = firstRound.then(([list, nodes]) => (wantingPods(list, nodes).length > 0 ? listRevisions(list) : null));
     revisionsRead.catch(() => undefined);
     states = await mapLimit(names, 16, async (name, i) => {
+      let node = (await nodesRead)[i] ?? null;
       if (created.has(name)) {
-        const [list, nodes] = await firstRound;
-        const node = nodes[i] ?? null;
+        const [list] = await firstRound;
         if (node !== null && wantingPods(list, [node]).length === 0) return { name, node, pods: [] };
+        if (created.get(name) !== undefined) node = await cluster.getNode(name);
       }
       const pending = await unscheduled();
       const pods = await cluster.listPodsOnNode(name);
       const aimed = pending.filter((pod) => getTargetNodeName(pod) === name);
-      return { name, node: (await nodesRead)[i] ?? null, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
+      return { name, node, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
     });
     for (const state of states) if (state.node === null) pass.confirmedGone.add(state.name);
   }
@@ -240,12 +248,27 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
   return { daemonSets: daemonSets.filter((ds) => !withoutHistory.includes(ds)), states, hashes, withoutHistory };
 }
 
+/** The node as its creation stored it, as far as eligibility reads it (Hint `registered`). */
+function asCreated(name: string, registered: RegisteredNode): V1Node {
+  return { metadata: { name, ...(registered.labels ? { labels: registered.labels } : {}) }, spec: registered.taints ? { taints: registered.taints } : {} };
+}
+
+/** A node creation hint: the node's name and, when the hint carries it, the node as created (Hint `registered`). */
+export interface CreatedNode {
+  name: string;
+  registered?: RegisteredNode | undefined;
+}
+
 /**
- * Whether the nodes of these creation hints need no pass: each exists and no DaemonSet should run a pod on it yet
- * (`readForNodes` on a created node stops there too). Two reads, written nothing: the caller needs no pass lock.
+ * Whether the nodes of these creation hints need no pass: no DaemonSet should run a pod on any of them yet
+ * (`readForNodes` on a created node stops there too). Written nothing: the caller needs no pass lock. One read, the
+ * DaemonSets, where every hint carries the node as created (Hint `registered`): whatever the node became since is a
+ * change with a hint of its own, and a node deleted since has nothing of ours on it. A hint without it costs a GET,
+ * and the node must exist.
  */
-export async function nothingForCreatedNodes(pass: Pass, names: readonly string[]): Promise<boolean> {
-  const [daemonSets, nodes] = await Promise.all([pass.cluster.listDaemonSets(), mapLimit(names, 16, (name) => pass.cluster.getNode(name))]);
+export async function nothingForCreatedNodes(pass: Pass, created: readonly CreatedNode[]): Promise<boolean> {
+  const read = (c: CreatedNode) => (c.registered === undefined ? pass.cluster.getNode(c.name) : Promise.resolve(asCreated(c.name, c.registered)));
+  const [daemonSets, nodes] = await Promise.all([pass.cluster.listDaemonSets(), mapLimit(created, 16, read)]);
   return nodes.every((node) => node !== null) && wantingPods(daemonSets, nodes).length === 0;
 }
 

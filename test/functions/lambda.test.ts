@@ -64,7 +64,7 @@ describe('HTTP functions on Lambda (hono/aws-lambda)', () => {
     expect(invocations).toEqual([
       {
         functionName: 'daemonless-dev-admission',
-        payload: { daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'worker-7', created: true }], notBefore: expect.any(Number) },
+        payload: { daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'worker-7', created: true, registered: expect.any(Object) }], notBefore: expect.any(Number) },
       },
     ]);
     expect(invocations[0]!.payload.notBefore).toBeGreaterThanOrEqual(before + 300);
@@ -91,7 +91,7 @@ describe('HTTP functions on Lambda (hono/aws-lambda)', () => {
     const result = await handler(fixture<LambdaEvent>('lambda-function-url-admission.json'), context);
     expect(result).toMatchObject({ statusCode: 200 });
     expect(calls).toEqual([]);
-    expect(queued).toEqual([{ hints: [{ kind: 'node', name: 'worker-7', created: true }], delayMs: 300 }]);
+    expect(queued).toEqual([{ hints: [{ kind: 'node', name: 'worker-7', created: true, registered: expect.any(Object) }], delayMs: 300 }]);
   });
 
   it('reconciles a deferred invocation once notBefore has passed', async () => {

@@ -11,7 +11,7 @@ const secret = 'admission-secret-0123456789';
 
 const node = (name: string) => ({ kind: 'node', name });
 /** A node hint from the node's creation (Hint `created`). */
-const createdNode = (name: string) => ({ kind: 'node', name, created: true });
+const createdNode = (name: string) => ({ kind: 'node', name, created: true, registered: expect.any(Object) });
 const ds = (namespace: string, name: string, pods?: string[]) => ({ kind: 'daemonSet', namespace, name, ...(pods ? { pods } : {}) });
 
 describe('POST /events/watch', () => {

@@ -33,7 +33,22 @@ const terminating = <P extends { metadata: object }>(p: P) => ({ ...p, metadata:
 describe('hintFromObject: one row per mapping rule', () => {
   it.each<[string, unknown, Operation, unknown]>([
     // A creation says so: where no DaemonSet should run a pod on the node yet, its pass reads no pods there.
-    ['node created → that node, created', node('w1'), 'create', { hint: { kind: 'node', name: 'w1', created: true } }],
+    ['node created → that node, created', node('w1'), 'create', { hint: { kind: 'node', name: 'w1', created: true, registered: {} } }],
+    // With it, what eligibility reads of the node as created (Hint `registered`): labels and taints, nothing else.
+    [
+      'node created with labels and taints → they ride along',
+      { ...node('w1'), metadata: { name: 'w1', labels: { zone: 'a' }, annotations: { x: 'y' } }, spec: { podCIDR: '10.0.0.0/24', taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule', timeAdded: null }, { key: 'k', value: 'v', effect: 'NoExecute' }] }, status: { capacity: { cpu: '2' } } },
+      'create',
+      { hint: { kind: 'node', name: 'w1', created: true, registered: { labels: { zone: 'a' }, taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }, { key: 'k', value: 'v', effect: 'NoExecute' }] } } },
+    ],
+    // Hundreds of labels: the pass reads the node instead, and queue messages stay small.
+    [
+      'node created with labels beyond 8 KiB → created, without them',
+      { ...node('w1'), metadata: { name: 'w1', labels: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`example.com/label-${i}`, 'x'.repeat(20)])) } },
+      'create',
+      { hint: { kind: 'node', name: 'w1', created: true } },
+    ],
+    ['node updated with labels → that node, nothing more', { ...node('w1'), metadata: { name: 'w1', labels: { zone: 'a' } } }, 'update', { hint: { kind: 'node', name: 'w1' } }],
     // A watch or informer reports every existing node as added when it (re)starts: not a creation.
     ['node added (watch, CloudEvent) → that node, not created', node('w1'), 'added', { hint: { kind: 'node', name: 'w1' } }],
     ['node updated → that node', node('w1'), 'update', { hint: { kind: 'node', name: 'w1' } }],
@@ -118,6 +133,13 @@ describe('KubeObjectSchema', () => {
     const result = KubeObjectSchema.safeParse(pod({ nodeName: 42 }));
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual(['spec', 'nodeName']);
+  });
+
+  it('validates the node fields it reads (labels, taints), naming the path', () => {
+    const badLabel = KubeObjectSchema.safeParse({ ...node('w1'), metadata: { name: 'w1', labels: { zone: 7 } } });
+    expect(badLabel.error?.issues[0]?.path).toEqual(['metadata', 'labels', 'zone']);
+    const badTaint = KubeObjectSchema.safeParse({ ...node('w1'), spec: { taints: [{ key: 'k' }] } });
+    expect(badTaint.error?.issues[0]?.path).toEqual(['spec', 'taints', 0, 'effect']);
   });
 
   it('does not validate pod fields on other kinds', () => {

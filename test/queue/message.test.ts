@@ -10,7 +10,12 @@ const decode = (bodies: string[]) => bodies.map((b) => QueueMessageSchema.parse(
 describe('encodeMessages', () => {
   it('small: one body, the hints as they are', () => {
     // A node's creation rides along (Hint `created`): the reconcile side reads no pods where nothing should run.
-    const hints = [ds('a', ['p1']), { kind: 'node', name: 'n1' } as Hint, { kind: 'node', name: 'n2', created: true } as Hint];
+    const hints = [
+      ds('a', ['p1']),
+      { kind: 'node', name: 'n1' } as Hint,
+      { kind: 'node', name: 'n2', created: true } as Hint,
+      { kind: 'node', name: 'n3', created: true, registered: { labels: { zone: 'a' }, taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] } } as Hint,
+    ];
     const bodies = encodeMessages(hints, 123, 2);
     expect(decode(bodies)).toEqual([{ v: 1, hints, notBefore: 123, failures: 2 }]);
   });

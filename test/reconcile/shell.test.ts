@@ -108,6 +108,49 @@ describe('reads per hint', () => {
       await expect(tolerating.reconciler.settleUnlocked!([{ kind: 'node', name: 'n0', created: true }])).resolves.toBeUndefined();
     });
 
+    describe('the hint carries the node as created (Hint `registered`)', () => {
+      const registered = { labels: { 'kubernetes.io/hostname': 'n0' }, taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] };
+      const hint = { kind: 'node' as const, name: 'n0', created: true as const, registered };
+
+      it('nothing should run on it: the DaemonSets only, with and without the pass lock', async () => {
+        const d = ds();
+        const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [], revisions: written(d) });
+        const result = await reconciler.handle([hint]);
+        expect(cluster.calls).toEqual(['listDaemonSets']);
+        expect(result).toMatchObject({ created: 0, deleted: 0 });
+        await expect(reconciler.settleUnlocked!([hint])).resolves.toMatchObject({ hints: 1, created: 0, deleted: 0 });
+        expect(cluster.calls).toEqual(['listDaemonSets', 'listDaemonSets']);
+      });
+
+      it('one DaemonSet tolerates the taint: the node is read after all, then its pods, and the pod created', async () => {
+        const d = ds();
+        const cni = toleratingAll();
+        const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d, cni], pods: [], revisions: written(d, cni) });
+        await expect(reconciler.settleUnlocked!([hint])).resolves.toBeUndefined();
+        const result = await reconciler.handle([hint]);
+        expect(cluster.calls.filter((c) => c === 'getNode')).toHaveLength(1);
+        expect(cluster.calls.indexOf('getNode')).toBeLessThan(cluster.calls.indexOf('listPodsOnNode'));
+        expect(result.created).toBe(1);
+      });
+
+      it('the node as read decides once it is read: tainted NoExecute since its creation, nothing is created', async () => {
+        const d = ds();
+        const cni = newDaemonSet('cni', { spec: { template: { spec: { tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists' }] } } } });
+        const tainted = newNode('n0', { spec: { taints: [taint('node.kubernetes.io/not-ready', 'NoSchedule'), taint('dedicated', 'NoExecute')] } });
+        const { cluster, reconciler } = setup({ nodes: [tainted], daemonSets: [d, cni], pods: [], revisions: written(d, cni) });
+        const result = await reconciler.handle([hint]);
+        expect(cluster.calls).toContain('getNode');
+        expect(result.created).toBe(0);
+      });
+
+      it('the node is gone by now: nothing read but the DaemonSets (its deletion brings a pass of its own)', async () => {
+        const d = ds();
+        const { cluster, reconciler } = setup({ nodes: [], daemonSets: [d], pods: [], revisions: written(d) });
+        await expect(reconciler.settleUnlocked!([hint])).resolves.toMatchObject({ hints: 1, created: 0 });
+        expect(cluster.calls).toEqual(['listDaemonSets']);
+      });
+    });
+
     it('changed, nothing should run and nothing is there: the pods are read, the revisions are not', async () => {
       const d = ds();
       const { cluster, reconciler } = setup({ nodes: [notReady()], daemonSets: [d], pods: [], revisions: written(d) });
