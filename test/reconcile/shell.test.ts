@@ -335,6 +335,14 @@ describe('reads per hint', () => {
       expect(reads(cluster.calls)).toEqual(['getDaemonSet', 'listNodes', 'listPods', '(pods answered)', 'listControllerRevisions']);
     });
 
+    it('pods carrying another hash, but the status records the template\'s (core/history.ts `recordedRevisionHash`): no revisions read', async () => {
+      const { state, ready } = synced({ metadata: { labels: { 'controller-revision-hash': '7d9f8c6b5' } } });
+      state.daemonSets = [recordedDaemonSet(state.daemonSets[0]!)];
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [ready] }]);
+      expect(reads(cluster.calls)).toEqual(['getDaemonSet', 'listNodes', 'listPods']);
+    });
+
     it('a template changed and not yet synced (generation ahead of status): the revisions are read and written first', async () => {
       const { d, state, ready } = synced();
       state.daemonSets = [newDaemonSet('agent', { metadata: { generation: 2 }, status: { observedGeneration: 1 }, spec: { template: { spec: { containers: [{ name: 'main', image: 'registry.example/agent:2' }] } } } })];
