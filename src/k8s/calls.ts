@@ -96,7 +96,7 @@ export function createCalls(
 /** A page of a list, as the API server answers it. */
 interface ListPage<T> {
   items?: T[] | null;
-  metadata?: { continue?: string };
+  metadata?: { continue?: string; resourceVersion?: string };
 }
 
 const PAGE = '500';
@@ -129,11 +129,25 @@ export function collectBetweenPages(
 export function listAll<T>(
   transport: Transport,
   calls: CountedCalls,
-  request: { what: string; path: string; query: Record<string, string | undefined>; accept?: string; decode?: (body: Uint8Array) => unknown },
+  request: ListRequest,
   project: (item: T) => T = (item) => item,
 ): Promise<T[]> {
+  return listAllAt(transport, calls, request, project).then((listed) => listed.items);
+}
+
+type ListRequest = { what: string; path: string; query: Record<string, string | undefined>; accept?: string; decode?: (body: Uint8Array) => unknown };
+
+/** A list's items and the resourceVersion it was read at (its first page's: the later pages continue that snapshot). */
+export interface Listed<T> {
+  items: T[];
+  resourceVersion: string | undefined;
+}
+
+/** `listAll`, with the resourceVersion the list was read at. */
+export function listAllAt<T>(transport: Transport, calls: CountedCalls, request: ListRequest, project: (item: T) => T = (item) => item): Promise<Listed<T>> {
   return withRetry(async () => {
     const items: T[] = [];
+    let resourceVersion: string | undefined;
     let cont: string | undefined;
     do {
       calls.counted(request.what);
@@ -144,9 +158,10 @@ export function listAll<T>(
           throw error;
         });
       for (const item of page.items ?? []) items.push(project(item));
+      if (cont === undefined) resourceVersion = page.metadata?.resourceVersion || undefined;
       cont = page.metadata?.continue || undefined;
       if (cont) collectBetweenPages();
     } while (cont);
-    return items;
+    return { items, resourceVersion };
   }, calls.retry);
 }

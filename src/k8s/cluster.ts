@@ -14,7 +14,7 @@ import { goJson } from '../core/go-json.ts';
 import { daemonSetKinds, type DaemonSetKind, type EventToRecord, type ObjectRef } from '../core/model.ts';
 import { daemonSetKindOf, nodeNameError } from '../core/refs.ts';
 import { createLeaseProtocols, type LeaseProtocols } from './leases.ts';
-import { createCalls, listAll, type CallTiming } from './calls.ts';
+import { createCalls, listAll, listAllAt, type CallTiming } from './calls.ts';
 import type { Transport } from './transport.ts';
 
 export { createCalls, type Calls } from './calls.ts';
@@ -39,10 +39,10 @@ export interface Cluster extends LeaseProtocols {
   listDaemonSets(scope?: { kind?: DaemonSetKind; namespace?: string }): Promise<V1DaemonSet[]>;
   getPod(namespace: string, name: string): Promise<V1Pod | null>;
   /** Nodes and pods from lists carry only the fields the core reads (core/fields.ts). */
-  /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces. */
-  listPodsOnNode(nodeName: string): Promise<V1Pod[]>;
-  /** Pods not yet bound to any node, all namespaces. */
-  listUnscheduledPods(): Promise<V1Pod[]>;
+  /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces, and the resourceVersion of the list. */
+  listPodsOnNode(nodeName: string): Promise<PodList>;
+  /** Pods not yet bound to any node, all namespaces, and the resourceVersion of the list. */
+  listUnscheduledPods(): Promise<PodList>;
   /** Pods in one namespace (or all, when undefined), optionally by label selector. */
   listPods(namespace?: string, labelSelector?: string): Promise<V1Pod[]>;
   /** The metadata of the pods in a namespace, optionally by label selector (PartialObjectMetadataList): owners, labels, names, UIDs. */
@@ -121,12 +121,22 @@ function protobufFor(project: ((item: never) => unknown) | undefined, encoding: 
   return {};
 }
 
+/** The pods of a list by node, and the resourceVersion it was read at (compared: core/snapshot.ts `readNoEarlier`). */
+export interface PodList {
+  pods: V1Pod[];
+  resourceVersion?: string | undefined;
+}
+
 export function createCluster(transport: Transport, options: CallOptions): Cluster {
   // Per invocation: a long-lived server runs several invocations at once over the same transport.
   const calls = createCalls(transport, options);
   const { call, orNull } = calls;
   const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string, project?: (item: T) => T): Promise<T[]> =>
     listAll(transport, calls, { what, path, query, ...(accept ? { accept } : {}), ...protobufFor(project, options.listEncoding ?? 'protobuf') }, project);
+  const podList = async (what: string, fieldSelector: string): Promise<PodList> => {
+    const listed = await listAllAt<V1Pod>(transport, calls, { what, path: 'api/v1/pods', query: { fieldSelector }, ...protobufFor(projectPod, options.listEncoding ?? 'protobuf') }, projectPod);
+    return { pods: listed.items, resourceVersion: listed.resourceVersion };
+  };
   /**
    * 404 (gone), 409 (UID precondition failed) and, for a patch carrying the UID, 422 on `metadata.uid` (the API server
    * answers a patch whose UID differs from the stored one "field is immutable") all mean the same here: the object we
@@ -182,9 +192,8 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
         )
       ).flat(),
     getPod: (namespace, name) => orNull<V1Pod>({ method: 'GET', path: podPath(namespace, name), what: `get pod ${namespace}/${name}` }),
-    listPodsOnNode: (nodeName) =>
-      list<V1Pod>(`list pods on ${nodeName}`, 'api/v1/pods', { fieldSelector: `spec.nodeName=${checkedNodeName(nodeName)}` }, undefined, projectPod),
-    listUnscheduledPods: () => list<V1Pod>('list unscheduled pods', 'api/v1/pods', { fieldSelector: 'spec.nodeName=' }, undefined, projectPod),
+    listPodsOnNode: (nodeName) => podList(`list pods on ${nodeName}`, `spec.nodeName=${checkedNodeName(nodeName)}`),
+    listUnscheduledPods: () => podList('list unscheduled pods', 'spec.nodeName='),
     listPods: (namespace, labelSelector) =>
       list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, undefined, projectPod),
     listPodMetadata: (namespace, labelSelector) => list<PodMetadata>(`list pod-metadata in ${namespace}`, podPath(namespace), { labelSelector }, METADATA_LIST),

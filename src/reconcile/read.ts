@@ -3,7 +3,7 @@
  * fresh (quorum) read: decisions about creating and deleting pods must not act on a stale view.
  */
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import type { PodMetadata } from '../k8s/cluster.ts';
+import type { PodList, PodMetadata } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
 import { currentRevision, generationObserved, provenRevisionHash, recordedRevisionHash, revisionsOf } from '../core/history.ts';
@@ -13,7 +13,7 @@ import { backoffKey } from '../core/backoff.ts';
 import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
 import { daemonSetRef, namespaceOf } from '../core/refs.ts';
-import { backoffsToRead, countedOn, nodeStates, uniquePods, wantingPods } from '../core/snapshot.ts';
+import { backoffsToRead, countedOn, nodeStates, readNoEarlier, uniquePods, wantingPods } from '../core/snapshot.ts';
 import type { Hint, RegisteredNode } from '../hints.ts';
 import type { Pass } from './deps.ts';
 
@@ -186,19 +186,27 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
     states = nodeStates(nodes, pods, wanted);
   } else {
     // Per-node reads are small (the API server serves `spec.nodeName` from an index); at most 16 nodes in flight.
-    // The pods not yet bound are listed *before* each node's: binding only ever moves a pod from that list to its
-    // node's, so a pod bound between the two reads is in both (counted once, as the later, bound copy), never in
-    // neither. Read at once or the other way round, a pod bound in between was in neither list, and the pass created
-    // a second pod for its node (seen at N = 1,000: docs/benchmarks.md). The node GETs start at once, and so does the
-    // list of pods not yet bound, unless every node was just created: then only once one of them turns out to need
-    // its pods read (during a scale-up that list holds every pod waiting for the new nodes).
-    let unscheduledRead: Promise<V1Pod[]> | undefined;
+    // A node's pods and the pods not yet bound are listed at once, and a pod bound between the two reads must not be
+    // in neither (the pass would create a second pod for its node: seen at N = 1,000, docs/benchmarks.md). Binding only
+    // ever moves a pod from the unbound list to its node's, so a node list read no earlier than the unbound one
+    // (resourceVersion, core/snapshot.ts `readNoEarlier`) has every pod the unbound list lacks: a pod bound in between
+    // is in both (counted once, as the later, bound copy). Read earlier (or with resourceVersions that do not
+    // compare), the node's pods are listed again, now after. The node GETs start at once, and so do the pod lists,
+    // unless every node was just created: then only once one of them turns out to need its pods read (during a
+    // scale-up the unbound list holds every pod waiting for the new nodes).
+    let unscheduledRead: Promise<PodList> | undefined;
     const unscheduled = () => {
       if (unscheduledRead === undefined) {
         unscheduledRead = cluster.listUnscheduledPods();
         unscheduledRead.catch(() => undefined);
       }
       return unscheduledRead;
+    };
+    const podsOn = async (name: string): Promise<V1Pod[]> => {
+      const [pending, first] = await Promise.all([unscheduled(), cluster.listPodsOnNode(name)]);
+      const onNode = readNoEarlier(first.resourceVersion, pending.resourceVersion) ? first : await cluster.listPodsOnNode(name);
+      const aimed = pending.pods.filter((pod) => getTargetNodeName(pod) === name);
+      return aimed.length > 0 ? uniquePods([...aimed, ...onNode.pods]) : onNode.pods;
     };
     if (names.some((name) => !created.has(name))) unscheduled();
     // A creation whose hint carries the node as created (Hint `registered`) is first decided on that copy: only if some
@@ -207,21 +215,21 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
       const registered = created.get(name);
       return registered === undefined ? cluster.getNode(name) : Promise.resolve(asCreated(name, registered));
     });
+    nodesRead.catch(() => undefined);
     const firstRound = Promise.all([dsRead, nodesRead]);
     firstRound.catch(() => undefined);
     revisionsRead = firstRound.then(([list, nodes]) => (wantingPods(list, nodes).length > 0 ? listRevisions(list) : null));
     revisionsRead.catch(() => undefined);
     states = await mapLimit(names, 16, async (name, i) => {
-      let node = (await nodesRead)[i] ?? null;
       if (created.has(name)) {
-        const [list] = await firstRound;
-        if (node !== null && wantingPods(list, [node]).length === 0) return { name, node, pods: [] };
-        if (created.get(name) !== undefined) node = await cluster.getNode(name);
+        const [list, nodes] = await firstRound;
+        const asFirstRead = nodes[i] ?? null;
+        if (asFirstRead !== null && wantingPods(list, [asFirstRead]).length === 0) return { name, node: asFirstRead, pods: [] };
       }
-      const pending = await unscheduled();
-      const pods = await cluster.listPodsOnNode(name);
-      const aimed = pending.filter((pod) => getTargetNodeName(pod) === name);
-      return { name, node, pods: aimed.length > 0 ? uniquePods([...aimed, ...pods]) : pods };
+      const nodeRead = created.get(name) !== undefined ? cluster.getNode(name) : nodesRead.then((nodes) => nodes[i] ?? null);
+      nodeRead.catch(() => undefined);
+      const pods = await podsOn(name);
+      return { name, node: await nodeRead, pods };
     });
     for (const state of states) if (state.node === null) pass.confirmedGone.add(state.name);
   }

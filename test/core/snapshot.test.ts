@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
-import { countedOn, wantingPods } from '../../src/core/snapshot.ts';
+import { countedOn, readNoEarlier, wantingPods } from '../../src/core/snapshot.ts';
 import type { NodeState } from '../../src/core/model.ts';
 import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
 
@@ -41,5 +41,23 @@ describe('countedOn: the DaemonSets whose status these nodes contribute to', () 
     ['a pod on a node that is gone: counted (it is to be deleted)', [plain], [state(null, 'gone', [newDaemonSetPod(plain, 'gone')])], ['agent']],
   ])('%s', (_name, daemonSets, states, expected) => {
     expect(names(countedOn(daemonSets, states))).toEqual(expected);
+  });
+});
+
+describe('readNoEarlier: resourceVersions of two lists of one resource, compared as integers (KEP-5504)', () => {
+  it.each<[string, string | undefined, string | undefined, boolean]>([
+    ['later', '1008', '1007', true],
+    ['the same', '1007', '1007', true],
+    ['earlier', '1006', '1007', false],
+    // Compared as numbers, not strings: "999" < "1000".
+    ['more digits is later', '1000', '999', true],
+    ['beyond 2^53', '9007199254740993', '9007199254740992', true],
+    ['missing', undefined, '1007', false],
+    ['missing, the other', '1007', undefined, false],
+    ['not an integer', 'abc', '1007', false],
+    ['a leading zero (not how Kubernetes writes them)', '01008', '1007', false],
+    ['negative', '-1', '1007', false],
+  ])('%s', (_name, later, earlier, want) => {
+    expect(readNoEarlier(later, earlier)).toBe(want);
   });
 });

@@ -136,7 +136,7 @@ describe('the reconciler identity against the real API server', () => {
     expect(await cluster.getNode(node)).toMatchObject({ metadata: { name: node } });
     expect((await cluster.listNodes()).map((n) => n.metadata?.name)).toContain(node);
     expect((await cluster.listDaemonSets()).map((d) => d.metadata?.name)).toContain('agent');
-    expect(Array.isArray(await cluster.listPodsOnNode(node))).toBe(true);
+    expect(Array.isArray((await cluster.listPodsOnNode(node)).pods)).toBe(true);
     await cluster.listUnscheduledPods();
     expect((await cluster.listPods(namespace, 'app=other')).length).toBe(1);
     expect((await cluster.listPodMetadata(namespace)).length).toBeGreaterThan(0);

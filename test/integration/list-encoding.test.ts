@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { RejectedError } from '../../src/errors.ts';
+import { readNoEarlier } from '../../src/core/snapshot.ts';
 import { createCluster, type Cluster, type ListEncoding } from '../../src/k8s/cluster.ts';
 import { createTransport, type Transport } from '../../src/k8s/transport.ts';
 import { mergePatch } from '../../devcluster/simulator/client.ts';
@@ -110,6 +111,17 @@ describe('lists in protobuf and in JSON', () => {
     expect(json.decoded()).toBe(0);
   });
 
+  it('a pod list by node carries the resourceVersion it was read at, in both encodings, and a later list is no earlier', async () => {
+    for (const cluster of [clusterIn('protobuf').cluster, clusterIn('json').cluster]) {
+      const unbound = await cluster.listUnscheduledPods();
+      await admin.core.patchNamespacedPod({ namespace, name: 'bound', body: { metadata: { labels: { touched: String(Date.now()) } } } }, mergePatch);
+      const onNode = await cluster.listPodsOnNode(nodes[0]!);
+      expect(unbound.resourceVersion).toMatch(/^[1-9][0-9]*$/);
+      expect(readNoEarlier(onNode.resourceVersion, unbound.resourceVersion)).toBe(true);
+      expect(readNoEarlier(unbound.resourceVersion, onNode.resourceVersion)).toBe(false);
+    }
+  });
+
   it('an error answer in protobuf still says what was wrong', async () => {
     const { cluster } = clusterIn('protobuf');
     const error = await cluster.listPods(namespace, 'app in (a').catch((e: unknown) => e);
@@ -120,5 +132,5 @@ describe('lists in protobuf and in JSON', () => {
 
 async function read(cluster: Cluster) {
   const [pods, onNode, allNodes] = await Promise.all([cluster.listPods(namespace), cluster.listPodsOnNode(nodes[0]!), cluster.listNodes()]);
-  return { pods, onNode, nodes: allNodes.filter((n) => nodes.includes(n.metadata?.name ?? '')) };
+  return { pods, onNode: onNode.pods, nodes: allNodes.filter((n) => nodes.includes(n.metadata?.name ?? '')) };
 }

@@ -202,19 +202,61 @@ describe('reads per hint', () => {
     });
   });
 
-  it('reads the pods not yet bound before any node\'s pods (binding only moves a pod from that list to its node\'s)', async () => {
-    const d = ds();
-    const { cluster, reconciler } = setup({ nodes: [newNode('n0'), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) });
-    const listUnscheduled = cluster.listUnscheduledPods.bind(cluster);
-    cluster.listUnscheduledPods = async () => {
-      const answer = await listUnscheduled();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      cluster.calls.push('(pods not yet bound answered)');
-      return answer;
-    };
-    await reconciler.handle([{ kind: 'node', name: 'n0' }, { kind: 'node', name: 'n1' }]);
-    const order = cluster.calls.filter((c) => c === 'listUnscheduledPods' || c === 'listPodsOnNode' || c.startsWith('('));
-    expect(order).toEqual(['listUnscheduledPods', '(pods not yet bound answered)', 'listPodsOnNode', 'listPodsOnNode']);
+  describe('a node\'s pods and the pods not yet bound are listed at once; the node\'s again when its list is the older (core/snapshot.ts `readNoEarlier`)', () => {
+    /** A pending pod of `d` aimed at n0 that kube-scheduler binds between the two lists, which answer at these resourceVersions. */
+    function race(onNodeVersion: string, unboundVersion: string) {
+      const d = ds();
+      const pending = newDaemonSetPod(d, 'n0', { spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } });
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [pending], revisions: written(d) });
+      const listOnNode = cluster.listPodsOnNode.bind(cluster);
+      const listUnscheduled = cluster.listUnscheduledPods.bind(cluster);
+      let onNodeLists = 0;
+      // The node's list is read before the binding (the pod is on neither list's answer but the later one's) ...
+      cluster.listPodsOnNode = async (name) => {
+        onNodeLists += 1;
+        const answer = await listOnNode(name);
+        return onNodeLists === 1 ? { pods: answer.pods, resourceVersion: onNodeVersion } : { pods: answer.pods, resourceVersion: '100' };
+      };
+      // ... and the unbound list after it: the pod is bound by then.
+      cluster.listUnscheduledPods = async () => {
+        pending.spec!.nodeName = 'n0';
+        return { pods: (await listUnscheduled()).pods, resourceVersion: unboundVersion };
+      };
+      return { cluster, reconciler, lists: () => onNodeLists };
+    }
+
+    it('the node\'s list answered at an older resourceVersion: listed again, the bound pod found, no second pod', async () => {
+      const { cluster, reconciler, lists } = race('5', '7');
+      // Without the second list, the pod bound in between would be in neither list, and the pass would create another.
+      await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      expect(lists()).toBe(2);
+      expect(cluster.created).toEqual([]);
+    });
+
+    it.each([
+      ['the same resourceVersion', '7', '7', 1],
+      ['a later resourceVersion', '8', '7', 1],
+      ['resourceVersions that are not integers: listed again, in order', 'abc', '7', 2],
+    ])('%s', async (_name, onNode, unbound, want) => {
+      const { reconciler, lists } = race(onNode, unbound);
+      await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      expect(lists()).toBe(want);
+    });
+
+    it('both lists go out in the first round, beside the node and the DaemonSets', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
+      const getNode = cluster.getNode.bind(cluster);
+      cluster.getNode = async (name) => {
+        const answer = await getNode(name);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        cluster.calls.push('(node answered)');
+        return answer;
+      };
+      await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      const first = cluster.calls.slice(0, cluster.calls.indexOf('(node answered)'));
+      expect(first).toEqual(expect.arrayContaining(['getNode', 'listDaemonSets', 'listUnscheduledPods', 'listPodsOnNode']));
+    });
   });
 
   it('a pod bound between the two reads is in both: counted once, no second pod created and none deleted', async () => {

@@ -16,6 +16,8 @@ export interface FakeState {
   pods: V1Pod[];
   backoffs?: Map<string, BackoffState>;
   revisions?: V1ControllerRevision[];
+  /** The resourceVersion pod lists answer with (default 1); tests move it to order two lists. */
+  resourceVersion?: number;
   /** DaemonSet UID → holder and expiry (epoch ms), for the rollout lock. */
   leases?: Map<string, { holder: string; until: number }>;
 }
@@ -75,11 +77,11 @@ export function fakeCluster(state: FakeState): FakeCluster {
     },
     async listPodsOnNode(nodeName) {
       record('listPodsOnNode');
-      return state.pods.filter((p) => p.spec?.nodeName === nodeName);
+      return { pods: state.pods.filter((p) => p.spec?.nodeName === nodeName), resourceVersion: String(state.resourceVersion ?? 1) };
     },
     async listUnscheduledPods() {
       record('listUnscheduledPods');
-      return state.pods.filter((p) => !p.spec?.nodeName);
+      return { pods: state.pods.filter((p) => !p.spec?.nodeName), resourceVersion: String(state.resourceVersion ?? 1) };
     },
     async listPods(namespace, labelSelector) {
       record('listPods');
