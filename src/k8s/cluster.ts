@@ -39,8 +39,11 @@ export interface Cluster extends LeaseProtocols {
   listDaemonSets(scope?: { kind?: DaemonSetKind; namespace?: string }): Promise<V1DaemonSet[]>;
   getPod(namespace: string, name: string): Promise<V1Pod | null>;
   /** Nodes and pods from lists carry only the fields the core reads (core/fields.ts). */
-  /** Pods bound to the node (fieldSelector spec.nodeName), all namespaces, and the resourceVersion of the list. */
-  listPodsOnNode(nodeName: string): Promise<PodList>;
+  /**
+   * Pods bound to the node (fieldSelector spec.nodeName), all namespaces, and the resourceVersion of the list. `again`:
+   * a second list of the same node in one pass (counted as "relist pods" in the pass's log).
+   */
+  listPodsOnNode(nodeName: string, again?: boolean): Promise<PodList>;
   /** Pods not yet bound to any node, all namespaces, and the resourceVersion of the list. */
   listUnscheduledPods(): Promise<PodList>;
   /** Pods in one namespace (or all, when undefined), optionally by label selector. */
@@ -192,7 +195,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
         )
       ).flat(),
     getPod: (namespace, name) => orNull<V1Pod>({ method: 'GET', path: podPath(namespace, name), what: `get pod ${namespace}/${name}` }),
-    listPodsOnNode: (nodeName) => podList(`list pods on ${nodeName}`, `spec.nodeName=${checkedNodeName(nodeName)}`),
+    listPodsOnNode: (nodeName, again) => podList(`${again ? 'relist' : 'list'} pods on ${nodeName}`, `spec.nodeName=${checkedNodeName(nodeName)}`),
     listUnscheduledPods: () => podList('list unscheduled pods', 'spec.nodeName='),
     listPods: (namespace, labelSelector) =>
       list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, undefined, projectPod),

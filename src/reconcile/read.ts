@@ -204,7 +204,7 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
     };
     const podsOn = async (name: string): Promise<V1Pod[]> => {
       const [pending, first] = await Promise.all([unscheduled(), cluster.listPodsOnNode(name)]);
-      const onNode = readNoEarlier(first.resourceVersion, pending.resourceVersion) ? first : await cluster.listPodsOnNode(name);
+      const onNode = readNoEarlier(first.resourceVersion, pending.resourceVersion) ? first : await cluster.listPodsOnNode(name, true);
       const aimed = pending.pods.filter((pod) => getTargetNodeName(pod) === name);
       return aimed.length > 0 ? uniquePods([...aimed, ...onNode.pods]) : onNode.pods;
     };
