@@ -41,7 +41,8 @@ export function createReconciler(deps: ReconcilerDeps): HintHandler {
 
 /**
  * Hints that are all node creations, on nodes no DaemonSet should run a pod on yet (a node registering with the
- * `not-ready` taint): settled by two reads, without a pass. Anything else: undefined, for a pass.
+ * `not-ready` taint): settled without a pass, by the DaemonSet list and, where a hint does not carry the node as created
+ * (Hint `registered`), a GET of the node. Anything else: undefined, for a pass.
  */
 async function settleCreatedNodes(deps: ReconcilerDeps, hints: readonly Hint[]): Promise<HandleResult | undefined> {
   // Every hint a creation, so none merges into a change; two creations of one name keep `registered` only if they agree.

@@ -211,10 +211,7 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
     if (names.some((name) => !created.has(name))) unscheduled();
     // A creation whose hint carries the node as created (Hint `registered`) is first decided on that copy: only if some
     // DaemonSet should run a pod on it is the node read.
-    const nodesRead = mapLimit(names, 16, (name) => {
-      const registered = created.get(name);
-      return registered === undefined ? cluster.getNode(name) : Promise.resolve(asCreated(name, registered));
-    });
+    const nodesRead = mapLimit(names, 16, (name) => createdOrRead(pass, { name, registered: created.get(name) }));
     nodesRead.catch(() => undefined);
     const firstRound = Promise.all([dsRead, nodesRead]);
     firstRound.catch(() => undefined);
@@ -256,9 +253,13 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
   return { daemonSets: daemonSets.filter((ds) => !withoutHistory.includes(ds)), states, hashes, withoutHistory };
 }
 
-/** The node as its creation stored it, as far as eligibility reads it (Hint `registered`). */
-function asCreated(name: string, registered: RegisteredNode): V1Node {
-  return { metadata: { name, ...(registered.labels ? { labels: registered.labels } : {}) }, spec: registered.taints ? { taints: registered.taints } : {} };
+/**
+ * The node as its creation stored it, as far as eligibility reads it, where the hint carries that (Hint `registered`);
+ * else the node as read now (null: gone).
+ */
+function createdOrRead(pass: Pass, { name, registered }: CreatedNode): Promise<V1Node | null> {
+  if (registered === undefined) return pass.cluster.getNode(name);
+  return Promise.resolve({ metadata: { name, ...(registered.labels ? { labels: registered.labels } : {}) }, spec: registered.taints ? { taints: registered.taints } : {} });
 }
 
 /** A node creation hint: the node's name and, when the hint carries it, the node as created (Hint `registered`). */
@@ -275,8 +276,7 @@ export interface CreatedNode {
  * and the node must exist.
  */
 export async function nothingForCreatedNodes(pass: Pass, created: readonly CreatedNode[]): Promise<boolean> {
-  const read = (c: CreatedNode) => (c.registered === undefined ? pass.cluster.getNode(c.name) : Promise.resolve(asCreated(c.name, c.registered)));
-  const [daemonSets, nodes] = await Promise.all([pass.cluster.listDaemonSets(), mapLimit(created, 16, read)]);
+  const [daemonSets, nodes] = await Promise.all([pass.cluster.listDaemonSets(), mapLimit(created, 16, (c) => createdOrRead(pass, c))]);
   return nodes.every((node) => node !== null) && wantingPods(daemonSets, nodes).length === 0;
 }
 
