@@ -142,7 +142,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
   let observer: Observer | undefined;
   try {
     log(`${kind}: starting a fresh control plane`);
-    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, log: quiet });
+    system = await startBenchSystem(kind, { qps: how.qps, burst: how.burst, delivery: args.delivery, log: quiet });
     Object.assign(run, {
       label: system.label,
       upSeconds: system.upSeconds,
@@ -170,7 +170,7 @@ async function runSystem(kind: SystemKind, how: { qps: number; burst: number; cl
       const note = `${run.label}: the functions were gone after ${phase}; that phase's numbers are not valid, and they were restarted`;
       results.notes.push(note);
       log(note);
-      await startBenchSystem(kind, { log: quiet });
+      await startBenchSystem(kind, { delivery: args.delivery, log: quiet });
       return false;
     };
     const measure = async (phase: string, shape: () => Promise<ShapeResult>) => {

@@ -15,6 +15,8 @@
  *                         network are up) and report Ready M ms later: their creation and the not-ready taint's
  *                         removal are separate events, as in a cluster (default 0: Ready at creation, so the two
  *                         usually share an audit batch)
+ *   --delivery D          how the API server delivers events to daemonless: audit (default: the audit webhook) or
+ *                         admission (the ValidatingWebhookConfiguration, as on a managed cluster such as EKS)
  *   --change-samples K    DaemonSet changes for the change phase (default 5)
  *   --memory-nodes L      node counts of the memory phase's sweep (default 100,1000,5000; Lambda runtime only)
  *   --cold-reps R         process starts per bundle for the cold-start phase (default 15)
@@ -25,9 +27,11 @@
 export const systemNames = ['daemonless', 'lambda', 'upstream', 'raised'] as const;
 export const phaseNames = ['a', 'b', 'c', 'latency', 'change', 'minready', 'lists', 'memory', 'floor', 'cold'] as const;
 export const runtimeNames = ['server', 'lambda'] as const;
+export const deliveryNames = ['audit', 'admission'] as const;
 export type SystemName = (typeof systemNames)[number];
 export type PhaseName = (typeof phaseNames)[number];
 export type RuntimeName = (typeof runtimeNames)[number];
+export type DeliveryName = (typeof deliveryNames)[number];
 
 /** The systems a runtime compares when --only names none. */
 export const defaultSystems: Record<RuntimeName, SystemName[]> = {
@@ -44,6 +48,8 @@ export interface BenchArgs {
   latencySamples: number;
   /** The latency phase's nodes report Ready this long after registering (0: at once). */
   joinReadyMs: number;
+  /** How the API server delivers events to daemonless's functions. */
+  delivery: DeliveryName;
   changeSamples: number;
   memoryNodes: number[];
   /**
@@ -74,6 +80,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
   let only: string[] | undefined;
   let latencySamples = 30;
   let joinReadyMs = 0;
+  let delivery: DeliveryName = 'audit';
   let changeSamples = 5;
   let memoryNodes = [100, 1000, 5000];
   let runtime: RuntimeName = 'server';
@@ -100,6 +107,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case '--join-ready-ms':
         joinReadyMs = positiveInt(flag, value());
         break;
+      case '--delivery': {
+        const d = value();
+        if (!(deliveryNames as readonly string[]).includes(d ?? '')) throw new ArgsError(`--delivery: use ${deliveryNames.join(' or ')}, got ${d}`);
+        delivery = d as DeliveryName;
+        break;
+      }
       case '--change-samples':
         changeSamples = positiveInt(flag, value());
         break;
@@ -138,11 +151,12 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     phases: new Set(chosenPhases.length > 0 ? chosenPhases : phaseNames),
     latencySamples,
     joinReadyMs,
+    delivery,
     changeSamples,
     memoryNodes,
     coldReps,
     raisedQps,
     stallSeconds,
-    complete: only === undefined && (n === 100 || n === 1000) && joinReadyMs === 0,
+    complete: only === undefined && (n === 100 || n === 1000) && joinReadyMs === 0 && delivery === 'audit',
   };
 }

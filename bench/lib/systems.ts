@@ -19,7 +19,7 @@ import type { TlsOptions } from '../../devcluster/health.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort, startSystem, stopSystem } from '../../devcluster/system.ts';
 import { lambdaStateDir } from '../../devcluster/lambda/product.ts';
-import type { SystemName } from './args.ts';
+import type { DeliveryName, SystemName } from './args.ts';
 
 export type SystemKind = SystemName | 'plain';
 
@@ -39,12 +39,15 @@ export interface RunningSystem {
   upSeconds: number;
 }
 
+/** The label's mark of events delivered by the admission webhook instead of the audit webhook. */
+const byAdmission = (delivery: DeliveryName | undefined): string => (delivery === 'admission' ? ' (admission)' : '');
+
 export const UPSTREAM_DEFAULT_QPS = 20;
 export const UPSTREAM_DEFAULT_BURST = 30;
 
 export async function startBenchSystem(
   kind: SystemKind,
-  options: { qps?: number; burst?: number; log: (line: string) => void },
+  options: { qps?: number; burst?: number; delivery?: DeliveryName; log: (line: string) => void },
 ): Promise<RunningSystem> {
   const started = performance.now();
   const paths = localPaths();
@@ -54,18 +57,18 @@ export async function startBenchSystem(
   let kcmQps: number | undefined;
   let kcmBurst: number | undefined;
   if (kind === 'daemonless') {
-    const system = await startSystem({ port: functionsPort(), log: options.log, functionsEnv: { LOG_LEVEL: 'info' } });
+    const system = await startSystem({ port: functionsPort(), log: options.log, functionsEnv: { LOG_LEVEL: 'info' }, delivery: options.delivery });
     functionsLog = system.functionsLog;
-    label = 'daemonless-server';
+    label = `daemonless-server${byAdmission(options.delivery)}`;
   } else if (kind === 'lambda') {
     // The SQS counter of the local Lambda service (its /_local/stats): queue requests per event, for the cost model.
     process.env.DAEMONLESS_LAMBDA_SQS_STATS = '1';
     const functionsEnv: Record<string, string> = { LOG_LEVEL: 'info' };
     // V8's heap sizes: the bootstrap's, from each function's memory size (devcluster/lambda/bootstrap.ts).
-    const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv });
+    const system = await startSystem({ runtime: 'lambda', port: functionsPort(), log: options.log, functionsEnv, delivery: options.delivery });
     functionsLog = system.functionsLog;
     lambda = { invokeUrl: readLambdaInvokeUrl() };
-    label = 'daemonless-lambda';
+    label = `daemonless-lambda${byAdmission(options.delivery)}`;
   } else if (kind === 'plain') {
     await up({ log: options.log });
     label = 'plain (no DaemonSet controller)';

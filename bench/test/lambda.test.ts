@@ -263,6 +263,7 @@ const results: BenchResults = {
     phases: ['a', 'b', 'c', 'latency'],
     latencySamples: 10,
     joinReadyMs: 0,
+    delivery: 'audit',
     changeSamples: 5,
     memoryNodes: [1000, 5000],
     lambdaHeapMb: undefined,
