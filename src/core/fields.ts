@@ -7,6 +7,7 @@
  * counts on projected and on whole objects and expects the same.
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import { canonicalJson, shortHash } from './hash.ts';
 
 /** A node as eligibility reads it: name and labels (nodeSelector, affinity, matchFields), taints. */
 export function projectNode(node: V1Node): V1Node {
@@ -17,6 +18,21 @@ export function projectNode(node: V1Node): V1Node {
     metadata: pick(m, ['name', 'uid', 'labels', 'creationTimestamp', 'deletionTimestamp']),
     spec: pick(node.spec, ['taints', 'unschedulable']),
   };
+}
+
+/**
+ * What daemonless reads of a node, as a short hash: its identity (uid), labels, taints (key, value, effect),
+ * `unschedulable` and whether it is being deleted. Two versions with the same fingerprint decide alike; a change to
+ * any of these changes it. A node as its GET returns it and as a projected list (JSON or protobuf) carries it have the
+ * same fingerprint. Null: no node. Lenient, for objects from webhooks too: what is not of the expected type counts as
+ * absent.
+ */
+export function nodeFingerprint(node: V1Node | null): string | null {
+  if (node === null) return null;
+  const m = node.metadata ?? {};
+  const labels = m.labels !== null && typeof m.labels === 'object' ? m.labels : {};
+  const taints = (Array.isArray(node.spec?.taints) ? node.spec.taints : []).map((t) => [t.key ?? '', t.value ?? '', t.effect ?? '']);
+  return shortHash(canonicalJson({ uid: m.uid ?? '', labels, taints, unschedulable: node.spec?.unschedulable === true, deleting: Boolean(m.deletionTimestamp) }));
 }
 
 /**

@@ -2,9 +2,9 @@
  * Projected nodes and pods (src/core/fields.ts) must decide exactly as whole ones: the same plan, the same rolling
  * update, the same status, the same revision history cleanup, over a mix of every kind of pod and node.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { projectNode, projectPod } from '../../src/core/fields.ts';
+import { nodeFingerprint, projectNode, projectPod } from '../../src/core/fields.ts';
 import { planHistory } from '../../src/core/history.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState } from '../../src/core/model.ts';
@@ -75,5 +75,31 @@ describe('projected nodes and pods decide as whole ones', () => {
     expect(JSON.stringify(slim).length).toBeLessThan(JSON.stringify(pod).length / 3);
     expect(slim.metadata).not.toHaveProperty('managedFields');
     expect(slim.status).not.toHaveProperty('containerStatuses');
+  });
+});
+
+describe('nodeFingerprint: what daemonless reads of a node, to see an admitted change stored', () => {
+  const base = () => newNode('n1', { metadata: { uid: 'u1', labels: { zone: 'a' } }, spec: { taints: [taint('node.kubernetes.io/not-ready', 'NoSchedule')] } });
+  const fp = nodeFingerprint(base());
+  it.each<[string, V1Node | null, boolean]>([
+    ['the same node', base(), true],
+    ['projected (as listed)', projectNode(base()), true],
+    ['with what the core never reads (annotations, status, resourceVersion, managed fields)', noisy(base()), true],
+    ['a taint with its timeAdded, an empty value', merge(base(), { spec: { taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule', value: '', timeAdded: at(0) }] } } as never), true],
+    ['unschedulable: false written out', merge(base(), { spec: { unschedulable: false } } as never), true],
+    ['a label more', merge(base(), { metadata: { labels: { zone: 'a', disk: 'ssd' } } } as never), false],
+    ['a label changed', merge(base(), { metadata: { labels: { zone: 'b' } } } as never), false],
+    ['the taint gone', merge(base(), { spec: { taints: [] } } as never), false],
+    ['the taint with another effect', merge(base(), { spec: { taints: [taint('node.kubernetes.io/not-ready', 'NoExecute')] } } as never), false],
+    ['cordoned', merge(base(), { spec: { unschedulable: true } } as never), false],
+    ['being deleted', merge(base(), { metadata: { deletionTimestamp: at(1) } } as never), false],
+    ['another node of that name (uid)', merge(base(), { metadata: { uid: 'u2' } } as never), false],
+    ['no node', null, false],
+  ])('%s: same fingerprint %s', (_name, node, same) => {
+    expect(nodeFingerprint(node) === fp).toBe(same);
+  });
+
+  it('no node has none', () => {
+    expect(nodeFingerprint(null)).toBeNull();
   });
 });
