@@ -140,8 +140,17 @@ export const ConfigSchema = z.object({
    * are small and indexed; one LIST of every pod of a 1,000-node cluster is not (measured: docs/benchmarks.md).
    */
   WIDE_READ_THRESHOLD: intFrom(64, 1),
-  /** After answering an admission request, wait this long for the change to be persisted before reconciling. */
+  /**
+   * After answering an admission request about a DaemonSet, wait this long for the change to be stored before
+   * reconciling. (Node changes are reconciled at once and again until the pass sees them: ADMISSION_STORED_WITHIN_MS.)
+   */
   ADMISSION_SETTLE_MS: intFrom(300, 0),
+  /**
+   * An admitted node change that a pass has not seen stored this long after the admission request is taken as refused
+   * (another webhook denied it, a conflict); until then its hint is handed in again, a few ms later at first, then
+   * less often (src/hints.ts `PendingChange`).
+   */
+  ADMISSION_STORED_WITHIN_MS: intFrom(3_000, 0),
   /**
    * Least time between two DaemonSet-wide follow-up passes (status, rollout steps) of one DaemonSet. A long-lived
    * server keeps it in memory; the queue runtime in a Lease per DaemonSet, rounded up to whole seconds (SQS delays).

@@ -129,6 +129,8 @@ export function withInlineFollowUps(inner: HintHandler): HintHandler {
       };
       const requeue = [first.requeueAfterSeconds, second.requeueAfterSeconds].filter((x) => x !== undefined);
       if (requeue.length > 0) merged.requeueAfterSeconds = Math.min(...requeue);
+      // Follow-ups are DaemonSet hints: only the first pass's node hints can wait for an admitted change.
+      if (first.unsettled?.length) merged.unsettled = first.unsettled;
       return merged;
     },
   };

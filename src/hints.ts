@@ -13,9 +13,10 @@ export type Hint =
    * event's `responseObject`, an AdmissionReview's final object), as far as eligibility reads it; a pass that only has
    * to learn that no DaemonSet should run a pod on it yet decides from this instead of reading the node
    * (reconcile/read.ts `nothingForCreatedNodes`). Only ever a reason to do nothing: whatever the node became since is
-   * a change with an event, and a hint, of its own.
+   * a change with an event, and a hint, of its own. `pending`: the change was admitted but may not be stored yet
+   * (an AdmissionReview: see `PendingChange`).
    */
-  | { kind: 'node'; name: string; created?: true; registered?: RegisteredNode }
+  | { kind: 'node'; name: string; created?: true; registered?: RegisteredNode; pending?: PendingChange }
   /**
    * Reconcile every node for this DaemonSet (it was created or changed, one of its pods changed, or a pass asks for a
    * follow-up). `uid`, when the sender knows it (follow-ups), lets a queue's bookkeeping be owned by the DaemonSet.
@@ -42,6 +43,28 @@ export type Hint =
     }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
+
+/**
+ * A node change that an admission webhook was asked about: the API server stores it only after the webhook has
+ * answered (or never, if another webhook or a conflict refuses it). Instead of waiting a fixed time, the hint is
+ * handled at once; a pass that still sees the node as it was before the change (`before`, core/fields.ts
+ * `nodeFingerprint`) reports the hint unsettled (HandleResult `unsettled`), and the caller hands it in again a little
+ * later, until `until`: a change not seen by then is taken as refused (the resync would still heal one that was only
+ * slow).
+ */
+export interface PendingChange {
+  /** The node as it was before the change (core/fields.ts `nodeFingerprint`); null: there was none (a creation). */
+  before: string | null;
+  /** Epoch ms after which a change not seen yet is taken as refused. */
+  until: number;
+  /** How often the hint was handed in again because its change was not seen yet. */
+  retries?: number;
+}
+
+/** Whether a pass that saw the node as `view` (a fingerprint; undefined: it did not read the node) saw the change. */
+export function changeSeen(pending: PendingChange, view: string | null | undefined): boolean {
+  return view === undefined || view !== pending.before;
+}
 
 /** What eligibility reads of a node (core/eligibility.ts), besides its name. */
 export interface RegisteredNode {
@@ -71,7 +94,8 @@ export const MAX_HINTED_PODS = 1000;
 /**
  * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their
  * `pods`: the union, or none (the full pass) as soon as one of them has none or the union passes `MAX_HINTED_PODS`.
- * Duplicate node hints are `created` only if all of them are, and keep `registered` only if they all carry the same.
+ * Duplicate node hints are `created` only if all of them are, keep `registered` only if they all carry the same, and
+ * wait for the latest admitted change any of them waits for (`pending`).
  */
 export function dedupeHints(hints: readonly Hint[]): Hint[] {
   if (hints.some((h) => h.kind === 'resync')) return [{ kind: 'resync' }];
@@ -81,14 +105,23 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
     const first = seen.get(key);
     if (first === undefined) seen.set(key, hint);
     else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet' && first.pods !== undefined) seen.set(key, withPods(first, hint.pods));
-    else if (first.kind === 'node' && hint.kind === 'node' && first.created && !hint.created) seen.set(key, { kind: 'node', name: first.name });
-    // Two creations of one name (a node deleted and registered again, its deletion in another delivery) may differ:
-    // the pass reads the node instead.
-    else if (first.kind === 'node' && hint.kind === 'node' && first.registered && JSON.stringify(first.registered) !== JSON.stringify(hint.registered)) {
-      seen.set(key, { kind: 'node', name: first.name, created: true });
-    }
+    else if (first.kind === 'node' && hint.kind === 'node') seen.set(key, mergeNodeHints(first, hint));
   }
   return [...seen.values()];
+}
+
+type NodeHint = Extract<Hint, { kind: 'node' }>;
+
+function mergeNodeHints(first: NodeHint, next: NodeHint): NodeHint {
+  // A change merged into a creation makes it a change. Two creations of one name (a node deleted and registered again,
+  // its deletion in another delivery) may differ: the pass reads the node instead.
+  const created = first.created === true && next.created === true;
+  const registered = created && first.registered !== undefined && JSON.stringify(first.registered) === JSON.stringify(next.registered) ? first.registered : undefined;
+  // Of two admitted changes the later one (its `until` is later): once it is stored, so is the earlier (or it was
+  // refused). A hint without one names a change already stored, which waits for nothing.
+  const pending = first.pending === undefined ? next.pending : next.pending === undefined || first.pending.until >= next.pending.until ? first.pending : next.pending;
+  if (created === Boolean(first.created) && registered === first.registered && pending === first.pending) return first;
+  return { kind: 'node', name: first.name, ...(created ? { created: true as const } : {}), ...(registered ? { registered } : {}), ...(pending ? { pending } : {}) };
 }
 
 type DaemonSetHint = Extract<Hint, { kind: 'daemonSet' }>;
@@ -124,6 +157,11 @@ export interface HandleResult {
   apiRequests: number;
   /** Seconds until a pending backoff expires, if any. */
   requeueAfterSeconds?: number;
+  /**
+   * Node hints whose admitted change the pass did not see yet (Hint `pending`): the caller hands them in again a little
+   * later, until their `until`.
+   */
+  unsettled?: Hint[];
   /** Hints handed to the queue instead of being reconciled here (the intake side of the queue runtime). */
   queued?: number;
   /** Milliseconds from the call to holding the pass lock (taking it, and waiting while another pass held it). */

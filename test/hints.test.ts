@@ -1,12 +1,13 @@
 /** dedupeHints: duplicates dropped in first-seen order; a DaemonSet hint's `pods` merged so no release check is lost. */
 import { describe, expect, it } from 'vitest';
-import { dedupeHints, mergeFollowUps, MAX_HINTED_PODS, type Hint } from '../src/hints.ts';
+import { changeSeen, dedupeHints, mergeFollowUps, MAX_HINTED_PODS, type Hint } from '../src/hints.ts';
 import { HintSchema } from '../src/http/schemas.ts';
 
 const ds = (pods?: string[], name = 'agent'): Hint => ({ kind: 'daemonSet', namespace: 'default', name, ...(pods ? { pods } : {}) });
 const node = (name: string): Hint => ({ kind: 'node', name });
 const created = (name: string): Hint => ({ kind: 'node', name, created: true });
 const registered = (name: string, zone: string): Hint => ({ kind: 'node', name, created: true, registered: { labels: { zone } } });
+const admitted = (hint: Hint, before: string | null, until: number): Hint => ({ ...hint, pending: { before, until } }) as Hint;
 
 describe('dedupeHints', () => {
   it.each<[string, Hint[], Hint[]]>([
@@ -26,9 +27,27 @@ describe('dedupeHints', () => {
     ['created twice, different nodes of one name: a creation without it', [registered('a', 'x'), registered('a', 'y')], [created('a')]],
     ['created twice, once without it: a creation without it', [registered('a', 'x'), created('a')], [created('a')]],
     ['created with it, then changed: not a creation', [registered('a', 'x'), node('a')], [node('a')]],
+    // Hint `pending`: the latest admitted change waits; a change already stored waits for nothing.
+    ['an admitted change and a stored one: it still waits', [admitted(node('a'), 'x', 5), node('a')], [admitted(node('a'), 'x', 5)]],
+    ['a stored change and an admitted one: it waits', [node('a'), admitted(node('a'), 'x', 5)], [admitted(node('a'), 'x', 5)]],
+    ['two admitted changes: the later one', [admitted(node('a'), 'x', 5), admitted(node('a'), 'y', 9)], [admitted(node('a'), 'y', 9)]],
+    ['two admitted changes, the later first: the later one', [admitted(node('a'), 'y', 9), admitted(node('a'), 'x', 5)], [admitted(node('a'), 'y', 9)]],
+    ['an admitted creation and a change: a change that waits', [admitted(registered('a', 'x'), null, 5), node('a')], [admitted(node('a'), null, 5)]],
+    ['an admitted creation twice: kept as it is', [admitted(registered('a', 'x'), null, 5), admitted(registered('a', 'x'), null, 5)], [admitted(registered('a', 'x'), null, 5)]],
     ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
   ])('%s', (_name, hints, expected) => {
     expect(dedupeHints(hints)).toEqual(expected);
+  });
+
+  it.each<[string, string | null, string | null | undefined, boolean]>([
+    ['the node as before the change: not seen', 'x', 'x', false],
+    ['the node changed: seen', 'x', 'y', true],
+    ['a creation, no node yet: not seen', null, null, false],
+    ['a creation, the node there: seen', null, 'y', true],
+    ['a deletion, the node gone: seen', 'x', null, true],
+    ['the pass did not read the node: nothing to wait for', 'x', undefined, true],
+  ])('changeSeen: %s', (_name, before, view, seen) => {
+    expect(changeSeen({ before, until: 0 }, view)).toBe(seen);
   });
 
   it(`more than ${MAX_HINTED_PODS} pods named: the full pass, and every merged hint still passes the schema`, () => {

@@ -27,7 +27,7 @@ import { serializeError, type Logger } from '../log.ts';
 import type { RouteSecrets } from '../secrets.ts';
 import { allRoutes, isAccepted, requireBearer, requireRouteSecrets, type RouteName } from './auth.ts';
 import { checkContentType, type BodyKind } from './content-type.ts';
-import type { Defer } from './defer.ts';
+import { handleUntilSeen, type Defer } from './defer.ts';
 import type { Intake } from './hints-from-object.ts';
 import { InvalidInputError, parseAt, parseJson } from './invalid-input.ts';
 import { checkJson, type JsonLimits } from './json-guard.ts';
@@ -165,7 +165,7 @@ export function createApp(deps: AppDeps): App {
     // Only a body that is not an AdmissionReview at all is refused (400); from here on the answer is allowed:true.
     const review = parseAt(AdmissionReviewSchema, parseJson(c.var.body, 'AdmissionReview'), [], 'AdmissionReview');
     try {
-      const intake = intakeAdmission(review);
+      const intake = intakeAdmission(review, { now: Date.now(), storedWithinMs: config.ADMISSION_STORED_WITHIN_MS });
       const hints = dedupeHints(intake.hints);
       c.set('hints', hints);
       c.set('ignored', intake.ignored.length);
@@ -178,16 +178,21 @@ export function createApp(deps: AppDeps): App {
     }
     return c.json(allowed(review), 200);
   };
-  /** Defers settle-then-handle; waits at most `deferHandOffBoundMs` for the hand-over itself. */
+  /**
+   * Defers the handling; waits at most `deferHandOffBoundMs` for the hand-over itself. A node's change is handled at
+   * once and again until the pass sees it stored (Hint `pending`, defer.ts `handleUntilSeen`); a DaemonSet's after
+   * ADMISSION_SETTLE_MS.
+   */
   const handOff = async (hints: Hint[]): Promise<void> => {
-    const delayMs = config.ADMISSION_SETTLE_MS;
+    const delayMs = hints.every((h) => h.kind === 'node' && h.pending !== undefined) ? 0 : config.ADMISSION_SETTLE_MS;
     const retryDelays = deps.deferredRetryDelaysMs ?? deferredRetryDelaysMs;
     const task = async (): Promise<void> => {
-      await sleep(delayMs);
+      if (delayMs > 0) await sleep(delayMs);
       for (let attempt = 0; ; attempt++) {
         try {
-          const result = await deps.handler.handle(hints);
+          const { result, unseen } = await handleUntilSeen((h) => deps.handler.handle(h), hints);
           log.info('deferred admission hints handled', { hints: summarizeHints(hints), result });
+          if (unseen.length > 0) log.info('admitted change not seen stored in time: taken as refused', { hints: summarizeHints(unseen) });
           return;
         } catch (error) {
           const retryIn = isTransient(error) ? retryDelays[attempt] : undefined;

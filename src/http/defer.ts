@@ -1,11 +1,13 @@
 /**
  * Work that must happen after the HTTP response: an admission request is answered before its object is stored, so
- * its hints are reconciled a little later (after `ADMISSION_SETTLE_MS`). Two implementations:
+ * its hints are reconciled a little later: a node's at once and again until the pass sees the change stored
+ * (`handleUntilSeen`), a DaemonSet's after `ADMISSION_SETTLE_MS`. Two implementations:
  *  - a long-lived process (`npm start`) runs the task in the background (`createBackgroundDefer`);
  *  - Lambda freezes the instance once it has answered, so there the hints are handed to an asynchronous invocation of
  *    the same function (`createSelfInvokeDefer`). See docs/adr/0001-admission-on-lambda.md.
  */
-import type { Hint } from '../hints.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { hintKey, type HandleResult, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
 
 /** What a deferred task will do, as data, for implementations that cannot carry a closure across processes. */
@@ -20,6 +22,41 @@ export interface DeferredWork {
  * returned promise is awaited, within a short bound, before the response is sent: it means "handed over", not "done".
  */
 export type Defer = (task: () => Promise<void>, work: DeferredWork) => void | Promise<void>;
+
+/** The first wait before an admitted change not seen yet is handed in again; it doubles up to `maxSeenWaitMs`. */
+export const firstSeenWaitMs = 5;
+export const maxSeenWaitMs = 250;
+
+/**
+ * Handles the hints, then hands in again those whose admitted change the pass did not see stored yet (HandleResult
+ * `unsettled`, Hint `pending`): after 5 ms, then 10, 20, … up to 250 ms apart, each until its `until`. Returns the last
+ * result and the hints still unseen at their `until` (taken as refused). Only the hints given count: a coalesced pass
+ * also reports other callers' hints. For a process that may wait (the local server's background task, Lambda's
+ * asynchronous self-invocation); the queue runtime sends such hints again as messages instead (src/queue/runtime.ts).
+ */
+export async function handleUntilSeen(
+  handle: (hints: Hint[]) => Promise<HandleResult>,
+  hints: Hint[],
+  options: { now?: () => number; wait?: (ms: number) => Promise<unknown> } = {},
+): Promise<{ result: HandleResult; unseen: Hint[] }> {
+  const now = options.now ?? Date.now;
+  const wait = options.wait ?? ((ms: number) => sleep(ms));
+  const given = new Set(hints.map(hintKey));
+  const unsettled = (r: HandleResult) => (r.unsettled ?? []).filter((h) => given.has(hintKey(h)));
+  let result = await handle(hints);
+  let waiting = unsettled(result);
+  const unseen: Hint[] = [];
+  for (let delay = firstSeenWaitMs; waiting.length > 0; delay = Math.min(delay * 2, maxSeenWaitMs)) {
+    const due = (h: Hint) => h.kind === 'node' && h.pending !== undefined && h.pending.until >= now() + delay;
+    unseen.push(...waiting.filter((h) => !due(h)));
+    waiting = waiting.filter(due);
+    if (waiting.length === 0) break;
+    await wait(delay);
+    result = await handle(waiting);
+    waiting = unsettled(result);
+  }
+  return { result, unseen };
+}
 
 export interface BackgroundDefer {
   defer: Defer;

@@ -15,7 +15,7 @@ import * as z from '../zod.ts';
 import { dedupeHints, type HandleResult } from '../hints.ts';
 import { serializeError } from '../log.ts';
 import { createApp, type AppDeps } from './app.ts';
-import { createSelfInvokeDefer, deferredInvocationMarker, type AsyncInvoke, type Defer } from './defer.ts';
+import { createSelfInvokeDefer, deferredInvocationMarker, handleUntilSeen, type AsyncInvoke, type Defer } from './defer.ts';
 import { InvalidInputError } from './invalid-input.ts';
 import { intakeCloudWatchLogs } from './intake/cloudwatch-logs.ts';
 import { HintSchema } from './schemas.ts';
@@ -97,8 +97,9 @@ async function runDeferred(deps: AppDeps, invocation: z.output<typeof DeferredIn
   const hints = dedupeHints(invocation.hints);
   const started = performance.now();
   try {
-    const result = await deps.handler.handle(hints);
+    const { result, unseen } = await handleUntilSeen((h) => deps.handler.handle(h), hints);
     deps.log.info('deferred hints handled', { hints: hints.length, result, durationMs: Math.round(performance.now() - started) });
+    if (unseen.length > 0) deps.log.info('admitted change not seen stored in time: taken as refused', { hints: unseen.length });
     return result;
   } catch (error) {
     deps.log.error('deferred hints failed', { hints: hints.length, error: serializeError(error) });

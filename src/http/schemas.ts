@@ -293,6 +293,7 @@ export const HintSchema = z.discriminatedUnion('kind', [
         taints: z.optional(z.array(z.object({ key: z.string(), value: z.optional(z.string()), effect: z.string() }))),
       }),
     ),
+    pending: z.optional(z.object({ before: z.nullable(z.string()), until: z.number(), retries: z.optional(z.int().check(z.minimum(0))) })),
   }),
   z.object({
     kind: z.literal('daemonSet'),

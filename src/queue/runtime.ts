@@ -4,7 +4,7 @@
  * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
  */
 import { isTransient, TransientError } from '../errors.ts';
-import { dedupeHints, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
+import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import type { PassScheduler } from '../k8s/leases.ts';
 import type { Logger } from '../log.ts';
 import type { HintQueue } from './port.ts';
@@ -55,6 +55,10 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
         h.kind === 'daemonSet' ? [{ hint: h, at: now }] : [],
       );
       const others: Hint[] = [];
+      // Admitted node changes the pass read too early to see (Hint `pending`): at once again the first time (the change
+      // is usually stored within milliseconds of the admission answer), then each second, until their `until`.
+      const { again, refused } = unsettledAgain(result.unsettled ?? [], now);
+      if (refused.length > 0) options.log.info('admitted change not seen stored in time: taken as refused', { hints: refused.map(hintKey) });
       if (result.requeueAfterSeconds !== undefined) {
         const at = now + result.requeueAfterSeconds * 1000;
         for (const hint of hints) {
@@ -75,6 +79,7 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
             );
           })(),
           others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
+          ...again.map(({ hints: some, delaySeconds }) => options.queue.send(some, delaySeconds)),
         ]);
       } catch (error) {
         options.log.warn('follow-ups not scheduled', { error: String(error) });
@@ -83,7 +88,31 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
       // Scheduled here: nothing is left for the caller to run after the answer.
       const out: HandleResult = { ...result };
       delete out.followUp;
+      delete out.unsettled;
       return out;
     },
   };
+}
+
+/**
+ * Unsettled hints (HandleResult `unsettled`) as the messages that hand them in again: those never handed in again at
+ * once (no delay), the others after a second (SQS's least delay but none), each counting its retries; those whose
+ * `until` has passed are refused.
+ */
+export function unsettledAgain(unsettled: readonly Hint[], now: number): { again: { hints: Hint[]; delaySeconds: number }[]; refused: Hint[] } {
+  const first: Hint[] = [];
+  const later: Hint[] = [];
+  const refused: Hint[] = [];
+  for (const hint of unsettled) {
+    if (hint.kind !== 'node' || hint.pending === undefined) continue;
+    const retries = hint.pending.retries ?? 0;
+    const delayMs = retries === 0 ? 0 : 1000;
+    if (now + delayMs > hint.pending.until) refused.push(hint);
+    else (retries === 0 ? first : later).push({ ...hint, pending: { ...hint.pending, retries: retries + 1 } });
+  }
+  const again = [
+    ...(first.length > 0 ? [{ hints: first, delaySeconds: 0 }] : []),
+    ...(later.length > 0 ? [{ hints: later, delaySeconds: 1 }] : []),
+  ];
+  return { again, refused };
 }

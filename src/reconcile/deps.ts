@@ -68,6 +68,8 @@ export interface Pass {
   unfinished: string | undefined;
   /** Nodes this pass saw gone with a GET (404): their pods may be force-deleted without asking again. */
   readonly confirmedGone: Set<string>;
+  /** What the node-scoped reads saw of each hinted node (core/fields.ts `nodeFingerprint`; null: no node). */
+  readonly nodeViews: Map<string, string | null>;
   /** What failed for one DaemonSet while the others went on (`isolated`): the pass fails with it at the end. */
   readonly failures: unknown[];
 }
@@ -86,6 +88,7 @@ export function newPass(deps: ReconcilerDeps, started: Date): Pass {
     view: { since: started.getTime(), failuresBefore: 0 },
     unfinished: undefined,
     confirmedGone: new Set(),
+    nodeViews: new Map(),
     failures: [],
   };
   return pass;

@@ -11,7 +11,7 @@
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
-import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { changeSeen, dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { nodeNameError } from '../core/refs.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
@@ -139,6 +139,9 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       }
 
       const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };
+      // Admitted node changes this pass read the node too early to see (Hint `pending`): the caller hands them in again.
+      const unsettled = hints.filter((h) => h.kind === 'node' && h.pending !== undefined && !changeSeen(h.pending, pass.nodeViews.get(h.name)));
+      if (unsettled.length > 0) result.unsettled = unsettled;
       if (pass.requeue !== undefined) result.requeueAfterSeconds = pass.requeue;
       if (pass.followUp.size > 0) result.followUp = [...pass.followUp.values()];
       if (pass.unfinished !== undefined) {

@@ -1,11 +1,13 @@
 /**
  * The node-scoped pass: the named nodes for every DaemonSet (read.ts `readForNodes`), planned with each DaemonSet's
  * current revision hash; then a DaemonSet-wide pass asked for each DaemonSet these nodes count in (status and rollout
- * progress need every node, which this pass does not read).
+ * progress need every node, which this pass does not read). What it saw of each node is kept in `pass.nodeViews`, for
+ * hints that wait for an admitted change (Hint `pending`).
  */
 import { planSnapshot } from '../core/plan.ts';
 import type { Plan } from '../core/model.ts';
 import { countedOn } from '../core/snapshot.ts';
+import { nodeFingerprint } from '../core/fields.ts';
 import { apply } from './apply.ts';
 import { beginView, followUp, type Pass } from './deps.ts';
 import { readForNodes, snapshotWithBackoffs } from './read.ts';
@@ -14,6 +16,7 @@ import type { RegisteredNode } from '../hints.ts';
 export async function reconcileNodes(pass: Pass, names: string[], created?: ReadonlyMap<string, RegisteredNode | undefined>): Promise<void> {
   beginView(pass);
   const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names, created);
+  for (const state of states) pass.nodeViews.set(state.name, nodeFingerprint(state.node));
   for (const ds of withoutHistory) followUp(pass, ds);
   if (daemonSets.length === 0) return;
   const snapshot = await snapshotWithBackoffs(pass, daemonSets, states, hashes);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, RejectedError, TransientError } from '../../src/errors.ts';
+import { nodeFingerprint } from '../../src/core/fields.ts';
 import { createBackgroundDefer } from '../../src/http/defer.ts';
 import { reasons } from '../../src/http/hints-from-object.ts';
 import { nodeUnreadChange } from '../../src/http/intake/node-changes.ts';
@@ -12,6 +13,8 @@ const secret = 'admission-secret-0123456789';
 const node = (name: string) => ({ kind: 'node', name });
 /** A node hint from the node's creation (Hint `created`). */
 const createdNode = (name: string) => ({ kind: 'node', name, created: true, registered: expect.any(Object) });
+/** A node hint from an AdmissionReview: it waits for the change to be stored (Hint `pending`). */
+const admitted = (hint: object, before: string | null = expect.any(String)) => ({ ...hint, pending: { before, until: expect.any(Number) } });
 const ds = (namespace: string, name: string, pods?: string[]) => ({ kind: 'daemonSet', namespace, name, ...(pods ? { pods } : {}) });
 
 describe('POST /events/watch', () => {
@@ -320,8 +323,9 @@ describe('POST /events/admission', () => {
       kind: 'AdmissionReview',
       response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true },
     });
-    expect(deferred).toEqual([{ hints: [createdNode('worker-7')], delayMs: 0 }]);
-    expect(calls).toEqual([[createdNode('worker-7')]]);
+    // Handled at once, and again until the pass sees the node stored (Hint `pending`: there was none before).
+    expect(deferred).toEqual([{ hints: [admitted(createdNode('worker-7'), null)], delayMs: 0 }]);
+    expect(calls).toEqual([[admitted(createdNode('worker-7'), null)]]);
   });
 
   it('DELETE carries only oldObject: the deleted DaemonSet pod’s DaemonSet', async () => {
@@ -341,7 +345,14 @@ describe('POST /events/admission', () => {
     expect((await json(first)).response).toMatchObject({ allowed: true });
     expect(calls).toEqual([]);
     await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', oldObject: before, object: untainted })));
-    expect(calls).toEqual([[node('w1')]]);
+    expect(calls).toEqual([[admitted(node('w1'), nodeFingerprint(before as never))]]);
+  });
+
+  it('a node DELETE waits for the node as it was to be gone', async () => {
+    const { app, calls } = testApp();
+    const before = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'w1', uid: 'u', labels: { zone: 'a' } }, spec: {} };
+    await app.request(postJson('/events/admission', admissionReview({ operation: 'DELETE', oldObject: before })));
+    expect(calls).toEqual([[admitted(node('w1'), nodeFingerprint(before as never))]]);
   });
 
   it('a DaemonSet created without metadata.namespace takes the request’s namespace', async () => {
@@ -435,14 +446,47 @@ describe('POST /events/admission', () => {
     expect(calls).toEqual([]);
   });
 
-  it('waits ADMISSION_SETTLE_MS after answering before reconciling (background defer)', async () => {
+  it('a DaemonSet change waits ADMISSION_SETTLE_MS after answering before reconciling (background defer)', async () => {
     const background = createBackgroundDefer(testApp().logs.log);
     const { app, calls } = testApp({ env: { ADMISSION_SETTLE_MS: '50' }, defer: background.defer });
-    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    const review = admissionReview({ operation: 'CREATE', namespace: 'team-a', object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' } } });
+    const res = await app.request(postJson('/events/admission', review));
     expect(res.status).toBe(200);
     expect(calls).toEqual([]); // answered before the object is stored
     await background.drain();
-    expect(calls).toEqual([[createdNode('worker-7')]]);
+    expect(calls).toEqual([[ds('team-a', 'agent', [])]]);
+  });
+
+  it('a node change is handled at once, and again while the pass reports it unsettled (background defer)', async () => {
+    const background = createBackgroundDefer(testApp().logs.log);
+    let unsettledFor = 2;
+    const { app, calls } = testApp({
+      env: { ADMISSION_SETTLE_MS: '5000' },
+      defer: background.defer,
+      behaviour: (hints) => ({ hints: hints.length, created: 0, deleted: 0, apiRequests: 1, ...(unsettledFor-- > 0 ? { unsettled: [...hints] } : {}) }),
+    });
+    const started = Date.now();
+    const res = await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    expect(res.status).toBe(200);
+    await background.drain();
+    // Not after the 5 s of ADMISSION_SETTLE_MS: at once, then after 5 and 10 ms.
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(calls).toEqual([[admitted(createdNode('worker-7'), null)], [admitted(createdNode('worker-7'), null)], [admitted(createdNode('worker-7'), null)]]);
+  });
+
+  it('a node change the pass never sees stored is given up at ADMISSION_STORED_WITHIN_MS, and logged', async () => {
+    const background = createBackgroundDefer(testApp().logs.log);
+    const { app, calls, logs } = testApp({
+      env: { ADMISSION_STORED_WITHIN_MS: '40' },
+      defer: background.defer,
+      behaviour: (hints) => ({ hints: hints.length, created: 0, deleted: 0, apiRequests: 1, unsettled: [...hints] }),
+    });
+    await app.request(postJson('/events/admission', fixture('admission-node-create.json')));
+    await background.drain();
+    // At once, after 5, 10 and 20 ms; the next wait (40 ms) would pass the 40 ms.
+    expect(calls.length).toBeGreaterThanOrEqual(2);
+    expect(calls.length).toBeLessThanOrEqual(4);
+    expect(logs.entries().filter((e) => e.msg === 'admitted change not seen stored in time: taken as refused')).toHaveLength(1);
   });
 
   it('400 only when the body is not an AdmissionReview at all', async () => {
@@ -478,7 +522,7 @@ describe('POST /events/admission', () => {
       const { app, calls, logs } = testApp({ env });
       const res = await app.request(postJson(`/events/admission/${secret}?timeout=10s`, fixture('admission-node-create.json')));
       expect(res.status).toBe(200);
-      expect(calls).toEqual([[createdNode('worker-7')]]);
+      expect(calls).toEqual([[admitted(createdNode('worker-7'), null)]]);
       expect(logs.lines.join('\n')).not.toContain(secret);
     });
   });

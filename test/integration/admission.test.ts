@@ -4,11 +4,16 @@
  * system also delivers audit events; the functions' log shows the admission route did its own reconcile.
  */
 import { readFileSync, statSync } from 'node:fs';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mergePatch } from '../../devcluster/simulator/client.ts';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
+import { createTransport } from '../../src/k8s/transport.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { admissionUrl, isAdmissionRegistered, registerAdmission } from '../../devcluster/system.ts';
-import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
+import { adminClient, createNamespace, deleteNamespace, freePorts, uniqueName, waitFor } from '../support/cluster.ts';
 import { RUN_LABEL, testDaemonSet, waitConverged, daemonSetApi } from '../support/daemon.ts';
 
 const { core, apps, kc } = adminClient();
@@ -49,4 +54,105 @@ it('a node created → AdmissionReview → allowed at once → reconciled after 
   );
   const entry = JSON.parse(handled) as { result: { apiRequests: number } };
   expect(entry.result.apiRequests).toBeGreaterThan(0);
+});
+
+/**
+ * The API server stores a change only once every validating webhook has answered, and calls them at once: with a
+ * second webhook that answers 800 ms later, daemonless's pass (handed the hint at once) reads the node before the
+ * change is stored. Its hint waits for the change (src/hints.ts `PendingChange`): handed in again until a pass sees it
+ * (docs/adr/0004-admitted-node-changes.md). The fixed 300 ms settle delay of before would have read too early and
+ * left the pod to the resync (managed mode), or to the audit webhook (native mode).
+ */
+describe('an admitted node change stored only after a slower webhook has answered', () => {
+  const SLOW_WEBHOOK = 'daemonless-test-slow';
+  const SLOW_LABEL = 'test.daemonless.dev/slow-webhook';
+  const slowRun = uniqueName('slow');
+  /** The slower webhook denies a node update that gives RUN_LABEL this value. */
+  let denying: string | undefined;
+  let server: Server;
+  const api = createTransport(kc, { requestTimeoutMs: 30_000 });
+  const path = 'apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
+
+  function answerLater(req: IncomingMessage, res: ServerResponse): void {
+    let data = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (data += chunk));
+    req.on('end', () => {
+      const review = JSON.parse(data) as { request: { uid: string; object?: { metadata?: { labels?: Record<string, string> } } } };
+      const allowed = denying === undefined || review.request.object?.metadata?.labels?.[RUN_LABEL] !== denying;
+      const response = { uid: review.request.uid, allowed, ...(allowed ? {} : { status: { code: 403, message: 'denied by the test' } }) };
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response })), 800);
+    });
+  }
+
+  beforeAll(async () => {
+    const pki = localPaths().pki;
+    server = createHttpsServer({ cert: readFileSync(join(pki, 'webhook.crt')), key: readFileSync(join(pki, 'webhook.key')) }, answerLater);
+    const [port] = (await freePorts(1)) as [number];
+    await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+    const webhook = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: SLOW_WEBHOOK },
+      webhooks: [
+        {
+          name: 'slow.test.daemonless.dev',
+          admissionReviewVersions: ['v1'],
+          sideEffects: 'None',
+          failurePolicy: 'Fail',
+          timeoutSeconds: 10,
+          clientConfig: { url: `https://127.0.0.1:${port}/`, caBundle: readFileSync(join(pki, 'ca.crt')).toString('base64') },
+          rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['UPDATE'], resources: ['nodes'], scope: 'Cluster' }],
+          // Only this block's nodes: the simulator's writes to every other node go on unhindered.
+          objectSelector: { matchLabels: { [SLOW_LABEL]: slowRun } },
+        },
+      ],
+    };
+    await api.send({ method: 'POST', path, body: JSON.stringify(webhook), what: 'register the slower webhook' });
+  });
+
+  afterAll(async () => {
+    await api.send({ method: 'DELETE', path: `${path}/${SLOW_WEBHOOK}`, what: 'remove the slower webhook' }).catch(() => undefined);
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  /** A node of this block, outside the DaemonSet's node selector until a test labels it in. */
+  async function outsideNode(): Promise<string> {
+    const [name] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: `${run}-not-yet`, [SLOW_LABEL]: slowRun } });
+    nodes.push(name!);
+    return name!;
+  }
+
+  const linesSince = (offset: number) => readFileSync(log).subarray(offset).toString().split('\n');
+
+  it('is handed in again until a pass sees it stored, and its pod is made', async () => {
+    const node = await outsideNode();
+    const offset = statSync(log).size;
+    const started = Date.now();
+    // Into the selector: this update returns only after the slower webhook answered (and the change was stored).
+    await core.patchNode({ name: node, body: { metadata: { labels: { [RUN_LABEL]: run } } } }, mergePatch);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(800);
+    await waitFor(`the DaemonSet's pod on ${node}`, async () => {
+      const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=agent', fieldSelector: `spec.nodeName=${node}` });
+      return pods.items.length === 1;
+    });
+    // A pass read the node before the change was stored, and said so (HandleResult `unsettled`) …
+    const unsettled = linesSince(offset).filter((l) => l.includes('"msg":"reconciled"') && l.includes('"unsettled"') && l.includes(`"name":"${node}"`));
+    expect(unsettled.length).toBeGreaterThan(0);
+    // … and the change was not given up on.
+    expect(linesSince(offset).some((l) => l.includes('taken as refused') && l.includes(`node/${node}`))).toBe(false);
+  });
+
+  it('refused by the slower webhook: given up once ADMISSION_STORED_WITHIN_MS (3 s) has passed, and logged', async () => {
+    const node = await outsideNode();
+    const offset = statSync(log).size;
+    denying = run;
+    try {
+      await expect(core.patchNode({ name: node, body: { metadata: { labels: { [RUN_LABEL]: run } } } }, mergePatch)).rejects.toThrow();
+    } finally {
+      denying = undefined;
+    }
+    await waitFor('the change taken as refused', () => linesSince(offset).some((l) => l.includes('taken as refused') && l.includes(`node/${node}`)), { timeoutMs: 15_000 });
+    const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=agent', fieldSelector: `spec.nodeName=${node}` });
+    expect(pods.items).toEqual([]);
+  });
 });

@@ -108,6 +108,21 @@ describe('withQueuedFollowUps', () => {
     expect(sent).toEqual(expect.arrayContaining([{ hints: [node('n2')], delay: 10.2 }]));
   });
 
+  it('admitted node changes the pass did not see yet go back to the queue: at once the first time, then after 1 s; past their time, not', async () => {
+    const { queue, sent } = recordingQueue();
+    const { s } = scheduler(new Map());
+    const fresh: Hint = { kind: 'node', name: 'n1', pending: { before: null, until: NOW + 3000 } };
+    const again: Hint = { kind: 'node', name: 'n2', pending: { before: 'x', until: NOW + 3000, retries: 1 } };
+    const late: Hint = { kind: 'node', name: 'n3', pending: { before: 'x', until: NOW + 500, retries: 2 } };
+    const { h } = handler({ unsettled: [fresh, again, late] });
+    const result = await withQueuedFollowUps(h, options(queue, s)).handle([fresh, again, late]);
+    expect(sent).toEqual([
+      { hints: [{ ...fresh, pending: { before: null, until: NOW + 3000, retries: 1 } }], delay: 0 },
+      { hints: [{ ...again, pending: { before: 'x', until: NOW + 3000, retries: 2 } }], delay: 1 },
+    ]);
+    expect(result.unsettled).toBeUndefined();
+  });
+
   it('a follow-up that cannot be scheduled fails the call transiently, so the batch is handled again', async () => {
     const { queue } = recordingQueue(new TransientError('SQS throttled'));
     const { s } = scheduler(new Map());

@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { T0, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
 import { revisionHash } from '../../src/core/hash.ts';
+import { nodeFingerprint } from '../../src/core/fields.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
 import { shellTestOptions } from '../support/reconciler-options.ts';
 
@@ -26,6 +27,56 @@ function setup(state: FakeState, overrides: Partial<ReconcilerOptions> = {}) {
 const ds = () => newDaemonSet('agent');
 /** The current revisions of these DaemonSets, as their DaemonSet-wide pass wrote them. */
 const written = (...daemonSets: V1DaemonSet[]) => daemonSets.map((d) => newControllerRevision(d, 1));
+
+describe('an admitted node change the pass may read too early (Hint `pending`)', () => {
+  const tainted = () => newNode('n0', { spec: { taints: [taint('node.kubernetes.io/not-ready', 'NoSchedule')] } });
+  const untainted = () => newNode('n0');
+  const pending = (before: string | null) => ({ before, until: Date.now() + 3000 });
+
+  it.each<[string, () => FakeState, string | null, boolean]>([
+    // The taint's removal admitted: the node still has it (not stored yet), or has lost it (stored).
+    ['an update, the node as before it: unsettled', () => ({ nodes: [tainted()], daemonSets: [ds()], pods: [], revisions: written(ds()) }), nodeFingerprint(tainted()), true],
+    ['an update, the node changed: settled, and its pod made', () => ({ nodes: [untainted()], daemonSets: [ds()], pods: [], revisions: written(ds()) }), nodeFingerprint(tainted()), false],
+    // A creation admitted: the node is not there yet, or is.
+    ['a creation, no node yet: unsettled', () => ({ nodes: [], daemonSets: [ds()], pods: [], revisions: written(ds()) }), null, true],
+    ['a creation, the node there: settled', () => ({ nodes: [untainted()], daemonSets: [ds()], pods: [], revisions: written(ds()) }), null, false],
+    // A deletion admitted: the node still there as it was, or gone.
+    ['a deletion, the node still there: unsettled', () => ({ nodes: [untainted()], daemonSets: [ds()], pods: [], revisions: written(ds()) }), nodeFingerprint(untainted()), true],
+    ['a deletion, the node gone: settled', () => ({ nodes: [], daemonSets: [ds()], pods: [], revisions: written(ds()) }), nodeFingerprint(untainted()), false],
+  ])('%s', async (_name, state, before, unsettled) => {
+    const { reconciler } = setup(state());
+    const hint = { kind: 'node' as const, name: 'n0', pending: pending(before) };
+    const result = await reconciler.handle([hint]);
+    if (unsettled) expect(result.unsettled).toEqual([hint]);
+    else expect(result.unsettled).toBeUndefined();
+  });
+
+  it('many nodes read at once (one node list): only the node still as before is unsettled', async () => {
+    const d = ds();
+    const nodes = [tainted(), newNode('n1'), newNode('n2'), newNode('n3')];
+    const { cluster, reconciler } = setup({ nodes, daemonSets: [d], pods: [], revisions: written(d) });
+    const hints = nodes.map((n) => ({ kind: 'node' as const, name: n.metadata!.name!, pending: pending(nodeFingerprint(tainted())) }));
+    const result = await reconciler.handle(hints);
+    expect(cluster.calls).toContain('listNodes');
+    expect(result.unsettled).toEqual([hints[0]]);
+  });
+
+  it('the pod is made by the pass that sees the change', async () => {
+    const d = ds();
+    const { reconciler } = setup({ nodes: [untainted()], daemonSets: [d], pods: [], revisions: written(d) });
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0', pending: pending(nodeFingerprint(tainted())) }]);
+    expect(result.created).toBe(1);
+  });
+
+  it('a creation decided on the node as created (Hint `registered`) waits for nothing: nothing would be done once stored either', async () => {
+    const registered = { taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] };
+    const { reconciler } = setup({ nodes: [], daemonSets: [ds()], pods: [], revisions: written(ds()) });
+    const hint = { kind: 'node' as const, name: 'n0', created: true as const, registered, pending: pending(null) };
+    const result = await reconciler.handle([hint]);
+    expect(result.unsettled).toBeUndefined();
+    expect(result.created).toBe(0);
+  });
+});
 
 describe('reads per hint', () => {
   it.each([

@@ -3,6 +3,8 @@
  * the object inside is read leniently by the route, because whatever it contains the API server must get
  * `allowed: true`.
  */
+import type { V1Node } from '@kubernetes/client-node';
+import { nodeFingerprint } from '../../core/fields.ts';
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { parseAt } from '../invalid-input.ts';
 import { nodeUnreadChange, nodeUpdateChangesNothingRead } from './node-changes.ts';
@@ -19,8 +21,12 @@ export function allowed(review: AdmissionReview) {
   };
 }
 
-/** Hints from the request's object. Throws `InvalidInputError` when the object is unreadable (the route logs it). */
-export function intakeAdmission(review: AdmissionReview): Intake {
+/**
+ * Hints from the request's object. Throws `InvalidInputError` when the object is unreadable (the route logs it).
+ * A node's hint says what the node was before the change (Hint `pending`): the API server stores the change only after
+ * this request is answered, so the pass that handles it may come first; it waits until `now + storedWithinMs`.
+ */
+export function intakeAdmission(review: AdmissionReview, wait: { now: number; storedWithinMs: number }): Intake {
   const intake = emptyIntake();
   const { request } = review;
   if (request.dryRun) {
@@ -47,6 +53,17 @@ export function intakeAdmission(review: AdmissionReview): Intake {
   }
   // An object being created may not carry its namespace yet; the request names it.
   if (!object.metadata.namespace && request.namespace) object.metadata.namespace = request.namespace;
-  addMapped(intake, hintFromObject(object, operation));
+  const mapped = hintFromObject(object, operation);
+  if ('hint' in mapped && mapped.hint.kind === 'node' && object.apiVersion === 'v1' && object.kind === 'Node') {
+    const before = operation === 'create' ? null : nodeFingerprint(asNode(request.oldObject));
+    // An update whose node reads the same before and after (in what the fingerprint covers) cannot be seen stored.
+    if (operation !== 'update' || before !== nodeFingerprint(asNode(raw))) mapped.hint.pending = { before, until: wait.now + wait.storedWithinMs };
+  }
+  addMapped(intake, mapped);
   return intake;
+}
+
+/** A node from a review, leniently: the fingerprint reads what it finds (core/fields.ts `nodeFingerprint`). */
+function asNode(raw: unknown): V1Node | null {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as V1Node) : null;
 }
