@@ -141,14 +141,15 @@ export const ConfigSchema = z.object({
    */
   WIDE_READ_THRESHOLD: intFrom(64, 1),
   /**
-   * After answering an admission request about a DaemonSet, wait this long for the change to be stored before
-   * reconciling. (Node changes are reconciled at once and again until the pass sees them: ADMISSION_STORED_WITHIN_MS.)
+   * After answering an admission request whose change a pass cannot recognise as stored (a pod's change, a DaemonSet's
+   * labels or annotations), wait this long before reconciling. Node and DaemonSet changes are reconciled at once and
+   * again until the pass sees them: ADMISSION_STORED_WITHIN_MS.
    */
   ADMISSION_SETTLE_MS: intFrom(300, 0),
   /**
-   * An admitted node change that a pass has not seen stored this long after the admission request is taken as refused
-   * (another webhook denied it, a conflict); until then its hint is handed in again, a few ms later at first, then
-   * less often (src/hints.ts `PendingChange`).
+   * An admitted node or DaemonSet change that a pass has not seen stored this long after the admission request is taken
+   * as refused (another webhook denied it, a conflict); until then its hint is handed in again, a few ms later at
+   * first, then less often (src/hints.ts `PendingChange`).
    */
   ADMISSION_STORED_WITHIN_MS: intFrom(3_000, 0),
   /**

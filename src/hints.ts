@@ -28,6 +28,8 @@ export type Hint =
       uid?: string;
       /** Absent: apps/v1 DaemonSet. */
       type?: 'ServerlessDaemonSet';
+      /** The change was admitted but may not be stored yet (an AdmissionReview: see `PendingChange`). */
+      pending?: PendingChange;
       /**
        * The names of the DaemonSet's pods whose change asked for the pass (a pod created, bound, turning Ready), or
        * none at all: the DaemonSet itself changed, a follow-up from a pass, a pod deleted or being deleted. Only an
@@ -45,15 +47,15 @@ export type Hint =
   | { kind: 'resync' };
 
 /**
- * A node change that an admission webhook was asked about: the API server stores it only after the webhook has
- * answered (or never, if another webhook or a conflict refuses it). Instead of waiting a fixed time, the hint is
- * handled at once; a pass that still sees the node as it was before the change (`before`, core/fields.ts
- * `nodeFingerprint`) reports the hint unsettled (HandleResult `unsettled`), and the caller hands it in again a little
- * later, until `until`: a change not seen by then is taken as refused (the resync would still heal one that was only
- * slow).
+ * A change to a node or a DaemonSet that an admission webhook was asked about: the API server stores it only after
+ * the webhook has answered (or never, if another webhook or a conflict refuses it). Instead of waiting a fixed time,
+ * the hint is handled at once; a pass that still sees the object as it was before the change (`before`, core/fields.ts
+ * `nodeFingerprint`, `daemonSetFingerprint`) reports the hint unsettled (HandleResult `unsettled`), and the caller
+ * hands it in again a little later, until `until`: a change not seen by then is taken as refused (the resync would
+ * still heal one that was only slow). A DaemonSet pass does not run for a DaemonSet whose change it does not see yet.
  */
 export interface PendingChange {
-  /** The node as it was before the change (core/fields.ts `nodeFingerprint`); null: there was none (a creation). */
+  /** The object as it was before the change (its fingerprint); null: there was none (a creation). */
   before: string | null;
   /** Epoch ms after which a change not seen yet is taken as refused. */
   until: number;
@@ -61,7 +63,7 @@ export interface PendingChange {
   retries?: number;
 }
 
-/** Whether a pass that saw the node as `view` (a fingerprint; undefined: it did not read the node) saw the change. */
+/** Whether a pass that saw the object as `view` (a fingerprint; undefined: it did not read it) saw the change. */
 export function changeSeen(pending: PendingChange, view: string | null | undefined): boolean {
   return view === undefined || view !== pending.before;
 }
@@ -104,8 +106,11 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
     const key = hintKey(hint);
     const first = seen.get(key);
     if (first === undefined) seen.set(key, hint);
-    else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet' && first.pods !== undefined) seen.set(key, withPods(first, hint.pods));
-    else if (first.kind === 'node' && hint.kind === 'node') seen.set(key, mergeNodeHints(first, hint));
+    else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet') {
+      const merged = first.pods !== undefined ? withPods(first, hint.pods) : first;
+      const pending = laterPending(first.pending, hint.pending);
+      seen.set(key, pending === merged.pending ? merged : { ...merged, pending: pending as PendingChange });
+    } else if (first.kind === 'node' && hint.kind === 'node') seen.set(key, mergeNodeHints(first, hint));
   }
   return [...seen.values()];
 }
@@ -117,11 +122,18 @@ function mergeNodeHints(first: NodeHint, next: NodeHint): NodeHint {
   // its deletion in another delivery) may differ: the pass reads the node instead.
   const created = first.created === true && next.created === true;
   const registered = created && first.registered !== undefined && JSON.stringify(first.registered) === JSON.stringify(next.registered) ? first.registered : undefined;
-  // Of two admitted changes the later one (its `until` is later): once it is stored, so is the earlier (or it was
-  // refused). A hint without one names a change already stored, which waits for nothing.
-  const pending = first.pending === undefined ? next.pending : next.pending === undefined || first.pending.until >= next.pending.until ? first.pending : next.pending;
+  const pending = laterPending(first.pending, next.pending);
   if (created === Boolean(first.created) && registered === first.registered && pending === first.pending) return first;
   return { kind: 'node', name: first.name, ...(created ? { created: true as const } : {}), ...(registered ? { registered } : {}), ...(pending ? { pending } : {}) };
+}
+
+/**
+ * Of two admitted changes of one object the later one (its `until` is later): once it is stored, so is the earlier (or
+ * it was refused). A hint without one names a change already stored, which waits for nothing.
+ */
+function laterPending(a: PendingChange | undefined, b: PendingChange | undefined): PendingChange | undefined {
+  if (a === undefined) return b;
+  return b === undefined || a.until >= b.until ? a : b;
 }
 
 type DaemonSetHint = Extract<Hint, { kind: 'daemonSet' }>;
@@ -158,7 +170,7 @@ export interface HandleResult {
   /** Seconds until a pending backoff expires, if any. */
   requeueAfterSeconds?: number;
   /**
-   * Node hints whose admitted change the pass did not see yet (Hint `pending`): the caller hands them in again a little
+   * Hints whose admitted change the pass did not see yet (Hint `pending`): the caller hands them in again a little
    * later, until their `until`.
    */
   unsettled?: Hint[];

@@ -33,6 +33,10 @@ describe('dedupeHints', () => {
     ['two admitted changes: the later one', [admitted(node('a'), 'x', 5), admitted(node('a'), 'y', 9)], [admitted(node('a'), 'y', 9)]],
     ['two admitted changes, the later first: the later one', [admitted(node('a'), 'y', 9), admitted(node('a'), 'x', 5)], [admitted(node('a'), 'y', 9)]],
     ['an admitted creation and a change: a change that waits', [admitted(registered('a', 'x'), null, 5), node('a')], [admitted(node('a'), null, 5)]],
+    ['a DaemonSet: an admitted change and a pod change: both, waiting', [admitted(ds([]), 'x', 5), ds(['p1'])], [admitted(ds(['p1']), 'x', 5)]],
+    ['a DaemonSet: a pod change and an admitted change: both, waiting', [ds(['p1']), admitted(ds([]), 'x', 5)], [admitted(ds(['p1']), 'x', 5)]],
+    ['a DaemonSet: two admitted changes: the later one', [admitted(ds([]), 'x', 5), admitted(ds([]), 'y', 9)], [admitted(ds([]), 'y', 9)]],
+    ['a DaemonSet: the full pass and an admitted change: the full pass, waiting', [ds(), admitted(ds([]), 'x', 5)], [admitted(ds(), 'x', 5)]],
     ['an admitted creation twice: kept as it is', [admitted(registered('a', 'x'), null, 5), admitted(registered('a', 'x'), null, 5)], [admitted(registered('a', 'x'), null, 5)]],
     ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
   ])('%s', (_name, hints, expected) => {

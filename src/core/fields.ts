@@ -6,7 +6,7 @@
  * Whatever reads a node or a pod in src/core must find its field here: test/core/fields.test.ts plans, rolls out and
  * counts on projected and on whole objects and expects the same.
  */
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import { canonicalJson, shortHash } from './hash.ts';
 
 /** A node as eligibility reads it: name and labels (nodeSelector, affinity, matchFields), taints. */
@@ -33,6 +33,17 @@ export function nodeFingerprint(node: V1Node | null): string | null {
   const labels = m.labels !== null && typeof m.labels === 'object' ? m.labels : {};
   const taints = (Array.isArray(node.spec?.taints) ? node.spec.taints : []).map((t) => [t.key ?? '', t.value ?? '', t.effect ?? '']);
   return shortHash(canonicalJson({ uid: m.uid ?? '', labels, taints, unschedulable: node.spec?.unschedulable === true, deleting: Boolean(m.deletionTimestamp) }));
+}
+
+/**
+ * What a change to a DaemonSet (apps/v1 or ServerlessDaemonSet) that matters to daemonless changes, as a short hash:
+ * its identity (uid), `metadata.generation` (which the API server raises with every change to the spec, before
+ * admission) and whether it is being deleted. Null: no DaemonSet.
+ */
+export function daemonSetFingerprint(ds: V1DaemonSet | null): string | null {
+  if (ds === null) return null;
+  const m = ds.metadata ?? {};
+  return shortHash(canonicalJson({ uid: m.uid ?? '', generation: typeof m.generation === 'number' ? m.generation : 0, deleting: Boolean(m.deletionTimestamp) }));
 }
 
 /**

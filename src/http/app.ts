@@ -179,12 +179,12 @@ export function createApp(deps: AppDeps): App {
     return c.json(allowed(review), 200);
   };
   /**
-   * Defers the handling; waits at most `deferHandOffBoundMs` for the hand-over itself. A node's change is handled at
-   * once and again until the pass sees it stored (Hint `pending`, defer.ts `handleUntilSeen`); a DaemonSet's after
-   * ADMISSION_SETTLE_MS.
+   * Defers the handling; waits at most `deferHandOffBoundMs` for the hand-over itself. A node's or DaemonSet's change
+   * is handled at once and again until the pass sees it stored (Hint `pending`, defer.ts `handleUntilSeen`); anything
+   * else (a pod's change, a DaemonSet's metadata) after ADMISSION_SETTLE_MS.
    */
   const handOff = async (hints: Hint[]): Promise<void> => {
-    const delayMs = hints.every((h) => h.kind === 'node' && h.pending !== undefined) ? 0 : config.ADMISSION_SETTLE_MS;
+    const delayMs = hints.every((h) => h.kind !== 'resync' && h.pending !== undefined) ? 0 : config.ADMISSION_SETTLE_MS;
     const retryDelays = deps.deferredRetryDelaysMs ?? deferredRetryDelaysMs;
     const task = async (): Promise<void> => {
       if (delayMs > 0) await sleep(delayMs);

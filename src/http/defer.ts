@@ -1,7 +1,7 @@
 /**
  * Work that must happen after the HTTP response: an admission request is answered before its object is stored, so
- * its hints are reconciled a little later: a node's at once and again until the pass sees the change stored
- * (`handleUntilSeen`), a DaemonSet's after `ADMISSION_SETTLE_MS`. Two implementations:
+ * its hints are reconciled a little later: a node's or DaemonSet's at once and again until the pass sees the change
+ * stored (`handleUntilSeen`), others after `ADMISSION_SETTLE_MS`. Two implementations:
  *  - a long-lived process (`npm start`) runs the task in the background (`createBackgroundDefer`);
  *  - Lambda freezes the instance once it has answered, so there the hints are handed to an asynchronous invocation of
  *    the same function (`createSelfInvokeDefer`). See docs/adr/0001-admission-on-lambda.md.
@@ -47,7 +47,7 @@ export async function handleUntilSeen(
   let waiting = unsettled(result);
   const unseen: Hint[] = [];
   for (let delay = firstSeenWaitMs; waiting.length > 0; delay = Math.min(delay * 2, maxSeenWaitMs)) {
-    const due = (h: Hint) => h.kind === 'node' && h.pending !== undefined && h.pending.until >= now() + delay;
+    const due = (h: Hint) => h.kind !== 'resync' && h.pending !== undefined && h.pending.until >= now() + delay;
     unseen.push(...waiting.filter((h) => !due(h)));
     waiting = waiting.filter(due);
     if (waiting.length === 0) break;

@@ -282,6 +282,9 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 // ---------------------------------------------------------------------------------------------------------------
 // Hints, as carried by a deferred (asynchronous self-) invocation on Lambda. Mirrors src/hints.ts.
 
+/** Hint `pending` (src/hints.ts `PendingChange`). */
+const PendingSchema = z.object({ before: z.nullable(z.string()), until: z.number(), retries: z.optional(z.int().check(z.minimum(0))) });
+
 export const HintSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('node'),
@@ -293,7 +296,7 @@ export const HintSchema = z.discriminatedUnion('kind', [
         taints: z.optional(z.array(z.object({ key: z.string(), value: z.optional(z.string()), effect: z.string() }))),
       }),
     ),
-    pending: z.optional(z.object({ before: z.nullable(z.string()), until: z.number(), retries: z.optional(z.int().check(z.minimum(0))) })),
+    pending: z.optional(PendingSchema),
   }),
   z.object({
     kind: z.literal('daemonSet'),
@@ -302,6 +305,7 @@ export const HintSchema = z.discriminatedUnion('kind', [
     uid: z.optional(nonEmpty()),
     type: z.optional(z.literal('ServerlessDaemonSet')),
     pods: z.optional(z.array(validName(podNameError, 'not a pod name')).check(z.maxLength(MAX_HINTED_PODS))),
+    pending: z.optional(PendingSchema),
   }),
   z.object({ kind: z.literal('resync') }),
 ]);

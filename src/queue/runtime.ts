@@ -55,7 +55,7 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
         h.kind === 'daemonSet' ? [{ hint: h, at: now }] : [],
       );
       const others: Hint[] = [];
-      // Admitted node changes the pass read too early to see (Hint `pending`): at once again the first time (the change
+      // Admitted changes the pass read too early to see (Hint `pending`): at once again the first time (the change
       // is usually stored within milliseconds of the admission answer), then each second, until their `until`.
       const { again, refused } = unsettledAgain(result.unsettled ?? [], now);
       if (refused.length > 0) options.log.info('admitted change not seen stored in time: taken as refused', { hints: refused.map(hintKey) });
@@ -104,7 +104,7 @@ export function unsettledAgain(unsettled: readonly Hint[], now: number): { again
   const later: Hint[] = [];
   const refused: Hint[] = [];
   for (const hint of unsettled) {
-    if (hint.kind !== 'node' || hint.pending === undefined) continue;
+    if (hint.kind === 'resync' || hint.pending === undefined) continue;
     const retries = hint.pending.retries ?? 0;
     const delayMs = retries === 0 ? 0 : 1000;
     if (now + delayMs > hint.pending.until) refused.push(hint);

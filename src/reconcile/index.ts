@@ -13,6 +13,7 @@ import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
 import { changeSeen, dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { nodeNameError } from '../core/refs.ts';
+import { daemonSetFingerprint } from '../core/fields.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
@@ -116,6 +117,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       const started = deps.now();
       const pass = newPass(deps, started);
       const { cluster } = pass;
+      const unsettledDaemonSets: Hint[] = [];
 
       if (hints.some((h) => h.kind === 'resync')) {
         const daemonSets = await cluster.listDaemonSets();
@@ -129,7 +131,15 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
         if (dsHints.length > 0) {
           const wanted = dsHints.filter((h) => deps.options.kinds.includes(h.type ?? 'DaemonSet'));
-          const found = await readHintedDaemonSets(pass, wanted);
+          const read = await readHintedDaemonSets(pass, wanted);
+          // An admitted change not stored yet (Hint `pending`): no pass for that DaemonSet now (it would read every node
+          // and pod for nothing); its hint is handed in again.
+          const found = read.map((ds, i) => {
+            const pending = wanted[i]?.pending;
+            if (pending === undefined || changeSeen(pending, daemonSetFingerprint(ds))) return ds;
+            unsettledDaemonSets.push(wanted[i] as Hint);
+            return null;
+          });
           // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`).
           const hintOf = new Map(found.flatMap((ds, i) => (ds === null ? [] : [[ds, wanted[i]] as const])));
           const changedPods = (ds: V1DaemonSet) => hintOf.get(ds)?.pods;
@@ -139,8 +149,8 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       }
 
       const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };
-      // Admitted node changes this pass read the node too early to see (Hint `pending`): the caller hands them in again.
-      const unsettled = hints.filter((h) => h.kind === 'node' && h.pending !== undefined && !changeSeen(h.pending, pass.nodeViews.get(h.name)));
+      // Admitted changes this pass read too early to see (Hint `pending`): the caller hands them in again.
+      const unsettled = [...unsettledDaemonSets, ...hints.filter((h) => h.kind === 'node' && h.pending !== undefined && !changeSeen(h.pending, pass.nodeViews.get(h.name)))];
       if (unsettled.length > 0) result.unsettled = unsettled;
       if (pass.requeue !== undefined) result.requeueAfterSeconds = pass.requeue;
       if (pass.followUp.size > 0) result.followUp = [...pass.followUp.values()];

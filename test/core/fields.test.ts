@@ -4,7 +4,7 @@
  */
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { nodeFingerprint, projectNode, projectPod } from '../../src/core/fields.ts';
+import { daemonSetFingerprint, nodeFingerprint, projectNode, projectPod } from '../../src/core/fields.ts';
 import { planHistory } from '../../src/core/history.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState } from '../../src/core/model.ts';
@@ -101,5 +101,20 @@ describe('nodeFingerprint: what daemonless reads of a node, to see an admitted c
 
   it('no node has none', () => {
     expect(nodeFingerprint(null)).toBeNull();
+  });
+});
+
+describe('daemonSetFingerprint: what a change to a DaemonSet that matters changes', () => {
+  const base = () => merge(newDaemonSet('agent'), { metadata: { uid: 'u1', generation: 3 } } as never);
+  const fp = daemonSetFingerprint(base());
+  it.each<[string, ReturnType<typeof base> | null, boolean]>([
+    ['the same DaemonSet', base(), true],
+    ['its labels, annotations or status changed (same generation)', merge(base(), { metadata: { labels: { team: 'a' }, annotations: { note: 'x' } }, status: { numberReady: 3 } } as never), true],
+    ['a spec change (the next generation)', merge(base(), { metadata: { generation: 4 } } as never), false],
+    ['being deleted', merge(base(), { metadata: { deletionTimestamp: at(1) } } as never), false],
+    ['another DaemonSet of that name (uid)', merge(base(), { metadata: { uid: 'u2' } } as never), false],
+    ['no DaemonSet', null, false],
+  ])('%s: same fingerprint %s', (_name, ds, same) => {
+    expect(daemonSetFingerprint(ds) === fp).toBe(same);
   });
 });

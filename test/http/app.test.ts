@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConflictError, RejectedError, TransientError } from '../../src/errors.ts';
-import { nodeFingerprint } from '../../src/core/fields.ts';
+import { daemonSetFingerprint, nodeFingerprint } from '../../src/core/fields.ts';
 import { createBackgroundDefer } from '../../src/http/defer.ts';
 import { reasons } from '../../src/http/hints-from-object.ts';
 import { nodeUnreadChange } from '../../src/http/intake/node-changes.ts';
@@ -363,7 +363,7 @@ describe('POST /events/admission', () => {
       object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' } },
     });
     await app.request(postJson('/events/admission', review));
-    expect(calls).toEqual([[ds('team-a', 'agent', [])]]);
+    expect(calls).toEqual([[admitted(ds('team-a', 'agent', []), null)]]);
   });
 
   it('still allowed:true when the handler throws (the error is logged)', async () => {
@@ -446,15 +446,25 @@ describe('POST /events/admission', () => {
     expect(calls).toEqual([]);
   });
 
-  it('a DaemonSet change waits ADMISSION_SETTLE_MS after answering before reconciling (background defer)', async () => {
+  it('a DaemonSet update that leaves its generation (metadata only) waits ADMISSION_SETTLE_MS before reconciling (background defer)', async () => {
     const background = createBackgroundDefer(testApp().logs.log);
     const { app, calls } = testApp({ env: { ADMISSION_SETTLE_MS: '50' }, defer: background.defer });
-    const review = admissionReview({ operation: 'CREATE', namespace: 'team-a', object: { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent' } } });
-    const res = await app.request(postJson('/events/admission', review));
+    const before = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'team-a', uid: 'u', generation: 3 } };
+    const relabelled = { ...before, metadata: { ...before.metadata, labels: { team: 'a' } } };
+    const res = await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', oldObject: before, object: relabelled })));
     expect(res.status).toBe(200);
     expect(calls).toEqual([]); // answered before the object is stored
     await background.drain();
     expect(calls).toEqual([[ds('team-a', 'agent', [])]]);
+  });
+
+  it('a DaemonSet spec change (a new generation) waits for the pass to see that generation (Hint `pending`)', async () => {
+    const { app, calls, deferred } = testApp({ env: { ADMISSION_SETTLE_MS: '5000' } });
+    const before = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'team-a', uid: 'u', generation: 3 } };
+    const changed = { ...before, metadata: { ...before.metadata, generation: 4 } };
+    await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', oldObject: before, object: changed })));
+    expect(calls).toEqual([[admitted(ds('team-a', 'agent', []), daemonSetFingerprint(before as never))]]);
+    expect(deferred).toEqual([{ hints: calls[0], delayMs: 0 }]);
   });
 
   it('a node change is handled at once, and again while the pass reports it unsettled (background defer)', async () => {

@@ -114,10 +114,11 @@ describe('withQueuedFollowUps', () => {
     const fresh: Hint = { kind: 'node', name: 'n1', pending: { before: null, until: NOW + 3000 } };
     const again: Hint = { kind: 'node', name: 'n2', pending: { before: 'x', until: NOW + 3000, retries: 1 } };
     const late: Hint = { kind: 'node', name: 'n3', pending: { before: 'x', until: NOW + 500, retries: 2 } };
-    const { h } = handler({ unsettled: [fresh, again, late] });
-    const result = await withQueuedFollowUps(h, options(queue, s)).handle([fresh, again, late]);
+    const created: Hint = { ...ds('new'), pending: { before: null, until: NOW + 3000 } };
+    const { h } = handler({ unsettled: [fresh, again, late, created] });
+    const result = await withQueuedFollowUps(h, options(queue, s)).handle([fresh, again, late, created]);
     expect(sent).toEqual([
-      { hints: [{ ...fresh, pending: { before: null, until: NOW + 3000, retries: 1 } }], delay: 0 },
+      { hints: [{ ...fresh, pending: { before: null, until: NOW + 3000, retries: 1 } }, { ...created, pending: { before: null, until: NOW + 3000, retries: 1 } }], delay: 0 },
       { hints: [{ ...again, pending: { before: 'x', until: NOW + 3000, retries: 2 } }], delay: 1 },
     ]);
     expect(result.unsettled).toBeUndefined();

@@ -9,9 +9,9 @@ import { slowStart, slowStartEach } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { T0, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
+import { T0, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
 import { revisionHash } from '../../src/core/hash.ts';
-import { nodeFingerprint } from '../../src/core/fields.ts';
+import { daemonSetFingerprint, nodeFingerprint } from '../../src/core/fields.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
 import { shellTestOptions } from '../support/reconciler-options.ts';
 
@@ -59,6 +59,38 @@ describe('an admitted node change the pass may read too early (Hint `pending`)',
     const result = await reconciler.handle(hints);
     expect(cluster.calls).toContain('listNodes');
     expect(result.unsettled).toEqual([hints[0]]);
+  });
+
+  it.each<[string, (d: V1DaemonSet) => V1DaemonSet | null, boolean]>([
+    // A DaemonSet's change admitted: its pass runs only once it reads the change (generation, uid, deletion).
+    ['a DaemonSet created, not stored yet: unsettled, and no pass (no node or pod read)', () => null, true],
+    ['a DaemonSet created, there: its pass, its pods', (d) => d, false],
+  ])('%s', async (_name, stored, unsettled) => {
+    const d = newDaemonSet('agent');
+    const there = stored(d);
+    const { cluster, reconciler } = setup({ nodes: [untainted()], daemonSets: there ? [there] : [], pods: [], revisions: there ? written(there) : [] });
+    const hint = { kind: 'daemonSet' as const, namespace: 'default', name: 'agent', pods: [], pending: pending(null) };
+    const result = await reconciler.handle([hint]);
+    if (unsettled) {
+      expect(result.unsettled).toEqual([hint]);
+      expect(cluster.calls.filter((c) => c === 'listNodes' || c === 'listPods')).toEqual([]);
+    } else {
+      expect(result.unsettled).toBeUndefined();
+      expect(result.created).toBe(1);
+    }
+  });
+
+  it('a DaemonSet spec change admitted, its old generation still read: unsettled, no pass; its new one: the pass', async () => {
+    const old = merge(newDaemonSet('agent'), { metadata: { generation: 1 } } as never);
+    const hint = { kind: 'daemonSet' as const, namespace: 'default', name: 'agent', pods: [], pending: pending(daemonSetFingerprint(old)) };
+    const early = setup({ nodes: [untainted()], daemonSets: [old], pods: [], revisions: written(old) });
+    expect((await early.reconciler.handle([hint])).unsettled).toEqual([hint]);
+    expect(early.cluster.calls).not.toContain('listNodes');
+    const changed = merge(updatedDaemonSet(old, 'registry.example/agent:2'), { metadata: { generation: 2 } } as never);
+    const late = setup({ nodes: [untainted()], daemonSets: [changed], pods: [], revisions: written(changed) });
+    const result = await late.reconciler.handle([hint]);
+    expect(result.unsettled).toBeUndefined();
+    expect(late.cluster.calls).toContain('listNodes');
   });
 
   it('the pod is made by the pass that sees the change', async () => {

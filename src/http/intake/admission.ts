@@ -3,8 +3,9 @@
  * the object inside is read leniently by the route, because whatever it contains the API server must get
  * `allowed: true`.
  */
-import type { V1Node } from '@kubernetes/client-node';
-import { nodeFingerprint } from '../../core/fields.ts';
+import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
+import { daemonSetFingerprint, nodeFingerprint } from '../../core/fields.ts';
+import { daemonSetKinds } from '../../core/model.ts';
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { parseAt } from '../invalid-input.ts';
 import { nodeUnreadChange, nodeUpdateChangesNothingRead } from './node-changes.ts';
@@ -23,8 +24,9 @@ export function allowed(review: AdmissionReview) {
 
 /**
  * Hints from the request's object. Throws `InvalidInputError` when the object is unreadable (the route logs it).
- * A node's hint says what the node was before the change (Hint `pending`): the API server stores the change only after
- * this request is answered, so the pass that handles it may come first; it waits until `now + storedWithinMs`.
+ * A node's or DaemonSet's hint says what the object was before the change (Hint `pending`): the API server stores the
+ * change only after this request is answered, so the pass that handles it may come first; it waits until
+ * `now + storedWithinMs`.
  */
 export function intakeAdmission(review: AdmissionReview, wait: { now: number; storedWithinMs: number }): Intake {
   const intake = emptyIntake();
@@ -54,16 +56,27 @@ export function intakeAdmission(review: AdmissionReview, wait: { now: number; st
   // An object being created may not carry its namespace yet; the request names it.
   if (!object.metadata.namespace && request.namespace) object.metadata.namespace = request.namespace;
   const mapped = hintFromObject(object, operation);
-  if ('hint' in mapped && mapped.hint.kind === 'node' && object.apiVersion === 'v1' && object.kind === 'Node') {
-    const before = operation === 'create' ? null : nodeFingerprint(asNode(request.oldObject));
-    // An update whose node reads the same before and after (in what the fingerprint covers) cannot be seen stored.
-    if (operation !== 'update' || before !== nodeFingerprint(asNode(raw))) mapped.hint.pending = { before, until: wait.now + wait.storedWithinMs };
+  // What the change was made to, and how a pass will see it stored (Hint `pending`).
+  const fingerprint =
+    'hint' in mapped && mapped.hint.kind === 'node' && object.apiVersion === 'v1' && object.kind === 'Node'
+      ? (o: unknown) => nodeFingerprint(asObject<V1Node>(o))
+      : 'hint' in mapped && mapped.hint.kind === 'daemonSet' && isDaemonSet(object)
+        ? (o: unknown) => daemonSetFingerprint(asObject<V1DaemonSet>(o))
+        : undefined;
+  if (fingerprint !== undefined && 'hint' in mapped && mapped.hint.kind !== 'resync') {
+    const before = operation === 'create' ? null : fingerprint(request.oldObject);
+    // An update whose object reads the same before and after (in what the fingerprint covers) cannot be seen stored:
+    // it waits for nothing (a node's) or for the settle delay (a DaemonSet's metadata).
+    if (operation !== 'update' || before !== fingerprint(raw)) mapped.hint.pending = { before, until: wait.now + wait.storedWithinMs };
   }
   addMapped(intake, mapped);
   return intake;
 }
 
-/** A node from a review, leniently: the fingerprint reads what it finds (core/fields.ts `nodeFingerprint`). */
-function asNode(raw: unknown): V1Node | null {
-  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as V1Node) : null;
+const isDaemonSet = (o: { apiVersion: string; kind: string }): boolean =>
+  (o.apiVersion === 'apps/v1' && o.kind === 'DaemonSet') || (o.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && o.kind === 'ServerlessDaemonSet');
+
+/** An object from a review, leniently: a fingerprint reads what it finds (core/fields.ts). */
+function asObject<T>(raw: unknown): T | null {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as T) : null;
 }
