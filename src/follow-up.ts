@@ -129,7 +129,7 @@ export function withInlineFollowUps(inner: HintHandler): HintHandler {
       };
       const requeue = [first.requeueAfterSeconds, second.requeueAfterSeconds].filter((x) => x !== undefined);
       if (requeue.length > 0) merged.requeueAfterSeconds = Math.min(...requeue);
-      // Follow-ups are DaemonSet hints: only the first pass's node hints can wait for an admitted change.
+      // A follow-up never waits for an admitted change (Hint `pending`): only the first pass's hints can.
       if (first.unsettled?.length) merged.unsettled = first.unsettled;
       return merged;
     },
