@@ -329,12 +329,15 @@ export const exampleCluster = {
  * The cost model's inputs from a daemonless run. Lambda runtime: invocations, billed durations (warm: each cold
  * invocation counted at the warm mean, the cold part priced apart) and SQS requests per event, as measured; the resync
  * from the memory phase. Server runtime: each audit delivery priced as one invocation that reconciles inline (the
- * direct path), billed for its measured duration; cold start from the cold-start phase. Pure.
+ * direct path), billed for its measured duration; cold start from the cold-start phase. None for the server runtime
+ * with events from the admission webhook (`--delivery admission`): its route answers at once and reconciles after the
+ * answer, so no delivery's duration is the reconcile's. Pure.
  */
 export function costInputsFor(results: BenchResults, system: SystemRun, memoryMB: number): CostInputs | undefined {
   const rows = perEventRows(results).filter((r) => r.system === system && r.event !== eventNames.rollout);
   if (rows.length === 0) return undefined;
   const lambda = system.kind === 'lambda';
+  if (!lambda && results.args.delivery === 'admission') return undefined;
   const windowOf = (event: string) =>
     event === eventNames.solo ? system.soloLatency?.window : event === eventNames.join ? system.latency?.window : system.change?.window;
   const events: EventInputs[] = [];

@@ -327,6 +327,10 @@ describe('per event', () => {
     expect(inputs.resync).toEqual({ nodes: 1000, billedMs: 901, memoryMB: 256 });
     const server = costInputsFor(results, serverRun, 256)!;
     expect(server.events[0]?.functions).toEqual({ audit: { invocations: 3, billedMs: 150, memoryMB: 256 } });
+    // Events by admission: the server's route reconciles after its answer, so it gives no model; Lambda's still does.
+    const byAdmission = { ...results, args: { ...results.args, delivery: 'admission' as const } };
+    expect(costInputsFor(byAdmission, serverRun, 256)).toBeUndefined();
+    expect(costInputsFor(byAdmission, lambdaRun, 256)).toBeDefined();
   });
 });
 
