@@ -160,7 +160,12 @@ describe('function result → HTTP response', () => {
   });
 
   it('answers 500 to a request throttled by the function’s reserved concurrency', async () => {
-    // slow: reservedConcurrency 2; the echo-like body makes it sleep via the `ms` field of the parsed body.
+    // slow: reservedConcurrency 2; the echo-like body makes it sleep via the `ms` field of the parsed body. The test
+    // before leaves an invocation running on after its 503: on a loaded machine it may still hold an instance, so
+    // both must be free first (a CI run saw [200, 500, 500]).
+    const deadline = Date.now() + 10_000;
+    while ((await service.stats()).functions['slow']?.['concurrentNow'] !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect((await service.stats()).functions['slow']?.['concurrentNow']).toBe(0);
     const fire = () => fetch(`${service.httpUrl}/slow`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":700}' });
     const responses = await Promise.all([fire(), fire(), fire()]);
     expect(responses.map((r) => r.status).sort()).toEqual([200, 200, 500]);
