@@ -228,11 +228,14 @@ describe('rolling updates', () => {
     const token = readFileSync(join(localPaths().root, 'functions.token'), 'utf8').trim();
     const event = JSON.stringify({ type: 'MODIFIED', object: { apiVersion: DAEMONSET_KIND.apiVersion, kind: DAEMONSET_KIND.kind, metadata: { name, namespace } } });
     const sample = sampler(namespace, `app=${name}`, nodes);
-    await setImage(namespace, name, 'registry.example/agent:2.0');
     let storming = true;
     let sent = 0;
+    let changed = false;
+    /** Rounds of 20 started once the image had changed: the storm must overlap the rollout. */
+    let roundsDuring = 0;
     const storm = (async () => {
       while (storming) {
+        if (changed) roundsDuring += 1;
         await Promise.all(
           Array.from({ length: 20 }, () =>
             fetch(`http://127.0.0.1:${functionsPort()}/events/watch`, {
@@ -244,12 +247,16 @@ describe('rolling updates', () => {
         );
       }
     })();
+    // The first round warms the intake first (in the Lambda runtime 20 cold starts can outlast the whole rollout).
+    await waitFor('the first round of deliveries', () => sent >= 20, { timeoutMs: 60_000 });
+    await setImage(namespace, name, 'registry.example/agent:2.0');
+    changed = true;
     await waitRolledOut(namespace, name, nodes, 'registry.example/agent:2.0', 120_000);
     storming = false;
     await storm;
     const { maxUnavailable } = await sample.stop();
-    process.stderr.write(`[rollout] hammer: ${sent} concurrent deliveries, max unavailable ${maxUnavailable}\n`);
-    expect(sent).toBeGreaterThan(40);
+    process.stderr.write(`[rollout] hammer: ${sent} concurrent deliveries (${roundsDuring} rounds of 20 during the rollout), max unavailable ${maxUnavailable}\n`);
+    expect(roundsDuring).toBeGreaterThanOrEqual(1);
     expect(maxUnavailable).toBeLessThanOrEqual(1);
   });
 });
