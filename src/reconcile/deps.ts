@@ -3,7 +3,7 @@
  * (`Pass`): the Cluster port bound to the call's deadline, what was written, what is asked for next.
  */
 import type { Cluster } from '../k8s/cluster.ts';
-import type { V1DaemonSet } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
 import { MAX_HINTED_PODS, hintKey, mergeFollowUps, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonSetKind, PlanOptions } from '../core/model.ts';
@@ -68,8 +68,8 @@ export interface Pass {
   unfinished: string | undefined;
   /** Nodes this pass saw gone with a GET (404): their pods may be force-deleted without asking again. */
   readonly confirmedGone: Set<string>;
-  /** What the node-scoped reads saw of each hinted node (core/fields.ts `nodeFingerprint`; null: no node). */
-  readonly nodeViews: Map<string, string | null>;
+  /** What the node-scoped reads saw of each hinted node (null: no node), for hints that wait for a change. */
+  readonly nodeViews: Map<string, V1Node | null>;
   /** What failed for one DaemonSet while the others went on (`isolated`): the pass fails with it at the end. */
   readonly failures: unknown[];
 }

@@ -13,7 +13,7 @@ import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
 import { changeSeen, dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { nodeNameError } from '../core/refs.ts';
-import { daemonSetFingerprint } from '../core/fields.ts';
+import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
@@ -150,7 +150,12 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
 
       const result: HandleResult = { hints: hints.length, created: pass.created, deleted: pass.deleted, apiRequests: cluster.requestCount() };
       // Admitted changes this pass read too early to see (Hint `pending`): the caller hands them in again.
-      const unsettled = [...unsettledDaemonSets, ...hints.filter((h) => h.kind === 'node' && h.pending !== undefined && !changeSeen(h.pending, pass.nodeViews.get(h.name)))];
+      // Fingerprinted only here, for the hints that wait: not for every node of a wide pass.
+      const nodeView = (name: string) => {
+        const node = pass.nodeViews.get(name);
+        return node === undefined ? undefined : nodeFingerprint(node);
+      };
+      const unsettled = [...unsettledDaemonSets, ...hints.filter((h) => h.kind === 'node' && h.pending !== undefined && !changeSeen(h.pending, nodeView(h.name)))];
       if (unsettled.length > 0) result.unsettled = unsettled;
       if (pass.requeue !== undefined) result.requeueAfterSeconds = pass.requeue;
       if (pass.followUp.size > 0) result.followUp = [...pass.followUp.values()];

@@ -7,7 +7,6 @@
 import { planSnapshot } from '../core/plan.ts';
 import type { Plan } from '../core/model.ts';
 import { countedOn } from '../core/snapshot.ts';
-import { nodeFingerprint } from '../core/fields.ts';
 import { apply } from './apply.ts';
 import { beginView, followUp, type Pass } from './deps.ts';
 import { readForNodes, snapshotWithBackoffs } from './read.ts';
@@ -16,7 +15,7 @@ import type { RegisteredNode } from '../hints.ts';
 export async function reconcileNodes(pass: Pass, names: string[], created?: ReadonlyMap<string, RegisteredNode | undefined>): Promise<void> {
   beginView(pass);
   const { daemonSets, states, hashes, withoutHistory } = await readForNodes(pass, names, created);
-  for (const state of states) pass.nodeViews.set(state.name, nodeFingerprint(state.node));
+  for (const state of states) pass.nodeViews.set(state.name, state.node);
   for (const ds of withoutHistory) followUp(pass, ds);
   if (daemonSets.length === 0) return;
   const snapshot = await snapshotWithBackoffs(pass, daemonSets, states, hashes);

@@ -56,13 +56,8 @@ export function intakeAdmission(review: AdmissionReview, wait: { now: number; st
   // An object being created may not carry its namespace yet; the request names it.
   if (!object.metadata.namespace && request.namespace) object.metadata.namespace = request.namespace;
   const mapped = hintFromObject(object, operation);
-  // What the change was made to, and how a pass will see it stored (Hint `pending`).
-  const fingerprint =
-    'hint' in mapped && mapped.hint.kind === 'node' && object.apiVersion === 'v1' && object.kind === 'Node'
-      ? (o: unknown) => nodeFingerprint(asObject<V1Node>(o))
-      : 'hint' in mapped && mapped.hint.kind === 'daemonSet' && isDaemonSet(object)
-        ? (o: unknown) => daemonSetFingerprint(asObject<V1DaemonSet>(o))
-        : undefined;
+  // How a pass will see the change stored (Hint `pending`): a Node maps to its node's hint, a DaemonSet to its own.
+  const fingerprint = fingerprintOf(object);
   if (fingerprint !== undefined && 'hint' in mapped && mapped.hint.kind !== 'resync') {
     const before = operation === 'create' ? null : fingerprint(request.oldObject);
     // An update whose object reads the same before and after (in what the fingerprint covers) cannot be seen stored:
@@ -73,8 +68,12 @@ export function intakeAdmission(review: AdmissionReview, wait: { now: number; st
   return intake;
 }
 
-const isDaemonSet = (o: { apiVersion: string; kind: string }): boolean =>
-  (o.apiVersion === 'apps/v1' && o.kind === 'DaemonSet') || (o.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && o.kind === 'ServerlessDaemonSet');
+/** The fingerprint a pass compares for objects of this kind (core/fields.ts); none for other kinds (pods). */
+function fingerprintOf(o: { apiVersion: string; kind: string }): ((raw: unknown) => string | null) | undefined {
+  if (o.apiVersion === 'v1' && o.kind === 'Node') return (raw) => nodeFingerprint(asObject<V1Node>(raw));
+  const isDaemonSet = (o.apiVersion === 'apps/v1' && o.kind === 'DaemonSet') || (o.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && o.kind === 'ServerlessDaemonSet');
+  return isDaemonSet ? (raw) => daemonSetFingerprint(asObject<V1DaemonSet>(raw)) : undefined;
+}
 
 /** An object from a review, leniently: a fingerprint reads what it finds (core/fields.ts). */
 function asObject<T>(raw: unknown): T | null {
