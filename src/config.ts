@@ -160,6 +160,8 @@ export const ConfigSchema = z.object({
   /**
    * A long-lived server starts a follow-up this long after it is asked for, and drops it when a pass of the same
    * DaemonSet started meanwhile (src/follow-up.ts): after a join, the new pod's own events (bound, Ready) bring that pass.
+   * The queue runtime delays a join's follow-up (Hint `after`) as much (rounded up to whole seconds, SQS's delays), and
+   * that follow-up ends after reading the DaemonSet when its status shows a later pass counted the join.
    */
   FOLLOW_UP_DELAY_MS: intFrom(1000, 0),
   /**

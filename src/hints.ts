@@ -1,3 +1,5 @@
+import { laterVersion } from './core/versions.ts';
+
 /**
  * A hint names what to reconcile. Every intake format (watch events, AdmissionReview, audit EventList, CloudEvents)
  * is reduced to hints; the reconciler then reloads the real state from the API server, so a hint may be stale,
@@ -42,6 +44,12 @@ export type Hint =
        * reads them.
        */
       pods?: string[];
+      /**
+       * A follow-up that only has to see what the asking pass saw and wrote (`SeenAt`): covered, and left after the
+       * DaemonSet's GET, when the DaemonSet's status records a DaemonSet-wide pass that counted from node and pod lists
+       * read no earlier (core/status.ts `coveredBy`). Absent: the pass runs whatever the status says.
+       */
+      after?: SeenAt;
     }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
@@ -61,6 +69,17 @@ export interface PendingChange {
   until: number;
   /** How often the hint was handed in again because its change was not seen yet. */
   retries?: number;
+}
+
+/**
+ * What a node pass that created a DaemonSet's pods saw and wrote, as resourceVersions: the latest of the nodes as it read
+ * them, and the latest of the pods it created. A DaemonSet-wide pass that lists nodes and pods no earlier than these
+ * counts everything that pass did. After a join, the new pod's own change (turning Ready) brings such a pass, and the
+ * follow-up the join asked for is then covered (queue/runtime.ts delays it to give that pass the chance).
+ */
+export interface SeenAt {
+  nodes: string;
+  pods: string;
 }
 
 /** Whether a pass that saw the object as `view` (a fingerprint; undefined: it did not read it) saw the change. */
@@ -107,7 +126,7 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
     const first = seen.get(key);
     if (first === undefined) seen.set(key, hint);
     else if (first.kind === 'daemonSet' && hint.kind === 'daemonSet') {
-      const merged = first.pods !== undefined ? withPods(first, hint.pods) : first;
+      const merged = withAfter(first.pods !== undefined ? withPods(first, hint.pods) : first, hint.after);
       const pending = laterPending(first.pending, hint.pending);
       seen.set(key, pending === merged.pending ? merged : { ...merged, pending: pending as PendingChange });
     } else if (first.kind === 'node' && hint.kind === 'node') seen.set(key, mergeNodeHints(first, hint));
@@ -138,6 +157,25 @@ function laterPending(a: PendingChange | undefined, b: PendingChange | undefined
 
 type DaemonSetHint = Extract<Hint, { kind: 'daemonSet' }>;
 
+/**
+ * `hint` merged with another hint's `after` (none: the other must run whatever was seen): covered only when both are,
+ * by the later of their versions; without one, or with versions that do not compare, the merged hint runs.
+ */
+function withAfter(hint: DaemonSetHint, other: SeenAt | undefined): DaemonSetHint {
+  const after = laterSeen(hint.after, other);
+  if (after === hint.after) return hint;
+  const { after: _after, ...rest } = hint;
+  return after === undefined ? rest : { ...rest, after };
+}
+
+function laterSeen(a: SeenAt | undefined, b: SeenAt | undefined): SeenAt | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  const nodes = laterVersion(a.nodes, b.nodes);
+  const pods = laterVersion(a.pods, b.pods);
+  if (nodes === undefined || pods === undefined) return undefined;
+  return nodes === a.nodes && pods === a.pods ? a : { nodes, pods };
+}
+
 /** The same hint asking for the full pass: without the pod names it carries. */
 export function withoutPods(hint: DaemonSetHint): DaemonSetHint {
   const { pods: _pods, ...rest } = hint;
@@ -158,7 +196,10 @@ function withPods(hint: DaemonSetHint, more: readonly string[] | undefined): Dae
 export function mergeFollowUps(a: Hint | undefined, b: Hint): Hint {
   if (a === undefined || a.kind !== 'daemonSet' || b.kind !== 'daemonSet') return b;
   const pods = a.pods?.length && b.pods?.length ? [...new Set([...a.pods, ...b.pods])].slice(0, MAX_HINTED_PODS) : [];
-  return { ...a, ...b, pods };
+  const { after: _a, ...restA } = a;
+  const { after: _b, ...restB } = b;
+  const after = laterSeen(a.after, b.after);
+  return { ...restA, ...restB, pods, ...(after ? { after } : {}) };
 }
 
 /** What handling a batch of hints did, for the HTTP response and logs. */

@@ -89,6 +89,7 @@ export function lambdaReconciler(config: Config, log: Logger, queue: HintQueue |
     queue,
     scheduler: (deadline) => createPassScheduler(createCalls(transport, { deadline }), config.LEASE_NAMESPACE),
     intervalMs: Math.max(1000, config.FOLLOW_UP_INTERVAL_MS),
+    followUpDelayMs: config.FOLLOW_UP_DELAY_MS,
     now: Date.now,
     log,
   });

@@ -77,3 +77,34 @@ describe('mergeFollowUps: a follow-up naming no pod keeps its revisions read', (
     expect(mergeFollowUps(a, b)).toEqual(expected);
   });
 });
+
+describe('Hint `after`: a follow-up a later pass may cover, merged', () => {
+  const joined = (nodes: string, pods: string, names = ['p1']): Hint => ({ ...ds(names), after: { nodes, pods } }) as Hint;
+  it.each<[string, Hint, Hint, Hint]>([
+    ['two joins: covered once both are, by the later versions', joined('10', '30'), joined('20', '25', ['p2']), joined('20', '30', ['p1', 'p2'])],
+    // Versions compare as integers.
+    ['integers, not text', joined('9', '9'), joined('10', '10', ['p2']), joined('10', '10', ['p1', 'p2'])],
+    ['with a follow-up that must run: it runs', joined('10', '30'), ds([]), ds([])],
+    ['a follow-up that must run first: it runs', ds(['p0']), joined('10', '30'), ds(['p0', 'p1'])],
+    ['versions that do not compare: it runs', joined('10', '30'), joined('x', '31', ['p2']), ds(['p1', 'p2'])],
+  ])('mergeFollowUps, %s', (_name, a, b, expected) => {
+    expect(mergeFollowUps(a, b)).toEqual(expected);
+  });
+
+  it.each<[string, Hint[], Hint[]]>([
+    ['two joins', [joined('10', '30'), joined('20', '25', ['p2'])], [joined('20', '30', ['p1', 'p2'])]],
+    ["a pod's change (no `after`) merged into a join's follow-up: it runs", [joined('10', '30'), ds(['p2'])], [ds(['p1', 'p2'])]],
+    ["a join's follow-up merged into a pod's change: it runs", [ds(['p2']), joined('10', '30')], [ds(['p2', 'p1'])]],
+  ])('dedupeHints, %s', (_name, hints, expected) => {
+    expect(dedupeHints(hints)).toEqual(expected);
+  });
+
+  it.each<[string, unknown, boolean]>([
+    ['decimal resourceVersions', { nodes: '10', pods: '123456789012345678901234567890' }, true],
+    ['not a number', { nodes: 'abc', pods: '1' }, false],
+    ['a leading zero', { nodes: '010', pods: '1' }, false],
+    ['one missing', { nodes: '10' }, false],
+  ])('the schema: %s', (_name, after, ok) => {
+    expect(HintSchema.safeParse({ ...ds(['p1']), after }).success).toBe(ok);
+  });
+});

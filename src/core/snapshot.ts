@@ -70,14 +70,3 @@ export function backoffsToRead(daemonSets: readonly V1DaemonSet[], states: reado
   }
   return wanted;
 }
-
-/**
- * Whether a list read at resourceVersion `later` saw every write that one read at `earlier` saw: resourceVersions of
- * one resource are integers that grow with every write (KEP-5504, guaranteed since Kubernetes 1.35; they have always
- * been etcd revisions). False when either is missing or not a decimal integer: the caller reads again, in order.
- */
-export function readNoEarlier(later: string | undefined, earlier: string | undefined): boolean {
-  const decimal = /^(0|[1-9][0-9]{0,38})$/;
-  if (later === undefined || earlier === undefined || !decimal.test(later) || !decimal.test(earlier)) return false;
-  return BigInt(later) >= BigInt(earlier);
-}

@@ -10,6 +10,8 @@ import { nodeShouldRunDaemonPod } from './eligibility.ts';
 import type { NodeState, StatusCounters } from './model.ts';
 import { templateGeneration } from './pod-template.ts';
 import { compareDaemonPods, isPodAvailable, isPodReady, isPodUpdated } from './pods.ts';
+import { readNoEarlier } from './versions.ts';
+import type { SeenAt } from '../hints.ts';
 
 /**
  * Per node with `shouldRun`: desired; with at least one pod (an unbound pod aimed at it counts): current; its first pod
@@ -111,8 +113,51 @@ export function statusConditions(counters: StatusCounters, old: V1DaemonSetStatu
  */
 export function conditionsToWrite(serverless: boolean, counters: StatusCounters, hash: string, old: V1DaemonSetStatus | undefined, now: Date): V1DaemonSetCondition[] {
   const revision = revisionConditionFor(hash, old?.conditions, rfc3339(now));
-  if (serverless) return [...statusConditions(counters, old, now), revision];
+  if (serverless) return [...statusConditions(counters, old, now), revision, ...(old?.conditions ?? []).filter((c) => c.type === countedCondition.type)];
   return [...(old?.conditions ?? []).filter((c) => c.type !== revisionCondition.type), revision];
+}
+
+/**
+ * The status condition in which a DaemonSet-wide pass records the node and pod lists it counted from, as their
+ * resourceVersions: `message` is `nodes at resourceVersion <n>, pods at resourceVersion <p>`. Written only with a status
+ * that is written anyway (a counter, observedGeneration or another condition changed), never on its own, and only by a
+ * pass that did all it planned for the DaemonSet. A follow-up asked for after a join (Hint `after`) whose node and
+ * pods these lists include is covered by that pass (`coveredBy`): its DaemonSet is read, and nothing else. Upstream's
+ * DaemonSet has no conditions; this one is ours (docs/design.md, deliberate differences).
+ */
+export const countedCondition = { type: 'daemonless.dev/Counted', reason: 'ListsCounted' } as const;
+
+const COUNTED_MESSAGE = /^nodes at resourceVersion (\d+), pods at resourceVersion (\d+)$/;
+
+/**
+ * `conditions` with the counted condition for lists read at `seen` in place of the one they carry. Its
+ * lastTransitionTime is when a pass first recorded one (kept while its status stays True).
+ */
+export function withCounted(conditions: readonly V1DaemonSetCondition[], seen: SeenAt, now: Date): V1DaemonSetCondition[] {
+  const before = conditions.find((c) => c.type === countedCondition.type);
+  const since = before?.status === 'True' && before.lastTransitionTime ? before.lastTransitionTime : rfc3339(now);
+  const counted = {
+    type: countedCondition.type,
+    status: 'True',
+    reason: countedCondition.reason,
+    message: `nodes at resourceVersion ${seen.nodes}, pods at resourceVersion ${seen.pods}`,
+    lastTransitionTime: since as unknown as Date,
+  };
+  return [...conditions.filter((c) => c.type !== countedCondition.type), counted];
+}
+
+/**
+ * Whether the DaemonSet's status, as read, already counts everything `after` names: a DaemonSet-wide pass wrote it for
+ * the current generation from node and pod lists read no earlier. False for a DaemonSet being deleted, a spec not yet
+ * observed, no (or an unreadable) counted condition, or versions that do not compare.
+ */
+export function coveredBy(ds: V1DaemonSet, after: SeenAt): boolean {
+  const generation = ds.metadata?.generation;
+  if (ds.metadata?.deletionTimestamp || generation === undefined || ds.status?.observedGeneration !== generation) return false;
+  const counted = ds.status?.conditions?.find((c) => c.type === countedCondition.type);
+  const recorded = counted?.status === 'True' ? COUNTED_MESSAGE.exec(counted.message ?? '') : null;
+  if (!recorded) return false;
+  return readNoEarlier(recorded[1], after.nodes) && readNoEarlier(recorded[2], after.pods);
 }
 
 function sameConditions(a: V1DaemonSetCondition[] | undefined, b: V1DaemonSetCondition[]): boolean {

@@ -285,6 +285,10 @@ export type CloudEvent = z.infer<typeof CloudEventSchema>;
 /** Hint `pending` (src/hints.ts `PendingChange`). */
 const PendingSchema = z.object({ before: z.nullable(z.string()), until: z.number(), retries: z.optional(z.int().check(z.minimum(0))) });
 
+/** Hint `after` (src/hints.ts `SeenAt`): resourceVersions, decimal integers. */
+const resourceVersion = () => z.string().check(z.regex(/^(0|[1-9][0-9]{0,38})$/, 'not a resourceVersion'));
+const SeenAtSchema = z.object({ nodes: resourceVersion(), pods: resourceVersion() });
+
 export const HintSchema = z.discriminatedUnion('kind', [
   z.object({
     kind: z.literal('node'),
@@ -306,6 +310,7 @@ export const HintSchema = z.discriminatedUnion('kind', [
     type: z.optional(z.literal('ServerlessDaemonSet')),
     pods: z.optional(z.array(validName(podNameError, 'not a pod name')).check(z.maxLength(MAX_HINTED_PODS))),
     pending: z.optional(PendingSchema),
+    after: z.optional(SeenAtSchema),
   }),
   z.object({ kind: z.literal('resync') }),
 ]);

@@ -29,7 +29,8 @@ export type OwnedResource = 'pods' | 'controllerrevisions';
 
 export interface Cluster extends LeaseProtocols {
   getNode(name: string): Promise<V1Node | null>;
-  listNodes(): Promise<V1Node[]>;
+  /** Every node, with the resourceVersion the list was read at (`ReadAt`). */
+  listNodes(): Promise<ReadAt<V1Node>>;
   /** A DaemonSet of the given kind (default apps/v1 DaemonSet), as a DaemonSet-shaped object with its apiVersion/kind. */
   getDaemonSet(namespace: string, name: string, kind?: DaemonSetKind): Promise<V1DaemonSet | null>;
   /**
@@ -46,15 +47,18 @@ export interface Cluster extends LeaseProtocols {
   listPodsOnNode(nodeName: string, again?: boolean): Promise<PodList>;
   /** Pods not yet bound to any node, all namespaces, and the resourceVersion of the list. */
   listUnscheduledPods(): Promise<PodList>;
-  /** Pods in one namespace (or all, when undefined), optionally by label selector. */
-  listPods(namespace?: string, labelSelector?: string): Promise<V1Pod[]>;
+  /** Pods in one namespace (or all, when undefined), optionally by label selector, with the list's resourceVersion. */
+  listPods(namespace?: string, labelSelector?: string): Promise<ReadAt<V1Pod>>;
   /** The metadata of the pods in a namespace, optionally by label selector (PartialObjectMetadataList): owners, labels, names, UIDs. */
   listPodMetadata(namespace: string, labelSelector?: string): Promise<PodMetadata[]>;
   /** ControllerRevisions in one namespace (or all, when undefined). */
   listControllerRevisions(namespace?: string): Promise<V1ControllerRevision[]>;
 
-  /** Idempotent: an existing pod of the same name answers 'exists' (the caller decides whether it is the same pod). */
-  createPod(pod: V1Pod): Promise<'created' | 'exists'>;
+  /**
+   * Idempotent: an existing pod of the same name answers 'exists' (the caller decides whether it is the same pod). A
+   * created pod comes with the resourceVersion the API server stored it at.
+   */
+  createPod(pod: V1Pod): Promise<{ outcome: 'created' | 'exists'; resourceVersion?: string }>;
   /** Guarded by a UID precondition: a pod that is gone, or was replaced by a same-named one, is left alone. */
   deletePod(pod: ObjectRef, gracePeriodSeconds?: number): Promise<'deleted' | 'gone'>;
   /**
@@ -124,6 +128,19 @@ function protobufFor(project: ((item: never) => unknown) | undefined, encoding: 
   return {};
 }
 
+/**
+ * A list's items and, where the port knows it, the resourceVersion the list was read at (compared: core/snapshot.ts
+ * `readNoEarlier`). The version rides on the array itself, so a caller that only wants the items takes it as one; a
+ * copy (`filter`, spread) drops it, and a pass without it only loses what it would have recorded (core/status.ts
+ * `countedConditionFor`).
+ */
+export type ReadAt<T> = T[] & { readonly resourceVersion?: string };
+
+/** `items` as a `ReadAt` list read at `resourceVersion`. */
+export function readAt<T>(items: T[], resourceVersion: string | undefined): ReadAt<T> {
+  return resourceVersion === undefined ? items : Object.assign(items, { resourceVersion });
+}
+
 /** The pods of a list by node, and the resourceVersion it was read at (compared: core/snapshot.ts `readNoEarlier`). */
 export interface PodList {
   pods: V1Pod[];
@@ -136,6 +153,10 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
   const { call, orNull } = calls;
   const list = <T>(what: string, path: string, query: Record<string, string | undefined>, accept?: string, project?: (item: T) => T): Promise<T[]> =>
     listAll(transport, calls, { what, path, query, ...(accept ? { accept } : {}), ...protobufFor(project, options.listEncoding ?? 'protobuf') }, project);
+  const listAt = async <T>(what: string, path: string, query: Record<string, string | undefined>, project: (item: T) => T): Promise<ReadAt<T>> => {
+    const listed = await listAllAt(transport, calls, { what, path, query, ...protobufFor(project, options.listEncoding ?? 'protobuf') }, project);
+    return readAt(listed.items, listed.resourceVersion);
+  };
   const podList = async (what: string, fieldSelector: string): Promise<PodList> => {
     const listed = await listAllAt<V1Pod>(transport, calls, { what, path: 'api/v1/pods', query: { fieldSelector }, ...protobufFor(projectPod, options.listEncoding ?? 'protobuf') }, projectPod);
     return { pods: listed.items, resourceVersion: listed.resourceVersion };
@@ -179,7 +200,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
 
   return {
     getNode: (name) => orNull<V1Node>({ method: 'GET', path: `api/v1/nodes/${enc(checkedNodeName(name))}`, what: `get node ${name}` }),
-    listNodes: () => list<V1Node>('list nodes', 'api/v1/nodes', {}, undefined, projectNode),
+    listNodes: () => listAt<V1Node>('list nodes', 'api/v1/nodes', {}, projectNode),
     getDaemonSet: async (namespace, name, kind = 'DaemonSet') => {
       const ds = await orNull<V1DaemonSet>({ method: 'GET', path: dsPath(namespace, name, kind), what: `get ${kind} ${namespace}/${name}` });
       return ds && asDaemonSet(kind)(ds);
@@ -198,7 +219,7 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     listPodsOnNode: (nodeName, again) => podList(`${again ? 'relist' : 'list'} pods on ${nodeName}`, `spec.nodeName=${checkedNodeName(nodeName)}`),
     listUnscheduledPods: () => podList('list unscheduled pods', 'spec.nodeName='),
     listPods: (namespace, labelSelector) =>
-      list<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, undefined, projectPod),
+      listAt<V1Pod>(`list pods${namespace ? ` in ${namespace}` : ''}`, namespace ? podPath(namespace) : 'api/v1/pods', { labelSelector }, projectPod),
     listPodMetadata: (namespace, labelSelector) => list<PodMetadata>(`list pod-metadata in ${namespace}`, podPath(namespace), { labelSelector }, METADATA_LIST),
     listControllerRevisions: (namespace) =>
       list<V1ControllerRevision>(`list controllerrevisions${namespace ? ` in ${namespace}` : ''}`, namespace ? revPath(namespace) : 'apis/apps/v1/controllerrevisions', {}),
@@ -206,10 +227,11 @@ export function createCluster(transport: Transport, options: CallOptions): Clust
     async createPod(pod) {
       const namespace = pod.metadata?.namespace ?? 'default';
       try {
-        await call({ method: 'POST', path: podPath(namespace), body: pod, what: `create pod ${namespace}/${pod.metadata?.name}`, fromView: true });
-        return 'created';
+        const created = await call<V1Pod>({ method: 'POST', path: podPath(namespace), body: pod, what: `create pod ${namespace}/${pod.metadata?.name}`, fromView: true });
+        const resourceVersion = created?.metadata?.resourceVersion;
+        return { outcome: 'created', ...(resourceVersion ? { resourceVersion } : {}) };
       } catch (error) {
-        if (error instanceof ConflictError && error.reason === 'AlreadyExists') return 'exists';
+        if (error instanceof ConflictError && error.reason === 'AlreadyExists') return { outcome: 'exists' };
         throw error;
       }
     },

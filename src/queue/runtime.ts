@@ -25,6 +25,11 @@ export interface QueuedFollowUpOptions {
   scheduler: (deadline: number) => PassScheduler;
   /** Least time between two scheduled DaemonSet-wide passes of one DaemonSet (SQS delays have 1 s granularity). */
   intervalMs: number;
+  /**
+   * A follow-up that a later pass may cover (Hint `after`: a join's status) is scheduled this much later, so that the
+   * new pod's own change (turning Ready) brings that pass first; the follow-up then ends after one read.
+   */
+  followUpDelayMs: number;
   now: () => number;
   log: Logger;
 }
@@ -52,7 +57,7 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
       const now = options.now();
       const scheduler = options.scheduler(now + 5_000);
       const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
-        h.kind === 'daemonSet' ? [{ hint: h, at: now }] : [],
+        h.kind === 'daemonSet' ? [{ hint: h, at: h.after === undefined ? now : now + options.followUpDelayMs }] : [],
       );
       const others: Hint[] = [];
       // Admitted changes the pass read too early to see (Hint `pending`): at once again the first time (the change

@@ -8,7 +8,7 @@ import { settleAll, slowStartEach } from '../concurrency.ts';
 import { eventForAction, throttleEvents } from '../core/events.ts';
 import type { Action, ActionOutcome, CreateAction, EventToRecord, Plan } from '../core/model.ts';
 import { resolveNameConflict } from '../core/pod-template.ts';
-import { requeueAfter, viewIsFresh, type Pass } from './deps.ts';
+import { notePodWritten, requeueAfter, viewIsFresh, type Pass } from './deps.ts';
 
 /** `skipped`: not launched, its view stale (`viewIsFresh`); the pass is unfinished and handled again. */
 type Done = { kind: 'done'; name?: string } | { kind: 'noop' } | { kind: 'skipped' };
@@ -128,7 +128,7 @@ async function execute(pass: Pass, action: Action): Promise<Done> {
 async function create(pass: Pass, action: CreateAction): Promise<Done> {
   let pod = action.pod;
   for (let attempt = 0; attempt < 4; attempt++) {
-    let created: 'created' | 'exists';
+    let created: Awaited<ReturnType<Pass['cluster']['createPod']>>;
     try {
       created = await pass.cluster.createPod(pod);
     } catch (error) {
@@ -136,7 +136,10 @@ async function create(pass: Pass, action: CreateAction): Promise<Done> {
       if (error instanceof NamespaceTerminatingError) return { kind: 'noop' };
       throw error;
     }
-    if (created === 'created') return pod === action.pod ? { kind: 'done' } : { kind: 'done', name: pod.metadata?.name ?? '' };
+    if (created.outcome === 'created') {
+      notePodWritten(pass, action.daemonSet.uid, created.resourceVersion);
+      return pod === action.pod ? { kind: 'done' } : { kind: 'done', name: pod.metadata?.name ?? '' };
+    }
     const existing = await pass.cluster.getPod(pod.metadata?.namespace ?? 'default', pod.metadata?.name ?? '');
     const resolved = resolveNameConflict(pod, action.daemonSet, action.nodeName, existing);
     if (resolved.kind === 'same') return { kind: 'noop' };

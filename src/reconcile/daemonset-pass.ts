@@ -76,7 +76,7 @@ export async function reconcileDaemonSets(
     ),
   );
   await Promise.all(
-    ready.filter((ds) => histories.has(uid(ds))).map((ds) => isolated(pass, ds, 'status', () => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string))),
+    ready.filter((ds) => histories.has(uid(ds))).map((ds) => isolated(pass, ds, 'status', () => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string, read.seen.get(uid(ds))))),
   );
   return read;
 }

@@ -4,7 +4,8 @@
  */
 import type { Cluster } from '../k8s/cluster.ts';
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
-import { MAX_HINTED_PODS, hintKey, mergeFollowUps, type Hint } from '../hints.ts';
+import { MAX_HINTED_PODS, hintKey, mergeFollowUps, type Hint, type SeenAt } from '../hints.ts';
+import { laterVersion } from '../core/versions.ts';
 import type { Logger } from '../log.ts';
 import type { DaemonSetKind, PlanOptions } from '../core/model.ts';
 import { daemonSetKindOf, keyOf } from '../core/refs.ts';
@@ -72,6 +73,12 @@ export interface Pass {
   readonly nodeViews: Map<string, V1Node | null>;
   /** What failed for one DaemonSet while the others went on (`isolated`): the pass fails with it at the end. */
   readonly failures: unknown[];
+  /**
+   * By DaemonSet UID: the latest resourceVersion at which this pass created one of its pods (null: one came without
+   * it). A follow-up asked for after them is covered by a DaemonSet-wide pass that read the pods no earlier (Hint
+   * `after`).
+   */
+  readonly podsWritten: Map<string, string | null>;
 }
 
 export function newPass(deps: ReconcilerDeps, started: Date): Pass {
@@ -90,6 +97,7 @@ export function newPass(deps: ReconcilerDeps, started: Date): Pass {
     confirmedGone: new Set(),
     nodeViews: new Map(),
     failures: [],
+    podsWritten: new Map(),
   };
   return pass;
 }
@@ -126,12 +134,20 @@ export function requeueAfter(pass: Pass, seconds: number | undefined): void {
  * names none: no pod left the selector and the DaemonSet did not change, so it needs no release check, but a pod
  * this pass deleted may let history cleanup delete a revision, which needs the revisions read.
  */
-export function followUp(pass: Pass, ds: V1DaemonSet, created: readonly string[] = []): void {
+export function followUp(pass: Pass, ds: V1DaemonSet, created: readonly string[] = [], after?: SeenAt): void {
   const hint: Extract<Hint, { kind: 'daemonSet' }> = { kind: 'daemonSet', namespace: ds.metadata?.namespace || 'default', name: ds.metadata?.name ?? '', pods: created.slice(0, MAX_HINTED_PODS) };
+  if (after) hint.after = after;
   if (ds.metadata?.uid) hint.uid = ds.metadata.uid;
   if (daemonSetKindOf(ds) === 'ServerlessDaemonSet') hint.type = 'ServerlessDaemonSet';
   const key = hintKey(hint);
   pass.followUp.set(key, mergeFollowUps(pass.followUp.get(key), hint));
+}
+
+/** A pod of the DaemonSet `uid` created at `resourceVersion` (undefined: the answer did not say): `podsWritten`. */
+export function notePodWritten(pass: Pass, uid: string, resourceVersion: string | undefined): void {
+  const known = pass.podsWritten.get(uid);
+  if (known === null) return;
+  pass.podsWritten.set(uid, resourceVersion === undefined ? null : known === undefined ? resourceVersion : (laterVersion(known, resourceVersion) ?? null));
 }
 
 /**

@@ -11,9 +11,10 @@
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
-import { changeSeen, dedupeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { changeSeen, dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { nodeNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
+import { coveredBy } from '../core/status.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
@@ -118,6 +119,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       const pass = newPass(deps, started);
       const { cluster } = pass;
       const unsettledDaemonSets: Hint[] = [];
+      const covered: string[] = [];
 
       if (hints.some((h) => h.kind === 'resync')) {
         const daemonSets = await cluster.listDaemonSets();
@@ -135,9 +137,14 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
           // An admitted change not stored yet (Hint `pending`): no pass for that DaemonSet now (it would read every node
           // and pod for nothing); its hint is handed in again.
           const found = read.map((ds, i) => {
-            const pending = wanted[i]?.pending;
-            if (pending === undefined || changeSeen(pending, daemonSetFingerprint(ds))) return ds;
-            unsettledDaemonSets.push(wanted[i] as Hint);
+            const hint = wanted[i] as Extract<Hint, { kind: 'daemonSet' }>;
+            // A follow-up whose join a later pass already counted (Hint `after`): the DaemonSet's GET was all it needed.
+            if (ds !== null && hint.after !== undefined && coveredBy(ds, hint.after)) {
+              covered.push(hintKey(hint));
+              return null;
+            }
+            if (hint.pending === undefined || changeSeen(hint.pending, daemonSetFingerprint(ds))) return ds;
+            unsettledDaemonSets.push(hint);
             return null;
           });
           // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`).
@@ -164,7 +171,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         deps.log.warn('writes left for the next pass', { reason: pass.unfinished, ...result });
         throw new TransientError(`${pass.unfinished} after ${result.created} creates and ${result.deleted} deletes; redeliver to continue`, 1);
       }
-      deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime() });
+      deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), ...(covered.length > 0 ? { covered } : {}) });
       // Some DaemonSet failed while the others went on: the pass fails with its error (a transient one first, so the
       // sender redelivers), after everything else is done.
       if (pass.failures.length > 0) throw pass.failures.find(isTransient) ?? pass.failures[0];

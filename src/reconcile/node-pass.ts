@@ -5,7 +5,8 @@
  * hints that wait for an admitted change (Hint `pending`).
  */
 import { planSnapshot } from '../core/plan.ts';
-import type { Plan } from '../core/model.ts';
+import type { NodeState, Plan } from '../core/model.ts';
+import { laterVersion, readNoEarlier } from '../core/versions.ts';
 import { countedOn } from '../core/snapshot.ts';
 import { apply } from './apply.ts';
 import { beginView, followUp, type Pass } from './deps.ts';
@@ -21,7 +22,27 @@ export async function reconcileNodes(pass: Pass, names: string[], created?: Read
   const snapshot = await snapshotWithBackoffs(pass, daemonSets, states, hashes);
   const plan = planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan);
   await apply(pass, plan);
-  for (const ds of countedOn(daemonSets, states)) followUp(pass, ds, onlyCreated(plan, ds.metadata?.uid ?? ''));
+  const nodesSeen = latestNodeVersion(states);
+  for (const ds of countedOn(daemonSets, states)) {
+    const created = onlyCreated(plan, ds.metadata?.uid ?? '');
+    const podsSeen = created.length > 0 ? pass.podsWritten.get(ds.metadata?.uid ?? '') : undefined;
+    followUp(pass, ds, created, nodesSeen !== undefined && typeof podsSeen === 'string' ? { nodes: nodesSeen, pods: podsSeen } : undefined);
+  }
+}
+
+/**
+ * The latest resourceVersion of the nodes as this pass read them (GET), for a follow-up's `after`; undefined when one
+ * is unknown (gone, taken from a creation hint, projected from a list).
+ */
+function latestNodeVersion(states: readonly NodeState[]): string | undefined {
+  let latest: string | undefined;
+  for (const { node } of states) {
+    const version = node?.metadata?.resourceVersion;
+    if (!readNoEarlier(version, version)) return undefined;
+    latest = latest === undefined ? version : laterVersion(latest, version);
+    if (latest === undefined) return undefined;
+  }
+  return latest;
 }
 
 /** The pods the plan creates for a DaemonSet, when creating is all it does for it (else none). */

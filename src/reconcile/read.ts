@@ -3,7 +3,7 @@
  * fresh (quorum) read: decisions about creating and deleting pods must not act on a stale view.
  */
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import type { PodList, PodMetadata } from '../k8s/cluster.ts';
+import { readAt, type PodList, type PodMetadata, type ReadAt } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
 import { isSyncable } from '../core/daemonset.ts';
 import { currentRevision, generationObserved, provenRevisionHash, recordedRevisionHash, revisionsOf } from '../core/history.ts';
@@ -13,8 +13,9 @@ import { backoffKey } from '../core/backoff.ts';
 import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
 import { daemonSetRef, namespaceOf } from '../core/refs.ts';
-import { backoffsToRead, countedOn, nodeStates, readNoEarlier, uniquePods, wantingPods } from '../core/snapshot.ts';
-import type { Hint, RegisteredNode } from '../hints.ts';
+import { backoffsToRead, countedOn, nodeStates, uniquePods, wantingPods } from '../core/snapshot.ts';
+import { readNoEarlier } from '../core/versions.ts';
+import type { Hint, RegisteredNode, SeenAt } from '../hints.ts';
 import type { Pass } from './deps.ts';
 
 /** What a DaemonSet hint names. */
@@ -47,6 +48,8 @@ export interface DaemonSetRead {
   revisions: V1ControllerRevision[];
   /** By DaemonSet UID: the current revision hash, proven without the revisions (core/history.ts `provenRevisionHash`). */
   provenHashes: Map<string, string>;
+  /** By DaemonSet UID: the resourceVersions of the node list and of the list its pods came from, where both are known. */
+  seen: Map<string, SeenAt>;
 }
 
 /**
@@ -94,7 +97,12 @@ export async function readForDaemonSets(pass: Pass, daemonSets: V1DaemonSet[], r
     left.length > 0 ? releaseMetadata(left) : Promise.resolve([]),
     failed.size > 0 ? listRevisions(failed) : Promise.resolve([]),
   ]);
-  return { nodes, pods: uniquePods(podLists.flat()), podMetadata: [...firstMetadata, ...moreMetadata], revisions: [...firstRevisions, ...moreRevisions], provenHashes };
+  const seen = new Map<string, SeenAt>();
+  syncable.forEach((ds, i) => {
+    const pods = (resync ? podLists[0] : podLists[i])?.resourceVersion;
+    if (nodes.resourceVersion !== undefined && pods !== undefined) seen.set(ds.metadata?.uid ?? '', { nodes: nodes.resourceVersion, pods });
+  });
+  return { nodes, pods: uniquePods(podLists.flat()), podMetadata: [...firstMetadata, ...moreMetadata], revisions: [...firstRevisions, ...moreRevisions], provenHashes, seen };
 }
 
 /**
@@ -112,8 +120,8 @@ function mayProveHash(ds: V1DaemonSet, pods: readonly string[] | undefined): boo
  * several share a one-label selector (`name in (a,b,c)`: four DaemonSets of one namespace cost one list, not four),
  * else one per DaemonSet (core/label-selector.ts `groupedSelectorQueries`).
  */
-async function podsOfEach(cluster: Pass['cluster'], daemonSets: readonly V1DaemonSet[]): Promise<V1Pod[][]> {
-  const out: V1Pod[][] = daemonSets.map(() => []);
+async function podsOfEach(cluster: Pass['cluster'], daemonSets: readonly V1DaemonSet[]): Promise<ReadAt<V1Pod>[]> {
+  const out: ReadAt<V1Pod>[] = daemonSets.map(() => []);
   const namespaces = [...new Set(daemonSets.map(namespaceOf))];
   await Promise.all(
     namespaces.flatMap((ns) => {
@@ -123,7 +131,7 @@ async function podsOfEach(cluster: Pass['cluster'], daemonSets: readonly V1Daemo
         for (const m of members) {
           const i = indexes[m] as number;
           const selector = daemonSets[i]?.spec?.selector;
-          out[i] = members.length === 1 ? pods : pods.filter((p) => selectorMatches(selector, p.metadata?.labels));
+          out[i] = members.length === 1 ? pods : readAt(pods.filter((p) => selectorMatches(selector, p.metadata?.labels)), pods.resourceVersion);
         }
       });
     }),

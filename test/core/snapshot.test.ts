@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
-import { countedOn, readNoEarlier, wantingPods } from '../../src/core/snapshot.ts';
+import { countedOn, wantingPods } from '../../src/core/snapshot.ts';
+import { readNoEarlier } from '../../src/core/versions.ts';
 import type { NodeState } from '../../src/core/model.ts';
 import { T0, newDaemonSet, newDaemonSetPod, newNode, taint } from '../support/builders.ts';
 

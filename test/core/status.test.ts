@@ -2,7 +2,7 @@ import type { V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState, StatusCounters } from '../../src/core/model.ts';
-import { computeStatus, conditionsToWrite, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds } from '../../src/core/status.ts';
+import { computeStatus, conditionsToWrite, coveredBy, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds, withCounted } from '../../src/core/status.ts';
 import { at, deletedNodeState, merge, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
 
 const ds = newDaemonSet('fluentd');
@@ -242,5 +242,47 @@ describe('conditionsToWrite: the current revision recorded in every status write
     const written = nextStatus(old, c, 1, conditionsToWrite(false, c, 'h2', old, T0));
     expect(statusNeedsUpdate(written, c, 1, conditionsToWrite(false, c, 'h2', written, at(5)))).toBe(false);
     expect(statusNeedsUpdate(written, c, 1, conditionsToWrite(false, c, 'h3', written, at(5)))).toBe(true);
+  });
+});
+
+describe('the counted condition: what a status was counted from, and the follow-ups it covers', () => {
+  const c: StatusCounters = { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1, numberUnavailable: 0 };
+  const counted = (message: string, status = 'True') => ({ type: 'daemonless.dev/Counted', status, reason: 'ListsCounted', message });
+  const withStatus = (conditions: object[], observedGeneration = 1, generation = 1, deleting = false) =>
+    merge(ds, { metadata: { generation, ...(deleting ? { deletionTimestamp: T0 } : {}) }, status: { observedGeneration, conditions: conditions as never } });
+  const after = { nodes: '100', pods: '120' };
+
+  it.each<[string, ReturnType<typeof withStatus>, boolean]>([
+    ['lists read at the versions asked for', withStatus([counted('nodes at resourceVersion 100, pods at resourceVersion 120')]), true],
+    ['lists read later', withStatus([counted('nodes at resourceVersion 150, pods at resourceVersion 150')]), true],
+    // Versions compare as integers, not as text.
+    ['later by integer, earlier by text', withStatus([counted('nodes at resourceVersion 1000, pods at resourceVersion 1000')]), true],
+    ['the nodes read earlier than the node the join read', withStatus([counted('nodes at resourceVersion 99, pods at resourceVersion 150')]), false],
+    ['the pods read earlier than the pod the join created', withStatus([counted('nodes at resourceVersion 150, pods at resourceVersion 119')]), false],
+    ['no counted condition', withStatus([]), false],
+    ['a counted condition that is not True', withStatus([counted('nodes at resourceVersion 150, pods at resourceVersion 150', 'False')]), false],
+    ['a message it cannot read', withStatus([counted('nodes 150, pods 150')]), false],
+    ['a spec not yet observed (the status is of the generation before)', withStatus([counted('nodes at resourceVersion 150, pods at resourceVersion 150')], 1, 2), false],
+    ['a DaemonSet being deleted', withStatus([counted('nodes at resourceVersion 150, pods at resourceVersion 150')], 1, 1, true), false],
+  ])('%s: covered %s', (_name, daemonSet, want) => {
+    expect(coveredBy(daemonSet, after)).toBe(want);
+  });
+
+  it('replaces the one the conditions carry, keeping when the first was recorded; the others stay', () => {
+    const foreign = { type: 'StatusUpdate', status: 'True', reason: 'E2E', message: 'Set from e2e test' };
+    const first = withCounted([foreign], { nodes: '5', pods: '6' }, T0);
+    expect(first).toEqual([foreign, { ...counted('nodes at resourceVersion 5, pods at resourceVersion 6'), lastTransitionTime: '2026-01-01T00:00:00Z' }]);
+    const second = withCounted(first, { nodes: '7', pods: '8' }, at(60));
+    expect(second).toEqual([foreign, { ...counted('nodes at resourceVersion 7, pods at resourceVersion 8'), lastTransitionTime: '2026-01-01T00:00:00Z' }]);
+    expect(coveredBy(withStatus(second), { nodes: '7', pods: '8' })).toBe(true);
+  });
+
+  it('never asks for a write of its own: a status that only counted from later lists is not written', () => {
+    const old = nextStatus(undefined, c, 1, withCounted(conditionsToWrite(false, c, 'h', undefined, T0), { nodes: '5', pods: '6' }, T0));
+    // The next pass reads later lists, but nothing it counts changed: the counted condition stays as it was.
+    expect(statusNeedsUpdate(old, c, 1, conditionsToWrite(false, c, 'h', old, at(5)))).toBe(false);
+    // A ServerlessDaemonSet's conditions keep it too.
+    const sds = nextStatus(undefined, c, 1, withCounted(conditionsToWrite(true, c, 'h', undefined, T0), { nodes: '5', pods: '6' }, T0));
+    expect(statusNeedsUpdate(sds, c, 1, conditionsToWrite(true, c, 'h', sds, at(5)))).toBe(false);
   });
 });

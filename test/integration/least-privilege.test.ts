@@ -148,8 +148,8 @@ describe('the reconciler identity against the real API server', () => {
       metadata: { name: 'agent-by-hand', namespace, labels: { app: 'agent' }, ownerReferences: [dsOwner] },
       spec: { nodeName: node, containers: [{ name: 'a', image: 'registry.example/agent:1' }] },
     };
-    expect(await cluster.createPod(pod)).toBe('created');
-    expect(await cluster.createPod(pod)).toBe('exists');
+    expect((await cluster.createPod(pod)).outcome).toBe('created');
+    expect(await cluster.createPod(pod)).toEqual({ outcome: 'exists' });
     // The queries the core writes to find pods to release, as the API server reads them: each finds exactly the pods
     // its DaemonSet's selector does not select (core/label-selector.ts `complementQueries`).
     expect(releaseLists([ds])).toEqual([{ namespace, labelSelector: 'app!=agent' }]);

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { RejectedError } from '../../src/errors.ts';
-import { readNoEarlier } from '../../src/core/snapshot.ts';
+import { readNoEarlier } from '../../src/core/versions.ts';
 import { createCluster, type Cluster, type ListEncoding } from '../../src/k8s/cluster.ts';
 import { createTransport, type Transport } from '../../src/k8s/transport.ts';
 import { mergePatch } from '../../devcluster/simulator/client.ts';

@@ -72,7 +72,7 @@ describe('withQueuedFollowUps', () => {
     };
     return { s, asked };
   }
-  const options = (queue: HintQueue, s: PassScheduler) => ({ queue, scheduler: () => s, intervalMs: 1000, now: () => NOW, log: silentLogger });
+  const options = (queue: HintQueue, s: PassScheduler) => ({ queue, scheduler: () => s, intervalMs: 1000, followUpDelayMs: 1000, now: () => NOW, log: silentLogger });
 
   it('schedules each follow-up the reconcile asks for, and sends only those not already covered', async () => {
     const { queue, sent } = recordingQueue();
@@ -83,6 +83,16 @@ describe('withQueuedFollowUps', () => {
     expect(sent).toEqual([{ hints: [ds('a')], delay: 0 }, { hints: [ds('c')], delay: 1 }]);
     // Nothing is left for the caller to run after the answer.
     expect(result.followUp).toBeUndefined();
+  });
+
+  it("a join's follow-up that a later pass may cover (Hint `after`) is wanted a follow-up delay later; the others at once", async () => {
+    const { queue, sent } = recordingQueue();
+    const { s, asked } = scheduler(new Map([['a', 1], ['b', 0]]));
+    const joined = { ...ds('a'), pods: ['a-x'], after: { nodes: '10', pods: '12' } };
+    const { h } = handler({ followUp: [joined, ds('b')] });
+    await withQueuedFollowUps(h, options(queue, s)).handle([node('n1')]);
+    expect(asked).toEqual([{ name: 'a', at: NOW + 1000 }, { name: 'b', at: NOW }]);
+    expect(sent).toEqual([{ hints: [joined], delay: 1 }, { hints: [ds('b')], delay: 0 }]);
   });
 
   it('a re-queue becomes a message delayed to when it is due: DaemonSet hints through the scheduler, node hints directly', async () => {

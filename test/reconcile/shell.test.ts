@@ -571,7 +571,11 @@ describe('status', () => {
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')], revisions: [] });
     await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]);
     expect(cluster.statuses).toHaveLength(1);
-    expect(cluster.statuses[0]!.status.conditions).toEqual([expect.objectContaining({ type: 'daemonless.dev/CurrentRevision', message: `controller-revision-hash=${revisionHash(d)}` })]);
+    expect(cluster.statuses[0]!.status.conditions).toEqual([
+      expect.objectContaining({ type: 'daemonless.dev/CurrentRevision', message: `controller-revision-hash=${revisionHash(d)}` }),
+      // Written anyway, so it records the lists it counted from (core/status.ts `countedCondition`).
+      expect.objectContaining({ type: 'daemonless.dev/Counted', message: 'nodes at resourceVersion 1, pods at resourceVersion 1' }),
+    ]);
   });
 });
 
@@ -617,7 +621,7 @@ describe('applying a plan', () => {
     // The same pod, created meanwhile by another invocation but not in the list this call read.
     cluster.createPod = async (pod) => {
       state.pods.push({ ...pod, metadata: { ...pod.metadata, uid: 'made-by-another' }, spec: { ...pod.spec!, nodeName: 'n0' } });
-      return 'exists';
+      return { outcome: 'exists' };
     };
     const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
     expect(result.created).toBe(0);
@@ -1026,5 +1030,82 @@ describe('one DaemonSet failing does not hold up the others in the same pass', (
     expect(failure).toBeInstanceOf(Error);
     expect(isTransient(failure)).toBe(transient);
     expect(agentPods(state)).toHaveLength(2);
+  });
+});
+
+describe("a join's follow-up that a later DaemonSet-wide pass covers (Hint `after`)", () => {
+  /** A node as a GET returns it (with its resourceVersion), and a DaemonSet whose status records its revision. */
+  const joined = (nodeVersion: string) => {
+    const d = recordedDaemonSet(ds());
+    d.status = { ...d.status, desiredNumberScheduled: 0, currentNumberScheduled: 0, numberMisscheduled: 0, numberReady: 0, numberAvailable: 0, updatedNumberScheduled: 0, observedGeneration: 1 };
+    const state: FakeState = { nodes: [newNode('n0', { metadata: { resourceVersion: nodeVersion } })], daemonSets: [d], pods: [], revisions: written(d), resourceVersion: 9 };
+    return { d, state, ...setup(state) };
+  };
+
+  it('a node pass that only created pods asks for a follow-up after the node it read and the pods it created', async () => {
+    const { state, reconciler } = joined('7');
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(result.followUp).toEqual([expect.objectContaining({ name: 'agent', pods: [state.pods[0]!.metadata!.name], after: { nodes: '7', pods: '9' } })]);
+  });
+
+  it.each([
+    ['a node without a resourceVersion (as a list projects it)', undefined],
+    ['a node version that is not a decimal integer', 'x7'],
+  ])('no `after` for %s: the follow-up runs whatever the status says', async (_name, version) => {
+    const { state, reconciler } = joined(version as string);
+    if (version === undefined) delete state.nodes[0]!.metadata!.resourceVersion;
+    const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    expect(result.followUp).toEqual([expect.not.objectContaining({ after: expect.anything() })]);
+  });
+
+  it('the pod turning Ready brings a pass that records its lists; the follow-up then ends after the DaemonSet read', async () => {
+    const { d, state, cluster, reconciler } = joined('7');
+    const { followUp } = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    // The Ready pod's pass, on lists read later (resourceVersion 12): it writes the counters and what it counted from.
+    state.resourceVersion = 12;
+    const pod = state.pods[0]!.metadata!.name!;
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [pod] }]);
+    const written = cluster.statuses.at(-1)!.status;
+    expect(written.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'daemonless.dev/Counted', message: 'nodes at resourceVersion 12, pods at resourceVersion 12' })]));
+    d.status = written;
+    cluster.calls.length = 0;
+    const statuses = cluster.statuses.length;
+    await reconciler.handle(followUp!);
+    expect(cluster.calls).toEqual(['getDaemonSet']);
+    expect(cluster.statuses).toHaveLength(statuses);
+  });
+
+  it.each([
+    ['the status counted nodes before the node read (7)', { counted: 'nodes at resourceVersion 6, pods at resourceVersion 12', generation: 1 }],
+    ['the status counted pods before the one created (9)', { counted: 'nodes at resourceVersion 12, pods at resourceVersion 8', generation: 1 }],
+    ['the status has no counted condition', { counted: undefined, generation: 1 }],
+    ['the DaemonSet changed since (generation not observed)', { counted: 'nodes at resourceVersion 12, pods at resourceVersion 12', generation: 2 }],
+  ])('not covered when %s: the full pass runs', async (_name, { counted, generation }) => {
+    const { d, cluster, reconciler } = joined('7');
+    const { followUp } = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+    d.metadata!.generation = generation;
+    if (counted !== undefined) d.status = { ...d.status!, conditions: [...(d.status?.conditions ?? []), { type: 'daemonless.dev/Counted', status: 'True', reason: 'ListsCounted', message: counted }] };
+    cluster.calls.length = 0;
+    await reconciler.handle(followUp!);
+    expect(cluster.calls).toEqual(expect.arrayContaining(['getDaemonSet', 'listNodes', 'listPods']));
+  });
+
+  it('a pass with a failed step does not record what it counted from', async () => {
+    const d = recordedDaemonSet(ds());
+    const other = recordedDaemonSet(newDaemonSet('other'));
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d, other], pods: [], revisions: written(d), resourceVersion: 12 };
+    const { cluster, reconciler } = setup(state);
+    // The other DaemonSet's history fails (its revision cannot be written); the agent's status is still written, unrecorded.
+    cluster.createControllerRevision = async () => {
+      throw new RejectedError('forbidden', 403);
+    };
+    await expect(
+      reconciler.handle([
+        { kind: 'daemonSet', namespace: 'default', name: 'agent' },
+        { kind: 'daemonSet', namespace: 'default', name: 'other' },
+      ]),
+    ).rejects.toBeDefined();
+    expect(cluster.statuses.map((s) => s.name)).toEqual(['default/agent']);
+    expect(cluster.statuses[0]!.status.conditions).not.toEqual(expect.arrayContaining([expect.objectContaining({ type: 'daemonless.dev/Counted' })]));
   });
 });

@@ -4,7 +4,7 @@
  * call. Integration tests and benchmarks never use it: they run against the real API server.
  */
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Node, V1Pod } from '@kubernetes/client-node';
-import type { Cluster } from '../../src/k8s/cluster.ts';
+import { readAt, type Cluster } from '../../src/k8s/cluster.ts';
 import { isTransient } from '../../src/errors.ts';
 import type { BackoffState, EventToRecord, ObjectRef } from '../../src/core/model.ts';
 import { getTargetNodeName } from '../../src/core/pod-template.ts';
@@ -16,7 +16,7 @@ export interface FakeState {
   pods: V1Pod[];
   backoffs?: Map<string, BackoffState>;
   revisions?: V1ControllerRevision[];
-  /** The resourceVersion pod lists answer with (default 1); tests move it to order two lists. */
+  /** The resourceVersion lists answer with and pods are created at (default 1); tests move it to order two lists. */
   resourceVersion?: number;
   /** DaemonSet UID → holder and expiry (epoch ms), for the rollout lock. */
   leases?: Map<string, { holder: string; until: number }>;
@@ -63,7 +63,7 @@ export function fakeCluster(state: FakeState): FakeCluster {
     },
     async listNodes() {
       record('listNodes');
-      return [...state.nodes];
+      return readAt([...state.nodes], String(state.resourceVersion ?? 1));
     },
     async getDaemonSet(namespace, name) {
       record('getDaemonSet');
@@ -85,7 +85,10 @@ export function fakeCluster(state: FakeState): FakeCluster {
     },
     async listPods(namespace, labelSelector) {
       record('listPods');
-      return state.pods.filter((p) => (namespace === undefined || p.metadata?.namespace === namespace) && matchesLabelQuery(labelSelector, p.metadata?.labels));
+      return readAt(
+        state.pods.filter((p) => (namespace === undefined || p.metadata?.namespace === namespace) && matchesLabelQuery(labelSelector, p.metadata?.labels)),
+        String(state.resourceVersion ?? 1),
+      );
     },
     async listPodMetadata(namespace, labelSelector) {
       record('listPodMetadata');
@@ -101,10 +104,11 @@ export function fakeCluster(state: FakeState): FakeCluster {
     },
     async createPod(pod) {
       record('createPod');
-      if (state.pods.some((p) => p.metadata?.name === pod.metadata?.name && p.metadata?.namespace === pod.metadata?.namespace)) return 'exists';
+      if (state.pods.some((p) => p.metadata?.name === pod.metadata?.name && p.metadata?.namespace === pod.metadata?.namespace)) return { outcome: 'exists' };
       fake.created.push(pod);
-      state.pods.push({ ...pod, metadata: { ...pod.metadata, uid: `uid-${pod.metadata?.name}` } });
-      return 'created';
+      const resourceVersion = String(state.resourceVersion ?? 1);
+      state.pods.push({ ...pod, metadata: { ...pod.metadata, uid: `uid-${pod.metadata?.name}`, resourceVersion } });
+      return { outcome: 'created', resourceVersion };
     },
     async deletePod(pod, gracePeriodSeconds) {
       record('deletePod');
