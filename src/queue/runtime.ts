@@ -26,8 +26,8 @@ export interface QueuedFollowUpOptions {
   /** Least time between two scheduled DaemonSet-wide passes of one DaemonSet (SQS delays have 1 s granularity). */
   intervalMs: number;
   /**
-   * A follow-up that a later pass may cover (Hint `after`: a join's status) is scheduled this much later, so that the
-   * new pod's own change (turning Ready) brings that pass first; the follow-up then ends after one read.
+   * A follow-up that a later pass may cover (Hint `after`: a join's status) is sent this much later (whole seconds), so
+   * that the new pod's own change (turning Ready) brings that pass first; the follow-up then ends after one read.
    */
   followUpDelayMs: number;
   now: () => number;
@@ -56,8 +56,12 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
       const hints = gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch;
       const now = options.now();
       const scheduler = options.scheduler(now + 5_000);
+      // A join's follow-up (Hint `after`) goes out a follow-up delay later without the Lease: a pass that runs counts
+      // every join before it, and the follow-ups of those joins, delayed as much, end after one read; so these passes
+      // space themselves at least a delay apart (docs/adr/0003-queue.md), and the Lease's read and write are saved.
+      const joins = (result.followUp ?? []).filter((h) => h.kind === 'daemonSet' && h.after !== undefined);
       const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
-        h.kind === 'daemonSet' ? [{ hint: h, at: h.after === undefined ? now : now + options.followUpDelayMs }] : [],
+        h.kind === 'daemonSet' && h.after === undefined ? [{ hint: h, at: now }] : [],
       );
       const others: Hint[] = [];
       // Admitted changes the pass read too early to see (Hint `pending`): at once again the first time (the change
@@ -84,6 +88,7 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
             );
           })(),
           others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
+          joins.length > 0 ? options.queue.send(joins, Math.ceil(options.followUpDelayMs / 1000)) : Promise.resolve(),
           ...again.map(({ hints: some, delaySeconds }) => options.queue.send(some, delaySeconds)),
         ]);
       } catch (error) {

@@ -85,14 +85,15 @@ describe('withQueuedFollowUps', () => {
     expect(result.followUp).toBeUndefined();
   });
 
-  it("a join's follow-up that a later pass may cover (Hint `after`) is wanted a follow-up delay later; the others at once", async () => {
+  it("joins' follow-ups that a later pass may cover (Hint `after`) go out together a follow-up delay later, without the Lease; the others through it", async () => {
     const { queue, sent } = recordingQueue();
-    const { s, asked } = scheduler(new Map([['a', 1], ['b', 0]]));
-    const joined = { ...ds('a'), pods: ['a-x'], after: { nodes: '10', pods: '12' } };
-    const { h } = handler({ followUp: [joined, ds('b')] });
-    await withQueuedFollowUps(h, options(queue, s)).handle([node('n1')]);
-    expect(asked).toEqual([{ name: 'a', at: NOW + 1000 }, { name: 'b', at: NOW }]);
-    expect(sent).toEqual([{ hints: [joined], delay: 1 }, { hints: [ds('b')], delay: 0 }]);
+    const { s, asked } = scheduler(new Map([['b', 0]]));
+    const joined = (name: string) => ({ ...ds(name), pods: [`${name}-x`], after: { nodes: '10', pods: '12' } });
+    const { h } = handler({ followUp: [joined('a'), ds('b'), joined('c')] });
+    await withQueuedFollowUps(h, { ...options(queue, s), followUpDelayMs: 1500 }).handle([node('n1')]);
+    expect(asked).toEqual([{ name: 'b', at: NOW }]);
+    expect(sent).toEqual(expect.arrayContaining([{ hints: [joined('a'), joined('c')], delay: 2 }, { hints: [ds('b')], delay: 0 }]));
+    expect(sent).toHaveLength(2);
   });
 
   it('a re-queue becomes a message delayed to when it is due: DaemonSet hints through the scheduler, node hints directly', async () => {
