@@ -111,6 +111,25 @@ describe('node lifecycle and eligibility', () => {
     await waitConverged(core, namespace, selector, nodes);
   });
 
+  it('the status counts the new node, recording the node and pod lists it counted from (a later join follow-up reads only the DaemonSet)', async () => {
+    // core/status.ts `countedCondition`: written with a status written anyway; the lists' resourceVersions compare as
+    // integers with those of the objects they hold (KEP-5504), which is what lets a follow-up see it is covered.
+    const counted = await waitFor('the status counting every node, with what it counted from', async () => {
+      const ds = await daemonSets.read(namespace, name);
+      const condition = ds.status?.conditions?.find((c) => c.type === 'daemonless.dev/Counted');
+      const ready = ds.status?.observedGeneration === ds.metadata?.generation && ds.status?.numberReady === nodes.length;
+      return ready && condition ? condition : false;
+    });
+    expect(counted).toMatchObject({ status: 'True', reason: 'ListsCounted', message: expect.stringMatching(/^nodes at resourceVersion \d+, pods at resourceVersion \d+$/) });
+    const [, nodesAt, podsAt] = /(\d+), pods at resourceVersion (\d+)$/.exec(counted.message!)!;
+    // Every pod as the status counted it Ready was in the pod list, so that list is no older than each pod's last
+    // change; the new node, as it was when its pod was made, is no newer than the node list.
+    const pods = (await core.listNamespacedPod({ namespace, labelSelector: selector })).items;
+    expect(pods).toHaveLength(nodes.length);
+    for (const pod of pods) expect(BigInt(podsAt!)).toBeGreaterThanOrEqual(BigInt(pod.metadata!.resourceVersion!));
+    expect(BigInt(nodesAt!)).toBeGreaterThan(0n);
+  });
+
   it('a node registering not Ready, as a kubelet does: a DaemonSet tolerating every taint gets its pod at once, the others once it reports Ready', async () => {
     // The node's creation pass (Hint `created`) reads no pods where no DaemonSet should run one; a CNI-like DaemonSet
     // should. Which pass creates its pod is not visible here (the node lifecycle controller's not-ready NoExecute
