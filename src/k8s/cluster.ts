@@ -129,10 +129,10 @@ function protobufFor(project: ((item: never) => unknown) | undefined, encoding: 
 }
 
 /**
- * A list's items and, where the port knows it, the resourceVersion the list was read at (compared: core/snapshot.ts
+ * A list's items and, where the port knows it, the resourceVersion the list was read at (compared: core/versions.ts
  * `readNoEarlier`). The version rides on the array itself, so a caller that only wants the items takes it as one; a
  * copy (`filter`, spread) drops it, and a pass without it only loses what it would have recorded (core/status.ts
- * `countedConditionFor`).
+ * `withCounted`).
  */
 export type ReadAt<T> = T[] & { readonly resourceVersion?: string };
 
@@ -141,7 +141,7 @@ export function readAt<T>(items: T[], resourceVersion: string | undefined): Read
   return resourceVersion === undefined ? items : Object.assign(items, { resourceVersion });
 }
 
-/** The pods of a list by node, and the resourceVersion it was read at (compared: core/snapshot.ts `readNoEarlier`). */
+/** The pods of a list by node, and the resourceVersion it was read at (compared: core/versions.ts `readNoEarlier`). */
 export interface PodList {
   pods: V1Pod[];
   resourceVersion?: string | undefined;

@@ -197,7 +197,7 @@ export async function readForNodes(pass: Pass, names: string[], created: Readonl
     // A node's pods and the pods not yet bound are listed at once, and a pod bound between the two reads must not be
     // in neither (the pass would create a second pod for its node: seen at N = 1,000, docs/benchmarks.md). Binding only
     // ever moves a pod from the unbound list to its node's, so a node list read no earlier than the unbound one
-    // (resourceVersion, core/snapshot.ts `readNoEarlier`) has every pod the unbound list lacks: a pod bound in between
+    // (resourceVersion, core/versions.ts `readNoEarlier`) has every pod the unbound list lacks: a pod bound in between
     // is in both (counted once, as the later, bound copy). Read earlier (or with resourceVersions that do not
     // compare), the node's pods are listed again, now after. The node GETs start at once, and so do the pod lists,
     // unless every node was just created: then only once one of them turns out to need its pods read (during a

@@ -285,7 +285,7 @@ describe('reads per hint', () => {
     });
   });
 
-  describe('a node\'s pods and the pods not yet bound are listed at once; the node\'s again when its list is the older (core/snapshot.ts `readNoEarlier`)', () => {
+  describe('a node\'s pods and the pods not yet bound are listed at once; the node\'s again when its list is the older (core/versions.ts `readNoEarlier`)', () => {
     /** A pending pod of `d` aimed at n0 that kube-scheduler binds between the two lists, which answer at these resourceVersions. */
     function race(onNodeVersion: string, unboundVersion: string) {
       const d = ds();
