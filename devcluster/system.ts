@@ -140,11 +140,12 @@ function logTail(file: string, lines: number): string {
 export async function startSystem(options: SystemOptions = {}): Promise<System> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const managed = options.managed ?? false;
-  // A managed cluster (EKS) has no audit webhook: admission is its event source.
-  if (managed && options.delivery !== undefined && options.delivery !== 'admission') {
+  // A managed cluster (EKS) has no audit webhook: admission is its event source (or none, when a caller such as the
+  // reliability trials delivers events itself).
+  if (managed && options.delivery !== undefined && options.delivery !== 'admission' && options.delivery !== 'none') {
     throw new Error(`--managed: a managed cluster has no audit webhook; delivery ${options.delivery} is not possible (admission is)`);
   }
-  const delivery = managed ? 'admission' : (options.delivery ?? 'audit');
+  const delivery = options.delivery === 'none' ? 'none' : managed ? 'admission' : (options.delivery ?? 'audit');
   // What the functions reconcile: the custom resource next to the built-in controller, or apps/v1 DaemonSets in its place.
   const functionsEnv = { MANAGE: managed ? 'crd' : 'apps', ...options.functionsEnv };
   const port = options.port ?? functionsPort();

@@ -1,10 +1,12 @@
 /**
  * `npm run reliability [-- --short] [--seed N ...] [--only PHASE,...] [--trials N] [--parallel N] [--runtime server|lambda]
- *                      [--loss-rate 0.3] [--resync-ms N] [--keep] [--local-dir DIR] [--no-write]`
+ *                      [--managed] [--loss-rate 0.3] [--resync-ms N] [--keep] [--local-dir DIR] [--no-write]`
  *
  * The reliability run of issue 13 (devcluster/reliability/): randomized delivery trials, loss, faults, a
  * kube-apiserver restart mid-rollout, hostile input. Writes reliability/results/latest.{json,md} (the long run) or
- * reliability/results/short.{json,md} (`--short`), `-lambda` added to the name with `--runtime lambda`; `--seed N` re-runs single trials and writes nothing. Exits 1 when
+ * reliability/results/short.{json,md} (`--short`), `-lambda` added to the name with `--runtime lambda`, `-managed` with
+ * `--managed` (the cluster as EKS gives it: ServerlessDaemonSets beside the built-in controller); `--seed N` re-runs
+ * single trials and writes nothing. Exits 1 when
  * an invariant was violated (except kinds named by `--tolerate KIND,...` or `--tolerate known`: devcluster/reliability/
  * known.ts), a trial did not converge, or the fuzz run found a problem outside its known gaps.
  * `--render FILE.json` re-renders that run's Markdown.
@@ -25,6 +27,7 @@ const { values } = parseArgs({
     parallel: { type: 'string' },
     'base-seed': { type: 'string' },
     runtime: { type: 'string', default: 'server' },
+    managed: { type: 'boolean', default: false },
     'loss-rate': { type: 'string' },
     'resync-ms': { type: 'string' },
     'loss-trials': { type: 'string' },
@@ -43,7 +46,7 @@ const { values } = parseArgs({
 });
 
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--loss-rate R] [--resync-ms N] [--fault KIND] [--concurrency N] [--log-level info] [--keep]\n`);
+  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--managed] [--loss-rate R] [--resync-ms N] [--fault KIND] [--concurrency N] [--log-level info] [--keep]\n`);
   process.exit(2);
 }
 const int = (name: string, value: string | undefined, fallback: number): number => {
@@ -64,6 +67,7 @@ if (!(lossRate >= 0 && lossRate <= 1)) usage('--loss-rate is a share in [0, 1]')
 const mode: RunOptions['mode'] = seeds ? 'seed' : short ? 'short' : 'long';
 const options: RunOptions = {
   runtime: values.runtime,
+  cluster: values.managed ? 'managed' : 'native',
   mode,
   // The short run leaves out the per-kind fault phase: its restart phase injects every fault kind at once, at low rates.
   phases: only ?? (seeds ? ['trials'] : short ? phases.filter((p) => p !== 'faults') : phases),
@@ -97,7 +101,7 @@ if (values.render) {
 }
 
 const report = await run(options);
-const files = mode === 'seed' || values['no-write'] ? [] : writeReport(report, `${short ? 'short' : 'latest'}${options.runtime === 'lambda' ? '-lambda' : ''}`);
+const files = mode === 'seed' || values['no-write'] ? [] : writeReport(report, `${short ? 'short' : 'latest'}${options.runtime === 'lambda' ? '-lambda' : ''}${values.managed ? '-managed' : ''}`);
 const { ok, summary } = verdict(report, tolerate);
 process.stdout.write(`\n${summary}\n${files.length > 0 ? `written: ${files.join(', ')}\n` : ''}`);
 process.exit(ok ? 0 : 1);

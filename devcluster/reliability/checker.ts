@@ -27,6 +27,7 @@
  */
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import { placement, type Placement } from './eligibility.ts';
+import { daemonSetOwnerKinds } from './daemonsets.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export type ViolationKind = 'duplicate' | 'ineligible' | 'created-on-ineligible' | 'budget' | 'surge';
@@ -88,7 +89,7 @@ export function targetNode(pod: V1Pod): string | undefined {
 }
 
 export function ownerUid(pod: V1Pod): string | undefined {
-  return pod.metadata?.ownerReferences?.find((o) => o.controller && o.kind === 'DaemonSet')?.uid;
+  return pod.metadata?.ownerReferences?.find((o) => o.controller && daemonSetOwnerKinds.has(o.kind))?.uid;
 }
 
 export interface Budget {

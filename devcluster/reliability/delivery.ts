@@ -12,7 +12,8 @@
  * Counters say what was done (events seen, dropped, copies, requests, answers by status, retries, given up).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { CoreV1Api, AppsV1Api } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { DaemonSets } from './daemonsets.ts';
 import { startListWatch, type ListWatch } from '../simulator/list-watch.ts';
 import { silentLogger } from '../simulator/log.ts';
 import { createRng, type Rng } from './rng.ts';
@@ -67,6 +68,8 @@ export interface DeliveryOptions {
   token: string;
   /** The label naming an object's trial (its plan). */
   labelKey: string;
+  /** The kind of DaemonSet the trials create (the cluster mode's): its events are delivered. */
+  daemonSets: DaemonSets;
   log?: (line: string) => void;
 }
 
@@ -100,7 +103,6 @@ export class Delivery {
   constructor(options: DeliveryOptions) {
     this.options = options;
     const core = options.kc.makeApiClient(CoreV1Api);
-    const apps = options.kc.makeApiClient(AppsV1Api);
     const common = { kc: options.kc, log: silentLogger, onList: () => {} };
     this.watches = [
       startListWatch({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode(), onEvent: (type, obj) => this.accept(type, obj) }),
@@ -114,8 +116,8 @@ export class Delivery {
       startListWatch({
         ...common,
         name: 'daemonsets',
-        path: '/apis/apps/v1/daemonsets',
-        list: () => apps.listDaemonSetForAllNamespaces(),
+        path: options.daemonSets.path(),
+        list: () => options.daemonSets.list(),
         onEvent: (type, obj) => this.accept(type, obj),
       }),
     ];

@@ -9,7 +9,8 @@
  * while no watch was open is not seen — the report says how many gaps a run had.
  */
 import type { KubeConfig, V1ConfigMap, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import type { DaemonSets } from './daemonsets.ts';
 import { startListWatch, type ListWatch } from '../simulator/list-watch.ts';
 import { silentLogger } from '../simulator/log.ts';
 import type { EventType } from './checker.ts';
@@ -28,6 +29,8 @@ export interface FeedOptions {
   nodeSelector: string;
   /** Label selector of the DaemonSets and pods to watch. */
   objectSelector: string;
+  /** The kind of DaemonSet the trials create (the cluster mode's). */
+  daemonSets: DaemonSets;
   windowMs?: number;
   /** Names the ConfigMap of barrier() (unique per feed). */
   barrierId: string;
@@ -66,7 +69,6 @@ const rvOf = (o: { metadata?: { resourceVersion?: string } }): bigint => {
 export function startFeed(sink: FeedSink, options: FeedOptions): Feed {
   const windowMs = options.windowMs ?? 150;
   const core = options.kc.makeApiClient(CoreV1Api);
-  const apps = options.kc.makeApiClient(AppsV1Api);
   const stats = { events: 0, late: 0, gaps: 0 };
   const pending: Pending[] = [];
   let released = 0n;
@@ -135,9 +137,9 @@ export function startFeed(sink: FeedSink, options: FeedOptions): Feed {
     startListWatch<V1DaemonSet>({
       ...common,
       name: 'daemonsets',
-      path: `/apis/apps/v1/namespaces/${options.namespace}/daemonsets`,
+      path: options.daemonSets.path(options.namespace),
       labelSelector: options.objectSelector,
-      list: () => apps.listNamespacedDaemonSet({ namespace: options.namespace, labelSelector: options.objectSelector }),
+      list: () => options.daemonSets.list(options.namespace, options.objectSelector),
       onList: relist('daemonset'),
       onEvent: push('daemonset'),
     }),

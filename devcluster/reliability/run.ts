@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { daemonSets, type ClusterMode, type DaemonSets } from './daemonsets.ts';
 import { faultControl } from '../faults/control.ts';
 import { restartApiserver } from '../faults/restart.ts';
 import type { FaultConfigInput } from '../faults/rules.ts';
@@ -32,6 +33,11 @@ export const phases: readonly Phase[] = ['trials', 'loss', 'faults', 'restart', 
 
 export interface RunOptions {
   runtime: Runtime;
+  /**
+   * `managed`: the cluster as EKS gives it (`npm run up -- --managed`): its own DaemonSet controller runs, the
+   * functions reconcile ServerlessDaemonSets (MANAGE=crd), and the trials create those. Default `native`.
+   */
+  cluster?: ClusterMode;
   mode: 'long' | 'short' | 'seed';
   phases: readonly Phase[];
   /** Seeds of the randomized trials are baseSeed, baseSeed + 1, … */
@@ -136,6 +142,8 @@ export interface Report {
   generatedAt: string;
   mode: RunOptions['mode'];
   runtime: Runtime;
+  /** Absent in runs stored before managed runs existed: native. */
+  cluster?: ClusterMode;
   durationSeconds: number;
   settings: Pick<RunOptions, 'baseSeed' | 'trials' | 'parallel' | 'lossTrials' | 'lossRate' | 'resyncMs' | 'faultTrialsPerKind' | 'restartNodes' | 'fuzzCases'> & {
     /** MAX_CONCURRENT_RECONCILES of the trials; null: the product's default. */
@@ -177,6 +185,7 @@ export async function run(options: RunOptions): Promise<Report> {
     generatedAt: new Date().toISOString(),
     mode: options.mode,
     runtime: options.runtime,
+    cluster: options.cluster ?? 'native',
     durationSeconds: 0,
     settings: {
       baseSeed: options.baseSeed,
@@ -219,8 +228,11 @@ export async function run(options: RunOptions): Promise<Report> {
 
   try {
     if (needsCluster) {
-      log(`reliability: starting the system (runtime ${options.runtime}, no webhook: events come from the trials' delivery layer)`);
-      sys = await startTrialSystem({ runtime: options.runtime, localDir: options.localDir, functionsEnv: trialEnv, log });
+      const managed = options.cluster === 'managed';
+      log(
+        `reliability: starting the system (runtime ${options.runtime}${managed ? ', managed cluster: ServerlessDaemonSets beside the built-in controller' : ''}, no webhook: events come from the trials' delivery layer)`,
+      );
+      sys = await startTrialSystem({ runtime: options.runtime, managed, localDir: options.localDir, functionsEnv: trialEnv, log });
       // Interrupted: stop what was started (the folder is a temporary one nobody else would `down`).
       const started = sys;
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -230,9 +242,10 @@ export async function run(options: RunOptions): Promise<Report> {
         });
       }
       const namespace = await ensureNamespace(sys, 'reliability');
-      delivery = new Delivery({ kc: sys.kc, functionsUrl: sys.system.functionsUrl, token: sys.system.token, labelKey: TRIAL_LABEL, log });
+      const kinds = daemonSets(sys.kc, options.cluster ?? 'native');
+      delivery = new Delivery({ kc: sys.kc, functionsUrl: sys.system.functionsUrl, token: sys.system.token, labelKey: TRIAL_LABEL, daemonSets: kinds, log });
       await delivery.synced;
-      const ctx: Ctx = { sys, delivery, namespace, options, report };
+      const ctx: Ctx = { sys, delivery, daemonSets: kinds, namespace, options, report };
       let currentPhase = '';
       const supervisor = superviseFunctions(sys, report, () => currentPhase, log);
 
@@ -315,6 +328,7 @@ function superviseFunctions(sys: TrialSystem, report: Report, phase: () => strin
 interface Ctx {
   sys: TrialSystem;
   delivery: Delivery;
+  daemonSets: DaemonSets;
   namespace: string;
   options: RunOptions;
   report: Report;
@@ -376,6 +390,7 @@ async function runTrials(ctx: Ctx, phase: Phase, specs: TrialSpec[]): Promise<{ 
         kc: ctx.sys.kc,
         namespace: ctx.namespace,
         delivery: ctx.delivery,
+        daemonSets: ctx.daemonSets,
         plan: spec.plan,
         evictionAllowanceMs: spec.evictionAllowanceMs,
         graceMs: GRACE_MS,
@@ -563,13 +578,13 @@ async function restartPhase(ctx: Ctx): Promise<RestartReport> {
     ],
   };
   let restart: RestartResult | undefined;
-  const apps = ctx.sys.kc.makeApiClient(AppsV1Api);
   const started = Date.now();
   const before = snapshot(ctx.delivery.counters);
   const result = await runTrial(scenario, {
     kc: ctx.sys.kc,
     namespace: ctx.namespace,
     delivery: ctx.delivery,
+    daemonSets: ctx.daemonSets,
     plan: { dropRate: 0, duplicateRate: 0.3, maxCopies: 3, maxDelayMs: 300, maxBatch: 6, senders: 4, maxAttempts: 8 },
     evictionAllowanceMs: resyncMs + EVICTION_ALLOWANCE_MS,
     graceMs: GRACE_MS,
@@ -579,7 +594,7 @@ async function restartPhase(ctx: Ctx): Promise<RestartReport> {
       // In the middle of the rollout: about a third of the nodes updated.
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const list = await apps.listNamespacedDaemonSet({ namespace: ctx.namespace, labelSelector: `${TRIAL_LABEL}` }).catch(() => undefined);
+        const list = await ctx.daemonSets.list(ctx.namespace, TRIAL_LABEL).catch(() => undefined);
         const ds = list?.items.find((d) => d.metadata?.name?.endsWith('-a') && d.spec?.template.spec?.containers[0]?.image?.endsWith(':2'));
         // A status of the edited generation (the one before it counts every pod as updated).
         const current = ds !== undefined && (ds.status?.observedGeneration ?? 0) >= (ds.metadata?.generation ?? 1);

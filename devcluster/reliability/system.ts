@@ -48,7 +48,14 @@ const portVars = [
   'DAEMONLESS_CONTROLLER_MANAGER_PORT',
 ] as const;
 
-export async function startTrialSystem(options: { runtime: Runtime; localDir?: string; functionsEnv: Record<string, string>; log: (line: string) => void }): Promise<TrialSystem> {
+export async function startTrialSystem(options: {
+  runtime: Runtime;
+  /** The cluster as a managed one gives it (startSystem `managed`): the built-in DaemonSet controller on, MANAGE=crd. */
+  managed?: boolean;
+  localDir?: string;
+  functionsEnv: Record<string, string>;
+  log: (line: string) => void;
+}): Promise<TrialSystem> {
   const localDir = options.localDir ?? mkdtempSync(join(tmpdir(), 'daemonless-reliability-'));
   process.env['DAEMONLESS_LOCAL_DIR'] = localDir;
   // Ports the caller did not name are taken free, so a run never collides with a system someone left up.
@@ -59,6 +66,7 @@ export async function startTrialSystem(options: { runtime: Runtime; localDir?: s
     const systemOptions: SystemOptions & { runtime: Runtime } = {
       delivery: 'none',
       runtime: options.runtime,
+      managed: options.managed ?? false,
       faultProxy: { config: { rules: [] } },
       functionsEnv: env,
       log: options.log,

@@ -6,9 +6,11 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KubeConfig, V1DaemonSet } from '@kubernetes/client-node';
-import { AppsV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { CoreV1Api } from '@kubernetes/client-node';
+import { ConflictError } from '../../src/errors.ts';
 import { addNodes, addTaint, deleteNode, failPod, removeTaint, setLabels } from '../simulator/nodes.ts';
-import { mergePatch, pooledKubeConfig, statusOf } from '../simulator/client.ts';
+import { mergePatch, pooledKubeConfig } from '../simulator/client.ts';
+import type { DaemonSets } from './daemonsets.ts';
 import { InvariantChecker, isLive, targetNode, type Violation } from './checker.ts';
 import type { Delivery, DeliveryPlan } from './delivery.ts';
 import { startFeed } from './feed.ts';
@@ -22,6 +24,8 @@ export interface TrialOptions {
   kc: KubeConfig;
   namespace: string;
   delivery: Delivery;
+  /** The kind of DaemonSet to create (the cluster mode's: daemonsets.ts). */
+  daemonSets: DaemonSets;
   plan: DeliveryPlan;
   /** Checker allowances (see checker.ts). */
   evictionAllowanceMs: number;
@@ -100,8 +104,7 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
   const started = Date.now();
   const kc = pooledKubeConfig(options.kc);
   const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
-  const { namespace } = options;
+  const { namespace, daemonSets } = options;
   const log = options.log ?? (() => {});
   const id = `t${scenario.seed.toString(36)}-${(Date.now() + trialCounter++).toString(36).slice(-4)}`;
   const external = new Set<string>();
@@ -112,6 +115,7 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
     namespace,
     nodeSelector: `${TRIAL_LABEL}=${id}`,
     objectSelector: `${TRIAL_LABEL}=${id}`,
+    daemonSets,
     barrierId: id,
     onChange: () => changed(),
   });
@@ -176,32 +180,24 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
       case 'createDaemonSet':
         for (let attempt = 1; ; attempt++) {
           try {
-            await apps.createNamespacedDaemonSet({ namespace, body: buildDaemonSet(namespace, id, action.daemonSet) });
+            await daemonSets.create(namespace, buildDaemonSet(namespace, id, action.daemonSet));
             return;
           } catch (error) {
             // The predecessor of the same name may still be going away.
-            if (statusOf(error) !== 409 || attempt >= 20) throw error;
+            if (!(error instanceof ConflictError) || attempt >= 20) throw error;
             await sleep(250);
           }
         }
       case 'setImage':
-        await apps.patchNamespacedDaemonSet(
-          { namespace, name: daemonSetName(id, action.daemonSet), body: { spec: { template: { spec: { containers: [{ name: 'agent', image: imageFor(action.version) }] } } } } },
-          mergePatch,
-        );
+        await daemonSets.mergePatch(namespace, daemonSetName(id, action.daemonSet), { spec: { template: { spec: { containers: [{ name: 'agent', image: imageFor(action.version) }] } } } });
         return;
       case 'setStrategy':
-        await apps.patchNamespacedDaemonSet(
-          {
-            namespace,
-            name: daemonSetName(id, action.daemonSet),
-            body: { spec: { updateStrategy: action.strategy.type === 'OnDelete' ? { type: 'OnDelete', rollingUpdate: null } : strategySpec(action.strategy) } },
-          },
-          mergePatch,
-        );
+        await daemonSets.mergePatch(namespace, daemonSetName(id, action.daemonSet), {
+          spec: { updateStrategy: action.strategy.type === 'OnDelete' ? { type: 'OnDelete', rollingUpdate: null } : strategySpec(action.strategy) },
+        });
         return;
       case 'deleteDaemonSet':
-        await apps.deleteNamespacedDaemonSet({ namespace, name: daemonSetName(id, action.daemonSet), propagationPolicy: 'Background' });
+        await daemonSets.delete(namespace, daemonSetName(id, action.daemonSet));
         return;
       case 'settle':
         await feed.barrier();
@@ -276,17 +272,16 @@ export async function runTrial(scenario: Scenario, options: TrialOptions): Promi
     changed = () => {};
     feed.stop();
     options.delivery.release(id);
-    await cleanup(kc, namespace, id, [...nodeNames.values()]).catch((error: unknown) => log(`trial ${id}: cleanup failed: ${String(error)}`));
+    await cleanup(kc, daemonSets, namespace, id, [...nodeNames.values()]).catch((error: unknown) => log(`trial ${id}: cleanup failed: ${String(error)}`));
   }
 }
 
 /** Deletes the trial's DaemonSets, its pods (grace 0: a pod left on a deleted node would stay Terminating) and nodes. */
-export async function cleanup(kc: KubeConfig, namespace: string, id: string, nodes: string[]): Promise<void> {
+export async function cleanup(kc: KubeConfig, daemonSets: DaemonSets, namespace: string, id: string, nodes: string[]): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
-  const apps = kc.makeApiClient(AppsV1Api);
   const selector = `${TRIAL_LABEL}=${id}`;
   await core.deleteNamespacedConfigMap({ namespace, name: `barrier-${id}` }).catch(() => undefined);
-  await apps.deleteCollectionNamespacedDaemonSet({ namespace, labelSelector: selector, propagationPolicy: 'Background' });
+  await daemonSets.deleteCollection(namespace, selector);
   await core.deleteCollectionNamespacedPod({ namespace, labelSelector: selector, gracePeriodSeconds: 0 });
   await Promise.all(nodes.map((n) => deleteNode(kc, n).catch(() => false)));
 }

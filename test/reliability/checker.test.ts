@@ -66,6 +66,21 @@ describe('duplicate', () => {
     expect(c.violations[0]).toMatchObject({ node: 'n1', pods: ['pod-a', 'pod-b'], durationMs: 100 });
   });
 
+  it('judges the pods of a ServerlessDaemonSet (a managed cluster) as those of a DaemonSet, and none of another controller', () => {
+    const owned = (uid: string, kind: string, apiVersion: string): V1Pod => {
+      const p = pod(uid, 'n1');
+      return { ...p, metadata: { ...p.metadata, ownerReferences: [{ apiVersion, kind, name: 'ds', uid: 'ds-uid', controller: true }] } };
+    };
+    const c = checker();
+    c.onNode('ADDED', node('n1'), 0);
+    c.onDaemonSet('ADDED', { ...ds(), apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet' }, 0);
+    c.onPod('ADDED', owned('a', 'ServerlessDaemonSet', 'daemonless.dev/v1alpha1'), 10);
+    c.onPod('ADDED', owned('b', 'ReplicaSet', 'apps/v1'), 15);
+    expect(kinds(c)).toEqual([]);
+    c.onPod('ADDED', owned('c', 'ServerlessDaemonSet', 'daemonless.dev/v1alpha1'), 20);
+    expect(kinds(c)).toEqual(['duplicate']);
+  });
+
   it('counts a pending pod by the node its affinity names', () => {
     const c = checker();
     c.onNode('ADDED', node('n1'), 0);
