@@ -1,7 +1,8 @@
 /**
- * The reliability trials' machinery against the real control plane (the shared integration system; its audit webhook
- * still delivers too): the invariant checker, fed by real watches, catches a real duplicate — so a run that reports
- * none could have seen one — and a few seeded trials run end to end through the delivery layer.
+ * The reliability trials' machinery against the real control plane (the shared integration system; its audit or
+ * admission webhook still delivers too): the invariant checker, fed by real watches, catches a real duplicate — so a
+ * run that reports none could have seen one — and a few seeded trials run end to end through the delivery layer. With
+ * DAEMONLESS_MODE=managed the trials' DaemonSets are ServerlessDaemonSets (devcluster/reliability/daemonsets.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,6 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { InvariantChecker } from '../../devcluster/reliability/checker.ts';
 import { knownViolationKinds } from '../../devcluster/reliability/known.ts';
 import { Delivery, drawPlan } from '../../devcluster/reliability/delivery.ts';
+import { daemonSets } from '../../devcluster/reliability/daemonsets.ts';
 import { startFeed } from '../../devcluster/reliability/feed.ts';
 import { createRng, mix } from '../../devcluster/reliability/rng.ts';
 import { generateScenario } from '../../devcluster/reliability/scenario.ts';
@@ -18,8 +20,10 @@ import { localPaths } from '../../devcluster/paths.ts';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
 import { functionsPort } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, uniqueName, waitFor } from '../support/cluster.ts';
+import { MODE } from '../support/daemon.ts';
 
-const { core, apps, kc } = adminClient();
+const { core, kc } = adminClient();
+const kinds = daemonSets(kc, MODE);
 let namespace = '';
 
 beforeAll(async () => {
@@ -34,20 +38,17 @@ describe('the invariant checker on real watches', () => {
     const run = uniqueName('dup');
     const [node] = (await addNodes(kc, 1, { labels: { [TRIAL_LABEL]: run } })) as [string];
     const checker = new InvariantChecker({ evictionAllowanceMs: 5_000, graceMs: 2_000 });
-    const feed = startFeed(checker, { kc, namespace, nodeSelector: `${TRIAL_LABEL}=${run}`, objectSelector: `${TRIAL_LABEL}=${run}`, barrierId: run });
+    const feed = startFeed(checker, { kc, namespace, nodeSelector: `${TRIAL_LABEL}=${run}`, objectSelector: `${TRIAL_LABEL}=${run}`, daemonSets: kinds, barrierId: run });
     try {
       await feed.synced;
-      const ds = await apps.createNamespacedDaemonSet({
-        namespace,
-        body: {
-          metadata: { name: run, labels: { [TRIAL_LABEL]: run } },
-          spec: {
-            selector: { matchLabels: { app: run } },
-            template: { metadata: { labels: { app: run, [TRIAL_LABEL]: run } }, spec: { nodeSelector: { [TRIAL_LABEL]: run }, containers: [{ name: 'a', image: 'registry.example/agent:1' }] } },
-          },
+      const ds = await kinds.create(namespace, {
+        metadata: { name: run, labels: { [TRIAL_LABEL]: run } },
+        spec: {
+          selector: { matchLabels: { app: run } },
+          template: { metadata: { labels: { app: run, [TRIAL_LABEL]: run } }, spec: { nodeSelector: { [TRIAL_LABEL]: run }, containers: [{ name: 'a', image: 'registry.example/agent:1' }] } },
         },
       });
-      const owner = { apiVersion: 'apps/v1', kind: 'DaemonSet', name: run, uid: ds.metadata!.uid!, controller: true };
+      const owner = { apiVersion: kinds.apiVersion, kind: kinds.kind, name: run, uid: ds.metadata!.uid!, controller: true };
       // Two pods of one DaemonSet on one node, made at once (the functions delete one of them: a duplicate episode).
       const pod = (name: string): V1Pod => ({
         metadata: { name, labels: { app: run, [TRIAL_LABEL]: run, 'controller-revision-hash': 'by-hand' }, ownerReferences: [owner] },
@@ -69,7 +70,7 @@ describe('seeded trials through the delivery layer', () => {
   let delivery: Delivery;
   beforeAll(async () => {
     const token = readFileSync(join(localPaths().root, 'functions.token'), 'utf8').trim();
-    delivery = new Delivery({ kc, functionsUrl: `http://127.0.0.1:${functionsPort()}`, token, labelKey: TRIAL_LABEL });
+    delivery = new Delivery({ kc, functionsUrl: `http://127.0.0.1:${functionsPort()}`, token, labelKey: TRIAL_LABEL, daemonSets: kinds });
     await delivery.synced;
   });
   afterAll(async () => {
@@ -81,6 +82,7 @@ describe('seeded trials through the delivery layer', () => {
       kc,
       namespace,
       delivery,
+      daemonSets: kinds,
       plan: drawPlan(createRng(mix(seed, 'plan'))),
       evictionAllowanceMs: 5_000,
       graceMs: 2_000,
