@@ -1,26 +1,44 @@
 /**
- * `npm run demo [-- --keep] [--nodes N] [--runtime server|lambda]`: the README's main command. Brings up the local system (a real control
+ * `npm run demo [-- --keep] [--nodes N] [--runtime server|lambda] [--managed]`: the README's main command. Brings up the local system (a real control
  * plane whose API server delivers audit events to the daemonless functions, and the node simulator), registers
  * simulated nodes, applies the reference DaemonSet unchanged, and shows a live per-node table while the pods
- * converge. Then it adds a node, deletes a node, fails a pod and taints a node NoExecute, showing each converge, and
+ * converge. With --managed the cluster is one as EKS gives it (its own DaemonSet controller on, no audit webhook:
+ * admission delivers the events) and the reference DaemonSet is applied as a ServerlessDaemonSet, unchanged but for
+ * its kind (test/fixtures/fluentd-elasticsearch-sds.yaml). Then it adds a node, deletes a node, fails a pod and taints a node NoExecute, showing each converge, and
  * prints a summary. Everything is torn down at the end unless --keep.
  */
 import { openSync, readFileSync, readSync, statSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AppsV1Api, CoreV1Api, KubeConfig, loadAllYaml, type V1DaemonSet, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, loadAllYaml, type V1DaemonSet, type V1Node, type V1Pod } from '@kubernetes/client-node';
+import { daemonSets } from '../devcluster/daemonsets.ts';
 import { addNodes, addTaint, deleteNode, failPod } from '../devcluster/simulator/nodes.ts';
 import { repoRoot } from '../devcluster/paths.ts';
 import { nodeShouldRunDaemonPod } from '../src/core/eligibility.ts';
 import { startSystem, stopSystem, type Runtime } from '../devcluster/system.ts';
 
-const { values } = parseArgs({
-  options: { keep: { type: 'boolean', default: false }, nodes: { type: 'string', default: '3' }, runtime: { type: 'string', default: 'server' } },
-});
+const usage = 'usage: npm run demo -- [--keep] [--nodes N] [--runtime server|lambda] [--managed]\n';
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        keep: { type: 'boolean', default: false },
+        nodes: { type: 'string', default: '3' },
+        runtime: { type: 'string', default: 'server' },
+        managed: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    process.exit(2);
+  }
+}
+const values = parse();
 const nodeCount = Number(values.nodes);
 const runtime = values.runtime as Runtime;
+const managed = values.managed;
 if (!Number.isInteger(nodeCount) || nodeCount < 1 || !['server', 'lambda'].includes(runtime)) {
-  process.stderr.write('usage: npm run demo -- [--keep] [--nodes N] [--runtime server|lambda]\n');
+  process.stderr.write(usage);
   process.exit(2);
 }
 
@@ -31,7 +49,7 @@ const green = (s: string) => (tty ? `\x1b[32m${s}\x1b[0m` : s);
 const say = (s: string) => process.stdout.write(`${s}\n`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-const fixturePath = join(repoRoot, 'test', 'fixtures', 'fluentd-elasticsearch.yaml');
+const fixturePath = join(repoRoot, 'test', 'fixtures', managed ? 'fluentd-elasticsearch-sds.yaml' : 'fluentd-elasticsearch.yaml');
 const fixture = loadAllYaml(readFileSync(fixturePath, 'utf8'))[0] as V1DaemonSet;
 const namespace = fixture.metadata!.namespace!;
 const dsName = fixture.metadata!.name!;
@@ -39,14 +57,15 @@ const selector = Object.entries(fixture.spec!.selector.matchLabels!).map(([k, v]
 
 say(bold('daemonless demo') + dim(' — DaemonSets reconciled by webhook-triggered functions, on a real local control plane'));
 const t0 = Date.now();
-const system = await startSystem({ runtime, log: (line) => say(dim(`  ${line}`)) });
-say(`system up in ${seconds(Date.now() - t0)}: events flow kube-apiserver → audit webhook → ${system.functionsUrl}`);
+const system = await startSystem({ runtime, managed, log: (line) => say(dim(`  ${line}`)) });
+say(`system up in ${seconds(Date.now() - t0)}: events flow kube-apiserver → ${managed ? 'admission' : 'audit'} webhook → ${system.functionsUrl}`);
+if (managed) say('managed cluster: the built-in DaemonSet controller runs; daemonless reconciles ServerlessDaemonSets');
 const logStart = statSync(system.functionsLog).size;
 
 const kc = new KubeConfig();
 kc.loadFromFile(system.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
-const apps = kc.makeApiClient(AppsV1Api);
+const kind = daemonSets(kc, managed ? 'managed' : 'native');
 
 interface View {
   nodes: V1Node[];
@@ -58,7 +77,7 @@ async function look(): Promise<View> {
   const [nodeList, podList, ds] = await Promise.all([
     core.listNode(),
     core.listNamespacedPod({ namespace, labelSelector: selector }),
-    apps.readNamespacedDaemonSet({ namespace, name: dsName }).catch(() => undefined),
+    kind.get(namespace, dsName),
   ]);
   const nodes = nodeList.items;
   const pods = podList.items;
@@ -134,9 +153,7 @@ try {
   await step(`register ${nodeCount} simulated nodes`, async () => {
     nodes = await addNodes(kc, nodeCount);
   });
-  await step(`apply the reference DaemonSet unchanged (${namespace}/${dsName})`, () =>
-    apps.createNamespacedDaemonSet({ namespace, body: fixture }),
-  );
+  await step(`apply the reference ${kind.kind} unchanged (${namespace}/${dsName})`, () => kind.create(namespace, fixture));
   await step('add a node', async () => nodes.push(...(await addNodes(kc, 1))));
   const gone = nodes.shift()!;
   await step(`delete node ${gone}`, () => deleteNode(kc, gone));
@@ -174,7 +191,8 @@ for (const line of buffer.toString('utf8').split('\n')) {
 
 say('');
 say(bold('summary'));
-for (const s of steps) say(`  ${s.name.padEnd(76)} ${seconds(s.ms)}`);
+const nameWidth = Math.max(0, ...steps.map((s) => s.name.length));
+for (const s of steps) say(`  ${s.name.padEnd(nameWidth)}  ${seconds(s.ms)}`);
 say(`  webhook deliveries received: ${deliveries}   hints reconciled: ${hints}`);
 say(`  API requests made by daemonless: ${apiRequests}   pods created: ${created}   deleted: ${deleted}`);
 
@@ -182,7 +200,7 @@ if (values.keep) {
   say('');
   say(`kept running. Explore: npm run kubectl -- get pods -A -o wide · npm run nodes -- list · stop: npm run down`);
 } else {
-  await apps.deleteNamespacedDaemonSet({ namespace, name: dsName }).catch(() => undefined);
+  await kind.delete(namespace, dsName).catch(() => undefined);
   await stopSystem((line) => say(dim(`  ${line}`)));
 }
 if (failure) {

@@ -27,7 +27,7 @@
  */
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import { placement, type Placement } from './eligibility.ts';
-import { daemonSetOwnerKinds } from './daemonsets.ts';
+import { daemonSetOwnerKinds } from '../daemonsets.ts';
 
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 export type ViolationKind = 'duplicate' | 'ineligible' | 'created-on-ineligible' | 'budget' | 'surge';

@@ -13,7 +13,7 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import { CoreV1Api } from '@kubernetes/client-node';
-import type { DaemonSets } from './daemonsets.ts';
+import type { DaemonSets } from '../daemonsets.ts';
 import { startListWatch, type ListWatch } from '../simulator/list-watch.ts';
 import { silentLogger } from '../simulator/log.ts';
 import { createRng, type Rng } from './rng.ts';

@@ -10,7 +10,7 @@
  */
 import type { KubeConfig, V1ConfigMap, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import { CoreV1Api } from '@kubernetes/client-node';
-import type { DaemonSets } from './daemonsets.ts';
+import type { DaemonSets } from '../daemonsets.ts';
 import { startListWatch, type ListWatch } from '../simulator/list-watch.ts';
 import { silentLogger } from '../simulator/log.ts';
 import type { EventType } from './checker.ts';

@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api } from '@kubernetes/client-node';
-import { daemonSets, type ClusterMode, type DaemonSets } from './daemonsets.ts';
+import { daemonSets, type ClusterMode, type DaemonSets } from '../daemonsets.ts';
 import { faultControl } from '../faults/control.ts';
 import { restartApiserver } from '../faults/restart.ts';
 import type { FaultConfigInput } from '../faults/rules.ts';

@@ -10,7 +10,7 @@ import { CoreV1Api } from '@kubernetes/client-node';
 import { ConflictError } from '../../src/errors.ts';
 import { addNodes, addTaint, deleteNode, failPod, removeTaint, setLabels } from '../simulator/nodes.ts';
 import { mergePatch, pooledKubeConfig } from '../simulator/client.ts';
-import type { DaemonSets } from './daemonsets.ts';
+import type { DaemonSets } from '../daemonsets.ts';
 import { InvariantChecker, isLive, targetNode, type Violation } from './checker.ts';
 import type { Delivery, DeliveryPlan } from './delivery.ts';
 import { startFeed } from './feed.ts';

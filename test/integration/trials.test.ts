@@ -2,7 +2,7 @@
  * The reliability trials' machinery against the real control plane (the shared integration system; its audit or
  * admission webhook still delivers too): the invariant checker, fed by real watches, catches a real duplicate — so a
  * run that reports none could have seen one — and a few seeded trials run end to end through the delivery layer. With
- * DAEMONLESS_MODE=managed the trials' DaemonSets are ServerlessDaemonSets (devcluster/reliability/daemonsets.ts).
+ * DAEMONLESS_MODE=managed the trials' DaemonSets are ServerlessDaemonSets (devcluster/daemonsets.ts).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { InvariantChecker } from '../../devcluster/reliability/checker.ts';
 import { knownViolationKinds } from '../../devcluster/reliability/known.ts';
 import { Delivery, drawPlan } from '../../devcluster/reliability/delivery.ts';
-import { daemonSets } from '../../devcluster/reliability/daemonsets.ts';
+import { daemonSets } from '../../devcluster/daemonsets.ts';
 import { startFeed } from '../../devcluster/reliability/feed.ts';
 import { createRng, mix } from '../../devcluster/reliability/rng.ts';
 import { generateScenario } from '../../devcluster/reliability/scenario.ts';

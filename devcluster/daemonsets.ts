@@ -2,11 +2,12 @@
  * The DaemonSets the trials create, in either cluster mode: `native` (apps/v1 DaemonSets, the cluster's own DaemonSet
  * controller off) or `managed` (the cluster as EKS gives it: its own DaemonSet controller runs, and daemonless
  * reconciles ServerlessDaemonSets, `daemonless.dev/v1alpha1`, MANAGE=crd). Both kinds share the apps/v1 schema, so
- * scenarios, the checker and the delivery layer differ only in where the objects live. Raw JSON through the project's
+ * scenarios, the checker, the delivery layer and the demo differ only in where the objects live. Raw JSON through the project's
  * transport: a ServerlessDaemonSet has no typed client.
  */
 import type { KubeConfig, V1DaemonSet } from '@kubernetes/client-node';
-import { createTransport } from '../../src/k8s/transport.ts';
+import { NotFoundError } from '../src/errors.ts';
+import { createTransport } from '../src/k8s/transport.ts';
 
 export type ClusterMode = 'native' | 'managed';
 
@@ -37,6 +38,8 @@ export interface DaemonSets {
   /** The collection's path (for a watch), in one namespace or all. */
   path(namespace?: string): string;
   list(namespace?: string, labelSelector?: string): Promise<DaemonSetList>;
+  /** The object as stored; undefined when there is none. */
+  get(namespace: string, name: string): Promise<V1DaemonSet | undefined>;
   /** Creates `body` as this mode's kind (its apiVersion and kind replaced); the object as stored. */
   create(namespace: string, body: V1DaemonSet): Promise<V1DaemonSet>;
   mergePatch(namespace: string, name: string, body: object): Promise<void>;
@@ -55,6 +58,14 @@ export function daemonSets(kc: KubeConfig, mode: ClusterMode): DaemonSets {
     path: (namespace) => `/${collection(namespace)}`,
     list: (namespace, labelSelector) =>
       transport.send<DaemonSetList>({ method: 'GET', path: collection(namespace), query: { labelSelector }, what: `list ${k.plural}` }),
+    get: async (namespace, name) => {
+      try {
+        return await transport.send<V1DaemonSet>({ method: 'GET', path: `${collection(namespace)}/${name}`, what: `get ${k.kind} ${namespace}/${name}` });
+      } catch (error) {
+        if (error instanceof NotFoundError) return undefined;
+        throw error;
+      }
+    },
     create: (namespace, body) =>
       transport.send<V1DaemonSet>({ method: 'POST', path: collection(namespace), body: { ...body, apiVersion: k.apiVersion, kind: k.kind }, what: `create ${k.kind}` }),
     mergePatch: async (namespace, name, body) => {
