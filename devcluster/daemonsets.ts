@@ -2,30 +2,27 @@
  * The DaemonSets the trials create, in either cluster mode: `native` (apps/v1 DaemonSets, the cluster's own DaemonSet
  * controller off) or `managed` (the cluster as EKS gives it: its own DaemonSet controller runs, and daemonless
  * reconciles ServerlessDaemonSets, `daemonless.dev/v1alpha1`, MANAGE=crd). Both kinds share the apps/v1 schema, so
- * scenarios, the checker, the delivery layer and the demo differ only in where the objects live. Raw JSON through the project's
- * transport: a ServerlessDaemonSet has no typed client.
+ * scenarios, the checker, the delivery layer, the demo and the integration suite differ only in where the objects
+ * live. Raw JSON through the project's transport: a ServerlessDaemonSet has no typed client.
  */
 import type { KubeConfig, V1DaemonSet } from '@kubernetes/client-node';
+import { daemonSetKinds, type DaemonSetKind } from '../src/core/model.ts';
 import { NotFoundError } from '../src/errors.ts';
 import { createTransport } from '../src/k8s/transport.ts';
 
 export type ClusterMode = 'native' | 'managed';
 
-interface Kind {
-  apiVersion: string;
-  kind: string;
-  group: string;
-  version: string;
-  plural: string;
+/** The kind each mode's DaemonSets are (src/core/model.ts holds where each kind lives). */
+const kindOf: Record<ClusterMode, DaemonSetKind> = { native: 'DaemonSet', managed: 'ServerlessDaemonSet' };
+
+/** Where a mode's DaemonSets live: kind, apiVersion, group, version, plural. */
+export function daemonSetKind(mode: ClusterMode) {
+  const kind = kindOf[mode];
+  return { kind, ...daemonSetKinds[kind] };
 }
 
-const kinds: Record<ClusterMode, Kind> = {
-  native: { apiVersion: 'apps/v1', kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets' },
-  managed: { apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', group: 'daemonless.dev', version: 'v1alpha1', plural: 'serverlessdaemonsets' },
-};
-
 /** The `kind` of a pod's controller reference that names a DaemonSet of either kind. */
-export const daemonSetOwnerKinds: ReadonlySet<string> = new Set(Object.values(kinds).map((k) => k.kind));
+export const daemonSetOwnerKinds: ReadonlySet<string> = new Set(Object.keys(daemonSetKinds));
 
 export interface DaemonSetList {
   items: V1DaemonSet[];
@@ -42,15 +39,19 @@ export interface DaemonSets {
   get(namespace: string, name: string): Promise<V1DaemonSet | undefined>;
   /** Creates `body` as this mode's kind (its apiVersion and kind replaced); the object as stored. */
   create(namespace: string, body: V1DaemonSet): Promise<V1DaemonSet>;
-  mergePatch(namespace: string, name: string, body: object): Promise<void>;
+  /** Replaces the object with `body` (as this mode's kind); the object as stored. */
+  replace(namespace: string, name: string, body: V1DaemonSet): Promise<V1DaemonSet>;
+  /** A JSON merge patch; the object as stored. */
+  mergePatch(namespace: string, name: string, body: object): Promise<V1DaemonSet>;
   /** Deletes with propagationPolicy Background (the garbage collector deletes the pods). */
   delete(namespace: string, name: string): Promise<void>;
   deleteCollection(namespace: string, labelSelector: string): Promise<void>;
 }
 
 export function daemonSets(kc: KubeConfig, mode: ClusterMode): DaemonSets {
-  const k = kinds[mode];
+  const k = daemonSetKind(mode);
   const transport = createTransport(kc, { requestTimeoutMs: 30_000 });
+  const of = (body: V1DaemonSet): V1DaemonSet => ({ ...body, apiVersion: k.apiVersion, kind: k.kind });
   const collection = (namespace?: string) => `apis/${k.group}/${k.version}/${namespace ? `namespaces/${namespace}/` : ''}${k.plural}`;
   return {
     kind: k.kind,
@@ -66,11 +67,11 @@ export function daemonSets(kc: KubeConfig, mode: ClusterMode): DaemonSets {
         throw error;
       }
     },
-    create: (namespace, body) =>
-      transport.send<V1DaemonSet>({ method: 'POST', path: collection(namespace), body: { ...body, apiVersion: k.apiVersion, kind: k.kind }, what: `create ${k.kind}` }),
-    mergePatch: async (namespace, name, body) => {
-      await transport.send({ method: 'PATCH', path: `${collection(namespace)}/${name}`, contentType: 'application/merge-patch+json', body, what: `patch ${k.kind} ${namespace}/${name}` });
-    },
+    create: (namespace, body) => transport.send<V1DaemonSet>({ method: 'POST', path: collection(namespace), body: of(body), what: `create ${k.kind}` }),
+    replace: (namespace, name, body) =>
+      transport.send<V1DaemonSet>({ method: 'PUT', path: `${collection(namespace)}/${name}`, body: of(body), what: `replace ${k.kind} ${namespace}/${name}` }),
+    mergePatch: (namespace, name, body) =>
+      transport.send<V1DaemonSet>({ method: 'PATCH', path: `${collection(namespace)}/${name}`, contentType: 'application/merge-patch+json', body, what: `patch ${k.kind} ${namespace}/${name}` }),
     delete: async (namespace, name) => {
       await transport.send({ method: 'DELETE', path: `${collection(namespace)}/${name}`, query: { propagationPolicy: 'Background' }, what: `delete ${k.kind} ${namespace}/${name}` });
     },

@@ -3,7 +3,8 @@
  * cluster shows exactly one Ready daemon pod on each expected node and none elsewhere.
  */
 import type { CoreV1Api, KubeConfig, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { createTransport } from '../../src/k8s/transport.ts';
+import { daemonSetKind, daemonSets } from '../../devcluster/daemonsets.ts';
+import { NotFoundError } from '../../src/errors.ts';
 import { waitFor } from './cluster.ts';
 
 export const RUN_LABEL = 'test.daemonless.dev/run';
@@ -90,23 +91,23 @@ function summary(byNode: Map<string, V1Pod[]>): never {
 export const MODE: 'native' | 'managed' = process.env.DAEMONLESS_MODE === 'managed' ? 'managed' : 'native';
 
 /** The kind of DaemonSet the suite creates in this mode. */
-export const DAEMONSET_KIND = MODE === 'managed' ? ({ apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', plural: 'serverlessdaemonsets', group: 'daemonless.dev', version: 'v1alpha1' } as const) : ({ apiVersion: 'apps/v1', kind: 'DaemonSet', plural: 'daemonsets', group: 'apps', version: 'v1' } as const);
+export const DAEMONSET_KIND = daemonSetKind(MODE);
 
 /**
  * The DaemonSets of this mode, in raw JSON (a ServerlessDaemonSet has no typed client): create (the body's
- * apiVersion/kind replaced by the mode's), read, replace, merge-patch, delete.
+ * apiVersion/kind replaced by the mode's), read (NotFoundError when there is none), replace, merge-patch, delete.
  */
 export function daemonSetApi(kc: KubeConfig) {
-  const transport = createTransport(kc, { requestTimeoutMs: 30_000 });
-  const base = (namespace: string) => `apis/${DAEMONSET_KIND.group}/${DAEMONSET_KIND.version}/namespaces/${namespace}/${DAEMONSET_KIND.plural}`;
-  const of = (body: V1DaemonSet): V1DaemonSet => ({ ...body, apiVersion: DAEMONSET_KIND.apiVersion, kind: DAEMONSET_KIND.kind });
+  const api = daemonSets(kc, MODE);
   return {
-    create: (namespace: string, body: V1DaemonSet) => transport.send<V1DaemonSet>({ method: 'POST', path: base(namespace), body: of(body), what: `create ${DAEMONSET_KIND.kind}` }),
-    read: (namespace: string, name: string) => transport.send<V1DaemonSet>({ method: 'GET', path: `${base(namespace)}/${name}`, what: `get ${DAEMONSET_KIND.kind}` }),
-    replace: (namespace: string, name: string, body: V1DaemonSet) =>
-      transport.send<V1DaemonSet>({ method: 'PUT', path: `${base(namespace)}/${name}`, body: of(body), what: `replace ${DAEMONSET_KIND.kind}` }),
-    patch: (namespace: string, name: string, body: object) =>
-      transport.send<V1DaemonSet>({ method: 'PATCH', path: `${base(namespace)}/${name}`, contentType: 'application/merge-patch+json', body, what: `patch ${DAEMONSET_KIND.kind}` }),
-    delete: (namespace: string, name: string) => transport.send({ method: 'DELETE', path: `${base(namespace)}/${name}`, what: `delete ${DAEMONSET_KIND.kind}` }),
+    create: api.create,
+    read: async (namespace: string, name: string): Promise<V1DaemonSet> => {
+      const ds = await api.get(namespace, name);
+      if (!ds) throw new NotFoundError(`${api.kind} ${namespace}/${name} not found`);
+      return ds;
+    },
+    replace: api.replace,
+    patch: api.mergePatch,
+    delete: api.delete,
   };
 }
