@@ -3,7 +3,7 @@
  * with a reason. Every intake format reduces its input to `(KubeObject, Operation)` and calls `hintFromObject`.
  */
 import { daemonSetKinds } from '../core/model.ts';
-import { podNameError } from '../core/refs.ts';
+import { daemonSetNameError, podNameError } from '../core/refs.ts';
 import type { Hint } from '../hints.ts';
 import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
 
@@ -19,6 +19,7 @@ export type Mapped = { hint: Hint } | { ignored: string };
 export const reasons = {
   podWithoutNode: 'pod targets no node',
   podOfAnotherController: (kind: string) => `pod controlled by a ${kind}, not a DaemonSet`,
+  podOfNoDaemonSet: 'pod controlled by a DaemonSet of a name no DaemonSet can have',
   daemonSetDeleted: 'left to the garbage collector (ownerReferences)',
   daemonSetWithoutNamespace: 'DaemonSet names no namespace',
   unhandledKind: (obj: { apiVersion: string; kind: string }) => `${obj.apiVersion} ${obj.kind} is not handled`,
@@ -49,12 +50,13 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     // pod of a rollout).
     const owner = obj.controller;
     if (owner && metadata.namespace) {
+      const sdsOwner = owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet';
+      if (!sdsOwner && !(owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet')) return { ignored: reasons.podOfAnotherController(owner.kind) };
+      // The API server stores any non-empty owner name; one no DaemonSet can have resolves to none (upstream ignores
+      // a pod whose controller reference resolves to nothing).
+      if (daemonSetNameError(owner.name) !== null) return { ignored: reasons.podOfNoDaemonSet };
       const pods = operation === 'delete' || obj.terminating ? { pods: [] } : podNameError(metadata.name) === null ? { pods: [metadata.name] } : {};
-      if (owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet') return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, ...pods } };
-      if (owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet') {
-        return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, type: 'ServerlessDaemonSet', ...pods } };
-      }
-      return { ignored: reasons.podOfAnotherController(owner.kind) };
+      return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, ...(sdsOwner ? { type: 'ServerlessDaemonSet' as const } : {}), ...pods } };
     }
     // An orphan: a DaemonSet may adopt it, or it may stand in a daemon pod's way on its node.
     const node = podTargetNode(obj.podSpec);

@@ -134,10 +134,9 @@ export const KubeObjectSchema = z.pipe(
       }),
     );
     const owner = pod.data.metadata.ownerReferences?.find((o) => o.controller === true);
-    if (owner && isDaemonSetKind(owner.apiVersion, owner.kind)) {
-      const index = pod.data.metadata.ownerReferences?.indexOf(owner) ?? 0;
-      checkDaemonSetRef(ctx, obj, obj.metadata.namespace, owner.name, ['metadata', 'ownerReferences', index, 'name']);
-    }
+    // The owner's name is not checked here: the API server stores any non-empty name in an ownerReference, so a pod
+    // that names no possible DaemonSet is a valid object (hintFromObject ignores it), not bad input.
+    if (owner && isDaemonSetKind(owner.apiVersion, owner.kind)) checkNamespace(ctx, obj, obj.metadata.namespace);
     return {
       ...head,
       podSpec: spec,
@@ -173,10 +172,14 @@ function isDaemonSetKind(apiVersion: string, kind: string): boolean {
  * (name) is refused here, as no API server would have stored it.
  */
 function checkDaemonSetRef(ctx: IssueSink, input: unknown, namespace: string | undefined, name: string, path: (string | number)[]): void {
-  const nsProblem = namespace === undefined ? null : namespaceError(namespace);
-  if (nsProblem !== null) ctx.issues.push({ code: 'custom', message: `not a namespace: ${nsProblem}`, path: ['metadata', 'namespace'], input });
+  checkNamespace(ctx, input, namespace);
   const problem = daemonSetNameError(name);
   if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a DaemonSet name: ${problem}`, path, input });
+}
+
+function checkNamespace(ctx: IssueSink, input: unknown, namespace: string | undefined): void {
+  const problem = namespace === undefined ? null : namespaceError(namespace);
+  if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a namespace: ${problem}`, path: ['metadata', 'namespace'], input });
 }
 
 function fail(ctx: IssueSink, input: unknown, error: z.core.$ZodError): never {

@@ -196,6 +196,54 @@ describe('POST /events/audit', () => {
     expect(calls).toEqual([]);
   });
 
+  it('a create whose objectRef has no name (generateName, level Metadata) is ignored with a reason, and the rest of the batch handled', async () => {
+    const { app, calls } = testApp();
+    const list = auditList([
+      auditEvent({ verb: 'create', objectRef: { resource: 'nodes', name: 'n1' } }),
+      { ...auditEvent({ verb: 'create', objectRef: { resource: 'pods', namespace: 'ns' }, code: 201 }), level: 'Metadata' },
+      { ...auditEvent({ verb: 'create', objectRef: { resource: 'daemonsets', apiGroup: 'apps', namespace: 'ns' }, code: 201 }), level: 'Metadata' },
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[{ ...node('n1'), created: true }]]);
+    expect((await json(res)).ignored).toEqual([{ reason: expect.stringMatching(/^create names no object \(generateName/), count: 2 }]);
+  });
+
+  it('deletecollection: the items of a built-in kind list, which carry no apiVersion or kind, map as their kind', async () => {
+    const { app, calls } = testApp();
+    const podList = {
+      apiVersion: 'v1',
+      kind: 'PodList',
+      metadata: {},
+      items: [
+        { metadata: { name: 'p1', namespace: 'ns' }, spec: { nodeName: 'w1' } },
+        { metadata: { name: 'p2', namespace: 'ns' }, spec: { nodeName: 'w2' } },
+      ],
+    };
+    const list = auditList([auditEvent({ verb: 'deletecollection', objectRef: { resource: 'pods', namespace: 'ns' }, responseObject: podList })]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('w1'), node('w2')]]);
+  });
+
+  it('a pod whose controller names no possible DaemonSet is ignored, not refused: the API server stores any owner name', async () => {
+    const { app, calls } = testApp();
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'ns', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'Not_A_DNS_Name', uid: 'x', controller: true }] },
+      spec: { nodeName: 'w1' },
+    };
+    const list = auditList([
+      auditEvent({ verb: 'create', objectRef: { resource: 'nodes', name: 'n1' } }),
+      auditEvent({ verb: 'create', objectRef: { resource: 'pods', namespace: 'ns', name: 'p' }, responseObject: pod }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[{ ...node('n1'), created: true }]]);
+    expect((await json(res)).ignored).toEqual([{ reason: 'pod controlled by a DaemonSet of a name no DaemonSet can have', count: 1 }]);
+  });
+
   it('400 names items.N.objectRef.name when a node event names something that is not a node name', async () => {
     const { app, calls } = testApp();
     const res = await app.request(postJson('/events/audit', auditList([auditEvent({ verb: 'delete', objectRef: { resource: 'nodes', name: 'n0,spec.nodeName=n0' } })])));

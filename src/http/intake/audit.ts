@@ -10,6 +10,8 @@
  *  - pods/binding: the response is a Status, so the Binding in `requestObject` names the node.
  *  - a node patch that touches only annotations or status (`requestObject`, the patch): ignored (node-changes.ts).
  *  - deletecollection: the items of the returned list.
+ *  - a create without `responseObject` whose objectRef has no name (`generateName`, below level RequestResponse):
+ *    ignored, as nothing names the object; pods need the responseObject anyway (their node is in it).
  */
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { daemonSetNameError, namespaceError, nodeNameError } from '../../core/refs.ts';
@@ -38,6 +40,10 @@ const operations: Record<string, Operation | undefined> = {
   patch: 'update',
   delete: 'delete',
   deletecollection: 'delete',
+};
+
+const reasons = {
+  createdWithoutName: 'create names no object (generateName: the name is only in responseObject, audit level RequestResponse)',
 };
 
 const NamedRefSchema = z.looseObject({ name: z.string().check(z.minLength(1)) });
@@ -114,7 +120,9 @@ function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]):
       return;
     }
     response.data.items.forEach((item, i) => {
-      const object = parseAt(KubeObjectSchema, item, [...at, 'responseObject', 'items', i], 'audit event');
+      // A built-in kind's list (PodList, NodeList, DaemonSetList) leaves apiVersion and kind off its items.
+      const typed = isRecord(item) ? { apiVersion: resource.apiVersion, kind: resource.kind, ...item } : item;
+      const object = parseAt(KubeObjectSchema, typed, [...at, 'responseObject', 'items', i], 'audit event');
       addMapped(intake, hintFromObject(object, operation));
     });
     return;
@@ -127,6 +135,11 @@ function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]):
     return;
   }
 
+  if (event.verb === 'create' && !ref.name) {
+    // Created with `generateName`: the objectRef is filled from the request, before the name is generated.
+    intake.ignored.push(reasons.createdWithoutName);
+    return;
+  }
   const named = parseAt(NamedRefSchema, ref, [...at, 'objectRef'], 'audit event');
   const invalidNode = resource.kind === 'Node' ? nodeNameError(named.name) : null;
   if (invalidNode !== null) {
@@ -145,6 +158,10 @@ function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]):
     metadata: { name: named.name, namespace: ref.namespace },
   };
   addMapped(intake, hintFromObject(object, operation));
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isObjectOfKind(value: unknown, kind: string): boolean {
