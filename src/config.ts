@@ -243,9 +243,11 @@ const RefinedConfigSchema = ConfigSchema.check(z.superRefine((c: Config, ctx) =>
     problem('KUBE_TOKEN', 'KUBE_SERVER needs EKS_CLUSTER_NAME (EKS IAM authentication), or KUBE_TOKEN_PARAMETER / KUBE_TOKEN');
   }
   if (c.KUBE_TOKEN_PARAMETER && !c.KUBE_SERVER) problem('KUBE_TOKEN_PARAMETER', 'needs KUBE_SERVER (the API server it is for)');
-  // Lambda has no kubeconfig and no in-cluster configuration: without these the first API call would fail obscurely.
-  if (c.AWS_LAMBDA_FUNCTION_NAME && !c.KUBE_SERVER && !c.KUBECONFIG) {
-    problem('KUBE_SERVER', 'required on Lambda: the cluster endpoint, with EKS_CLUSTER_NAME (the default) or KUBE_TOKEN_PARAMETER');
+  // With a queue an intake function never calls the API server (serverless.yml gives the cluster settings to reconcile
+  // and resync only); those two check it when they wire the cluster (clusterAccessProblem, src/wiring.ts).
+  if (!c.QUEUE_URL) {
+    const missing = clusterAccessProblem(c);
+    if (missing !== null) problem('KUBE_SERVER', missing);
   }
   if (!c.EKS_CLUSTER_NAME) return;
   if (!c.KUBE_SERVER) problem('KUBE_SERVER', 'EKS_CLUSTER_NAME needs KUBE_SERVER (the cluster endpoint)');
@@ -257,6 +259,21 @@ const RefinedConfigSchema = ConfigSchema.check(z.superRefine((c: Config, ctx) =>
   if (!c.AWS_ACCESS_KEY_ID) problem('AWS_ACCESS_KEY_ID', 'EKS_CLUSTER_NAME needs AWS credentials in the environment');
   if (!c.AWS_SECRET_ACCESS_KEY) problem('AWS_SECRET_ACCESS_KEY', 'EKS_CLUSTER_NAME needs AWS credentials in the environment');
 }));
+
+/**
+ * Lambda has no kubeconfig and no in-cluster configuration: a function that calls the API server without these would
+ * fail obscurely at its first request. Null when the function can reach the cluster (or does not run on Lambda).
+ */
+export function clusterAccessProblem(c: Config): string | null {
+  if (!c.AWS_LAMBDA_FUNCTION_NAME || c.KUBE_SERVER || c.KUBECONFIG) return null;
+  return 'required on Lambda: the cluster endpoint, with EKS_CLUSTER_NAME (the default) or KUBE_TOKEN_PARAMETER';
+}
+
+/** Throws, as loadConfig does, when a function that calls the API server has no way to reach it. */
+export function requireClusterAccess(c: Config): void {
+  const missing = clusterAccessProblem(c);
+  if (missing !== null) throw new Error(`invalid configuration: KUBE_SERVER: ${missing}`);
+}
 
 /** Parses an environment (process.env at the edge, a literal in tests). Throws a readable error naming each field. */
 export function loadConfig(env: Record<string, string | undefined>): Config {

@@ -4,7 +4,7 @@
  * is in ./wiring-cluster.ts and loaded on demand: with the queue, the intake functions only enqueue and never load it.
  */
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { Config } from './config.ts';
+import { requireClusterAccess, type Config } from './config.ts';
 import type { AppDeps } from './http/app.ts';
 import { createLogger } from './log.ts';
 import { consumeBatch } from './queue/consumer.ts';
@@ -36,6 +36,7 @@ export async function createDeps(config: Config): Promise<Omit<AppDeps, 'defer'>
 
 /** The resync function: everything, with follow-ups queued when there is a queue. */
 export async function createResyncDeps(config: Config): Promise<Omit<AppDeps, 'defer'>> {
+  requireClusterAccess(config);
   const log = createLogger(config.LOG_LEVEL);
   const secrets = await loadSecrets(config, createSsmParameterStore(), log);
   const queue = config.QUEUE_URL ? createSqsQueue({ queueUrl: config.QUEUE_URL }) : undefined;
@@ -46,6 +47,7 @@ export async function createResyncDeps(config: Config): Promise<Omit<AppDeps, 'd
 /** The reconcile function: consumes batches of queued hints. */
 export async function createConsumer(config: Config): Promise<(event: SQSEvent) => Promise<SQSBatchResponse>> {
   if (!config.QUEUE_URL) throw new Error('invalid configuration: QUEUE_URL: the reconcile function consumes a queue and needs its URL');
+  requireClusterAccess(config);
   const log = createLogger(config.LOG_LEVEL);
   const secrets = await loadSecrets(config, createSsmParameterStore(), log);
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
