@@ -45,6 +45,20 @@ describe('POST /events/watch', () => {
     expect(calls).toEqual([[node('n1')]]);
   });
 
+  it('reads pretty-printed events one after the other (kubectl get -w -o json --output-watch-events), and names a bad one', async () => {
+    const { app, calls } = testApp();
+    const event = (name: string, extra: object = {}) =>
+      JSON.stringify({ type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name, annotations: { note: 'a "}{" in a string' }, ...extra } } }, null, 4);
+    const res = await app.request(postJson('/events/watch', `${event('n1')}\n${event('n2')}\n`));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[node('n1'), node('n2')]]);
+
+    const bad = await app.request(postJson('/events/watch', `${event('n3')}\n${event('Not_A_Node')}\n`));
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).issues).toEqual([{ path: 'document.2.object.metadata.name', message: expect.stringMatching(/^not a node name: /) }]);
+    expect(calls).toHaveLength(1);
+  });
+
   it('dedupes hints from the same batch', async () => {
     const { app, calls } = testApp();
     const event = JSON.stringify({ type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } });

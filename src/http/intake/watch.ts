@@ -1,6 +1,7 @@
 /**
  * Kubernetes watch events (`{type, object}`), as `kubectl get -w -o json` or a `?watch=1` stream emit them: one JSON
- * object, or newline-delimited many. BOOKMARK and ERROR events carry no change and are ignored.
+ * object, newline-delimited many, or pretty-printed ones one after the other. BOOKMARK and ERROR events carry no change
+ * and are ignored.
  */
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { parseAt, parseJson, type PathSegment } from '../invalid-input.ts';
@@ -24,9 +25,11 @@ export function intakeWatch(body: string): Intake {
 }
 
 /**
- * One JSON document (possibly pretty-printed over several lines), or NDJSON. Problems on a line of NDJSON are reported
- * at `line.<n>` (1-based, as an editor counts). Lines are read one at a time and the caller validates each before the
- * next is parsed: a bad line stops the work, and a body of a million lines is never a million parsed values at once.
+ * One JSON document (possibly pretty-printed over several lines), NDJSON, or pretty-printed documents one after the
+ * other (what `kubectl get -w -o json --output-watch-events` prints). Problems on a line of NDJSON are reported at
+ * `line.<n>` (1-based, as an editor counts), in a document of a sequence at `document.<n>`. Documents are read one at
+ * a time and the caller validates each before the next is parsed: a bad one stops the work, and a body of a million
+ * lines is never a million parsed values at once.
  */
 function* watchDocuments(body: string): Generator<{ value: unknown; at: PathSegment[] }> {
   const lines = nonEmptyLines(body);
@@ -47,6 +50,15 @@ function* watchDocuments(body: string): Generator<{ value: unknown; at: PathSegm
   }
   if (whole) {
     yield { value: whole.value, at: [] };
+    return;
+  }
+  if (!isJson(first.value.text)) {
+    // Not NDJSON either: documents spanning lines, one after the other.
+    let n = 1;
+    for (const text of jsonDocuments(body)) {
+      const at = ['document', n++];
+      yield { value: parseJson(text, 'watch event', at), at };
+    }
     return;
   }
   for (let line: IteratorResult<Line> = first; !line.done; line = lines.next()) {
@@ -72,5 +84,51 @@ function* nonEmptyLines(body: string): Generator<Line> {
     const text = body.slice(start, end).trim();
     if (text !== '') yield { text, line, end: end + 1 };
     start = end + 1;
+  }
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The top-level values of `body`, one after the other, as text: each object or array ends where its brackets close
+ * (outside strings). Anything else, or an unclosed value, is the rest of the body, for the parser to name.
+ */
+export function* jsonDocuments(body: string): Generator<string> {
+  let i = 0;
+  while (i < body.length) {
+    while (i < body.length && /\s/.test(body[i]!)) i++;
+    if (i >= body.length) return;
+    const start = i;
+    if (body[i] !== '{' && body[i] !== '[') {
+      yield body.slice(start).trim();
+      return;
+    }
+    let depth = 0;
+    let inString = false;
+    for (; i < body.length; i++) {
+      const c = body[i];
+      if (inString) {
+        if (c === '\\') i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === '{' || c === '[') depth++;
+      else if (c === '}' || c === ']') {
+        depth--;
+        if (depth === 0) break;
+      }
+    }
+    if (depth !== 0 || i >= body.length) {
+      yield body.slice(start).trim();
+      return;
+    }
+    i++;
+    yield body.slice(start, i);
   }
 }
