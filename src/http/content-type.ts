@@ -12,6 +12,7 @@
  * Parameters other than `charset` are ignored; a charset other than UTF-8 is refused (bodies are decoded as UTF-8).
  */
 import { DaemonlessError } from '../errors.ts';
+import { shortened } from './invalid-input.ts';
 
 export class UnsupportedMediaTypeError extends DaemonlessError {
   override name = 'UnsupportedMediaTypeError';
@@ -47,9 +48,9 @@ const accepted: Record<Exclude<BodyKind, 'cloudevents'>, readonly string[]> = {
 /** Throws `UnsupportedMediaTypeError` (415) naming what the route takes when `headers` announce something else. */
 export function checkContentType(kind: BodyKind, headers: Headers): void {
   const media = parseMediaType(headers.get('content-type'));
-  const shown = media.type === '' ? 'missing Content-Type' : `Content-Type ${media.type}`;
+  const shown = media.type === '' ? 'missing Content-Type' : `Content-Type ${shortened(media.type, 100)}`;
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
-    throw new UnsupportedMediaTypeError(`charset ${media.charset} is not accepted: send UTF-8`);
+    throw new UnsupportedMediaTypeError(`charset ${shortened(media.charset, 100)} is not accepted: send UTF-8`);
   }
   if (kind !== 'cloudevents') {
     const types = accepted[kind];

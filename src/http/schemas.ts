@@ -171,15 +171,22 @@ function isDaemonSetKind(apiVersion: string, kind: string): boolean {
  * A DaemonSet's namespace and name go into request paths: anything but a DNS-1123 label (namespace) and subdomain
  * (name) is refused here, as no API server would have stored it.
  */
-function checkDaemonSetRef(ctx: IssueSink, input: unknown, namespace: string | undefined, name: string, path: (string | number)[]): void {
-  checkNamespace(ctx, input, namespace);
+function checkDaemonSetRef(
+  ctx: IssueSink,
+  input: unknown,
+  namespace: string | undefined,
+  name: string,
+  path: (string | number)[],
+  namespacePath: (string | number)[] = ['metadata', 'namespace'],
+): void {
+  checkNamespace(ctx, input, namespace, namespacePath);
   const problem = daemonSetNameError(name);
   if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a DaemonSet name: ${problem}`, path, input });
 }
 
-function checkNamespace(ctx: IssueSink, input: unknown, namespace: string | undefined): void {
+function checkNamespace(ctx: IssueSink, input: unknown, namespace: string | undefined, path: (string | number)[] = ['metadata', 'namespace']): void {
   const problem = namespace === undefined ? null : namespaceError(namespace);
-  if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a namespace: ${problem}`, path: ['metadata', 'namespace'], input });
+  if (problem !== null) ctx.issues.push({ code: 'custom', message: `not a namespace: ${problem}`, path, input });
 }
 
 function fail(ctx: IssueSink, input: unknown, error: z.core.$ZodError): never {
@@ -198,6 +205,7 @@ const ObjectReferenceFields = z.looseObject({
 export const ObjectReferenceSchema = ObjectReferenceFields.check(
   z.superRefine((ref: z.output<typeof ObjectReferenceFields>, ctx) => {
     if (ref.apiVersion === 'v1' && ref.kind === 'Node') checkNodeName(ctx, ref, ref.name, ['name']);
+    if (isDaemonSetKind(ref.apiVersion, ref.kind)) checkDaemonSetRef(ctx, ref, ref.namespace, ref.name, ['name'], ['namespace']);
   }),
 );
 
@@ -309,7 +317,8 @@ export const HintSchema = z.discriminatedUnion('kind', [
     kind: z.literal('daemonSet'),
     namespace: validName(namespaceError, 'not a namespace'),
     name: validName(daemonSetNameError, 'not a DaemonSet name'),
-    uid: z.optional(nonEmpty()),
+    // A Kubernetes UID (a UUID); it goes into a label selector (src/k8s/leases.ts), so only a label value's characters.
+    uid: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/, 'not a UID'))),
     type: z.optional(z.literal('ServerlessDaemonSet')),
     pods: z.optional(z.array(validName(podNameError, 'not a pod name')).check(z.maxLength(MAX_HINTED_PODS))),
     pending: z.optional(PendingSchema),

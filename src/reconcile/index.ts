@@ -12,7 +12,7 @@
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
 import { changeSeen, dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
-import { nodeNameError } from '../core/refs.ts';
+import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { coveredBy } from '../core/status.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
@@ -111,9 +111,15 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
   return {
     async handle(rawHints) {
       const hints = dedupeHints(rawHints);
+      // Every source validates these; checked again because they go into request paths and selectors.
       for (const hint of hints) {
-        const problem = hint.kind === 'node' ? nodeNameError(hint.name) : null;
-        if (problem !== null) throw new BadRequestError(`node name ${JSON.stringify((hint as { name: string }).name)} ${problem}`);
+        const problem =
+          hint.kind === 'node'
+            ? nodeNameError(hint.name)
+            : hint.kind === 'daemonSet'
+              ? (namespaceError(hint.namespace) ?? daemonSetNameError(hint.name))
+              : null;
+        if (problem !== null) throw new BadRequestError(`${hint.kind} hint ${JSON.stringify(hintKey(hint))} ${problem}`);
       }
       const started = deps.now();
       const pass = newPass(deps, started);

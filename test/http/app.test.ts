@@ -59,6 +59,22 @@ describe('POST /events/watch', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('a 400 names at most 20 issues, each cut short: a large bad input is not echoed back', async () => {
+    const { app, calls } = testApp();
+    const long = 'x'.repeat(5_000);
+    const many = await app.request(
+      postJson('/events/watch', { type: 'ADDED', object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'ns' }, spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: Array.from({ length: 30 }, () => ({ matchFields: [{ key: 'metadata.name', operator: 'In', values: [`${long},`] }] })) } } } } } }),
+    );
+    expect(many.status).toBe(400);
+    const text = await many.text();
+    const issues = (JSON.parse(text) as { issues: { path: string; message: string }[] }).issues;
+    expect(issues).toHaveLength(21);
+    expect(issues[20]).toEqual({ path: '', message: '10 more issues' });
+    expect(issues.every((i) => i.path.length <= 256 && i.message.length <= 256)).toBe(true);
+    expect(text.length).toBeLessThan(20 * 600);
+    expect(calls).toEqual([]);
+  });
+
   it('dedupes hints from the same batch', async () => {
     const { app, calls } = testApp();
     const event = JSON.stringify({ type: 'MODIFIED', object: { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } });
@@ -319,6 +335,19 @@ describe('POST /events/cloudevents', () => {
     );
     expect(res.status).toBe(200);
     expect(calls).toEqual([[ds('kube-system', 'fluentd-elasticsearch', ['fluentd-elasticsearch-m4n5b']), ds('kube-system', 'fluentd', [])]]);
+  });
+
+  it.each([
+    ['a namespace that is a path segment', { namespace: '..', name: 'fluentd' }, 'data.namespace'],
+    ['a name that is a path segment', { namespace: 'kube-system', name: '..' }, 'data.name'],
+    ['a name with a selector in it', { namespace: 'kube-system', name: 'a,b=c' }, 'data.name'],
+  ])('400 for a DaemonSet reference with %s; nothing is handled', async (_name, ref, path) => {
+    const { app, calls } = testApp();
+    const event = { ...fixture('knative-structured-pod-add.json'), type: 'dev.knative.apiserver.ref.update', data: { apiVersion: 'apps/v1', kind: 'DaemonSet', ...ref } };
+    const res = await app.request(postJson('/events/cloudevents', event, { 'content-type': 'application/cloudevents+json' }));
+    expect(res.status).toBe(400);
+    expect((await json(res)).issues.map((i: { path: string }) => i.path)).toEqual([path]);
+    expect(calls).toEqual([]);
   });
 
   it('a pod reference names no node: 202 with the reason', async () => {

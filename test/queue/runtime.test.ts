@@ -170,6 +170,7 @@ describe('consumeBatch', () => {
     ['not JSON', '{nope'],
     ['not a message', JSON.stringify({ hints: [] })],
     ['a node name that is not one', encodeMessage([node('n1,spec.nodeName=n1')])],
+    ['a DaemonSet UID that would change a label selector', encodeMessage([{ ...ds('a'), uid: 'u1,daemonless.dev/x' }])],
   ])('a record that is %s fails alone (redelivered, then dead-lettered); the rest are reconciled', async (_name, body) => {
     const { h, calls } = handler({});
     const { queue } = recordingQueue();

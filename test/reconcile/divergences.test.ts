@@ -135,7 +135,18 @@ describe('9. node names are checked before they reach a field selector', () => {
   it('a hint naming an invalid node is refused, and nothing is read or written', async () => {
     const d = newDaemonSet('agent');
     const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')] });
-    await expect(reconciler.handle([nodeHint('n0,spec.nodeName=n0')])).rejects.toThrow(/node name/);
+    await expect(reconciler.handle([nodeHint('n0,spec.nodeName=n0')])).rejects.toThrow(/^node hint "node\/n0,spec.nodeName=n0" /);
+    expect(cluster.calls).toEqual([]);
+  });
+
+  it.each([
+    ['a namespace that is a path segment', '..', 'agent'],
+    ['a name that is a path segment', 'default', '..'],
+    ['a name with a selector in it', 'default', 'a,b=c'],
+  ])('a DaemonSet hint with %s is refused, and nothing is read or written', async (_name, namespace, name) => {
+    const d = newDaemonSet('agent');
+    const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')] });
+    await expect(reconciler.handle([{ kind: 'daemonSet', namespace, name }])).rejects.toThrow(/^daemonSet hint /);
     expect(cluster.calls).toEqual([]);
   });
 });

@@ -8,7 +8,7 @@
  */
 import * as z from '../../zod.ts';
 import { addMapped, emptyIntake, hintFromObject, objectFromReference, type Intake, type Operation } from '../hints-from-object.ts';
-import { InvalidInputError, issuesOf, parseAt, parseJson, type PathSegment } from '../invalid-input.ts';
+import { InvalidInputError, issuesOf, parseAt, parseJson, shortened, type PathSegment } from '../invalid-input.ts';
 import { checkJson, type JsonLimits } from '../json-guard.ts';
 import { CloudEventSchema, KubeObjectSchema, ObjectReferenceSchema, type CloudEvent } from '../schemas.ts';
 
@@ -33,7 +33,7 @@ export function intakeCloudEvents(headers: Headers, body: string, limits: JsonLi
 function intakeEvent(intake: Intake, event: CloudEvent, at: PathSegment[], budget: JsonLimits): void {
   const match = typePattern.exec(event.type);
   if (!match) {
-    intake.ignored.push(`CloudEvent type ${event.type} is not handled`);
+    intake.ignored.push(`CloudEvent type ${shortened(event.type, 100)} is not handled`);
     return;
   }
   const [, mode, verb] = match;
