@@ -11,14 +11,26 @@ export interface InputIssue {
   message: string;
 }
 
+/** At most this many issues are kept, each path and message cut to `MAX_ISSUE_CHARS`: a 400 names the problem
+ * without echoing a large input back (or into the log). */
+export const MAX_ISSUES = 20;
+export const MAX_ISSUE_CHARS = 256;
+
 export class InvalidInputError extends BadRequestError {
   override name = 'InvalidInputError';
   readonly issues: InputIssue[];
 
   constructor(message: string, issues: InputIssue[]) {
     super(message);
-    this.issues = issues;
+    const kept = issues.slice(0, MAX_ISSUES).map((issue) => ({ path: shortened(issue.path), message: shortened(issue.message) }));
+    if (issues.length > MAX_ISSUES) kept.push({ path: '', message: `${issues.length - MAX_ISSUES} more issues` });
+    this.issues = kept;
   }
+}
+
+/** `text`, cut to `max` characters with an ellipsis. */
+export function shortened(text: string, max = MAX_ISSUE_CHARS): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 export type PathSegment = string | number;

@@ -17,6 +17,7 @@ import { serializeError } from '../log.ts';
 import { createApp, type AppDeps } from './app.ts';
 import { createSelfInvokeDefer, deferredInvocationMarker, handleUntilSeen, type AsyncInvoke, type Defer } from './defer.ts';
 import { InvalidInputError } from './invalid-input.ts';
+import { PayloadTooLargeError } from '../errors.ts';
 import { intakeCloudWatchLogs } from './intake/cloudwatch-logs.ts';
 import { HintSchema } from './schemas.ts';
 
@@ -161,10 +162,12 @@ export function createCloudWatchLogsLambdaHandler(init: DepsFactory) {
     const deps = await ready();
     let hints;
     try {
-      hints = dedupeHints(intakeCloudWatchLogs(event, deps.config.BODY_LIMIT_BYTES).hints);
+      const limits = { maxDepth: deps.config.JSON_MAX_DEPTH, maxTokens: deps.config.JSON_MAX_TOKENS };
+      hints = dedupeHints(intakeCloudWatchLogs(event, deps.config.BODY_LIMIT_BYTES, limits).hints);
     } catch (error) {
-      if (!(error instanceof InvalidInputError)) throw error;
-      deps.log.warn('CloudWatch Logs event refused', { error: error.message, issues: error.issues });
+      // Bad or too large: retrying would fail the same way.
+      if (!(error instanceof InvalidInputError || error instanceof PayloadTooLargeError)) throw error;
+      deps.log.warn('CloudWatch Logs event refused', { error: error.message, ...(error instanceof InvalidInputError ? { issues: error.issues } : {}) });
       return { accepted: 0, refused: error.message };
     }
     if (hints.length === 0) return { accepted: 0 };

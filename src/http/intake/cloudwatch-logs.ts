@@ -5,12 +5,14 @@
  * events then go through exactly the audit webhook's handling (./audit.ts). CONTROL_MESSAGE batches (CloudWatch
  * checking the destination) carry none.
  *
- * Bounded: the decompressed payload may not exceed `maxBytes` (zlib stops there), and every message is parsed alone.
+ * Bounded: the decompressed payload may not exceed `maxBytes` (zlib stops there); the payload and then each message
+ * pass the JSON guard (depth, number of values: JSON_MAX_DEPTH, JSON_MAX_TOKENS) before they are parsed, alone.
  */
 import { gunzipSync } from 'node:zlib';
 import * as z from '../../zod.ts';
 import { emptyIntake, type Intake } from '../hints-from-object.ts';
 import { InvalidInputError, parseAt, parseJson } from '../invalid-input.ts';
+import { checkJson, type JsonLimits } from '../json-guard.ts';
 import { intakeAuditEvent } from './audit.ts';
 
 export const CloudWatchLogsEventSchema = z.object({ awslogs: z.object({ data: z.string().check(z.minLength(1)) }) });
@@ -22,7 +24,7 @@ const PayloadSchema = z.looseObject({
   logEvents: z.array(z.looseObject({ id: z.optional(z.string()), timestamp: z.optional(z.number()), message: z.string() })),
 });
 
-export function intakeCloudWatchLogs(event: unknown, maxBytes: number): Intake {
+export function intakeCloudWatchLogs(event: unknown, maxBytes: number, limits: JsonLimits): Intake {
   const envelope = parseAt(CloudWatchLogsEventSchema, event, [], 'CloudWatch Logs event');
   let json: string;
   try {
@@ -31,11 +33,13 @@ export function intakeCloudWatchLogs(event: unknown, maxBytes: number): Intake {
     const message = error instanceof RangeError ? `decompressed payload exceeds ${maxBytes} bytes` : 'not gzip data';
     throw new InvalidInputError('invalid CloudWatch Logs event', [{ path: 'awslogs.data', message }]);
   }
+  checkJson(json, limits, 'CloudWatch Logs payload', ['awslogs', 'data']);
   const payload = parseAt(PayloadSchema, parseJson(json, 'CloudWatch Logs payload', ['awslogs', 'data']), ['awslogs', 'data'], 'CloudWatch Logs payload');
   const intake = emptyIntake();
   if (payload.messageType === 'CONTROL_MESSAGE') return intake;
   payload.logEvents.forEach((logEvent, index) => {
     const at = ['awslogs', 'data', 'logEvents', index, 'message'];
+    checkJson(logEvent.message, limits, 'audit event', at);
     intakeAuditEvent(intake, parseJson(logEvent.message, 'audit event', at), at, 'audit event');
   });
   return intake;
