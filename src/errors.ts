@@ -73,6 +73,15 @@ export class TransientError extends DaemonlessError {
   }
 }
 
+/**
+ * Work put off, not failed: the pass lock was held by another pass, or a pass spent its time budget after making
+ * progress. Redelivered like a transient failure, but not counted as one (a queued message is not dead-lettered for
+ * waiting its turn).
+ */
+export class DeferredError extends TransientError {
+  override name = 'DeferredError';
+}
+
 export function isTransient(error: unknown): error is TransientError {
   return error instanceof TransientError;
 }

@@ -8,7 +8,7 @@
  * killed mid-pass blocking every reconcile for minutes). Hints the handler can settle without it (HintHandler
  * `settleUnlocked`: reads alone, or reads and a status write, reconcile/status-only.ts) take no lock.
  */
-import { TransientError } from './errors.ts';
+import { DeferredError } from './errors.ts';
 import { dedupeHints, type HintHandler } from './hints.ts';
 import type { PassLock } from './k8s/leases.ts';
 import type { Logger } from './log.ts';
@@ -54,7 +54,7 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         const waited = options.now() - started;
         if (waited + poll > options.waitMs || signal?.aborted) {
           options.log.info('pass lock held by another pass; hints handed back', { hints: hints.length, waitedMs: waited });
-          throw new TransientError(`another pass holds the pass lock (waited ${waited} ms); redeliver`, 1);
+          throw new DeferredError(`another pass holds the pass lock (waited ${waited} ms); redeliver`, 1);
         }
         await options.sleep(poll);
         poll = Math.min(MAX_POLL_MS, poll * 2);

@@ -5,13 +5,18 @@
  * - A record that is not a valid message is reported as a batch item failure (and nothing else is): SQS redelivers it
  *   alone and, after the queue's maxReceiveCount, moves it to the dead-letter queue where it can be inspected.
  * - A record whose `notBefore` is still ahead (a delay beyond SQS's 900 s) is sent again with the rest of its delay.
- * - A transient failure of the reconcile (API server overloaded, time budget spent) sends the batch's hints again
- *   with a short delay (the API server's Retry-After when it gave one) and reports success, so the retry does not
- *   wait for the visibility timeout; when even that send fails, every record is reported failed and SQS redelivers.
- * - Any other failure (a 403 while kube-apiserver's authorizer starts after a restart, a bug) sends the hints again
- *   with a growing delay (2, 4, 8, 16 s: upstream re-queues every failed sync with backoff), counting the failures in
- *   the message; after that it is reported for every record, and SQS redelivers after the visibility timeout, then
- *   dead-letters.
+ * - A transient failure of the reconcile (API server overloaded or unreachable, a stale view) or a deferral (the pass
+ *   lock held by another pass, a time budget spent after writes were made) sends the batch's hints again, in one
+ *   message, with a short delay (the API server's Retry-After when it gave one) and reports success, so the retry does
+ *   not wait for the visibility timeout; when even that send fails, every record is reported failed and SQS
+ *   redelivers. Transient failures are counted in the message (deferrals are not): past `MAX_TRANSIENT_RESENDS` they
+ *   are handled as the failures below, so a condition that never clears reaches the dead-letter queue.
+ * - Any other failure (a 403 while kube-apiserver's authorizer starts after a restart, a bug, one DaemonSet's step that
+ *   keeps failing) sends each message of the pass again on its own, with its own count and a delay growing with it
+ *   (2, 4, 8, 16 s: upstream re-queues every failed sync with backoff): the pass cannot tell which hint failed, and the
+ *   others, parted from it by their delays, succeed on their own. A message that failed `MAX_FAILED_RESENDS` times is
+ *   reported failed (a drained one is left in the queue): SQS redelivers it after the visibility timeout, then
+ *   dead-letters it.
  * - With `drain`, the messages already waiting in the queue (up to `drain.max`, short polls) join the batch's pass once
  *   it holds the pass lock (HintHandler's `more`): a backlog (a burst of joins, status passes of several DaemonSets) is
  *   worked off in one pass per batch instead of one per 10 messages, each waiting for the lock. Only a full batch, or
@@ -23,9 +28,10 @@
  *   maxReceiveCount, dead-letters it.
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { isTransient } from '../errors.ts';
+import { DeferredError, isTransient } from '../errors.ts';
 import { dedupeHints, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
+import { issuesOf, shortened } from '../http/invalid-input.ts';
 import { QueueMessageSchema, type QueueMessage } from './message.ts';
 import type { HintQueue, QueueDrain, ReceivedMessage } from './port.ts';
 
@@ -45,6 +51,7 @@ export interface ConsumerDeps {
 interface Due {
   hints: Hint[];
   failures: number;
+  transients: number;
   /** The batch's record, or a message this invocation took from the queue itself. */
   from: { record: SQSRecord } | { drained: ReceivedMessage };
 }
@@ -53,6 +60,12 @@ interface Due {
 const RETRY_DELAY_SECONDS = 2;
 /** Re-sends after a failure that is not transient, before the records are left to SQS's redrive. */
 export const MAX_FAILED_RESENDS = 4;
+/**
+ * Re-sends after transient failures (not deferrals) before they count as a failure: at their delays (the API server's
+ * Retry-After, else 2 s) a few minutes of an unreachable or refusing API server; what outlasts that is heading for
+ * the dead-letter queue (and its alarm), as a configuration problem would (a CRD missing: every list answers 404).
+ */
+export const MAX_TRANSIENT_RESENDS = 30;
 
 export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise<SQSBatchResponse> {
   const failures: string[] = [];
@@ -62,8 +75,8 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
   await Promise.all(
     event.Records.map(async (record) => {
       const message = parseBody(record.body);
-      if (message === undefined) {
-        deps.log.warn('queue message refused', { messageId: record.messageId, receiveCount: record.attributes?.ApproximateReceiveCount });
+      if (typeof message === 'string') {
+        deps.log.warn('queue message refused', { messageId: record.messageId, receiveCount: record.attributes?.ApproximateReceiveCount, problem: message });
         failures.push(record.messageId);
         return;
       }
@@ -73,7 +86,7 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
         failures.push(record.messageId);
         return;
       }
-      due.push({ hints: message.hints, failures: message.failures ?? 0, from: { record } });
+      due.push({ hints: message.hints, failures: message.failures ?? 0, transients: message.transients ?? 0, from: { record } });
     }),
   );
   if (due.length === 0) return batchResponse(failures);
@@ -101,14 +114,29 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
     const hints = hintsOfDue();
     const transient = isTransient(error);
     deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, transient, error: serializeError(error) });
-    const failed = Math.max(...due.map((d) => d.failures));
-    if (transient) {
+    const deferred = error instanceof DeferredError;
+    const transients = Math.max(...due.map((d) => d.transients)) + (deferred ? 0 : 1);
+    if (transient && (deferred || transients <= MAX_TRANSIENT_RESENDS)) {
+      // Together, in one message: the next pass takes them all again.
       const delay = Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS)));
-      done = await deps.queue.send(hints, delay, { failures: failed }).then(() => true, () => false);
-    } else if (failed < MAX_FAILED_RESENDS) {
-      done = await deps.queue.send(hints, RETRY_DELAY_SECONDS * 2 ** failed, { failures: failed + 1 }).then(() => true, () => false);
+      const failed = Math.max(...due.map((d) => d.failures));
+      done = await deps.queue.send(hints, delay, { failures: failed, transients }).then(() => true, () => false);
+      if (!done) failures.push(...recordsOf(due));
+    } else {
+      // Each message on its own, with its own count and delay: the hint that fails is not known, and hints that only
+      // shared its pass must not share its fate (the dead-letter queue); their delays part them.
+      const left = await Promise.all(
+        due.map(async (d) => {
+          if (d.failures >= MAX_FAILED_RESENDS) return d;
+          const sent = await deps.queue.send(d.hints, RETRY_DELAY_SECONDS * 2 ** d.failures, { failures: d.failures + 1 }).then(() => true, () => false);
+          return sent ? undefined : d;
+        }),
+      );
+      const kept = left.filter((d): d is Due => d !== undefined);
+      failures.push(...recordsOf(kept));
+      // Drained messages sent again are done with; the others stay in the queue (their visibility timeout).
+      handled.push(...due.filter((d) => !kept.includes(d)).flatMap((d) => ('drained' in d.from ? [d.from.drained] : [])));
     }
-    if (!done) failures.push(...due.flatMap((d) => ('record' in d.from ? [d.from.record.messageId] : [])));
   }
   // Not done: the drained messages stay in the queue and come back after their visibility timeout. Those sent again
   // for later are done with either way.
@@ -124,7 +152,7 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
 async function sentForLater(message: QueueMessage, deps: ConsumerDeps): Promise<boolean> {
   const wait = message.notBefore === undefined ? 0 : (message.notBefore - deps.now()) / 1000;
   if (wait <= 1) return false;
-  await deps.queue.send(message.hints, wait, { failures: message.failures ?? 0 });
+  await deps.queue.send(message.hints, wait, { failures: message.failures ?? 0, transients: message.transients ?? 0 });
   return true;
 }
 
@@ -140,8 +168,8 @@ async function drainInto(due: Due[], handled: ReceivedMessage[], drain: NonNulla
   await Promise.all(
     received.map(async (drained) => {
       const message = parseBody(drained.body);
-      if (message === undefined) {
-        deps.log.warn('drained queue message refused; left for the event source mapping', { messageId: drained.id });
+      if (typeof message === 'string') {
+        deps.log.warn('drained queue message refused; left for the event source mapping', { messageId: drained.id, problem: message });
         return;
       }
       try {
@@ -152,20 +180,26 @@ async function drainInto(due: Due[], handled: ReceivedMessage[], drain: NonNulla
       } catch {
         return; // left in the queue: it comes back after its visibility timeout
       }
-      due.push({ hints: message.hints, failures: message.failures ?? 0, from: { drained } });
+      due.push({ hints: message.hints, failures: message.failures ?? 0, transients: message.transients ?? 0, from: { drained } });
     }),
   );
 }
 
-function parseBody(text: string): QueueMessage | undefined {
+/** The message, or what is wrong with it (for the log; short: the first problems, cut). */
+function parseBody(text: string): QueueMessage | string {
   let body: unknown;
   try {
     body = JSON.parse(text) as unknown;
   } catch {
-    return undefined;
+    return 'not JSON';
   }
   const parsed = QueueMessageSchema.safeParse(body);
-  return parsed.success ? parsed.data : undefined;
+  if (parsed.success) return parsed.data;
+  return shortened(issuesOf(parsed.error).slice(0, 3).map((i) => `${i.path}: ${i.message}`).join('; '));
+}
+
+function recordsOf(due: readonly Due[]): string[] {
+  return due.flatMap((d) => ('record' in d.from ? [d.from.record.messageId] : []));
 }
 
 function batchResponse(failures: string[]): SQSBatchResponse {

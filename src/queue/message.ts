@@ -5,6 +5,7 @@
 import * as z from '../zod.ts';
 import { HintSchema } from '../http/schemas.ts';
 import { withoutPods, type Hint } from '../hints.ts';
+import type { SendOptions } from './port.ts';
 
 export const QueueMessageSchema = z.object({
   v: z.literal(1),
@@ -13,6 +14,8 @@ export const QueueMessageSchema = z.object({
   notBefore: z.optional(z.int()),
   /** How often these hints already failed a reconcile for a reason that is not transient (see consumer.ts). */
   failures: z.optional(z.int().check(z.minimum(1), z.maximum(1000))),
+  /** How often they were sent again after a transient failure (not a deferral: consumer.ts). */
+  transients: z.optional(z.int().check(z.minimum(1), z.maximum(1000))),
 });
 
 export type QueueMessage = z.infer<typeof QueueMessageSchema>;
@@ -23,8 +26,14 @@ export const MAX_DELAY_SECONDS = 900;
 /** The largest message body daemonless sends: SQS takes 256 KiB (262,144 bytes); the rest is headroom. */
 export const MAX_MESSAGE_BYTES = 250_000;
 
-export function encodeMessage(hints: readonly Hint[], notBefore?: number, failures?: number): string {
-  const message: QueueMessage = { v: 1, hints: [...hints], ...(notBefore === undefined ? {} : { notBefore }), ...(failures ? { failures } : {}) };
+export function encodeMessage(hints: readonly Hint[], notBefore?: number, counts: SendOptions = {}): string {
+  const message: QueueMessage = {
+    v: 1,
+    hints: [...hints],
+    ...(notBefore === undefined ? {} : { notBefore }),
+    ...(counts.failures ? { failures: counts.failures } : {}),
+    ...(counts.transients ? { transients: counts.transients } : {}),
+  };
   return JSON.stringify(message);
 }
 
@@ -33,13 +42,13 @@ export function encodeMessage(hints: readonly Hint[], notBefore?: number, failur
  * first drop the pod names they carry (Hint `pods`: without them the pass does its full release check, which is always
  * right), and if that is not enough the hints are split over several messages.
  */
-export function encodeMessages(hints: readonly Hint[], notBefore?: number, failures?: number, limit = MAX_MESSAGE_BYTES): string[] {
+export function encodeMessages(hints: readonly Hint[], notBefore?: number, counts: SendOptions = {}, limit = MAX_MESSAGE_BYTES): string[] {
   const fits = (body: string) => Buffer.byteLength(body) <= limit;
-  const whole = encodeMessage(hints, notBefore, failures);
+  const whole = encodeMessage(hints, notBefore, counts);
   if (fits(whole)) return [whole];
   const unnamed = hints.map((h) => (h.kind === 'daemonSet' && h.pods !== undefined ? withoutPods(h) : h));
-  const lighter = encodeMessage(unnamed, notBefore, failures);
+  const lighter = encodeMessage(unnamed, notBefore, counts);
   if (fits(lighter) || unnamed.length === 1) return [lighter];
   const half = Math.ceil(unnamed.length / 2);
-  return [...encodeMessages(unnamed.slice(0, half), notBefore, failures, limit), ...encodeMessages(unnamed.slice(half), notBefore, failures, limit)];
+  return [...encodeMessages(unnamed.slice(0, half), notBefore, counts, limit), ...encodeMessages(unnamed.slice(half), notBefore, counts, limit)];
 }

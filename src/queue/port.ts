@@ -15,6 +15,8 @@ export interface HintQueue {
 export interface SendOptions {
   /** How often these hints already failed a reconcile for a reason that is not transient (carried in the message). */
   failures?: number;
+  /** How often they were already sent again after a transient failure (carried in the message). */
+  transients?: number;
 }
 
 /** A message the consumer took from the queue itself (beside the batch the event source mapping handed it). */

@@ -53,7 +53,7 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
       const delay = Math.max(0, Math.ceil(delaySeconds));
       const notBefore = delay > MAX_DELAY_SECONDS ? now() + delay * 1000 : undefined;
       // One message, unless the hints would not fit in one (message.ts `encodeMessages`).
-      const commands = encodeMessages(hints, notBefore, sendOptions.failures).map(
+      const commands = encodeMessages(hints, notBefore, sendOptions).map(
         (body) => new sdk.SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, DelaySeconds: Math.min(delay, MAX_DELAY_SECONDS) }),
       );
       try {

@@ -13,7 +13,7 @@ import { notePodWritten, requeueAfter, viewIsFresh, type Pass } from './deps.ts'
 /** `skipped`: not launched, its view stale (`viewIsFresh`); the pass is unfinished and handled again. */
 type Done = { kind: 'done'; name?: string } | { kind: 'noop' } | { kind: 'skipped' };
 
-const STALE = 'a request failed and the view is stale';
+export const STALE = 'a request failed and the view is stale';
 
 export async function apply(pass: Pass, plan: Plan): Promise<void> {
   const { deps } = pass;

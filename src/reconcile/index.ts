@@ -10,11 +10,12 @@
  * same state.
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { BadRequestError, ConflictError, NotFoundError, TransientError, isTransient } from '../errors.ts';
+import { BadRequestError, ConflictError, DeferredError, NotFoundError, TransientError, isTransient } from '../errors.ts';
 import { changeSeen, dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { coveredBy } from '../core/status.ts';
+import { STALE } from './apply.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
@@ -175,7 +176,9 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       if (pass.unfinished !== undefined) {
         // Everything written so far stays written (the next pass finds those pods); the sender redelivers the rest.
         deps.log.warn('writes left for the next pass', { reason: pass.unfinished, ...result });
-        throw new TransientError(`${pass.unfinished} after ${result.created} creates and ${result.deleted} deletes; redeliver to continue`, 1);
+        // Out of time with writes done is progress (a long rollout continues in the next pass), not a failure.
+        const progress = pass.unfinished !== STALE && result.created + result.deleted > 0;
+        throw new (progress ? DeferredError : TransientError)(`${pass.unfinished} after ${result.created} creates and ${result.deleted} deletes; redeliver to continue`, 1);
       }
       deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), ...(covered.length > 0 ? { covered } : {}) });
       // Some DaemonSet failed while the others went on: the pass fails with its error (a transient one first, so the

@@ -16,19 +16,19 @@ describe('encodeMessages', () => {
       { kind: 'node', name: 'n2', created: true } as Hint,
       { kind: 'node', name: 'n3', created: true, registered: { labels: { zone: 'a' }, taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] } } as Hint,
     ];
-    const bodies = encodeMessages(hints, 123, 2);
+    const bodies = encodeMessages(hints, 123, { failures: 2 });
     expect(decode(bodies)).toEqual([{ v: 1, hints, notBefore: 123, failures: 2 }]);
   });
 
   it('too large with pod names: one body whose DaemonSet hints ask for the full pass instead', () => {
-    const bodies = encodeMessages([ds('a', named(900)), ds('b', [])], undefined, undefined, 100_000);
+    const bodies = encodeMessages([ds('a', named(900)), ds('b', [])], undefined, {}, 100_000);
     expect(bodies).toHaveLength(1);
     expect(decode(bodies)[0]!.hints).toEqual([ds('a'), ds('b')]);
   });
 
   it('too large even without them: split, every hint kept once, each body within the limit', () => {
     const hints = Array.from({ length: 3000 }, (_, i) => ({ kind: 'node', name: `node-${'n'.repeat(200)}-${i}` }) as Hint);
-    const bodies = encodeMessages(hints, undefined, undefined, 250_000);
+    const bodies = encodeMessages(hints, undefined, {}, 250_000);
     expect(bodies.length).toBeGreaterThan(1);
     for (const body of bodies) expect(Buffer.byteLength(body)).toBeLessThanOrEqual(250_000);
     expect(decode(bodies).flatMap((m) => m.hints)).toEqual(hints);

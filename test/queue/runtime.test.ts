@@ -5,11 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { RejectedError, TransientError } from '../../src/errors.ts';
+import { DeferredError, RejectedError, TransientError } from '../../src/errors.ts';
 import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../../src/hints.ts';
 import { nextPassAt, type PassScheduler } from '../../src/k8s/leases.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
-import { MAX_FAILED_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
+import { MAX_FAILED_RESENDS, MAX_TRANSIENT_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
 import { encodeMessage } from '../../src/queue/message.ts';
 import type { HintQueue, QueueDrain, ReceivedMessage } from '../../src/queue/port.ts';
 import { enqueueingHandler, withQueuedFollowUps } from '../../src/queue/runtime.ts';
@@ -236,31 +236,77 @@ describe('consumeBatch', () => {
     });
     const sent: { hints: Hint[]; delay: number; failures?: number }[] = [];
     const queue: HintQueue = { send: async (hints, d = 0, options) => void sent.push({ hints: [...hints], delay: d, failures: options?.failures }) };
-    const a = record(encodeMessage([node('n1')], undefined, failuresBefore));
+    const a = record(encodeMessage([node('n1')], undefined, { failures: failuresBefore }));
     expect(await consumeBatch(event(a), deps(h, queue))).toEqual({ batchItemFailures: [] });
     expect(sent).toEqual([{ hints: [node('n1')], delay, failures: failuresAfter }]);
   });
 
-  it(`after ${MAX_FAILED_RESENDS} such re-sends every record is reported failed (SQS redelivers, then dead-letters)`, async () => {
+  it(`after ${MAX_FAILED_RESENDS} such re-sends a message is reported failed (SQS redelivers, then dead-letters); the others of its pass are sent again on their own`, async () => {
     const { h } = handler(async () => {
       throw new RejectedError('403 forbidden', 403);
     });
     const { queue, sent } = recordingQueue();
-    const a = record(encodeMessage([node('n1')], undefined, MAX_FAILED_RESENDS));
+    const a = record(encodeMessage([node('n1')], undefined, { failures: MAX_FAILED_RESENDS }));
     const b = record(encodeMessage([node('n2')]));
-    expect(await consumeBatch(event(a, b), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: a.messageId }, { itemIdentifier: b.messageId }] });
-    expect(sent).toEqual([]);
+    expect(await consumeBatch(event(a, b), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: a.messageId }] });
+    expect(sent).toEqual([{ hints: [node('n2')], delay: 2 }]);
   });
 
-  it('a transient failure keeps the count of earlier failures; a message not yet due keeps it too', async () => {
-    const sent: { delay: number; failures?: number }[] = [];
-    const queue: HintQueue = { send: async (_hints, d = 0, options) => void sent.push({ delay: d, failures: options?.failures }) };
+  // One DaemonSet whose step always fails must not take the hints that shared its passes to the dead-letter queue.
+  it('a failure that is not transient sends each message of the pass again on its own, with its own count and delay', async () => {
+    const { h } = handler(async () => {
+      throw new RejectedError('422 Invalid', 422);
+    });
+    const sent: { hints: Hint[]; delay: number; failures?: number }[] = [];
+    const queue: HintQueue = { send: async (hints, d = 0, options) => void sent.push({ hints: [...hints], delay: d, failures: options?.failures }) };
+    const poison = record(encodeMessage([ds('poison')], undefined, { failures: 3 }));
+    const out = await consumeBatch(event(poison, record(encodeMessage([node('n1')])), record(encodeMessage([node('n2'), ds('a')]))), deps(h, queue));
+    expect(out).toEqual({ batchItemFailures: [] });
+    expect(sent).toEqual([
+      { hints: [ds('poison')], delay: 16, failures: 4 },
+      { hints: [node('n1')], delay: 2, failures: 1 },
+      { hints: [node('n2'), ds('a')], delay: 2, failures: 1 },
+    ]);
+  });
+
+  it('a transient failure keeps the count of earlier failures and counts itself; a message not yet due keeps both', async () => {
+    const sent: { delay: number; failures?: number; transients?: number }[] = [];
+    const queue: HintQueue = { send: async (_hints, d = 0, options) => void sent.push({ delay: d, ...options }) };
     const { h } = handler(async () => {
       throw new TransientError('503');
     });
-    await consumeBatch(event(record(encodeMessage([node('n1')], undefined, 2))), deps(h, queue));
-    await consumeBatch(event(record(encodeMessage([node('n1')], NOW + 1_200_000, 3))), deps(h, queue));
-    expect(sent).toEqual([{ delay: 2, failures: 2 }, { delay: 1200, failures: 3 }]);
+    await consumeBatch(event(record(encodeMessage([node('n1')], undefined, { failures: 2 }))), deps(h, queue));
+    await consumeBatch(event(record(encodeMessage([node('n1')], NOW + 1_200_000, { failures: 3, transients: 5 }))), deps(h, queue));
+    expect(sent).toEqual([{ delay: 2, failures: 2, transients: 1 }, { delay: 1200, failures: 3, transients: 5 }]);
+  });
+
+  it.each([
+    ['a transient failure', new TransientError('503'), { delay: 2, failures: 0, transients: MAX_TRANSIENT_RESENDS }],
+    // Waiting for the pass lock, or a long rollout continuing, is not failing: never counted.
+    ['a deferral', new DeferredError('another pass holds the pass lock', 1), { delay: 1, failures: 0, transients: MAX_TRANSIENT_RESENDS - 1 }],
+  ])(`%s after ${MAX_TRANSIENT_RESENDS - 1} transient re-sends`, async (_name, error, want) => {
+    const sent: { delay: number; failures?: number; transients?: number }[] = [];
+    const queue: HintQueue = { send: async (_hints, d = 0, options) => void sent.push({ delay: d, ...options }) };
+    const { h } = handler(async () => {
+      throw error;
+    });
+    await consumeBatch(event(record(encodeMessage([node('n1')], undefined, { transients: MAX_TRANSIENT_RESENDS - 1 }))), deps(h, queue));
+    expect(sent).toEqual([want]);
+  });
+
+  it(`past ${MAX_TRANSIENT_RESENDS} transient re-sends the next transient failure counts as a failure: a condition that never clears reaches the dead-letter queue`, async () => {
+    const sent: { delay: number; failures?: number; transients?: number }[] = [];
+    const queue: HintQueue = { send: async (_hints, d = 0, options) => void sent.push({ delay: d, ...options }) };
+    const { h } = handler(async () => {
+      throw new TransientError('404 the server could not find the requested resource', 1);
+    });
+    const a = record(encodeMessage([node('n1')], undefined, { transients: MAX_TRANSIENT_RESENDS }));
+    expect(await consumeBatch(event(a), deps(h, queue))).toEqual({ batchItemFailures: [] });
+    expect(sent).toEqual([{ delay: 2, failures: 1 }]);
+    sent.length = 0;
+    const b = record(encodeMessage([node('n1')], undefined, { transients: MAX_TRANSIENT_RESENDS, failures: MAX_FAILED_RESENDS }));
+    expect(await consumeBatch(event(b), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: b.messageId }] });
+    expect(sent).toEqual([]);
   });
 });
 
@@ -379,14 +425,16 @@ describe('consumeBatch with drain: what already waits in the queue joins the bat
     const { queue, sent } = recordingQueue();
     const later = waiting(encodeMessage([ds('later')], NOW + 1_200_000));
     const now = waiting(encodeMessage([ds('now')]));
-    const { drain, deleted } = drainQueue([later, now]);
-    const batch = record(encodeMessage([node('n1')], undefined, MAX_FAILED_RESENDS));
+    const batch = record(encodeMessage([node('n1')], undefined, { failures: MAX_FAILED_RESENDS }));
+    const spent = waiting(encodeMessage([ds('spent')], undefined, { failures: MAX_FAILED_RESENDS }));
+    const { drain, deleted } = drainQueue([later, now, spent]);
     const out = await consumeBatch({ Records: [batch] }, deps(h, queue, drain));
-    expect(calls).toEqual([[node('n1'), ds('now')]]);
-    expect(sent).toEqual([{ hints: [ds('later')], delay: 1200 }]);
-    // The pass failed and nothing was sent again: the batch's record is redelivered, the drained one comes back after
-    // its visibility timeout; only the one already sent for later is deleted.
-    expect(deleted).toEqual([later.id]);
+    expect(calls).toEqual([[node('n1'), ds('now'), ds('spent')]]);
+    expect(sent).toEqual([{ hints: [ds('later')], delay: 1200 }, { hints: [ds('now')], delay: 2 }]);
+    // The pass failed: the batch's record, out of re-sends, is redelivered, and so is the drained one out of re-sends
+    // (it comes back after its visibility timeout); the drained one sent again on its own and the one sent for later
+    // are deleted.
+    expect(deleted).toEqual([later.id, now.id]);
     expect(out.batchItemFailures).toEqual([{ itemIdentifier: batch.messageId }]);
   });
 
