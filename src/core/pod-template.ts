@@ -6,6 +6,7 @@ import type { V1Affinity, V1DaemonSet, V1OwnerReference, V1Pod } from '@kubernet
 import { annotations, labels } from './model.ts';
 import { shortHash } from './hash.ts';
 import { parseInt64 } from './label-selector.ts';
+import { daemonSetKindOf } from './refs.ts';
 import { addOrUpdateDaemonPodTolerations } from './tolerations.ts';
 
 /** The longest pod name we generate: a DNS label, so it also fits a hostname and a label value. */
@@ -65,8 +66,14 @@ export function controllerRefFor(ds: V1DaemonSet): V1OwnerReference {
   };
 }
 
-/** The `deprecated.daemonset.template.generation` annotation when it parses as an int64 (upstream `GetTemplateGeneration`). */
+/**
+ * The `deprecated.daemonset.template.generation` annotation when it parses as an int64 (upstream `GetTemplateGeneration`).
+ * Only an apps/v1 DaemonSet's: its API server raises it with every template change. Nothing raises it on a
+ * ServerlessDaemonSet, so one copied there (a DaemonSet exported with its kind changed) would name every later
+ * template as the current one, and no rollout would replace a pod.
+ */
 export function templateGeneration(ds: V1DaemonSet): string | undefined {
+  if (daemonSetKindOf(ds) !== 'DaemonSet') return undefined;
   const raw = ds.metadata?.annotations?.[annotations.templateGeneration];
   if (raw === undefined) return undefined;
   const parsed = parseInt64(raw);

@@ -90,6 +90,14 @@ describe('newDaemonPod', () => {
     expect(templateGeneration(d)).toBe(want);
     expect(newDaemonPod(d, 'n', HASH).metadata?.labels?.['pod-template-generation']).toBe(want);
   });
+
+  // Nothing raises the annotation on a custom resource: copied from an exported DaemonSet, it would make every pod
+  // count as updated whatever its template (tried: a rollout then deleted no pod).
+  it('a ServerlessDaemonSet: the annotation is not its template generation, and no pod gets the label', () => {
+    const d = newDaemonSet('x', { apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', metadata: { annotations: { 'deprecated.daemonset.template.generation': '3' } } });
+    expect(templateGeneration(d)).toBeUndefined();
+    expect(newDaemonPod(d, 'n', HASH).metadata?.labels).not.toHaveProperty('pod-template-generation');
+  });
 });
 
 describe('daemonPodName', () => {
