@@ -77,7 +77,33 @@ export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
     'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'field is immutable' }],
   };
   properties.updateStrategy = { ...properties.updateStrategy, default: { type: 'RollingUpdate' } };
-  properties.revisionHistoryLimit = { ...properties.revisionHistoryLimit, default: 10 };
+  properties.revisionHistoryLimit = { ...properties.revisionHistoryLimit, default: 10, minimum: 0 };
+  properties.minReadySeconds = { ...properties.minReadySeconds, minimum: 0 };
+  const selector = properties.selector as { properties: { matchExpressions: { items: { properties: Record<string, Schema> } } } };
+  selector.properties.matchExpressions.items.properties.operator = { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] };
+  // A DaemonSet's rolling update: each value a count or a percent of at most 100 %, one of the two zero, not both
+  // (apps/v1 ValidateRollingUpdateDaemonSet), and the defaults apps/v1 gives when one is absent (1 and 0).
+  const strategy = properties.updateStrategy as { properties: { rollingUpdate: Schema & { properties: Record<string, Schema> } } };
+  const rollingUpdate = strategy.properties.rollingUpdate;
+  rollingUpdate.properties.maxUnavailable = { ...rollingUpdate.properties.maxUnavailable, default: 1 };
+  rollingUpdate.properties.maxSurge = { ...rollingUpdate.properties.maxSurge, default: 0 };
+  const valid = (f: string) => `type(self.${f}) == int ? self.${f} >= 0 : self.${f}.matches('^0*(100|[0-9]{1,2})%$')`;
+  const zero = (f: string) => `(type(self.${f}) == int ? self.${f} == 0 : self.${f}.matches('^0+%$'))`;
+  rollingUpdate['x-kubernetes-validations'] = [
+    { rule: valid('maxUnavailable'), message: 'must be a non-negative integer or a percentage of at most 100%', fieldPath: '.maxUnavailable' },
+    { rule: valid('maxSurge'), message: 'must be a non-negative integer or a percentage of at most 100%', fieldPath: '.maxSurge' },
+    { rule: `!(${zero('maxUnavailable')} && ${zero('maxSurge')})`, message: 'cannot be 0 when maxSurge is 0', fieldPath: '.maxUnavailable' },
+    { rule: `${zero('maxUnavailable')} || ${zero('maxSurge')}`, message: 'may not be set when maxUnavailable is non-zero', fieldPath: '.maxSurge' },
+  ];
+  // The pod template of a DaemonSet: restartPolicy Always, no activeDeadlineSeconds. Not defaulted here, unlike
+  // apps/v1: a default in the template would change the revision hash of every ServerlessDaemonSet stored before (a
+  // rollout of every pod when the CRD is upgraded); the pods' API server defaults it to Always anyway.
+  const template = properties.template as { properties: { spec: Schema & { properties: Record<string, Schema> } } };
+  const podSpec = template.properties.spec;
+  podSpec.properties.restartPolicy = { type: 'string', enum: ['Always'] };
+  podSpec['x-kubernetes-validations'] = [
+    { rule: '!has(self.activeDeadlineSeconds)', message: 'activeDeadlineSeconds in a DaemonSet is not supported', fieldPath: '.activeDeadlineSeconds' },
+  ];
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

@@ -4,8 +4,12 @@
  * the very same selector and template on the same nodes, never touch each other's pods. Skipped in native mode,
  * where the built-in controller is off.
  */
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { crdFile, crdFromCluster } from '../../devcluster/crd-install.ts';
+import { daemonSets } from '../../devcluster/daemonsets.ts';
+import { createTransport } from '../../src/k8s/transport.ts';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
 import { adminClient, createNamespace, deleteNamespace, functionsLogLines, uniqueName, waitFor } from '../support/cluster.ts';
 import { MODE, RUN_LABEL, daemonSetApi, isReady, testDaemonSet } from '../support/daemon.ts';
@@ -100,5 +104,55 @@ describe.runIf(MODE === 'managed')('two controllers side by side (managed cluste
     const builtinAfter = after.filter((p) => p.metadata?.ownerReferences?.[0]?.kind === 'DaemonSet');
     expect(new Set(builtinAfter.map((p) => p.metadata!.uid!))).toEqual(builtinUids);
     await waitFor('RolloutComplete=True', async () => (await serverless.read(namespace, ours)).status?.conditions?.find((c) => c.type === 'RolloutComplete')?.status === 'True');
+  });
+});
+
+/**
+ * The CRD refuses what apps/v1's validation refuses and daemonless would mishandle (a pod template that restarts
+ * nothing or ends on a deadline, a rolling update that can never step), and defaults what apps/v1 defaults outside the
+ * template. Checked by the API server itself, with dry runs.
+ */
+describe.runIf(MODE === 'managed')('the ServerlessDaemonSet CRD validates as apps/v1 does', () => {
+  const ds = (change: (ds: V1DaemonSet) => void): V1DaemonSet => {
+    const d = testDaemonSet('default', uniqueName('crd'), 'crd-validation');
+    change(d);
+    return d;
+  };
+  const transport = createTransport(kc, { requestTimeoutMs: 30_000 });
+  const sds = daemonSets(kc, 'managed');
+  const dryRun = (body: V1DaemonSet) =>
+    transport.send<V1DaemonSet>({ method: 'POST', path: sds.path('default').slice(1), query: { dryRun: 'All' }, body: { ...body, apiVersion: sds.apiVersion, kind: sds.kind }, what: 'create a ServerlessDaemonSet (dry run)' });
+  const rolling = (rollingUpdate: Record<string, unknown>) => (d: V1DaemonSet) => {
+    d.spec!.updateStrategy = { type: 'RollingUpdate', rollingUpdate: rollingUpdate as never };
+  };
+
+  it('the committed CRD is the one this cluster’s apps/v1 schema gives (npm run gen:crd)', async () => {
+    expect(await crdFromCluster(kc)).toEqual(JSON.parse(readFileSync(crdFile, 'utf8')));
+  });
+
+  it.each([
+    ['restartPolicy OnFailure', (d: V1DaemonSet) => void (d.spec!.template.spec!.restartPolicy = 'OnFailure'), /restartPolicy: Unsupported value: "OnFailure"/],
+    ['activeDeadlineSeconds', (d: V1DaemonSet) => void (d.spec!.template.spec!.activeDeadlineSeconds = 60), /activeDeadlineSeconds in a DaemonSet is not supported/],
+    ['a negative maxUnavailable', rolling({ maxUnavailable: -1 }), /maxUnavailable: Invalid value: must be a non-negative integer or a percentage/],
+    ['a percentage over 100', rolling({ maxUnavailable: '101%' }), /maxUnavailable: Invalid value: must be a non-negative integer or a percentage/],
+    ['a string that is no percentage', rolling({ maxSurge: 'one', maxUnavailable: 0 }), /maxSurge: Invalid value: must be a non-negative integer or a percentage/],
+    ['both zero', rolling({ maxUnavailable: '0%', maxSurge: 0 }), /maxUnavailable: Invalid value: cannot be 0 when maxSurge is 0/],
+    ['maxSurge beside the default maxUnavailable', rolling({ maxSurge: 1 }), /maxSurge: Invalid value: may not be set when maxUnavailable is non-zero/],
+    ['a negative minReadySeconds', (d: V1DaemonSet) => void (d.spec!.minReadySeconds = -1), /minReadySeconds.*greater than or equal to 0/],
+    ['a negative revisionHistoryLimit', (d: V1DaemonSet) => void (d.spec!.revisionHistoryLimit = -1), /revisionHistoryLimit.*greater than or equal to 0/],
+    ['an operator that is none', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'a', operator: 'in', values: ['x'] }]), /operator: Unsupported value: "in"/],
+  ])('refuses %s', async (_name, change, message) => {
+    await expect(dryRun(ds(change))).rejects.toThrow(message);
+  });
+
+  it.each([
+    ['no rolling update parameters: 1 and 0, as apps/v1 defaults them', rolling({}), { maxUnavailable: 1, maxSurge: 0 }],
+    ['a surge with none unavailable', rolling({ maxSurge: '10%', maxUnavailable: 0 }), { maxUnavailable: 0, maxSurge: '10%' }],
+    ['a percentage with leading zeros', rolling({ maxUnavailable: '007%' }), { maxUnavailable: '007%', maxSurge: 0 }],
+  ])('accepts %s', async (_name, change, rollingUpdate) => {
+    const stored = await dryRun(ds(change));
+    expect(stored.spec?.updateStrategy?.rollingUpdate).toEqual(rollingUpdate);
+    // The template is not defaulted: a default there would change every stored template's revision hash.
+    expect(stored.spec?.template.spec?.restartPolicy).toBeUndefined();
   });
 });
