@@ -134,7 +134,8 @@ export function planNode(
   if (shouldRun && !exists) {
     createPod(`node ${nodeName} has no daemon pod`);
   } else if (shouldContinueRunning) {
-    const generation = ds.metadata?.generation ?? 0;
+    // Upstream keys the backoff by `status.observedGeneration`: a spec change resets it once a pass has synced that spec.
+    const generation = ds.status?.observedGeneration ?? 0;
     let state = backoff !== undefined && backoff.generation === generation ? backoff : undefined;
     let recorded: BackoffState | undefined;
     const deletes: Array<() => void> = [];

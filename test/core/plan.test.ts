@@ -39,7 +39,8 @@ function outline(plan: Plan) {
 type Outline = ReturnType<typeof outline>;
 const nothing: Outline = { creates: [], deletes: [], adopts: [], releases: [], backoff: [], events: [], requeueAfterSeconds: undefined };
 
-const ds = newDaemonSet('fluentd');
+// Synced: the status has observed the generation (the failed-pod backoff is keyed by it, as upstream's).
+const ds = newDaemonSet('fluentd', { status: { observedGeneration: 1 } });
 const pod = (name: string, overrides: Parameters<typeof newDaemonSetPod>[2] = {}) =>
   newDaemonSetPod(ds, 'node-1', { ...overrides, metadata: { name, uid: `uid-${name}`, ...overrides.metadata } });
 const failed = (name: string) => pod(name, { status: { phase: 'Failed', conditions: [] } });
@@ -83,8 +84,10 @@ const rows: Row[] = [
   { name: 'delay stays at the 15 min cap', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-901), 900), want: { deletes: ['f'], creates: ['node-1'], backoff: [900], events: ['Warning FailedDaemonPod'] } },
   // Upstream's flowcontrol.Backoff forgets an entry untouched for more than 2 × max: the delay starts over.
   { name: 'backoff untouched for over 30 min starts over', state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1801), 900), want: { deletes: ['f'], creates: ['node-1'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
-  // A new DaemonSet generation resets the backoff, even inside the old window.
-  { name: 'new generation resets the backoff', ds: newDaemonSet('fluentd', { metadata: { generation: 2 } }), state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1), 600, 1), want: { deletes: ['f'], creates: ['node-1'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  // A new DaemonSet generation, once a pass has synced it (status.observedGeneration, upstream's key), resets the
+  // backoff, even inside the old window; before that the old backoff still holds.
+  { name: 'new generation resets the backoff', ds: newDaemonSet('fluentd', { metadata: { generation: 2 }, status: { observedGeneration: 2 } }), state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1), 600, 1), want: { deletes: ['f'], creates: ['node-1'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
+  { name: 'new generation not yet synced: the backoff holds', ds: newDaemonSet('fluentd', { metadata: { generation: 2 }, status: { observedGeneration: 1 } }), state: nodeState('node-1', [failed('f')]), backoff: backoff(at(-1), 600, 1), want: { requeueAfterSeconds: 599 } },
   // The first deletion starts a backoff that the second failed pod then waits for (upstream deletes one per pass).
   { name: 'two failed pods: one deleted, the other waits', state: nodeState('node-1', [failed('f1'), failed('f2')]), want: { deletes: ['f1'], backoff: [1], events: ['Warning FailedDaemonPod'], requeueAfterSeconds: 1 } },
   { name: 'failed and running pod: failed deleted, running kept', state: nodeState('node-1', [failed('f'), pod('r')]), want: { deletes: ['f'], backoff: [1], events: ['Warning FailedDaemonPod'] } },
@@ -173,7 +176,7 @@ describe('planNode', () => {
   });
 
   it('records the backoff before deleting the failed pod, with the DaemonSet generation', () => {
-    const d = newDaemonSet('fluentd', { metadata: { generation: 4 } });
+    const d = newDaemonSet('fluentd', { metadata: { generation: 4 }, status: { observedGeneration: 4 } });
     const plan = planNode(d, nodeState('node-1', [newDaemonSetPod(d, 'node-1', { status: { phase: 'Failed' } })]), undefined, T0);
     expect(plan.actions.map((a) => a.kind)).toEqual(['recordBackoff', 'delete', 'create']);
     expect(plan.actions[0]).toMatchObject({ state: { lastDeletion: T0, delaySeconds: 1, generation: 4 } });
