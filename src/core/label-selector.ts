@@ -22,13 +22,36 @@ export function parseInt64(value: string): bigint | undefined {
   return n;
 }
 
+const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** Why `key` is not a label key (a qualified name: an optional DNS-subdomain prefix and `/`, a name of at most 63), or null. */
+export function labelKeyError(key: string): string | null {
+  const slash = key.lastIndexOf('/');
+  const [prefix, name] = slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
+  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return `key ${JSON.stringify(key)} has an invalid prefix`;
+  if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) return `key ${JSON.stringify(key)} is not a label key`;
+  return null;
+}
+
+/** Why `value` is not a label value (empty, or at most 63 alphanumerics, `-`, `_`, `.`, starting and ending alphanumeric), or null. */
+export function labelValueError(value: string): string | null {
+  return value === '' || (value.length <= 63 && LABEL_NAME.test(value)) ? null : `value ${JSON.stringify(value)} is not a label value`;
+}
+
 /**
- * Null when the requirement is well-formed, otherwise why not (apimachinery `labels.NewRequirement` rules: In/NotIn need
- * values, Exists/DoesNotExist take none, Gt/Lt take exactly one integer). `numeric` allows Gt/Lt (node selectors only).
+ * Null when the requirement is well-formed, otherwise why not (apimachinery `labels.NewRequirement` rules: a label key,
+ * In/NotIn need label values, Exists/DoesNotExist take none, Gt/Lt take exactly one integer).
+ * `numeric` allows Gt/Lt (node selectors only). The API server does not check a node affinity's values, so a template
+ * with one that is no label value is accepted; its term then matches no node, as upstream's lazy parse makes it.
  */
 export function requirementError(req: LabelRequirement, numeric: boolean): string | null {
   const values = req.values ?? [];
   if (!req.key) return 'key must not be empty';
+  const keyProblem = labelKeyError(req.key);
+  if (keyProblem !== null) return keyProblem;
+  const valueProblem = req.operator === 'In' || req.operator === 'NotIn' ? (values.map(labelValueError).find((e) => e !== null) ?? null) : null;
+  if (valueProblem !== null) return valueProblem;
   switch (req.operator) {
     case 'In':
     case 'NotIn':

@@ -52,6 +52,15 @@ describe('required node affinity: matchExpressions operators', () => {
     { name: 'In without values is invalid', term: expr('zone', 'In', []), match: false },
     { name: 'Exists with values is invalid', term: expr('zone', 'Exists', ['a']), match: false },
     { name: 'unknown operator is invalid', term: expr('zone', 'Like', ['a']), match: false },
+    // labels.NewRequirement checks the key and each In/NotIn value; the API server does not check node-affinity values.
+    { name: 'In with a value that is no label value is invalid, even beside a matching one', term: expr('zone', 'In', ['a', 'bad value']), match: false },
+    { name: 'NotIn with a value that is no label value is invalid', term: expr('zone', 'NotIn', ['gpu node']), match: false },
+    { name: 'In with a value over 63 characters is invalid', term: expr('zone', 'In', ['a', 'x'.repeat(64)]), match: false },
+    { name: 'In with an empty value is valid', term: expr('zone', 'In', ['', 'a']), match: true },
+    { name: 'a prefixed key is valid', term: expr('topology.kubernetes.io/zone', 'DoesNotExist'), match: true },
+    { name: 'a key that is no label key is invalid', term: expr('bad key', 'DoesNotExist'), match: false },
+    { name: 'a key with an invalid prefix is invalid', term: expr('Example.com/zone', 'DoesNotExist'), match: false },
+    { name: 'Lt with a negative bound is valid', term: expr('cpus', 'Lt', ['-1']), match: false },
   ])('$name', ({ term, match }) => {
     expect(requiredNodeAffinityMismatch(required(term), node) === null).toBe(match);
   });
