@@ -111,7 +111,7 @@ export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
     spec: {
       group: 'daemonless.dev',
       scope: 'Namespaced',
-      names: { kind: 'ServerlessDaemonSet', listKind: 'ServerlessDaemonSetList', plural: 'serverlessdaemonsets', singular: 'serverlessdaemonset', shortNames: ['sds'] },
+      names: { kind: 'ServerlessDaemonSet', listKind: 'ServerlessDaemonSetList', plural: 'serverlessdaemonsets', singular: 'serverlessdaemonset', shortNames: ['sds'], categories: ['all'] },
       versions: [
         {
           name: 'v1alpha1',
