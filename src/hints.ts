@@ -158,6 +158,20 @@ function laterPending(a: PendingChange | undefined, b: PendingChange | undefined
 type DaemonSetHint = Extract<Hint, { kind: 'daemonSet' }>;
 
 /**
+ * The last pass for admitted changes taken as refused (not seen stored by their `until`): a DaemonSet's hint, which had
+ * no pass while it waited, once more without its `pending`, on the DaemonSet as stored. It may carry more than the
+ * refused change (a pod turning Ready, a follow-up merged into it while it waited), and that work must not go with it.
+ * A node's hint needs none: each of its passes ran, on the node as stored.
+ */
+export function lastPassForRefused(refused: readonly Hint[]): Hint[] {
+  return refused.flatMap((h) => {
+    if (h.kind !== 'daemonSet' || h.pending === undefined) return [];
+    const { pending: _pending, ...rest } = h;
+    return [rest];
+  });
+}
+
+/**
  * `hint` merged with another hint's `after` (none: the other must run whatever was seen): covered only when both are,
  * by the later of their versions; without one, or with versions that do not compare, the merged hint runs.
  */

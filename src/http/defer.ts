@@ -7,7 +7,7 @@
  *    the same function (`createSelfInvokeDefer`). See docs/adr/0001-admission-on-lambda.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hintKey, type HandleResult, type Hint } from '../hints.ts';
+import { hintKey, lastPassForRefused, type HandleResult, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
 
 /** What a deferred task will do, as data, for implementations that cannot carry a closure across processes. */
@@ -30,7 +30,8 @@ export const maxSeenWaitMs = 250;
 /**
  * Handles the hints, then hands in again those whose admitted change the pass did not see stored yet (HandleResult
  * `unsettled`, Hint `pending`): after 5 ms, then 10, 20, … up to 250 ms apart, each until its `until`. Returns the last
- * result and the hints still unseen at their `until` (taken as refused). Only the hints given count: a coalesced pass
+ * result and the hints still unseen at their `until` (taken as refused; a DaemonSet's gets one last pass without its
+ * `pending`: hints.ts `lastPassForRefused`). Only the hints given count: a coalesced pass
  * also reports other callers' hints. For a process that may wait (the local server's background task, Lambda's
  * asynchronous self-invocation); the queue runtime sends such hints again as messages instead (src/queue/runtime.ts).
  */
@@ -55,6 +56,8 @@ export async function handleUntilSeen(
     result = await handle(waiting);
     waiting = unsettled(result);
   }
+  const last = lastPassForRefused(unseen);
+  if (last.length > 0) result = await handle(last);
   return { result, unseen };
 }
 

@@ -4,7 +4,7 @@
  * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
  */
 import { isTransient, TransientError } from '../errors.ts';
-import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
+import { dedupeHints, hintKey, lastPassForRefused, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import type { PassScheduler } from '../k8s/leases.ts';
 import type { Logger } from '../log.ts';
 import type { HintQueue } from './port.ts';
@@ -107,7 +107,8 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
 /**
  * Unsettled hints (HandleResult `unsettled`) as the messages that hand them in again: those never handed in again at
  * once (no delay), the others after a second (SQS's least delay but none), each counting its retries; those whose
- * `until` has passed are refused.
+ * `until` has passed are refused, and a DaemonSet's among them is sent once more without its `pending` for a last
+ * pass (hints.ts `lastPassForRefused`).
  */
 export function unsettledAgain(unsettled: readonly Hint[], now: number): { again: { hints: Hint[]; delaySeconds: number }[]; refused: Hint[] } {
   const first: Hint[] = [];
@@ -120,8 +121,9 @@ export function unsettledAgain(unsettled: readonly Hint[], now: number): { again
     if (now + delayMs > hint.pending.until) refused.push(hint);
     else (retries === 0 ? first : later).push({ ...hint, pending: { ...hint.pending, retries: retries + 1 } });
   }
+  const last = lastPassForRefused(refused);
   const again = [
-    ...(first.length > 0 ? [{ hints: first, delaySeconds: 0 }] : []),
+    ...(first.length > 0 || last.length > 0 ? [{ hints: [...first, ...last], delaySeconds: 0 }] : []),
     ...(later.length > 0 ? [{ hints: later, delaySeconds: 1 }] : []),
   ];
   return { again, refused };

@@ -590,6 +590,22 @@ describe('POST /events/admission', () => {
     expect(logs.entries().filter((e) => e.msg === 'admitted change not seen stored in time: taken as refused')).toHaveLength(1);
   });
 
+  it("a DaemonSet change never seen stored: given up, then one last pass without pending on the DaemonSet as stored", async () => {
+    const background = createBackgroundDefer(testApp().logs.log);
+    const { app, calls } = testApp({
+      env: { ADMISSION_STORED_WITHIN_MS: '40' },
+      defer: background.defer,
+      behaviour: (hints) => ({ hints: hints.length, created: 0, deleted: 0, apiRequests: 1, unsettled: hints.filter((h) => h.kind !== 'resync' && h.pending !== undefined) }),
+    });
+    const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'ns', uid: 'u1', generation: 2 } };
+    await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', namespace: 'ns', object: ds, oldObject: { ...ds, metadata: { ...ds.metadata, generation: 1 } } })));
+    await background.drain();
+    const last = calls.at(-1)!;
+    expect(last).toEqual([expect.objectContaining({ kind: 'daemonSet', namespace: 'ns', name: 'agent' })]);
+    expect(last[0]).not.toHaveProperty('pending');
+    expect(calls.slice(0, -1).every((c) => c.every((h) => h.kind !== 'resync' && h.pending !== undefined))).toBe(true);
+  });
+
   it('400 only when the body is not an AdmissionReview at all', async () => {
     const { app } = testApp();
     const res = await app.request(postJson('/events/admission', { apiVersion: 'v1', kind: 'Pod' }));

@@ -135,6 +135,18 @@ describe('withQueuedFollowUps', () => {
     expect(result.unsettled).toBeUndefined();
   });
 
+  // A DaemonSet's hint had no pass while its admitted change waited; what was merged into it (a pod turning Ready, a
+  // follow-up) must still run once the change is taken as refused (another webhook denied it).
+  it("a DaemonSet's admitted change past its time: sent once more without pending, for a last pass on the DaemonSet as stored", async () => {
+    const { queue, sent } = recordingQueue();
+    const { s } = scheduler(new Map());
+    const refusedDs: Hint = { ...ds('edited'), pods: ['edited-abc'], pending: { before: 'g1', until: NOW + 500, retries: 2 } };
+    const refusedNode: Hint = { kind: 'node', name: 'n3', pending: { before: 'x', until: NOW + 500, retries: 2 } };
+    const { h } = handler({ unsettled: [refusedDs, refusedNode] });
+    await withQueuedFollowUps(h, options(queue, s)).handle([refusedDs, refusedNode]);
+    expect(sent).toEqual([{ hints: [{ ...ds('edited'), pods: ['edited-abc'] }], delay: 0 }]);
+  });
+
   it('a follow-up that cannot be scheduled fails the call transiently, so the batch is handled again', async () => {
     const { queue } = recordingQueue(new TransientError('SQS throttled'));
     const { s } = scheduler(new Map());
