@@ -4,7 +4,7 @@
  * condition would read differently (the current revision's, core/history.ts `revisionCondition`, among them).
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { ConflictError } from '../errors.ts';
+import { ConflictError, isTransient } from '../errors.ts';
 import type { NodeState } from '../core/model.ts';
 import { daemonSetKindOf, keyOf, namespaceOf } from '../core/refs.ts';
 import { computeStatus, conditionsToWrite, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds, withCounted } from '../core/status.ts';
@@ -36,6 +36,9 @@ export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeStat
       await cluster.updateDaemonSetStatus(current, nextStatus(current.status, next, generation, recorded));
       return;
     } catch (error) {
+      // Transient (the API server overloaded or away past the retries): the pass fails with it and is handled again,
+      // or the status would wait for an unrelated event or the resync.
+      if (isTransient(error)) throw error;
       if (!(error instanceof ConflictError)) {
         deps.log.warn('status not written', { daemonSet: keyOf(ds), error: String((error as Error).message) });
         return;

@@ -1031,6 +1031,23 @@ describe('one DaemonSet failing does not hold up the others in the same pass', (
     expect(isTransient(failure)).toBe(transient);
     expect(agentPods(state)).toHaveLength(2);
   });
+
+  // A status write that fails:
+  it.each([
+    // Transient past the retries: the pass fails with it and is handled again, else the status would wait for an
+    // unrelated event or the resync.
+    ['transiently', () => new TransientError('503 Service Unavailable', 503), true],
+    // Refused: handling it again would fail the same way; logged, and the pass goes on.
+    ['for good', () => new RejectedError('422 Unprocessable Entity', 422), false],
+  ])('%s: the pass fails with it only when it is transient, after the pods are written', async (_name, error, fails) => {
+    const state: FakeState = { nodes: nodes(), daemonSets: [ds()], pods: [] };
+    const { cluster, reconciler } = setup(state);
+    cluster.failOn('updateDaemonSetStatus', error(), 1);
+    const outcome = await reconciler.handle([{ kind: 'resync' }]).then(() => undefined, (e: unknown) => e);
+    expect(outcome !== undefined && isTransient(outcome)).toBe(fails);
+    if (!fails) expect(outcome).toBeUndefined();
+    expect(agentPods(state)).toHaveLength(2);
+  });
 });
 
 describe("a join's follow-up that a later DaemonSet-wide pass covers (Hint `after`)", () => {
