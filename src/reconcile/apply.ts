@@ -38,21 +38,30 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
     const event = eventForAction(action, outcome);
     if (event) events.push(event);
   };
-  const run = async (actions: Action[]): Promise<void> => {
+  const run = async (actions: Action[]): Promise<PromiseSettledResult<Done>[]> => {
     const settled = await settleAll(actions, writeConcurrency, (a): Promise<Done> => {
       if (viewIsFresh(pass)) return execute(pass, a);
       pass.unfinished = STALE;
       return Promise.resolve({ kind: 'skipped' });
     });
     settled.forEach((s, i) => record(actions[i] as Action, s));
+    return settled;
   };
   const of = <K extends Action['kind']>(kind: K) => plan.actions.filter((a): a is Extract<Action, { kind: K }> => a.kind === kind);
-  await run(of('recordBackoff'));
+  // The backoff is recorded before the failed pod is deleted: where it was not, neither that pod's delete nor its
+  // replacement happens in this pass (the pass fails with the error and is handled again), or a node whose kubelet
+  // keeps rejecting the pod would see it deleted and recreated without a pause.
+  const backoffs = of('recordBackoff');
+  const backoffsSettled = await run(backoffs);
+  const unguarded = new Set(
+    backoffs.filter((_, i) => backoffsSettled[i]?.status !== 'fulfilled' || backoffsSettled[i].value.kind === 'skipped').map((a) => `${a.daemonSet.uid}/${a.nodeName}`),
+  );
+  const guarded = (a: { daemonSet: { uid: string }; nodeName: string }) => !unguarded.has(`${a.daemonSet.uid}/${a.nodeName}`);
   await run([...of('adopt'), ...of('release')]);
-  await run(await confirmForceDeletes(pass, of('delete')));
+  await run(await confirmForceDeletes(pass, of('delete').filter(guarded)));
   // Each DaemonSet's creates have their own slow start, as each has its own sync upstream.
   const creates = new Map<string, CreateAction[]>();
-  for (const a of of('create')) {
+  for (const a of of('create').filter(guarded)) {
     const group = creates.get(a.daemonSet.uid);
     if (group) group.push(a);
     else creates.set(a.daemonSet.uid, [a]);

@@ -694,6 +694,23 @@ describe('applying a plan', () => {
     expect(again.requeueAfterSeconds).toBeGreaterThan(0);
   });
 
+  // As any write: a transient failure fails the pass (handled again), a refused one is retried by the next event or
+  // the resync (design.md).
+  it.each([
+    ['refused', () => new RejectedError('404 namespaces "daemonless-system" not found', 404), false],
+    ['transiently', () => new TransientError('503 Service Unavailable', 503), true],
+  ])('a failed pod whose backoff cannot be stored (%s) is neither deleted nor replaced', async (_name, error, fails) => {
+    const d = ds();
+    const failed = newDaemonSetPod(d, 'n0', { status: { phase: 'Failed', conditions: [] } });
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [failed], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
+    cluster.failOn('writeBackoff', error(), 10);
+    const outcome = await reconciler.handle([{ kind: 'node', name: 'n0' }]).then(() => undefined, (e: unknown) => e);
+    expect(outcome !== undefined).toBe(fails);
+    expect(cluster.calls.filter((c) => ['deletePod', 'createPod'].includes(c))).toEqual([]);
+    expect(state.pods.map((p) => p.metadata?.uid)).toEqual([failed.metadata?.uid]);
+  });
+
   it('a NoExecute taint deletes the pod; NoSchedule keeps it', async () => {
     const d = ds();
     const state: FakeState = {
