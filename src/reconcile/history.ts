@@ -41,7 +41,11 @@ export async function syncHistory(pass: Pass, ds: V1DaemonSet, revisions: V1Cont
   }
   if (plan.dedup.keepHash) {
     const keepHash = plan.dedup.keepHash;
-    await settleAll(plan.dedup.relabelPods, deps.options.writeConcurrency, (pod) => cluster.labelPod(pod, { [labels.revisionHash]: keepHash }));
+    const relabelled = await settleAll(plan.dedup.relabelPods, deps.options.writeConcurrency, (pod) => cluster.labelPod(pod, { [labels.revisionHash]: keepHash }));
+    // Upstream deletes the duplicates only once every pod is relabelled: a pod still carrying a deleted revision's
+    // hash would count as not updated, and be replaced.
+    const failed = relabelled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await Promise.all(plan.dedup.deleteNames.map((name) => cluster.deleteControllerRevision(ns, name)));
   }
   if (plan.toUpdateRevision) {

@@ -1049,6 +1049,22 @@ describe('one DaemonSet failing does not hold up the others in the same pass', (
     expect(agentPods(state)).toHaveLength(2);
   });
 
+  // Two revisions of the current template (upstream dedupCurHistories): the pods are relabelled to the one kept, and
+  // only then is the other deleted; a pod left with the deleted one's hash would count as not updated, and be replaced.
+  it.each([
+    ['every pod relabelled: the duplicate revision is deleted', false, ['labelPod', 'deleteControllerRevision']],
+    ['a relabel refused: the duplicate revision stays, for the next pass', true, ['labelPod']],
+  ])('%s', async (_name, refuse, writes) => {
+    const d = ds();
+    const first = newControllerRevision(d, 1);
+    const kept = newControllerRevision(d, 2, { metadata: { name: 'agent-kept', uid: 'rev-kept', labels: { 'controller-revision-hash': 'kept' } } });
+    const state: FakeState = { nodes: nodes().slice(0, 1), daemonSets: [d], pods: [newDaemonSetPod(d, 'n0')], revisions: [first, kept] };
+    const { cluster, reconciler } = setup(state);
+    if (refuse) cluster.failOn('labelPod', new RejectedError('403 Forbidden', 403), 10);
+    await reconciler.handle([{ kind: 'resync' }]).catch(() => undefined);
+    expect(cluster.calls.filter((c) => ['labelPod', 'deleteControllerRevision'].includes(c))).toEqual(writes);
+  });
+
   // A status write that fails:
   it.each([
     // Transient past the retries: the pass fails with it and is handled again, else the status would wait for an
