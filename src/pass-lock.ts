@@ -65,6 +65,9 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
       const lock = held;
       let renewing = false;
       let lost = false;
+      // Aborted when the lock is lost: the pass then launches no more pod writes (another pass may run beside it) and
+      // fails transiently, to be handled again (src/reconcile/deps.ts `viewIsFresh`).
+      const lossOfLock = new AbortController();
       const stop = (options.every ?? every)(() => {
         if (renewing || lost) return;
         renewing = true;
@@ -72,8 +75,9 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
           .renew(options.now() + options.holdMs, options.now())
           .then((ok) => {
             // Only when renewals failed for longer than holdMs: another pass may now run beside this one.
-            if (!ok) options.log.error('pass lock lost while the pass runs: it expired and was taken over', {});
+            if (!ok) options.log.error('pass lock lost while the pass runs: it expired and was taken over; no more pod writes', {});
             lost = !ok;
+            if (lost) lossOfLock.abort();
           })
           .catch((error: unknown) => options.log.warn('pass lock not renewed; trying again', { error: String(error) }))
           .finally(() => (renewing = false));
@@ -83,7 +87,8 @@ export function withPassLock(inner: HintHandler, options: PassLockOptions): Hint
         // and gives up must not have taken messages another pass could have worked off meanwhile.
         const passLockMs = Math.round(options.now() - started);
         const extra = more ? await more({ waited }) : [];
-        const result = await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, signal);
+        const passSignal = signal ? AbortSignal.any([signal, lossOfLock.signal]) : lossOfLock.signal;
+        const result = await inner.handle(extra.length > 0 ? dedupeHints([...hints, ...extra]) : hints, passSignal, undefined);
         return { ...result, passLockMs };
       } finally {
         stop();

@@ -45,7 +45,7 @@ export async function createResyncDeps(config: Config): Promise<Omit<AppDeps, 'd
 }
 
 /** The reconcile function: consumes batches of queued hints. */
-export async function createConsumer(config: Config): Promise<(event: SQSEvent) => Promise<SQSBatchResponse>> {
+export async function createConsumer(config: Config): Promise<(event: SQSEvent, signal?: AbortSignal) => Promise<SQSBatchResponse>> {
   if (!config.QUEUE_URL) throw new Error('invalid configuration: QUEUE_URL: the reconcile function consumes a queue and needs its URL');
   requireClusterAccess(config);
   const log = createLogger(config.LOG_LEVEL);
@@ -53,5 +53,5 @@ export async function createConsumer(config: Config): Promise<(event: SQSEvent) 
   const queue = createSqsQueue({ queueUrl: config.QUEUE_URL });
   const { lambdaReconciler } = await import('./wiring-cluster.ts');
   const handler = lambdaReconciler({ ...config, KUBE_TOKEN: secrets.kubeToken }, log, queue);
-  return (event) => consumeBatch(event, { handler, queue, log, now: Date.now, drain: { queue, max: config.QUEUE_DRAIN_MAX, batchSize: config.QUEUE_BATCH_SIZE } });
+  return (event, signal) => consumeBatch(event, { handler, queue, log, now: Date.now, drain: { queue, max: config.QUEUE_DRAIN_MAX, batchSize: config.QUEUE_BATCH_SIZE } }, signal);
 }

@@ -149,14 +149,17 @@ describe('withPassLock', () => {
     expect(state.releases).toBe(1);
   });
 
-  it('a lock lost while the pass runs (expired, taken over) is not given back: it is no longer ours', async () => {
+  it('a lock lost while the pass runs (expired, taken over) is not given back, and the pass is told to write no more', async () => {
     const { lock, state } = memoryLock(0, false, [false]);
     let tick: (() => void) | undefined;
+    const seen: boolean[] = [];
     const handler = withPassLock(
       {
-        async handle() {
+        async handle(_hints, signal) {
+          seen.push(signal?.aborted ?? false);
           tick!();
           await new Promise((resolve) => setTimeout(resolve, 1));
+          seen.push(signal?.aborted ?? false);
           tick!();
           return result;
         },
@@ -167,6 +170,7 @@ describe('withPassLock', () => {
     expect(state.renewals).toBe(1);
     expect(state.releases).toBe(0);
     expect(state.holder).toBe('taken over');
+    expect(seen).toEqual([false, true]);
   });
 
   it('passes started together never overlap: each reads after the previous one wrote', async () => {

@@ -181,9 +181,15 @@ export function createCloudWatchLogsLambdaHandler(init: DepsFactory) {
  * The reconcile function (an SQS event source mapping with ReportBatchItemFailures): the consumer is built once per
  * cold start; a batch that cannot be consumed at all (no consumer) fails whole, and SQS redelivers it.
  */
-export function createSqsLambdaHandler(init: () => Promise<(event: SQSEvent) => Promise<SQSBatchResponse>>) {
+export function createSqsLambdaHandler(init: () => Promise<(event: SQSEvent, signal?: AbortSignal) => Promise<SQSBatchResponse>>) {
   const ready = once(init);
-  return async (event: SQSEvent): Promise<SQSBatchResponse> => (await ready())(event);
+  return async (event: SQSEvent, context?: InvocationContext): Promise<SQSBatchResponse> => {
+    const consume = await ready();
+    // A pass stops launching writes a little before Lambda would kill the invocation, and its hints go back to the
+    // queue at once instead of waiting out the visibility timeout with the whole batch.
+    const remaining = context?.getRemainingTimeInMillis?.();
+    return consume(event, remaining === undefined ? undefined : AbortSignal.timeout(Math.max(1_000, remaining - 5_000)));
+  };
 }
 
 /** Memoises an async factory; a rejection is not memoised, so a failed cold start is retried. */

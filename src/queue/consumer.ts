@@ -67,7 +67,8 @@ export const MAX_FAILED_RESENDS = 4;
  */
 export const MAX_TRANSIENT_RESENDS = 30;
 
-export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise<SQSBatchResponse> {
+/** `signal`: aborted when the invocation's time is nearly up; the pass then stops launching writes and fails transiently. */
+export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps, signal?: AbortSignal): Promise<SQSBatchResponse> {
   const failures: string[] = [];
   const due: Due[] = [];
   /** Drained messages done with before the pass (sent again for later): deleted with the others. */
@@ -105,7 +106,7 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps): Promise
   const drainedOfDue = () => due.flatMap((d) => ('drained' in d.from ? [d.from.drained] : []));
   let done = false;
   try {
-    const result = await deps.handler.handle(hintsOfDue(), undefined, more);
+    const result = await deps.handler.handle(hintsOfDue(), signal, more);
     done = true;
     const drained = drainedOfDue().length;
     deps.log.info('queue batch reconciled', { records: event.Records.length, ...(drained > 0 ? { drained } : {}), hints: result.hints, result });

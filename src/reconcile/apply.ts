@@ -14,6 +14,13 @@ import { notePodWritten, requeueAfter, viewIsFresh, type Pass } from './deps.ts'
 type Done = { kind: 'done'; name?: string } | { kind: 'noop' } | { kind: 'skipped' };
 
 export const STALE = 'a request failed and the view is stale';
+/** The pass may no longer write (its pass lock was lost, or its invocation's time is up): `Pass.signal`. */
+export const STOPPED = 'the pass was stopped (pass lock lost, or the invocation out of time)';
+
+/** Why writes stop being launched once the view is not fresh (`viewIsFresh`). */
+function notFresh(pass: Pass): string {
+  return pass.signal?.aborted ? STOPPED : STALE;
+}
 
 export async function apply(pass: Pass, plan: Plan): Promise<void> {
   const { deps } = pass;
@@ -41,7 +48,7 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
   const run = async (actions: Action[]): Promise<PromiseSettledResult<Done>[]> => {
     const settled = await settleAll(actions, writeConcurrency, (a): Promise<Done> => {
       if (viewIsFresh(pass)) return execute(pass, a);
-      pass.unfinished = STALE;
+      pass.unfinished = notFresh(pass);
       return Promise.resolve({ kind: 'skipped' });
     });
     settled.forEach((s, i) => record(actions[i] as Action, s));
@@ -76,7 +83,7 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
   );
   const skipped = skippedEach.reduce((sum, n) => sum + n, 0);
   if (skipped > 0 && deps.now().getTime() >= pass.writeDeadline) pass.unfinished = 'time budget exhausted';
-  else if (skipped > 0 && !viewIsFresh(pass)) pass.unfinished = STALE;
+  else if (skipped > 0 && !viewIsFresh(pass)) pass.unfinished = notFresh(pass);
   else {
     [...creates.values()].forEach((group, i) => {
       const n = skippedEach[i] ?? 0;

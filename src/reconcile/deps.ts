@@ -79,13 +79,16 @@ export interface Pass {
    * `after`).
    */
   readonly podsWritten: Map<string, string | null>;
+  /** Aborted when the pass may no longer write pods (its pass lock was lost). */
+  readonly signal?: AbortSignal;
 }
 
-export function newPass(deps: ReconcilerDeps, started: Date): Pass {
+export function newPass(deps: ReconcilerDeps, started: Date, signal?: AbortSignal): Pass {
   const pass: Pass = {
     deps,
     // A failed write is retried only on a view that is still fresh enough (it failed: so the view may not be).
-    cluster: deps.cluster(started.getTime() + deps.options.timeBudgetMs, () => viewAgeMs(pass) <= deps.options.staleViewMs),
+    cluster: deps.cluster(started.getTime() + deps.options.timeBudgetMs, () => signal?.aborted !== true && viewAgeMs(pass) <= deps.options.staleViewMs),
+    ...(signal ? { signal } : {}),
     created: 0,
     deleted: 0,
     requeue: undefined,
@@ -119,6 +122,8 @@ function viewAgeMs(pass: Pass): number {
  * reliability run's timeout faults, docs/reliability.md finding 5).
  */
 export function viewIsFresh(pass: Pass): boolean {
+  // The pass lock lost (src/pass-lock.ts): another pass may run beside this one, so nothing more is written.
+  if (pass.signal?.aborted) return false;
   if (pass.cluster.transientFailures() === pass.view.failuresBefore) return true;
   return viewAgeMs(pass) <= pass.deps.options.staleViewMs;
 }

@@ -15,7 +15,7 @@ import { changeSeen, dedupeHints, hintKey, type HandleResult, type Hint, type Hi
 import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { coveredBy } from '../core/status.ts';
-import { STALE } from './apply.ts';
+import { STALE, STOPPED } from './apply.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
@@ -110,7 +110,7 @@ function refusedUnlocked(deps: ReconcilerDeps, what: string): undefined {
 
 function reconcilerPass(deps: ReconcilerDeps): HintHandler {
   return {
-    async handle(rawHints) {
+    async handle(rawHints, signal) {
       const hints = dedupeHints(rawHints);
       // Every source validates these; checked again because they go into request paths and selectors.
       for (const hint of hints) {
@@ -123,7 +123,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         if (problem !== null) throw new BadRequestError(`${hint.kind} hint ${JSON.stringify(hintKey(hint))} ${problem}`);
       }
       const started = deps.now();
-      const pass = newPass(deps, started);
+      const pass = newPass(deps, started, signal);
       const { cluster } = pass;
       const unsettledDaemonSets: Hint[] = [];
       const covered: string[] = [];
@@ -177,7 +177,7 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
         // Everything written so far stays written (the next pass finds those pods); the sender redelivers the rest.
         deps.log.warn('writes left for the next pass', { reason: pass.unfinished, ...result });
         // Out of time with writes done is progress (a long rollout continues in the next pass), not a failure.
-        const progress = pass.unfinished !== STALE && result.created + result.deleted > 0;
+        const progress = pass.unfinished !== STALE && pass.unfinished !== STOPPED && result.created + result.deleted > 0;
         throw new (progress ? DeferredError : TransientError)(`${pass.unfinished} after ${result.created} creates and ${result.deleted} deletes; redeliver to continue`, 1);
       }
       deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), ...(covered.length > 0 ? { covered } : {}) });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { HandleResult, Hint } from '../../src/hints.ts';
 import type { AppDeps } from '../../src/http/app.ts';
 import { createSelfInvokeDefer } from '../../src/http/defer.ts';
-import { createHttpLambdaHandler, createResyncLambdaHandler } from '../../src/http/lambda.ts';
+import { createHttpLambdaHandler, createResyncLambdaHandler, createSqsLambdaHandler } from '../../src/http/lambda.ts';
 import { fixture, recordingHandler, recordingLogger, secretsOf, testConfig } from '../http/support.ts';
 
 const env = {
@@ -173,6 +173,25 @@ describe('resync function (EventBridge schedule)', () => {
       throw new Error('boom');
     });
     await expect(createResyncLambdaHandler(() => deps)({}, context)).rejects.toThrow('boom');
+  });
+});
+
+describe('reconcile function (SQS event source mapping)', () => {
+  it("hands the consumer a signal that ends 5 s before the invocation's time, so a pass stops writing before Lambda kills it", async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const abortedAfter: number[] = [];
+    const handler = createSqsLambdaHandler(async () => async (_event, signal) => {
+      signals.push(signal);
+      const started = Date.now();
+      if (signal) await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      abortedAfter.push(Date.now() - started);
+      return { batchItemFailures: [] };
+    });
+    await handler({ Records: [] }, { getRemainingTimeInMillis: () => 6_200 });
+    await handler({ Records: [] });
+    expect(abortedAfter[0]).toBeGreaterThanOrEqual(1_100);
+    expect(abortedAfter[0]).toBeLessThan(3_000);
+    expect(signals[1]).toBeUndefined();
   });
 });
 

@@ -988,6 +988,22 @@ describe('stale view', () => {
   });
 });
 
+describe('a pass told to stop (its pass lock lost, its invocation out of time)', () => {
+  it('launches no more pod writes and fails transiently; the next pass creates the pods', async () => {
+    const d = ds();
+    const state: FakeState = { nodes: [newNode('n0'), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
+    const stopped = new AbortController();
+    stopped.abort();
+    const failure = await reconciler.handle([{ kind: 'node', name: 'n0' }, { kind: 'node', name: 'n1' }], stopped.signal).catch((e: unknown) => e);
+    expect(isTransient(failure)).toBe(true);
+    expect((failure as Error).message).toMatch(/the pass was stopped/);
+    expect(cluster.created).toEqual([]);
+    await reconciler.handle([{ kind: 'node', name: 'n0' }, { kind: 'node', name: 'n1' }]);
+    expect(state.pods).toHaveLength(2);
+  });
+});
+
 describe('failing reads', () => {
   it('a node pass whose node read fails first rejects once, leaving no unobserved rejection behind (it would end the process)', async () => {
     const d = ds();
