@@ -79,8 +79,21 @@ export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
   properties.updateStrategy = { ...properties.updateStrategy, default: { type: 'RollingUpdate' } };
   properties.revisionHistoryLimit = { ...properties.revisionHistoryLimit, default: 10, minimum: 0 };
   properties.minReadySeconds = { ...properties.minReadySeconds, minimum: 0 };
-  const selector = properties.selector as { properties: { matchExpressions: { items: { properties: Record<string, Schema> } } } };
-  selector.properties.matchExpressions.items.properties.operator = { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] };
+  // A selector: not empty, each requirement an operator with the values it takes (metav1 ValidateLabelSelector).
+  const selector = properties.selector as Schema & { properties: { matchExpressions: { items: Schema & { properties: Record<string, Schema> } } } };
+  selector['x-kubernetes-validations'] = [
+    ...(selector['x-kubernetes-validations'] as unknown[]),
+    { rule: '(has(self.matchLabels) && size(self.matchLabels) > 0) || (has(self.matchExpressions) && size(self.matchExpressions) > 0)', message: 'empty selector is invalid for a DaemonSet' },
+  ];
+  const requirement = selector.properties.matchExpressions.items;
+  requirement.properties.operator = { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] };
+  requirement['x-kubernetes-validations'] = [
+    {
+      rule: "self.operator == 'In' || self.operator == 'NotIn' ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+      message: 'In and NotIn take at least one value, Exists and DoesNotExist none',
+      fieldPath: '.values',
+    },
+  ];
   // A DaemonSet's rolling update: each value a count or a percent of at most 100 %, one of the two zero, not both
   // (apps/v1 ValidateRollingUpdateDaemonSet), and the defaults apps/v1 gives when one is absent (1 and 0).
   const strategy = properties.updateStrategy as { properties: { rollingUpdate: Schema & { properties: Record<string, Schema> } } };

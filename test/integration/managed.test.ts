@@ -141,6 +141,9 @@ describe.runIf(MODE === 'managed')('the ServerlessDaemonSet CRD validates as app
     ['a negative minReadySeconds', (d: V1DaemonSet) => void (d.spec!.minReadySeconds = -1), /minReadySeconds.*greater than or equal to 0/],
     ['a negative revisionHistoryLimit', (d: V1DaemonSet) => void (d.spec!.revisionHistoryLimit = -1), /revisionHistoryLimit.*greater than or equal to 0/],
     ['an operator that is none', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'a', operator: 'in', values: ['x'] }]), /operator: Unsupported value: "in"/],
+    ['In without values', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'a', operator: 'In' }]), /values: Invalid value: In and NotIn take at least one value/],
+    ['Exists with values', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'a', operator: 'Exists', values: ['x'] }]), /values: Invalid value: .*Exists and DoesNotExist none/],
+    ['an empty selector', (d: V1DaemonSet) => void (d.spec!.selector = {}), /selector: Invalid value: .*empty selector is invalid for a DaemonSet/],
   ])('refuses %s', async (_name, change, message) => {
     await expect(dryRun(ds(change))).rejects.toThrow(message);
   });
