@@ -129,7 +129,8 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps, signal?:
       const left = await Promise.all(
         due.map(async (d) => {
           if (d.failures >= MAX_FAILED_RESENDS) return d;
-          const sent = await deps.queue.send(d.hints, RETRY_DELAY_SECONDS * 2 ** d.failures, { failures: d.failures + 1 }).then(() => true, () => false);
+          // The transient count goes with it: past the bound, every further transient failure counts as a failure.
+          const sent = await deps.queue.send(d.hints, RETRY_DELAY_SECONDS * 2 ** d.failures, { failures: d.failures + 1, transients: transient ? Math.max(d.transients, transients) : d.transients }).then(() => true, () => false);
           return sent ? undefined : d;
         }),
       );

@@ -314,7 +314,12 @@ describe('consumeBatch', () => {
     });
     const a = record(encodeMessage([node('n1')], undefined, { transients: MAX_TRANSIENT_RESENDS }));
     expect(await consumeBatch(event(a), deps(h, queue))).toEqual({ batchItemFailures: [] });
-    expect(sent).toEqual([{ delay: 2, failures: 1 }]);
+    // The transient count goes with it: the next transient failure counts as a failure again, not as 1 of 30 more.
+    expect(sent).toEqual([{ delay: 2, failures: 1, transients: MAX_TRANSIENT_RESENDS + 1 }]);
+    sent.length = 0;
+    const again = record(encodeMessage([node('n1')], undefined, { transients: MAX_TRANSIENT_RESENDS + 1, failures: 1 }));
+    expect(await consumeBatch(event(again), deps(h, queue))).toEqual({ batchItemFailures: [] });
+    expect(sent).toEqual([{ delay: 4, failures: 2, transients: MAX_TRANSIENT_RESENDS + 2 }]);
     sent.length = 0;
     const b = record(encodeMessage([node('n1')], undefined, { transients: MAX_TRANSIENT_RESENDS, failures: MAX_FAILED_RESENDS }));
     expect(await consumeBatch(event(b), deps(h, queue))).toEqual({ batchItemFailures: [{ itemIdentifier: b.messageId }] });
