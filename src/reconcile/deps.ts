@@ -32,7 +32,7 @@ export interface ReconcilerOptions {
   /**
    * No two passes of this deployment ever run at once: each holds the pass lock (src/pass-lock.ts), or the one
    * process runs them one at a time (a local server with MAX_CONCURRENT_RECONCILES=1). A rollout step then needs no
-   * lock of its own (rollout-step.ts): three requests fewer per step. Unset: passes may overlap, and each step takes
+   * lock of its own (rollout-step.ts): four requests fewer per step. Unset: passes may overlap, and each step takes
    * its DaemonSet's rollout lock.
    */
   passesSerialized?: boolean;
