@@ -109,9 +109,16 @@ class Reader {
     throw new ProtobufError('a varint longer than ten bytes');
   }
 
+  /** A length-delimited field's length: never negative (a 10-byte varint can be), which would move the reader back. */
+  private length(): number {
+    const length = this.varint();
+    if (length < 0) throw new ProtobufError('a negative length');
+    return length;
+  }
+
   /** The bytes of a length-delimited field, as a reader of their own. */
   sub(): Reader {
-    const length = this.varint();
+    const length = this.length();
     const start = this.pos;
     this.pos += length;
     if (this.pos > this.end) throw new ProtobufError('a field runs past the end of its message');
@@ -119,7 +126,7 @@ class Reader {
   }
 
   string(): string {
-    const length = this.varint();
+    const length = this.length();
     const start = this.pos;
     this.pos += length;
     if (this.pos > this.end) throw new ProtobufError('a string runs past the end of its message');
@@ -130,7 +137,7 @@ class Reader {
     if (wire === VARINT) this.varint();
     else if (wire === LEN) {
       // Not `this.pos += this.varint()`: that adds the length to the position from before the length was read.
-      const length = this.varint();
+      const length = this.length();
       this.pos += length;
     }
     else if (wire === I64) this.pos += 8;
@@ -268,9 +275,13 @@ function setTime<T extends object>(target: T, key: keyof T & string, r: Reader):
   if (seconds !== undefined) (target as Record<string, unknown>)[key] = rfc3339(seconds);
 }
 
-/** A metav1.Time's seconds since the epoch (field 1); undefined for the zero time. */
+/**
+ * A metav1.Time's seconds since the epoch (field 1); undefined for the zero time. Go writes nothing for a zero time, and
+ * a field that is no pointer (a condition's `lastTransitionTime`) then goes out as an empty message, which Go reads back
+ * as the zero time (JSON: null), not as the epoch.
+ */
 function timeSeconds(r: Reader): number | undefined {
-  let seconds = 0;
+  let seconds: number | undefined;
   while (r.more()) {
     const [field, wire] = r.key();
     if (field === 1 && wire === VARINT) seconds = r.varint();

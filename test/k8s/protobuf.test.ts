@@ -115,6 +115,13 @@ describe('decodePodList', () => {
       msg([3, msg([2, msg([1, 'Ready'], [2, 'False'], [4, ZERO_TIME])])]),
       { metadata: {}, spec: { containers: [] }, status: { conditions: [{ type: 'Ready', status: 'False' }] } },
     ],
+    // What Go writes for a zero time in a field that is no pointer: an empty message (JSON: null), not the epoch. Read
+    // as the epoch, a Ready pod would count as Available at once under minReadySeconds.
+    [
+      'a Ready condition whose transition time is an empty message (Go: the zero time)',
+      msg([1, msg([1, 'p'], [8, msg()])], [3, msg([2, msg([1, 'Ready'], [2, 'True'], [4, msg()])])]),
+      { metadata: { name: 'p' }, spec: { containers: [] }, status: { conditions: [{ type: 'Ready', status: 'True' }] } },
+    ],
   ])('%s', (_, pod, expected) => {
     expect(decodePodList(envelope('PodList', msg([2, pod]))).items).toEqual([expected]);
   });
@@ -131,6 +138,9 @@ describe('decodePodList', () => {
     ['another kind', envelope('NodeList', msg()), /expected a PodList, got NodeList/],
     ['a body cut short', envelope('PodList', msg([2, msg([1, msg([1, 'agent-x1'])])])).slice(0, -3), /past the end/],
     ['a wire type Kubernetes does not use (groups)', envelope('PodList', Uint8Array.from([...varint(2n * 8n + 3n)])), /wire type 3/],
+    // A 10-byte length varint can be negative: it would move the reader back to its own key, for ever.
+    ['a negative length of an item', envelope('PodList', Uint8Array.from([...varint(2n * 8n + 2n), ...varint(-11n)])), /negative length/],
+    ['a negative length of an unknown field', envelope('PodList', Uint8Array.from([...varint(90n * 8n + 2n), ...varint(-3n)])), /negative length/],
   ])('rejects %s', (_, body, message) => {
     expect(() => decodePodList(body)).toThrow(ProtobufError);
     expect(() => decodePodList(body)).toThrow(message);
