@@ -4,6 +4,8 @@
  * `metav1.LabelSelectorAsSelector`; an invalid requirement never matches, so a predicate never throws.
  */
 import type { V1LabelSelector } from '@kubernetes/client-node';
+// A label key's prefix is a DNS-1123 subdomain, as a node name is.
+import { nodeNameError } from './refs.ts';
 
 export type Labels = Readonly<Record<string, string>> | undefined;
 
@@ -23,13 +25,12 @@ export function parseInt64(value: string): bigint | undefined {
 }
 
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 /** Why `key` is not a label key (a qualified name: an optional DNS-subdomain prefix and `/`, a name of at most 63), or null. */
 export function labelKeyError(key: string): string | null {
   const slash = key.lastIndexOf('/');
   const [prefix, name] = slash === -1 ? [undefined, key] : [key.slice(0, slash), key.slice(slash + 1)];
-  if (prefix !== undefined && (prefix.length === 0 || prefix.length > 253 || !DNS_SUBDOMAIN.test(prefix))) return `key ${JSON.stringify(key)} has an invalid prefix`;
+  if (prefix !== undefined && nodeNameError(prefix) !== null) return `key ${JSON.stringify(key)} has an invalid prefix`;
   if (name.length === 0 || name.length > 63 || !LABEL_NAME.test(name)) return `key ${JSON.stringify(key)} is not a label key`;
   return null;
 }

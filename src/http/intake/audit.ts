@@ -16,7 +16,7 @@
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { daemonSetNameError, namespaceError, nodeNameError } from '../../core/refs.ts';
 import { InvalidInputError, parseAt, type PathSegment } from '../invalid-input.ts';
-import { nodePatchChangesNothingRead, nodeUnreadChange } from './node-changes.ts';
+import { isRecord, nodePatchChangesNothingRead, nodeUnreadChange } from './node-changes.ts';
 import * as z from '../../zod.ts';
 import { AuditEventListSchema, AuditEventSchema, KubeObjectSchema, type AuditEvent } from '../schemas.ts';
 
@@ -158,10 +158,6 @@ function intakeEventHints(intake: Intake, event: AuditEvent, at: PathSegment[]):
     metadata: { name: named.name, namespace: ref.namespace },
   };
   addMapped(intake, hintFromObject(object, operation));
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function isObjectOfKind(value: unknown, kind: string): boolean {

@@ -14,7 +14,7 @@ export const nodeUnreadChange = 'node change touches only fields daemonless does
 
 const unreadMetadata = new Set(['annotations', 'resourceVersion', 'managedFields']);
 
-const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+export const isRecord = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /** A JSON pointer into a part of a Node that daemonless does not read. */
 function unreadPointer(path: unknown): boolean {
