@@ -115,10 +115,20 @@ describe('an admitted node change stored only after a slower webhook has answere
     await new Promise((resolve) => server.close(resolve));
   });
 
-  /** A node of this block, outside the DaemonSet's node selector until a test labels it in. */
+  /**
+   * A node of this block, outside the DaemonSet's node selector until a test labels it in. Returned once the node
+   * lifecycle controller has removed the not-ready taint admission gave it at creation: that removal is a change to
+   * the node, and a pass that sees it stored counts the admitted change as settled (any change after `before`: if the
+   * admitted one is stored later, the API server admits it again on the changed node, with a new `before`). Left to
+   * race with the test's patch, it made "taken as refused" never come (seen once in CI).
+   */
   async function outsideNode(): Promise<string> {
     const [name] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: `${run}-not-yet`, [SLOW_LABEL]: slowRun } });
     nodes.push(name!);
+    await waitFor(`${name} without the not-ready taint`, async () => {
+      const node = await core.readNode({ name: name! });
+      return !(node.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
+    });
     return name!;
   }
 
