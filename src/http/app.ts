@@ -97,14 +97,14 @@ export function createApp(deps: AppDeps): App {
   const boundedBody =
     (kind: BodyKind) =>
     async (c: Context<{ Variables: Variables }>, next: () => Promise<void>): Promise<void> => {
-      checkContentType(kind, c.req.raw.headers);
+      const json = checkContentType(kind, c.req.raw.headers);
       await limit(c, async () => {
         const text = await c.req.text();
         // Content-Length is what the limit above trusted; the body read must agree.
         if (Buffer.byteLength(text) > config.BODY_LIMIT_BYTES) {
           throw new PayloadTooLargeError(`request body exceeds ${config.BODY_LIMIT_BYTES} bytes`);
         }
-        checkJson(text, jsonLimits, bodyNames[kind]);
+        if (json) checkJson(text, jsonLimits, bodyNames[kind]);
         c.set('body', text);
         await next();
       });

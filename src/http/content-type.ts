@@ -7,11 +7,13 @@
  *   admission    application/json (the API server's admission webhook)
  *   cloudevents  application/cloudevents+json (structured), application/cloudevents-batch+json (batch), or binary
  *                mode: `ce-specversion` and the other attributes as headers, Content-Type the data's own type, which
- *                must be JSON (application/json or application/<x>+json: Knative ApiServerSource sends JSON)
+ *                must be JSON (application/json or application/<x>+json: Knative ApiServerSource sends JSON) unless
+ *                the event's type is not one daemonless reads (then it is ignored, 202, whatever its data)
  *
  * Parameters other than `charset` are ignored; a charset other than UTF-8 is refused (bodies are decoded as UTF-8).
  */
 import { DaemonlessError } from '../errors.ts';
+import { decodeHeaderValue, isHandledCloudEventType, isJsonMediaType } from './intake/cloudevents.ts';
 import { shortened } from './invalid-input.ts';
 
 export class UnsupportedMediaTypeError extends DaemonlessError {
@@ -37,16 +39,17 @@ export function parseMediaType(header: string | null): MediaType {
   return { type: type.trim().toLowerCase(), charset };
 }
 
-const jsonData = /^application\/([\w.-]+\+)?json$/;
-
 const accepted: Record<Exclude<BodyKind, 'cloudevents'>, readonly string[]> = {
   watch: ['application/json', 'application/x-ndjson'],
   audit: ['application/json'],
   admission: ['application/json'],
 };
 
-/** Throws `UnsupportedMediaTypeError` (415) naming what the route takes when `headers` announce something else. */
-export function checkContentType(kind: BodyKind, headers: Headers): void {
+/**
+ * Throws `UnsupportedMediaTypeError` (415) naming what the route takes when `headers` announce something else.
+ * Returns whether the body is JSON (false only for the data of a binary-mode CloudEvent that is ignored unread).
+ */
+export function checkContentType(kind: BodyKind, headers: Headers): boolean {
   const media = parseMediaType(headers.get('content-type'));
   const shown = media.type === '' ? 'missing Content-Type' : `Content-Type ${shortened(media.type, 100)}`;
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
@@ -55,11 +58,14 @@ export function checkContentType(kind: BodyKind, headers: Headers): void {
   if (kind !== 'cloudevents') {
     const types = accepted[kind];
     if (!types.includes(media.type)) throw new UnsupportedMediaTypeError(`${shown}: send ${types.join(' or ')}`);
-    return;
+    return true;
   }
-  if (media.type === 'application/cloudevents+json' || media.type === 'application/cloudevents-batch+json') return;
+  if (media.type === 'application/cloudevents+json' || media.type === 'application/cloudevents-batch+json') return true;
   if (headers.has('ce-specversion')) {
-    if (jsonData.test(media.type)) return;
+    if (isJsonMediaType(media.type)) return true;
+    // An event of a type daemonless does not read is ignored (202) whatever its data; its type is checked as the
+    // intake reads it (percent-encoded, maybe quoted).
+    if (!isHandledCloudEventType(decodeHeaderValue(headers.get('ce-type') ?? ''))) return false;
     throw new UnsupportedMediaTypeError(
       `${shown}: a binary-mode CloudEvent's data must be JSON (application/json or application/<type>+json)`,
     );

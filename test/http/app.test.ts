@@ -386,6 +386,23 @@ describe('POST /events/cloudevents', () => {
     expect((await json(res)).issues[0].path).toBe('headers.ce-type');
   });
 
+  it('a binary-mode event of another type is ignored (202) whatever its data; of a type it reads, data not JSON is 415', async () => {
+    const { app, calls } = testApp();
+    const { headers } = fixture('knative-binary-node-update.json');
+    const post = (type: string | undefined, contentType: string, body: string) => {
+      const { 'ce-type': _type, 'content-type': _contentType, ...rest } = headers;
+      return app.request(postJson('/events/cloudevents', body, { ...rest, ...(type === undefined ? {} : { 'ce-type': type }), 'content-type': contentType }));
+    };
+    const ping = await post('dev.knative.sources.ping', 'text/plain', '['.repeat(1000));
+    expect(ping.status).toBe(202);
+    expect((await json(ping)).ignored).toEqual([{ reason: 'CloudEvent type dev.knative.sources.ping is not handled', count: 1 }]);
+    expect((await post('dev.knative.apiserver.resource.update', 'text/plain', 'hello')).status).toBe(415);
+    const untyped = await post(undefined, 'text/plain', 'hello');
+    expect(untyped.status).toBe(400);
+    expect((await json(untyped)).issues[0].path).toBe('headers.ce-type');
+    expect(calls).toEqual([]);
+  });
+
   it('415 when the request is no CloudEvent at all (plain JSON, no ce-* headers)', async () => {
     const { app } = testApp();
     const res = await app.request(postJson('/events/cloudevents', { hello: 'world' }));

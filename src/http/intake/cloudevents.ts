@@ -16,6 +16,19 @@ const operations: Record<string, Operation | undefined> = { add: 'added', update
 
 const typePattern = /^dev\.knative\.apiserver\.(resource|ref)\.(add|update|delete)$/;
 
+/** Whether a binary-mode event's data, of this media type (lower case, no parameters), is JSON. */
+export function isJsonMediaType(type: string): boolean {
+  return /^application\/([\w.-]+\+)?json$/.test(type);
+}
+
+/**
+ * Whether daemonless reads CloudEvents of this type; others are ignored, whatever their data (content-type.ts lets a
+ * binary-mode event of another type through with data that is not JSON, to be ignored rather than refused).
+ */
+export function isHandledCloudEventType(type: string): boolean {
+  return typePattern.test(type);
+}
+
 /** Attributes read from `ce-` headers in binary mode; any other `ce-` header is an extension and is not needed. */
 const binaryAttributes = ['specversion', 'id', 'source', 'type', 'subject', 'time'] as const;
 
@@ -87,8 +100,8 @@ function binaryEvent(headers: Headers, body: string, mediaType: string): CloudEv
     if (value !== null) attributes[name] = decodeHeaderValue(value);
   }
   if (mediaType) attributes['datacontenttype'] = mediaType;
-  const isJson = mediaType === '' || /^application\/([\w.-]+\+)?json$/.test(mediaType);
-  if (body.trim() !== '') attributes['data'] = isJson ? parseJson(body, 'CloudEvent data', ['data']) : body;
+  // Data that is not JSON (only an event of another type gets this far with it) is neither read nor kept.
+  if (body.trim() !== '' && isJsonMediaType(mediaType)) attributes['data'] = parseJson(body, 'CloudEvent data', ['data']);
   const result = CloudEventSchema.safeParse(attributes);
   if (result.success) return result.data;
   // Name the header a problem came from, not the attribute.
@@ -101,7 +114,7 @@ function binaryEvent(headers: Headers, body: string, mediaType: string): CloudEv
 }
 
 /** Header values are percent-encoded (space, `"`, `%`, non-printable); some senders also quote them. */
-function decodeHeaderValue(raw: string): string {
+export function decodeHeaderValue(raw: string): string {
   const unquoted = raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"') ? raw.slice(1, -1) : raw;
   try {
     return decodeURIComponent(unquoted);
