@@ -99,7 +99,7 @@ describe('Content-Type per route', () => {
     { 'ce-specversion': '1.0', 'ce-type': 'com.example.other' },
     // No type: the intake then names the missing ce-type header (400), which says more than a 415 would.
     { 'content-type': 'text/plain', 'ce-specversion': '1.0' },
-  ])('cloudevents accepts %j, its body not as JSON', (init) => {
+  ] as Record<string, string>[])('cloudevents accepts %j, its body not as JSON', (init) => {
     expect(checkContentType('cloudevents', headers(init))).toBe(false);
   });
 
