@@ -30,15 +30,16 @@ export function isPodReady(pod: V1Pod): boolean {
 }
 
 /**
- * Upstream `podutil.IsPodAvailable`: Ready, and either minReadySeconds is 0 or the Ready condition turned true more
- * than minReadySeconds before `now`.
+ * Upstream `podutil.IsPodAvailable`: Ready, and either minReadySeconds is 0 or the Ready condition turned true at least
+ * minReadySeconds before `now` (`lastTransitionTime + minReadySeconds <= now` since Kubernetes 1.34,
+ * kubernetes/kubernetes#132122; strictly before until then, as daemonset-semantics.md §4 still has it).
  */
 export function isPodAvailable(pod: V1Pod, minReadySeconds: number, now: Date): boolean {
   const ready = readyCondition(pod);
   if (ready?.status !== 'True') return false;
   if (minReadySeconds <= 0) return true;
   const since = timeOf(ready.lastTransitionTime);
-  return Number.isFinite(since) && since + minReadySeconds * 1000 < now.getTime();
+  return Number.isFinite(since) && since + minReadySeconds * 1000 <= now.getTime();
 }
 
 /** Upstream `util.IsPodUpdated`: the pod carries the current revision hash, or the current template generation. */

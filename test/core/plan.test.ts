@@ -246,10 +246,10 @@ describe('planNode with surge (RollingUpdate, maxSurge > 0)', () => {
     { name: 'old pod not ready: deleted, the new pod replaces it', state: nodeState('node-1', [oldPod('old', notReady), newPod('new', notReady)]), want: { deletes: ['old'] } },
     { name: 'new pod available: old pod deleted', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(31))]), want: { deletes: ['old'] } },
     { name: 'new pod not ready: both kept', state: nodeState('node-1', [oldPod('old'), newPod('new', notReady)]), want: {} },
-    // Available means Ready for more than minReadySeconds before now; until then both stay, and the plan asks to be
-    // called again when the new pod turns Available (+1 s).
+    // Available means Ready since at least minReadySeconds before now (upstream v1.37.2 `IsPodAvailable`: <=); until
+    // then both stay, and the plan asks to be called again when the new pod turns Available (+1 s).
     { name: 'new pod Ready within minReadySeconds: both kept, requeue', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(10))]), want: { requeueAfterSeconds: 21 } },
-    { name: 'new pod Ready exactly minReadySeconds: not yet available', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(30))]), want: { requeueAfterSeconds: 1 } },
+    { name: 'new pod Ready exactly minReadySeconds: available, old pod deleted', state: nodeState('node-1', [oldPod('old'), newPod('new', readyFor(30))]), want: { deletes: ['old'] } },
     {
       // Oldest first: new-a (older) and old-a are kept, the younger duplicates go; new-a is available, so old-a goes too.
       name: 'several new and old pods: keep the oldest of each, delete the rest',

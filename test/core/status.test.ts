@@ -96,11 +96,13 @@ describe('computeStatus', () => {
     expect(computeStatus(d, nodes, revisionHash(d), T0)).toEqual({ ...zero, ...want });
   });
 
-  // Available = Ready for strictly more than minReadySeconds before now.
+  // Available = Ready since at least minReadySeconds before now.
   it.each([
     { name: 'minReadySeconds 0: ready is available', minReadySeconds: 0, readySince: at(0), available: 1 },
     { name: 'ready for less than minReadySeconds', minReadySeconds: 10, readySince: at(-5), available: 0 },
-    { name: 'ready for exactly minReadySeconds: not yet', minReadySeconds: 10, readySince: at(-10), available: 0 },
+    // Upstream v1.37.2 `IsPodAvailable`: lastTransitionTime + minReadySeconds <= now (kubernetes/kubernetes#132122).
+    { name: 'ready for exactly minReadySeconds: available', minReadySeconds: 10, readySince: at(-10), available: 1 },
+    { name: 'ready for 1 ms less than minReadySeconds: not yet', minReadySeconds: 10, readySince: new Date(T0.getTime() - 9_999), available: 0 },
     { name: 'ready for longer than minReadySeconds', minReadySeconds: 10, readySince: at(-11), available: 1 },
   ])('$name', ({ minReadySeconds, readySince, available }) => {
     const d = newDaemonSet('fluentd', { spec: { minReadySeconds } });
