@@ -48,7 +48,11 @@ export function findUpdatedPodsOnNode(pods: readonly V1Pod[], hash: string, gene
   return found;
 }
 
-/** One rollout step for one DaemonSet. The shell applies creates then deletes (upstream `syncNodes` order). */
+/**
+ * One rollout step for one DaemonSet. The shell (reconcile/apply.ts) deletes before it creates, unlike upstream's
+ * `syncNodes` (creates first): every delete here is within the budget already, and a pod replaced on its node (maxSurge
+ * 0) gets its new pod in the same pass, after the old one is gone.
+ */
 export interface RollingUpdatePlan {
   creates: CreateAction[];
   deletes: DeleteAction[];
