@@ -34,7 +34,9 @@ if (command.kind === 'help') {
 
 const kc = (() => {
   try {
-    return loadKubeConfig(defaultKubeconfigPath(process.env));
+    // The local cluster's admin kubeconfig only, never $KUBECONFIG: a platform engineer's shell usually exports one for
+    // a real cluster, whose nodes `delete`, `taint` and `not-ready` must never touch.
+    return loadKubeConfig(defaultKubeconfigPath({ DAEMONLESS_LOCAL_DIR: process.env['DAEMONLESS_LOCAL_DIR'] }));
   } catch (error) {
     process.stderr.write(`nodes: ${(error as Error).message}\n`);
     process.exit(1);

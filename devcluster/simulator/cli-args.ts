@@ -26,7 +26,8 @@ export const USAGE = `usage: npm run nodes -- <command>
   fail-pod NAMESPACE/NAME    make a pod Failed (container exited 1); the simulator leaves it so
   list                       simulated nodes: ready, taints, pods on each
 
-Effects: NoSchedule, PreferNoSchedule, NoExecute. Kubeconfig: $KUBECONFIG, else .local/kubeconfig.
+Effects: NoSchedule, PreferNoSchedule, NoExecute.
+Kubeconfig: the local cluster's .local/kubeconfig ($DAEMONLESS_LOCAL_DIR/kubeconfig if set), never $KUBECONFIG.
 `;
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
