@@ -15,7 +15,7 @@ import { daemonSets } from '../devcluster/daemonsets.ts';
 import { addNodes, addTaint, deleteNode, failPod } from '../devcluster/simulator/nodes.ts';
 import { repoRoot } from '../devcluster/paths.ts';
 import { nodeShouldRunDaemonPod } from '../src/core/eligibility.ts';
-import { startSystem, stopSystem, type Runtime } from '../devcluster/system.ts';
+import { isSystemUp, startSystem, stopSystem, type Runtime } from '../devcluster/system.ts';
 
 const usage = 'usage: npm run demo -- [--keep] [--nodes N] [--runtime server|lambda] [--managed]\n';
 function parse() {
@@ -57,6 +57,9 @@ const selector = Object.entries(fixture.spec!.selector.matchLabels!).map(([k, v]
 
 say(bold('daemonless demo') + dim(' — DaemonSets reconciled by webhook-triggered functions, on a real local control plane'));
 const t0 = Date.now();
+// A system already up (`npm run up`, `demo -- --keep`) is used as it is and left running: the demo removes only what
+// it added, never the cluster and its data.
+const reused = isSystemUp();
 const system = await startSystem({ runtime, managed, log: (line) => say(dim(`  ${line}`)) });
 say(`system up in ${seconds(Date.now() - t0)}: events flow kube-apiserver → ${managed ? 'admission' : 'audit'} webhook → ${system.functionsUrl}`);
 if (managed) say('managed cluster: the built-in DaemonSet controller runs; daemonless reconciles ServerlessDaemonSets');
@@ -66,6 +69,14 @@ const kc = new KubeConfig();
 kc.loadFromFile(system.kubeconfig);
 const core = kc.makeApiClient(CoreV1Api);
 const kind = daemonSets(kc, managed ? 'managed' : 'native');
+if (reused && (await kind.get(namespace, dsName)) !== undefined) {
+  process.stderr.write(
+    `demo: the running system already has ${kind.kind} ${namespace}/${dsName} (an earlier demo --keep, or applied by hand); ` +
+      `the demo applies it itself: delete it (npm run kubectl -- -n ${namespace} delete ${managed ? 'serverlessdaemonsets.daemonless.dev' : 'daemonset'} ${dsName}) ` +
+      'or stop the system (npm run down) first\n',
+  );
+  process.exit(1);
+}
 
 interface View {
   nodes: V1Node[];
@@ -148,8 +159,9 @@ async function step(name: string, change: () => Promise<unknown>): Promise<void>
 }
 
 let failure: unknown;
+/** The simulated nodes the demo registered and has not deleted. */
+let nodes: string[] = [];
 try {
-  let nodes: string[] = [];
   await step(`register ${nodeCount} simulated nodes`, async () => {
     nodes = await addNodes(kc, nodeCount);
   });
@@ -199,6 +211,11 @@ say(`  API requests made by daemonless: ${apiRequests}   pods created: ${created
 if (values.keep) {
   say('');
   say(`kept running. Explore: npm run kubectl -- get pods -A -o wide · npm run nodes -- list · stop: npm run down`);
+} else if (reused) {
+  await kind.delete(namespace, dsName).catch(() => undefined);
+  for (const node of nodes) await deleteNode(kc, node).catch(() => undefined);
+  say('');
+  say('removed the demo\'s DaemonSet and nodes; the system was up before the demo and is left running (stop: npm run down)');
 } else {
   await kind.delete(namespace, dsName).catch(() => undefined);
   await stopSystem((line) => say(dim(`  ${line}`)));
