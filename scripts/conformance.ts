@@ -13,18 +13,25 @@ const usage =
   '                              [--delivery audit|admission|both] [--runtime server|lambda] [--verbose]\n';
 
 function parseCommandLine(): ConformanceOptions {
-  const { values } = parseArgs({
-    options: {
-      system: { type: 'string', default: 'daemonless' },
-      focus: { type: 'string' },
-      nodes: { type: 'string', default: '3' },
-      timeout: { type: 'string', default: '40m' },
-      seed: { type: 'string' },
-      delivery: { type: 'string' },
-      runtime: { type: 'string' },
-      verbose: { type: 'boolean', default: false },
-    },
-  });
+  const options = {
+    system: { type: 'string', default: 'daemonless' },
+    focus: { type: 'string' },
+    nodes: { type: 'string', default: '3' },
+    timeout: { type: 'string', default: '40m' },
+    seed: { type: 'string' },
+    delivery: { type: 'string' },
+    runtime: { type: 'string' },
+    verbose: { type: 'boolean', default: false },
+  } as const;
+  // An unknown option or a missing value is a usage error (exit 2), not a stack trace.
+  const { values } = (() => {
+    try {
+      return parseArgs({ options });
+    } catch (error) {
+      process.stderr.write(`conformance: ${(error as Error).message}\n${usage}`);
+      process.exit(2);
+    }
+  })();
   const problems: string[] = [];
   if (!(systemNames as readonly string[]).includes(values.system)) problems.push(`--system must be one of ${systemNames.join(', ')}`);
   const nodes = Number(values.nodes);

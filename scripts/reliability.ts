@@ -18,8 +18,8 @@ import { knownFailures, knownViolationKinds } from '../devcluster/reliability/kn
 import { renderMarkdown, verdict, writeReport } from '../devcluster/reliability/report.ts';
 import type { Report } from '../devcluster/reliability/run.ts';
 
-const { values } = parseArgs({
-  options: {
+function declared() {
+  return {
     short: { type: 'boolean', default: false },
     seed: { type: 'string', multiple: true },
     only: { type: 'string' },
@@ -42,12 +42,31 @@ const { values } = parseArgs({
     'local-dir': { type: 'string' },
     'no-write': { type: 'boolean', default: false },
     concurrency: { type: 'string' },
-  },
-});
+    help: { type: 'boolean', default: false },
+  } as const;
+}
 
+const usageText =
+  `usage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N]\n` +
+  '         [--runtime server|lambda] [--managed] [--loss-rate R] [--resync-ms N] [--fault KIND] [--concurrency N]\n' +
+  '         [--base-seed N] [--loss-trials N] [--fault-trials N] [--restart-nodes N] [--fuzz-cases N]\n' +
+  '         [--tolerate KIND,...|known] [--no-write] [--render FILE.json] [--local-dir DIR] [--log-level info] [--keep]\n' +
+  '(docs/reliability.md)\n';
 function usage(problem: string): never {
-  process.stderr.write(`${problem}\nusage: npm run reliability -- [--short] [--seed N ...] [--only ${phases.join(',')}] [--trials N] [--parallel N] [--runtime server|lambda] [--managed] [--loss-rate R] [--resync-ms N] [--fault KIND] [--concurrency N] [--log-level info] [--keep]\n`);
+  process.stderr.write(`reliability: ${problem}\n${usageText}`);
   process.exit(2);
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({ options: declared() });
+  } catch (error) {
+    return usage((error as Error).message);
+  }
+})();
+if (values.help) {
+  process.stdout.write(usageText);
+  process.exit(0);
 }
 const int = (name: string, value: string | undefined, fallback: number): number => {
   if (value === undefined) return fallback;

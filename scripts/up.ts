@@ -9,25 +9,41 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { addNodes } from '../devcluster/simulator/nodes.ts';
 import { startSystem, type Delivery, type Runtime } from '../devcluster/system.ts';
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: 'string', default: '0' },
-    delivery: { type: 'string', default: 'audit' },
-    // lambda: the built bundles in the local Lambda runtime (RIE + aws-lambda-ric) behind a local API Gateway.
-    runtime: { type: 'string', default: 'server' },
-    'upstream-daemonset': { type: 'boolean', default: false },
-    // As EKS gives it: the built-in DaemonSet controller on, no audit webhook (admission only), ServerlessDaemonSets.
-    managed: { type: 'boolean', default: false },
-  },
-});
-const nodes = Number(values.nodes);
-const managed = values.managed;
-const delivery = (managed ? 'admission' : values.delivery) as Delivery;
-const runtime = values.runtime as Runtime;
-if (!Number.isInteger(nodes) || nodes < 0 || !['audit', 'admission', 'both'].includes(delivery) || !['server', 'lambda'].includes(runtime)) {
-  process.stderr.write('usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--managed] [--upstream-daemonset]\n');
+const usage = 'usage: npm run up -- [--nodes N] [--delivery audit|admission|both] [--runtime server|lambda] [--managed] [--upstream-daemonset]\n';
+const options = {
+  nodes: { type: 'string', default: '0' },
+  delivery: { type: 'string' },
+  // lambda: the built bundles in the local Lambda runtime (RIE + aws-lambda-ric) behind a local API Gateway.
+  runtime: { type: 'string', default: 'server' },
+  'upstream-daemonset': { type: 'boolean', default: false },
+  // As EKS gives it: the built-in DaemonSet controller on, no audit webhook (admission only), ServerlessDaemonSets.
+  managed: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const;
+function usageError(problem: string): never {
+  process.stderr.write(`up: ${problem}\n${usage}`);
   process.exit(2);
 }
+const { values } = (() => {
+  try {
+    return parseArgs({ options });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+})();
+if (values.help) {
+  process.stdout.write(usage);
+  process.exit(0);
+}
+const nodes = Number(values.nodes);
+const managed = values.managed;
+// A managed cluster has no audit webhook: admission delivers the events.
+if (managed && values.delivery !== undefined && values.delivery !== 'admission') usageError(`--managed delivers by admission only, not --delivery ${values.delivery}`);
+const delivery = (managed ? 'admission' : (values.delivery ?? 'audit')) as Delivery;
+const runtime = values.runtime as Runtime;
+if (!Number.isInteger(nodes) || nodes < 0) usageError(`--nodes must be a whole number ≥ 0, got ${values.nodes}`);
+if (!['audit', 'admission', 'both'].includes(delivery)) usageError(`--delivery must be audit, admission or both, got ${delivery}`);
+if (!['server', 'lambda'].includes(runtime)) usageError(`--runtime must be server or lambda, got ${runtime}`);
 const system = await startSystem({ delivery, runtime, managed, upstreamDaemonset: values['upstream-daemonset'] });
 if (nodes > 0) {
   const kc = new KubeConfig();

@@ -74,6 +74,12 @@ const positiveInt = (flag: string, raw: string | undefined): number => {
   return value;
 };
 
+const wholeNumber = (flag: string, raw: string | undefined): number => {
+  const value = Number(raw);
+  if (raw === undefined || raw.trim() === '' || !Number.isInteger(value) || value < 0) throw new ArgsError(`${flag} needs a whole number ≥ 0, got ${raw}`);
+  return value;
+};
+
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let nodes: number | undefined;
   let large = false;
@@ -105,7 +111,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
         latencySamples = positiveInt(flag, value());
         break;
       case '--join-ready-ms':
-        joinReadyMs = positiveInt(flag, value());
+        joinReadyMs = wholeNumber(flag, value());
         break;
       case '--delivery': {
         const d = value();

@@ -20,6 +20,7 @@ describe('parseArgs', () => {
     ['inline value', ['--nodes=30'], { nodes: 30 }],
     ['only a system', ['--only', 'daemonless'], { systems: ['daemonless'], complete: false }],
     ['joins that turn Ready later: not a stored full run', ['--join-ready-ms', '1500'], { joinReadyMs: 1500, complete: false }],
+    ['joins Ready at creation, the default given', ['--join-ready-ms', '0'], { joinReadyMs: 0 }],
     ['events by admission webhook: not a stored full run', ['--delivery', 'admission'], { delivery: 'admission', complete: false }],
   ])('%s', (_name, argv, expected) => {
     expect(parseArgs(argv)).toMatchObject(expected);
@@ -32,7 +33,7 @@ describe('parseArgs', () => {
     expect([...parseArgs(['--only', 'raised']).phases]).toEqual(['a', 'b', 'c', 'latency', 'change', 'minready', 'lists', 'memory', 'floor', 'cold']);
   });
 
-  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']], [['--lambda-heap-mb', '211']], [['--delivery', 'watch']]])('rejects %j', (argv) => {
+  it.each([[['--nodes', '0']], [['--nodes', 'x']], [['--only', 'd']], [['--what']], [['--runtime', 'knative']], [['--memory-nodes', '10,x']], [['--lambda-heap-mb', '211']], [['--delivery', 'watch']], [['--join-ready-ms', '-1']], [['--join-ready-ms', 'x']]])('rejects %j', (argv) => {
     expect(() => parseArgs(argv)).toThrow(ArgsError);
   });
 });

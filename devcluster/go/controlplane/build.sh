@@ -32,6 +32,10 @@ for name in "${kube_cmds[@]}"; do [[ -x "$bin/$name" ]] || missing+=("$name"); d
 need_etcd=0; [[ -x "$bin/etcd" ]] || need_etcd=1
 if [[ ${#missing[@]} -eq 0 && $need_etcd -eq 0 ]]; then echo "$bin"; exit 0; fi
 
+command -v go >/dev/null || {
+  echo "controlplane: Go is needed to build the control plane from source (go.mod: go 1.26; Go ≥ 1.21 fetches that toolchain from the Go module proxy): install Go, then run this again" >&2
+  exit 1
+}
 started=$(date +%s)
 flags=(-trimpath -ldflags=-s\ -w)
 # Builds go to a temporary folder and are moved in only when complete, so an interrupted build never leaves a
