@@ -117,6 +117,16 @@ export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
   podSpec['x-kubernetes-validations'] = [
     { rule: '!has(self.activeDeadlineSeconds)', message: 'activeDeadlineSeconds in a DaemonSet is not supported', fieldPath: '.activeDeadlineSeconds' },
   ];
+  // Each toleration as the pods' validation takes it (core ValidateTolerations): an empty key tolerates every taint
+  // only with Exists; Exists takes no value; tolerationSeconds only with NoExecute; an effect a taint can have. What
+  // apps/v1 refuses must not reach eligibility (core/tolerations.ts), which reads an empty key with Equal otherwise.
+  const toleration = (podSpec.properties.tolerations as { items: Schema & { properties: Record<string, Schema> } }).items;
+  toleration.properties.effect = { ...toleration.properties.effect, enum: ['', 'NoSchedule', 'PreferNoSchedule', 'NoExecute'] };
+  toleration['x-kubernetes-validations'] = [
+    { rule: "has(self.key) && self.key != '' || has(self.operator) && self.operator == 'Exists'", message: 'operator must be Exists when `key` is empty, which means "match all values and all keys"', fieldPath: '.operator' },
+    { rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''", message: "value must be empty when `operator` is 'Exists'", fieldPath: '.operator' },
+    { rule: "!has(self.tolerationSeconds) || has(self.effect) && self.effect == 'NoExecute'", message: "effect must be 'NoExecute' when `tolerationSeconds` is set", fieldPath: '.effect' },
+  ];
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',

@@ -144,8 +144,24 @@ describe.runIf(MODE === 'managed')('the ServerlessDaemonSet CRD validates as app
     ['In without values', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'a', operator: 'In' }]), /values: Invalid value: In and NotIn take at least one value/],
     ['Exists with values', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'a', operator: 'Exists', values: ['x'] }]), /values: Invalid value: .*Exists and DoesNotExist none/],
     ['an empty selector', (d: V1DaemonSet) => void (d.spec!.selector = {}), /selector: Invalid value: .*empty selector is invalid for a DaemonSet/],
+    ['a toleration of no key but Equal', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ operator: 'Equal', value: 'x' }]), /operator: Invalid value: .*operator must be Exists when `key` is empty/],
+    ['a toleration of no key and no operator', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ effect: 'NoSchedule' }]), /operator: Invalid value: .*operator must be Exists when `key` is empty/],
+    ['Exists with a value', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ key: 'k', operator: 'Exists', value: 'v' }]), /operator: Invalid value: .*value must be empty when `operator` is 'Exists'/],
+    ['tolerationSeconds without NoExecute', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ key: 'k', operator: 'Exists', effect: 'NoSchedule', tolerationSeconds: 5 }]), /effect: Invalid value: .*effect must be 'NoExecute' when `tolerationSeconds` is set/],
+    ['an effect a taint cannot have', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ key: 'k', operator: 'Exists', effect: 'NoExec' }]), /effect: Unsupported value: "NoExec"/],
   ])('refuses %s', async (_name, change, message) => {
     await expect(dryRun(ds(change))).rejects.toThrow(message);
+  });
+
+  it('accepts the tolerations apps/v1 accepts', async () => {
+    const tolerations = [
+      { operator: 'Exists' },
+      { operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 30 },
+      { key: 'k', value: 'v', effect: 'NoSchedule' },
+      { key: 'k', operator: 'Equal', value: '', effect: '' },
+    ];
+    const stored = await dryRun(ds((d) => void (d.spec!.template.spec!.tolerations = tolerations)));
+    expect(stored.spec?.template.spec?.tolerations).toEqual(tolerations);
   });
 
   it.each([
