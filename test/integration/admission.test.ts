@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mergePatch } from '../../devcluster/simulator/client.ts';
-import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
+import { addNodes, deleteNode, waitForNodesSchedulable } from '../../devcluster/simulator/nodes.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { admissionUrl, isAdmissionRegistered, registerAdmission } from '../../devcluster/system.ts';
@@ -30,7 +30,16 @@ beforeAll(async () => {
   namespace = await createNamespace(core);
   await daemonSets.create(namespace, testDaemonSet(namespace, 'agent', run));
   registeredBySystem = await isAdmissionRegistered(kc);
-  if (!registeredBySystem) await registerAdmission(kc, admissionUrl());
+  if (!registeredBySystem) {
+    const offset = statSync(log).size;
+    await registerAdmission(kc, admissionUrl());
+    // The API server takes a registration up asynchronously: wait until a node write reaches the functions (a dry
+    // run: reviewed, nothing stored, nothing reconciled).
+    await waitFor('the admission webhook live', async () => {
+      await core.createNode({ body: { metadata: { name: uniqueName('probe') } }, dryRun: 'All' });
+      return readFileSync(log).subarray(offset).toString().includes('"route":"admission"');
+    });
+  }
 });
 
 afterAll(async () => {
@@ -58,17 +67,25 @@ it('a node created → AdmissionReview → allowed at once → reconciled after 
 
 /**
  * The API server stores a change only once every validating webhook has answered, and calls them at once: with a
- * second webhook that answers 800 ms later, daemonless's pass (handed the hint at once) reads the node before the
+ * second webhook that answers 1.5 s later, daemonless's pass (handed the hint at once) reads the node before the
  * change is stored. Its hint waits for the change (src/hints.ts `PendingChange`): handed in again until a pass sees it
  * (docs/adr/0004-admitted-node-changes.md). The fixed 300 ms settle delay of before would have read too early and
  * left the pod to the resync (managed mode), or to the audit webhook (native mode).
  */
 describe('an admitted node change stored only after a slower webhook has answered', () => {
   const SLOW_WEBHOOK = 'daemonless-test-slow';
+  /**
+   * How much later the slower webhook answers: long enough for a first pass to read the node before the change is
+   * stored even through the queue on a slow machine (admission → SQS → consumer → reconcile), well within
+   * ADMISSION_STORED_WITHIN_MS (3 s).
+   */
+  const SLOW_MS = 1_500;
   const SLOW_LABEL = 'test.daemonless.dev/slow-webhook';
   const slowRun = uniqueName('slow');
   /** The slower webhook denies a node update that gives RUN_LABEL this value. */
   let denying: string | undefined;
+  /** AdmissionReviews the slower webhook has been sent. */
+  let reviews = 0;
   let server: Server;
   const api = createTransport(kc, { requestTimeoutMs: 30_000 });
   const path = 'apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations';
@@ -77,10 +94,11 @@ describe('an admitted node change stored only after a slower webhook has answere
     let data = '';
     req.setEncoding('utf8').on('data', (chunk: string) => (data += chunk));
     req.on('end', () => {
+      reviews += 1;
       const review = JSON.parse(data) as { request: { uid: string; object?: { metadata?: { labels?: Record<string, string> } } } };
       const allowed = denying === undefined || review.request.object?.metadata?.labels?.[RUN_LABEL] !== denying;
       const response = { uid: review.request.uid, allowed, ...(allowed ? {} : { status: { code: 403, message: 'denied by the test' } }) };
-      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response })), 800);
+      setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response })), SLOW_MS);
     });
   }
 
@@ -108,6 +126,12 @@ describe('an admitted node change stored only after a slower webhook has answere
       ],
     };
     await api.send({ method: 'POST', path, body: JSON.stringify(webhook), what: 'register the slower webhook' });
+    // Taken up asynchronously: wait until a (dry-run) update of one of this block's nodes reaches it.
+    const probe = await outsideNode();
+    await waitFor('the slower webhook live', async () => {
+      await core.patchNode({ name: probe, body: { metadata: { labels: { 'test.daemonless.dev/probe': 'x' } } }, dryRun: 'All' }, mergePatch);
+      return reviews > 0;
+    });
   });
 
   afterAll(async () => {
@@ -125,10 +149,7 @@ describe('an admitted node change stored only after a slower webhook has answere
   async function outsideNode(): Promise<string> {
     const [name] = await addNodes(kc, 1, { labels: { [RUN_LABEL]: `${run}-not-yet`, [SLOW_LABEL]: slowRun } });
     nodes.push(name!);
-    await waitFor(`${name} without the not-ready taint`, async () => {
-      const node = await core.readNode({ name: name! });
-      return !(node.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
-    });
+    await waitForNodesSchedulable(kc, [name!]);
     return name!;
   }
 
@@ -140,7 +161,7 @@ describe('an admitted node change stored only after a slower webhook has answere
     const started = Date.now();
     // Into the selector: this update returns only after the slower webhook answered (and the change was stored).
     await core.patchNode({ name: node, body: { metadata: { labels: { [RUN_LABEL]: run } } } }, mergePatch);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(800);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(SLOW_MS);
     await waitFor(`the DaemonSet's pod on ${node}`, async () => {
       const pods = await core.listNamespacedPod({ namespace, labelSelector: 'app=agent', fieldSelector: `spec.nodeName=${node}` });
       return pods.items.length === 1;

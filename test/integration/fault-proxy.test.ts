@@ -190,7 +190,8 @@ describe('each fault kind, against the real API server', () => {
     const outcome = await call('GET', listNodes);
     expect(outcome.status).toBeUndefined();
     expect(outcome.error).toBe('ECONNRESET');
-    expect(outcome.ms).toBeLessThan(1_000);
+    // At once, not held as a timeout is (≥ 1.4 s above); the bound leaves room for a new TLS handshake on a slow machine.
+    expect(outcome.ms).toBeLessThan(1_400);
   });
 
   it('slow: the right answer, delayMs late', async () => {

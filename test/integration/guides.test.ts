@@ -140,8 +140,10 @@ describe('the deployment guides', () => {
 
   afterAll(() => {
     // What the blocks created (the reference DaemonSet, the ServiceAccount and its bindings); the other suites bring their own.
-    deleteQuietly('-n', 'kube-system', 'delete', 'daemonsets.apps', 'fluentd-elasticsearch');
-    if (MODE === 'managed') deleteQuietly('-n', 'kube-system', 'delete', 'serverlessdaemonsets.daemonless.dev', 'fluentd-elasticsearch');
+    // Foreground: gone with its pods while this block's nodes still run them (this hook runs before the one deleting
+    // the nodes); pods left terminating on deleted nodes would wait for PodGC's 40 s and spoil the next file's count.
+    deleteQuietly('-n', 'kube-system', 'delete', '--cascade=foreground', 'daemonsets.apps', 'fluentd-elasticsearch');
+    if (MODE === 'managed') deleteQuietly('-n', 'kube-system', 'delete', '--cascade=foreground', 'serverlessdaemonsets.daemonless.dev', 'fluentd-elasticsearch');
     deleteQuietly('-n', 'daemonless-system', 'delete', 'secret/daemonless-reconciler-token', 'serviceaccount/daemonless-reconciler', 'rolebinding/daemonless-reconciler-leases-sa');
     deleteQuietly('delete', 'clusterrolebinding', 'daemonless-reconciler-sa');
   });

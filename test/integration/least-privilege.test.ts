@@ -146,7 +146,9 @@ describe('the reconciler identity against the real API server', () => {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'agent-by-hand', namespace, labels: { app: 'agent' }, ownerReferences: [dsOwner] },
-      spec: { nodeName: node, containers: [{ name: 'a', image: 'registry.example/agent:1' }] },
+      // Bound to a node that does not exist: on a simulated node the simulator would make it Ready within ~500 ms,
+      // an audited write whose pass deletes it (its DaemonSet places nowhere) in the middle of the calls below.
+      spec: { nodeName: `${node}-absent`, containers: [{ name: 'a', image: 'registry.example/agent:1' }] },
     };
     expect((await cluster.createPod(pod)).outcome).toBe('created');
     expect(await cluster.createPod(pod)).toEqual({ outcome: 'exists' });

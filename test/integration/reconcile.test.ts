@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { addNodes, addTaint, deleteNode, failPod, setLabels, setNodeReady } from '../../devcluster/simulator/nodes.ts';
+import { addNodes, addTaint, deleteNode, failPod, setLabels, setNodeReady, waitForNodesSchedulable } from '../../devcluster/simulator/nodes.ts';
 import { localPaths } from '../../devcluster/paths.ts';
 import { functionsPort } from '../../devcluster/system.ts';
 import { adminClient, createNamespace, deleteNamespace, loadFixture, uniqueName, waitFor } from '../support/cluster.ts';
@@ -30,6 +30,9 @@ describe('the reference DaemonSet (fluentd-elasticsearch, unchanged)', () => {
 
   beforeAll(async () => {
     nodes = await addNodes(kc, 3);
+    // Admission gives each new node the not-ready NoSchedule taint, which the fixture does not tolerate, until the
+    // node lifecycle controller removes it: the eligibility check below reads the nodes as they then are.
+    await waitForNodesSchedulable(kc, nodes);
     await daemonSets.create(namespace, fixture);
   });
 

@@ -71,7 +71,7 @@ describe('upstream parity', () => {
     const victim = pods.get(nodes[0]!)!;
     await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { finalizers: ['example.com/keep'] } } }, MERGE);
     await failPod(kc, namespace, victim.metadata!.name!);
-    const replacement = await waitFor('a Ready replacement beside the Failed pod', async () => liveReadyOn(await podsOf(name), nodes[0]!, victim.metadata!.name!), { timeoutMs: 15_000 });
+    const replacement = await waitFor('a Ready replacement beside the Failed pod', async () => liveReadyOn(await podsOf(name), nodes[0]!, victim.metadata!.name!), { timeoutMs: 30_000 });
     expect(replacement.metadata?.name).not.toBe(victim.metadata?.name);
     // The Failed pod is still there (its finalizer holds it), being deleted.
     const held = await core.readNamespacedPod({ namespace, name: victim.metadata!.name! });
@@ -86,7 +86,7 @@ describe('upstream parity', () => {
     const victim = pods.get(nodes[1]!)!;
     await core.patchNamespacedPod({ namespace, name: victim.metadata!.name!, body: { metadata: { finalizers: ['example.com/keep'] } } }, MERGE);
     await core.deleteNamespacedPod({ namespace, name: victim.metadata!.name! });
-    const replacement = await waitFor('a Ready pod beside the terminating one', async () => liveReadyOn(await podsOf(name), nodes[1]!, victim.metadata!.name!), { timeoutMs: 15_000 });
+    const replacement = await waitFor('a Ready pod beside the terminating one', async () => liveReadyOn(await podsOf(name), nodes[1]!, victim.metadata!.name!), { timeoutMs: 30_000 });
     expect(replacement.metadata?.name).not.toBe(victim.metadata?.name);
   });
 
@@ -106,9 +106,9 @@ describe('upstream parity', () => {
       const released = await waitFor('the pod released', async () => {
         const pod = await core.readNamespacedPod({ namespace: own, name: victim.metadata!.name! });
         return (pod.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid) ? false : pod;
-      }, { timeoutMs: 15_000 });
+      }, { timeoutMs: 30_000 });
       expect(released.metadata?.deletionTimestamp).toBeUndefined(); // released, not deleted, as upstream
-      await waitConverged(core, own, `app=${name}`, nodes, 15_000);
+      await waitConverged(core, own, `app=${name}`, nodes, 30_000);
     } finally {
       await deleteNamespace(core, own);
     }
@@ -138,7 +138,7 @@ describe('upstream parity', () => {
     const after = await waitFor('the revision released', async () => {
       const r: V1ControllerRevision = await apps.readNamespacedControllerRevision({ namespace, name: revision.metadata!.name! });
       return (r.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid) ? false : r;
-    }, { timeoutMs: 15_000 });
+    }, { timeoutMs: 30_000 });
     expect(after.metadata?.ownerReferences).toEqual([expect.objectContaining({ uid: otherRef.uid, kind: 'ConfigMap' })]);
   });
 });
