@@ -3,6 +3,7 @@
  * pass through untouched; the exit code (or the terminating signal) is kubectl's.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { obtainBinaries } from './binaries.ts';
 import { localPaths } from './paths.ts';
@@ -17,6 +18,10 @@ try {
   binDir = await obtainBinaries((line) => console.error(line));
 }
 
+if (!existsSync(paths.kubeconfig)) {
+  // kubectl itself would only say the file is missing.
+  console.error(`kubectl: no local cluster (${paths.kubeconfig} is missing): start one with npm run up (or npm run cluster:up for the control plane alone)`);
+}
 const child = spawn(join(binDir, 'kubectl'), ['--kubeconfig', paths.kubeconfig, ...process.argv.slice(2)], { stdio: 'inherit' });
 // The terminal sends Ctrl-C to the whole foreground group, kubectl included; a `kill` aimed at us is passed on.
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));

@@ -52,7 +52,8 @@ export async function elasticMqClasspath(log: (line: string) => void = () => {})
   // Maven's default local repository (what `mvn dependency:get` fills).
   const repository = join(homedir(), '.m2', 'repository');
   await run('mvn', ['-q', '-B', 'dependency:get', `-Dartifact=${coordinates}`], { cwd: dir, maxBuffer: 16 * 1024 * 1024 }).catch((error: Error & { stdout?: string }) => {
-    throw new ElasticMqError(`mvn dependency:get ${coordinates} failed: ${error.message}\n${error.stdout ?? ''}`);
+    const missing = (error as { code?: string }).code === 'ENOENT' ? ' (mvn not found: the local SQS needs Maven and Java 17)' : '';
+    throw new ElasticMqError(`mvn dependency:get ${coordinates} failed${missing}: ${error.message}\n${error.stdout ?? ''}`);
   });
   const artifactDir = join(repository, ...ELASTICMQ.group.split('.'), ELASTICMQ.artifact, ELASTICMQ.version);
   const pom = join(artifactDir, `${ELASTICMQ.artifact}-${ELASTICMQ.version}.pom`);
@@ -138,7 +139,9 @@ export async function startElasticMq(options: StartElasticMqOptions): Promise<El
   });
   closeSync(fd);
   child.unref();
-  if (child.pid === undefined) throw new ElasticMqError('cannot start java');
+  // A java that is not there is reported below (no pid), not as an unhandled 'error' event.
+  child.once('error', () => undefined);
+  if (child.pid === undefined) throw new ElasticMqError('cannot start java: the local SQS (ElasticMQ) needs Java 17 on the PATH');
   writeFileSync(pidFile, `${child.pid}\n`);
   const started = Date.now();
   while (!(await portOpen(options.port))) {

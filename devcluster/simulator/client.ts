@@ -133,7 +133,7 @@ export function defaultKubeconfigPath(env: { KUBECONFIG?: string | undefined; DA
 
 export function loadKubeConfig(path: string): KubeConfig {
   if (!existsSync(path)) {
-    throw new Error(`no kubeconfig at ${path}: is the local control plane up? (npm run cluster:up)`);
+    throw new Error(`no kubeconfig at ${path}: is the local system up? (npm run up; npm run cluster:up starts the control plane alone)`);
   }
   const kc = new KubeConfig();
   kc.loadFromFile(path);
