@@ -15,7 +15,8 @@ const options = {
   delivery: { type: 'string' },
   // lambda: the built bundles in the local Lambda runtime (RIE + aws-lambda-ric) behind a local API Gateway.
   runtime: { type: 'string', default: 'server' },
-  'upstream-daemonset': { type: 'boolean', default: false },
+  // Not given: a running cluster keeps what it runs with (docs/devcluster.md, the rule).
+  'upstream-daemonset': { type: 'boolean' },
   // As EKS gives it: the built-in DaemonSet controller on, no audit webhook (admission only), ServerlessDaemonSets.
   managed: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
