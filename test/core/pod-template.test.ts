@@ -83,6 +83,8 @@ describe('newDaemonPod', () => {
   it.each([
     { name: 'integer annotation', annotation: '42', want: '42' },
     // Only a value that parses as int64 becomes the pod-template-generation label.
+    // `GetTemplateGeneration` parses with strconv.ParseInt and the label is fmt.Sprint of the int64: canonical digits.
+    { name: 'non-canonical annotation "+01": label "1"', annotation: '+01', want: '1' },
     { name: 'non-integer annotation: no label', annotation: 'abc', want: undefined },
     { name: 'no annotation: no label', annotation: undefined, want: undefined },
   ])('pod-template-generation: $name', ({ annotation, want }) => {

@@ -47,6 +47,8 @@ describe('updateBudget', () => {
     { name: 'both 0% with desired > 0: maxUnavailable 1', ds: strategy({ maxUnavailable: '0%', maxSurge: '0%' }), desired: 3, want: { maxUnavailable: 1, maxSurge: 0 } },
     { name: 'both 0 with desired 0: stays 0', ds: strategy({ maxUnavailable: 0, maxSurge: 0 }), desired: 0, want: { maxUnavailable: 0, maxSurge: 0 } },
     { name: 'percentage of desired 0 is 0', ds: strategy({ maxUnavailable: '50%' }), desired: 0, want: { maxUnavailable: 0, maxSurge: 0 } },
+    // SurgeCount(ds, 0): a percentage maxSurge of no desired node is 0, so the rollout takes the maxSurge 0 branch.
+    { name: 'maxSurge percentage of desired 0 is 0', ds: strategy({ maxUnavailable: 0, maxSurge: '50%' }), desired: 0, want: { maxUnavailable: 0, maxSurge: 0 } },
     { name: 'OnDelete: no budget', ds: strategy({ maxUnavailable: 3, maxSurge: 1 }, 'OnDelete'), desired: 5, want: { maxUnavailable: 0, maxSurge: 0 } },
   ])('$name', ({ ds, desired, want }) => expect(updateBudget(ds, desired)).toEqual(want));
 
@@ -77,6 +79,7 @@ const v1 = newDaemonSet('fluentd');
 const v2 = updatedDaemonSet(v1, 'registry.k8s.io/pause:3.11');
 const hash = revisionHash(v2);
 const notReady = { status: { conditions: [readyCondition(T0, 'False')] } };
+const failedPod = { status: { phase: 'Failed', conditions: [readyCondition(T0, 'False')] } };
 
 /** A pod of `ds` on `node` named `<prefix>-<node>`. */
 function podOf(ds: V1DaemonSet, prefix: string, node: string, overrides: DeepPartial<V1Pod> = {}): V1Pod {
@@ -145,6 +148,13 @@ describe('planRollingUpdate, maxSurge 0', () => {
       nodes: [nodeState('n1', [oldPod('n1', notReady)]), nodeState('n2', [oldPod('n2', notReady)]), ...oldOn('n3')],
       want: { deletes: ['old-n1', 'old-n2'] },
     },
+    // A Failed pod not being deleted stays in the node's pods (only terminal pods being deleted are dropped); its Ready
+    // condition is False, so it is an old pod that is not Available: replaced whatever the budget.
+    {
+      name: 'failed old pods not being deleted: all deleted though maxUnavailable is 1',
+      nodes: [nodeState('n1', [oldPod('n1', failedPod)]), nodeState('n2', [oldPod('n2', failedPod)]), ...oldOn('n3')],
+      want: { deletes: ['old-n1', 'old-n2'] },
+    },
     { name: 'a new pod not ready counts unavailable: no more deletes', nodes: [nodeState('n1', [newPod('n1', notReady)]), ...oldOn('n2', 'n3')], want: {} },
     {
       name: 'a new pod Ready within minReadySeconds counts unavailable',
@@ -166,6 +176,15 @@ describe('planRollingUpdate, maxSurge 0', () => {
     // Upstream's maxSurge 0 branch does not look at eligibility: an old pod kept on a NoSchedule-tainted node is a
     // candidate like any other (and is not recreated there afterwards).
     { name: 'old pod on a NoSchedule-tainted node: a candidate', nodes: [nodeState(newNode('n1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [oldPod('n1')])], want: { deletes: ['old-n1'] } },
+    // `updatedDesiredNodeCounts`: maxSurge 50% of 0 desired nodes is 0 (and maxUnavailable 0 is not raised to 1), so this
+    // branch runs: the available old pod kept on the NoSchedule node is no candidate. The surge branch would delete it
+    // (more available than desired).
+    {
+      name: 'maxSurge 50% with no desired node: this branch, the old pod stays',
+      ds: withRollingUpdate(v2, { maxUnavailable: 0, maxSurge: '50%' }),
+      nodes: [nodeState(newNode('n1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [oldPod('n1')])],
+      want: {},
+    },
     { name: 'OnDelete: nothing', ds: merge(v2, { spec: { updateStrategy: { type: 'OnDelete', rollingUpdate: undefined } } }), nodes: oldOn('n1', 'n2'), want: {} },
     { name: 'DaemonSet being deleted: nothing', ds: merge(v2, { metadata: { deletionTimestamp: at(-1) } }), nodes: oldOn('n1', 'n2'), want: {} },
     { name: 'invalid maxUnavailable: nothing', ds: unavailable('1'), nodes: oldOn('n1', 'n2'), want: {} },
@@ -237,6 +256,13 @@ describe('planRollingUpdate, maxSurge > 0', () => {
     // n3's available old pod is no surge candidate; it goes because 2 pods are available and 1 is desired.
     { name: 'untargeted node: available old pod not surged, deleted when enough are available', ds: logsOnly, nodes: [logsOld('n1'), nodeState('n3', [oldPod('n3')])], want: { creates: ['n1'], deletes: ['old-n3'] } },
     { name: 'untargeted node: old pod not available deleted at once', ds: logsOnly, nodes: [logsOld('n1'), nodeState('n3', [oldPod('n3', notReady)])], want: { creates: ['n1'], deletes: ['old-n3'] } },
+    // `findUpdatedPodsOnNode` ignores terminating pods in this branch too: n1 is not surging (n2 gets the budget), and a
+    // node whose only pod is terminating has nothing to surge.
+    { name: 'terminating old pod next to a new one not yet available: not surging', ds: s1, nodes: [nodeState('n1', [oldPod('n1', { metadata: { deletionTimestamp: at(-1) } }), newPod('n1', notReady)]), ...oldOn('n2')], want: { creates: ['n2'] } },
+    { name: 'only a terminating old pod: nothing', ds: s1, nodes: [nodeState('n1', [oldPod('n1', { metadata: { deletionTimestamp: at(-1) } })])], want: {} },
+    // An untolerated NoSchedule taint makes shouldRun false, as a selector does: n1's available old pod is no surge
+    // candidate but a should-not-run pod, deleted as 2 are available and 1 is desired; n2 gets the surge.
+    { name: 'NoSchedule-tainted node: available old pod not surged, deleted when enough are available', ds: s1, nodes: [nodeState(newNode('n1', { spec: { taints: [taint('maint', 'NoSchedule')] } }), [oldPod('n1')]), ...oldOn('n2')], want: { creates: ['n2'], deletes: ['old-n1'] } },
     // A vanished node counts as one that should not run the pod; its bound pod can only be force-deleted.
     { name: 'deleted node: old pod not available force-deleted', ds: s1, nodes: [deletedNodeState('n0', [oldPod('n0', notReady)]), ...oldOn('n1')], want: { creates: ['n1'], deletes: ['old-n0 (force)'] } },
   ];

@@ -43,6 +43,8 @@ describe('computeStatus', () => {
     // `misscheduled` uses shouldRun, so a pod kept on a NoSchedule-tainted node counts (upstream's quirk, #21714).
     { name: 'pod on a NoSchedule-tainted node: misscheduled', nodes: [nodeState(noSchedule('n1'), [on('n1')])], want: { numberMisscheduled: 1 } },
     { name: 'pod on a node the selector excludes: misscheduled', ds: newDaemonSet('fluentd', { spec: { template: { spec: { nodeSelector: { role: 'logs' } } } } }), nodes: [nodeState(elsewhere('n1'), [newDaemonSetPod(newDaemonSet('fluentd', { spec: { template: { spec: { nodeSelector: { role: 'logs' } } } } }), 'n1')])], want: { numberMisscheduled: 1 } },
+    // Upstream `getNodesToDaemonPods` drops only terminal pods being deleted: a running pod being deleted still counts.
+    { name: 'terminating pod on an ineligible node: misscheduled', nodes: [nodeState(noSchedule('n1'), [on('n1', { metadata: { deletionTimestamp: at(-1) } })])], want: { numberMisscheduled: 1 } },
     { name: 'ineligible node without pods: nothing', nodes: [nodeState(noSchedule('n1'))], want: {} },
     // A Node that no longer exists is not in upstream's node list.
     { name: 'deleted node: not counted', nodes: [deletedNodeState('n1', [on('n1')])], want: {} },
@@ -51,6 +53,18 @@ describe('computeStatus', () => {
       name: 'older failed pod shadows a younger ready one',
       nodes: [nodeState('n1', [on('n1', { metadata: { name: 'young', creationTimestamp: at(5) } }), on('n1', { metadata: { name: 'old', creationTimestamp: at(-5) }, status: { phase: 'Failed', conditions: [] } })])],
       want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, updatedNumberScheduled: 1, numberUnavailable: 1 },
+    },
+    {
+      // `podByCreationTimestampAndPhase`: a bound pod sorts before an unbound one whatever their ages, so the younger,
+      // bound, ready pod decides, not the older one still waiting for the scheduler.
+      name: 'bound pod outranks an older unbound one',
+      nodes: [
+        nodeState('n1', [
+          on('n1', { metadata: { name: 'unbound-old', creationTimestamp: at(-10), labels: { app: 'fluentd', 'controller-revision-hash': 'old', 'pod-template-generation': '0' } }, spec: { nodeName: undefined }, status: { phase: 'Pending', conditions: [] } }),
+          on('n1', { metadata: { name: 'bound-young', creationTimestamp: at(5) } }),
+        ]),
+      ],
+      want: { desiredNumberScheduled: 1, currentNumberScheduled: 1, numberReady: 1, numberAvailable: 1, updatedNumberScheduled: 1 },
     },
     {
       name: 'old revision pod: not updated',
@@ -104,9 +118,12 @@ describe('computeStatus', () => {
     { name: 'ready for exactly minReadySeconds: available', minReadySeconds: 10, readySince: at(-10), available: 1 },
     { name: 'ready for 1 ms less than minReadySeconds: not yet', minReadySeconds: 10, readySince: new Date(T0.getTime() - 9_999), available: 0 },
     { name: 'ready for longer than minReadySeconds', minReadySeconds: 10, readySince: at(-11), available: 1 },
+    // `IsPodAvailable`: with minReadySeconds, a Ready condition without lastTransitionTime (zero) is never Available.
+    { name: 'Ready without lastTransitionTime, minReadySeconds > 0: not available', minReadySeconds: 10, readySince: undefined, available: 0 },
   ])('$name', ({ minReadySeconds, readySince, available }) => {
     const d = newDaemonSet('fluentd', { spec: { minReadySeconds } });
-    const status = computeStatus(d, [nodeState('n1', [newDaemonSetPod(d, 'n1', { status: { conditions: [readyCondition(readySince)] } })])], revisionHash(d), T0);
+    const ready = readySince === undefined ? { type: 'Ready', status: 'True' } : readyCondition(readySince);
+    const status = computeStatus(d, [nodeState('n1', [newDaemonSetPod(d, 'n1', { status: { conditions: [ready] } })])], revisionHash(d), T0);
     expect(status).toMatchObject({ numberReady: 1, numberAvailable: available, numberUnavailable: 1 - available });
   });
 
