@@ -165,7 +165,7 @@ export function planHistory(
         keep: keep.metadata?.name ?? '',
         keepHash,
         deleteNames: currents.filter((r) => r !== keep).map((r) => r.metadata?.name ?? ''),
-        relabelPods: owned.filter((pod) => pod.metadata?.labels?.[labels.revisionHash] !== keepHash).map(refOf),
+        relabelPods: owned.filter((pod) => (pod.metadata?.labels?.[labels.revisionHash] ?? '') !== keepHash).map(refOf),
       };
     }
     if (keep.revision < nextRevision) plan.toUpdateRevision = { name: keep.metadata?.name ?? '', revision: nextRevision };

@@ -109,7 +109,8 @@ export function newDaemonPod(ds: V1DaemonSet, nodeName: string, hash: string, na
   const podLabels: Record<string, string> = { ...template?.metadata?.labels };
   const generation = templateGeneration(ds);
   if (generation !== undefined) podLabels[labels.templateGeneration] = generation;
-  podLabels[labels.revisionHash] = hash;
+  // Upstream `CreatePodTemplate`: no label for an empty hash (a hand-made revision labelled "").
+  if (hash !== '') podLabels[labels.revisionHash] = hash;
 
   spec.tolerations = addOrUpdateDaemonPodTolerations(spec.tolerations, spec.hostNetwork ?? false);
   spec.affinity = replaceNodeNameAffinity(spec.affinity, nodeName);

@@ -45,7 +45,8 @@ export function planSurgePods(
   }
 }
 
+/** Upstream compares the label as a Go map reads it: a missing label is "", which an empty hash matches. */
 function hasRevisionHash(pod: V1Pod, hash: string): boolean {
-  return pod.metadata?.labels?.[labels.revisionHash] === hash;
+  return (pod.metadata?.labels?.[labels.revisionHash] ?? '') === hash;
 }
 

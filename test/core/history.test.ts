@@ -79,6 +79,14 @@ describe('planHistory', () => {
       want: { current: 'fluentd-dup', dedupDelete: [name(h2)], relabel: ['pod-n1'], hash: 'dup' },
     },
     {
+      // A kept revision labelled "" (by hand): upstream compares pod labels as a Go map reads them, a missing one as "".
+      name: 'duplicates kept with an empty hash: a pod without a hash label is not relabelled',
+      ds: v2,
+      revisions: [rev(v2, 2), rev(v2, 3, { metadata: { name: 'fluentd-empty', labels: { app: 'fluentd', 'controller-revision-hash': '' } } })],
+      pods: [podOf(v2, 'n1'), podOf(v2, 'n2', { metadata: { labels: { app: 'fluentd', 'controller-revision-hash': undefined } } })],
+      want: { current: 'fluentd-empty', dedupDelete: [name(h2)], relabel: ['pod-n1'], hash: '' },
+    },
+    {
       name: 'duplicates below max(old): kept one is raised too',
       ds: v1,
       revisions: [rev(v1, 1), rev(v1, 2, { metadata: { name: 'fluentd-dup', labels: { 'controller-revision-hash': 'dup' } } }), rev(v2, 5)],

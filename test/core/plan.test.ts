@@ -288,6 +288,18 @@ describe('planNode with surge (RollingUpdate, maxSurge > 0)', () => {
     expect(outline(plan)).toEqual({ ...nothing, ...want });
   });
 
+  // A current revision labelled "" (made by hand): upstream's pods then carry no hash label (`CreatePodTemplate`), and
+  // the surge branch reads a missing label as "" (a Go map), so such a pod is the new one; a labelled pod is old.
+  it('an empty revision hash: new pods carry no hash label, and a pod without one is new', () => {
+    const unlabelled = newPod('unlabelled', readyFor(60));
+    delete unlabelled.metadata!.labels!['controller-revision-hash'];
+    const plan = planNode(v2, nodeState('node-1', [oldPod('old'), unlabelled]), undefined, T0, defaultPlanOptions, '');
+    expect(outline(plan)).toEqual({ ...nothing, deletes: ['old'] });
+    const created = planNode(v2, nodeState('node-1'), undefined, T0, defaultPlanOptions, '');
+    expect(created.actions[0]).toMatchObject({ kind: 'create' });
+    expect((created.actions[0] as { pod: V1Pod }).pod.metadata?.labels).not.toHaveProperty('controller-revision-hash');
+  });
+
   it('without surge the same terminating pod blocks the create (maxSurge 0)', () => {
     const noSurge = withRollingUpdate(v2, { maxSurge: 0, maxUnavailable: 1 });
     expect(outline(planNode(noSurge, nodeState('node-1', [oldPod('t', terminating)]), undefined, T0))).toEqual(nothing);
