@@ -22,14 +22,20 @@ function notFresh(pass: Pass): string {
   return pass.signal?.aborted ? STOPPED : STALE;
 }
 
-export async function apply(pass: Pass, plan: Plan): Promise<void> {
+/**
+ * Applies the plan's writes; returns the UIDs of the DaemonSets some of whose writes did not take effect (refused, or
+ * not launched: time budget, stale view, a rejected create stopping the rest). A transient failure throws instead.
+ */
+export async function apply(pass: Pass, plan: Plan): Promise<Set<string>> {
   const { deps } = pass;
   const { writeConcurrency } = deps.options;
   const now = deps.now();
   const events: EventToRecord[] = [...plan.events];
   const errors: unknown[] = [];
+  const incomplete = new Set<string>();
   const record = (action: Action, settled: PromiseSettledResult<Done>): void => {
     let outcome: ActionOutcome;
+    if (settled.status === 'rejected' || settled.value.kind === 'skipped') incomplete.add(action.daemonSet.uid);
     if (settled.status === 'fulfilled' && settled.value.kind === 'skipped') return;
     if (settled.status === 'fulfilled') {
       const done = settled.value;
@@ -64,6 +70,7 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
     backoffs.filter((_, i) => backoffsSettled[i]?.status !== 'fulfilled' || backoffsSettled[i].value.kind === 'skipped').map((a) => `${a.daemonSet.uid}/${a.nodeName}`),
   );
   const guarded = (a: { daemonSet: { uid: string }; nodeName: string }) => !unguarded.has(`${a.daemonSet.uid}/${a.nodeName}`);
+  for (const a of [...of('delete'), ...of('create')]) if (!guarded(a)) incomplete.add(a.daemonSet.uid);
   await run([...of('adopt'), ...of('release')]);
   await run(await confirmForceDeletes(pass, of('delete').filter(guarded)));
   // Each DaemonSet's creates have their own slow start, as each has its own sync upstream.
@@ -81,6 +88,9 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
     (error) => !isTransient(error),
     () => deps.now().getTime() < pass.writeDeadline && viewIsFresh(pass),
   );
+  [...creates.values()].forEach((group, i) => {
+    if ((skippedEach[i] ?? 0) > 0 && group[0]) incomplete.add(group[0].daemonSet.uid);
+  });
   const skipped = skippedEach.reduce((sum, n) => sum + n, 0);
   if (skipped > 0 && deps.now().getTime() >= pass.writeDeadline) pass.unfinished = 'time budget exhausted';
   else if (skipped > 0 && !viewIsFresh(pass)) pass.unfinished = notFresh(pass);
@@ -99,6 +109,7 @@ export async function apply(pass: Pass, plan: Plan): Promise<void> {
   // or the scheduled resync, as upstream retries a failed sync with backoff.
   const transient = errors.find(isTransient);
   if (transient) throw transient;
+  return incomplete;
 }
 
 /**

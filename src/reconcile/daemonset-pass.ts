@@ -57,19 +57,28 @@ export async function reconcileDaemonSets(
   // 2. manage: create/delete per node, and release owned pods that left the selector (known from their metadata).
   const snapshot = await snapshotWithBackoffs(pass, ready, states, hashes);
   const plan = mergePlans([planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan), ...ready.map((ds) => planReleases(ds, read.podMetadata))]);
-  await apply(pass, plan);
+  // DaemonSets some of whose writes did not take effect: upstream's manage or rolling update returned an error.
+  const unsynced = await apply(pass, plan);
 
   // 3. The rolling update, only for DaemonSets manage wrote nothing for (upstream: expectations still satisfied).
   const wrote = new Set(plan.actions.filter((a) => a.kind === 'create' || a.kind === 'delete').map((a) => a.daemonSet.uid));
   await Promise.all(
     ready
       .filter((ds) => histories.has(uid(ds)) && isRollingUpdate(ds) && !wrote.has(uid(ds)))
-      .map((ds) => isolated(pass, ds, 'rollout', () => rolloutStep(pass, ds, states, read.nodes, hashes.get(uid(ds)) as string))),
+      .map(async (ds) => {
+        let complete = false;
+        const ok = await isolated(pass, ds, 'rollout', async () => {
+          complete = await rolloutStep(pass, ds, states, read.nodes, hashes.get(uid(ds)) as string);
+        });
+        if (!ok || !complete) unsynced.add(uid(ds));
+      }),
   );
 
-  // 4. cleanupHistory, then 5. status, from the snapshot this pass started with (the next event brings it up to date).
+  // 4. cleanupHistory, only where manage and the rolling update took full effect (upstream's updateDaemonSet returns
+  // before it on their error: a refused create keeps the revisions), then 5. status, from the snapshot this pass
+  // started with (the next event brings it up to date).
   await Promise.all(
-    ready.map((ds) =>
+    ready.filter((ds) => !unsynced.has(uid(ds))).map((ds) =>
       isolated(pass, ds, 'history cleanup', async () => {
         await Promise.all((histories.get(uid(ds))?.cleanup ?? []).map((name) => cluster.deleteControllerRevision(namespaceOf(ds), name)));
       }),

@@ -17,21 +17,22 @@ import { requeueAfter, type Pass } from './deps.ts';
 /** How long a rollout step may hold its DaemonSet's lock; a crashed holder is passed over after this. */
 const ROLLOUT_LOCK_SECONDS = 15;
 
-export async function rolloutStep(pass: Pass, ds: V1DaemonSet, snapshot: NodeState[], nodes: V1Node[], hash: string): Promise<void> {
+/** One rolling-update step for `ds`; false when some of its writes did not take effect (upstream: the step failed). */
+export async function rolloutStep(pass: Pass, ds: V1DaemonSet, snapshot: NodeState[], nodes: V1Node[], hash: string): Promise<boolean> {
   const { deps, cluster } = pass;
   const ref = daemonSetRef(ds);
   // Most passes have no step to take (the rollout is done, or waits for a new pod to become available): they need
   // neither the lock nor a fresh read. Writes already made by others only shrink what the snapshot shows as possible.
   const preview = planRollingUpdate(ds, snapshot, hash, deps.now());
   requeueAfter(pass, preview.requeueAfterSeconds);
-  if (preview.creates.length + preview.deletes.length === 0) return;
+  if (preview.creates.length + preview.deletes.length === 0) return true;
   // Where passes never overlap (deps.ts `passesSerialized`), no other pass can be spending the budget meanwhile: the
   // step needs no lock, only the fresh read below (changes made by others since the pass's reads, such as a pod no
   // longer Ready, still count against the budget).
   const holder = deps.options.passesSerialized ? null : deps.newId();
   if (holder !== null && !(await cluster.acquireRolloutLock(ref, holder, ROLLOUT_LOCK_SECONDS, deps.now()))) {
     deps.log.debug('rollout step skipped: another invocation holds the lock', { daemonSet: keyOf(ds) });
-    return;
+    return true;
   }
   try {
     // Its own pods, by selector (a name held by some other pod is resolved when a create meets it: apply.ts).
@@ -40,8 +41,9 @@ export async function rolloutStep(pass: Pass, ds: V1DaemonSet, snapshot: NodeSta
     if (step.creates.length + step.deletes.length > 0) {
       deps.log.info('rollout step', { daemonSet: keyOf(ds), summary: step.summary, creates: step.creates.length, deletes: step.deletes.length });
     }
-    await apply(pass, { actions: [...step.creates, ...step.deletes], events: [], decisions: [] });
+    const incomplete = await apply(pass, { actions: [...step.creates, ...step.deletes], events: [], decisions: [] });
     requeueAfter(pass, step.requeueAfterSeconds);
+    return incomplete.size === 0;
   } finally {
     if (holder !== null) await cluster.releaseRolloutLock(ref, holder).catch((error: unknown) => deps.log.warn('rollout lock not released', { error: String(error) }));
   }

@@ -1065,6 +1065,27 @@ describe('one DaemonSet failing does not hold up the others in the same pass', (
     expect(agentPods(state)).toHaveLength(2);
   });
 
+  // Upstream's updateDaemonSet returns before cleanupHistory when manage (or the rolling update) fails: old revisions
+  // beyond revisionHistoryLimit are deleted only by a sync whose writes all took effect.
+  it.each([
+    ['all writes took effect: the oldest revision beyond the limit is deleted', false, ['createPod', 'deleteControllerRevision']],
+    ['a create refused (quota): the revisions are kept', true, ['createPod']],
+  ])('history cleanup: %s', async (_name, refuse, writes) => {
+    const v1 = newDaemonSet('agent', { spec: { revisionHistoryLimit: 1 } });
+    const v2 = updatedDaemonSet(v1, 'registry.k8s.io/pause:3.11');
+    const v3 = updatedDaemonSet(v2, 'registry.k8s.io/pause:3.12');
+    const state: FakeState = {
+      nodes: [newNode('n0'), newNode('n1')],
+      daemonSets: [v3],
+      pods: [newDaemonSetPod(v3, 'n0')],
+      revisions: [newControllerRevision(v1, 1), newControllerRevision(v2, 2), newControllerRevision(v3, 3)],
+    };
+    const { cluster, reconciler } = setup(state);
+    if (refuse) cluster.failOn('createPod', new RejectedError('403 Forbidden: exceeded quota', 403), 10);
+    await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent' }]).catch(() => undefined);
+    expect(cluster.calls.filter((c) => ['createPod', 'deleteControllerRevision'].includes(c))).toEqual(writes);
+  });
+
   // Two revisions of the current template (upstream dedupCurHistories): the pods are relabelled to the one kept, and
   // only then is the other deleted; a pod left with the deleted one's hash would count as not updated, and be replaced.
   it.each([
