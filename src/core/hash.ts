@@ -13,9 +13,9 @@
  *   3, so no words and no look-alikes), 10 digits, most significant first (≈47.5 bits): a valid label value and DNS
  *   label fragment.
  *
- * Pods created by the upstream controller therefore carry a different `controller-revision-hash` and look outdated.
- * The input must be the object as client-node models it: unknown fields (dropped by client-node's deserialiser) would
- * change the hash if kept.
+ * This hash only names a new revision. The hash a pass uses is the label of the ControllerRevision whose data matches
+ * the template (core/history.ts), so pods the upstream controller made for a template it stored keep their hash and
+ * stay current (docs/design.md, "One revision hash per pass").
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 
