@@ -52,6 +52,11 @@ const accepted: Record<Exclude<BodyKind, 'cloudevents'>, readonly string[]> = {
 export function checkContentType(kind: BodyKind, headers: Headers): boolean {
   const media = parseMediaType(headers.get('content-type'));
   const shown = media.type === '' ? 'missing Content-Type' : `Content-Type ${shortened(media.type, 100)}`;
+  // A binary-mode CloudEvent of a type daemonless does not read is ignored (202) whatever its data and its charset;
+  // its type is checked as the intake reads it (percent-encoded, maybe quoted).
+  const structured = media.type === 'application/cloudevents+json' || media.type === 'application/cloudevents-batch+json';
+  const binaryType = kind === 'cloudevents' && !structured && headers.has('ce-specversion') ? headers.get('ce-type') : null;
+  if (binaryType !== null && !isHandledCloudEventType(decodeHeaderValue(binaryType))) return false;
   if (media.charset !== undefined && media.charset !== 'utf-8' && media.charset !== 'utf8') {
     throw new UnsupportedMediaTypeError(`charset ${shortened(media.charset, 100)} is not accepted: send UTF-8`);
   }
@@ -60,12 +65,11 @@ export function checkContentType(kind: BodyKind, headers: Headers): boolean {
     if (!types.includes(media.type)) throw new UnsupportedMediaTypeError(`${shown}: send ${types.join(' or ')}`);
     return true;
   }
-  if (media.type === 'application/cloudevents+json' || media.type === 'application/cloudevents-batch+json') return true;
+  if (structured) return true;
   if (headers.has('ce-specversion')) {
     if (isJsonMediaType(media.type)) return true;
-    // An event of a type daemonless does not read is ignored (202) whatever its data; its type is checked as the
-    // intake reads it (percent-encoded, maybe quoted).
-    if (!isHandledCloudEventType(decodeHeaderValue(headers.get('ce-type') ?? ''))) return false;
+    // No type: the intake then names the missing ce-type header (400), which says more than a 415 would.
+    if (binaryType === null) return false;
     throw new UnsupportedMediaTypeError(
       `${shown}: a binary-mode CloudEvent's data must be JSON (application/json or application/<type>+json)`,
     );

@@ -97,6 +97,8 @@ describe('Content-Type per route', () => {
     { 'content-type': 'text/plain', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping' },
     { 'content-type': 'application/octet-stream', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.apiserver.resource.patch' },
     { 'ce-specversion': '1.0', 'ce-type': 'com.example.other' },
+    // Its charset too: a 415 would only have the sender retry and dead-letter an event nobody reads.
+    { 'content-type': 'text/plain; charset=iso-8859-1', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.sources.ping' },
     // No type: the intake then names the missing ce-type header (400), which says more than a 415 would.
     { 'content-type': 'text/plain', 'ce-specversion': '1.0' },
   ] as Record<string, string>[])('cloudevents accepts %j, its body not as JSON', (init) => {
@@ -113,6 +115,8 @@ describe('Content-Type per route', () => {
     // Binary mode: the body is the event's data, which daemonless reads only as JSON.
     ['cloudevents', { 'content-type': 'text/plain', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.apiserver.resource.update' }, "Content-Type text/plain: a binary-mode CloudEvent's data must be JSON (application/json or application/<type>+json)"],
     ['cloudevents', { 'ce-specversion': '1.0', 'ce-type': '"dev.knative.apiserver.ref%2Eadd"' }, /^missing Content-Type: a binary-mode CloudEvent's data must be JSON/],
+    // A type daemonless reads, in another charset: refused.
+    ['cloudevents', { 'content-type': 'application/json; charset=latin1', 'ce-specversion': '1.0', 'ce-type': 'dev.knative.apiserver.resource.update' }, 'charset latin1 is not accepted: send UTF-8'],
   ] as const)('%s refuses %j with 415', (kind, init, message) => {
     const error = catching(() => checkContentType(kind, headers(init)));
     expect(error).toBeInstanceOf(UnsupportedMediaTypeError);
