@@ -50,8 +50,8 @@ export function findUpdatedPodsOnNode(pods: readonly V1Pod[], hash: string, gene
 
 /**
  * One rollout step for one DaemonSet. The shell (reconcile/apply.ts) deletes before it creates, unlike upstream's
- * `syncNodes` (creates first): every delete here is within the budget already, and a pod replaced on its node (maxSurge
- * 0) gets its new pod in the same pass, after the old one is gone.
+ * `syncNodes` (creates first); the order cannot matter here, since a step never plans a create and a delete on the same
+ * node (with maxSurge 0 it only deletes: the per-node plan creates the replacement on a later pass).
  */
 export interface RollingUpdatePlan {
   creates: CreateAction[];
