@@ -30,6 +30,7 @@ export interface SystemOptions {
   delivery?: Delivery;
   /** Functions' HTTP port (audit, watch, resync); HTTPS (admission) is port + 1. */
   port?: number;
+  /** The built-in DaemonSet controller beside daemonless (comparison only). Default off; always on with `managed`. */
   upstreamDaemonset?: boolean;
   kcmQps?: number;
   kcmBurst?: number;
@@ -161,8 +162,10 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
   }
   await clusterUp({
     // As a managed cluster gives it: kube-controller-manager with the built-in DaemonSet controller, which cannot be
-    // switched off there (daemonless then reconciles ServerlessDaemonSets only).
-    upstreamDaemonset: managed ? true : options.upstreamDaemonset,
+    // switched off there (daemonless then reconciles ServerlessDaemonSets only). Otherwise daemonless replaces it:
+    // off unless asked for, also on a cluster left running with it (managed before), where it would fight daemonless
+    // over the same apps/v1 DaemonSets.
+    upstreamDaemonset: managed ? true : (options.upstreamDaemonset ?? false),
     kcmQps: options.kcmQps,
     kcmBurst: options.kcmBurst,
     // https: kube-apiserver's webhook client sends the bearer token only over TLS (seen here: none over http).

@@ -15,8 +15,9 @@ const options = {
   delivery: { type: 'string' },
   // lambda: the built bundles in the local Lambda runtime (RIE + aws-lambda-ric) behind a local API Gateway.
   runtime: { type: 'string', default: 'server' },
-  // Not given: a running cluster keeps what it runs with (docs/devcluster.md, the rule).
-  'upstream-daemonset': { type: 'boolean' },
+  // Both controllers on apps/v1 DaemonSets, for comparison. Not given: off, even on a cluster running with it (a
+  // managed one before), since daemonless replaces it (devcluster/system.ts).
+  'upstream-daemonset': { type: 'boolean', default: false },
   // As EKS gives it: the built-in DaemonSet controller on, no audit webhook (admission only), ServerlessDaemonSets.
   managed: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
