@@ -104,6 +104,12 @@ export function hintKey(hint: Hint): string {
   }
 }
 
+/** For a log line: how many hints, and the keys of the first 20 (which nodes and DaemonSets an operator can grep for). */
+export function summarizeHints(hints: readonly Hint[]): { count: number; keys: string[] } {
+  const shown = 20;
+  return { count: hints.length, keys: hints.slice(0, shown).map(hintKey) };
+}
+
 /**
  * At most this many pod names ride on one DaemonSet hint; beyond, the hint asks for the full pass (no `pods`). A burst
  * of joins merges the Ready events of hundreds of pods into one pass. 1,000 names of the usual length (under 64

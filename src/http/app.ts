@@ -22,7 +22,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Config } from '../config.ts';
 import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, UnauthorizedError, isTransient } from '../errors.ts';
-import { dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { dedupeHints, summarizeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
 import type { RouteSecrets } from '../secrets.ts';
 import { allRoutes, isAccepted, requireBearer, requireRouteSecrets, type RouteName } from './auth.ts';
@@ -279,11 +279,6 @@ function requestLog(log: Logger) {
     const sources = c.get('sources');
     if (sources) log.debug('request sources', { route: fields.route, sources: sources.slice(0, 50) });
   };
-}
-
-function summarizeHints(hints: readonly Hint[]): { count: number; keys: string[] } {
-  const shown = 20;
-  return { count: hints.length, keys: hints.slice(0, shown).map(hintKey) };
 }
 
 function groupReasons(reasons: readonly string[]): { reason: string; count: number }[] {

@@ -29,7 +29,7 @@
  */
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { DeferredError, isTransient } from '../errors.ts';
-import { dedupeHints, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
+import { dedupeHints, summarizeHints, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
 import { issuesOf, shortened } from '../http/invalid-input.ts';
 import { QueueMessageSchema, type QueueMessage } from './message.ts';
@@ -109,7 +109,7 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps, signal?:
     const result = await deps.handler.handle(hintsOfDue(), signal, more);
     done = true;
     const drained = drainedOfDue().length;
-    deps.log.info('queue batch reconciled', { records: event.Records.length, ...(drained > 0 ? { drained } : {}), hints: result.hints, result });
+    deps.log.info('queue batch reconciled', { records: event.Records.length, ...(drained > 0 ? { drained } : {}), hints: summarizeHints(hintsOfDue()), result });
   } catch (error) {
     // Every hint the pass had, drained ones included, is sent again.
     const hints = hintsOfDue();
