@@ -122,13 +122,17 @@ describe('the deployment guides', () => {
 
   // The blocks of this mode, in guide order, except those that need a DaemonSet to move (below).
   const runnable = blocks.filter((b) => b.kind === MODE && !b.script.includes('$NAME'));
-  it.each(runnable.map((b) => [at(b), b] as const))(
+  it.for(runnable.map((b) => [at(b), b] as const))(
     '%s runs as written',
-    (_at, block) => {
-      if (block.script.includes('| jq') && !hasJq) return void console.warn(`${at(block)}: jq is not installed, not run`);
+    { timeout: 340_000 },
+    ([, block], context) => {
+      // Counted as skipped, not passed: the summary shows that a block was not run.
+      if (block.script.includes('| jq') && !hasJq) {
+        console.warn(`${at(block)}: jq is not installed, not run`);
+        context.skip();
+      }
       run(block);
     },
-    340_000,
   );
 
   it.runIf(runnable.some((b) => b.script.includes('fluentd-elasticsearch')))('left the reference DaemonSet with a Ready pod on each of these nodes', async () => {
