@@ -59,8 +59,12 @@ export async function startTrialSystem(options: {
   const localDir = options.localDir ?? mkdtempSync(join(tmpdir(), 'daemonless-reliability-'));
   process.env['DAEMONLESS_LOCAL_DIR'] = localDir;
   // Ports the caller did not name are taken free, so a run never collides with a system someone left up.
-  for (const name of portVars) process.env[name] ??= String(await freePort());
-  process.env['DAEMONLESS_FUNCTIONS_PORT'] ??= String(await freePort(2));
+  // One `taken` set: the kernel may hand two probes the same port (it did, in CI: apiserver and scheduler both 43111).
+  const functionsPort = Number(process.env['DAEMONLESS_FUNCTIONS_PORT']);
+  const named = [...portVars.map((name) => Number(process.env[name])), functionsPort, functionsPort + 1];
+  const taken = new Set(named.filter((port) => Number.isInteger(port) && port > 0));
+  for (const name of portVars) process.env[name] ??= String(await freePort(1, taken));
+  process.env['DAEMONLESS_FUNCTIONS_PORT'] ??= String(await freePort(2, taken));
   const start = async (env: Record<string, string>) => {
     // Passed through as given: startSystem reads `runtime` once the Lambda runtime lands (see the report).
     const systemOptions: SystemOptions & { runtime: Runtime } = {
