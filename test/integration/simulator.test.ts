@@ -90,10 +90,13 @@ describe('simulated nodes', () => {
     expect(age).toBeLessThan(60_000);
   });
 
-  it('never reuse a name', async () => {
+  it('never reuse a name, not even that of a node deleted a moment ago', async () => {
+    // A live node's name could not be taken again (the create would fail); a deleted one's could.
+    const [gone] = await addNodes(admin.kc, 1, { taints: [TEST_TAINT] });
+    expect(await deleteNode(admin.kc, gone!)).toBe(true);
     const more = await addNodes(admin.kc, 1, { taints: [TEST_TAINT] });
     names.push(...more);
-    expect(names.slice(0, 2)).not.toContain(more[0]);
+    expect([...names.slice(0, 2), gone]).not.toContain(more[0]);
   });
 
   it('take taints and labels, and flip Ready on demand', async () => {
