@@ -68,6 +68,9 @@ function refOf(node: Schema): string | undefined {
   return undefined;
 }
 
+/** Sizes the CRD sets where apps/v1 sets none, so that the API server can bound the cost of the selector rule. */
+export const LIMITS = { templateLabels: 1024, matchLabels: 256, matchExpressions: 256, values: 256 };
+
 /** The CRD, from the structural DaemonSetSpec and DaemonSetStatus schemas. */
 export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
   const properties = spec.properties as Record<string, Schema>;
@@ -111,7 +114,7 @@ export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
   // The pod template of a DaemonSet: restartPolicy Always, no activeDeadlineSeconds. Not defaulted here, unlike
   // apps/v1: a default in the template would change the revision hash of every ServerlessDaemonSet stored before (a
   // rollout of every pod when the CRD is upgraded); the pods' API server defaults it to Always anyway.
-  const template = properties.template as { properties: { spec: Schema & { properties: Record<string, Schema> } } };
+  const template = properties.template as { properties: { metadata: Schema; spec: Schema & { properties: Record<string, Schema> } } };
   const podSpec = template.properties.spec;
   podSpec.properties.restartPolicy = { type: 'string', enum: ['Always'] };
   podSpec['x-kubernetes-validations'] = [
@@ -126,6 +129,38 @@ export function serverlessDaemonSetCrd(spec: Schema, status: Schema): Schema {
     { rule: "has(self.key) && self.key != '' || has(self.operator) && self.operator == 'Exists'", message: 'operator must be Exists when `key` is empty, which means "match all values and all keys"', fieldPath: '.operator' },
     { rule: "!has(self.operator) || self.operator != 'Exists' || !has(self.value) || self.value == ''", message: "value must be empty when `operator` is 'Exists'", fieldPath: '.operator' },
     { rule: "!has(self.tolerationSeconds) || has(self.effect) && self.effect == 'NoExecute'", message: "effect must be 'NoExecute' when `tolerationSeconds` is set", fieldPath: '.effect' },
+  ];
+  // The selector selects the template's labels (apps/v1 ValidateDaemonSetSpec): else every pod created would be an
+  // orphan to it, created again at every pass. Each requirement read as labels.Selector reads it; a label the template
+  // lacks fails In and Exists and satisfies NotIn and DoesNotExist.
+  // CEL sees only declared fields, and the API server refuses a rule whose cost it cannot bound: the labels are declared
+  // and every collection the rule walks gets a size. Lengths are the label rules' own (a value at most 63 characters, a
+  // key at most 253 + 1 + 63); the counts are a deviation from apps/v1, which has none, set far above real use.
+  const meta = template.properties.metadata as Schema & { properties?: Record<string, Schema> };
+  template.properties.metadata = {
+    ...meta,
+    properties: { ...meta.properties, labels: { type: 'object', maxProperties: LIMITS.templateLabels, additionalProperties: { type: 'string', maxLength: 63 } } },
+  };
+  const selectorProps = selector.properties as unknown as Record<string, Schema & { items?: Schema & { properties: Record<string, Schema> } }>;
+  selectorProps.matchLabels = { ...selectorProps.matchLabels, maxProperties: LIMITS.matchLabels, additionalProperties: { type: 'string', maxLength: 63 } };
+  selectorProps.matchExpressions = { ...selectorProps.matchExpressions, maxItems: LIMITS.matchExpressions };
+  requirement.properties.key = { ...requirement.properties.key, maxLength: 317 };
+  requirement.properties.values = { ...requirement.properties.values, maxItems: LIMITS.values, items: { type: 'string', maxLength: 63 } };
+  const labels = 'self.template.metadata.labels';
+  const has = (key: string) => `(has(self.template.metadata) && has(${labels}) && ${key} in ${labels})`;
+  spec['x-kubernetes-validations'] = [
+    {
+      rule: [
+        `!has(self.selector) || (!has(self.selector.matchLabels) || self.selector.matchLabels.all(k, ${has('k')} && ${labels}[k] == self.selector.matchLabels[k]))`,
+        ` && (!has(self.selector.matchExpressions) || self.selector.matchExpressions.all(e,`,
+        ` e.operator == 'In' ? ${has('e.key')} && has(e.values) && ${labels}[e.key] in e.values`,
+        ` : e.operator == 'NotIn' ? !${has('e.key')} || !has(e.values) || !(${labels}[e.key] in e.values)`,
+        ` : e.operator == 'Exists' ? ${has('e.key')}`,
+        ` : !${has('e.key')}))`,
+      ].join(''),
+      message: '`selector` does not match template `labels`',
+      fieldPath: '.template.metadata.labels',
+    },
   ];
   return {
     apiVersion: 'apiextensions.k8s.io/v1',

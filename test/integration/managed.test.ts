@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { crdFile, crdFromCluster } from '../../devcluster/crd-install.ts';
+import { LIMITS } from '../../devcluster/crd.ts';
 import { daemonSets } from '../../devcluster/daemonsets.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 import { addNodes, deleteNode } from '../../devcluster/simulator/nodes.ts';
@@ -148,6 +149,15 @@ describe.runIf(MODE === 'managed')('the ServerlessDaemonSet CRD validates as app
     ['a toleration of no key and no operator', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ effect: 'NoSchedule' }]), /operator: Invalid value: .*operator must be Exists when `key` is empty/],
     ['Exists with a value', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ key: 'k', operator: 'Exists', value: 'v' }]), /operator: Invalid value: .*value must be empty when `operator` is 'Exists'/],
     ['tolerationSeconds without NoExecute', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ key: 'k', operator: 'Exists', effect: 'NoSchedule', tolerationSeconds: 5 }]), /effect: Invalid value: .*effect must be 'NoExecute' when `tolerationSeconds` is set/],
+    ['a selector the template labels do not match', (d: V1DaemonSet) => void (d.spec!.selector = { matchLabels: { app: 'other' } }), /labels: Invalid value: .*`selector` does not match template `labels`/],
+    ['a selector of a label the template lacks', (d: V1DaemonSet) => void (d.spec!.selector.matchLabels = { ...d.spec!.selector.matchLabels, tier: 'node' }), /labels: Invalid value: .*`selector` does not match template `labels`/],
+    ['a template without labels', (d: V1DaemonSet) => void delete d.spec!.template.metadata, /labels: Invalid value: .*`selector` does not match template `labels`/],
+    ['In of values the label does not have', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'app', operator: 'In', values: ['x', 'y'] }]), /labels: Invalid value: .*`selector` does not match template `labels`/],
+    ['NotIn of the label’s value', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'app', operator: 'NotIn', values: ['x', d.metadata!.name!] }]), /labels: Invalid value: .*`selector` does not match template `labels`/],
+    ['Exists of a label the template lacks', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'tier', operator: 'Exists' }]), /labels: Invalid value: .*`selector` does not match template `labels`/],
+    ['DoesNotExist of a label the template has', (d: V1DaemonSet) => void (d.spec!.selector.matchExpressions = [{ key: 'app', operator: 'DoesNotExist' }]), /labels: Invalid value: .*`selector` does not match template `labels`/],
+    // A deviation (docs/deploy-eks.md): the selector rule needs sizes for the API server to bound its cost.
+    ['more template labels than the CRD takes', (d: V1DaemonSet) => void Object.assign(d.spec!.template.metadata!.labels!, Object.fromEntries(Array.from({ length: LIMITS.templateLabels }, (_, i) => [`l${i}`, 'x']))), /labels: Too many: 1025: must have at most 1024 items/],
     ['an effect a taint cannot have', (d: V1DaemonSet) => void (d.spec!.template.spec!.tolerations = [{ key: 'k', operator: 'Exists', effect: 'NoExec' }]), /effect: Unsupported value: "NoExec"/],
   ])('refuses %s', async (_name, change, message) => {
     await expect(dryRun(ds(change))).rejects.toThrow(message);
@@ -162,6 +172,26 @@ describe.runIf(MODE === 'managed')('the ServerlessDaemonSet CRD validates as app
     ];
     const stored = await dryRun(ds((d) => void (d.spec!.template.spec!.tolerations = tolerations)));
     expect(stored.spec?.template.spec?.tolerations).toEqual(tolerations);
+  });
+
+  it('accepts a selector whose every requirement the template labels meet', async () => {
+    const selector = {
+      matchLabels: { app: 'agent' },
+      matchExpressions: [
+        { key: 'tier', operator: 'In', values: ['node', 'edge'] },
+        { key: 'tier', operator: 'Exists' },
+        { key: 'app', operator: 'NotIn', values: ['other'] },
+        { key: 'canary', operator: 'NotIn', values: ['true'] },
+        { key: 'canary', operator: 'DoesNotExist' },
+      ],
+    };
+    const stored = await dryRun(
+      ds((d) => {
+        d.spec!.selector = selector;
+        d.spec!.template.metadata = { labels: { app: 'agent', tier: 'node', extra: 'x' } };
+      }),
+    );
+    expect(stored.spec?.selector).toEqual(selector);
   });
 
   it.each([
