@@ -4,10 +4,10 @@
  * and stopped by `down`.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type LocalDirOptions, startTracked } from '../controlplane.ts';
 import { localPaths, repoRoot } from '../paths.ts';
+import { freePorts } from '../ports.ts';
 import { isOurProcess, readPidFile } from '../processes.ts';
 import { launchFile, readLaunch } from '../state.ts';
 import { faultControl } from './control.ts';
@@ -47,8 +47,9 @@ export async function ensureFaultProxyProcess(options: FaultProxyProcessOptions 
     log(`fault proxy: already running (pid ${runningPid}), ${result.url}`);
     return result;
   }
-  const port = options.port ?? (await freePort());
-  const controlPort = options.controlPort ?? (await freePort());
+  const [freeA, freeB] = (await freePorts(2)) as [number, number];
+  const port = options.port ?? freeA;
+  const controlPort = options.controlPort ?? freeB;
   const configFile = join(p.run, 'fault-proxy.config.json');
   mkdirSync(p.run, { recursive: true });
   writeFileSync(configFile, JSON.stringify(options.config ?? {}, null, 2) + '\n');
@@ -69,15 +70,4 @@ export async function ensureFaultProxyProcess(options: FaultProxyProcessOptions 
   );
   log(`fault proxy: started (pid ${pid}), https://127.0.0.1:${port}, control http://127.0.0.1:${controlPort}`);
   return { url: `https://127.0.0.1:${port}`, controlUrl: `http://127.0.0.1:${controlPort}`, kubeconfig };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }

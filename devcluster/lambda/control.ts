@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { isOurProcess, readPidFile, stopProcess, waitReaped } from '../processes.ts';
 import { repoRoot } from '../paths.ts';
 import { startElasticMq, stopElasticMq } from '../queue/elasticmq.ts';
-import { freePort } from './proc.ts';
+import { freePort } from '../ports.ts';
 import { parseServerlessYaml } from './serverless-config.ts';
 import type { ServiceOptions } from './service.ts';
 

@@ -23,7 +23,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runtimeCommand } from './bootstrap.ts';
-import { alive, childrenOf, freePort, resetPeakRss, signalTree, statusKb, treeOf } from './proc.ts';
+import { freePorts } from '../ports.ts';
+import { alive, childrenOf, resetPeakRss, signalTree, statusKb, treeOf } from './proc.ts';
 
 export interface InstanceSpec {
   /** Deployed function name (AWS_LAMBDA_FUNCTION_NAME). */
@@ -107,7 +108,7 @@ export class Instance {
 
   /** Starts RIE (the runtime itself starts with the first invocation: that is the Init phase RIE reports). */
   static async start(spec: InstanceSpec): Promise<Instance> {
-    const [port, runtimeApiPort] = [await freePort(), await freePort()];
+    const [port, runtimeApiPort] = (await freePorts(2)) as [number, number];
     const instance = new Instance(spec, port);
     await instance.spawn(runtimeApiPort);
     return instance;

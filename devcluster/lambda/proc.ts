@@ -3,7 +3,6 @@
  * whole tree. Everything is addressed by pid; nothing is looked up by name.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 
 /** Direct children of `pid` (all its threads' children). */
 export function childrenOf(pid: number): number[] {
@@ -76,15 +75,3 @@ export function alive(pid: number): boolean {
   }
 }
 
-/** A port the OS says is free now (listen on 0, read it, close). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -19,7 +19,7 @@ import { lambdaStateDir, stopProductLambda } from '../lambda/product.ts';
 import { localPaths } from '../paths.ts';
 import { launchFile, readLaunch } from '../state.ts';
 import { startSystem, stopSystem, type System, type SystemOptions } from '../system.ts';
-import { freePort } from './ports.ts';
+import { freePorts } from '../ports.ts';
 
 export type Runtime = 'server' | 'lambda';
 
@@ -59,12 +59,10 @@ export async function startTrialSystem(options: {
   const localDir = options.localDir ?? mkdtempSync(join(tmpdir(), 'daemonless-reliability-'));
   process.env['DAEMONLESS_LOCAL_DIR'] = localDir;
   // Ports the caller did not name are taken free, so a run never collides with a system someone left up.
-  // One `taken` set: the kernel may hand two probes the same port (it did, in CI: apiserver and scheduler both 43111).
-  const functionsPort = Number(process.env['DAEMONLESS_FUNCTIONS_PORT']);
-  const named = [...portVars.map((name) => Number(process.env[name])), functionsPort, functionsPort + 1];
-  const taken = new Set(named.filter((port) => Number.isInteger(port) && port > 0));
-  for (const name of portVars) process.env[name] ??= String(await freePort(1, taken));
-  process.env['DAEMONLESS_FUNCTIONS_PORT'] ??= String(await freePort(2, taken));
+  const unnamed = portVars.filter((name) => process.env[name] === undefined);
+  const picked = await freePorts(unnamed.length);
+  unnamed.forEach((name, i) => (process.env[name] = String(picked[i])));
+  process.env['DAEMONLESS_FUNCTIONS_PORT'] ??= String((await freePorts(1, { span: 2 }))[0]);
   const start = async (env: Record<string, string>) => {
     // Passed through as given: startSystem reads `runtime` once the Lambda runtime lands (see the report).
     const systemOptions: SystemOptions & { runtime: Runtime } = {

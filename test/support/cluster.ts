@@ -4,7 +4,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -180,24 +179,8 @@ export function loadFixture(file: string): Record<string, any>[] {
   return loadAllYaml(readFileSync(join(fixturesDir, file), 'utf8')).filter(Boolean);
 }
 
-/**
- * Ports nothing listens on right now (the kernel's choice), for a private control plane or a test listener. Another
- * process could take one before it is used; on a test machine that window is small enough.
- */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => {
-      const server = createServer();
-      return new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      });
-    }),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+/** Free loopback ports for a private control plane or a test listener (devcluster/ports.ts). */
+export { freePorts } from '../../devcluster/ports.ts';
 
 /** The lines of the functions' logs, of either runtime (the local server's, the local Lambda service's). */
 export function functionsLog(): string[] {

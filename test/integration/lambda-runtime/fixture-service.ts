@@ -11,7 +11,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { repoRoot } from '../../../devcluster/paths.ts';
 import { ensurePki } from '../../../devcluster/pki.ts';
 import { startLambda, stopLambda, type LambdaHandle, type StartLambdaOptions } from '../../../devcluster/lambda/control.ts';
-import { freePort } from '../../../devcluster/lambda/proc.ts';
+import { freePorts } from '../../../devcluster/ports.ts';
 
 export const fixtureFile = join(repoRoot, 'test', 'fixtures', 'lambda', 'serverless.yml');
 export const SECRET = 'fixture-secret-value';
@@ -34,13 +34,14 @@ export async function startFixtureService(overrides: Partial<StartLambdaOptions>
   const outDir = join(dir, 'out');
   const { pki } = await ensurePki(join(dir, 'pki'));
   const stateDir = join(dir, 'lambda');
+  const [httpPort, httpsPort] = (await freePorts(2)) as [number, number];
   const handle = await startLambda({
     serverlessFile: fixtureFile,
     stateDir,
     ssm: { '/fixture/local/secret': SECRET },
     variablesEnv: { FIXTURE_OUT_DIR: outDir },
-    http: { port: await freePort() },
-    https: { port: await freePort(), certFile: pki.webhook.cert, keyFile: pki.webhook.key },
+    http: { port: httpPort },
+    https: { port: httpsPort, certFile: pki.webhook.cert, keyFile: pki.webhook.key },
     asyncRetryDelaysMs: [200, 400],
     scheduleRateMs: { tick: 60_000 },
     ...overrides,
