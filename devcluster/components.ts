@@ -3,11 +3,11 @@
  * cluster runs with is readable in one place.
  */
 import { join } from 'node:path';
-import type { NormalizedOptions, Ports } from './options.ts';
+import type { ComponentName, NormalizedOptions, Ports } from './options.ts';
 import type { LocalPaths } from './paths.ts';
 import { type Pki, serviceClusterIpRange } from './pki.ts';
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'simulator';
+export type { ComponentName };
 
 export interface ComponentSpec {
   readonly name: ComponentName;

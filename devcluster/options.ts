@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { ComponentName } from './components.ts';
 import { defaultAuditPolicyFile } from './paths.ts';
 
 export interface AuditWebhook {
@@ -20,6 +19,9 @@ export interface AuditWebhook {
    */
   readonly token?: string;
 }
+
+/** The processes of the local control plane (and the node simulator). */
+export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'simulator';
 
 export interface Ports {
   readonly apiserver: number;
