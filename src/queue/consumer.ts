@@ -7,10 +7,11 @@
  * - A record whose `notBefore` is still ahead (a delay beyond SQS's 900 s) is sent again with the rest of its delay.
  * - A transient failure of the reconcile (API server overloaded or unreachable, a stale view) or a deferral (the pass
  *   lock held by another pass, a time budget spent after writes were made) sends the batch's hints again, in one
- *   message, with a short delay (the API server's Retry-After when it gave one) and reports success, so the retry does
- *   not wait for the visibility timeout; when even that send fails, every record is reported failed and SQS
- *   redelivers. Transient failures are counted in the message (deferrals are not): past `MAX_TRANSIENT_RESENDS` they
- *   are handled as the failures below, so a condition that never clears reaches the dead-letter queue.
+ *   message per count (usually one: each message keeps its own counts), with a short delay (the API server's
+ *   Retry-After when it gave one) and reports success, so the retry does not wait for the visibility timeout; when even
+ *   that send fails, its records are reported failed and SQS redelivers. Transient failures are counted in each message
+ *   (deferrals are not): past `MAX_TRANSIENT_RESENDS` that message's are handled as the failures below, so a condition
+ *   that never clears reaches the dead-letter queue.
  * - Any other failure (a 403 while kube-apiserver's authorizer starts after a restart, a bug, one DaemonSet's step that
  *   keeps failing) sends each message of the pass again on its own, with its own count and a delay growing with it
  *   (2, 4, 8, 16 s: upstream re-queues every failed sync with backoff): the pass cannot tell which hint failed, and the
@@ -116,29 +117,39 @@ export async function consumeBatch(event: SQSEvent, deps: ConsumerDeps, signal?:
     const transient = isTransient(error);
     deps.log.warn('queue batch not reconciled', { records: due.length, hints: hints.length, transient, error: serializeError(error) });
     const deferred = error instanceof DeferredError;
-    const transients = Math.max(...due.map((d) => d.transients)) + (deferred ? 0 : 1);
-    if (transient && (deferred || transients <= MAX_TRANSIENT_RESENDS)) {
-      // Together, in one message: the next pass takes them all again.
-      const delay = Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS)));
-      const failed = Math.max(...due.map((d) => d.failures));
-      done = await deps.queue.send(hints, delay, { failures: failed, transients }).then(() => true, () => false);
-      if (!done) failures.push(...recordsOf(due));
-    } else {
-      // Each message on its own, with its own count and delay: the hint that fails is not known, and hints that only
-      // shared its pass must not share its fate (the dead-letter queue); their delays part them.
-      const left = await Promise.all(
-        due.map(async (d) => {
-          if (d.failures >= MAX_FAILED_RESENDS) return d;
-          // The transient count goes with it: past the bound, every further transient failure counts as a failure.
-          const sent = await deps.queue.send(d.hints, RETRY_DELAY_SECONDS * 2 ** d.failures, { failures: d.failures + 1, transients: transient ? Math.max(d.transients, transients) : d.transients }).then(() => true, () => false);
-          return sent ? undefined : d;
-        }),
-      );
-      const kept = left.filter((d): d is Due => d !== undefined);
-      failures.push(...recordsOf(kept));
-      // Drained messages sent again are done with; the others stay in the queue (their visibility timeout).
-      handled.push(...due.filter((d) => !kept.includes(d)).flatMap((d) => ('drained' in d.from ? [d.from.drained] : [])));
+    // Each message keeps its own counts: merged, a hint that only shared a pass (or a wait for the pass lock) with a
+    // DaemonSet that keeps failing took on its count and went to the dead-letter queue with it.
+    const counted = (d: Due) => d.transients + (transient && !deferred ? 1 : 0);
+    const again = transient ? due.filter((d) => deferred || counted(d) <= MAX_TRANSIENT_RESENDS) : [];
+    // Together, one message per count (usually one): the next pass takes them all again.
+    const delay = transient ? Math.min(60, Math.max(1, Math.ceil(error.retryAfterSeconds ?? RETRY_DELAY_SECONDS))) : 0;
+    const together = new Map<string, Due[]>();
+    for (const d of again) {
+      const key = `${d.failures}/${counted(d)}`;
+      together.set(key, [...(together.get(key) ?? []), d]);
     }
+    const left = await Promise.all([
+      ...[...together.values()].map(async (group) => {
+        const [first] = group as [Due, ...Due[]];
+        const sent = await deps.queue.send(dedupeHints(group.flatMap((d) => d.hints)), delay, { failures: first.failures, transients: counted(first) }).then(() => true, () => false);
+        return sent ? [] : group;
+      }),
+      // Any other failure, or transient ones past the bound: each message on its own, with its own count and delay: the
+      // hint that fails is not known, and hints that only shared its pass must not share its fate (the dead-letter
+      // queue); their delays part them.
+      ...due
+        .filter((d) => !again.includes(d))
+        .map(async (d) => {
+          if (d.failures >= MAX_FAILED_RESENDS) return [d];
+          // The transient count goes with it: past the bound, every further transient failure counts as a failure.
+          const sent = await deps.queue.send(d.hints, RETRY_DELAY_SECONDS * 2 ** d.failures, { failures: d.failures + 1, transients: counted(d) }).then(() => true, () => false);
+          return sent ? [] : [d];
+        }),
+    ]);
+    const kept = left.flat();
+    failures.push(...recordsOf(kept));
+    // Drained messages sent again are done with; the others stay in the queue (their visibility timeout).
+    handled.push(...due.filter((d) => !kept.includes(d)).flatMap((d) => ('drained' in d.from ? [d.from.drained] : [])));
   }
   // Not done: the drained messages stay in the queue and come back after their visibility timeout. Those sent again
   // for later are done with either way.

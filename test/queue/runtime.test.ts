@@ -306,6 +306,39 @@ describe('consumeBatch', () => {
     expect(sent).toEqual([want]);
   });
 
+  // Each message's counts are its own: merged into one re-send, a hint that only shared a pass (or a wait for the pass
+  // lock) with a DaemonSet that keeps failing took on its count and went to the dead-letter queue with it.
+  it.each([
+    {
+      name: 'a deferral: each message keeps its own failure count',
+      error: new DeferredError('another pass holds the pass lock', 1),
+      batch: [{ hints: [ds('poison')], failures: 3 }, { hints: [node('n1')] }],
+      want: [{ hints: [ds('poison')], delay: 1, failures: 3, transients: 0 }, { hints: [node('n1')], delay: 1, failures: 0, transients: 0 }],
+    },
+    {
+      name: 'a transient failure: each message keeps its own counts and counts it',
+      error: new TransientError('503', 2),
+      batch: [{ hints: [ds('poison')], failures: 3, transients: 4 }, { hints: [node('n1')] }],
+      want: [{ hints: [ds('poison')], delay: 2, failures: 3, transients: 5 }, { hints: [node('n1')], delay: 2, failures: 0, transients: 1 }],
+    },
+    {
+      name: `a transient failure past ${MAX_TRANSIENT_RESENDS} re-sends counts as a failure for that message only`,
+      error: new TransientError('503', 2),
+      batch: [{ hints: [node('n1')], transients: MAX_TRANSIENT_RESENDS }, { hints: [node('n2')] }],
+      want: [{ hints: [node('n1')], delay: 2, failures: 1, transients: MAX_TRANSIENT_RESENDS + 1 }, { hints: [node('n2')], delay: 2, failures: 0, transients: 1 }],
+    },
+  ])('$name', async ({ error, batch, want }) => {
+    const sent: { hints: Hint[]; delay: number; failures: number; transients: number }[] = [];
+    const queue: HintQueue = { send: async (hints, d = 0, options) => void sent.push({ hints: [...hints], delay: d, failures: options?.failures ?? 0, transients: options?.transients ?? 0 }) };
+    const { h } = handler(async () => {
+      throw error;
+    });
+    const records = batch.map(({ hints, ...counts }) => record(encodeMessage(hints, undefined, counts)));
+    expect(await consumeBatch(event(...records), deps(h, queue))).toEqual({ batchItemFailures: [] });
+    expect(sent).toEqual(expect.arrayContaining(want));
+    expect(sent).toHaveLength(want.length);
+  });
+
   it(`past ${MAX_TRANSIENT_RESENDS} transient re-sends the next transient failure counts as a failure: a condition that never clears reaches the dead-letter queue`, async () => {
     const sent: { delay: number; failures?: number; transients?: number }[] = [];
     const queue: HintQueue = { send: async (_hints, d = 0, options) => void sent.push({ delay: d, ...options }) };
