@@ -17,7 +17,7 @@ export interface TimerOptions {
   followUpIntervalMs: number;
   /**
    * A follow-up starts this long after it is first asked for, so one pass covers a whole burst of deliveries; and it
-   * is dropped when a pass of the same DaemonSet, for whatever reason, started after it was asked for (that pass read
+   * is dropped when a pass of the same DaemonSet, for whatever reason, started after it was last asked for (that pass read
    * the cluster after the change that asked). A node join asks for one (status) and, within this delay, the new pod's
    * own events (bound, Ready) bring a DaemonSet-wide pass that covers it: one status pass per join instead of two.
    */
@@ -36,7 +36,7 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
     running: boolean;
     again: boolean;
     lastStart: number;
-    /** When the pending follow-up was first asked for. */
+    /** When the pending follow-up was last asked for. */
     askedAt: number;
     /** What the pending (or next) follow-up runs with: every request for it merged (hints.ts `mergeFollowUps`). */
     hint?: Hint;
@@ -83,8 +83,9 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
       slot.again = true;
       return;
     }
-    if (slot.timer) return;
+    // The last ask: a later pass covers the follow-up only if it started after every ask merged into it.
     slot.askedAt = Date.now();
+    if (slot.timer) return;
     const wait = Math.max(delay, slot.lastStart + options.followUpIntervalMs - Date.now());
     slot.timer = setTimeout(() => run(key, slot), wait);
     slot.timer.unref();

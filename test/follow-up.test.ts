@@ -57,6 +57,19 @@ describe('withTimers (long-lived server)', () => {
     expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(1);
   });
 
+  // Asks merge into the pending follow-up: a pass covers it only when it started after the last of them.
+  it('a pass that started between two asks covers the first only: the follow-up still runs', async () => {
+    const { inner, calls } = recording();
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250, followUpDelayMs: 1_000 });
+    await handler.handle([node]); // asks for ds/agent in 1 s
+    await vi.advanceTimersByTimeAsync(300);
+    await handler.handle([ds]); // a pass of the DaemonSet, delivered: it read after the first ask
+    await vi.advanceTimersByTimeAsync(100);
+    await handler.handle([node]); // asks again: a change after that pass read
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(calls.filter((c) => c[0] === 'ds/agent')).toHaveLength(2);
+  });
+
   it('a pass that started before the ask does not cover it', async () => {
     const { inner, calls } = recording(100);
     const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250, followUpDelayMs: 1_000 });
