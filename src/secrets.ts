@@ -106,7 +106,7 @@ function errorText(error: unknown): string {
 
 /** The slice of `@aws-sdk/client-ssm` used here. */
 export interface SsmSdk {
-  SSMClient: new (config: object) => { send(command: unknown): Promise<GetParametersOutput> };
+  SSMClient: new (config: object) => { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<GetParametersOutput> };
   GetParametersCommand: new (input: { Names: string[]; WithDecryption: boolean }) => unknown;
 }
 
@@ -119,12 +119,20 @@ interface GetParametersOutput {
 const batchSize = 10;
 
 /**
+ * The longest one GetParameters call (the SDK's own retries included) may take. The SDK sets no timeout of its own: a
+ * function in a VPC without a route to SSM would wait for TCP to give up (minutes), past the functions' timeouts (29 s
+ * for the intake), and fail as "Task timed out" instead of naming the parameters.
+ */
+export const SSM_TIMEOUT_MS = 10_000;
+
+/**
  * Parameter Store through the runtime's SDK (on NODE_PATH, which only `require` honours, hence createRequire; the
  * bundle marks `@aws-sdk/*` external, as for the admission function's self-invoke in src/http/lambda.ts). The SDK is
  * loaded on the first call only: a process that names no parameter never needs it.
  */
 export function createSsmParameterStore(
   loadSdk: () => SsmSdk = () => createRequire(import.meta.url)('@aws-sdk/client-ssm') as SsmSdk,
+  { timeoutMs = SSM_TIMEOUT_MS }: { timeoutMs?: number } = {},
 ): ParameterStore {
   let loaded: { sdk: SsmSdk; client: InstanceType<SsmSdk['SSMClient']> } | undefined;
   return {
@@ -138,7 +146,14 @@ export function createSsmParameterStore(
       const missing: string[] = [];
       for (let i = 0; i < names.length; i += batchSize) {
         const batch = names.slice(i, i + batchSize);
-        const output = await client.send(new sdk.GetParametersCommand({ Names: batch, WithDecryption: true }));
+        const abortSignal = AbortSignal.timeout(timeoutMs);
+        let output: GetParametersOutput;
+        try {
+          output = await client.send(new sdk.GetParametersCommand({ Names: batch, WithDecryption: true }), { abortSignal });
+        } catch (error) {
+          if (abortSignal.aborted) throw new Error(`GetParameters: no answer within ${timeoutMs} ms`, { cause: error });
+          throw error;
+        }
         // A parameter asked for by ARN or with a `:version` selector comes back under its plain name.
         const byKey = new Map<string, string>();
         for (const p of output.Parameters ?? []) {

@@ -174,6 +174,26 @@ describe('createSsmParameterStore (the runtime SDK, stood in by a recording fake
     expect(missing).toEqual([]);
   });
 
+  // A function in a VPC without a route to SSM: the connection is black-holed, and the SDK sets no timeout of its own.
+  it('a call that gets no answer fails within its timeout, naming it, instead of holding the cold start until Lambda kills it', async () => {
+    const signals: (AbortSignal | undefined)[] = [];
+    const sdk: SsmSdk = {
+      SSMClient: class {
+        send(_command: unknown, options?: { abortSignal?: AbortSignal }) {
+          signals.push(options?.abortSignal);
+          // Like the SDK: rejects with the signal's reason when it aborts; otherwise never answers.
+          return new Promise<never>((_resolve, reject) => options?.abortSignal?.addEventListener('abort', () => reject(options.abortSignal?.reason)));
+        }
+      },
+      GetParametersCommand: class {},
+    };
+    const store = createSsmParameterStore(() => sdk, { timeoutMs: 50 });
+    await expect(loadSecrets(loadConfig(params), store, recordingLogger().log)).rejects.toThrow(
+      /^cannot read SSM parameters \/daemonless\/dev\/bearer-token, \/daemonless\/dev\/admission-path-secret: .*no answer within 50 ms/,
+    );
+    expect(signals).toHaveLength(1);
+  }, 2_000);
+
   it('without the runtime SDK (a local process that names a parameter) the load error surfaces', async () => {
     const store = createSsmParameterStore(() => {
       throw new Error("Cannot find module '@aws-sdk/client-ssm'");
