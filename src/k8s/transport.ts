@@ -11,6 +11,7 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { HttpMethod, RequestContext } from '@kubernetes/client-node/dist/gen/http/http.js';
 import { IsomorphicFetchHttpLibrary } from '@kubernetes/client-node/dist/gen/http/isomorphic-fetch.js';
+import { DaemonlessError } from '../errors.ts';
 import { mapHttpError, mapNetworkError } from './errors.ts';
 import { PROTOBUF, ProtobufError, decodeStatus } from './protobuf.ts';
 
@@ -91,6 +92,13 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
     }
     await kc.applySecurityAuthentication(context);
     if (options.bearerToken) context.setHeaderParam('Authorization', `Bearer ${options.bearerToken()}`);
+    // fetch refuses a value with a line break or NUL inside with an error that repeats the whole value: for the
+    // Authorization header, the credential, into the log line of the failed pass. Refused here without it.
+    for (const [name, value] of Object.entries(context.getHeaders())) {
+      if (/[\0\r\n]/.test(value.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, ''))) {
+        throw new DaemonlessError(`${request.what}: the ${name} header is not a valid HTTP header value (a line break or NUL inside; not shown)`);
+      }
+    }
     if (dispatcher === undefined) dispatcher = context.getDispatcher();
     else context.setDispatcher(dispatcher);
     context.setSignal(AbortSignal.timeout(Math.min(options.requestTimeoutMs, request.timeoutMs ?? options.requestTimeoutMs)));

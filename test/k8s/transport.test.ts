@@ -94,6 +94,27 @@ describe('createTransport bearerToken', () => {
   });
 });
 
+describe('a credential that is not a valid header value', () => {
+  // A token pasted with a line break in it (a wrapped value in a kubeconfig or an SSM parameter): undici's own error
+  // repeats the whole header value, which would carry the token into the log line of the failed pass.
+  it.each([
+    ["the kubeconfig user's token", { name: 'u', token: 'sekrit-token-part1\nsekrit-token-part2' }, undefined],
+    ['the bearerToken option', { name: 'eks' }, () => 'k8s-aws-v1.sekrit\r\nsekrit'],
+  ])('%s: the request fails without being sent, and the error does not contain it', async (_name, user, bearerToken) => {
+    seen.length = 0;
+    const transport = createTransport(kubeConfig(user), { requestTimeoutMs: 5000, ...(bearerToken ? { bearerToken } : {}) });
+    const error = (await transport.send({ method: 'GET', path: 'api/v1/nodes/n1', what: 'get node n1' }).catch((e: unknown) => e)) as Error;
+    expect(error.message).toMatch(/^get node n1: the Authorization header is not a valid HTTP header value/);
+    expect(`${error.message} ${error.stack}`).not.toContain('sekrit');
+    expect(isTransient(error)).toBe(false);
+    expect(seen).toEqual([]);
+  });
+
+  it('a token with a trailing line feed is sent as before (fetch trims it)', async () => {
+    expect(await authorizationOf(1, kubeConfig({ name: 'u', token: 'static-token\n' }))).toEqual(['Bearer static-token']);
+  });
+});
+
 describe('request timeout', () => {
   it("a request's own timeoutMs bounds it below the transport's (the pass lock's small Lease writes)", async () => {
     const transport = createTransport(kubeConfig({ name: 'u', token: 't' }), { requestTimeoutMs: 60_000 });
