@@ -9,7 +9,7 @@
  *   invocation, once; backoff expiry is left to the next event or the scheduled resync.
  */
 import { isTransient } from './errors.ts';
-import { dedupeHints, hintKey, mergeFollowUps, type HandleResult, type Hint, type HintHandler } from './hints.ts';
+import { dedupeHints, forRequeue, hintKey, mergeFollowUps, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 
 export interface TimerOptions {
@@ -107,7 +107,7 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
       const result = await inner.handle(hints, signal);
       if (result.requeueAfterSeconds !== undefined) {
         const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);
-        for (const hint of hints) requeue(hint, delayMs);
+        for (const hint of hints) requeue(forRequeue(hint), delayMs);
       }
       for (const hint of result.followUp ?? []) followUp(hint);
       return result;

@@ -202,6 +202,17 @@ export function withoutPods(hint: DaemonSetHint): DaemonSetHint {
   return rest;
 }
 
+/**
+ * The hint as a re-queue sends it again: without its `after`. A re-queue is for what time alone changes (a backoff
+ * expiring, minReadySeconds), which no list shows: the status its own pass wrote would cover it, and it would end after
+ * the DaemonSet's GET.
+ */
+export function forRequeue(hint: Hint): Hint {
+  if (hint.kind !== 'daemonSet' || hint.after === undefined) return hint;
+  const { after: _after, ...rest } = hint;
+  return rest;
+}
+
 function withPods(hint: DaemonSetHint, more: readonly string[] | undefined): DaemonSetHint {
   if (more === undefined || hint.pods === undefined) return withoutPods(hint);
   const union = [...new Set([...hint.pods, ...more])];

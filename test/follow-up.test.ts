@@ -107,6 +107,20 @@ describe('withTimers (long-lived server)', () => {
     expect(seen.at(-1)).toEqual([{ ...ds, pods: [] }]);
   });
 
+  it("a re-queued join follow-up goes without its `after`: the status its own pass wrote does not cover it", async () => {
+    const seen: Hint[][] = [];
+    const inner: HintHandler = {
+      async handle(hints) {
+        seen.push([...hints]);
+        return { hints: hints.length, created: 0, deleted: 0, apiRequests: 1, ...(seen.length === 1 ? { requeueAfterSeconds: 1 } : {}) };
+      },
+    };
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
+    await handler.handle([{ ...ds, pods: ['p1'], after: { nodes: '10', pods: '12' } }]);
+    await vi.advanceTimersByTimeAsync(1_100);
+    expect(seen).toEqual([[{ ...ds, pods: ['p1'], after: { nodes: '10', pods: '12' } }], [{ ...ds, pods: ['p1'] }]]);
+  });
+
   it('re-queues the hints after a backoff, once', async () => {
     const { inner, calls } = recording(0, { requeueAfterSeconds: 1, followUp: [] });
     const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });

@@ -4,7 +4,7 @@
  * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
  */
 import { isTransient, TransientError } from '../errors.ts';
-import { dedupeHints, hintKey, lastPassForRefused, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
+import { dedupeHints, forRequeue, hintKey, lastPassForRefused, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import type { PassScheduler } from '../k8s/leases.ts';
 import type { Logger } from '../log.ts';
 import type { HintQueue } from './port.ts';
@@ -70,7 +70,7 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
       if (refused.length > 0) options.log.info('admitted change not seen stored in time: taken as refused', { hints: refused.map(hintKey) });
       if (result.requeueAfterSeconds !== undefined) {
         const at = now + result.requeueAfterSeconds * 1000;
-        for (const hint of hints) {
+        for (const hint of hints.map(forRequeue)) {
           if (hint.kind === 'daemonSet') wanted.push({ hint, at });
           else others.push(hint);
         }

@@ -105,6 +105,17 @@ describe('withQueuedFollowUps', () => {
     expect(sent).toEqual(expect.arrayContaining([{ hints: [ds('a')], delay: 11 }, { hints: [node('n1')], delay: 10.2 }]));
   });
 
+  // A re-queue is for what time alone changes (a backoff expiring, minReadySeconds): the status that pass wrote records
+  // lists no earlier than the join's, so a re-queue keeping the join's `after` was covered and ended after one GET.
+  it("a re-queued join follow-up goes without its `after`: the status its own pass wrote does not cover it", async () => {
+    const { queue, sent } = recordingQueue();
+    const { s } = scheduler(new Map([['a', 11]]));
+    const joined = { ...ds('a'), pods: ['a-x'], after: { nodes: '10', pods: '12' } };
+    const { h } = handler({ requeueAfterSeconds: 10 });
+    await withQueuedFollowUps(h, options(queue, s)).handle([joined]);
+    expect(sent).toEqual([{ hints: [{ ...ds('a'), pods: ['a-x'] }], delay: 11 }]);
+  });
+
   it('a re-queue covers the hints the call took on once it ran (a drained backlog) as well as its own', async () => {
     const { queue, sent } = recordingQueue();
     const { s, asked } = scheduler(new Map([['a', 11], ['b', 11]]));
