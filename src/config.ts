@@ -37,7 +37,11 @@ export const secretList = (setting: string, allowed: RegExp, allowedMessage: str
       .check(z.minLength(1, `${setting} holds no secret`)),
   );
 
-export const BearerTokensSchema = secretList('BEARER_TOKEN', /^[\x21-\x7e]+$/, 'a token is printable ASCII without spaces');
+/** What a bearer token may hold: the API server reads one up to the first space, and fetch cannot send a line break. */
+export const TOKEN_PATTERN = /^[\x21-\x7e]+$/;
+export const TOKEN_PATTERN_MESSAGE = 'a token is printable ASCII without spaces';
+
+export const BearerTokensSchema = secretList('BEARER_TOKEN', TOKEN_PATTERN, TOKEN_PATTERN_MESSAGE);
 export const AdmissionPathSecretsSchema = secretList(
   'ADMISSION_PATH_SECRET',
   /^[A-Za-z0-9._~-]+$/,
@@ -58,7 +62,7 @@ export const ConfigSchema = z.object({
   KUBE_SERVER: unsetIfEmpty(z.url({ protocol: /^https$/ })),
   KUBE_CA_DATA: unsetIfEmpty(z.string().check(z.minLength(1))),
   /** A static token in the environment: for local use. On Lambda name a parameter instead (KUBE_TOKEN_PARAMETER). */
-  KUBE_TOKEN: unsetIfEmpty(z.string().check(z.minLength(1))),
+  KUBE_TOKEN: unsetIfEmpty(z.string().check(z.regex(TOKEN_PATTERN, TOKEN_PATTERN_MESSAGE))),
   /**
    * Opt-in alternative to EKS IAM authentication on Lambda: the SSM parameter (SecureString) holding a static token,
    * read at cold start (src/secrets.ts). The default on Lambda is EKS_CLUSTER_NAME.

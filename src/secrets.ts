@@ -13,7 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as z from './zod.ts';
-import { AdmissionPathSecretsSchema, BearerTokensSchema, type Config } from './config.ts';
+import { AdmissionPathSecretsSchema, BearerTokensSchema, TOKEN_PATTERN, TOKEN_PATTERN_MESSAGE, type Config } from './config.ts';
 import type { Logger } from './log.ts';
 
 /** What the HTTP routes check (src/http/auth.ts). Empty: not configured. */
@@ -76,6 +76,9 @@ export async function loadSecrets(config: Config, store: ParameterStore, log: Lo
   };
   const kubeToken = values.get('KUBE_TOKEN_PARAMETER')?.trim();
   if (kubeToken === '') throw new SecretsError(`KUBE_TOKEN_PARAMETER: SSM parameter ${config.KUBE_TOKEN_PARAMETER} is empty`);
+  if (kubeToken !== undefined && !TOKEN_PATTERN.test(kubeToken)) {
+    throw new SecretsError(`KUBE_TOKEN_PARAMETER: SSM parameter ${config.KUBE_TOKEN_PARAMETER}: ${TOKEN_PATTERN_MESSAGE}`);
+  }
 
   const secrets: Secrets = {
     bearerTokens: config.BEARER_TOKEN ?? parsed('BEARER_TOKEN_PARAMETER', BearerTokensSchema) ?? [],

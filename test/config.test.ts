@@ -26,6 +26,8 @@ describe('configuration', () => {
     ['a server without a credential', { KUBE_SERVER: 'https://10.0.0.1' }, /KUBE_TOKEN: KUBE_SERVER needs EKS_CLUSTER_NAME \(EKS IAM authentication\), or KUBE_TOKEN_PARAMETER \/ KUBE_TOKEN/],
     // serverless.yml writes '' for a value it has none for.
     ['a server with an empty token', { KUBE_SERVER: 'https://10.0.0.1', KUBE_TOKEN: '' }, /KUBE_TOKEN: KUBE_SERVER needs EKS_CLUSTER_NAME/],
+    // A wrapped or pasted token: refused at start, not at the first API request.
+    ['a static token with a line break inside', { KUBE_SERVER: 'https://10.0.0.1', KUBE_TOKEN: 'eyJhbGciOi\nJSUzI1NiJ9' }, /KUBE_TOKEN: a token is printable ASCII without spaces/],
     ['a token parameter without a server', { KUBE_TOKEN_PARAMETER: '/daemonless/dev/kube-token' }, /KUBE_TOKEN_PARAMETER: needs KUBE_SERVER/],
     ['a token parameter and a token at once', { KUBE_SERVER: 'https://10.0.0.1', KUBE_TOKEN: 't', KUBE_TOKEN_PARAMETER: '/p' }, /KUBE_TOKEN: set one of KUBE_TOKEN, KUBE_TOKEN_PARAMETER, not several/],
     ['EKS and a token parameter at once', { ...eks, KUBE_TOKEN_PARAMETER: '/p' }, /KUBE_TOKEN_PARAMETER: set one of KUBE_TOKEN_PARAMETER, EKS_CLUSTER_NAME, not several/],

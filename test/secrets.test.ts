@@ -90,6 +90,8 @@ describe('loadSecrets', () => {
     ['an empty list', 'BEARER_TOKEN_PARAMETER', ' , ', /BEARER_TOKEN_PARAMETER: SSM parameter \/p: BEARER_TOKEN holds no secret/],
     ['a path secret with a slash', 'ADMISSION_PATH_SECRET_PARAMETER', 'sekrit/0123456789abcdef', /ADMISSION_PATH_SECRET_PARAMETER: SSM parameter \/p: ADMISSION_PATH_SECRET: a path secret is/],
     ['an empty kube token', 'KUBE_TOKEN_PARAMETER', '  ', /KUBE_TOKEN_PARAMETER: SSM parameter \/p is empty/],
+    // The API server reads a bearer token up to the first space; a line break cannot be sent at all.
+    ['a kube token with a line break inside', 'KUBE_TOKEN_PARAMETER', 'eyJhbGciOi\nJSUzI1NiJ9', /KUBE_TOKEN_PARAMETER: SSM parameter \/p: a token is printable ASCII without spaces/],
   ])('an invalid value (%s) fails, without the value in the message', async (_name, setting, value, message) => {
     const { store } = fakeStore({ '/p': value });
     const config = loadConfig({ [setting]: '/p', ...(setting === 'KUBE_TOKEN_PARAMETER' ? { KUBE_SERVER: 'https://10.0.0.1' } : {}) });
