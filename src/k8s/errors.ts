@@ -38,8 +38,22 @@ export function mapHttpError(status: number, text: string, headers: Record<strin
 /** Node's network errors and aborted (timed-out) requests are worth a retry; anything else is a plain error. */
 export function mapNetworkError(error: unknown, what: string): DaemonlessError {
   if (error instanceof DaemonlessError) return error;
-  if (isNetworkError(error)) return new TransientError(`${what}: ${(error as Error).message}`);
-  return new DaemonlessError(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  if (isNetworkError(error)) return new TransientError(`${what}: ${describe(error)}`);
+  return new DaemonlessError(`${what}: ${describe(error)}`);
+}
+
+/**
+ * fetch rejects every network failure as `fetch failed`; the reason (a certificate the CA does not vouch for, a
+ * refused connection, a name that does not resolve) is its cause's message and code, which name hosts, addresses and
+ * certificates, never a header.
+ */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause;
+  if (!(cause instanceof Error)) return error.message;
+  const code = (cause as { code?: unknown }).code;
+  const reason = [cause.message, typeof code === 'string' && !cause.message.includes(code) ? `(${code})` : ''].filter((s) => s !== '').join(' ');
+  return reason === '' ? error.message : `${error.message}: ${reason}`;
 }
 
 function isNetworkError(error: unknown): boolean {

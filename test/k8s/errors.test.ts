@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError } from '../../src/errors.ts';
-import { mapHttpError } from '../../src/k8s/errors.ts';
+import { mapHttpError, mapNetworkError } from '../../src/k8s/errors.ts';
 
 const status = (code: number, reason: string, message: string, details?: object) =>
   JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code });
@@ -37,5 +37,22 @@ describe('mapHttpError', () => {
     expect((mapHttpError(409, status(409, 'AlreadyExists', 'x'), {}, 'w') as ConflictError).reason).toBe('AlreadyExists');
     expect((mapHttpError(409, status(409, 'Conflict', 'x'), {}, 'w') as ConflictError).reason).toBe('Conflict');
     expect((mapHttpError(429, '', { 'retry-after': '3' }, 'w') as TransientError).retryAfterSeconds).toBe(3);
+  });
+});
+
+/** undici's fetch rejects every network failure as `TypeError: fetch failed`; the reason is its cause (shapes as undici 8 gives them). */
+const fetchFailed = (message: string, code: string) => new TypeError('fetch failed', { cause: Object.assign(new Error(message), { code }) });
+
+describe('mapNetworkError', () => {
+  it.each([
+    // A wrong KUBE_CA_DATA, or an endpoint serving another certificate: the reason is all an operator has to go on.
+    ['a certificate the CA does not vouch for', fetchFailed('self-signed certificate', 'DEPTH_ZERO_SELF_SIGNED_CERT'), false, 'list nodes: fetch failed: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)'],
+    ['a refused connection', fetchFailed('connect ECONNREFUSED 10.0.0.1:443', 'ECONNREFUSED'), true, 'list nodes: fetch failed: connect ECONNREFUSED 10.0.0.1:443'],
+    ['a name that does not resolve', fetchFailed('getaddrinfo ENOTFOUND api.example', 'ENOTFOUND'), true, 'list nodes: fetch failed: getaddrinfo ENOTFOUND api.example'],
+    ['a timeout (the abort signal)', new DOMException('The operation was aborted due to timeout', 'TimeoutError'), true, 'list nodes: The operation was aborted due to timeout'],
+  ])('%s: the message says why', (_name, error, transient, message) => {
+    const mapped = mapNetworkError(error, 'list nodes');
+    expect(mapped.message).toBe(message);
+    expect(mapped instanceof TransientError).toBe(transient);
   });
 });
