@@ -60,7 +60,15 @@ export const ConfigSchema = z.object({
    * the daemonless-reconciler ClusterRole) or EKS_CLUSTER_NAME. Tokens are never logged.
    */
   KUBE_SERVER: unsetIfEmpty(z.url({ protocol: /^https$/ })),
-  KUBE_CA_DATA: unsetIfEmpty(z.string().check(z.minLength(1))),
+  KUBE_CA_DATA: unsetIfEmpty(
+    z.string().check(
+      // Node takes a CA it cannot read (PEM text given as is, base64 applied twice) as no CA, and every request fails.
+      z.refine(
+        (value: string) => Buffer.from(value, 'base64').toString('latin1').includes('-----BEGIN CERTIFICATE-----'),
+        "not base64 of a PEM certificate (a kubeconfig's certificate-authority-data; EKS: certificateAuthority.data)",
+      ),
+    ),
+  ),
   /** A static token in the environment: for local use. On Lambda name a parameter instead (KUBE_TOKEN_PARAMETER). */
   KUBE_TOKEN: unsetIfEmpty(z.string().check(z.regex(TOKEN_PATTERN, TOKEN_PATTERN_MESSAGE))),
   /**

@@ -3,11 +3,14 @@ import { loadConfig } from '../src/config.ts';
 import { TOKEN_PREFIX } from '../src/k8s/eks-token.ts';
 import { eksBearerToken, loadKubeConfig } from '../src/k8s/kubeconfig.ts';
 
+/** A cluster CA as a kubeconfig's certificate-authority-data and EKS's certificateAuthority.data give it: base64 of PEM. */
+const caData = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIU\n-----END CERTIFICATE-----\n').toString('base64');
+
 /** What a Lambda function on EKS has: its region and role credentials (set by Lambda), the cluster from describe-cluster. */
 const eks = {
   EKS_CLUSTER_NAME: 'prod',
   KUBE_SERVER: 'https://ABCDEF0123456789.gr7.us-east-1.eks.amazonaws.com',
-  KUBE_CA_DATA: 'Y2E=',
+  KUBE_CA_DATA: caData,
   AWS_REGION: 'us-east-1',
   AWS_ACCESS_KEY_ID: 'ASIAEXAMPLE',
   AWS_SECRET_ACCESS_KEY: 'secret-example',
@@ -44,6 +47,9 @@ describe('configuration', () => {
     ['EKS without the cluster endpoint', { ...eks, KUBE_SERVER: '' }, /KUBE_SERVER: EKS_CLUSTER_NAME needs KUBE_SERVER/],
     // EKS serves a certificate of the cluster's own CA.
     ['EKS without the cluster CA', { ...eks, KUBE_CA_DATA: undefined }, /KUBE_CA_DATA: EKS_CLUSTER_NAME needs KUBE_CA_DATA/],
+    // Node takes a CA it cannot read as no CA at all: every request would fail its TLS handshake, mid-pass.
+    ['a CA given as PEM text, not base64', { ...eks, KUBE_CA_DATA: '-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIU\n-----END CERTIFICATE-----\n' }, /KUBE_CA_DATA: not base64 of a PEM certificate/],
+    ['a CA base64-encoded twice', { ...eks, KUBE_CA_DATA: Buffer.from(caData).toString('base64') }, /KUBE_CA_DATA: not base64 of a PEM certificate/],
     ['EKS without a region', { ...eks, AWS_REGION: undefined }, /AWS_REGION: EKS_CLUSTER_NAME needs AWS_REGION/],
     ['EKS without AWS credentials', { ...eks, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: '' }, /AWS_ACCESS_KEY_ID: .*; AWS_SECRET_ACCESS_KEY: EKS_CLUSTER_NAME needs AWS credentials/],
     ['EKS and a static token at once', { ...eks, KUBE_TOKEN: 't' }, /KUBE_TOKEN: set one of KUBE_TOKEN, EKS_CLUSTER_NAME, not several/],
@@ -84,9 +90,9 @@ describe('configuration', () => {
   });
 
   it('KUBE_SERVER + KUBE_TOKEN build the client configuration without a kubeconfig file', () => {
-    const config = loadConfig({ KUBE_SERVER: 'https://api.example:6443', KUBE_CA_DATA: 'Y2E=', KUBE_TOKEN: 'secret-token' });
+    const config = loadConfig({ KUBE_SERVER: 'https://api.example:6443', KUBE_CA_DATA: caData, KUBE_TOKEN: 'secret-token' });
     const kc = loadKubeConfig(config);
-    expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://api.example:6443', caData: 'Y2E=' });
+    expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://api.example:6443', caData });
     expect(kc.getCurrentUser()).toMatchObject({ token: 'secret-token' });
   });
   it.each([
@@ -100,7 +106,7 @@ describe('configuration', () => {
   it('EKS_CLUSTER_NAME builds a cluster and a user without credentials, and a bearer token presigned for the cluster', () => {
     const config = loadConfig(eks);
     const kc = loadKubeConfig(config);
-    expect(kc.getCurrentCluster()).toMatchObject({ server: eks.KUBE_SERVER, caData: 'Y2E=', skipTLSVerify: false });
+    expect(kc.getCurrentCluster()).toMatchObject({ server: eks.KUBE_SERVER, caData, skipTLSVerify: false });
     expect(kc.getCurrentUser()).toEqual({ name: 'daemonless' });
 
     const token = eksBearerToken(config, () => new Date('2024-01-02T03:04:05Z'))?.();

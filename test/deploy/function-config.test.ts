@@ -39,9 +39,12 @@ function environmentOf(fn: string, params: Record<string, string>): Record<strin
   return { ...env, AWS_LAMBDA_FUNCTION_NAME: `daemonless-dev-${fn}`, AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' };
 }
 
+/** `certificateAuthority.data` of `aws eks describe-cluster`: base64 of the PEM (src/config.ts checks that much). */
+const kubeCaData = Buffer.from('-----BEGIN CERTIFICATE-----\nMIIBdzCCAR2gAwIBAgIU\n-----END CERTIFICATE-----\n').toString('base64');
+
 const deployments = {
-  'EKS IAM authentication': { eksClusterName: 'prod', kubeServer: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', kubeCaData: 'LS0t' },
-  'a static token': { kubeTokenParameter: '/daemonless/dev/kube-token', kubeServer: 'https://10.0.0.1:6443', kubeCaData: 'LS0t' },
+  'EKS IAM authentication': { eksClusterName: 'prod', kubeServer: 'https://ABC.gr7.eu-west-1.eks.amazonaws.com', kubeCaData },
+  'a static token': { kubeTokenParameter: '/daemonless/dev/kube-token', kubeServer: 'https://10.0.0.1:6443', kubeCaData },
 };
 
 describe('each function starts in each way of deploying it', () => {
