@@ -19,7 +19,7 @@ interface SqsMessage {
 /** The slice of `@aws-sdk/client-sqs` used here. */
 export interface SqsSdk {
   SQSClient: new (config: object) => {
-    send(command: unknown): Promise<{ MessageId?: string; Messages?: SqsMessage[]; Failed?: { Id?: string }[] }>;
+    send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<{ MessageId?: string; Messages?: SqsMessage[]; Failed?: { Id?: string }[] }>;
   };
   SendMessageCommand: new (input: { QueueUrl: string; MessageBody: string; DelaySeconds?: number }) => unknown;
   ReceiveMessageCommand: new (input: { QueueUrl: string; MaxNumberOfMessages: number; WaitTimeSeconds: number }) => unknown;
@@ -36,8 +36,27 @@ export function loadRuntimeSqsSdk(): SqsSdk {
 /** SQS's largest ReceiveMessage and DeleteMessageBatch. */
 const SQS_BATCH = 10;
 
-export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number }): HintQueue & QueueDrain {
+/**
+ * The longest one SQS call (the SDK's own retries included) may take. The SDK sets no timeout of its own: an intake in
+ * a VPC without a route to SQS would wait for TCP to give up (minutes), past its own timeout (29 s), and fail as "Task
+ * timed out"; with it the sender gets a 5xx naming the enqueue. A send that timed out may still have landed: the hints
+ * come twice, which a reconcile takes as once.
+ */
+export const SQS_TIMEOUT_MS = 10_000;
+
+export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number; timeoutMs?: number }): HintQueue & QueueDrain {
   const now = options.now ?? Date.now;
+  const timeoutMs = options.timeoutMs ?? SQS_TIMEOUT_MS;
+  /** One call under its timeout; an abort is reported as no answer, naming the call. */
+  const call = async <T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> => {
+    const abortSignal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await run(abortSignal);
+    } catch (error) {
+      if (abortSignal.aborted) throw new Error(`${what}: no answer within ${timeoutMs} ms`, { cause: error });
+      throw error;
+    }
+  };
   let client: { sdk: SqsSdk; sqs: InstanceType<SqsSdk['SQSClient']> } | undefined;
   const connect = () => {
     if (!client) {
@@ -57,7 +76,7 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
         (body) => new sdk.SendMessageCommand({ QueueUrl: options.queueUrl, MessageBody: body, DelaySeconds: Math.min(delay, MAX_DELAY_SECONDS) }),
       );
       try {
-        await Promise.all(commands.map((command) => sqs.send(command)));
+        await Promise.all(commands.map((command) => call('SendMessage', (abortSignal) => sqs.send(command, { abortSignal }))));
       } catch (error) {
         // Throttling, a network error, a queue that is briefly unavailable: the sender retries (5xx, redelivery).
         throw new TransientError(`enqueue ${hints.length} hint(s): ${error instanceof Error ? error.message : String(error)}`);
@@ -70,7 +89,8 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
       // Short polls (no wait) until the queue has no more visible messages or `max` are taken.
       while (out.length < max) {
         const want = Math.min(SQS_BATCH, max - out.length);
-        const answer = await sqs.send(new sdk.ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: want, WaitTimeSeconds: 0 }));
+        const command = new sdk.ReceiveMessageCommand({ QueueUrl: options.queueUrl, MaxNumberOfMessages: want, WaitTimeSeconds: 0 });
+        const answer = await call('ReceiveMessage', (abortSignal) => sqs.send(command, { abortSignal }));
         const messages = answer.Messages ?? [];
         for (const m of messages) {
           if (m.MessageId && m.ReceiptHandle && m.Body !== undefined) out.push({ id: m.MessageId, receipt: m.ReceiptHandle, body: m.Body });
@@ -90,7 +110,8 @@ export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; 
           // Entry ids only need to be unique within one request.
           const entries = chunk.map((m, i) => ({ Id: String(i), ReceiptHandle: m.receipt }));
           try {
-            const answer = await sqs.send(new sdk.DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries }));
+            const command = new sdk.DeleteMessageBatchCommand({ QueueUrl: options.queueUrl, Entries: entries });
+            const answer = await call('DeleteMessageBatch', (abortSignal) => sqs.send(command, { abortSignal }));
             for (const f of answer.Failed ?? []) failed.push(chunk[Number(f.Id)]?.id ?? '?');
           } catch {
             failed.push(...chunk.map((m) => m.id));

@@ -576,6 +576,34 @@ describe('createSqsQueue', () => {
     return { sdk, commands, calls };
   }
 
+  describe('a call that gets no answer fails within its timeout, naming it, instead of holding the invocation until Lambda kills it', () => {
+    /** An SDK slice whose calls answer only by honouring their abort signal, as the real one does. */
+    const silentSdk: SqsSdk = {
+      ...fakeSdk().sdk,
+      SQSClient: class {
+        send(_c: unknown, options?: { abortSignal?: AbortSignal }) {
+          return new Promise<never>((_resolve, reject) => options?.abortSignal?.addEventListener('abort', () => reject(new Error('Request aborted'))));
+        }
+      },
+    };
+    const queue = () => createSqsQueue({ queueUrl: 'http://q', sdk: () => silentSdk, now: () => NOW, timeoutMs: 30 });
+
+    it('send: a transient error (the sender gets a 5xx and retries)', async () => {
+      const sent = queue().send([node('n1')]);
+      await expect(sent).rejects.toBeInstanceOf(TransientError);
+      await expect(sent).rejects.toThrow(/enqueue 1 hint\(s\): SendMessage: no answer within 30 ms/);
+    });
+
+    it('receive: rejects, naming the call', async () => {
+      await expect(queue().receive(5)).rejects.toThrow(/ReceiveMessage: no answer within 30 ms/);
+    });
+
+    it('delete: every message reported not deleted', async () => {
+      const messages = [{ id: 'm1', receipt: 'r1', body: '' }, { id: 'm2', receipt: 'r2', body: '' }];
+      expect(await queue().delete(messages)).toEqual(['m1', 'm2']);
+    });
+  });
+
   it('carries the count of failed reconciles in the message', async () => {
     const { sdk, commands } = fakeSdk();
     await createSqsQueue({ queueUrl: 'http://q', sdk: () => sdk, now: () => NOW }).send([node('n1')], 4, { failures: 2 });
