@@ -122,33 +122,47 @@ function lambdaDefer(deps: Omit<AppDeps, 'defer'>, options: HttpLambdaOptions): 
 }
 
 /** The minimal slice of `@aws-sdk/client-lambda` used here. */
-interface LambdaSdk {
-  LambdaClient: new (config: object) => { send(command: unknown): Promise<{ StatusCode?: number }> };
+export interface LambdaSdk {
+  LambdaClient: new (config: object) => { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<{ StatusCode?: number }> };
   InvokeCommand: new (input: { FunctionName: string; InvocationType: 'Event'; Payload: Uint8Array }) => unknown;
 }
 
-let sdkClient: { sdk: LambdaSdk; client: InstanceType<LambdaSdk['LambdaClient']> } | undefined;
+/**
+ * The longest one asynchronous Invoke (the SDK's own retries included) may take. The SDK sets no timeout of its own: a
+ * function without a route to the Lambda API would wait for TCP to give up, past its own timeout.
+ */
+export const INVOKE_TIMEOUT_MS = 10_000;
 
 /**
  * `InvocationType: Event` through the AWS SDK v3 that the nodejs22.x runtime ships (on NODE_PATH, which only
  * `require` honours, hence createRequire; the bundle marks `@aws-sdk/*` external). Not bundled: it is only loaded on
  * Lambda, on the first admission request with hints.
  */
-export const invokeWithRuntimeSdk: AsyncInvoke = async (functionName, payload) => {
-  if (!sdkClient) {
-    const loadFromRuntime = createRequire(import.meta.url);
-    const sdk = loadFromRuntime('@aws-sdk/client-lambda') as LambdaSdk;
-    sdkClient = { sdk, client: new sdk.LambdaClient({}) };
-  }
-  const { sdk, client } = sdkClient;
-  const command = new sdk.InvokeCommand({
-    FunctionName: functionName,
-    InvocationType: 'Event',
-    Payload: new TextEncoder().encode(payload),
-  });
-  const output = await client.send(command);
-  if (output.StatusCode !== 202) throw new Error(`asynchronous invoke of ${functionName} answered ${output.StatusCode}`);
-};
+export function createRuntimeSdkInvoke(
+  loadSdk: () => LambdaSdk = () => createRequire(import.meta.url)('@aws-sdk/client-lambda') as LambdaSdk,
+  { timeoutMs = INVOKE_TIMEOUT_MS }: { timeoutMs?: number } = {},
+): AsyncInvoke {
+  let loaded: { sdk: LambdaSdk; client: InstanceType<LambdaSdk['LambdaClient']> } | undefined;
+  return async (functionName, payload) => {
+    if (!loaded) {
+      const sdk = loadSdk();
+      loaded = { sdk, client: new sdk.LambdaClient({}) };
+    }
+    const { sdk, client } = loaded;
+    const command = new sdk.InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(payload) });
+    const abortSignal = AbortSignal.timeout(timeoutMs);
+    let output: { StatusCode?: number };
+    try {
+      output = await client.send(command, { abortSignal });
+    } catch (error) {
+      if (abortSignal.aborted) throw new Error(`asynchronous invoke of ${functionName}: no answer within ${timeoutMs} ms`, { cause: error });
+      throw error;
+    }
+    if (output.StatusCode !== 202) throw new Error(`asynchronous invoke of ${functionName} answered ${output.StatusCode}`);
+  };
+}
+
+export const invokeWithRuntimeSdk: AsyncInvoke = createRuntimeSdkInvoke();
 
 /**
  * EKS audit logs through a CloudWatch Logs subscription filter (an asynchronous invocation): the audit events become

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { HandleResult, Hint } from '../../src/hints.ts';
 import type { AppDeps } from '../../src/http/app.ts';
 import { createSelfInvokeDefer } from '../../src/http/defer.ts';
-import { createHttpLambdaHandler, createResyncLambdaHandler, createSqsLambdaHandler } from '../../src/http/lambda.ts';
+import { createHttpLambdaHandler, createResyncLambdaHandler, createRuntimeSdkInvoke, createSqsLambdaHandler, type LambdaSdk } from '../../src/http/lambda.ts';
 import { fixture, recordingHandler, recordingLogger, secretsOf, testConfig } from '../http/support.ts';
 
 const env = {
@@ -207,5 +207,44 @@ describe('createSelfInvokeDefer', () => {
     });
     await defer(async () => {}, { hints: [{ kind: 'node', name: 'a' }], delayMs: 250 });
     expect(JSON.parse(sent[0]!)).toEqual({ daemonless: 'deferred-hints', hints: [{ kind: 'node', name: 'a' }], notBefore: 1_250 });
+  });
+});
+
+describe('createRuntimeSdkInvoke: the direct path hands deferred admission work to its own function', () => {
+  /** An SDK slice that records each Invoke and answers `answer`; `undefined`: no answer until its abort signal fires. */
+  function sdk(answer: { StatusCode?: number } | undefined) {
+    const inputs: { FunctionName: string; InvocationType: string; Payload: Uint8Array }[] = [];
+    const slice: LambdaSdk = {
+      LambdaClient: class {
+        send(command: unknown, options?: { abortSignal?: AbortSignal }) {
+          inputs.push((command as { input: (typeof inputs)[number] }).input);
+          if (answer) return Promise.resolve(answer);
+          return new Promise<never>((_resolve, reject) => options?.abortSignal?.addEventListener('abort', () => reject(new Error('Request aborted'))));
+        }
+      },
+      InvokeCommand: class {
+        input: unknown;
+        constructor(input: unknown) {
+          this.input = input;
+        }
+      },
+    };
+    return { slice, inputs };
+  }
+
+  it('invokes asynchronously with the payload', async () => {
+    const { slice, inputs } = sdk({ StatusCode: 202 });
+    await createRuntimeSdkInvoke(() => slice)('daemonless-admission', '{"a":1}');
+    expect(inputs.map((i) => ({ ...i, Payload: new TextDecoder().decode(i.Payload) }))).toEqual([
+      { FunctionName: 'daemonless-admission', InvocationType: 'Event', Payload: '{"a":1}' },
+    ]);
+  });
+
+  it.each([
+    ['an answer other than 202', { StatusCode: 500 }, /asynchronous invoke of f answered 500/],
+    ['no answer: fails within its timeout, naming it, instead of holding the invocation until Lambda kills it', undefined, /asynchronous invoke of f: no answer within 30 ms/],
+  ])('%s', async (_name, answer, message) => {
+    const { slice } = sdk(answer);
+    await expect(createRuntimeSdkInvoke(() => slice, { timeoutMs: 30 })('f', '{}')).rejects.toThrow(message);
   });
 });
