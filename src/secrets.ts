@@ -13,6 +13,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as z from './zod.ts';
+import { AWS_CALL_TIMEOUT_MS, callWithin } from './aws-call.ts';
 import { AdmissionPathSecretsSchema, BearerTokensSchema, TOKEN_PATTERN, TOKEN_PATTERN_MESSAGE, type Config } from './config.ts';
 import type { Logger } from './log.ts';
 
@@ -121,12 +122,8 @@ interface GetParametersOutput {
 /** GetParameters takes at most 10 names per call. */
 const batchSize = 10;
 
-/**
- * The longest one GetParameters call (the SDK's own retries included) may take. The SDK sets no timeout of its own: a
- * function in a VPC without a route to SSM would wait for TCP to give up (minutes), past the functions' timeouts (29 s
- * for the intake), and fail as "Task timed out" instead of naming the parameters.
- */
-export const SSM_TIMEOUT_MS = 10_000;
+/** The longest one GetParameters call may take (src/aws-call.ts). */
+export const SSM_TIMEOUT_MS = AWS_CALL_TIMEOUT_MS;
 
 /**
  * Parameter Store through the runtime's SDK (on NODE_PATH, which only `require` honours, hence createRequire; the
@@ -149,14 +146,8 @@ export function createSsmParameterStore(
       const missing: string[] = [];
       for (let i = 0; i < names.length; i += batchSize) {
         const batch = names.slice(i, i + batchSize);
-        const abortSignal = AbortSignal.timeout(timeoutMs);
-        let output: GetParametersOutput;
-        try {
-          output = await client.send(new sdk.GetParametersCommand({ Names: batch, WithDecryption: true }), { abortSignal });
-        } catch (error) {
-          if (abortSignal.aborted) throw new Error(`GetParameters: no answer within ${timeoutMs} ms`, { cause: error });
-          throw error;
-        }
+        const command = new sdk.GetParametersCommand({ Names: batch, WithDecryption: true });
+        const output = await callWithin('GetParameters', timeoutMs, (abortSignal) => client.send(command, { abortSignal }));
         // A parameter asked for by ARN or with a `:version` selector comes back under its plain name.
         const byKey = new Map<string, string>();
         for (const p of output.Parameters ?? []) {

@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { handle, type APIGatewayProxyResult, type LambdaContext, type LambdaEvent } from 'hono/aws-lambda';
 import * as z from '../zod.ts';
+import { AWS_CALL_TIMEOUT_MS, callWithin } from '../aws-call.ts';
 import { dedupeHints, type HandleResult } from '../hints.ts';
 import { serializeError } from '../log.ts';
 import { createApp, type AppDeps } from './app.ts';
@@ -127,11 +128,8 @@ export interface LambdaSdk {
   InvokeCommand: new (input: { FunctionName: string; InvocationType: 'Event'; Payload: Uint8Array }) => unknown;
 }
 
-/**
- * The longest one asynchronous Invoke (the SDK's own retries included) may take. The SDK sets no timeout of its own: a
- * function without a route to the Lambda API would wait for TCP to give up, past its own timeout.
- */
-export const INVOKE_TIMEOUT_MS = 10_000;
+/** The longest one asynchronous Invoke may take (src/aws-call.ts). */
+export const INVOKE_TIMEOUT_MS = AWS_CALL_TIMEOUT_MS;
 
 /**
  * `InvocationType: Event` through the AWS SDK v3 that the nodejs22.x runtime ships (on NODE_PATH, which only
@@ -150,14 +148,7 @@ export function createRuntimeSdkInvoke(
     }
     const { sdk, client } = loaded;
     const command = new sdk.InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: new TextEncoder().encode(payload) });
-    const abortSignal = AbortSignal.timeout(timeoutMs);
-    let output: { StatusCode?: number };
-    try {
-      output = await client.send(command, { abortSignal });
-    } catch (error) {
-      if (abortSignal.aborted) throw new Error(`asynchronous invoke of ${functionName}: no answer within ${timeoutMs} ms`, { cause: error });
-      throw error;
-    }
+    const output = await callWithin(`asynchronous invoke of ${functionName}`, timeoutMs, (abortSignal) => client.send(command, { abortSignal }));
     if (output.StatusCode !== 202) throw new Error(`asynchronous invoke of ${functionName} answered ${output.StatusCode}`);
   };
 }

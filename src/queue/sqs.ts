@@ -5,6 +5,7 @@
  * for it.
  */
 import { createRequire } from 'node:module';
+import { AWS_CALL_TIMEOUT_MS, callWithin } from '../aws-call.ts';
 import { TransientError } from '../errors.ts';
 import type { Hint } from '../hints.ts';
 import { MAX_DELAY_SECONDS, encodeMessages } from './message.ts';
@@ -37,26 +38,15 @@ export function loadRuntimeSqsSdk(): SqsSdk {
 const SQS_BATCH = 10;
 
 /**
- * The longest one SQS call (the SDK's own retries included) may take. The SDK sets no timeout of its own: an intake in
- * a VPC without a route to SQS would wait for TCP to give up (minutes), past its own timeout (29 s), and fail as "Task
- * timed out"; with it the sender gets a 5xx naming the enqueue. A send that timed out may still have landed: the hints
- * come twice, which a reconcile takes as once.
+ * The longest one SQS call may take (src/aws-call.ts): past it an intake's sender gets a 5xx naming the enqueue. A send
+ * that timed out may still have landed: the hints come twice, which a reconcile takes as once.
  */
-export const SQS_TIMEOUT_MS = 10_000;
+export const SQS_TIMEOUT_MS = AWS_CALL_TIMEOUT_MS;
 
 export function createSqsQueue(options: { queueUrl: string; sdk?: () => SqsSdk; now?: () => number; timeoutMs?: number }): HintQueue & QueueDrain {
   const now = options.now ?? Date.now;
   const timeoutMs = options.timeoutMs ?? SQS_TIMEOUT_MS;
-  /** One call under its timeout; an abort is reported as no answer, naming the call. */
-  const call = async <T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>): Promise<T> => {
-    const abortSignal = AbortSignal.timeout(timeoutMs);
-    try {
-      return await run(abortSignal);
-    } catch (error) {
-      if (abortSignal.aborted) throw new Error(`${what}: no answer within ${timeoutMs} ms`, { cause: error });
-      throw error;
-    }
-  };
+  const call = <T>(what: string, run: (abortSignal: AbortSignal) => Promise<T>) => callWithin(what, timeoutMs, run);
   let client: { sdk: SqsSdk; sqs: InstanceType<SqsSdk['SQSClient']> } | undefined;
   const connect = () => {
     if (!client) {
