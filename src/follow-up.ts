@@ -9,7 +9,7 @@
  *   invocation, once; backoff expiry is left to the next event or the scheduled resync.
  */
 import { isTransient } from './errors.ts';
-import { dedupeHints, forRequeue, hintKey, mergeFollowUps, type HandleResult, type Hint, type HintHandler } from './hints.ts';
+import { dedupeHints, forRequeue, hintKey, mergeFollowUps, partialResultOf, type HandleResult, type Hint, type HintHandler } from './hints.ts';
 import type { Logger } from './log.ts';
 
 export interface TimerOptions {
@@ -104,14 +104,25 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
     async handle(hints, signal) {
       const started = Date.now();
       for (const hint of hints) if (hint.kind === 'daemonSet') lastPass.set(hintKey(hint), started);
-      const result = await inner.handle(hints, signal);
-      if (result.requeueAfterSeconds !== undefined) {
-        const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);
-        for (const hint of hints) requeue(forRequeue(hint), delayMs);
+      let result: HandleResult;
+      try {
+        result = await inner.handle(hints, signal);
+      } catch (error) {
+        // Failed on one DaemonSet: what the others asked for is scheduled all the same (hints.ts `withPartialResult`).
+        const partial = partialResultOf(error);
+        if (partial !== undefined) schedule(hints, partial);
+        throw error;
       }
-      for (const hint of result.followUp ?? []) followUp(hint);
+      schedule(hints, result);
       return result;
     },
+  };
+  const schedule = (hints: readonly Hint[], result: HandleResult): void => {
+    if (result.requeueAfterSeconds !== undefined) {
+      const delayMs = Math.max(100, Math.ceil(result.requeueAfterSeconds * 1000) + 50);
+      for (const hint of hints) requeue(forRequeue(hint), delayMs);
+    }
+    for (const hint of result.followUp ?? []) followUp(hint);
   };
   return handler;
 }
@@ -119,7 +130,16 @@ export function withTimers(inner: HintHandler, log: Logger, options: TimerOption
 export function withInlineFollowUps(inner: HintHandler): HintHandler {
   return {
     async handle(hints, signal) {
-      const first = await inner.handle(hints, signal);
+      let first: HandleResult;
+      try {
+        first = await inner.handle(hints, signal);
+      } catch (error) {
+        // Failed on one DaemonSet: the follow-ups the others asked for still run (hints.ts `withPartialResult`); the
+        // call fails with the first error whatever they do, so the sender redelivers.
+        const followUp = partialResultOf(error)?.followUp ?? [];
+        if (followUp.length > 0) await inner.handle(followUp, signal).catch(() => undefined);
+        throw error;
+      }
       if (!first.followUp?.length) return first;
       const second = await inner.handle(first.followUp, signal);
       const merged: HandleResult = {

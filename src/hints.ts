@@ -258,6 +258,30 @@ export interface HandleResult {
 }
 
 /**
+ * A pass that fails on one DaemonSet goes on with the others (reconcile/deps.ts `isolated`) and then fails with that
+ * DaemonSet's error, so the sender redelivers its hints. What the others asked for (their follow-ups, a re-queue)
+ * rides on the error: a caller schedules it before handling the failure, so a DaemonSet that keeps failing does not
+ * take the status passes and re-queues of the others with it. Kept beside the error, not in it, so the error keeps
+ * its type (transient or not, deferred) for whoever maps it.
+ */
+const partialResults = new WeakMap<object, HandleResult>();
+
+/** `error`, carrying what the failed call still asks for (its follow-ups and re-queue). */
+export function withPartialResult<E>(error: E, result: HandleResult): E {
+  if (typeof error === 'object' && error !== null && (result.followUp?.length || result.requeueAfterSeconds !== undefined)) {
+    // Unsettled hints stay out: the failed call's hints are all sent again anyway.
+    const { unsettled: _unsettled, ...asked } = result;
+    partialResults.set(error, asked);
+  }
+  return error;
+}
+
+/** What a failed call still asks for (withPartialResult), if anything. */
+export function partialResultOf(error: unknown): HandleResult | undefined {
+  return typeof error === 'object' && error !== null ? partialResults.get(error) : undefined;
+}
+
+/**
  * More hints that may join a call once its pass may run (the pass lock taken): the queue consumer's drain of what
  * already waits in the queue (src/queue/consumer.ts). Asked for at most once; a caller that never asks leaves them be.
  * `waited`: the lock was held by another pass when first tried, so work may have piled up meanwhile.

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withCoalescing, withInlineFollowUps, withTimers } from '../src/follow-up.ts';
-import type { HandleResult, Hint, HintHandler } from '../src/hints.ts';
+import { withPartialResult, type HandleResult, type Hint, type HintHandler } from '../src/hints.ts';
+import { RejectedError, TransientError } from '../src/errors.ts';
 import { silentLogger } from '../src/log.ts';
 
 const ds: Hint = { kind: 'daemonSet', namespace: 'ns', name: 'agent' };
@@ -121,6 +122,26 @@ describe('withTimers (long-lived server)', () => {
     expect(seen).toEqual([[{ ...ds, pods: ['p1'], after: { nodes: '10', pods: '12' } }], [{ ...ds, pods: ['p1'] }]]);
   });
 
+  it("a pass that fails on one DaemonSet: the others' follow-up and re-queue still run (hints.ts `withPartialResult`), and the call fails", async () => {
+    const calls: string[] = [];
+    const refused = new RejectedError('403 forbidden', 403);
+    let first = true;
+    const inner: HintHandler = {
+      async handle(hints) {
+        calls.push(hints.map((h) => (h.kind === 'node' ? `node/${h.name}` : h.kind === 'daemonSet' ? `ds/${h.name}` : 'resync')).join());
+        if (first) {
+          first = false;
+          throw withPartialResult(refused, { hints: 1, created: 0, deleted: 0, apiRequests: 3, followUp: [ds], requeueAfterSeconds: 1 });
+        }
+        return { hints: hints.length, created: 0, deleted: 0, apiRequests: 1 };
+      },
+    };
+    const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
+    await expect(handler.handle([node])).rejects.toBe(refused);
+    await vi.advanceTimersByTimeAsync(1_100);
+    expect(calls).toEqual(['node/n0', 'ds/agent', 'node/n0']);
+  });
+
   it('re-queues the hints after a backoff, once', async () => {
     const { inner, calls } = recording(0, { requeueAfterSeconds: 1, followUp: [] });
     const handler = withTimers(inner, silentLogger, { followUpIntervalMs: 250 });
@@ -137,6 +158,22 @@ describe('withInlineFollowUps (Lambda)', () => {
     const result = await withInlineFollowUps(inner).handle([node]);
     expect(calls).toEqual([['node/n0'], ['ds/agent']]);
     expect(result).toEqual({ hints: 2, created: 0, deleted: 0, apiRequests: 2 });
+  });
+});
+
+describe('withInlineFollowUps (Lambda), a failed pass', () => {
+  it("runs the follow-ups the others asked for, then fails with the pass's error", async () => {
+    const calls: string[] = [];
+    const refused = new RejectedError('403 forbidden', 403);
+    const inner: HintHandler = {
+      async handle(hints) {
+        calls.push(hints[0]?.kind ?? '');
+        if (hints[0]?.kind === 'node') throw withPartialResult(refused, { hints: 1, created: 0, deleted: 0, apiRequests: 3, followUp: [ds] });
+        throw new TransientError('the follow-up fails too');
+      },
+    };
+    await expect(withInlineFollowUps(inner).handle([node])).rejects.toBe(refused);
+    expect(calls).toEqual(['node', 'daemonSet']);
   });
 });
 

@@ -4,7 +4,7 @@
  * rate-limited per DaemonSet by a Lease (src/k8s/leases.ts `PassScheduler`). Nothing waits inside an invocation.
  */
 import { isTransient, TransientError } from '../errors.ts';
-import { dedupeHints, forRequeue, hintKey, lastPassForRefused, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
+import { dedupeHints, forRequeue, hintKey, lastPassForRefused, partialResultOf, type HandleResult, type Hint, type HintHandler, type MoreHints } from '../hints.ts';
 import type { PassScheduler } from '../k8s/leases.ts';
 import type { Logger } from '../log.ts';
 import type { HintQueue } from './port.ts';
@@ -41,6 +41,50 @@ export interface QueuedFollowUpOptions {
  * transient: the batch is handled again, and the reconcile, being idempotent, does no harm twice.
  */
 export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpOptions): HintHandler {
+  /** Schedules what a reconcile of `hints` asks for: its follow-ups, a re-queue, the unsettled hints handed in again. */
+  const schedule = async (result: HandleResult, hints: readonly Hint[]): Promise<void> => {
+    const now = options.now();
+    const scheduler = options.scheduler(now + 5_000);
+    // A join's follow-up (Hint `after`) goes out a follow-up delay later without the Lease: a pass that runs counts
+    // every join before it, and the follow-ups of those joins, delayed as much, end after one read; so these passes
+    // space themselves at least a delay apart (docs/adr/0003-queue.md), and the Lease's read and write are saved.
+    const joins = (result.followUp ?? []).filter((h) => h.kind === 'daemonSet' && h.after !== undefined);
+    const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
+      h.kind === 'daemonSet' && h.after === undefined ? [{ hint: h, at: now }] : [],
+    );
+    const others: Hint[] = [];
+    // Admitted changes the pass read too early to see (Hint `pending`): at once again the first time (the change
+    // is usually stored within milliseconds of the admission answer), then each second, until their `until`.
+    const { again, refused } = unsettledAgain(result.unsettled ?? [], now);
+    if (refused.length > 0) options.log.info('admitted change not seen stored in time: taken as refused', { hints: refused.map(hintKey) });
+    if (result.requeueAfterSeconds !== undefined) {
+      const at = now + result.requeueAfterSeconds * 1000;
+      for (const hint of hints.map(forRequeue)) {
+        if (hint.kind === 'daemonSet') wanted.push({ hint, at });
+        else others.push(hint);
+      }
+    }
+    try {
+      await Promise.all([
+        (async () => {
+          // Together: one read of their Leases for several DaemonSets (a join under four asks for four).
+          const delays = await scheduler.scheduleMany(wanted.map(({ hint, at }) => ({ daemonSet: hint, atMs: at })), options.intervalMs, now);
+          await Promise.all(
+            wanted.map(({ hint }, i) => {
+              const delay = delays[i] ?? null;
+              return delay === null ? undefined : options.queue.send([hint], delay);
+            }),
+          );
+        })(),
+        others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
+        joins.length > 0 ? options.queue.send(joins, Math.ceil(options.followUpDelayMs / 1000)) : Promise.resolve(),
+        ...again.map(({ hints: some, delaySeconds }) => options.queue.send(some, delaySeconds)),
+      ]);
+    } catch (error) {
+      options.log.warn('follow-ups not scheduled', { error: String(error) });
+      throw isTransient(error) ? error : new TransientError(`follow-ups not scheduled: ${String(error)}`);
+    }
+  };
   return {
     async handle(batch, signal, more) {
       // Hints the call took on once it could run (a drained backlog) are re-queued like the batch's own.
@@ -52,49 +96,19 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
           gathered.push(...extra);
           return extra;
         });
-      const result = await inner.handle(batch, signal, tracked);
-      const hints = gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch;
-      const now = options.now();
-      const scheduler = options.scheduler(now + 5_000);
-      // A join's follow-up (Hint `after`) goes out a follow-up delay later without the Lease: a pass that runs counts
-      // every join before it, and the follow-ups of those joins, delayed as much, end after one read; so these passes
-      // space themselves at least a delay apart (docs/adr/0003-queue.md), and the Lease's read and write are saved.
-      const joins = (result.followUp ?? []).filter((h) => h.kind === 'daemonSet' && h.after !== undefined);
-      const wanted: { hint: Extract<Hint, { kind: 'daemonSet' }>; at: number }[] = (result.followUp ?? []).flatMap((h) =>
-        h.kind === 'daemonSet' && h.after === undefined ? [{ hint: h, at: now }] : [],
-      );
-      const others: Hint[] = [];
-      // Admitted changes the pass read too early to see (Hint `pending`): at once again the first time (the change
-      // is usually stored within milliseconds of the admission answer), then each second, until their `until`.
-      const { again, refused } = unsettledAgain(result.unsettled ?? [], now);
-      if (refused.length > 0) options.log.info('admitted change not seen stored in time: taken as refused', { hints: refused.map(hintKey) });
-      if (result.requeueAfterSeconds !== undefined) {
-        const at = now + result.requeueAfterSeconds * 1000;
-        for (const hint of hints.map(forRequeue)) {
-          if (hint.kind === 'daemonSet') wanted.push({ hint, at });
-          else others.push(hint);
-        }
-      }
+      let result: HandleResult;
       try {
-        await Promise.all([
-          (async () => {
-            // Together: one read of their Leases for several DaemonSets (a join under four asks for four).
-            const delays = await scheduler.scheduleMany(wanted.map(({ hint, at }) => ({ daemonSet: hint, atMs: at })), options.intervalMs, now);
-            await Promise.all(
-              wanted.map(({ hint }, i) => {
-                const delay = delays[i] ?? null;
-                return delay === null ? undefined : options.queue.send([hint], delay);
-              }),
-            );
-          })(),
-          others.length > 0 ? options.queue.send(others, result.requeueAfterSeconds ?? 0) : Promise.resolve(),
-          joins.length > 0 ? options.queue.send(joins, Math.ceil(options.followUpDelayMs / 1000)) : Promise.resolve(),
-          ...again.map(({ hints: some, delaySeconds }) => options.queue.send(some, delaySeconds)),
-        ]);
+        result = await inner.handle(batch, signal, tracked);
       } catch (error) {
-        options.log.warn('follow-ups not scheduled', { error: String(error) });
-        throw isTransient(error) ? error : new TransientError(`follow-ups not scheduled: ${String(error)}`);
+        // A pass that failed on one DaemonSet: what the others asked for is scheduled all the same (hints.ts
+        // `withPartialResult`); the failure then goes to the consumer, which sends the hints again.
+        const partial = partialResultOf(error);
+        if (partial !== undefined) {
+          await schedule(partial, gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch).catch(() => undefined);
+        }
+        throw error;
       }
+      await schedule(result, gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch);
       // Scheduled here: nothing is left for the caller to run after the answer.
       const out: HandleResult = { ...result };
       delete out.followUp;

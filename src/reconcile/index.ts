@@ -11,7 +11,7 @@
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, DeferredError, NotFoundError, TransientError, isTransient } from '../errors.ts';
-import { changeSeen, dedupeHints, hintKey, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { changeSeen, dedupeHints, hintKey, partialResultOf, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { coveredBy } from '../core/status.ts';
@@ -98,7 +98,9 @@ async function settleStatusOnly(deps: ReconcilerDeps, hints: readonly Hint[]): P
  */
 function redeliverable(error: unknown): unknown {
   if (error instanceof NotFoundError || error instanceof ConflictError) {
-    return new TransientError(`the cluster changed during the reconcile (${error.message}); redeliver`, 1);
+    const again = new TransientError(`the cluster changed during the reconcile (${error.message}); redeliver`, 1);
+    const partial = partialResultOf(error);
+    return partial === undefined ? again : withPartialResult(again, partial);
   }
   return error;
 }
@@ -183,7 +185,9 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       deps.log.info('reconciled', { ...result, requests: cluster.requestsByKind(), ms: deps.now().getTime() - started.getTime(), ...(covered.length > 0 ? { covered } : {}) });
       // Some DaemonSet failed while the others went on: the pass fails with its error (a transient one first, so the
       // sender redelivers), after everything else is done.
-      if (pass.failures.length > 0) throw pass.failures.find(isTransient) ?? pass.failures[0];
+      // What the others asked for goes with the error (hints.ts `withPartialResult`): their follow-ups are not lost to
+      // a DaemonSet that keeps failing.
+      if (pass.failures.length > 0) throw withPartialResult(pass.failures.find(isTransient) ?? pass.failures[0], result);
       return result;
     },
   };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { DeferredError, RejectedError, TransientError } from '../../src/errors.ts';
-import { dedupeHints, type HandleResult, type Hint, type HintHandler } from '../../src/hints.ts';
+import { dedupeHints, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../../src/hints.ts';
 import { nextPassAt, type PassScheduler } from '../../src/k8s/leases.ts';
 import { createLogger, silentLogger } from '../../src/log.ts';
 import { MAX_FAILED_RESENDS, MAX_TRANSIENT_RESENDS, consumeBatch } from '../../src/queue/consumer.ts';
@@ -156,6 +156,37 @@ describe('withQueuedFollowUps', () => {
     const { h } = handler({ unsettled: [refusedDs, refusedNode] });
     await withQueuedFollowUps(h, options(queue, s)).handle([refusedDs, refusedNode]);
     expect(sent).toEqual([{ hints: [{ ...ds('edited'), pods: ['edited-abc'] }], delay: 0 }]);
+  });
+
+  // One DaemonSet that keeps failing must not take the others' status passes and re-queues with it: the consumer
+  // sends the batch's hints again, but their passes fail the same way.
+  it("a pass that fails on one DaemonSet: the others' follow-ups and re-queue are scheduled, and the call fails with the same error", async () => {
+    const { queue, sent } = recordingQueue();
+    const { s, asked } = scheduler(new Map([['a', 0], ['b', 21]]));
+    const refused = new RejectedError('403 forbidden', 403);
+    const { h } = handler(async (hints) => {
+      throw withPartialResult(refused, { hints: hints.length, created: 0, deleted: 0, apiRequests: 4, followUp: [ds('a')], requeueAfterSeconds: 21 });
+    });
+    await expect(withQueuedFollowUps(h, options(queue, s)).handle([ds('b'), node('n1')])).rejects.toBe(refused);
+    expect(asked).toEqual([{ name: 'a', at: NOW }, { name: 'b', at: NOW + 21_000 }]);
+    expect(sent).toEqual(expect.arrayContaining([{ hints: [ds('a')], delay: 0 }, { hints: [ds('b')], delay: 21 }, { hints: [node('n1')], delay: 21 }]));
+    expect(sent).toHaveLength(3);
+  });
+
+  it('a failed pass that asked for nothing schedules nothing; one whose follow-ups cannot be scheduled still fails with its own error', async () => {
+    const refused = new RejectedError('403 forbidden', 403);
+    const { queue, sent } = recordingQueue();
+    const { s, asked } = scheduler(new Map());
+    const { h } = handler(async () => {
+      throw refused;
+    });
+    await expect(withQueuedFollowUps(h, options(queue, s)).handle([ds('b')])).rejects.toBe(refused);
+    expect([asked, sent]).toEqual([[], []]);
+    const down = recordingQueue(new TransientError('SQS throttled'));
+    const { h: partial } = handler(async () => {
+      throw withPartialResult(refused, { hints: 1, created: 0, deleted: 0, apiRequests: 1, followUp: [ds('a')] });
+    });
+    await expect(withQueuedFollowUps(partial, options(down.queue, s)).handle([ds('b')])).rejects.toBe(refused);
   });
 
   it('a follow-up that cannot be scheduled fails the call transiently, so the batch is handled again', async () => {

@@ -9,7 +9,8 @@ import { slowStart, slowStartEach } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { T0, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
+import { T0, at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, readyCondition, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
+import { partialResultOf } from '../../src/hints.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../../src/core/fields.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
@@ -1175,6 +1176,43 @@ describe("a join's follow-up that a later DaemonSet-wide pass covers (Hint `afte
     cluster.calls.length = 0;
     await reconciler.handle(followUp!);
     expect(cluster.calls).toEqual(expect.arrayContaining(['getDaemonSet', 'listNodes', 'listPods']));
+  });
+
+  // A NotFound or Conflict is handed on as a TransientError (the cluster changed under the pass): the same rides on it.
+  it.each([
+    ['refused', new RejectedError('forbidden', 403), RejectedError],
+    ['gone meanwhile', new NotFoundError('namespaces "default" not found'), TransientError],
+  ])("a pass with a failed step (%s) fails with what the others asked for: the agent's minReadySeconds re-queue rides on the error", async (_name, thrown, kind) => {
+    const d = recordedDaemonSet(newDaemonSet('agent', { spec: { minReadySeconds: 30 } }));
+    const other = recordedDaemonSet(newDaemonSet('other'));
+    // Ready 10 s ago: available in 20 s, so the agent's pass asks to be re-queued then (the plan adds a second).
+    const pod = newDaemonSetPod(d, 'n0', { status: { phase: 'Running', conditions: [readyCondition(at(-10))] } });
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d, other], pods: [pod], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
+    cluster.createControllerRevision = async () => {
+      throw thrown;
+    };
+    const failed = await reconciler
+      .handle([
+        { kind: 'daemonSet', namespace: 'default', name: 'agent' },
+        { kind: 'daemonSet', namespace: 'default', name: 'other' },
+      ])
+      .then(() => undefined, (error: unknown) => error);
+    expect(failed).toBeInstanceOf(kind);
+    expect(partialResultOf(failed)).toEqual(expect.objectContaining({ requeueAfterSeconds: 21 }));
+  });
+
+  it('a pass that fails with nothing asked for carries nothing', async () => {
+    const d = recordedDaemonSet(ds());
+    const other = recordedDaemonSet(newDaemonSet('other'));
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d, other], pods: [newDaemonSetPod(d, 'n0')], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
+    cluster.createControllerRevision = async () => {
+      throw new RejectedError('forbidden', 403);
+    };
+    const failed = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'other' }]).then(() => undefined, (error: unknown) => error);
+    expect(failed).toBeInstanceOf(RejectedError);
+    expect(partialResultOf(failed)).toBeUndefined();
   });
 
   it('a pass with a failed step does not record what it counted from', async () => {
