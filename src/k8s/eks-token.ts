@@ -136,16 +136,18 @@ export interface EksTokenProviderOptions {
 }
 
 /**
- * A token per call, regenerated once the cached one is `refreshAfterMs` old (or the clock went back past its date).
+ * A token per call, regenerated once the cached one is `refreshAfterMs` old (or the clock went back past its date), or
+ * when asked for `fresh` (the API server answered 401 to the cached one: the transport asks once, src/k8s/transport.ts).
+ * A fresh token reads `credentials` again.
  * Synchronous and cheap: a few HMACs every 10 minutes.
  */
-export function createEksTokenProvider(options: EksTokenProviderOptions): () => string {
+export function createEksTokenProvider(options: EksTokenProviderOptions): (fresh?: boolean) => string {
   const refreshAfterMs = options.refreshAfterMs ?? TOKEN_REFRESH_MS;
   let cached: { token: string; issuedAt: number } | undefined;
-  return () => {
+  return (fresh = false) => {
     const now = options.now();
     const age = cached === undefined ? Infinity : now.getTime() - cached.issuedAt;
-    if (cached === undefined || age < 0 || age >= refreshAfterMs) {
+    if (cached === undefined || fresh || age < 0 || age >= refreshAfterMs) {
       const token = eksToken({ region: options.region, clusterName: options.clusterName, credentials: options.credentials(), now });
       // X-Amz-Date has whole seconds: the age is counted from the date in the token, not from `now`.
       cached = { token, issuedAt: Math.floor(now.getTime() / 1000) * 1000 };

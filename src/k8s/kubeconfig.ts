@@ -26,7 +26,7 @@ export function loadKubeConfig(config: Config): KubeConfig {
 }
 
 /** EKS IAM authentication: a token presigned with the function's AWS credentials, regenerated every 10 minutes. */
-export function eksBearerToken(config: Config, now: () => Date = () => new Date()): (() => string) | undefined {
+export function eksBearerToken(config: Config, now: () => Date = () => new Date()): ((fresh?: boolean) => string) | undefined {
   const { EKS_CLUSTER_NAME: clusterName, AWS_REGION: region } = config;
   if (!clusterName) return undefined;
   if (!region) throw new Error('EKS_CLUSTER_NAME needs AWS_REGION');

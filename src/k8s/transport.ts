@@ -55,9 +55,10 @@ export interface TransportOptions {
   requestTimeoutMs: number;
   /**
    * A bearer token asked for on every request (EKS IAM authentication: a token that expires). It replaces any
-   * Authorization header the kubeconfig user's credentials set.
+   * Authorization header the kubeconfig user's credentials set. A request answered 401 is sent once more with a token
+   * asked for `fresh` (a token EKS no longer takes, its clock minutes ahead of ours); a second 401 is the answer.
    */
-  bearerToken?: () => string;
+  bearerToken?: (fresh?: boolean) => string;
 }
 
 const methods: Record<Method, HttpMethod> = {
@@ -80,7 +81,7 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
   const counter = { requests: 0 };
   let dispatcher: ReturnType<RequestContext['getDispatcher']>;
 
-  async function send<T>(request: Request): Promise<T> {
+  async function send<T>(request: Request, freshToken = false): Promise<T> {
     const url = new URL(request.path, base);
     for (const [key, value] of Object.entries(request.query ?? {})) if (value !== undefined && value !== '') url.searchParams.set(key, value);
     const context = new RequestContext(url.toString(), methods[request.method]);
@@ -91,7 +92,7 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
       context.setBody(typeof request.body === 'string' ? request.body : JSON.stringify(request.body));
     }
     await kc.applySecurityAuthentication(context);
-    if (options.bearerToken) context.setHeaderParam('Authorization', `Bearer ${options.bearerToken()}`);
+    if (options.bearerToken) context.setHeaderParam('Authorization', `Bearer ${options.bearerToken(freshToken)}`);
     // fetch refuses a value with a line break or NUL inside with an error that repeats the whole value: for the
     // Authorization header, the credential, into the log line of the failed pass. Refused here without it.
     for (const [name, value] of Object.entries(context.getHeaders())) {
@@ -116,6 +117,8 @@ export function createTransport(kc: KubeConfig, options: TransportOptions): Tran
     } catch (error) {
       throw mapNetworkError(error, request.what);
     }
+    // Unauthenticated: nothing was done, so any request may go again, once, with a token made now.
+    if (status === 401 && options.bearerToken && !freshToken) return send<T>(request, true);
     if (bytes) {
       if (status >= 400) throw mapHttpError(status, JSON.stringify(decodeStatus(bytes) ?? {}), headers, request.what);
       try {

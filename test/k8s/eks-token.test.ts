@@ -170,6 +170,19 @@ describe('createEksTokenProvider', () => {
     expect(get()).toBe(second);
   });
 
+  it('asked for fresh (the API server answered 401): a new token now, read from the credentials again, and then cached', () => {
+    const clock = { now: start };
+    const { get, reads } = provider(clock);
+    const first = get();
+    clock.now = new Date(start.getTime() + 2_000);
+    const fresh = get(true);
+    expect(fresh).not.toBe(first);
+    expect(amzDate(fresh)).toBe('20240501T100002Z');
+    expect(reads()).toBe(2);
+    clock.now = new Date(start.getTime() + 60_000);
+    expect(get()).toBe(fresh);
+  });
+
   it('generates a new token when the clock went back past the cached one', () => {
     const clock = { now: start };
     const { get } = provider(clock);

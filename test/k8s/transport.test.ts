@@ -6,7 +6,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { KubeConfig, type User } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isTransient } from '../../src/errors.ts';
+import { RejectedError, isTransient } from '../../src/errors.ts';
 import { createTransport } from '../../src/k8s/transport.ts';
 
 let server: Server;
@@ -23,6 +23,13 @@ beforeAll(async () => {
     if (request.url?.endsWith('/broken-protobuf') && asksProtobuf) {
       response.writeHead(200, { 'content-type': 'application/vnd.kubernetes.protobuf' });
       response.end(Buffer.from([0x6b, 0x38, 0x73, 0x00, 0x0a, 0x7f]));
+      return;
+    }
+    // 401 to any token but one made fresh: a token EKS no longer takes.
+    if (request.url?.endsWith('/needs-fresh-token')) {
+      const fresh = request.headers.authorization === 'Bearer fresh';
+      response.writeHead(fresh ? 200 : 401, { 'content-type': 'application/json' });
+      response.end(JSON.stringify(fresh ? { kind: 'Node', metadata: { name: 'n1' } } : { kind: 'Status', reason: 'Unauthorized', message: 'Unauthorized', code: 401 }));
       return;
     }
     if (request.url?.includes('/lists/')) {
@@ -91,6 +98,39 @@ describe('createTransport bearerToken', () => {
     });
     await expect(transport.send({ method: 'GET', path: 'api/v1/nodes/n1', what: 'get node n1' })).rejects.toThrow(/AWS_ACCESS_KEY_ID not set/);
     expect(seen).toEqual([]);
+  });
+});
+
+describe('a 401 with a bearerToken (EKS)', () => {
+  const send = (bearerToken: (fresh?: boolean) => string, method: 'GET' | 'POST' = 'GET') => {
+    seen.length = 0;
+    const transport = createTransport(kubeConfig({ name: 'eks' }), { requestTimeoutMs: 5000, bearerToken });
+    return transport.send<{ metadata: { name: string } }>({ method, path: 'api/v1/nodes/needs-fresh-token', what: 'get node', ...(method === 'POST' ? { body: { kind: 'Node' } } : {}) });
+  };
+
+  it.each(['GET', 'POST'] as const)('%s: sent once more with a token asked for fresh, which the server takes', async (method) => {
+    const asked: (boolean | undefined)[] = [];
+    const answer = await send((fresh) => {
+      asked.push(fresh);
+      return fresh ? 'fresh' : 'cached';
+    }, method);
+    expect(answer.metadata.name).toBe('n1');
+    expect(asked).toEqual([false, true]);
+    expect(seen.map((h) => h.authorization)).toEqual(['Bearer cached', 'Bearer fresh']);
+  });
+
+  it('a second 401 is the answer: a refusal, not retried again', async () => {
+    const error = await send(() => 'never-taken').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RejectedError);
+    expect((error as RejectedError).apiStatus).toBe(401);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('without a bearerToken (a static token) a 401 is the answer at once', async () => {
+    seen.length = 0;
+    const transport = createTransport(kubeConfig({ name: 'static', token: 'static-token' }), { requestTimeoutMs: 5000 });
+    await expect(transport.send({ method: 'GET', path: 'api/v1/nodes/needs-fresh-token', what: 'get node' })).rejects.toBeInstanceOf(RejectedError);
+    expect(seen).toHaveLength(1);
   });
 });
 
