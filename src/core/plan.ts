@@ -19,7 +19,7 @@ import {
   type PlanOptions,
   type Snapshot,
 } from './model.ts';
-import { controllerRefFor, freeDaemonPodName, newDaemonPod } from './pod-template.ts';
+import { controllerRefFor, freeDaemonPodName, getTargetNodeName, newDaemonPod } from './pod-template.ts';
 import { compareDaemonPods, isBeingDeleted } from './pods.ts';
 import { compareStrings, daemonSetRef, keyOf, refOf } from './refs.ts';
 import { backoffKey, backoffRemainingSeconds, nextBackoff } from './backoff.ts';
@@ -261,6 +261,23 @@ export function planSnapshot(snapshot: Snapshot, now: Date, options: PlanOptions
   return merged;
 }
 
+
+/**
+ * Adoptions of orphans `ds` selects that target no node (no `spec.nodeName`, no single-node affinity term). Upstream's
+ * `getDaemonPods` claims every pod of the namespace before `getNodesToDaemonPods` maps them to nodes, so such a pod is
+ * adopted and then skipped (`GetTargetNodeName` fails for it): it counts for nothing, but is owned, and so goes with
+ * the DaemonSet when that is deleted. Planning per node never sees these pods; the DaemonSet-wide pass plans them
+ * here, from its selector's pod list. A targetless pod `ds` controls that left the selector is released by
+ * `planReleases` (the list outside the selector).
+ */
+export function planTargetlessAdoptions(ds: V1DaemonSet, pods: readonly V1Pod[]): Plan {
+  const plan = emptyPlan();
+  if (!isSyncable(ds)) return plan;
+  const dsRef = daemonSetRef(ds);
+  const targetless = pods.filter((pod) => getTargetNodeName(pod) === undefined);
+  for (const pod of claimObjects(ds, targetless).adopt) plan.actions.push({ kind: 'adopt', daemonSet: dsRef, pod: refOf(pod), owner: controllerRefFor(ds) });
+  return plan;
+}
 
 /**
  * Releases for pods known only by their metadata (a metadata-only list of the namespace): pods `ds` controls whose

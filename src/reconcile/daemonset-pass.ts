@@ -7,7 +7,7 @@ import type { V1DaemonSet } from '@kubernetes/client-node';
 import { isSyncable } from '../core/daemonset.ts';
 import type { HistoryPlan } from '../core/history.ts';
 import { provenHistoryPlan, revisionsOf } from '../core/history.ts';
-import { mergePlans, planReleases, planSnapshot } from '../core/plan.ts';
+import { mergePlans, planReleases, planSnapshot, planTargetlessAdoptions } from '../core/plan.ts';
 import { namespaceOf } from '../core/refs.ts';
 import { isRollingUpdate } from '../core/budget.ts';
 import { nodeStates } from '../core/snapshot.ts';
@@ -54,9 +54,15 @@ export async function reconcileDaemonSets(
   const ready = daemonSets.filter((ds) => !failed.has(uid(ds)) && (!isSyncable(ds) || histories.has(uid(ds))));
   const hashes = new Map([...histories].map(([id, history]) => [id, history.hash]));
 
-  // 2. manage: create/delete per node, and release owned pods that left the selector (known from their metadata).
+  // 2. manage: create/delete per node, release owned pods that left the selector (known from their metadata), adopt
+  // selected orphans that target no node.
   const snapshot = await snapshotWithBackoffs(pass, ready, states, hashes);
-  const plan = mergePlans([planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan), ...ready.map((ds) => planReleases(ds, read.podMetadata))]);
+  const plan = mergePlans([
+    planSnapshot(snapshot, pass.deps.now(), pass.deps.options.plan),
+    ...ready.map((ds) => planReleases(ds, read.podMetadata)),
+    // Selected orphans that target no node: adopted as upstream's claim adopts them, then counted nowhere.
+    ...ready.map((ds) => planTargetlessAdoptions(ds, read.pods)),
+  ]);
   // DaemonSets some of whose writes did not take effect: upstream's manage or rolling update returned an error.
   const unsynced = await apply(pass, plan);
 

@@ -5,7 +5,7 @@ import { defaultPlanOptions, type Action, type BackoffState, type NodeState, typ
 import { newDaemonPod } from '../../src/core/pod-template.ts';
 import { eventForAction } from '../../src/core/events.ts';
 import { backoffKey } from '../../src/core/backoff.ts';
-import { planNode, planSnapshot } from '../../src/core/plan.ts';
+import { planNode, planSnapshot, planTargetlessAdoptions } from '../../src/core/plan.ts';
 import {
   at,
   deletedNodeState,
@@ -388,6 +388,32 @@ describe('planSnapshot', () => {
 
   it('keys backoffs by DaemonSet UID and node', () => {
     expect(backoffKey(ds, 'node-1')).toBe('ds-uid-fluentd/node-1');
+  });
+});
+
+// Upstream `getDaemonPods` claims every pod of the namespace, then `getNodesToDaemonPods` skips the pods whose target node
+// it cannot tell: a selected orphan among them is adopted all the same (and then counted nowhere).
+describe('planTargetlessAdoptions', () => {
+  const orphan = (name: string, overrides: DeepPartial<V1Pod> = {}) =>
+    newPod(name, merge<DeepPartial<V1Pod>>({ metadata: { namespace: 'default', uid: `uid-${name}`, labels: { ...ds.spec?.selector?.matchLabels } } }, overrides));
+  const twoNodes = { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-1', 'node-2'] }] }] } } } } };
+  const controlledBy = (kind: string, uid: string) => ({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind, name: 'x', uid, controller: true }] } });
+  it.each<{ name: string; pods: V1Pod[]; ds?: V1DaemonSet; adopts: string[] }>([
+    { name: 'a selected orphan that targets no node: adopted', pods: [orphan('loose')], adopts: ['loose'] },
+    { name: 'one whose affinity names two nodes targets none either: adopted', pods: [orphan('two', twoNodes)], adopts: ['two'] },
+    { name: 'an orphan bound to a node: left to the node’s plan (planNode adopts it)', pods: [orphan('bound', { spec: { nodeName: 'node-1' } })], adopts: [] },
+    { name: 'an orphan pinned to one node by affinity: left to the node’s plan', pods: [newDaemonSetPod(ds, 'node-1', { metadata: { name: 'pinned', ownerReferences: undefined } })], adopts: [] },
+    { name: 'not selected: ignored', pods: [orphan('other', { metadata: { labels: { app: 'other' } } })], adopts: [] },
+    { name: 'another namespace: ignored', pods: [orphan('far', { metadata: { namespace: 'elsewhere' } })], adopts: [] },
+    { name: 'controlled by another controller: ignored', pods: [orphan('rs', controlledBy('ReplicaSet', 'rs-uid'))], adopts: [] },
+    { name: 'already ours: nothing to do', pods: [orphan('ours', controlledBy('DaemonSet', 'ds-uid-fluentd'))], adopts: [] },
+    { name: 'being deleted: not adopted', pods: [orphan('going', { metadata: { deletionTimestamp: T0 } })], adopts: [] },
+    { name: 'the DaemonSet being deleted: nothing', ds: newDaemonSet('fluentd', { metadata: { deletionTimestamp: T0 } }), pods: [orphan('loose')], adopts: [] },
+    { name: 'an empty selector (SelectingAll): nothing', ds: newDaemonSet('fluentd', { spec: { selector: { matchLabels: undefined } } }), pods: [orphan('loose')], adopts: [] },
+  ])('$name', ({ pods, ds: daemonSet, adopts }) => {
+    const plan = planTargetlessAdoptions(daemonSet ?? ds, pods);
+    expect(outline(plan)).toEqual({ ...nothing, adopts });
+    for (const action of plan.actions) expect(action).toEqual(expect.objectContaining({ owner: expect.objectContaining({ kind: 'DaemonSet', uid: 'ds-uid-fluentd', controller: true }) }));
   });
 });
 

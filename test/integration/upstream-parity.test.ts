@@ -114,6 +114,37 @@ describe('upstream parity', () => {
     }
   });
 
+  // Upstream claims every pod of the namespace before it maps pods to nodes: a selected orphan that targets no node is
+  // adopted, then skipped (counted nowhere); owned, it is garbage-collected with the DaemonSet.
+  it('a selected orphan that targets no node is adopted, counted nowhere, and goes with the DaemonSet', async () => {
+    const name = uniqueName('loose');
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
+    await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    const ds = await daemonSets.read(namespace, name);
+    // No nodeName, no node affinity, and a scheduler that does not exist: it stays unbound.
+    const loose = await core.createNamespacedPod({
+      namespace,
+      body: { metadata: { name: `${name}-loose`, labels: { app: name } }, spec: { schedulerName: 'nobody', containers: [{ name: 'c', image: 'registry.example/other:1' }] } },
+    });
+    // A DaemonSet-wide pass (any change to the DaemonSet brings one; an orphan's own change names no DaemonSet).
+    await daemonSets.patch(namespace, name, { metadata: { annotations: { 'test.daemonless.dev/poke': '1' } } });
+    const adopted = await waitFor('the targetless orphan adopted', async () => {
+      const pod = await core.readNamespacedPod({ namespace, name: loose.metadata!.name! });
+      return (pod.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid && o.controller === true) ? pod : false;
+    }, { timeoutMs: 30_000 });
+    expect(adopted.spec?.nodeName).toBeUndefined();
+    expect(adopted.metadata?.deletionTimestamp).toBeUndefined();
+    // Counted nowhere: the status is that of the two nodes' pods, after a pass that saw the poke.
+    await waitFor('the status of the poked generation', async () => {
+      const status = (await daemonSets.read(namespace, name)).status;
+      return status?.observedGeneration === ds.metadata?.generation && status?.currentNumberScheduled === nodes.length && status.numberMisscheduled === 0 && status.desiredNumberScheduled === nodes.length;
+    }, { timeoutMs: 10_000 });
+    await daemonSets.delete(namespace, name);
+    await waitFor('the adopted orphan garbage-collected with its DaemonSet', async () =>
+      (await core.listNamespacedPod({ namespace, fieldSelector: `metadata.name=${loose.metadata!.name!}` })).items.length === 0,
+    { timeoutMs: 60_000 });
+  });
+
   it('releasing a ControllerRevision removes only its reference to the DaemonSet', async () => {
     const name = uniqueName('revrelease');
     await daemonSets.create(namespace, testDaemonSet(namespace, name, run));

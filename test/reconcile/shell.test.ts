@@ -9,7 +9,7 @@ import { slowStart, slowStartEach } from '../../src/concurrency.ts';
 import { ConflictError, NamespaceTerminatingError, NotFoundError, RejectedError, TransientError, isTransient } from '../../src/errors.ts';
 import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { T0, at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, readyCondition, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
+import { T0, at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, newPod, readyCondition, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
 import { partialResultOf } from '../../src/hints.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../../src/core/fields.ts';
@@ -387,6 +387,17 @@ describe('reads per hint', () => {
     expect(result.created).toBe(2);
     expect(cluster.statuses).toHaveLength(1);
     expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 2, observedGeneration: d.metadata?.generation ?? 0 });
+  });
+
+  it('a selected orphan that targets no node is adopted by the DaemonSet-wide pass and counted nowhere (upstream claims it, then skips it)', async () => {
+    const d = ds();
+    const loose = newPod('loose', { metadata: { namespace: 'default', uid: 'uid-loose', labels: { ...d.spec?.selector?.matchLabels } } });
+    const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d], pods: [newDaemonSetPod(d, 'n0'), loose], revisions: written(d) };
+    const { cluster, reconciler } = setup(state);
+    const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }]);
+    expect(cluster.ownership).toEqual(['adopt pods loose']);
+    expect(result.created).toBe(0);
+    expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0 });
   });
 
   describe('the namespace pod metadata (releases) is read only when the hint cannot say which pods changed or a named pod left the selector', () => {
