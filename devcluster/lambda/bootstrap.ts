@@ -5,7 +5,6 @@
  * the effect here that they have on Lambda (none, from NODE_OPTIONS, for the heap sizes).
  */
 import { join } from 'node:path';
-import type { InstanceSpec } from './instance.ts';
 
 /** The bootstrap's node flags for a function of `memorySizeMb`: a tenth for the young generation, the rest old. */
 export function bootstrapNodeArgs(memorySizeMb: number): string[] {
@@ -13,11 +12,22 @@ export function bootstrapNodeArgs(memorySizeMb: number): string[] {
   return ['--expose-gc', '--max-http-header-size', '81920', `--max-semi-space-size=${Math.floor(newSpace / 2)}`, `--max-old-space-size=${memorySizeMb - newSpace}`];
 }
 
+/** What the command is made of: the parts of an instance's spec (instance.ts `InstanceSpec`) it reads. */
+export interface RuntimeCommandSpec {
+  nodePath: string;
+  ricEntry: string;
+  handler: string;
+  memorySize: number;
+  /** Folder holding the function's code (LAMBDA_TASK_ROOT): where a /var/task path points. */
+  codeDir: string;
+  environment: Record<string, string>;
+}
+
 /**
  * The runtime process's command: node, the bootstrap's flags, the runtime client and the handler; behind the exec
  * wrapper when the environment names one (a /var/task path is a file of the function's code).
  */
-export function runtimeCommand(spec: Pick<InstanceSpec, 'nodePath' | 'ricEntry' | 'handler' | 'memorySize' | 'codeDir' | 'environment'>): string[] {
+export function runtimeCommand(spec: RuntimeCommandSpec): string[] {
   const command = [spec.nodePath, ...bootstrapNodeArgs(spec.memorySize), spec.ricEntry, spec.handler];
   const wrapper = spec.environment['AWS_LAMBDA_EXEC_WRAPPER'];
   if (!wrapper) return command;
