@@ -96,6 +96,7 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
           gathered.push(...extra);
           return extra;
         });
+      const hints = () => (gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch);
       let result: HandleResult;
       try {
         result = await inner.handle(batch, signal, tracked);
@@ -103,12 +104,10 @@ export function withQueuedFollowUps(inner: HintHandler, options: QueuedFollowUpO
         // A pass that failed on one DaemonSet: what the others asked for is scheduled all the same (hints.ts
         // `withPartialResult`); the failure then goes to the consumer, which sends the hints again.
         const partial = partialResultOf(error);
-        if (partial !== undefined) {
-          await schedule(partial, gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch).catch(() => undefined);
-        }
+        if (partial !== undefined) await schedule(partial, hints()).catch(() => undefined);
         throw error;
       }
-      await schedule(result, gathered.length > 0 ? dedupeHints([...batch, ...gathered]) : batch);
+      await schedule(result, hints());
       // Scheduled here: nothing is left for the caller to run after the answer.
       const out: HandleResult = { ...result };
       delete out.followUp;
