@@ -51,6 +51,15 @@ export type Hint =
        */
       after?: SeenAt;
     }
+  /**
+   * A pod no controller owns that targets no node (not bound, no daemon pod's node affinity) appeared or changed: every
+   * DaemonSet of its namespace whose selector matches its labels gets a DaemonSet-wide pass, which adopts it (upstream
+   * syncs the DaemonSets `getDaemonSetsForPod` finds for an orphan's add or update). An orphan that targets a node has
+   * that node's pass instead. `labels`: the pod's labels as the change stored them, when the source carried them and
+   * they fit (`MAX_REGISTERED_BYTES`); without them the pass reads the pod. Stale labels do no harm: the passes they
+   * pick decide from fresh lists, and a relabel is a change with a hint of its own.
+   */
+  | { kind: 'orphan'; namespace: string; name: string; labels?: Record<string, string> }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
 
@@ -82,6 +91,11 @@ export interface SeenAt {
   pods: string;
 }
 
+/** A hint's admitted change still to be seen stored (Hint `pending`); only node and DaemonSet hints carry one. */
+export function pendingOf(hint: Hint): PendingChange | undefined {
+  return hint.kind === 'node' || hint.kind === 'daemonSet' ? hint.pending : undefined;
+}
+
 /** Whether a pass that saw the object as `view` (a fingerprint; undefined: it did not read it) saw the change. */
 export function changeSeen(pending: PendingChange, view: string | null | undefined): boolean {
   return view === undefined || view !== pending.before;
@@ -99,6 +113,8 @@ export function hintKey(hint: Hint): string {
       return `node/${hint.name}`;
     case 'daemonSet':
       return `${hint.type === 'ServerlessDaemonSet' ? 'sds' : 'ds'}/${hint.namespace}/${hint.name}`;
+    case 'orphan':
+      return `orphan/${hint.namespace}/${hint.name}`;
     case 'resync':
       return 'resync';
   }
@@ -122,7 +138,7 @@ export const MAX_HINTED_PODS = 1000;
  * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their
  * `pods`: the union, or none (the full pass) as soon as one of them has none or the union passes `MAX_HINTED_PODS`.
  * Duplicate node hints are `created` only if all of them are, keep `registered` only if they all carry the same, and
- * wait for the latest admitted change any of them waits for (`pending`).
+ * wait for the latest admitted change any of them waits for (`pending`). Of two orphan hints for one pod the later stays.
  */
 export function dedupeHints(hints: readonly Hint[]): Hint[] {
   if (hints.some((h) => h.kind === 'resync')) return [{ kind: 'resync' }];
@@ -136,6 +152,8 @@ export function dedupeHints(hints: readonly Hint[]): Hint[] {
       const pending = laterPending(first.pending, hint.pending);
       seen.set(key, pending === merged.pending ? merged : { ...merged, pending: pending as PendingChange });
     } else if (first.kind === 'node' && hint.kind === 'node') seen.set(key, mergeNodeHints(first, hint));
+    // The later change's labels (Map.set keeps the first one's place).
+    else if (first.kind === 'orphan' && hint.kind === 'orphan') seen.set(key, hint);
   }
   return [...seen.values()];
 }

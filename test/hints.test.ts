@@ -7,6 +7,7 @@ const ds = (pods?: string[], name = 'agent'): Hint => ({ kind: 'daemonSet', name
 const node = (name: string): Hint => ({ kind: 'node', name });
 const created = (name: string): Hint => ({ kind: 'node', name, created: true });
 const registered = (name: string, zone: string): Hint => ({ kind: 'node', name, created: true, registered: { labels: { zone } } });
+const orphan = (name: string, labels?: Record<string, string>): Hint => ({ kind: 'orphan', namespace: 'default', name, ...(labels ? { labels } : {}) });
 const admitted = (hint: Hint, before: string | null, until: number): Hint => ({ ...hint, pending: { before, until } }) as Hint;
 
 describe('dedupeHints', () => {
@@ -39,6 +40,11 @@ describe('dedupeHints', () => {
     ['a DaemonSet: the full pass and an admitted change: the full pass, waiting', [ds(), admitted(ds([]), 'x', 5)], [admitted(ds(), 'x', 5)]],
     ['an admitted creation twice: kept as it is', [admitted(registered('a', 'x'), null, 5), admitted(registered('a', 'x'), null, 5)], [admitted(registered('a', 'x'), null, 5)]],
     ['other DaemonSets keep their own', [ds(['p1']), ds(undefined, 'other'), ds(['p2'])], [ds(['p1', 'p2']), ds(undefined, 'other')]],
+    // Hint `orphan`: one per pod, the later change's labels in the first one's place; a DaemonSet of the pod's name is another hint.
+    ['an orphan changed twice: the later labels, first place', [orphan('p', { app: 'a' }), node('a'), orphan('p', { app: 'b' })], [orphan('p', { app: 'b' }), node('a')]],
+    ['an orphan with labels, then without: the pass reads it', [orphan('p', { app: 'a' }), orphan('p')], [orphan('p')]],
+    ['two orphans, and a DaemonSet of the same name: three hints', [orphan('agent', { app: 'a' }), orphan('other', { app: 'a' }), ds([])], [orphan('agent', { app: 'a' }), orphan('other', { app: 'a' }), ds([])]],
+    ['a resync subsumes an orphan', [orphan('p', { app: 'a' }), { kind: 'resync' }], [{ kind: 'resync' }]],
   ])('%s', (_name, hints, expected) => {
     expect(dedupeHints(hints)).toEqual(expected);
   });

@@ -13,6 +13,15 @@ export function isSyncable(ds: V1DaemonSet): boolean {
 }
 
 /**
+ * The DaemonSets that may adopt an orphan with these labels, in their order: upstream's `GetPodDaemonSets` (the
+ * selector matches; an empty one matches nothing), less those whose sync would stop early (`isSyncable`), which could
+ * not adopt it.
+ */
+export function daemonSetsSelecting(daemonSets: readonly V1DaemonSet[], labels: Readonly<Record<string, string>> | undefined): V1DaemonSet[] {
+  return daemonSets.filter((ds) => isSyncable(ds) && selectorMatches(ds.spec?.selector, labels));
+}
+
+/**
  * The selector matches the template's labels. The apps/v1 API server refuses a DaemonSet where it does not; a
  * ServerlessDaemonSet's CRD cannot say so, and reconciling one would create pods it never counts as its own, forever.
  */

@@ -22,7 +22,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Config } from '../config.ts';
 import { DaemonlessError, NotFoundError, PayloadTooLargeError, TransientError, UnauthorizedError, isTransient } from '../errors.ts';
-import { dedupeHints, summarizeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { dedupeHints, pendingOf, summarizeHints, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { serializeError, type Logger } from '../log.ts';
 import type { RouteSecrets } from '../secrets.ts';
 import { allRoutes, isAccepted, requireBearer, requireRouteSecrets, type RouteName } from './auth.ts';
@@ -184,7 +184,7 @@ export function createApp(deps: AppDeps): App {
    * else (a pod's change, a DaemonSet's metadata) after ADMISSION_SETTLE_MS.
    */
   const handOff = async (hints: Hint[]): Promise<void> => {
-    const delayMs = hints.every((h) => h.kind !== 'resync' && h.pending !== undefined) ? 0 : config.ADMISSION_SETTLE_MS;
+    const delayMs = hints.every((h) => pendingOf(h) !== undefined) ? 0 : config.ADMISSION_SETTLE_MS;
     const retryDelays = deps.deferredRetryDelaysMs ?? deferredRetryDelaysMs;
     const task = async (): Promise<void> => {
       if (delayMs > 0) await sleep(delayMs);

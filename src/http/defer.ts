@@ -7,7 +7,7 @@
  *    the same function (`createSelfInvokeDefer`). See docs/adr/0001-admission-on-lambda.md.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hintKey, lastPassForRefused, type HandleResult, type Hint } from '../hints.ts';
+import { hintKey, lastPassForRefused, pendingOf, type HandleResult, type Hint } from '../hints.ts';
 import type { Logger } from '../log.ts';
 
 /** What a deferred task will do, as data, for implementations that cannot carry a closure across processes. */
@@ -48,7 +48,7 @@ export async function handleUntilSeen(
   let waiting = unsettled(result);
   const unseen: Hint[] = [];
   for (let delay = firstSeenWaitMs; waiting.length > 0; delay = Math.min(delay * 2, maxSeenWaitMs)) {
-    const due = (h: Hint) => h.kind !== 'resync' && h.pending !== undefined && h.pending.until >= now() + delay;
+    const due = (h: Hint) => (pendingOf(h)?.until ?? -Infinity) >= now() + delay;
     unseen.push(...waiting.filter((h) => !due(h)));
     waiting = waiting.filter(due);
     if (waiting.length === 0) break;

@@ -3,7 +3,7 @@
  * with a reason. Every intake format reduces its input to `(KubeObject, Operation)` and calls `hintFromObject`.
  */
 import { daemonSetKinds } from '../core/model.ts';
-import { daemonSetNameError, podNameError } from '../core/refs.ts';
+import { daemonSetNameError, namespaceError, podNameError } from '../core/refs.ts';
 import type { Hint } from '../hints.ts';
 import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
 
@@ -18,6 +18,8 @@ export type Mapped = { hint: Hint } | { ignored: string };
 
 export const reasons = {
   podWithoutNode: 'pod targets no node',
+  orphanGone: 'orphan targeting no node deleted or being deleted: nothing to adopt',
+  orphanWithoutLabels: 'orphan targeting no node has no labels: no DaemonSet selects it',
   podOfAnotherController: (kind: string) => `pod controlled by a ${kind}, not a DaemonSet`,
   podOfNoDaemonSet: 'pod controlled by a DaemonSet of a name no DaemonSet can have',
   daemonSetDeleted: 'left to the garbage collector (ownerReferences)',
@@ -60,7 +62,8 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     }
     // An orphan: a DaemonSet may adopt it, or it may stand in a daemon pod's way on its node.
     const node = podTargetNode(obj.podSpec);
-    return node === null ? { ignored: reasons.podWithoutNode } : { hint: { kind: 'node', name: node } };
+    if (node !== null) return { hint: { kind: 'node', name: node } };
+    return orphanWithoutNode(obj, operation);
   }
   if (apiVersion === 'v1' && kind === 'Binding') {
     // The scheduler binding a pod (pods/binding): the pod now runs on the target node.
@@ -77,6 +80,20 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: metadata.name, ...(sds ? { type: 'ServerlessDaemonSet' as const } : {}), pods: [] } };
   }
   return { ignored: reasons.unhandledKind(obj) };
+}
+
+/**
+ * An orphan that targets no node: the DaemonSets of its namespace that select it may adopt it (Hint `orphan`). Only a
+ * pod as stored counts (a reference carries no spec and stays ignored: it cannot tell a bound pod from an unbound one),
+ * and only one that can still be adopted (not going) and selected (labelled).
+ */
+function orphanWithoutNode(obj: KubeObject, operation: Operation): Mapped {
+  const { name, namespace } = obj.metadata;
+  if (obj.podSpec === undefined || obj.podSpec === null || !namespace || namespaceError(namespace) !== null || podNameError(name) !== null) return { ignored: reasons.podWithoutNode };
+  if (operation === 'delete' || obj.terminating) return { ignored: reasons.orphanGone };
+  if (obj.labels === undefined) return { ignored: reasons.orphanWithoutLabels };
+  const labels = JSON.stringify(obj.labels).length <= MAX_REGISTERED_BYTES ? { labels: obj.labels } : {};
+  return { hint: { kind: 'orphan', namespace, name, ...labels } };
 }
 
 /**

@@ -63,7 +63,11 @@ export type PodSpecFields = z.infer<typeof PodSpecSchema>;
 const OwnerReferenceSchema = z.looseObject({ apiVersion: z.string(), kind: z.string(), name: nonEmpty(), controller: z.nullish(z.boolean()) });
 
 const PodFieldsSchema = z.looseObject({
-  metadata: z.looseObject({ ownerReferences: z.nullish(z.array(OwnerReferenceSchema)), deletionTimestamp: z.nullish(z.string()) }),
+  metadata: z.looseObject({
+    ownerReferences: z.nullish(z.array(OwnerReferenceSchema)),
+    deletionTimestamp: z.nullish(z.string()),
+    labels: z.nullish(z.record(z.string(), z.string())),
+  }),
   spec: z.nullish(PodSpecSchema),
 });
 
@@ -89,6 +93,8 @@ export interface KubeObject {
   podSpec?: PodSpecFields | null | undefined;
   /** Only for `v1 Pod`: being deleted (graceful deletion started: `metadata.deletionTimestamp` set). */
   terminating?: boolean;
+  /** Only for `v1 Pod`: its labels, if any (an orphan's decide which DaemonSets may adopt it). */
+  labels?: Record<string, string>;
   /** Only for `v1 Pod`: its controller (the owner reference with `controller: true`), if any. */
   controller?: { apiVersion: string; kind: string; name: string } | undefined;
   /** Only for `v1 Binding`: the node the pod is bound to. */
@@ -137,9 +143,11 @@ export const KubeObjectSchema = z.pipe(
     // The owner's name is not checked here: the API server stores any non-empty name in an ownerReference, so a pod
     // that names no possible DaemonSet is a valid object (hintFromObject ignores it), not bad input.
     if (owner && isDaemonSetKind(owner.apiVersion, owner.kind)) checkNamespace(ctx, obj, obj.metadata.namespace);
+    const labels = pod.data.metadata.labels;
     return {
       ...head,
       podSpec: spec,
+      ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
       ...(pod.data.metadata.deletionTimestamp ? { terminating: true } : {}),
       ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}),
     };
@@ -323,6 +331,12 @@ export const HintSchema = z.discriminatedUnion('kind', [
     pods: z.optional(z.array(validName(podNameError, 'not a pod name')).check(z.maxLength(MAX_HINTED_PODS))),
     pending: z.optional(PendingSchema),
     after: z.optional(SeenAtSchema),
+  }),
+  z.object({
+    kind: z.literal('orphan'),
+    namespace: validName(namespaceError, 'not a namespace'),
+    name: validName(podNameError, 'not a pod name'),
+    labels: z.optional(z.record(z.string(), z.string())),
   }),
   z.object({ kind: z.literal('resync') }),
 ]);

@@ -40,15 +40,21 @@ export function encodeMessage(hints: readonly Hint[], notBefore?: number, counts
 /**
  * The bodies that carry `hints`, each at most `limit` bytes: one, unless it would be larger. Then the DaemonSet hints
  * first drop the pod names they carry (Hint `pods`: without them the pass does its full release check, which is always
- * right), and if that is not enough the hints are split over several messages.
+ * right) and orphans their labels (Hint `orphan`: the pass reads the pod instead), and if that is not enough the hints
+ * are split over several messages.
  */
 export function encodeMessages(hints: readonly Hint[], notBefore?: number, counts: SendOptions = {}, limit = MAX_MESSAGE_BYTES): string[] {
   const fits = (body: string) => Buffer.byteLength(body) <= limit;
   const whole = encodeMessage(hints, notBefore, counts);
   if (fits(whole)) return [whole];
-  const unnamed = hints.map((h) => (h.kind === 'daemonSet' && h.pods !== undefined ? withoutPods(h) : h));
+  const unnamed = hints.map((h) => (h.kind === 'daemonSet' && h.pods !== undefined ? withoutPods(h) : h.kind === 'orphan' && h.labels !== undefined ? withoutLabels(h) : h));
   const lighter = encodeMessage(unnamed, notBefore, counts);
   if (fits(lighter) || unnamed.length === 1) return [lighter];
   const half = Math.ceil(unnamed.length / 2);
   return [...encodeMessages(unnamed.slice(0, half), notBefore, counts, limit), ...encodeMessages(unnamed.slice(half), notBefore, counts, limit)];
+}
+
+function withoutLabels(hint: Extract<Hint, { kind: 'orphan' }>): Hint {
+  const { labels: _labels, ...rest } = hint;
+  return rest;
 }

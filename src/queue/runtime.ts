@@ -128,7 +128,7 @@ export function unsettledAgain(unsettled: readonly Hint[], now: number): { again
   const later: Hint[] = [];
   const refused: Hint[] = [];
   for (const hint of unsettled) {
-    if (hint.kind === 'resync' || hint.pending === undefined) continue;
+    if ((hint.kind !== 'node' && hint.kind !== 'daemonSet') || hint.pending === undefined) continue;
     const retries = hint.pending.retries ?? 0;
     const delayMs = retries === 0 ? 0 : 1000;
     if (now + delayMs > hint.pending.until) refused.push(hint);

@@ -11,15 +11,15 @@
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, DeferredError, NotFoundError, TransientError, isTransient } from '../errors.ts';
-import { changeSeen, dedupeHints, hintKey, partialResultOf, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
-import { daemonSetNameError, namespaceError, nodeNameError } from '../core/refs.ts';
+import { MAX_HINTED_PODS, changeSeen, dedupeHints, hintKey, partialResultOf, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { daemonSetNameError, namespaceError, nodeNameError, podNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { coveredBy } from '../core/status.ts';
 import { STALE, STOPPED } from './apply.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
-import { nothingForCreatedNodes, readHintedDaemonSets } from './read.ts';
+import { nothingForCreatedNodes, readAdopters, readHintedDaemonSets } from './read.ts';
 import { statusOnlyGuard } from './status-only.ts';
 import { heldLogger } from '../log.ts';
 
@@ -121,7 +121,9 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
             ? nodeNameError(hint.name)
             : hint.kind === 'daemonSet'
               ? (namespaceError(hint.namespace) ?? daemonSetNameError(hint.name))
-              : null;
+              : hint.kind === 'orphan'
+                ? (namespaceError(hint.namespace) ?? podNameError(hint.name))
+                : null;
         if (problem !== null) throw new BadRequestError(`${hint.kind} hint ${JSON.stringify(hintKey(hint))} ${problem}`);
       }
       const started = deps.now();
@@ -140,9 +142,10 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
       } else {
         const dsHints = hints.filter((h): h is Extract<Hint, { kind: 'daemonSet' }> => h.kind === 'daemonSet');
         const nodeHints = hints.filter((h): h is Extract<Hint, { kind: 'node' }> => h.kind === 'node');
-        if (dsHints.length > 0) {
+        const orphanHints = hints.filter((h): h is Extract<Hint, { kind: 'orphan' }> => h.kind === 'orphan');
+        if (dsHints.length > 0 || orphanHints.length > 0) {
           const wanted = dsHints.filter((h) => deps.options.kinds.includes(h.type ?? 'DaemonSet'));
-          const read = await readHintedDaemonSets(pass, wanted);
+          const [read, adopters] = await Promise.all([readHintedDaemonSets(pass, wanted), readAdopters(pass, orphanHints)]);
           // An admitted change not stored yet (Hint `pending`): no pass for that DaemonSet now (it would read every node
           // and pod for nothing); its hint is handed in again.
           const found = read.map((ds, i) => {
@@ -156,10 +159,20 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
             unsettledDaemonSets.push(hint);
             return null;
           });
-          // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`).
-          const hintOf = new Map(found.flatMap((ds, i) => (ds === null ? [] : [[ds, wanted[i]] as const])));
-          const changedPods = (ds: V1DaemonSet) => hintOf.get(ds)?.pods;
-          await reconcileDaemonSets(pass, found.filter((ds): ds is V1DaemonSet => ds !== null), false, changedPods);
+          // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`);
+          // orphans it may adopt are pods that changed too (Hint `orphan`), and a DaemonSet only they name has its pass.
+          const passes = new Map<string, { ds: V1DaemonSet; pods: readonly string[] | undefined }>();
+          const keyOf = (ds: V1DaemonSet) => `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
+          found.forEach((ds, i) => ds !== null && passes.set(keyOf(ds), { ds, pods: (wanted[i] as Extract<Hint, { kind: 'daemonSet' }>).pods }));
+          for (const { ds, pods } of adopters) {
+            const hinted = passes.get(keyOf(ds));
+            passes.set(keyOf(ds), hinted === undefined ? { ds, pods } : { ds: hinted.ds, pods: hinted.pods === undefined ? undefined : [...new Set([...hinted.pods, ...pods])] });
+          }
+          const changedPods = (ds: V1DaemonSet) => {
+            const pods = passes.get(keyOf(ds))?.pods;
+            return pods !== undefined && pods.length > MAX_HINTED_PODS ? undefined : pods;
+          };
+          await reconcileDaemonSets(pass, [...passes.values()].map((p) => p.ds), false, changedPods);
         }
         if (nodeHints.length > 0) await reconcileNodes(pass, nodeHints.map((h) => h.name), new Map(nodeHints.flatMap((h) => (h.created ? [[h.name, h.registered] as const] : []))));
       }

@@ -5,14 +5,15 @@
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import { readAt, type PodList, type PodMetadata, type ReadAt } from '../k8s/cluster.ts';
 import { mapLimit } from '../concurrency.ts';
-import { isSyncable } from '../core/daemonset.ts';
+import { daemonSetsSelecting, isSyncable } from '../core/daemonset.ts';
 import { currentRevision, generationObserved, provenRevisionHash, recordedRevisionHash, revisionsOf } from '../core/history.ts';
 import { groupedSelectorQueries, selectorMatches } from '../core/label-selector.ts';
 import type { BackoffState, DaemonSetKind, NodeState, Snapshot } from '../core/model.ts';
 import { backoffKey } from '../core/backoff.ts';
 import { releaseLists } from '../core/claim.ts';
 import { getTargetNodeName } from '../core/pod-template.ts';
-import { daemonSetRef, namespaceOf } from '../core/refs.ts';
+import { isBeingDeleted } from '../core/pods.ts';
+import { controllerRefOf, daemonSetRef, namespaceOf } from '../core/refs.ts';
 import { backoffsToRead, countedOn, nodeStates, uniquePods, wantingPods } from '../core/snapshot.ts';
 import { readNoEarlier } from '../core/versions.ts';
 import type { Hint, RegisteredNode, SeenAt } from '../hints.ts';
@@ -37,6 +38,48 @@ export async function readHintedDaemonSets(pass: Pass, wanted: readonly DaemonSe
   const key = (kind: string, ns: string, name: string) => `${kind}/${ns}/${name}`;
   const byKey = new Map(listed.map((ds) => [key(ds.kind ?? 'DaemonSet', namespaceOf(ds), ds.metadata?.name ?? ''), ds]));
   return wanted.map((h) => byKey.get(key(kindOf(h), h.namespace, h.name)) ?? null);
+}
+
+type OrphanHint = Extract<Hint, { kind: 'orphan' }>;
+
+/** A DaemonSet that may adopt orphans, and the names of those it selects. */
+export interface Adopter {
+  ds: V1DaemonSet;
+  pods: string[];
+}
+
+/**
+ * The DaemonSets that may adopt the orphans the hints name (Hint `orphan`), each with the orphans it selects, freshly
+ * read: a DaemonSet list per namespace and kind, and the GET of an orphan whose hint carries no labels. An orphan gone
+ * by then, owned, bound or pinned to a node needs no pass from its hint: the change that made it so brings its own.
+ */
+export async function readAdopters(pass: Pass, orphans: readonly OrphanHint[]): Promise<Adopter[]> {
+  if (orphans.length === 0) return [];
+  const { cluster } = pass;
+  const namespaces = [...new Set(orphans.map((o) => o.namespace))];
+  const [lists, labelled] = await Promise.all([
+    mapLimit(namespaces, 8, async (namespace) => (await Promise.all(pass.deps.options.kinds.map((kind) => cluster.listDaemonSets({ kind, namespace })))).flat()),
+    mapLimit(orphans, 16, async (o) => (o.labels !== undefined ? o.labels : labelsOfOrphan(await cluster.getPod(o.namespace, o.name)))),
+  ]);
+  const byNamespace = new Map(namespaces.map((namespace, i) => [namespace, lists[i]!]));
+  const adopters = new Map<string, Adopter>();
+  orphans.forEach((orphan, i) => {
+    const labels = labelled[i];
+    if (labels === undefined) return;
+    for (const ds of daemonSetsSelecting(byNamespace.get(orphan.namespace) ?? [], labels)) {
+      const key = `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
+      const adopter = adopters.get(key) ?? { ds, pods: [] };
+      adopter.pods.push(orphan.name);
+      adopters.set(key, adopter);
+    }
+  });
+  return [...adopters.values()];
+}
+
+/** The labels of a pod a DaemonSet may still adopt because of its own change (an orphan targeting no node), or undefined. */
+function labelsOfOrphan(pod: V1Pod | null): Record<string, string> | undefined {
+  if (pod === null || isBeingDeleted(pod) || controllerRefOf(pod) !== undefined || getTargetNodeName(pod) !== undefined) return undefined;
+  return pod.metadata?.labels;
 }
 
 export interface DaemonSetRead {

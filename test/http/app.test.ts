@@ -3,6 +3,7 @@ import { ConflictError, RejectedError, TransientError } from '../../src/errors.t
 import { daemonSetFingerprint, nodeFingerprint } from '../../src/core/fields.ts';
 import { createBackgroundDefer } from '../../src/http/defer.ts';
 import { reasons } from '../../src/http/hints-from-object.ts';
+import { pendingOf } from '../../src/hints.ts';
 import { nodeUnreadChange } from '../../src/http/intake/node-changes.ts';
 import { fixture, fixtureText, json, postJson, testApp } from './support.ts';
 
@@ -612,7 +613,7 @@ describe('POST /events/admission', () => {
     const { app, calls } = testApp({
       env: { ADMISSION_STORED_WITHIN_MS: '40' },
       defer: background.defer,
-      behaviour: (hints) => ({ hints: hints.length, created: 0, deleted: 0, apiRequests: 1, unsettled: hints.filter((h) => h.kind !== 'resync' && h.pending !== undefined) }),
+      behaviour: (hints) => ({ hints: hints.length, created: 0, deleted: 0, apiRequests: 1, unsettled: hints.filter((h) => pendingOf(h) !== undefined) }),
     });
     const ds = { apiVersion: 'apps/v1', kind: 'DaemonSet', metadata: { name: 'agent', namespace: 'ns', uid: 'u1', generation: 2 } };
     await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', namespace: 'ns', object: ds, oldObject: { ...ds, metadata: { ...ds.metadata, generation: 1 } } })));
@@ -622,7 +623,7 @@ describe('POST /events/admission', () => {
     const last = calls.at(-1)!;
     expect(last).toEqual([expect.objectContaining({ kind: 'daemonSet', namespace: 'ns', name: 'agent' })]);
     expect(last[0]).not.toHaveProperty('pending');
-    expect(calls.slice(0, -1).every((c) => c.every((h) => h.kind !== 'resync' && h.pending !== undefined))).toBe(true);
+    expect(calls.slice(0, -1).every((c) => c.every((h) => pendingOf(h) !== undefined))).toBe(true);
   });
 
   it('400 only when the body is not an AdmissionReview at all', async () => {

@@ -27,6 +27,9 @@ const owned = (p: ReturnType<typeof pod>, owner: { apiVersion: string; kind: str
   metadata: { ...p.metadata, ownerReferences: [{ ...owner, uid: 'u', controller }] },
 });
 
+/** `p` with these labels. */
+const labelled = (p: ReturnType<typeof pod>, labels: Record<string, string>) => ({ ...p, metadata: { ...p.metadata, labels } });
+
 /** `p` with its graceful deletion started. */
 const terminating = <P extends { metadata: object }>(p: P) => ({ ...p, metadata: { ...p.metadata, deletionTimestamp: '2026-12-01T00:00:00Z' } });
 
@@ -91,9 +94,27 @@ describe('hintFromObject: one row per mapping rule', () => {
       'create',
       { hint: { kind: 'node', name: 'w2' } },
     ],
-    ['pod with no target → ignored', pod({ containers: [] }), 'create', { ignored: reasons.podWithoutNode }],
-    ['matchFields with two values names no single node', pod(pinnedTo(['a', 'b'])), 'create', { ignored: reasons.podWithoutNode }],
-    ['terms naming different nodes name no single node', pod(pinnedTo(['a'], ['b'])), 'create', { ignored: reasons.podWithoutNode }],
+    // An orphan that targets no node: the DaemonSets of its namespace that select its labels may adopt it.
+    ['orphan with no target → the DaemonSets selecting it', labelled(pod({ containers: [] }), { app: 'agent' }), 'create', { hint: { kind: 'orphan', namespace: 'kube-system', name: 'p', labels: { app: 'agent' } } }],
+    ['orphan with no target, updated → the same', labelled(pod({ containers: [] }), { app: 'agent' }), 'update', { hint: { kind: 'orphan', namespace: 'kube-system', name: 'p', labels: { app: 'agent' } } }],
+    ['matchFields with two values names no single node: an orphan with no target', labelled(pod(pinnedTo(['a', 'b'])), { app: 'agent' }), 'create', { hint: { kind: 'orphan', namespace: 'kube-system', name: 'p', labels: { app: 'agent' } } }],
+    ['terms naming different nodes name no single node: an orphan with no target', labelled(pod(pinnedTo(['a'], ['b'])), { app: 'agent' }), 'added', { hint: { kind: 'orphan', namespace: 'kube-system', name: 'p', labels: { app: 'agent' } } }],
+    // Hundreds of labels: the pass reads the pod instead, and queue messages stay small.
+    [
+      'orphan with no target and labels beyond 8 KiB → the same, without them',
+      labelled(pod({ containers: [] }), Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`example.com/label-${i}`, 'x'.repeat(20)]))),
+      'create',
+      { hint: { kind: 'orphan', namespace: 'kube-system', name: 'p' } },
+    ],
+    // An empty selector selects nothing: no DaemonSet can select a pod without labels.
+    ['orphan with no target and no labels → ignored', pod({ containers: [] }), 'create', { ignored: reasons.orphanWithoutLabels }],
+    ['orphan with no target and empty labels → ignored', labelled(pod({ containers: [] }), {}), 'update', { ignored: reasons.orphanWithoutLabels }],
+    // Going: nothing to adopt (upstream's claim adopts no pod being deleted).
+    ['orphan with no target deleted → ignored', labelled(pod({ containers: [] }), { app: 'agent' }), 'delete', { ignored: reasons.orphanGone }],
+    ['orphan with no target being deleted → ignored', terminating(labelled(pod({ containers: [] }), { app: 'agent' })), 'update', { ignored: reasons.orphanGone }],
+    // A pod without a spec (a reference, an audit event without the object) cannot tell bound from unbound.
+    ['labelled pod without a spec → ignored', labelled(pod(undefined), { app: 'agent' }), 'create', { ignored: reasons.podWithoutNode }],
+    ['orphan without a namespace → ignored', { ...labelled(pod({ containers: [] }), { app: 'agent' }), metadata: { name: 'p', labels: { app: 'agent' } } }, 'create', { ignored: reasons.podWithoutNode }],
     [
       'binding → its target node',
       { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'p', namespace: 'ns' }, target: { kind: 'Node', name: 'w5' } },

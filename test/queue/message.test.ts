@@ -15,6 +15,7 @@ describe('encodeMessages', () => {
       { kind: 'node', name: 'n1' } as Hint,
       { kind: 'node', name: 'n2', created: true } as Hint,
       { kind: 'node', name: 'n3', created: true, registered: { labels: { zone: 'a' }, taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] } } as Hint,
+      { kind: 'orphan', namespace: 'default', name: 'loose', labels: { app: 'agent' } } as Hint,
     ];
     const bodies = encodeMessages(hints, 123, { failures: 2 });
     expect(decode(bodies)).toEqual([{ v: 1, hints, notBefore: 123, failures: 2 }]);
@@ -24,6 +25,14 @@ describe('encodeMessages', () => {
     const bodies = encodeMessages([ds('a', named(900)), ds('b', [])], undefined, {}, 100_000);
     expect(bodies).toHaveLength(1);
     expect(decode(bodies)[0]!.hints).toEqual([ds('a'), ds('b')]);
+  });
+
+  it('too large with orphans\' labels: one body whose orphan hints have their pods read instead', () => {
+    const labels = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`example.com/label-${i}`, 'x'.repeat(50)]));
+    const orphans = Array.from({ length: 30 }, (_, i) => ({ kind: 'orphan', namespace: 'default', name: `loose-${i}`, labels }) as Hint);
+    const bodies = encodeMessages([...orphans, ds('a', [])], undefined, {}, 100_000);
+    expect(bodies).toHaveLength(1);
+    expect(decode(bodies)[0]!.hints).toEqual([...orphans.map((_, i) => ({ kind: 'orphan', namespace: 'default', name: `loose-${i}` })), ds('a')]);
   });
 
   it('too large even without them: split, every hint kept once, each body within the limit', () => {

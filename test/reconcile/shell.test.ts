@@ -400,6 +400,64 @@ describe('reads per hint', () => {
     expect(cluster.statuses[0]!.status).toMatchObject({ desiredNumberScheduled: 1, currentNumberScheduled: 1, numberMisscheduled: 0 });
   });
 
+  describe("an orphan's own change (Hint `orphan`): a DaemonSet-wide pass for each DaemonSet of its namespace selecting it", () => {
+    const d = () => ds();
+    const selected = () => ({ ...d().spec?.selector?.matchLabels });
+    const loose = (over: Parameters<typeof newPod>[1] = {}) =>
+      newPod('loose', merge({ metadata: { namespace: 'default', uid: 'uid-loose', labels: selected() } }, over));
+    const other = () => newDaemonSet('other', { metadata: { namespace: 'elsewhere' } });
+    const reads = (calls: string[]) => calls.filter((c) => c.startsWith('get') || c.startsWith('list'));
+    const pass = ['listNodes', 'listPods', 'listControllerRevisions'];
+
+    it.each<[string, () => FakeState, { kind: 'orphan'; namespace: string; name: string; labels?: Record<string, string> }, string[], string[]]>([
+      // The labels ride on the hint: the namespace's DaemonSets are the one read before the pass.
+      ['labels carried, selected: the pass adopts it', () => ({ nodes: [newNode('n0')], daemonSets: [d(), other()], pods: [newDaemonSetPod(d(), 'n0'), loose()], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose', labels: selected() }, ['listDaemonSets', ...pass], ['adopt pods loose']],
+      ['labels carried, selected by none: no pass', () => ({ nodes: [newNode('n0')], daemonSets: [d()], pods: [loose({ metadata: { labels: { app: 'web' } } })], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose', labels: { app: 'web' } }, ['listDaemonSets'], []],
+      // A DaemonSet in another namespace cannot own it.
+      ['selected only by a DaemonSet of another namespace: no pass', () => ({ nodes: [newNode('n0')], daemonSets: [newDaemonSet('agent', { metadata: { namespace: 'elsewhere' } })], pods: [loose()], revisions: [] }), { kind: 'orphan', namespace: 'default', name: 'loose', labels: selected() }, ['listDaemonSets'], []],
+      // Upstream's sync stops early for a DaemonSet being deleted: it adopts nothing.
+      ['selected by a DaemonSet being deleted: no pass', () => ({ nodes: [newNode('n0')], daemonSets: [newDaemonSet('agent', { metadata: { deletionTimestamp: T0 } })], pods: [loose()], revisions: [] }), { kind: 'orphan', namespace: 'default', name: 'loose', labels: selected() }, ['listDaemonSets'], []],
+      // Without labels (they did not fit) the pod is read, fresh.
+      ['no labels carried: the pod read, then the pass', () => ({ nodes: [newNode('n0')], daemonSets: [d()], pods: [newDaemonSetPod(d(), 'n0'), loose()], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose' }, ['listDaemonSets', 'getPod', ...pass], ['adopt pods loose']],
+      ['no labels carried, the pod gone: no pass', () => ({ nodes: [newNode('n0')], daemonSets: [d()], pods: [], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose' }, ['listDaemonSets', 'getPod'], []],
+      ['no labels carried, the pod bound since (its node has its pass): no pass', () => ({ nodes: [newNode('n0')], daemonSets: [d()], pods: [loose({ spec: { nodeName: 'n0' } })], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose' }, ['listDaemonSets', 'getPod'], []],
+      ['no labels carried, the pod owned since: no pass', () => ({ nodes: [newNode('n0')], daemonSets: [d()], pods: [loose({ metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web', uid: 'rs', controller: true }] } })], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose' }, ['listDaemonSets', 'getPod'], []],
+      ['no labels carried, the pod being deleted: no pass', () => ({ nodes: [newNode('n0')], daemonSets: [d()], pods: [loose({ metadata: { deletionTimestamp: T0 } })], revisions: written(d()) }), { kind: 'orphan', namespace: 'default', name: 'loose' }, ['listDaemonSets', 'getPod'], []],
+    ])('%s', async (_name, state, hint, expectedReads, ownership) => {
+      const s = state();
+      const { cluster, reconciler } = setup(s);
+      const result = await reconciler.handle([hint]);
+      expect(reads(cluster.calls).sort()).toEqual([...expectedReads].sort());
+      expect(cluster.ownership).toEqual(ownership);
+      expect(result.created).toBe(0);
+      expect(cluster.statuses).toHaveLength(ownership.length > 0 ? 1 : 0);
+    });
+
+    it('with the DaemonSet\'s own hint in the same batch: one pass, which adopts it', async () => {
+      const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d()], pods: [newDaemonSetPod(d(), 'n0'), loose()], revisions: written(d()) };
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'orphan', namespace: 'default', name: 'loose', labels: selected() }, { kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }]);
+      expect(cluster.ownership).toEqual(['adopt pods loose']);
+      expect(cluster.calls.filter((c) => c === 'listNodes')).toHaveLength(1);
+      expect(cluster.statuses).toHaveLength(1);
+    });
+
+    it('two DaemonSets selecting it: a pass for each', async () => {
+      const second = newDaemonSet('second', { spec: { selector: { matchLabels: selected() }, template: { metadata: { labels: selected() } } } });
+      const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d(), second], pods: [loose()], revisions: [...written(d()), ...written(second)] };
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'orphan', namespace: 'default', name: 'loose', labels: selected() }]);
+      expect(cluster.ownership).toContain('adopt pods loose');
+      expect(cluster.statuses.map((s) => s.name).sort()).toEqual(['default/agent', 'default/second']);
+    });
+
+    it('a hint that is not a pod name is refused before anything is read', async () => {
+      const { cluster, reconciler } = setup({ nodes: [], daemonSets: [], pods: [], revisions: [] });
+      await expect(reconciler.handle([{ kind: 'orphan', namespace: 'default', name: 'Not_A_Pod' }])).rejects.toThrow(/orphan hint/);
+      expect(cluster.calls).toEqual([]);
+    });
+  });
+
   describe('the namespace pod metadata (releases) is read only when the hint cannot say which pods changed or a named pod left the selector', () => {
     const reads = ['getDaemonSet', 'listNodes', 'listPods', 'listControllerRevisions'];
     it.each([

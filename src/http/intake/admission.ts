@@ -58,7 +58,7 @@ export function intakeAdmission(review: AdmissionReview, wait: { now: number; st
   const mapped = hintFromObject(object, operation);
   // How a pass will see the change stored (Hint `pending`): a Node maps to its node's hint, a DaemonSet to its own.
   const fingerprint = fingerprintOf(object);
-  if (fingerprint !== undefined && 'hint' in mapped && mapped.hint.kind !== 'resync') {
+  if (fingerprint !== undefined && 'hint' in mapped && (mapped.hint.kind === 'node' || mapped.hint.kind === 'daemonSet')) {
     const before = operation === 'create' ? null : fingerprint(request.oldObject);
     // An update whose object reads the same before and after (in what the fingerprint covers) cannot be seen stored:
     // it waits for nothing (a node's) or for the settle delay (a DaemonSet's metadata).
