@@ -52,14 +52,15 @@ export type Hint =
       after?: SeenAt;
     }
   /**
-   * A pod no controller owns that targets no node (not bound, no daemon pod's node affinity) appeared or changed: every
-   * DaemonSet of its namespace whose selector matches its labels gets a DaemonSet-wide pass, which adopts it (upstream
-   * syncs the DaemonSets `getDaemonSetsForPod` finds for an orphan's add or update). An orphan that targets a node has
-   * that node's pass instead. `labels`: the pod's labels as the change stored them, when the source carried them and
-   * they fit (`MAX_REGISTERED_BYTES`); without them the pass reads the pod. Stale labels do no harm: the passes they
-   * pick decide from fresh lists, and a relabel is a change with a hint of its own.
+   * A pod no controller owns that targets no node (not bound, no daemon pod's node affinity) appeared or changed, or a
+   * ControllerRevision no controller owns (`resource`): every DaemonSet of its namespace whose selector matches its
+   * labels gets a DaemonSet-wide pass, which adopts it (upstream syncs the DaemonSets `getDaemonSetsForPod` and
+   * `getDaemonSetsForHistory` find for an orphan's add or update). An orphan pod that targets a node has that node's
+   * pass instead. `labels`: the object's labels as the change stored them, when the source carried them and they fit
+   * (`MAX_REGISTERED_BYTES`); without them the pass reads the object. Stale labels do no harm: the passes they pick
+   * decide from fresh lists, and a relabel is a change with a hint of its own.
    */
-  | { kind: 'orphan'; namespace: string; name: string; labels?: Record<string, string> }
+  | { kind: 'orphan'; resource?: 'controllerrevisions'; namespace: string; name: string; labels?: Record<string, string> }
   /** Reconcile every DaemonSet on every node (the scheduled resync). */
   | { kind: 'resync' };
 
@@ -114,7 +115,7 @@ export function hintKey(hint: Hint): string {
     case 'daemonSet':
       return `${hint.type === 'ServerlessDaemonSet' ? 'sds' : 'ds'}/${hint.namespace}/${hint.name}`;
     case 'orphan':
-      return `orphan/${hint.namespace}/${hint.name}`;
+      return `orphan/${hint.resource ?? 'pods'}/${hint.namespace}/${hint.name}`;
     case 'resync':
       return 'resync';
   }

@@ -20,6 +20,12 @@ export const reasons = {
   podWithoutNode: 'pod targets no node',
   orphanGone: 'orphan targeting no node deleted or being deleted: nothing to adopt',
   orphanWithoutLabels: 'orphan targeting no node has no labels: no DaemonSet selects it',
+  revisionOfAnotherController: (kind: string) => `ControllerRevision controlled by a ${kind}, not a DaemonSet`,
+  revisionOfNoDaemonSet: 'ControllerRevision controlled by a DaemonSet of a name no DaemonSet can have',
+  revisionCreatedOwned: "ControllerRevision created by its DaemonSet's own pass",
+  orphanRevisionGone: 'orphan ControllerRevision deleted or being deleted: nothing to adopt',
+  orphanRevisionWithoutLabels: 'orphan ControllerRevision has no labels: no DaemonSet selects it',
+  orphanRevisionUnnamed: 'orphan ControllerRevision names no namespace or no valid name',
   podOfAnotherController: (kind: string) => `pod controlled by a ${kind}, not a DaemonSet`,
   podOfNoDaemonSet: 'pod controlled by a DaemonSet of a name no DaemonSet can have',
   daemonSetDeleted: 'left to the garbage collector (ownerReferences)',
@@ -65,6 +71,7 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     if (node !== null) return { hint: { kind: 'node', name: node } };
     return orphanWithoutNode(obj, operation);
   }
+  if (apiVersion === 'apps/v1' && kind === 'ControllerRevision') return revisionHint(obj, operation);
   if (apiVersion === 'v1' && kind === 'Binding') {
     // The scheduler binding a pod (pods/binding): the pod now runs on the target node.
     const target = obj.bindingTarget;
@@ -94,6 +101,29 @@ function orphanWithoutNode(obj: KubeObject, operation: Operation): Mapped {
   if (obj.labels === undefined) return { ignored: reasons.orphanWithoutLabels };
   const labels = JSON.stringify(obj.labels).length <= MAX_REGISTERED_BYTES ? { labels: obj.labels } : {};
   return { hint: { kind: 'orphan', namespace, name, ...labels } };
+}
+
+/**
+ * A ControllerRevision, as upstream's history handlers take it: one its DaemonSet controls brings that DaemonSet's pass
+ * when it changes or goes (the pass makes the current revision again if that was it, and releases one relabelled out of
+ * the selector), not when it is created (its DaemonSet's own pass made it); an orphan brings the passes of the
+ * DaemonSets that select it (Hint `orphan`), which adopt it. Revisions of other controllers (StatefulSets) are ignored.
+ */
+function revisionHint(obj: KubeObject, operation: Operation): Mapped {
+  const { name, namespace } = obj.metadata;
+  const owner = obj.controller;
+  if (owner) {
+    const sdsOwner = owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet';
+    if (!sdsOwner && !(owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet')) return { ignored: reasons.revisionOfAnotherController(owner.kind) };
+    if (daemonSetNameError(owner.name) !== null || !namespace) return { ignored: reasons.revisionOfNoDaemonSet };
+    if (operation === 'create' || operation === 'added') return { ignored: reasons.revisionCreatedOwned };
+    return { hint: { kind: 'daemonSet', namespace, name: owner.name, ...(sdsOwner ? { type: 'ServerlessDaemonSet' as const } : {}), pods: [] } };
+  }
+  if (!namespace || namespaceError(namespace) !== null || podNameError(name) !== null) return { ignored: reasons.orphanRevisionUnnamed };
+  if (operation === 'delete' || obj.terminating) return { ignored: reasons.orphanRevisionGone };
+  if (obj.labels === undefined) return { ignored: reasons.orphanRevisionWithoutLabels };
+  const labels = JSON.stringify(obj.labels).length <= MAX_REGISTERED_BYTES ? { labels: obj.labels } : {};
+  return { hint: { kind: 'orphan', resource: 'controllerrevisions', namespace, name, ...labels } };
 }
 
 /**

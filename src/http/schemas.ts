@@ -62,14 +62,19 @@ export type PodSpecFields = z.infer<typeof PodSpecSchema>;
 
 const OwnerReferenceSchema = z.looseObject({ apiVersion: z.string(), kind: z.string(), name: nonEmpty(), controller: z.nullish(z.boolean()) });
 
+/** What the mapping reads of an owned object's metadata (pods, ControllerRevisions). */
+const OwnedMetadataSchema = z.looseObject({
+  ownerReferences: z.nullish(z.array(OwnerReferenceSchema)),
+  deletionTimestamp: z.nullish(z.string()),
+  labels: z.nullish(z.record(z.string(), z.string())),
+});
+
 const PodFieldsSchema = z.looseObject({
-  metadata: z.looseObject({
-    ownerReferences: z.nullish(z.array(OwnerReferenceSchema)),
-    deletionTimestamp: z.nullish(z.string()),
-    labels: z.nullish(z.record(z.string(), z.string())),
-  }),
+  metadata: OwnedMetadataSchema,
   spec: z.nullish(PodSpecSchema),
 });
+
+const RevisionFieldsSchema = z.looseObject({ metadata: OwnedMetadataSchema });
 
 /** `v1 Binding`, the body of a `pods/binding` create (how the scheduler binds a pod to a node). */
 const BindingFieldsSchema = z.looseObject({
@@ -91,11 +96,11 @@ export interface KubeObject {
   metadata: { name: string; namespace?: string | undefined };
   /** Only for `v1 Pod`. */
   podSpec?: PodSpecFields | null | undefined;
-  /** Only for `v1 Pod`: being deleted (graceful deletion started: `metadata.deletionTimestamp` set). */
+  /** Only for `v1 Pod` and `apps/v1 ControllerRevision`: being deleted (`metadata.deletionTimestamp` set). */
   terminating?: boolean;
-  /** Only for `v1 Pod`: its labels, if any (an orphan's decide which DaemonSets may adopt it). */
+  /** Only for `v1 Pod` and `apps/v1 ControllerRevision`: its labels, if any (an orphan's decide which DaemonSets may adopt it). */
   labels?: Record<string, string>;
-  /** Only for `v1 Pod`: its controller (the owner reference with `controller: true`), if any. */
+  /** Only for `v1 Pod` and `apps/v1 ControllerRevision`: its controller (the owner reference with `controller: true`), if any. */
   controller?: { apiVersion: string; kind: string; name: string } | undefined;
   /** Only for `v1 Binding`: the node the pod is bound to. */
   bindingTarget?: { kind?: string | undefined; name: string };
@@ -139,18 +144,12 @@ export const KubeObjectSchema = z.pipe(
         field.values?.forEach((value, v) => checkNodeName(ctx, obj, value, [...at, v]));
       }),
     );
-    const owner = pod.data.metadata.ownerReferences?.find((o) => o.controller === true);
-    // The owner's name is not checked here: the API server stores any non-empty name in an ownerReference, so a pod
-    // that names no possible DaemonSet is a valid object (hintFromObject ignores it), not bad input.
-    if (owner && isDaemonSetKind(owner.apiVersion, owner.kind)) checkNamespace(ctx, obj, obj.metadata.namespace);
-    const labels = pod.data.metadata.labels;
-    return {
-      ...head,
-      podSpec: spec,
-      ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
-      ...(pod.data.metadata.deletionTimestamp ? { terminating: true } : {}),
-      ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}),
-    };
+    return { ...head, podSpec: spec, ...ownedFields(ctx, obj, pod.data.metadata) };
+  }
+  if (obj.apiVersion === 'apps/v1' && obj.kind === 'ControllerRevision') {
+    const revision = RevisionFieldsSchema.safeParse(obj);
+    if (!revision.success) return fail(ctx, obj, revision.error);
+    return { ...head, ...ownedFields(ctx, obj, revision.data.metadata) };
   }
   if (obj.apiVersion === 'v1' && obj.kind === 'Binding') {
     const binding = BindingFieldsSchema.safeParse(obj);
@@ -161,6 +160,24 @@ export const KubeObjectSchema = z.pipe(
   return head;
 }),
 );
+
+/** An owned object's labels, deletion mark and controller, as the mapping reads them. */
+function ownedFields(
+  ctx: IssueSink,
+  obj: z.output<typeof ObjectHeaderSchema>,
+  metadata: z.output<typeof OwnedMetadataSchema>,
+): Pick<KubeObject, 'labels' | 'terminating' | 'controller'> {
+  const owner = metadata.ownerReferences?.find((o) => o.controller === true);
+  // The owner's name is not checked here: the API server stores any non-empty name in an ownerReference, so an object
+  // that names no possible DaemonSet is a valid object (hintFromObject ignores it), not bad input.
+  if (owner && isDaemonSetKind(owner.apiVersion, owner.kind)) checkNamespace(ctx, obj, obj.metadata.namespace);
+  const labels = metadata.labels;
+  return {
+    ...(labels && Object.keys(labels).length > 0 ? { labels } : {}),
+    ...(metadata.deletionTimestamp ? { terminating: true } : {}),
+    ...(owner ? { controller: { apiVersion: owner.apiVersion, kind: owner.kind, name: owner.name } } : {}),
+  };
+}
 
 /**
  * Node names end up in field selectors (`spec.nodeName=<name>`), where a `,` or `=` would change the query: anything
@@ -334,6 +351,7 @@ export const HintSchema = z.discriminatedUnion('kind', [
   }),
   z.object({
     kind: z.literal('orphan'),
+    resource: z.optional(z.literal('controllerrevisions')),
     namespace: validName(namespaceError, 'not a namespace'),
     name: validName(podNameError, 'not a pod name'),
     labels: z.optional(z.record(z.string(), z.string())),

@@ -164,9 +164,11 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
           const passes = new Map<string, { ds: V1DaemonSet; pods: readonly string[] | undefined }>();
           const keyOf = (ds: V1DaemonSet) => `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
           found.forEach((ds, i) => ds !== null && passes.set(keyOf(ds), { ds, pods: (wanted[i] as Extract<Hint, { kind: 'daemonSet' }>).pods }));
-          for (const { ds, pods } of adopters) {
+          for (const { ds, pods, revisions } of adopters) {
             const hinted = passes.get(keyOf(ds));
-            passes.set(keyOf(ds), hinted === undefined ? { ds, pods } : { ds: hinted.ds, pods: hinted.pods === undefined ? undefined : [...new Set([...hinted.pods, ...pods])] });
+            const named = hinted === undefined ? pods : hinted.pods === undefined ? undefined : [...new Set([...hinted.pods, ...pods])];
+            // An orphan revision is adopted by a pass that reads the revisions: one naming no pod, or the full pass.
+            passes.set(keyOf(ds), { ds: hinted?.ds ?? ds, pods: revisions && named !== undefined && named.length > 0 ? undefined : named });
           }
           const changedPods = (ds: V1DaemonSet) => {
             const pods = passes.get(keyOf(ds))?.pods;

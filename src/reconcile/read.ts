@@ -42,24 +42,33 @@ export async function readHintedDaemonSets(pass: Pass, wanted: readonly DaemonSe
 
 type OrphanHint = Extract<Hint, { kind: 'orphan' }>;
 
-/** A DaemonSet that may adopt orphans, and the names of those it selects. */
+/** A DaemonSet that may adopt orphans: the names of the orphan pods it selects (Hint `pods`), and whether a revision. */
 export interface Adopter {
   ds: V1DaemonSet;
   pods: string[];
+  /** An orphan ControllerRevision it selects: its pass must read the revisions (read.ts `mayProveHash`). */
+  revisions: boolean;
 }
 
 /**
- * The DaemonSets that may adopt the orphans the hints name (Hint `orphan`), each with the orphans it selects, freshly
- * read: a DaemonSet list per namespace and kind, and the GET of an orphan whose hint carries no labels. An orphan gone
- * by then, owned, bound or pinned to a node needs no pass from its hint: the change that made it so brings its own.
+ * The DaemonSets that may adopt the orphans the hints name (Hint `orphan`), each with the orphan pods it selects,
+ * freshly read: a DaemonSet list per namespace and kind, and where a hint carries no labels the orphan itself (a pod's
+ * GET; a namespace's revisions). An orphan gone by then, owned, or (a pod) bound or pinned to a node needs no pass from
+ * its hint: the change that made it so brings its own.
  */
 export async function readAdopters(pass: Pass, orphans: readonly OrphanHint[]): Promise<Adopter[]> {
   if (orphans.length === 0) return [];
   const { cluster } = pass;
   const namespaces = [...new Set(orphans.map((o) => o.namespace))];
+  const revisionsOf = new Map<string, Promise<V1ControllerRevision[]>>();
+  const revisions = (namespace: string) => revisionsOf.get(namespace) ?? revisionsOf.set(namespace, cluster.listControllerRevisions(namespace)).get(namespace)!;
   const [lists, labelled] = await Promise.all([
     mapLimit(namespaces, 8, async (namespace) => (await Promise.all(pass.deps.options.kinds.map((kind) => cluster.listDaemonSets({ kind, namespace })))).flat()),
-    mapLimit(orphans, 16, async (o) => (o.labels !== undefined ? o.labels : labelsOfOrphan(await cluster.getPod(o.namespace, o.name)))),
+    mapLimit(orphans, 16, async (o) => {
+      if (o.labels !== undefined) return o.labels;
+      if (o.resource === 'controllerrevisions') return labelsOfOrphanRevision((await revisions(o.namespace)).find((r) => r.metadata?.name === o.name));
+      return labelsOfOrphan(await cluster.getPod(o.namespace, o.name));
+    }),
   ]);
   const byNamespace = new Map(namespaces.map((namespace, i) => [namespace, lists[i]!]));
   const adopters = new Map<string, Adopter>();
@@ -68,12 +77,19 @@ export async function readAdopters(pass: Pass, orphans: readonly OrphanHint[]): 
     if (labels === undefined) return;
     for (const ds of daemonSetsSelecting(byNamespace.get(orphan.namespace) ?? [], labels)) {
       const key = `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
-      const adopter = adopters.get(key) ?? { ds, pods: [] };
-      adopter.pods.push(orphan.name);
+      const adopter = adopters.get(key) ?? { ds, pods: [], revisions: false };
+      if (orphan.resource === undefined) adopter.pods.push(orphan.name);
+      else adopter.revisions = true;
       adopters.set(key, adopter);
     }
   });
   return [...adopters.values()];
+}
+
+/** The labels of a revision a DaemonSet may still adopt because of its own change (an orphan), or undefined. */
+function labelsOfOrphanRevision(revision: V1ControllerRevision | undefined): Record<string, string> | undefined {
+  if (revision === undefined || isBeingDeleted(revision) || controllerRefOf(revision) !== undefined) return undefined;
+  return revision.metadata?.labels;
 }
 
 /** The labels of a pod a DaemonSet may still adopt because of its own change (an orphan targeting no node), or undefined. */

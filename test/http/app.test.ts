@@ -191,6 +191,40 @@ describe('POST /events/audit', () => {
     expect(calls).toEqual([[node('w9')]]);
   });
 
+  // A revision delete answers with a Status: the DaemonSet its name implies (`<DaemonSet>-<hash>`), of either kind.
+  it('a ControllerRevision deleted without its object maps to the DaemonSet its name implies', async () => {
+    const { app, calls } = testApp();
+    const list = auditList([
+      auditEvent({ verb: 'delete', objectRef: { resource: 'controllerrevisions', apiGroup: 'apps', namespace: 'ns', name: 'fluentd-7d4b9c6f8' }, responseObject: { kind: 'Status', status: 'Success' } }),
+      auditEvent({ verb: 'delete', objectRef: { resource: 'controllerrevisions', apiGroup: 'apps', namespace: 'ns', name: 'nodash' } }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[
+      { kind: 'daemonSet', namespace: 'ns', name: 'fluentd', pods: [] },
+      { kind: 'daemonSet', namespace: 'ns', name: 'fluentd', type: 'ServerlessDaemonSet', pods: [] },
+    ]]);
+    expect((await json(res)).ignored).toEqual([{ reason: expect.stringMatching(/^ControllerRevision change without the stored object/), count: 1 }]);
+  });
+
+  it('a ControllerRevision with its object: an orphan names the DaemonSets that may adopt it, one of a StatefulSet nothing', async () => {
+    const { app, calls } = testApp();
+    const revision = (owner?: object) => ({
+      apiVersion: 'apps/v1',
+      kind: 'ControllerRevision',
+      metadata: { name: 'loose-1', namespace: 'ns', labels: { app: 'agent' }, ...(owner ? { ownerReferences: [{ ...owner, uid: 'u', controller: true }] } : {}) },
+      revision: 1,
+    });
+    const ref = { resource: 'controllerrevisions', apiGroup: 'apps', namespace: 'ns', name: 'loose-1' };
+    const list = auditList([
+      auditEvent({ verb: 'create', objectRef: ref, responseObject: revision() }),
+      auditEvent({ verb: 'patch', objectRef: ref, responseObject: revision({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db' }) }),
+    ]);
+    const res = await app.request(postJson('/events/audit', list));
+    expect(res.status).toBe(200);
+    expect(calls).toEqual([[{ kind: 'orphan', resource: 'controllerrevisions', namespace: 'ns', name: 'loose-1', labels: { app: 'agent' } }]]);
+  });
+
   it('pods/binding without requestObject is ignored with a reason', async () => {
     const { app } = testApp();
     const list = auditList([

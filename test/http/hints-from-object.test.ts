@@ -27,6 +27,14 @@ const owned = (p: ReturnType<typeof pod>, owner: { apiVersion: string; kind: str
   metadata: { ...p.metadata, ownerReferences: [{ ...owner, uid: 'u', controller }] },
 });
 
+/** A ControllerRevision, controlled by `owner` if given. */
+const revision = (owner?: { apiVersion: string; kind: string; name: string }) => ({
+  apiVersion: 'apps/v1',
+  kind: 'ControllerRevision',
+  metadata: { name: 'fluentd-abc', namespace: 'kube-system', labels: { app: 'fluentd' }, ...(owner ? { ownerReferences: [{ ...owner, uid: 'u', controller: true }] } : {}) },
+  revision: 1,
+});
+
 /** `p` with these labels. */
 const labelled = (p: ReturnType<typeof pod>, labels: Record<string, string>) => ({ ...p, metadata: { ...p.metadata, labels } });
 
@@ -115,6 +123,19 @@ describe('hintFromObject: one row per mapping rule', () => {
     // A pod without a spec (a reference, an audit event without the object) cannot tell bound from unbound.
     ['labelled pod without a spec → ignored', labelled(pod(undefined), { app: 'agent' }), 'create', { ignored: reasons.podWithoutNode }],
     ['orphan without a namespace → ignored', { ...labelled(pod({ containers: [] }), { app: 'agent' }), metadata: { name: 'p', labels: { app: 'agent' } } }, 'create', { ignored: reasons.podWithoutNode }],
+    // ControllerRevisions, as upstream's history handlers: an owned one's change or deletion brings its DaemonSet's
+    // pass, not its creation (its DaemonSet's pass made it); an orphan brings the passes that may adopt it.
+    ['revision of a DaemonSet changed → that DaemonSet', revision({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }), 'update', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [] } }],
+    ['revision of a DaemonSet deleted → that DaemonSet', revision({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }), 'delete', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', pods: [] } }],
+    ['revision of a ServerlessDaemonSet changed → that one', revision({ apiVersion: 'daemonless.dev/v1alpha1', kind: 'ServerlessDaemonSet', name: 'fluentd' }), 'update', { hint: { kind: 'daemonSet', namespace: 'kube-system', name: 'fluentd', type: 'ServerlessDaemonSet', pods: [] } }],
+    ['revision of a DaemonSet created → ignored', revision({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }), 'create', { ignored: reasons.revisionCreatedOwned }],
+    ['revision of a DaemonSet added (watch) → ignored', revision({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'fluentd' }), 'added', { ignored: reasons.revisionCreatedOwned }],
+    ["a StatefulSet's revision → ignored", revision({ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'db' }), 'update', { ignored: reasons.revisionOfAnotherController('StatefulSet') }],
+    ['revision of a DaemonSet of an impossible name → ignored', revision({ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'Not_A_Name' }), 'update', { ignored: reasons.revisionOfNoDaemonSet }],
+    ['orphan revision created → the DaemonSets selecting it', revision(), 'create', { hint: { kind: 'orphan', resource: 'controllerrevisions', namespace: 'kube-system', name: 'fluentd-abc', labels: { app: 'fluentd' } } }],
+    ['orphan revision changed → the same', revision(), 'update', { hint: { kind: 'orphan', resource: 'controllerrevisions', namespace: 'kube-system', name: 'fluentd-abc', labels: { app: 'fluentd' } } }],
+    ['orphan revision deleted → ignored', revision(), 'delete', { ignored: reasons.orphanRevisionGone }],
+    ['orphan revision without labels → ignored', { ...revision(), metadata: { name: 'fluentd-abc', namespace: 'kube-system' } }, 'create', { ignored: reasons.orphanRevisionWithoutLabels }],
     [
       'binding → its target node',
       { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'p', namespace: 'ns' }, target: { kind: 'Node', name: 'w5' } },

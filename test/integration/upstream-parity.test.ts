@@ -151,6 +151,55 @@ describe('upstream parity', () => {
     { timeoutMs: 60_000 });
   });
 
+  // Upstream's history handlers: a revision's deletion syncs its DaemonSet (whose constructHistory makes the current
+  // one again), and an orphan revision's creation syncs the DaemonSets that select it (which adopt it). Managed mode's
+  // admission webhook sends no revisions: a change to the DaemonSet brings the pass there.
+  const revisionsOf = async (name: string) => (await apps.listNamespacedControllerRevision({ namespace })).items.filter((r) => r.metadata?.name?.startsWith(`${name}-`));
+  const pokeIfManaged = async (name: string) => {
+    if (MODE === 'managed') await daemonSets.patch(namespace, name, { metadata: { annotations: { 'test.daemonless.dev/poke': String(Date.now()) } } });
+  };
+  const quiet = async (name: string) => {
+    await waitFor('the converged status', async () => (await daemonSets.read(namespace, name)).status?.numberAvailable === nodes.length, { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+  };
+
+  it('a ControllerRevision deleted by hand is made again, on its deletion', async () => {
+    const name = uniqueName('revgone');
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
+    await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    await quiet(name);
+    const [current] = await revisionsOf(name);
+    expect(current).toBeDefined();
+    await apps.deleteNamespacedControllerRevision({ namespace, name: current!.metadata!.name! });
+    await pokeIfManaged(name);
+    const again = await waitFor('the revision made again', async () =>
+      (await revisionsOf(name)).find((r) => r.metadata?.name === current!.metadata!.name && r.metadata?.uid !== current!.metadata!.uid),
+    { timeoutMs: 10_000 });
+    expect(again.metadata?.labels?.['controller-revision-hash']).toBe(current!.metadata?.labels?.['controller-revision-hash']);
+  });
+
+  it('an orphan ControllerRevision the selector matches is adopted, on its creation', async () => {
+    const name = uniqueName('revorphan');
+    await daemonSets.create(namespace, testDaemonSet(namespace, name, run));
+    await waitConverged(core, namespace, `app=${name}`, nodes, 30_000);
+    await quiet(name);
+    const ds = await daemonSets.read(namespace, name);
+    const [current] = await revisionsOf(name);
+    // An older template's revision, left without an owner (as `kubectl delete ds --cascade=orphan` leaves them). Its
+    // data's keys in Go's order, as a Go client writes them: the API server stores `data` as sent, and a strategic
+    // merge patch (the claim's, upstream's too) re-encodes it sorted, which it refuses as a change to immutable data.
+    const orphan = await apps.createNamespacedControllerRevision({
+      namespace,
+      body: { metadata: { name: `${name}-older`, labels: { app: name, 'controller-revision-hash': 'older' } }, data: { spec: { template: { $patch: 'replace', spec: { containers: [{ image: 'registry.example/older:1', name: 'c' }] } } } }, revision: 1 },
+    });
+    await pokeIfManaged(name);
+    await waitFor('the orphan revision adopted', async () => {
+      const r = await apps.readNamespacedControllerRevision({ namespace, name: orphan.metadata!.name! });
+      return (r.metadata?.ownerReferences ?? []).some((o) => o.uid === ds.metadata?.uid && o.controller === true);
+    }, { timeoutMs: 10_000 });
+    expect(current).toBeDefined();
+  });
+
   it('releasing a ControllerRevision removes only its reference to the DaemonSet', async () => {
     const name = uniqueName('revrelease');
     await daemonSets.create(namespace, testDaemonSet(namespace, name, run));

@@ -451,6 +451,32 @@ describe('reads per hint', () => {
       expect(cluster.statuses.map((s) => s.name).sort()).toEqual(['default/agent', 'default/second']);
     });
 
+    // An orphan ControllerRevision (Hint `orphan`, `resource`): the pass that may adopt it reads the revisions.
+    const looseRevision = () => {
+      const current = written(d())[0]!;
+      return { ...current, metadata: { ...current.metadata, name: 'agent-old', uid: 'rev-loose', ownerReferences: [] } };
+    };
+    it.each<[string, { labels?: Record<string, string> }, string[]]>([
+      ['labels carried: the DaemonSets, then the pass, which reads the revisions', { labels: selected() }, ['listDaemonSets', 'getDaemonSet', ...pass]],
+      ["no labels carried: the namespace's revisions read, then the pass", {}, ['listDaemonSets', 'listControllerRevisions', 'getDaemonSet', ...pass]],
+    ])('an orphan revision, %s, and it is adopted', async (_name, carried, expectedReads) => {
+      // Its status observed the generation: a pass only pods asked for would take the hash from them, not the revisions.
+      const state: FakeState = { nodes: [newNode('n0')], daemonSets: [recordedDaemonSet(d())], pods: [newDaemonSetPod(d(), 'n0', { metadata: { name: 'agent-n0' } })], revisions: [...written(d()), looseRevision()] };
+      const { cluster, reconciler } = setup(state);
+      // With a pod turning Ready named by the DaemonSet's own hint: the pass still reads the revisions (the full pass).
+      await reconciler.handle([{ kind: 'orphan', resource: 'controllerrevisions', namespace: 'default', name: 'agent-old', ...carried }, { kind: 'daemonSet', namespace: 'default', name: 'agent', pods: ['agent-n0'] }]);
+      expect(cluster.ownership).toEqual(['adopt controllerrevisions agent-old']);
+      expect(reads(cluster.calls).sort()).toEqual([...expectedReads, 'listPodMetadata'].sort());
+    });
+
+    it('an orphan revision alone: a pass naming no pod, which reads the revisions and adopts it', async () => {
+      const state: FakeState = { nodes: [newNode('n0')], daemonSets: [d()], pods: [newDaemonSetPod(d(), 'n0')], revisions: [...written(d()), looseRevision()] };
+      const { cluster, reconciler } = setup(state);
+      await reconciler.handle([{ kind: 'orphan', resource: 'controllerrevisions', namespace: 'default', name: 'agent-old', labels: selected() }]);
+      expect(cluster.ownership).toEqual(['adopt controllerrevisions agent-old']);
+      expect(reads(cluster.calls).sort()).toEqual(['listDaemonSets', ...pass].sort());
+    });
+
     it('a hint that is not a pod name is refused before anything is read', async () => {
       const { cluster, reconciler } = setup({ nodes: [], daemonSets: [], pods: [], revisions: [] });
       await expect(reconciler.handle([{ kind: 'orphan', namespace: 'default', name: 'Not_A_Pod' }])).rejects.toThrow(/orphan hint/);
