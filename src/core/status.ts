@@ -160,6 +160,52 @@ export function coveredBy(ds: V1DaemonSet, after: SeenAt): boolean {
   return readNoEarlier(recorded[1], after.nodes) && readNoEarlier(recorded[2], after.pods);
 }
 
+/**
+ * The status condition in which a DaemonSet-wide pass records that the API server refused some of the DaemonSet's pod
+ * writes (a ResourceQuota, an admission policy, validation), as a ReplicaSet's `ReplicaFailure` does: status True,
+ * `message` the first refusal, `lastTransitionTime` when the refusals began. Removed by the first pass that does all it
+ * planned for the DaemonSet. Upstream's DaemonSet has no conditions and requeues a failed sync with an in-memory backoff;
+ * the condition is where a stateless one keeps when the refusals began (`refusedRetryAfterSeconds`).
+ */
+export const refusedCondition = { type: 'daemonless.dev/ReplicaFailure', reason: 'WritesRefused' } as const;
+
+/** What a pass learned about refused writes: one was refused (`refused`, its message), none was (`clear`), or it cannot say (`keep`). */
+export type Refusal = { refused: string } | 'clear' | 'keep';
+
+/**
+ * `conditions` with the refused-writes condition as `refusal` says, from the status as read (`old`): kept as it was
+ * while refusals go on (one status write when they begin, none after), gone once a pass did everything it planned.
+ */
+export function withRefusal(conditions: readonly V1DaemonSetCondition[], refusal: Refusal, old: V1DaemonSetStatus | undefined, now: Date): V1DaemonSetCondition[] {
+  const rest = conditions.filter((c) => c.type !== refusedCondition.type);
+  const before = old?.conditions?.find((c) => c.type === refusedCondition.type && c.status === 'True');
+  if (refusal === 'clear') return rest;
+  if (refusal === 'keep' || before !== undefined) return before === undefined ? rest : [...rest, before];
+  const message = refusal.refused.length > 1024 ? `${refusal.refused.slice(0, 1021)}...` : refusal.refused;
+  return [...rest, { type: refusedCondition.type, status: 'True', reason: refusedCondition.reason, message, lastTransitionTime: rfc3339(now) as unknown as Date }];
+}
+
+/** The last retry of refused writes comes this long after they began; the resync takes over from there. */
+export const REFUSED_RETRY_SPAN_SECONDS = 256;
+
+/**
+ * Seconds until a DaemonSet whose writes were refused is tried again, on a grid anchored where the refusals began
+ * (the refused-writes condition's lastTransitionTime; now, when not yet recorded): 1, 2, 4, … 256 s after it. Every pass
+ * that meets a refusal asks for the next point of the same grid, so the passes that retry coincide and the re-queues
+ * merge (one timer per DaemonSet in a server; one scheduled pass per interval through the queue), whatever events come
+ * meanwhile; upstream's workqueue doubles its delay per failure in memory. Undefined past the grid's end: the resync
+ * retries from there on.
+ */
+export function refusedRetryAfterSeconds(ds: V1DaemonSet, now: Date): number | undefined {
+  const recorded = ds.status?.conditions?.find((c) => c.type === refusedCondition.type && c.status === 'True')?.lastTransitionTime;
+  const began = recorded === undefined ? Number.NaN : new Date(recorded as unknown as string).getTime();
+  const elapsed = Number.isFinite(began) ? Math.max(0, (now.getTime() - began) / 1000) : 0;
+  for (let point = 1; point <= REFUSED_RETRY_SPAN_SECONDS; point *= 2) {
+    if (point > elapsed + 0.5) return point - elapsed;
+  }
+  return undefined;
+}
+
 function sameConditions(a: V1DaemonSetCondition[] | undefined, b: V1DaemonSetCondition[]): boolean {
   const key = (c: V1DaemonSetCondition) => `${c.type}|${c.status}|${c.reason ?? ''}|${c.message ?? ''}`;
   return (a ?? []).map(key).sort().join('\n') === b.map(key).sort().join('\n');

@@ -3,7 +3,7 @@
  * cannot skip the backoff), then ownership changes, then deletes, then creates with slow start; then the Events
  * upstream would record for each outcome.
  */
-import { NamespaceTerminatingError, isTransient } from '../errors.ts';
+import { NamespaceTerminatingError, RejectedError, isTransient } from '../errors.ts';
 import { settleAll, slowStartEach } from '../concurrency.ts';
 import { eventForAction, throttleEvents } from '../core/events.ts';
 import type { Action, ActionOutcome, CreateAction, EventToRecord, Plan } from '../core/model.ts';
@@ -45,6 +45,9 @@ export async function apply(pass: Pass, plan: Plan): Promise<Set<string>> {
     } else {
       const message = settled.reason instanceof Error ? settled.reason.message : String(settled.reason);
       outcome = { kind: 'failed', message };
+      if ((action.kind === 'create' || action.kind === 'delete') && settled.reason instanceof RejectedError && !pass.refused.has(action.daemonSet.uid)) {
+        pass.refused.set(action.daemonSet.uid, message);
+      }
       errors.push(settled.reason);
       deps.log.warn('write failed', { action: describe(action), error: message });
     }

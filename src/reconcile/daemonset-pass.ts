@@ -11,6 +11,7 @@ import { mergePlans, planReleases, planSnapshot, planTargetlessAdoptions } from 
 import { namespaceOf } from '../core/refs.ts';
 import { isRollingUpdate } from '../core/budget.ts';
 import { nodeStates } from '../core/snapshot.ts';
+import { refusedRetryAfterSeconds, type Refusal } from '../core/status.ts';
 import { apply } from './apply.ts';
 import { beginView, isolated, requeueAfter, type Pass } from './deps.ts';
 import { syncHistory } from './history.ts';
@@ -90,8 +91,15 @@ export async function reconcileDaemonSets(
       }),
     ),
   );
+  // A DaemonSet some of whose writes were refused is tried again on a backoff, as upstream requeues a failed sync.
+  const now = pass.deps.now();
+  for (const ds of ready) if (pass.refused.has(uid(ds))) requeueAfter(pass, refusedRetryAfterSeconds(ds, now));
+  const refusal = (ds: V1DaemonSet): Refusal => {
+    const refused = pass.refused.get(uid(ds));
+    return refused !== undefined ? { refused } : unsynced.has(uid(ds)) ? 'keep' : 'clear';
+  };
   await Promise.all(
-    ready.filter((ds) => histories.has(uid(ds))).map((ds) => isolated(pass, ds, 'status', () => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string, read.seen.get(uid(ds))))),
+    ready.filter((ds) => histories.has(uid(ds))).map((ds) => isolated(pass, ds, 'status', () => updateStatus(pass, ds, states, hashes.get(uid(ds)) as string, read.seen.get(uid(ds)), refusal(ds)))),
   );
   return read;
 }

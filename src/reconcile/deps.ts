@@ -79,6 +79,12 @@ export interface Pass {
    * `after`).
    */
   readonly podsWritten: Map<string, string | null>;
+  /**
+   * By DaemonSet UID: the first pod write of this pass the API server refused (a quota, an admission policy, validation:
+   * not transient). Such a DaemonSet is tried again on a backoff (core/status.ts `refusedRetryAfterSeconds`), as
+   * upstream requeues a sync that failed.
+   */
+  readonly refused: Map<string, string>;
   /** Aborted when the pass may no longer write pods (its pass lock was lost). */
   readonly signal?: AbortSignal;
 }
@@ -101,6 +107,7 @@ export function newPass(deps: ReconcilerDeps, started: Date, signal?: AbortSigna
     nodeViews: new Map(),
     failures: [],
     podsWritten: new Map(),
+    refused: new Map(),
   };
   return pass;
 }

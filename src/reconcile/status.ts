@@ -7,7 +7,7 @@ import type { V1DaemonSet } from '@kubernetes/client-node';
 import { ConflictError, isTransient } from '../errors.ts';
 import type { NodeState } from '../core/model.ts';
 import { daemonSetKindOf, keyOf, namespaceOf } from '../core/refs.ts';
-import { computeStatus, conditionsToWrite, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds, withCounted } from '../core/status.ts';
+import { computeStatus, conditionsToWrite, nextStatus, statusNeedsUpdate, statusRequeueAfterSeconds, withCounted, withRefusal, type Refusal } from '../core/status.ts';
 import type { SeenAt } from '../hints.ts';
 import { followUp, requeueAfter, type Pass } from './deps.ts';
 
@@ -17,9 +17,10 @@ import { followUp, requeueAfter, type Pass } from './deps.ts';
  * its generation is still the planned one and its status the one this pass read, the same status is written on the
  * new resourceVersion (as upstream retries); if the spec changed meanwhile, or another pass wrote the status (its
  * counts may be newer), nothing is written and a fresh DaemonSet-wide pass is asked for. `seen`: the resourceVersions
- * of the node and pod lists the status comes from, recorded with it (core/status.ts `countedCondition`).
+ * of the node and pod lists the status comes from, recorded with it (core/status.ts `countedCondition`). `refusal`:
+ * whether this pass met refused writes for it (core/status.ts `refusedCondition`).
  */
-export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeState[], hash: string, seen?: SeenAt): Promise<void> {
+export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeState[], hash: string, seen?: SeenAt, refusal: Refusal = 'keep'): Promise<void> {
   const { deps, cluster } = pass;
   const next = computeStatus(ds, states, hash, deps.now());
   // Upstream requeues while ready pods are waiting out minReadySeconds, so `available` catches up.
@@ -28,7 +29,7 @@ export async function updateStatus(pass: Pass, ds: V1DaemonSet, states: NodeStat
   const serverless = daemonSetKindOf(ds) === 'ServerlessDaemonSet';
   let current: V1DaemonSet | null = ds;
   for (let attempt = 0; current && attempt < 3; attempt += 1) {
-    const conditions = conditionsToWrite(serverless, next, hash, current.status, deps.now());
+    const conditions = withRefusal(conditionsToWrite(serverless, next, hash, current.status, deps.now()), refusal, current.status, deps.now());
     if (!statusNeedsUpdate(current.status, next, generation, conditions)) return;
     // What this pass counted from, for follow-ups it covers (Hint `after`): only when it did all it planned so far.
     const recorded = seen !== undefined && pass.failures.length === 0 && pass.unfinished === undefined ? withCounted(conditions, seen, deps.now()) : conditions;

@@ -2,7 +2,7 @@ import type { V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { revisionHash } from '../../src/core/hash.ts';
 import type { NodeState, StatusCounters } from '../../src/core/model.ts';
-import { computeStatus, conditionsToWrite, coveredBy, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds, withCounted } from '../../src/core/status.ts';
+import { computeStatus, conditionsToWrite, coveredBy, nextStatus, rolloutComplete, rolloutStatus, statusConditions, statusNeedsUpdate, statusRequeueAfterSeconds, withCounted, withRefusal, refusedCondition, refusedRetryAfterSeconds, type Refusal } from '../../src/core/status.ts';
 import { at, deletedNodeState, merge, newDaemonSet, newDaemonSetPod, newNode, nodeState, readyCondition, T0, taint } from '../support/builders.ts';
 
 const ds = newDaemonSet('fluentd');
@@ -303,5 +303,66 @@ describe('the counted condition: what a status was counted from, and the follow-
     // A ServerlessDaemonSet's conditions keep it too.
     const sds = nextStatus(undefined, c, 1, withCounted(conditionsToWrite(true, c, 'h', undefined, T0), { nodes: '5', pods: '6' }, T0));
     expect(statusNeedsUpdate(sds, c, 1, conditionsToWrite(true, c, 'h', sds, at(5)))).toBe(false);
+  });
+});
+
+describe('refused writes: the condition (withRefusal) and the retry grid (refusedRetryAfterSeconds)', () => {
+  const began = '2026-01-01T00:00:00Z';
+  const refusedSince = (since: string, message = '403 exceeded quota'): V1DaemonSetStatus => ({
+    numberMisscheduled: 0,
+    currentNumberScheduled: 0,
+    desiredNumberScheduled: 1,
+    numberReady: 0,
+    conditions: [{ type: refusedCondition.type, status: 'True', reason: refusedCondition.reason, message, lastTransitionTime: since as unknown as Date }],
+  });
+  const other = { type: 'Custom', status: 'True', reason: 'Set', message: 'by someone else' };
+  const now = new Date('2026-01-01T00:01:40Z'); // 100 s after `began`
+
+  it.each<[string, V1DaemonSetStatus | undefined, Refusal, { message: string; since: string } | null]>([
+    // The first refusal: recorded, with when it began.
+    ['a refusal, none recorded: recorded now', undefined, { refused: '403 exceeded quota' }, { message: '403 exceeded quota', since: '2026-01-01T00:01:40Z' }],
+    // Refusals going on: kept as they were (no write for a new message), so the grid keeps its anchor.
+    ['a refusal, one recorded: kept as it was', refusedSince(began), { refused: '422 another reason' }, { message: '403 exceeded quota', since: began }],
+    ['nothing refused, everything done: gone', refusedSince(began), 'clear', null],
+    ['cannot say (writes left for later): kept', refusedSince(began), 'keep', { message: '403 exceeded quota', since: began }],
+    ['cannot say, none recorded: none', undefined, 'keep', null],
+  ])('%s', (_name, old, refusal, expected) => {
+    const conditions = withRefusal([other as never], refusal, old, now);
+    expect(conditions[0]).toEqual(other);
+    const refused = conditions.find((c) => c.type === refusedCondition.type);
+    if (expected === null) expect(refused).toBeUndefined();
+    else expect(refused).toMatchObject({ status: 'True', reason: refusedCondition.reason, message: expected.message, lastTransitionTime: expected.since });
+  });
+
+  it('a long refusal message is cut to 1,024 characters', () => {
+    const [refused] = withRefusal([], { refused: 'x'.repeat(5000) }, undefined, now);
+    expect(refused?.message).toHaveLength(1024);
+  });
+
+  it.each<[string, number | null, number | undefined]>([
+    // Seconds since the refusals began (null: not recorded yet) → seconds until the next retry: 1, 2, 4, … 256 s after.
+    ['not recorded yet: 1 s', null, 1],
+    ['just began: 1 s', 0, 1],
+    ['0.7 s in: the 2 s point (1 s is too close)', 0.7, 1.3],
+    ['1.2 s in: the 2 s point', 1.2, 0.8],
+    ['3 s in: the 4 s point', 3, 1],
+    ['100 s in: the 128 s point', 100, 28],
+    ['200 s in: the 256 s point', 200, 56],
+    ['past 256 s: none (the resync retries)', 256, undefined],
+    ['an hour in: none', 3600, undefined],
+  ])('%s', (_name, elapsed, expected) => {
+    const ds = newDaemonSet('agent');
+    if (elapsed !== null) ds.status = refusedSince(new Date(T0.getTime() - elapsed * 1000).toISOString());
+    const seconds = refusedRetryAfterSeconds(ds, T0);
+    if (expected === undefined) expect(seconds).toBeUndefined();
+    else expect(seconds).toBeCloseTo(expected, 6);
+  });
+
+  it('two passes meeting refusals at different times ask for the same points of the grid', () => {
+    const ds = newDaemonSet('agent');
+    ds.status = refusedSince(new Date(T0.getTime() - 10_000).toISOString());
+    const at = (s: number) => new Date(T0.getTime() + s * 1000);
+    const next = (s: number) => s + (refusedRetryAfterSeconds(ds, at(s)) ?? Number.NaN);
+    expect([next(0), next(1.5), next(5), next(6)]).toEqual([6, 6, 6, 22]);
   });
 });

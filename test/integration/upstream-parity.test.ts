@@ -151,6 +151,33 @@ describe('upstream parity', () => {
     { timeoutMs: 60_000 });
   });
 
+  // Upstream requeues a sync whose creates were refused, with backoff, so pods come once the refusal ends, with no
+  // other event. daemonless records when the refusals began (condition daemonless.dev/ReplicaFailure) and tries again
+  // 1, 2, 4 … 256 s after that (core/status.ts `refusedRetryAfterSeconds`).
+  it('pods a ResourceQuota refused are created once it allows them, with no other event', async () => {
+    const own = uniqueName('quota');
+    await createNamespace(core, own);
+    try {
+      await core.createNamespacedResourceQuota({ namespace: own, body: { metadata: { name: 'pods' }, spec: { hard: { pods: '1' } } } });
+      const name = uniqueName('refused');
+      await daemonSets.create(own, testDaemonSet(own, name, run));
+      const refused = await waitFor('the refusal recorded', async () => {
+        const ds = await daemonSets.read(own, name);
+        return ds.status?.conditions?.find((c) => c.type === 'daemonless.dev/ReplicaFailure' && c.status === 'True') ?? false;
+      }, { timeoutMs: 20_000 });
+      expect(refused.message).toMatch(/exceeded quota/);
+      // The one pod allowed is Ready and counted, and its events have had their passes: what comes next is a retry.
+      await waitFor('the allowed pod counted available', async () => (await daemonSets.read(own, name)).status?.numberAvailable === 1, { timeoutMs: 10_000 });
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect((await core.listNamespacedPod({ namespace: own })).items).toHaveLength(1);
+      await core.patchNamespacedResourceQuota({ namespace: own, name: 'pods', body: { spec: { hard: { pods: '10' } } } }, MERGE);
+      await waitConverged(core, own, `app=${name}`, nodes, 30_000);
+      await waitFor('the refusal cleared', async () => !(await daemonSets.read(own, name)).status?.conditions?.some((c) => c.type === 'daemonless.dev/ReplicaFailure'), { timeoutMs: 10_000 });
+    } finally {
+      await deleteNamespace(core, own);
+    }
+  });
+
   // Upstream's history handlers: a revision's deletion syncs its DaemonSet (whose constructHistory makes the current
   // one again), and an orphan revision's creation syncs the DaemonSets that select it (which adopt it). Managed mode's
   // admission webhook sends no revisions: a change to the DaemonSet brings the pass there.

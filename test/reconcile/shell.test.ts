@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/log.ts';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { T0, at, merge, newControllerRevision, newDaemonSet, newDaemonSetPod, newNode, newPod, readyCondition, recordedDaemonSet, taint, updatedDaemonSet } from '../support/builders.ts';
 import { partialResultOf } from '../../src/hints.ts';
+import { refusedCondition } from '../../src/core/status.ts';
 import { revisionHash } from '../../src/core/hash.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../../src/core/fields.ts';
 import { fakeCluster, podsAimedAt, type FakeState } from '../support/fake-cluster.ts';
@@ -742,6 +743,66 @@ describe('applying a plan', () => {
     expect(result.created).toBe(0);
     expect(cluster.calls.filter((c) => c === 'createPod')).toHaveLength(1);
     expect(cluster.events.map((e) => e.reason)).toEqual(['FailedCreate']);
+  });
+
+  // Upstream requeues a sync whose writes failed, with backoff; daemonless keeps when the refusals began in a status
+  // condition and retries on a grid from there (core/status.ts `refusedRetryAfterSeconds`).
+  describe('refused writes: recorded in the status, retried on a backoff, cleared once everything is done', () => {
+    const refusedAt = (seconds: number) => ({
+      type: refusedCondition.type,
+      status: 'True',
+      reason: refusedCondition.reason,
+      message: '403 exceeded quota',
+      lastTransitionTime: new Date(T0.getTime() - seconds * 1000).toISOString() as unknown as Date,
+    });
+    const condition = (status: { conditions?: { type: string }[] } | undefined) => status?.conditions?.find((c) => c.type === refusedCondition.type);
+
+    it('the first refusal: the condition written, the DaemonSet tried again a second later', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0'), newNode('n1')], daemonSets: [d], pods: [], revisions: written(d) });
+      cluster.failOn('createPod', new RejectedError('403 Forbidden: exceeded quota: pods', 403));
+      const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }]);
+      expect(result.requeueAfterSeconds).toBe(1);
+      expect(condition(cluster.statuses[0]?.status)).toMatchObject({ status: 'True', reason: refusedCondition.reason, message: expect.stringContaining('exceeded quota') });
+    });
+
+    it('refusals going on for 100 s: the 128 s point, and no status write for the condition alone', async () => {
+      const d = merge(recordedDaemonSet(ds()), { status: { desiredNumberScheduled: 1, numberMisscheduled: 0, currentNumberScheduled: 0, numberReady: 0, updatedNumberScheduled: 0, numberAvailable: 0, numberUnavailable: 1 } });
+      d.status!.conditions = [...(d.status!.conditions ?? []), refusedAt(100)];
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
+      cluster.failOn('createPod', new RejectedError('403 Forbidden: exceeded quota: pods', 403));
+      const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }]);
+      expect(result.requeueAfterSeconds).toBeCloseTo(28, 6);
+      expect(cluster.statuses).toEqual([]);
+    });
+
+    it('the refusals over (the create goes through): the condition removed, no retry', async () => {
+      const d = recordedDaemonSet(ds());
+      d.status!.conditions = [...(d.status!.conditions ?? []), refusedAt(30)];
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
+      const result = await reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }]);
+      expect(result.created).toBe(1);
+      expect(result.requeueAfterSeconds).toBeUndefined();
+      expect(condition(cluster.statuses[0]?.status)).toBeUndefined();
+    });
+
+    it('a node pass refused: no retry of its own, the DaemonSet-wide follow-up retries and records it', async () => {
+      const d = recordedDaemonSet(ds());
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
+      cluster.failOn('createPod', new RejectedError('403 Forbidden: exceeded quota: pods', 403));
+      const result = await reconciler.handle([{ kind: 'node', name: 'n0' }]);
+      expect(result.requeueAfterSeconds).toBeUndefined();
+      expect(result.followUp).toEqual([expect.objectContaining({ kind: 'daemonSet', name: 'agent' })]);
+      expect(cluster.statuses).toEqual([]);
+    });
+
+    it('a transient failure is no refusal: the pass fails for redelivery, nothing recorded', async () => {
+      const d = ds();
+      const { cluster, reconciler } = setup({ nodes: [newNode('n0')], daemonSets: [d], pods: [], revisions: written(d) });
+      cluster.failOn('createPod', new TransientError('503 ServiceUnavailable'));
+      await expect(reconciler.handle([{ kind: 'daemonSet', namespace: 'default', name: 'agent', pods: [] }])).rejects.toBeInstanceOf(TransientError);
+      expect(cluster.statuses.map((s) => condition(s.status))).toEqual(cluster.statuses.map(() => undefined));
+    });
   });
 
   it('a create refused because the namespace is being deleted: no Event, no error, the other creates go on (upstream)', async () => {
