@@ -2,7 +2,7 @@
  * The mapping rules, written once: a changed Kubernetes object (or a reference to one) becomes a hint, or is ignored
  * with a reason. Every intake format reduces its input to `(KubeObject, Operation)` and calls `hintFromObject`.
  */
-import { daemonSetKinds } from '../core/model.ts';
+import { daemonSetKinds, type DaemonSetKind } from '../core/model.ts';
 import { daemonSetNameError, namespaceError, podNameError } from '../core/refs.ts';
 import type { Hint } from '../hints.ts';
 import type { KubeObject, ObjectReference, PodSpecFields } from './schemas.ts';
@@ -46,7 +46,7 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     // audit event or AdmissionReview of the create, never a watch's ADDED (see `Operation`).
     // With the creation, what eligibility reads of the node as stored (Hint `registered`), unless unusually large.
     if (operation !== 'create') return { hint: { kind: 'node', name: metadata.name } };
-    const registered = obj.node !== undefined && JSON.stringify(obj.node).length <= MAX_REGISTERED_BYTES ? { registered: obj.node } : {};
+    const registered = obj.node !== undefined && fitsHint(obj.node) ? { registered: obj.node } : {};
     return { hint: { kind: 'node', name: metadata.name, created: true, ...registered } };
   }
   if (apiVersion === 'v1' && kind === 'Pod') {
@@ -58,13 +58,13 @@ export function hintFromObject(obj: KubeObject, operation: Operation): Mapped {
     // pod of a rollout).
     const owner = obj.controller;
     if (owner && metadata.namespace) {
-      const sdsOwner = owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet';
-      if (!sdsOwner && !(owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet')) return { ignored: reasons.podOfAnotherController(owner.kind) };
+      const ownerKind = daemonSetKindOfOwner(owner);
+      if (ownerKind === null) return { ignored: reasons.podOfAnotherController(owner.kind) };
       // The API server stores any non-empty owner name; one no DaemonSet can have resolves to none (upstream ignores
       // a pod whose controller reference resolves to nothing).
       if (daemonSetNameError(owner.name) !== null) return { ignored: reasons.podOfNoDaemonSet };
       const pods = operation === 'delete' || obj.terminating ? { pods: [] } : podNameError(metadata.name) === null ? { pods: [metadata.name] } : {};
-      return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, ...(sdsOwner ? { type: 'ServerlessDaemonSet' as const } : {}), ...pods } };
+      return { hint: { kind: 'daemonSet', namespace: metadata.namespace, name: owner.name, ...typeOf(ownerKind), ...pods } };
     }
     // An orphan: a DaemonSet may adopt it, or it may stand in a daemon pod's way on its node.
     const node = podTargetNode(obj.podSpec);
@@ -99,8 +99,7 @@ function orphanWithoutNode(obj: KubeObject, operation: Operation): Mapped {
   if (obj.podSpec === undefined || obj.podSpec === null || !namespace || namespaceError(namespace) !== null || podNameError(name) !== null) return { ignored: reasons.podWithoutNode };
   if (operation === 'delete' || obj.terminating) return { ignored: reasons.orphanGone };
   if (obj.labels === undefined) return { ignored: reasons.orphanWithoutLabels };
-  const labels = JSON.stringify(obj.labels).length <= MAX_REGISTERED_BYTES ? { labels: obj.labels } : {};
-  return { hint: { kind: 'orphan', namespace, name, ...labels } };
+  return { hint: { kind: 'orphan', namespace, name, ...(fitsHint(obj.labels) ? { labels: obj.labels } : {}) } };
 }
 
 /**
@@ -113,17 +112,32 @@ function revisionHint(obj: KubeObject, operation: Operation): Mapped {
   const { name, namespace } = obj.metadata;
   const owner = obj.controller;
   if (owner) {
-    const sdsOwner = owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet';
-    if (!sdsOwner && !(owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet')) return { ignored: reasons.revisionOfAnotherController(owner.kind) };
+    const ownerKind = daemonSetKindOfOwner(owner);
+    if (ownerKind === null) return { ignored: reasons.revisionOfAnotherController(owner.kind) };
     if (daemonSetNameError(owner.name) !== null || !namespace) return { ignored: reasons.revisionOfNoDaemonSet };
     if (operation === 'create' || operation === 'added') return { ignored: reasons.revisionCreatedOwned };
-    return { hint: { kind: 'daemonSet', namespace, name: owner.name, ...(sdsOwner ? { type: 'ServerlessDaemonSet' as const } : {}), pods: [] } };
+    return { hint: { kind: 'daemonSet', namespace, name: owner.name, ...typeOf(ownerKind), pods: [] } };
   }
   if (!namespace || namespaceError(namespace) !== null || podNameError(name) !== null) return { ignored: reasons.orphanRevisionUnnamed };
   if (operation === 'delete' || obj.terminating) return { ignored: reasons.orphanRevisionGone };
   if (obj.labels === undefined) return { ignored: reasons.orphanRevisionWithoutLabels };
-  const labels = JSON.stringify(obj.labels).length <= MAX_REGISTERED_BYTES ? { labels: obj.labels } : {};
-  return { hint: { kind: 'orphan', resource: 'controllerrevisions', namespace, name, ...labels } };
+  return { hint: { kind: 'orphan', resource: 'controllerrevisions', namespace, name, ...(fitsHint(obj.labels) ? { labels: obj.labels } : {}) } };
+}
+
+/** Whether what an object carries (a node's labels and taints, an orphan's labels) is small enough to ride on its hint. */
+function fitsHint(carried: object): boolean {
+  return JSON.stringify(carried).length <= MAX_REGISTERED_BYTES;
+}
+
+/** The DaemonSet kind an owner reference names, or null for any other controller. */
+function daemonSetKindOfOwner(owner: { apiVersion: string; kind: string }): DaemonSetKind | null {
+  if (owner.apiVersion === daemonSetKinds.ServerlessDaemonSet.apiVersion && owner.kind === 'ServerlessDaemonSet') return 'ServerlessDaemonSet';
+  return owner.apiVersion === 'apps/v1' && owner.kind === 'DaemonSet' ? 'DaemonSet' : null;
+}
+
+/** A DaemonSet hint's `type` for that kind (absent: apps/v1). */
+function typeOf(kind: DaemonSetKind): { type?: 'ServerlessDaemonSet' } {
+  return kind === 'ServerlessDaemonSet' ? { type: 'ServerlessDaemonSet' } : {};
 }
 
 /**

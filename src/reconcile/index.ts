@@ -19,7 +19,7 @@ import { STALE, STOPPED } from './apply.ts';
 import { reconcileDaemonSets } from './daemonset-pass.ts';
 import { newPass, type ReconcilerDeps } from './deps.ts';
 import { reconcileNodes } from './node-pass.ts';
-import { nothingForCreatedNodes, readAdopters, readHintedDaemonSets } from './read.ts';
+import { nothingForCreatedNodes, passKey, readAdopters, readHintedDaemonSets } from './read.ts';
 import { statusOnlyGuard } from './status-only.ts';
 import { heldLogger } from '../log.ts';
 
@@ -162,16 +162,15 @@ function reconcilerPass(deps: ReconcilerDeps): HintHandler {
           // The hint each DaemonSet was read for says which of its pods changed, if that is all that did (Hint `pods`);
           // orphans it may adopt are pods that changed too (Hint `orphan`), and a DaemonSet only they name has its pass.
           const passes = new Map<string, { ds: V1DaemonSet; pods: readonly string[] | undefined }>();
-          const keyOf = (ds: V1DaemonSet) => `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
-          found.forEach((ds, i) => ds !== null && passes.set(keyOf(ds), { ds, pods: (wanted[i] as Extract<Hint, { kind: 'daemonSet' }>).pods }));
+          found.forEach((ds, i) => ds !== null && passes.set(passKey(ds), { ds, pods: (wanted[i] as Extract<Hint, { kind: 'daemonSet' }>).pods }));
           for (const { ds, pods, revisions } of adopters) {
-            const hinted = passes.get(keyOf(ds));
+            const hinted = passes.get(passKey(ds));
             const named = hinted === undefined ? pods : hinted.pods === undefined ? undefined : [...new Set([...hinted.pods, ...pods])];
             // An orphan revision is adopted by a pass that reads the revisions: one naming no pod, or the full pass.
-            passes.set(keyOf(ds), { ds: hinted?.ds ?? ds, pods: revisions && named !== undefined && named.length > 0 ? undefined : named });
+            passes.set(passKey(ds), { ds: hinted?.ds ?? ds, pods: revisions && named !== undefined && named.length > 0 ? undefined : named });
           }
           const changedPods = (ds: V1DaemonSet) => {
-            const pods = passes.get(keyOf(ds))?.pods;
+            const pods = passes.get(passKey(ds))?.pods;
             return pods !== undefined && pods.length > MAX_HINTED_PODS ? undefined : pods;
           };
           await reconcileDaemonSets(pass, [...passes.values()].map((p) => p.ds), false, changedPods);

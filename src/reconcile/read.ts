@@ -42,6 +42,11 @@ export async function readHintedDaemonSets(pass: Pass, wanted: readonly DaemonSe
 
 type OrphanHint = Extract<Hint, { kind: 'orphan' }>;
 
+/** One DaemonSet-wide pass per DaemonSet, whichever hints asked for it: keyed by kind and UID. */
+export function passKey(ds: V1DaemonSet): string {
+  return `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
+}
+
 /** A DaemonSet that may adopt orphans: the names of the orphan pods it selects (Hint `pods`), and whether a revision. */
 export interface Adopter {
   ds: V1DaemonSet;
@@ -60,8 +65,8 @@ export async function readAdopters(pass: Pass, orphans: readonly OrphanHint[]): 
   if (orphans.length === 0) return [];
   const { cluster } = pass;
   const namespaces = [...new Set(orphans.map((o) => o.namespace))];
-  const revisionsOf = new Map<string, Promise<V1ControllerRevision[]>>();
-  const revisions = (namespace: string) => revisionsOf.get(namespace) ?? revisionsOf.set(namespace, cluster.listControllerRevisions(namespace)).get(namespace)!;
+  const revisionLists = new Map<string, Promise<V1ControllerRevision[]>>();
+  const revisions = (namespace: string) => revisionLists.get(namespace) ?? revisionLists.set(namespace, cluster.listControllerRevisions(namespace)).get(namespace)!;
   const [lists, labelled] = await Promise.all([
     mapLimit(namespaces, 8, async (namespace) => (await Promise.all(pass.deps.options.kinds.map((kind) => cluster.listDaemonSets({ kind, namespace })))).flat()),
     mapLimit(orphans, 16, async (o) => {
@@ -76,7 +81,7 @@ export async function readAdopters(pass: Pass, orphans: readonly OrphanHint[]): 
     const labels = labelled[i];
     if (labels === undefined) return;
     for (const ds of daemonSetsSelecting(byNamespace.get(orphan.namespace) ?? [], labels)) {
-      const key = `${ds.kind ?? 'DaemonSet'}/${ds.metadata?.uid ?? ''}`;
+      const key = passKey(ds);
       const adopter = adopters.get(key) ?? { ds, pods: [], revisions: false };
       if (orphan.resource === undefined) adopter.pods.push(orphan.name);
       else adopter.revisions = true;
