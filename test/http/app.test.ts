@@ -491,6 +491,24 @@ describe('POST /events/admission', () => {
     expect(calls).toEqual([[admitted(node('w1'), nodeFingerprint(before as never))]]);
   });
 
+  it.each([
+    ['moved to another DaemonSet', { name: 'b', uid: 'ub' }, [ds('ns', 'b', ['p1']), ds('ns', 'a', [])]],
+    ['released (an orphan on its node)', undefined, [node('w1'), ds('ns', 'a', [])]],
+    ['moved to a ReplicaSet', { name: 'r', uid: 'ur', kind: 'ReplicaSet' }, [ds('ns', 'a', [])]],
+    ['still owned by the same DaemonSet', { name: 'a', uid: 'ua' }, [ds('ns', 'a', ['p1'])]],
+  ])('a pod UPDATE whose controller changed syncs its old DaemonSet too (upstream updatePod): %s', async (_, owner, expected) => {
+    const { app, calls } = testApp();
+    const ref = (o: { name: string; uid: string; kind?: string }) => [{ apiVersion: 'apps/v1', kind: o.kind ?? 'DaemonSet', name: o.name, uid: o.uid, controller: true }];
+    const pod = (o?: { name: string; uid: string; kind?: string }) => ({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p1', namespace: 'ns', uid: 'pu', labels: { app: 'x' }, ...(o ? { ownerReferences: ref(o) } : {}) },
+      spec: { nodeName: 'w1' },
+    });
+    await app.request(postJson('/events/admission', admissionReview({ operation: 'UPDATE', oldObject: pod({ name: 'a', uid: 'ua' }), object: pod(owner) })));
+    expect(calls).toEqual([expected]);
+  });
+
   it('a node DELETE waits for the node as it was to be gone', async () => {
     const { app, calls } = testApp();
     const before = { apiVersion: 'v1', kind: 'Node', metadata: { name: 'w1', uid: 'u', labels: { zone: 'a' } }, spec: {} };

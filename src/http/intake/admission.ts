@@ -9,7 +9,8 @@ import { daemonSetKinds } from '../../core/model.ts';
 import { addMapped, emptyIntake, hintFromObject, type Intake, type Operation } from '../hints-from-object.ts';
 import { parseAt } from '../invalid-input.ts';
 import { nodeUnreadChange, nodeUpdateChangesNothingRead } from './node-changes.ts';
-import { KubeObjectSchema, type AdmissionReview } from '../schemas.ts';
+import { KubeObjectSchema, type AdmissionReview, type KubeObject } from '../schemas.ts';
+import type { Hint } from '../../hints.ts';
 
 const operations: Record<string, Operation | undefined> = { CREATE: 'create', UPDATE: 'update', DELETE: 'delete' };
 
@@ -65,7 +66,28 @@ export function intakeAdmission(review: AdmissionReview, wait: { now: number; st
     if (operation !== 'update' || before !== fingerprint(raw)) mapped.hint.pending = { before, until: wait.now + wait.storedWithinMs };
   }
   addMapped(intake, mapped);
+  const former = operation === 'update' ? formerOwnerHint(request.oldObject, object) : undefined;
+  if (former !== undefined) intake.hints.push(former);
   return intake;
+}
+
+/**
+ * Upstream's updatePod also syncs a pod's old controller when its controller reference changed: that DaemonSet lost a
+ * pod (and may owe its node a new one). Only an AdmissionReview carries the pod as it was; the other sources name the
+ * new owner alone, and the old one waits for its next pass (docs/design.md). Its hint is the one a deletion of the pod
+ * would give (no pods named: nothing of the old DaemonSet's needs a release check).
+ */
+function formerOwnerHint(oldRaw: unknown, object: KubeObject): Hint | undefined {
+  if (object.apiVersion !== 'v1' || object.kind !== 'Pod') return undefined;
+  const parsed = KubeObjectSchema.safeParse(oldRaw);
+  if (!parsed.success) return undefined;
+  const old = parsed.data;
+  const before = old.controller;
+  const after = object.controller;
+  if (before === undefined || (after !== undefined && before.apiVersion === after.apiVersion && before.kind === after.kind && before.name === after.name)) return undefined;
+  if (!old.metadata.namespace) old.metadata.namespace = object.metadata.namespace;
+  const mapped = hintFromObject(old, 'delete');
+  return 'hint' in mapped ? mapped.hint : undefined;
 }
 
 /** The fingerprint a pass compares for objects of this kind (core/fields.ts); none for other kinds (pods). */
