@@ -162,8 +162,15 @@ export function withInlineFollowUps(inner: HintHandler): HintHandler {
  * next one. Every caller waits for the reconcile that includes its hints and gets its result (or its error, so a
  * transient failure still answers 503 and the sender redelivers). Without this, a burst of deliveries (1,000 nodes
  * joining) started one reconcile per delivery, each reading the cluster, until the API server timed out.
+ *
+ * `beside`: hints whose pass may write nothing but a status (hints.ts `mayWriteOnlyStatus`) that arrive while nothing
+ * else runs or waits are settled by the inner handler's `settleUnlocked` (a port that refuses every other write,
+ * reconcile/status-only.ts) instead, one such pass at a time, so that a delivery coming meanwhile (a node joining)
+ * starts its own pass at once instead of waiting behind a status recount, which reads every node and pod (0.1-0.4 s at
+ * 1,000 nodes). Refused (it would write more), the hints join the queue of ordinary passes. While ordinary passes run
+ * or wait, such hints merge into them as before, so a burst still costs one pass at a time.
  */
-export function withCoalescing(inner: HintHandler, options: { concurrency: number }): HintHandler {
+export function withCoalescing(inner: HintHandler, options: { concurrency: number; beside?: (hints: readonly Hint[]) => boolean }): HintHandler {
   interface Batch {
     hints: Hint[];
     waiters: { resolve: (r: HandleResult) => void; reject: (e: unknown) => void }[];
@@ -187,16 +194,28 @@ export function withCoalescing(inner: HintHandler, options: { concurrency: numbe
         });
     }
   };
+  const enqueue = (hints: readonly Hint[]): Promise<HandleResult> =>
+    new Promise<HandleResult>((resolve, reject) => {
+      // Merged as the intake merges one delivery's hints (hints.ts `dedupeHints`): the pod names of a DaemonSet's
+      // hints joined, a node's creation only if every delivery says so. Keeping the last per key instead lost the
+      // others' pod names (a pod that left the selector went unreleased) and could take a change for a creation.
+      pending = { hints: dedupeHints([...(pending?.hints ?? []), ...hints]), waiters: pending?.waiters ?? [] };
+      pending.waiters.push({ resolve, reject });
+      start();
+    });
+  let besideRunning = false;
   return {
-    handle(hints) {
-      return new Promise<HandleResult>((resolve, reject) => {
-        // Merged as the intake merges one delivery's hints (hints.ts `dedupeHints`): the pod names of a DaemonSet's
-        // hints joined, a node's creation only if every delivery says so. Keeping the last per key instead lost the
-        // others' pod names (a pod that left the selector went unreleased) and could take a change for a creation.
-        pending = { hints: dedupeHints([...(pending?.hints ?? []), ...hints]), waiters: pending?.waiters ?? [] };
-        pending.waiters.push({ resolve, reject });
-        start();
-      });
+    async handle(hints) {
+      const settle = inner.settleUnlocked?.bind(inner);
+      if (settle === undefined || besideRunning || running > 0 || pending !== undefined || !options.beside?.(hints)) return enqueue(hints);
+      besideRunning = true;
+      let settled: HandleResult | undefined;
+      try {
+        settled = await settle(hints);
+      } finally {
+        besideRunning = false;
+      }
+      return settled ?? enqueue(hints);
     },
   };
 }

@@ -136,6 +136,23 @@ export function summarizeHints(hints: readonly Hint[]): { count: number; keys: s
 export const MAX_HINTED_PODS = 1000;
 
 /**
+ * A DaemonSet hint naming more pods than this gets a full pass (under the pass lock where there is one) at once. Many
+ * pods at once means a burst of joins, and then the pass nearly always has pods to create on nodes that joined
+ * meanwhile: tried without the lock, such passes were refused and read every node and pod twice (1,000-node joins on
+ * Lambda: 41 MiB of lists against 18).
+ */
+export const STATUS_ONLY_MAX_PODS = 4;
+
+/**
+ * Whether every hint is a DaemonSet's pods changing (Hint `pods`: created, bound, turning Ready), a few pods each:
+ * such a pass usually writes only the DaemonSet's status, and is tried first through a port that allows nothing else
+ * (reconcile/status-only.ts), beside the passes that may write pods (the pass lock; a server's one pass at a time).
+ */
+export function mayWriteOnlyStatus(hints: readonly Hint[]): boolean {
+  return hints.length > 0 && hints.every((h) => h.kind === 'daemonSet' && (h.pods?.length ?? 0) > 0 && (h.pods?.length ?? 0) <= STATUS_ONLY_MAX_PODS);
+}
+
+/**
  * Drops duplicates, keeping first-seen order. A resync subsumes everything else. Duplicate DaemonSet hints merge their
  * `pods`: the union, or none (the full pass) as soon as one of them has none or the union passes `MAX_HINTED_PODS`.
  * Duplicate node hints are `created` only if all of them are, keep `registered` only if they all carry the same, and

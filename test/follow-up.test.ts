@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { withCoalescing, withInlineFollowUps, withTimers } from '../src/follow-up.ts';
-import { withPartialResult, type HandleResult, type Hint, type HintHandler } from '../src/hints.ts';
+import { mayWriteOnlyStatus, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../src/hints.ts';
 import { RejectedError, TransientError } from '../src/errors.ts';
 import { silentLogger } from '../src/log.ts';
 
@@ -229,5 +229,94 @@ describe('withCoalescing (long-lived server)', () => {
     const handler = withCoalescing(inner, { concurrency: 1 });
     const outcomes = await Promise.allSettled([handler.handle([node]), handler.handle([ds])]);
     expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+  });
+});
+
+describe('withCoalescing: status-only passes beside the others (`beside`)', () => {
+  const podsReady: Hint = { ...ds, pods: ['p1'] };
+  /** Each call held until released, in call order; `settles`: what settleUnlocked answers (undefined: refused). */
+  function gated(settles: (hints: readonly Hint[]) => boolean) {
+    const log: string[] = [];
+    const gates: (() => void)[] = [];
+    const hold = () => new Promise<void>((r) => gates.push(r));
+    const result = (hints: readonly Hint[]): HandleResult => ({ hints: hints.length, created: 0, deleted: 0, apiRequests: 1 });
+    const inner: HintHandler = {
+      async settleUnlocked(hints) {
+        log.push(`settle ${hints.map((h) => h.kind).join(',')}`);
+        if (!settles(hints)) return undefined;
+        await hold();
+        return result(hints);
+      },
+      async handle(hints) {
+        log.push(`pass ${hints.map((h) => h.kind).join(',')}`);
+        await hold();
+        return result(hints);
+      },
+    };
+    const releaseAll = async () => {
+      while (gates.length > 0) {
+        gates.shift()?.();
+        await new Promise((r) => setTimeout(r, 0));
+      }
+    };
+    return { inner, log, releaseAll };
+  }
+
+  it('a node delivery starts its pass at once while a status-only pass runs beside it', async () => {
+    const { inner, log, releaseAll } = gated(() => true);
+    const handler = withCoalescing(inner, { concurrency: 1, beside: mayWriteOnlyStatus });
+    const status = handler.handle([podsReady]);
+    await Promise.resolve();
+    const join = handler.handle([node]);
+    await new Promise((r) => setTimeout(r, 0));
+    // Without `beside`, the node's pass would wait for the status pass to end.
+    expect(log).toEqual(['settle daemonSet', 'pass node']);
+    await releaseAll();
+    expect((await Promise.all([status, join])).map((r) => r.hints)).toEqual([1, 1]);
+  });
+
+  it('while an ordinary pass runs or waits, status-only hints merge into the next ordinary pass, as before', async () => {
+    const { inner, log, releaseAll } = gated(() => true);
+    const handler = withCoalescing(inner, { concurrency: 1, beside: mayWriteOnlyStatus });
+    const first = handler.handle([node]);
+    const merged = [handler.handle([{ kind: 'node', name: 'n1' }]), handler.handle([podsReady])];
+    await releaseAll();
+    await Promise.all([first, ...merged]);
+    expect(log).toEqual(['pass node', 'pass node,daemonSet']);
+  });
+
+  it('one status-only pass at a time: a second one meanwhile is an ordinary pass', async () => {
+    const { inner, log, releaseAll } = gated(() => true);
+    const handler = withCoalescing(inner, { concurrency: 1, beside: mayWriteOnlyStatus });
+    const outcomes = [handler.handle([podsReady])];
+    await Promise.resolve();
+    outcomes.push(handler.handle([{ ...ds, name: 'other', pods: ['q1'] }]));
+    await releaseAll();
+    await Promise.all(outcomes);
+    expect(log).toEqual(['settle daemonSet', 'pass daemonSet']);
+  });
+
+  it('refused (the pass would write more than a status): the hints become an ordinary pass', async () => {
+    const { inner, log, releaseAll } = gated(() => false);
+    const handler = withCoalescing(inner, { concurrency: 1, beside: mayWriteOnlyStatus });
+    const outcome = handler.handle([podsReady]);
+    await releaseAll();
+    await new Promise((r) => setTimeout(r, 0));
+    await releaseAll();
+    expect((await outcome).hints).toBe(1);
+    expect(log).toEqual(['settle daemonSet', 'pass daemonSet']);
+  });
+
+  it.each([
+    ['a DaemonSet hint naming no pods (the DaemonSet changed)', [ds]],
+    ['naming more pods than a status-only pass takes', [{ ...ds, pods: ['p1', 'p2', 'p3', 'p4', 'p5'] }]],
+    ['beside a node hint', [podsReady, node]],
+  ] as [string, Hint[]][])('not tried beside: %s', async (_, hints) => {
+    const { inner, log, releaseAll } = gated(() => true);
+    const handler = withCoalescing(inner, { concurrency: 1, beside: mayWriteOnlyStatus });
+    const outcome = handler.handle(hints);
+    await releaseAll();
+    await outcome;
+    expect(log.every((l) => l.startsWith('pass'))).toBe(true);
   });
 });

@@ -13,13 +13,14 @@ import { createBackgroundDefer } from '../http/defer.ts';
 import { createLogger } from '../log.ts';
 import { createSsmParameterStore, loadSecrets } from '../secrets.ts';
 import { withCoalescing, withTimers } from '../follow-up.ts';
+import { mayWriteOnlyStatus } from '../hints.ts';
 import { createHandler } from '../wiring-cluster.ts';
 
 const config = loadConfig(process.env);
 const log = createLogger(config.LOG_LEVEL);
 const secrets = await loadSecrets(config, createSsmParameterStore(), log);
 const kubeConfig = { ...config, KUBE_TOKEN: secrets.kubeToken };
-const handler = withTimers(withCoalescing(createHandler(kubeConfig, log), { concurrency: config.MAX_CONCURRENT_RECONCILES }), log, {
+const handler = withTimers(withCoalescing(createHandler(kubeConfig, log), { concurrency: config.MAX_CONCURRENT_RECONCILES, beside: mayWriteOnlyStatus }), log, {
   followUpIntervalMs: config.FOLLOW_UP_INTERVAL_MS,
   followUpDelayMs: config.FOLLOW_UP_DELAY_MS,
 });

@@ -30,8 +30,9 @@ export interface ReconcilerOptions {
    */
   staleViewMs: number;
   /**
-   * No two passes of this deployment ever run at once: each holds the pass lock (src/pass-lock.ts), or the one
-   * process runs them one at a time (a local server with MAX_CONCURRENT_RECONCILES=1). A rollout step then needs no
+   * No two passes of this deployment that may write pods ever run at once: each holds the pass lock
+   * (src/pass-lock.ts), or the one process runs them one at a time (a local server with MAX_CONCURRENT_RECONCILES=1);
+   * only passes that can write nothing but a status run beside them (status-only.ts). A rollout step then needs no
    * lock of its own (rollout-step.ts): four requests fewer per step. Unset: passes may overlap, and each step takes
    * its DaemonSet's rollout lock.
    */

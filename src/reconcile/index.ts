@@ -11,7 +11,7 @@
  */
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { BadRequestError, ConflictError, DeferredError, NotFoundError, TransientError, isTransient } from '../errors.ts';
-import { MAX_HINTED_PODS, changeSeen, dedupeHints, hintKey, partialResultOf, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
+import { MAX_HINTED_PODS, changeSeen, mayWriteOnlyStatus, dedupeHints, hintKey, partialResultOf, withPartialResult, type HandleResult, type Hint, type HintHandler } from '../hints.ts';
 import { daemonSetNameError, namespaceError, nodeNameError, podNameError } from '../core/refs.ts';
 import { daemonSetFingerprint, nodeFingerprint } from '../core/fields.ts';
 import { coveredBy } from '../core/status.ts';
@@ -60,23 +60,15 @@ async function settleCreatedNodes(deps: ReconcilerDeps, hints: readonly Hint[]):
 }
 
 /**
- * A DaemonSet hint naming more pods than this goes under the pass lock at once. Many pods at once means a burst of
- * joins, and then the pass nearly always has pods to create on nodes that joined meanwhile: tried without the lock,
- * such passes were refused and read every node and pod twice (1,000-node joins on Lambda: 41 MiB of lists against 18).
- */
-const UNLOCKED_MAX_PODS = 4;
-
-/**
- * Hints that are all DaemonSets' pods changing (Hint `pods`: created, bound, turning Ready), a few pods each: their
+ * Hints that are all DaemonSets' pods changing (Hint `pods`: created, bound, turning Ready), a few pods each
+ * (hints.ts `mayWriteOnlyStatus`): their
  * pass usually only writes status, and runs without the pass lock through a port that refuses every other write
  * (status-only.ts). Refused: undefined, and the caller runs the pass again under the lock; its log lines are dropped
  * with it.
  */
 async function settleStatusOnly(deps: ReconcilerDeps, hints: readonly Hint[]): Promise<HandleResult | undefined> {
-  const named = (h: Hint): h is Extract<Hint, { kind: 'daemonSet' }> =>
-    h.kind === 'daemonSet' && (h.pods?.length ?? 0) > 0 && (h.pods?.length ?? 0) <= UNLOCKED_MAX_PODS;
-  if (hints.length === 0 || !hints.every(named)) return undefined;
-  const guard = statusOnlyGuard(new Set(hints.filter(named).map((h) => `${h.namespace}/${h.name}`)));
+  if (!mayWriteOnlyStatus(hints)) return undefined;
+  const guard = statusOnlyGuard(new Set(hints.flatMap((h) => (h.kind === 'daemonSet' ? [`${h.namespace}/${h.name}`] : []))));
   const held = heldLogger(deps.log);
   const pass = reconcilerPass({ ...deps, log: held.log, cluster: (deadline, mayRetry) => guard.wrap(deps.cluster(deadline, mayRetry)) });
   try {
