@@ -163,12 +163,13 @@ export function withInlineFollowUps(inner: HintHandler): HintHandler {
  * transient failure still answers 503 and the sender redelivers). Without this, a burst of deliveries (1,000 nodes
  * joining) started one reconcile per delivery, each reading the cluster, until the API server timed out.
  *
- * `beside`: hints whose pass may write nothing but a status (hints.ts `mayWriteOnlyStatus`) that arrive while nothing
- * else runs or waits are settled by the inner handler's `settleUnlocked` (a port that refuses every other write,
- * reconcile/status-only.ts) instead, one such pass at a time, so that a delivery coming meanwhile (a node joining)
- * starts its own pass at once instead of waiting behind a status recount, which reads every node and pod (0.1-0.4 s at
- * 1,000 nodes). Refused (it would write more), the hints join the queue of ordinary passes. While ordinary passes run
- * or wait, such hints merge into them as before, so a burst still costs one pass at a time.
+ * `beside`: hints whose pass may write nothing but a status (hints.ts `mayWriteOnlyStatus`) that arrive while no
+ * ordinary pass runs or waits are settled by the inner handler's `settleUnlocked` (a port that refuses every other
+ * write, reconcile/status-only.ts) instead: one such pass at a time, such hints arriving meanwhile merged into the next.
+ * A delivery coming meanwhile (a node joining) then starts its own pass at once instead of waiting behind a status
+ * recount, which reads every node and pod (0.1-0.4 s at 1,000 nodes). Refused (it would write more), the hints join
+ * the queue of ordinary passes. While ordinary passes run or wait, such hints merge into them as before, so a burst
+ * still costs one pass at a time.
  */
 export function withCoalescing(inner: HintHandler, options: { concurrency: number; beside?: (hints: readonly Hint[]) => boolean }): HintHandler {
   interface Batch {
@@ -203,19 +204,38 @@ export function withCoalescing(inner: HintHandler, options: { concurrency: numbe
       pending.waiters.push({ resolve, reject });
       start();
     });
+  // Passes beside the ordinary ones: one at a time, hints arriving meanwhile merged into the next, as above.
+  let besidePending: Batch | undefined;
   let besideRunning = false;
-  return {
-    async handle(hints) {
-      const settle = inner.settleUnlocked?.bind(inner);
-      if (settle === undefined || besideRunning || running > 0 || pending !== undefined || !options.beside?.(hints)) return enqueue(hints);
-      besideRunning = true;
-      let settled: HandleResult | undefined;
-      try {
-        settled = await settle(hints);
-      } finally {
+  const settle = inner.settleUnlocked?.bind(inner);
+  const startBeside = (): void => {
+    if (besideRunning || besidePending === undefined || settle === undefined) return;
+    const batch = besidePending;
+    besidePending = undefined;
+    besideRunning = true;
+    const settling = settle(batch.hints);
+    // The lane is free once the pass beside ends; hints it refused wait for an ordinary pass without holding it.
+    settling
+      .finally(() => {
         besideRunning = false;
-      }
-      return settled ?? enqueue(hints);
+        startBeside();
+      })
+      .catch(() => undefined);
+    settling
+      .then((settled) => settled ?? enqueue(batch.hints))
+      .then(
+        (result) => batch.waiters.forEach((w) => w.resolve(result)),
+        (error: unknown) => batch.waiters.forEach((w) => w.reject(error)),
+      );
+  };
+  return {
+    handle(hints) {
+      if (settle === undefined || running > 0 || pending !== undefined || !options.beside?.(hints)) return enqueue(hints);
+      return new Promise<HandleResult>((resolve, reject) => {
+        besidePending = { hints: dedupeHints([...(besidePending?.hints ?? []), ...hints]), waiters: besidePending?.waiters ?? [] };
+        besidePending.waiters.push({ resolve, reject });
+        startBeside();
+      });
     },
   };
 }

@@ -285,15 +285,19 @@ describe('withCoalescing: status-only passes beside the others (`beside`)', () =
     expect(log).toEqual(['pass node', 'pass node,daemonSet']);
   });
 
-  it('one status-only pass at a time: a second one meanwhile is an ordinary pass', async () => {
+  it('one status-only pass at a time: those arriving meanwhile merge into the next one beside, leaving the ordinary lane free', async () => {
     const { inner, log, releaseAll } = gated(() => true);
     const handler = withCoalescing(inner, { concurrency: 1, beside: mayWriteOnlyStatus });
     const outcomes = [handler.handle([podsReady])];
     await Promise.resolve();
-    outcomes.push(handler.handle([{ ...ds, name: 'other', pods: ['q1'] }]));
+    outcomes.push(handler.handle([{ ...ds, name: 'other', pods: ['q1'] }]), handler.handle([{ ...ds, name: 'third', pods: ['r1'] }]));
+    outcomes.push(handler.handle([node]));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(log).toEqual(['settle daemonSet', 'pass node']);
     await releaseAll();
-    await Promise.all(outcomes);
-    expect(log).toEqual(['settle daemonSet', 'pass daemonSet']);
+    const results = await Promise.all(outcomes);
+    expect(log).toEqual(['settle daemonSet', 'pass node', 'settle daemonSet,daemonSet']);
+    expect(results.map((r) => r.hints)).toEqual([1, 2, 2, 1]);
   });
 
   it('refused (the pass would write more than a status): the hints become an ordinary pass', async () => {
