@@ -197,8 +197,8 @@ export const ConfigSchema = z.object({
    * pass reads after the previous one's writes, so no two passes race on a node (two passes that read different
    * templates, or one that saw a terminating pod and one that did not, each create a pod: the reliability trials found
    * such short-lived duplicates at 2). Raise it for throughput only where that trade is wanted. Beside these, one
-   * pass that may write nothing but a status (a few pods turning Ready) runs when nothing else does, so a node joining
-   * meanwhile does not wait for its recount (src/follow-up.ts `withCoalescing`).
+   * pass that may write nothing but a status (a few pods turning Ready), for hints arriving while no other pass runs or
+   * waits, so a node joining meanwhile does not wait for its recount (src/follow-up.ts `withCoalescing`).
    */
   MAX_CONCURRENT_RECONCILES: intFrom(1, 1),
   /**
