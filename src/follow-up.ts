@@ -195,13 +195,19 @@ export function withCoalescing(inner: HintHandler, options: { concurrency: numbe
         });
     }
   };
+  /**
+   * `hints` merged into the batch that waits (a new one if none), with a waiter for its result. Merged as the intake
+   * merges one delivery's hints (hints.ts `dedupeHints`): the pod names of a DaemonSet's hints joined, a node's creation
+   * only if every delivery says so. Keeping the last per key instead lost the others' pod names (a pod that left the
+   * selector went unreleased) and could take a change for a creation.
+   */
+  const joined = (batch: Batch | undefined, hints: readonly Hint[], waiter: Batch['waiters'][number]): Batch => ({
+    hints: dedupeHints([...(batch?.hints ?? []), ...hints]),
+    waiters: [...(batch?.waiters ?? []), waiter],
+  });
   const enqueue = (hints: readonly Hint[]): Promise<HandleResult> =>
     new Promise<HandleResult>((resolve, reject) => {
-      // Merged as the intake merges one delivery's hints (hints.ts `dedupeHints`): the pod names of a DaemonSet's
-      // hints joined, a node's creation only if every delivery says so. Keeping the last per key instead lost the
-      // others' pod names (a pod that left the selector went unreleased) and could take a change for a creation.
-      pending = { hints: dedupeHints([...(pending?.hints ?? []), ...hints]), waiters: pending?.waiters ?? [] };
-      pending.waiters.push({ resolve, reject });
+      pending = joined(pending, hints, { resolve, reject });
       start();
     });
   // Passes beside the ordinary ones: one at a time, hints arriving meanwhile merged into the next, as above.
@@ -232,8 +238,7 @@ export function withCoalescing(inner: HintHandler, options: { concurrency: numbe
     handle(hints) {
       if (settle === undefined || running > 0 || pending !== undefined || !options.beside?.(hints)) return enqueue(hints);
       return new Promise<HandleResult>((resolve, reject) => {
-        besidePending = { hints: dedupeHints([...(besidePending?.hints ?? []), ...hints]), waiters: besidePending?.waiters ?? [] };
-        besidePending.waiters.push({ resolve, reject });
+        besidePending = joined(besidePending, hints, { resolve, reject });
         startBeside();
       });
     },

@@ -60,11 +60,10 @@ async function settleCreatedNodes(deps: ReconcilerDeps, hints: readonly Hint[]):
 }
 
 /**
- * Hints that are all DaemonSets' pods changing (Hint `pods`: created, bound, turning Ready), a few pods each
- * (hints.ts `mayWriteOnlyStatus`): their
- * pass usually only writes status, and runs without the pass lock through a port that refuses every other write
- * (status-only.ts). Refused: undefined, and the caller runs the pass again under the lock; its log lines are dropped
- * with it.
+ * Hints that are all DaemonSets' pods changing (Hint `pods`: created, bound, turning Ready), a few pods each (hints.ts
+ * `mayWriteOnlyStatus`): their pass usually only writes status, and runs without the pass lock through a port that
+ * refuses every other write (status-only.ts). Refused: undefined, and the caller runs the pass again under the lock;
+ * its log lines are dropped with it.
  */
 async function settleStatusOnly(deps: ReconcilerDeps, hints: readonly Hint[]): Promise<HandleResult | undefined> {
   if (!mayWriteOnlyStatus(hints)) return undefined;
